@@ -1,0 +1,419 @@
+//! The canonical binary form of commands: what the journal stores and hashes, and what
+//! idempotency compares. Deterministic (one encoding per value), little-endian, versioned by
+//! the journal entry that carries it. Decoding validates every identifier again, so a
+//! damaged entry is reported, never trusted.
+
+use crate::amount::Amount;
+use crate::entity::{
+    Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Segregation, SubCustodian, Tier, Wallet,
+    WalletClass,
+};
+use crate::ids::{Actor, Address, AssetId, ClientId, IdError, IdempotencyKey, InstructionId, KeySetId, SubCustodianId, WalletId};
+use crate::movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side};
+use crate::time::Timestamp;
+
+/// Why bytes are not a valid encoding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("the entry ends early at byte {offset}")]
+    Truncated { offset: usize },
+    #[error("unknown {what} tag {tag} at byte {offset}")]
+    BadTag { what: &'static str, tag: u8, offset: usize },
+    #[error("text at byte {offset} is not UTF-8")]
+    BadText { offset: usize },
+    #[error("bad identifier at byte {offset}: {source}")]
+    BadId { offset: usize, source: IdError },
+    #[error("{what} at byte {offset} is out of range")]
+    OutOfRange { what: &'static str, offset: usize },
+    #[error("{count} bytes left over after the entry")]
+    TrailingBytes { count: usize },
+}
+
+/// Appends canonical bytes to a buffer.
+#[derive(Debug, Default, Clone)]
+pub struct Encoder {
+    pub bytes: Vec<u8>,
+}
+
+impl Encoder {
+    pub fn u8(&mut self, value: u8) {
+        self.bytes.push(value);
+    }
+    pub fn u64(&mut self, value: u64) {
+        self.bytes.extend_from_slice(&value.to_le_bytes());
+    }
+    pub fn i64(&mut self, value: i64) {
+        self.bytes.extend_from_slice(&value.to_le_bytes());
+    }
+    pub fn u128(&mut self, value: u128) {
+        self.bytes.extend_from_slice(&value.to_le_bytes());
+    }
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.bytes.extend_from_slice(bytes);
+    }
+    pub fn str(&mut self, value: &str) {
+        // Strings are bounded well below u16::MAX by validation at the edge; a longer one is
+        // a bug, not input.
+        let length = u16::try_from(value.len()).expect("strings in commands are shorter than 64 KiB");
+        self.bytes.extend_from_slice(&length.to_le_bytes());
+        self.bytes.extend_from_slice(value.as_bytes());
+    }
+
+    pub fn command(&mut self, command: &Command) {
+        self.meta(&command.meta);
+        match &command.action {
+            Action::RegisterAsset(asset) => {
+                self.u8(1);
+                self.str(asset.id.as_str());
+                self.u8(asset.scale);
+                self.str(&asset.symbol);
+            }
+            Action::RegisterClient(client) => {
+                self.u8(2);
+                self.str(client.id.as_str());
+                self.u8(match client.category {
+                    ClientCategory::Retail => 0,
+                    ClientCategory::Professional => 1,
+                });
+                self.u8(match client.segregation {
+                    Segregation::Individual => 0,
+                    Segregation::Omnibus => 1,
+                });
+            }
+            Action::RegisterSubCustodian(sub) => {
+                self.u8(3);
+                self.str(sub.id.as_str());
+                self.str(&sub.name);
+                self.u8(match sub.basis {
+                    AuthorisationBasis::MicaCasp => 0,
+                    AuthorisationBasis::CrrCreditInstitution => 1,
+                    AuthorisationBasis::Art60Entity => 2,
+                    AuthorisationBasis::ThirdCountryEquivalent => 3,
+                });
+                self.str(&sub.reference);
+                self.i64(sub.valid_until.micros());
+            }
+            Action::UpdateSubCustodianAuthorisation { id, reference, valid_until } => {
+                self.u8(4);
+                self.str(id.as_str());
+                self.str(reference);
+                self.i64(valid_until.micros());
+            }
+            Action::RegisterKeySet(key_set) => {
+                self.u8(5);
+                self.str(key_set.id.as_str());
+                match key_set.scheme {
+                    KeyScheme::Multisig { threshold } => {
+                        self.u8(0);
+                        self.u8(threshold);
+                    }
+                    KeyScheme::Mpc { threshold } => {
+                        self.u8(1);
+                        self.u8(threshold);
+                    }
+                    KeyScheme::Hsm => self.u8(2),
+                }
+                let count = u8::try_from(key_set.signers.len()).unwrap_or(u8::MAX);
+                self.u8(count);
+                for signer in key_set.signers.iter().take(usize::from(count)) {
+                    self.str(signer);
+                }
+                self.class_kind(key_set.class);
+            }
+            Action::RegisterWallet(wallet) => {
+                self.u8(6);
+                self.str(wallet.id.as_str());
+                self.str(wallet.address.as_str());
+                match &wallet.class {
+                    WalletClass::ClientIndividual(client) => {
+                        self.u8(0);
+                        self.str(client.as_str());
+                    }
+                    WalletClass::ClientOmnibus => self.u8(1),
+                    WalletClass::Firm => self.u8(2),
+                }
+                self.u8(match wallet.tier {
+                    Tier::Hot => 0,
+                    Tier::Cold => 1,
+                });
+                match &wallet.custodian {
+                    Custodian::InHouse => self.u8(0),
+                    Custodian::SubCustodian(id) => {
+                        self.u8(1);
+                        self.str(id.as_str());
+                    }
+                }
+                self.str(wallet.key_set.as_str());
+            }
+            Action::Movement(movement) => {
+                self.u8(7);
+                self.movement(movement);
+            }
+        }
+    }
+
+    fn meta(&mut self, meta: &Meta) {
+        self.str(meta.actor.as_str());
+        self.str(meta.instruction.as_str());
+        self.i64(meta.effective_at.micros());
+    }
+
+    fn class_kind(&mut self, class: ClassKind) {
+        self.u8(match class {
+            ClassKind::ClientIndividual => 0,
+            ClassKind::ClientOmnibus => 1,
+            ClassKind::Firm => 2,
+        });
+    }
+
+    pub fn movement(&mut self, movement: &Movement) {
+        self.str(movement.key.as_str());
+        self.u8(movement_kind_tag(movement.kind));
+        match &movement.corrects {
+            None => self.u8(0),
+            Some(key) => {
+                self.u8(1);
+                self.str(key.as_str());
+            }
+        }
+        // The count is bounded by POSTINGS_MAX at the edge; clamp so a bug cannot wrap.
+        let count = u8::try_from(movement.postings.len()).unwrap_or(u8::MAX);
+        self.u8(count);
+        for posting in movement.postings.iter().take(usize::from(count)) {
+            self.posting(posting);
+        }
+    }
+
+    pub fn posting(&mut self, posting: &Posting) {
+        self.u8(match posting.side {
+            Side::Debit => 0,
+            Side::Credit => 1,
+        });
+        match &posting.account {
+            Account::Position(client) => {
+                self.u8(0);
+                self.str(client.as_str());
+            }
+            Account::Holding(wallet) => {
+                self.u8(1);
+                self.str(wallet.as_str());
+            }
+            Account::Own(own) => {
+                self.u8(2);
+                self.u8(match own {
+                    OwnAccount::Capital => 0,
+                    OwnAccount::FeeIncome => 1,
+                });
+            }
+        }
+        self.str(posting.asset.as_str());
+        self.u128(posting.amount.units());
+    }
+}
+
+fn movement_kind_tag(kind: MovementKind) -> u8 {
+    match kind {
+        MovementKind::Deposit => 0,
+        MovementKind::Withdrawal => 1,
+        MovementKind::Transfer => 2,
+        MovementKind::Fee => 3,
+        MovementKind::Rebalance => 4,
+        MovementKind::FirmFunding => 5,
+        MovementKind::FirmWithdrawal => 6,
+        MovementKind::Correction => 7,
+    }
+}
+
+/// Reads canonical bytes back, validating as it goes.
+#[derive(Debug)]
+pub struct Decoder<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+}
+
+impl<'a> Decoder<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, offset: 0 }
+    }
+
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    pub fn finish(self) -> Result<(), DecodeError> {
+        let count = self.bytes.len() - self.offset;
+        if count == 0 { Ok(()) } else { Err(DecodeError::TrailingBytes { count }) }
+    }
+
+    pub fn take(&mut self, length: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self.offset.checked_add(length).filter(|end| *end <= self.bytes.len());
+        let Some(end) = end else {
+            return Err(DecodeError::Truncated { offset: self.offset });
+        };
+        let slice = &self.bytes[self.offset..end];
+        self.offset = end;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    pub fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+    pub fn i64(&mut self) -> Result<i64, DecodeError> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+    pub fn u128(&mut self) -> Result<u128, DecodeError> {
+        Ok(u128::from_le_bytes(self.array()?))
+    }
+    pub fn hash(&mut self) -> Result<[u8; 32], DecodeError> {
+        self.array()
+    }
+
+    pub fn str(&mut self) -> Result<&'a str, DecodeError> {
+        let offset = self.offset;
+        let length = u16::from_le_bytes(self.array()?);
+        let bytes = self.take(usize::from(length))?;
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::BadText { offset })
+    }
+
+    fn id<T>(&mut self, parse: fn(&str) -> Result<T, IdError>) -> Result<T, DecodeError> {
+        let offset = self.offset;
+        let text = self.str()?;
+        parse(text).map_err(|source| DecodeError::BadId { offset, source })
+    }
+
+    fn tag(&mut self, what: &'static str, max: u8) -> Result<u8, DecodeError> {
+        let offset = self.offset;
+        let tag = self.u8()?;
+        if tag > max { Err(DecodeError::BadTag { what, tag, offset }) } else { Ok(tag) }
+    }
+
+    pub fn command(&mut self) -> Result<Command, DecodeError> {
+        let meta = Meta {
+            actor: self.id(Actor::parse)?,
+            instruction: self.id(InstructionId::parse)?,
+            effective_at: Timestamp::from_micros(self.i64()?),
+        };
+        let offset = self.offset;
+        let action = match self.u8()? {
+            1 => Action::RegisterAsset(Asset { id: self.id(AssetId::parse)?, scale: self.u8()?, symbol: self.str()?.to_owned() }),
+            2 => Action::RegisterClient(Client {
+                id: self.id(ClientId::parse)?,
+                category: if self.tag("client category", 1)? == 0 { ClientCategory::Retail } else { ClientCategory::Professional },
+                segregation: if self.tag("segregation", 1)? == 0 { Segregation::Individual } else { Segregation::Omnibus },
+            }),
+            3 => Action::RegisterSubCustodian(SubCustodian {
+                id: self.id(SubCustodianId::parse)?,
+                name: self.str()?.to_owned(),
+                basis: match self.tag("authorisation basis", 3)? {
+                    0 => AuthorisationBasis::MicaCasp,
+                    1 => AuthorisationBasis::CrrCreditInstitution,
+                    2 => AuthorisationBasis::Art60Entity,
+                    _ => AuthorisationBasis::ThirdCountryEquivalent,
+                },
+                reference: self.str()?.to_owned(),
+                valid_until: Timestamp::from_micros(self.i64()?),
+            }),
+            4 => Action::UpdateSubCustodianAuthorisation {
+                id: self.id(SubCustodianId::parse)?,
+                reference: self.str()?.to_owned(),
+                valid_until: Timestamp::from_micros(self.i64()?),
+            },
+            5 => {
+                let id = self.id(KeySetId::parse)?;
+                let scheme = match self.tag("key scheme", 2)? {
+                    0 => KeyScheme::Multisig { threshold: self.u8()? },
+                    1 => KeyScheme::Mpc { threshold: self.u8()? },
+                    _ => KeyScheme::Hsm,
+                };
+                let count = self.u8()?;
+                let signers = (0..count).map(|_| self.str().map(str::to_owned)).collect::<Result<_, _>>()?;
+                Action::RegisterKeySet(KeySet { id, scheme, signers, class: self.class_kind()? })
+            }
+            6 => Action::RegisterWallet(Wallet {
+                id: self.id(WalletId::parse)?,
+                address: self.id(Address::parse)?,
+                class: match self.tag("wallet class", 2)? {
+                    0 => WalletClass::ClientIndividual(self.id(ClientId::parse)?),
+                    1 => WalletClass::ClientOmnibus,
+                    _ => WalletClass::Firm,
+                },
+                tier: if self.tag("tier", 1)? == 0 { Tier::Hot } else { Tier::Cold },
+                custodian: match self.tag("custodian", 1)? {
+                    0 => Custodian::InHouse,
+                    _ => Custodian::SubCustodian(self.id(SubCustodianId::parse)?),
+                },
+                key_set: self.id(KeySetId::parse)?,
+            }),
+            7 => Action::Movement(self.movement()?),
+            tag => return Err(DecodeError::BadTag { what: "action", tag, offset }),
+        };
+        Ok(Command { meta, action })
+    }
+
+    fn class_kind(&mut self) -> Result<ClassKind, DecodeError> {
+        Ok(match self.tag("class", 2)? {
+            0 => ClassKind::ClientIndividual,
+            1 => ClassKind::ClientOmnibus,
+            _ => ClassKind::Firm,
+        })
+    }
+
+    pub fn movement(&mut self) -> Result<Movement, DecodeError> {
+        let key = self.id(IdempotencyKey::parse)?;
+        let kind = match self.tag("movement kind", 7)? {
+            0 => MovementKind::Deposit,
+            1 => MovementKind::Withdrawal,
+            2 => MovementKind::Transfer,
+            3 => MovementKind::Fee,
+            4 => MovementKind::Rebalance,
+            5 => MovementKind::FirmFunding,
+            6 => MovementKind::FirmWithdrawal,
+            _ => MovementKind::Correction,
+        };
+        let corrects = match self.tag("correction flag", 1)? {
+            0 => None,
+            _ => Some(self.id(IdempotencyKey::parse)?),
+        };
+        let offset = self.offset;
+        let count = self.u8()?;
+        if usize::from(count) > POSTINGS_MAX {
+            return Err(DecodeError::OutOfRange { what: "posting count", offset });
+        }
+        let postings = (0..count).map(|_| self.posting()).collect::<Result<_, _>>()?;
+        Ok(Movement { key, kind, postings, corrects })
+    }
+
+    pub fn posting(&mut self) -> Result<Posting, DecodeError> {
+        let side = if self.tag("side", 1)? == 0 { Side::Debit } else { Side::Credit };
+        let account = match self.tag("account", 2)? {
+            0 => Account::Position(self.id(ClientId::parse)?),
+            1 => Account::Holding(self.id(WalletId::parse)?),
+            _ => Account::Own(if self.tag("own account", 1)? == 0 { OwnAccount::Capital } else { OwnAccount::FeeIncome }),
+        };
+        Ok(Posting { side, account, asset: self.id(AssetId::parse)?, amount: Amount::new(self.u128()?) })
+    }
+}
+
+/// The canonical bytes of one command.
+pub fn encode_command(command: &Command) -> Vec<u8> {
+    let mut encoder = Encoder::default();
+    encoder.command(command);
+    encoder.bytes
+}
+
+/// Decodes exactly one command from `bytes`.
+pub fn decode_command(bytes: &[u8]) -> Result<Command, DecodeError> {
+    let mut decoder = Decoder::new(bytes);
+    let command = decoder.command()?;
+    decoder.finish()?;
+    Ok(command)
+}

@@ -1,0 +1,26 @@
+//! ringfence's pure core: the domain of a CASP's client-asset register (assets, clients,
+//! wallets, key sets, sub-custodians, movements), the canonical encoding the journal hashes,
+//! and the state machine that applies commands and enforces the segregation invariants.
+//!
+//! Deliberately absent: IO, clocks, threads, async. Callers pass time in and persist what the
+//! state machine accepts.
+
+pub mod amount;
+pub mod codec;
+pub mod entity;
+pub mod ids;
+pub mod movement;
+pub mod register;
+pub mod status;
+pub mod time;
+
+pub use amount::{Amount, AmountError, SCALE_MAX};
+pub use entity::{
+    Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Segregation, SubCustodian, Tier, Wallet,
+    WalletClass,
+};
+pub use ids::{Actor, Address, AssetId, ClientId, IdError, IdempotencyKey, InstructionId, KeySetId, SubCustodianId, WalletId};
+pub use movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side, build};
+pub use register::{AssetSummary, InvariantViolation, Register};
+pub use status::{Outcome, Status};
+pub use time::Timestamp;

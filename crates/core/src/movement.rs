@@ -1,0 +1,239 @@
+//! Movements: one instruction's balanced set of postings on positions, holdings and the firm's
+//! own accounts, and the commands that the journal records.
+
+use crate::amount::Amount;
+use crate::entity::{Asset, Client, KeySet, SubCustodian, Wallet};
+use crate::ids::{Actor, AssetId, ClientId, IdempotencyKey, InstructionId, SubCustodianId, WalletId};
+use crate::time::Timestamp;
+
+/// The firm's own accounts. Their sum per asset equals what firm wallets hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OwnAccount {
+    /// The firm's own funds placed in its wallets.
+    Capital,
+    /// Fees charged to clients.
+    FeeIncome,
+}
+
+/// Where a posting lands. Positions and own accounts are credit-normal (what is owed, what
+/// the firm owns); holdings are debit-normal (what a wallet holds).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Account {
+    /// What the firm owes one client ("who owns").
+    Position(ClientId),
+    /// What one wallet holds ("where it sits").
+    Holding(WalletId),
+    /// The firm's own.
+    Own(OwnAccount),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    Debit,
+    Credit,
+}
+
+impl Side {
+    pub fn flipped(self) -> Side {
+        match self {
+            Side::Debit => Side::Credit,
+            Side::Credit => Side::Debit,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Posting {
+    pub side: Side,
+    pub account: Account,
+    pub asset: AssetId,
+    pub amount: Amount,
+}
+
+/// The kinds of movement. Each allows only certain postings (see [`crate::register`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MovementKind {
+    /// A client's assets arrive: debit a client-class holding, credit the client's position.
+    Deposit,
+    /// A client's assets leave: debit the position, credit a client-class holding.
+    Withdrawal,
+    /// Between two clients' positions, with the holding move when their wallets differ.
+    Transfer,
+    /// Client debit, firm fee income credit, and the sweep from a client wallet to a firm wallet.
+    Fee,
+    /// Between wallets of the same class (hot to cold and back).
+    Rebalance,
+    /// The firm places its own assets in a firm wallet.
+    FirmFunding,
+    /// The firm takes its own assets out of a firm wallet.
+    FirmWithdrawal,
+    /// Reverses, posting by posting, the movement it names. Nothing is edited or deleted.
+    Correction,
+}
+
+/// The most postings one movement may carry.
+pub const POSTINGS_MAX: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Movement {
+    /// The movement's name and idempotency key.
+    pub key: IdempotencyKey,
+    pub kind: MovementKind,
+    pub postings: Vec<Posting>,
+    /// For a correction: the movement it reverses.
+    pub corrects: Option<IdempotencyKey>,
+}
+
+impl Movement {
+    /// The postings that exactly reverse `postings`.
+    pub fn reversal_of(postings: &[Posting]) -> Vec<Posting> {
+        postings.iter().map(|p| Posting { side: p.side.flipped(), ..p.clone() }).collect()
+    }
+}
+
+/// Who asked for a change, under which instruction, taking effect when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub actor: Actor,
+    pub instruction: InstructionId,
+    pub effective_at: Timestamp,
+}
+
+/// A change of the register's state. Every accepted command becomes one journal entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    RegisterAsset(Asset),
+    RegisterClient(Client),
+    RegisterSubCustodian(SubCustodian),
+    /// Renews (or shortens) a sub-custodian's authorisation.
+    UpdateSubCustodianAuthorisation {
+        id: SubCustodianId,
+        reference: String,
+        valid_until: Timestamp,
+    },
+    RegisterKeySet(KeySet),
+    RegisterWallet(Wallet),
+    Movement(Movement),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub meta: Meta,
+    pub action: Action,
+}
+
+/// Builders for the usual shapes of movement, so callers need not spell out postings.
+pub mod build {
+    use super::*;
+
+    fn posting(side: Side, account: Account, asset: &AssetId, amount: Amount) -> Posting {
+        Posting { side, account, asset: asset.clone(), amount }
+    }
+
+    fn movement(key: IdempotencyKey, kind: MovementKind, postings: Vec<Posting>) -> Movement {
+        Movement { key, kind, postings, corrects: None }
+    }
+
+    pub fn deposit(key: IdempotencyKey, client: &ClientId, wallet: &WalletId, asset: &AssetId, amount: Amount) -> Movement {
+        movement(
+            key,
+            MovementKind::Deposit,
+            vec![
+                posting(Side::Debit, Account::Holding(wallet.clone()), asset, amount),
+                posting(Side::Credit, Account::Position(client.clone()), asset, amount),
+            ],
+        )
+    }
+
+    pub fn withdrawal(key: IdempotencyKey, client: &ClientId, wallet: &WalletId, asset: &AssetId, amount: Amount) -> Movement {
+        movement(
+            key,
+            MovementKind::Withdrawal,
+            vec![
+                posting(Side::Debit, Account::Position(client.clone()), asset, amount),
+                posting(Side::Credit, Account::Holding(wallet.clone()), asset, amount),
+            ],
+        )
+    }
+
+    /// A client-to-client transfer; `wallets` (from, to) moves the asset between the wallets
+    /// that back the two positions when those differ (e.g. individually segregated clients).
+    pub fn transfer(
+        key: IdempotencyKey,
+        from: &ClientId,
+        to: &ClientId,
+        wallets: Option<(&WalletId, &WalletId)>,
+        asset: &AssetId,
+        amount: Amount,
+    ) -> Movement {
+        let mut postings = vec![
+            posting(Side::Debit, Account::Position(from.clone()), asset, amount),
+            posting(Side::Credit, Account::Position(to.clone()), asset, amount),
+        ];
+        if let Some((from_wallet, to_wallet)) = wallets {
+            postings.push(posting(Side::Debit, Account::Holding(to_wallet.clone()), asset, amount));
+            postings.push(posting(Side::Credit, Account::Holding(from_wallet.clone()), asset, amount));
+        }
+        movement(key, MovementKind::Transfer, postings)
+    }
+
+    /// A fee: the client's position is debited, the firm's fee income credited, and the asset
+    /// swept from the client's wallet to a firm wallet, all in one movement.
+    pub fn fee(
+        key: IdempotencyKey,
+        client: &ClientId,
+        client_wallet: &WalletId,
+        firm_wallet: &WalletId,
+        asset: &AssetId,
+        amount: Amount,
+    ) -> Movement {
+        movement(
+            key,
+            MovementKind::Fee,
+            vec![
+                posting(Side::Debit, Account::Position(client.clone()), asset, amount),
+                posting(Side::Credit, Account::Own(OwnAccount::FeeIncome), asset, amount),
+                posting(Side::Debit, Account::Holding(firm_wallet.clone()), asset, amount),
+                posting(Side::Credit, Account::Holding(client_wallet.clone()), asset, amount),
+            ],
+        )
+    }
+
+    pub fn rebalance(key: IdempotencyKey, from: &WalletId, to: &WalletId, asset: &AssetId, amount: Amount) -> Movement {
+        movement(
+            key,
+            MovementKind::Rebalance,
+            vec![
+                posting(Side::Debit, Account::Holding(to.clone()), asset, amount),
+                posting(Side::Credit, Account::Holding(from.clone()), asset, amount),
+            ],
+        )
+    }
+
+    pub fn firm_funding(key: IdempotencyKey, wallet: &WalletId, asset: &AssetId, amount: Amount) -> Movement {
+        movement(
+            key,
+            MovementKind::FirmFunding,
+            vec![
+                posting(Side::Debit, Account::Holding(wallet.clone()), asset, amount),
+                posting(Side::Credit, Account::Own(OwnAccount::Capital), asset, amount),
+            ],
+        )
+    }
+
+    pub fn firm_withdrawal(key: IdempotencyKey, wallet: &WalletId, asset: &AssetId, amount: Amount) -> Movement {
+        movement(
+            key,
+            MovementKind::FirmWithdrawal,
+            vec![
+                posting(Side::Debit, Account::Own(OwnAccount::Capital), asset, amount),
+                posting(Side::Credit, Account::Holding(wallet.clone()), asset, amount),
+            ],
+        )
+    }
+
+    /// A correction of the movement named `corrects`, whose postings were `original`.
+    pub fn correction(key: IdempotencyKey, corrects: IdempotencyKey, original: &[Posting]) -> Movement {
+        Movement { key, kind: MovementKind::Correction, postings: Movement::reversal_of(original), corrects: Some(corrects) }
+    }
+}

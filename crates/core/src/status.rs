@@ -1,0 +1,153 @@
+//! The closed set of results of applying one command, ordered by precedence: when a command
+//! breaks several rules, the first in this order is reported.
+
+use std::fmt;
+
+macro_rules! statuses {
+    ($($(#[$doc:meta])* $name:ident => $code:literal,)*) => {
+        /// The result of applying one command.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Status {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Status {
+            /// Every status, in precedence order.
+            pub const ALL: &'static [Status] = &[$(Status::$name,)*];
+
+            /// The stable machine-readable code, e.g. `segregation_breach`.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $(Status::$name => $code,)*
+                }
+            }
+
+            pub fn from_code(code: &str) -> Option<Status> {
+                match code {
+                    $($code => Some(Status::$name),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+statuses! {
+    /// Applied and journaled.
+    Accepted => "accepted",
+    /// The same idempotency key (or entity id) with the same content was applied before;
+    /// nothing changed and the original result stands.
+    AlreadyExists => "already_exists",
+    /// The same idempotency key was used before for a different movement.
+    IdempotencyConflict => "idempotency_conflict",
+    /// The entity id is taken by an entity with different details.
+    EntityConflict => "entity_conflict",
+    /// A movement without postings.
+    PostingsEmpty => "postings_empty",
+    /// More than `POSTINGS_MAX` postings.
+    PostingsTooMany => "postings_too_many",
+    /// A posting of zero.
+    AmountZero => "amount_zero",
+    UnknownAsset => "unknown_asset",
+    UnknownClient => "unknown_client",
+    UnknownWallet => "unknown_wallet",
+    UnknownKeySet => "unknown_key_set",
+    UnknownSubCustodian => "unknown_sub_custodian",
+    /// A correction names a movement that does not exist.
+    UnknownMovement => "unknown_movement",
+    /// A correction without `corrects`, or `corrects` on another kind.
+    CorrectionTargetMissing => "correction_target_missing",
+    /// A correction of a correction: enter the movement again instead.
+    CorrectionOfCorrection => "correction_of_correction",
+    /// The named movement was corrected already.
+    AlreadyCorrected => "already_corrected",
+    /// A correction whose postings are not the exact reversal of the corrected movement.
+    CorrectionMismatch => "correction_mismatch",
+    /// A key set whose scheme and signers do not fit (threshold 0, above the signer count…).
+    InvalidKeyScheme => "invalid_key_scheme",
+    /// An asset with more decimals than a u128 can carry.
+    InvalidScale => "invalid_scale",
+    /// The address is registered to another wallet.
+    AddressInUse => "address_in_use",
+    /// A wallet and an asset on different chains.
+    ChainMismatch => "chain_mismatch",
+    /// Debits and credits differ for some asset.
+    Unbalanced => "unbalanced",
+    /// A posting on an account this kind of movement may not touch.
+    PostingNotAllowed => "posting_not_allowed",
+    /// A wallet of the wrong class for the movement or registration (e.g. a client deposit
+    /// into a firm wallet, an individual wallet for an omnibus client).
+    WrongWalletClass => "wrong_wallet_class",
+    /// A key set serving a wallet of another class.
+    KeySetClassMismatch => "key_set_class_mismatch",
+    /// Value would cross between client and firm without a posting on both sides
+    /// (invariant 3): misappropriation or commingling.
+    SegregationBreach => "segregation_breach",
+    /// An individually segregated client's assets would sit outside their wallets, or an
+    /// omnibus wallet would hold other than omnibus clients' assets (invariant 4).
+    IndividualSegregationBreach => "individual_segregation_breach",
+    /// Allocation to a wallet at a sub-custodian whose authorisation is not live at the
+    /// effective time (invariant 6).
+    SubCustodianNotAuthorised => "sub_custodian_not_authorised",
+    /// A balance would exceed 2^128 - 1.
+    AmountOverflow => "amount_overflow",
+    /// A client position would go below zero (invariant 2).
+    PositionWouldGoNegative => "position_would_go_negative",
+    /// A wallet would hold less than zero.
+    HoldingWouldGoNegative => "holding_would_go_negative",
+    /// A firm own account would go below zero.
+    OwnAccountWouldGoNegative => "own_account_would_go_negative",
+}
+
+impl Status {
+    /// Whether the command was applied (now or before).
+    pub fn is_ok(self) -> bool {
+        matches!(self, Status::Accepted | Status::AlreadyExists)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// The result of one command: its status, the journal sequence number it got (or had, for
+/// `AlreadyExists`), and for a rejection a sentence saying what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    pub seq: Option<u64>,
+    pub detail: String,
+}
+
+impl Outcome {
+    pub fn accepted(seq: u64) -> Self {
+        Self { status: Status::Accepted, seq: Some(seq), detail: String::new() }
+    }
+
+    pub fn already_exists(seq: u64) -> Self {
+        Self { status: Status::AlreadyExists, seq: Some(seq), detail: String::new() }
+    }
+
+    pub fn rejected(status: Status, detail: impl Into<String>) -> Self {
+        debug_assert!(!status.is_ok());
+        Self { status, seq: None, detail: detail.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        for status in Status::ALL {
+            assert_eq!(Status::from_code(status.code()), Some(*status));
+        }
+        let mut codes: Vec<_> = Status::ALL.iter().map(|s| s.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Status::ALL.len());
+    }
+}
