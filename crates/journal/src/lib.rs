@@ -134,6 +134,11 @@ impl Verifier {
         Self::default()
     }
 
+    /// Continues verification after entries already checked up to `head`.
+    pub fn resume(head: Head) -> Self {
+        Self { head }
+    }
+
     pub fn head(&self) -> Head {
         self.head
     }

@@ -1,1 +1,505 @@
-//! placeholder
+//! ringfence's storage: the journal and the derived register on the embedded SQLite database.
+//!
+//! The journal table is the truth; the register is rebuilt from it on open (and checked
+//! against its hash chain while doing so). The posting and account tables are an index
+//! derived from the journal in the same transaction, for queries at a past instant and for
+//! history. A batch of commands is decided by the pure state machine and written as one
+//! transaction with one fsync (group commit).
+//!
+//! Writers are serialised by SQLite's write lock: a batch starts with `BEGIN IMMEDIATE`,
+//! compares the stored journal head with the in-memory one and, when another process has
+//! appended meanwhile, replays those entries first. So two processes on one database never
+//! fork the chain or apply a movement twice.
+
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ringfence_core::{
+    Account, Amount, AssetId, ClientId, Command, InvariantViolation, Movement, Outcome, OwnAccount, Register, Side, Status, Timestamp,
+    WalletId,
+};
+use ringfence_journal::{Break, Entry, Hash, Head, Verifier};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use ringfence_journal::hex;
+
+/// The most commands one batch may carry (as many as TigerBeetle's batches).
+pub const BATCH_MAX: usize = 8190;
+/// The most entries one history page may return.
+pub const HISTORY_LIMIT_MAX: u32 = 10_000;
+/// The file name of the embedded database inside the data directory.
+pub const DATABASE_FILE: &str = "ringfence.sqlite3";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no ringfence store at {0}; run `ringfence init` first (or pass --data-dir)")]
+    NotInitialised(PathBuf),
+    #[error("a ringfence store already exists at {0}")]
+    AlreadyInitialised(PathBuf),
+    #[error("{0:?} is not a database URL ringfence understands; use sqlite:///path/to/file.sqlite3 (PostgreSQL is not supported yet)")]
+    UnsupportedUrl(String),
+    #[error("the store was written by a newer ringfence (schema {found}, this build knows up to {supported}); upgrade ringfence")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("a batch holds at most {max} commands, this one holds {count}; split it")]
+    BatchTooLarge { count: usize, max: usize },
+    #[error("the journal is damaged: {0}; run `ringfence journal verify` and restore from a backup")]
+    Corrupt(#[from] Break),
+    #[error(
+        "journal entry {seq} was accepted when written but is {status} on replay ({detail}); the journal or this build is inconsistent"
+    )]
+    Replay { seq: u64, status: Status, detail: String },
+    #[error(transparent)]
+    Invariant(#[from] InvariantViolation),
+    #[error("an earlier write failed, so this store's in-memory register may be ahead of the database; open the store again")]
+    Poisoned,
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("cannot create the data directory {path}: {source}")]
+    Directory { path: PathBuf, source: std::io::Error },
+}
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+}
+
+impl Location {
+    /// The embedded database inside a data directory.
+    pub fn data_dir(dir: &Path) -> Location {
+        Location::Sqlite(dir.join(DATABASE_FILE))
+    }
+
+    /// Parses `sqlite:///absolute/path`, `sqlite://relative/path` or `sqlite:path`.
+    pub fn parse_url(url: &str) -> Result<Location, StoreError> {
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
+        match path {
+            Some(path) if !path.is_empty() => Ok(Location::Sqlite(PathBuf::from(path))),
+            _ => Err(StoreError::UnsupportedUrl(url.to_owned())),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Sqlite(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// A balance that may be below zero at a past instant when movements were back-dated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net {
+    pub negative: bool,
+    pub amount: Amount,
+}
+
+impl std::fmt::Display for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.negative { write!(f, "-{}", self.amount) } else { write!(f, "{}", self.amount) }
+    }
+}
+
+/// Whose movements a history query asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Client(ClientId),
+    Wallet(WalletId),
+    Own(OwnAccount),
+}
+
+/// One movement in a history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub seq: u64,
+    pub recorded_at: Timestamp,
+    pub command: Command,
+}
+
+/// The journal and register on SQLite.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    location: Location,
+    register: Register,
+    head: Head,
+    accounts: HashMap<(Account, AssetId), i64>,
+    poisoned: bool,
+}
+
+fn account_columns(account: &Account) -> (&'static str, &str) {
+    match account {
+        Account::Position(client) => ("position", client.as_str()),
+        Account::Holding(wallet) => ("holding", wallet.as_str()),
+        Account::Own(OwnAccount::Capital) => ("own", "capital"),
+        Account::Own(OwnAccount::FeeIncome) => ("own", "fee_income"),
+    }
+}
+
+fn subject_columns(subject: &Subject) -> (&'static str, &str) {
+    match subject {
+        Subject::Client(client) => ("position", client.as_str()),
+        Subject::Wallet(wallet) => ("holding", wallet.as_str()),
+        Subject::Own(OwnAccount::Capital) => ("own", "capital"),
+        Subject::Own(OwnAccount::FeeIncome) => ("own", "fee_income"),
+    }
+}
+
+fn parse_account(kind: &str, owner: &str) -> Option<Account> {
+    Some(match kind {
+        "position" => Account::Position(ClientId::parse(owner).ok()?),
+        "holding" => Account::Holding(WalletId::parse(owner).ok()?),
+        "own" if owner == "capital" => Account::Own(OwnAccount::Capital),
+        "own" if owner == "fee_income" => Account::Own(OwnAccount::FeeIncome),
+        _ => return None,
+    })
+}
+
+/// Amounts that fit an SQLite integer are stored as one (readable with the sqlite3 shell);
+/// larger ones as decimal text.
+fn amount_value(amount: Amount) -> rusqlite::types::Value {
+    match i64::try_from(amount.units()) {
+        Ok(small) => rusqlite::types::Value::Integer(small),
+        Err(_) => rusqlite::types::Value::Text(amount.units().to_string()),
+    }
+}
+
+fn read_amount(value: ValueRef<'_>) -> Result<u128, rusqlite::Error> {
+    let bad = || rusqlite::Error::InvalidColumnType(0, "amount".into(), value.data_type());
+    match value {
+        ValueRef::Integer(small) => u128::try_from(small).map_err(|_| bad()),
+        ValueRef::Text(text) => std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()).ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
+
+fn read_hash(bytes: &[u8]) -> Hash {
+    let mut hash = [0u8; 32];
+    if bytes.len() == 32 {
+        hash.copy_from_slice(bytes);
+    }
+    hash
+}
+
+impl Store {
+    /// Creates a new, empty store. Fails if one exists there already.
+    pub fn create(location: &Location) -> Result<Store, StoreError> {
+        let Location::Sqlite(path) = location;
+        if path.exists() {
+            return Err(StoreError::AlreadyInitialised(path.clone()));
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Directory { path: parent.to_owned(), source })?;
+        }
+        let conn = Connection::open(path)?;
+        schema::configure(&conn)?;
+        schema::migrate(&conn)?;
+        Self::load(conn, location.clone())
+    }
+
+    /// Opens an existing store and rebuilds the register from its journal, verifying the hash
+    /// chain on the way.
+    pub fn open(location: &Location) -> Result<Store, StoreError> {
+        let Location::Sqlite(path) = location;
+        if !path.is_file() {
+            return Err(StoreError::NotInitialised(path.clone()));
+        }
+        let conn = Connection::open(path)?;
+        schema::configure(&conn)?;
+        schema::migrate(&conn)?;
+        Self::load(conn, location.clone())
+    }
+
+    fn load(conn: Connection, location: Location) -> Result<Store, StoreError> {
+        let mut store = Store { conn, location, register: Register::new(), head: Head::EMPTY, accounts: HashMap::new(), poisoned: false };
+        store.catch_up()?;
+        store.register.audit()?;
+        Ok(store)
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The register as of the last committed batch.
+    pub fn register(&self) -> &Register {
+        &self.register
+    }
+
+    /// The journal's head: last sequence number and its hash.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    fn recorded_head(conn: &Connection) -> Result<Head, StoreError> {
+        let head = conn
+            .query_row("SELECT head_seq, head_hash FROM chain_head WHERE id = 0", [], |row| {
+                Ok(Head { seq: row.get::<_, i64>(0)? as u64, hash: read_hash(&row.get::<_, Vec<u8>>(1)?) })
+            })
+            .optional()?;
+        Ok(head.unwrap_or(Head::EMPTY))
+    }
+
+    /// Replays journal entries this process has not seen (all of them on open), verifying the
+    /// chain and re-deciding every command: each must be accepted again at its own sequence.
+    fn catch_up(&mut self) -> Result<(), StoreError> {
+        let recorded = Self::recorded_head(&self.conn)?;
+        if recorded == self.head {
+            return Ok(());
+        }
+        let mut verifier = Verifier::resume(self.head);
+        {
+            let mut statement = self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 ORDER BY seq")?;
+            let mut rows = statement.query([self.head.seq as i64])?;
+            while let Some(row) = rows.next()? {
+                let seq = row.get::<_, i64>(0)? as u64;
+                let body = row.get_ref(1)?.as_blob().unwrap_or(&[]);
+                let hash = row.get_ref(2)?.as_blob().unwrap_or(&[]);
+                let entry = verifier.check(seq, body, hash)?;
+                let outcome = self.register.apply(&entry.command)?;
+                if outcome.status != Status::Accepted || outcome.seq != Some(seq) {
+                    return Err(StoreError::Replay { seq, status: outcome.status, detail: outcome.detail });
+                }
+            }
+        }
+        self.head = verifier.finish(recorded)?;
+        let mut statement = self.conn.prepare_cached("SELECT id, kind, owner, asset FROM account WHERE id > ?1")?;
+        let known = self.accounts.values().copied().max().unwrap_or(0);
+        let mut rows = statement.query([known])?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let (kind, owner, asset): (String, String, String) = (row.get(1)?, row.get(2)?, row.get(3)?);
+            if let (Some(account), Ok(asset)) = (parse_account(&kind, &owner), AssetId::parse(&asset)) {
+                self.accounts.insert((account, asset), id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides and durably records a batch: one outcome per command, in order. Accepted
+    /// commands are journaled in one transaction; when this returns Ok they are on disk.
+    pub fn submit(&mut self, commands: &[Command], recorded_at: Timestamp) -> Result<Vec<Outcome>, StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        if commands.len() > BATCH_MAX {
+            return Err(StoreError::BatchTooLarge { count: commands.len(), max: BATCH_MAX });
+        }
+        // Until the commit succeeds, the in-memory register may be ahead of the database.
+        self.poisoned = true;
+        let outcomes = self.submit_locked(commands, recorded_at)?;
+        self.poisoned = false;
+        Ok(outcomes)
+    }
+
+    fn submit_locked(&mut self, commands: &[Command], recorded_at: Timestamp) -> Result<Vec<Outcome>, StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = self.write_batch(commands, recorded_at);
+        match result {
+            Ok(outcomes) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(outcomes)
+            }
+            Err(error) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
+    fn write_batch(&mut self, commands: &[Command], recorded_at: Timestamp) -> Result<Vec<Outcome>, StoreError> {
+        self.catch_up()?;
+        let outcomes = self.register.apply_batch(commands)?;
+        let mut head = self.head;
+        let mut insert_entry = self.conn.prepare_cached("INSERT INTO journal (seq, body, hash) VALUES (?1, ?2, ?3)")?;
+        let mut insert_posting = self
+            .conn
+            .prepare_cached("INSERT INTO posting (account, effective_at, seq, leg, side, amount) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+        let mut insert_account = self.conn.prepare_cached("INSERT INTO account (kind, owner, asset) VALUES (?1, ?2, ?3)")?;
+        for (command, outcome) in commands.iter().zip(&outcomes) {
+            if outcome.status != Status::Accepted {
+                continue;
+            }
+            let sealed = head.seal(recorded_at, command);
+            if Some(sealed.seq) != outcome.seq {
+                return Err(InvariantViolation(format!("journal sequence {} but register sequence {:?}", sealed.seq, outcome.seq)).into());
+            }
+            insert_entry.execute(params![sealed.seq as i64, sealed.body, sealed.hash.as_slice()])?;
+            let ringfence_core::Action::Movement(movement) = &command.action else { continue };
+            for (leg, posting) in movement.postings.iter().enumerate() {
+                let key = (posting.account.clone(), posting.asset.clone());
+                let account = match self.accounts.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        let (kind, owner) = account_columns(&posting.account);
+                        insert_account.execute(params![kind, owner, posting.asset.as_str()])?;
+                        let id = self.conn.last_insert_rowid();
+                        self.accounts.insert(key, id);
+                        id
+                    }
+                };
+                let side = i64::from(posting.side == Side::Credit);
+                insert_posting.execute(params![
+                    account,
+                    command.meta.effective_at.micros(),
+                    sealed.seq as i64,
+                    leg as i64,
+                    side,
+                    amount_value(posting.amount)
+                ])?;
+            }
+        }
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO chain_head (id, head_seq, head_hash) VALUES (0, ?1, ?2)")?
+            .execute(params![head.seq as i64, head.hash.as_slice()])?;
+        self.head = head;
+        Ok(outcomes)
+    }
+
+    /// The balance of an account in an asset at an instant of effective time: the sum of the
+    /// postings effective at or before `at`.
+    pub fn balance_at(&self, account: &Account, asset: &AssetId, at: Timestamp) -> Result<Net, StoreError> {
+        let Some(&id) = self.accounts.get(&(account.clone(), asset.clone())) else {
+            return Ok(Net { negative: false, amount: Amount::ZERO });
+        };
+        let mut statement = self.conn.prepare_cached("SELECT side, amount FROM posting WHERE account = ?1 AND effective_at <= ?2")?;
+        let mut rows = statement.query(params![id, at.micros()])?;
+        let increases_on = if matches!(account, Account::Holding(_)) { 0 } else { 1 };
+        let (mut increases, mut decreases) = (0u128, 0u128);
+        while let Some(row) = rows.next()? {
+            let side: i64 = row.get(0)?;
+            let amount = read_amount(row.get_ref(1)?)?;
+            let total = if side == increases_on { &mut increases } else { &mut decreases };
+            // Every prefix of a committed journal fits u128 per account; saturate defensively.
+            *total = total.saturating_add(amount);
+        }
+        Ok(if increases >= decreases {
+            Net { negative: false, amount: Amount::new(increases - decreases) }
+        } else {
+            Net { negative: true, amount: Amount::new(decreases - increases) }
+        })
+    }
+
+    /// Movements that touched a client's positions, a wallet's holdings or an own account,
+    /// with effective time in `[from, to]`, oldest first, at most `limit`.
+    pub fn history(&self, subject: &Subject, from: Timestamp, to: Timestamp, limit: u32) -> Result<Vec<Recorded>, StoreError> {
+        let limit = limit.min(HISTORY_LIMIT_MAX);
+        let (kind, owner) = subject_columns(subject);
+        let mut statement = self.conn.prepare_cached(
+            "SELECT j.seq, j.body, j.hash FROM journal j WHERE j.seq IN (
+                 SELECT p.seq FROM posting p JOIN account a ON a.id = p.account
+                 WHERE a.kind = ?1 AND a.owner = ?2 AND p.effective_at BETWEEN ?3 AND ?4)
+             ORDER BY j.seq LIMIT ?5",
+        )?;
+        let mut rows = statement.query(params![kind, owner, from.micros(), to.micros(), i64::from(limit)])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let seq = row.get::<_, i64>(0)? as u64;
+            let body = row.get_ref(1)?.as_blob().unwrap_or(&[]);
+            let entry = decode_checked(seq, body, row.get_ref(2)?.as_blob().unwrap_or(&[]))?;
+            out.push(Recorded { seq, recorded_at: entry.recorded_at, command: entry.command });
+        }
+        Ok(out)
+    }
+
+    /// The movement recorded under an idempotency key, if any.
+    pub fn movement(&self, key: &ringfence_core::IdempotencyKey) -> Result<Option<Movement>, StoreError> {
+        let Some(seq) = self.register.movement_seq(key) else { return Ok(None) };
+        let (body, hash): (Vec<u8>, Vec<u8>) =
+            self.conn.query_row("SELECT body, hash FROM journal WHERE seq = ?1", [seq as i64], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        match decode_checked(seq, &body, &hash)?.command.action {
+            ringfence_core::Action::Movement(movement) => Ok(Some(movement)),
+            _ => Err(StoreError::Replay { seq, status: Status::Accepted, detail: "the entry is not a movement".into() }),
+        }
+    }
+
+    /// Reads the whole stored journal and checks its hash chain against the recorded head.
+    /// `Ok(Err(break))` names the first bad entry.
+    pub fn verify(&self) -> Result<Result<Head, Break>, StoreError> {
+        verify_connection(&self.conn)
+    }
+
+    /// Entries from `after` (exclusive), at most `limit`, for export and inspection.
+    pub fn entries(&self, after: u64, limit: u32) -> Result<Vec<Entry>, StoreError> {
+        let mut statement = self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let mut rows = statement.query(params![after as i64, i64::from(limit.min(HISTORY_LIMIT_MAX))])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let seq = row.get::<_, i64>(0)? as u64;
+            out.push(decode_checked(seq, row.get_ref(1)?.as_blob().unwrap_or(&[]), row.get_ref(2)?.as_blob().unwrap_or(&[]))?);
+        }
+        Ok(out)
+    }
+
+    /// Direct access to the database, for tests that tamper with it.
+    #[doc(hidden)]
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// A store opened only to verify its journal: unlike [`Store::open`] it does not rebuild the
+/// register, so it opens a damaged journal too.
+#[derive(Debug)]
+pub struct Verification {
+    conn: Connection,
+}
+
+impl Verification {
+    pub fn open(location: &Location) -> Result<Verification, StoreError> {
+        let Location::Sqlite(path) = location;
+        if !path.is_file() {
+            return Err(StoreError::NotInitialised(path.clone()));
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        Ok(Verification { conn })
+    }
+
+    pub fn verify(&self) -> Result<Result<Head, Break>, StoreError> {
+        verify_connection(&self.conn)
+    }
+}
+
+fn verify_connection(conn: &Connection) -> Result<Result<Head, Break>, StoreError> {
+    let recorded = Store::recorded_head(conn)?;
+    let mut verifier = Verifier::new();
+    let mut statement = conn.prepare("SELECT seq, body, hash FROM journal ORDER BY seq")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let seq = row.get::<_, i64>(0)? as u64;
+        let body = row.get_ref(1)?.as_blob().unwrap_or(&[]);
+        let hash = row.get_ref(2)?.as_blob().unwrap_or(&[]);
+        if let Err(broken) = verifier.check(seq, body, hash) {
+            return Ok(Err(broken));
+        }
+    }
+    Ok(verifier.finish(recorded))
+}
+
+/// Decodes a stored entry after checking it against its own hash (not the whole chain).
+fn decode_checked(seq: u64, body: &[u8], hash: &[u8]) -> Result<Entry, StoreError> {
+    if ringfence_journal::hash_of(body).as_slice() != hash {
+        return Err(Break::HashMismatch { seq }.into());
+    }
+    let entry = ringfence_journal::decode(body).map_err(|source| Break::Undecodable { seq, source })?;
+    if entry.seq != seq {
+        return Err(Break::OutOfPlace { seq, inside: entry.seq }.into());
+    }
+    Ok(entry)
+}
+
+/// The outcome summary of many batches, for reports.
+pub fn count_statuses(outcomes: &[Outcome]) -> Vec<(Status, usize)> {
+    let mut counts: Vec<(Status, usize)> = Vec::new();
+    for outcome in outcomes {
+        match counts.iter_mut().find(|(s, _)| *s == outcome.status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((outcome.status, 1)),
+        }
+    }
+    counts.sort();
+    counts
+}

@@ -1,0 +1,246 @@
+//! `ringfence bench`: durable, invariant-checked movements per second on the embedded store,
+//! for several batch sizes, and the process's peak memory. Each batch size runs on a fresh
+//! store; generating the movements is not timed, recording them (decide, journal, fsync) is.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use ringfence_core::{
+    Action, Actor, Address, Amount, Asset, ClassKind, Client, ClientCategory, ClientId, Command, Custodian, IdempotencyKey, InstructionId,
+    KeyScheme, KeySet, KeySetId, Meta, Segregation, Status, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
+};
+use ringfence_store::{BATCH_MAX, Location, Store};
+
+use crate::demo::{Sample, Sequence};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Batch sizes to measure (1 to 8190 each).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 100, 8190])]
+    pub batch_sizes: Vec<usize>,
+    /// Movements to record for the largest batch size; smaller sizes record fewer (at most
+    /// 2,000 batches each) so a run stays short.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub movements: usize,
+    /// Clients to spread the movements over.
+    #[arg(long, default_value_t = 10_000)]
+    pub clients: u32,
+    /// Directory for the scratch stores (on the disk you want to measure); removed afterwards.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+fn id<T>(parse: fn(&str) -> Result<T, ringfence_core::IdError>, text: &str) -> T {
+    parse(text).unwrap_or_else(|error| unreachable!("bench identifiers are valid: {error}"))
+}
+
+fn meta(n: usize) -> Meta {
+    Meta {
+        actor: id(Actor::parse, "bench"),
+        instruction: id(InstructionId::parse, &format!("i{n}")),
+        effective_at: Timestamp::from_micros(1_767_225_600_000_000 + n as i64 * 1_000),
+    }
+}
+
+/// Registrations for the bench: three assets, omnibus clients, wallets per chain and tier.
+fn setup(clients: u32) -> Vec<Command> {
+    let sample = Sample::new();
+    let mut commands = Vec::new();
+    let mut push = |action| {
+        let n = commands.len();
+        commands.push(Command { meta: meta(n), action });
+    };
+    for (asset, scale) in [(&sample.eth, 18), (&sample.usdc, 6), (&sample.btc, 8)] {
+        push(Action::RegisterAsset(Asset { id: asset.clone(), scale, symbol: String::new() }));
+    }
+    for (name, class) in [("ks-client", ClassKind::ClientOmnibus), ("ks-firm", ClassKind::Firm)] {
+        push(Action::RegisterKeySet(KeySet {
+            id: id(KeySetId::parse, name),
+            scheme: KeyScheme::Multisig { threshold: 2 },
+            signers: vec!["a".into(), "b".into(), "c".into()],
+            class,
+        }));
+    }
+    let wallets = [
+        ("hot-evm", "eip155:1:0x00000000000000000000000000000000000000a1", WalletClass::ClientOmnibus, Tier::Hot, "ks-client"),
+        ("cold-evm", "eip155:1:0x00000000000000000000000000000000000000a2", WalletClass::ClientOmnibus, Tier::Cold, "ks-client"),
+        ("firm-evm", "eip155:1:0x00000000000000000000000000000000000000f1", WalletClass::Firm, Tier::Hot, "ks-firm"),
+        ("hot-btc", "bip122:000000000019d6689c085ae165831e93:bc1qbenchhot", WalletClass::ClientOmnibus, Tier::Hot, "ks-client"),
+        ("cold-btc", "bip122:000000000019d6689c085ae165831e93:bc1qbenchcold", WalletClass::ClientOmnibus, Tier::Cold, "ks-client"),
+        ("firm-btc", "bip122:000000000019d6689c085ae165831e93:bc1qbenchfirm", WalletClass::Firm, Tier::Hot, "ks-firm"),
+    ];
+    for (name, address, class, tier, key_set) in wallets {
+        push(Action::RegisterWallet(Wallet {
+            id: id(WalletId::parse, name),
+            address: id(Address::parse, address),
+            class,
+            tier,
+            custodian: Custodian::InHouse,
+            key_set: id(KeySetId::parse, key_set),
+        }));
+    }
+    for n in 0..clients {
+        push(Action::RegisterClient(Client {
+            id: id(ClientId::parse, &format!("c{n}")),
+            category: ClientCategory::Retail,
+            segregation: Segregation::Omnibus,
+        }));
+    }
+    commands
+}
+
+/// A mix of movements that is almost always accepted: deposits (50 %), client-to-client
+/// transfers (20 %), withdrawals (15 %), fees with their sweep (5 %), rebalances (10 %).
+fn movements(count: usize, clients: u32, seed: u64) -> Vec<Command> {
+    let sample = Sample::new();
+    let assets = [
+        (&sample.eth, "hot-evm", "cold-evm", "firm-evm"),
+        (&sample.usdc, "hot-evm", "cold-evm", "firm-evm"),
+        (&sample.btc, "hot-btc", "cold-btc", "firm-btc"),
+    ];
+    let wallet_ids: Vec<[WalletId; 3]> =
+        assets.iter().map(|(_, h, c, f)| [id(WalletId::parse, h), id(WalletId::parse, c), id(WalletId::parse, f)]).collect();
+    let client_ids: Vec<ClientId> = (0..clients).map(|n| id(ClientId::parse, &format!("c{n}"))).collect();
+    let mut rng = Sequence::new(seed);
+    let mut commands = Vec::with_capacity(count);
+    for n in 0..count {
+        let key = id(IdempotencyKey::parse, &format!("m{seed}-{n}"));
+        let client = &client_ids[rng.below(u64::from(clients)) as usize];
+        let a = rng.below(3) as usize;
+        let asset = assets[a].0;
+        let [hot, cold, firm] = &wallet_ids[a];
+        let small = Amount::new(u128::from(1 + rng.below(100)));
+        let movement = match rng.below(20) {
+            0..=9 => build::deposit(key, client, hot, asset, Amount::new(u128::from(1_000 + rng.below(1_000_000)))),
+            10..=13 => {
+                let to = &client_ids[rng.below(u64::from(clients)) as usize];
+                build::transfer(key, client, to, None, asset, small)
+            }
+            14..=16 => build::withdrawal(key, client, hot, asset, small),
+            17 => build::fee(key, client, hot, firm, asset, small),
+            _ => build::rebalance(key, hot, cold, asset, small),
+        };
+        commands.push(Command { meta: meta(n), action: Action::Movement(movement) });
+    }
+    commands
+}
+
+/// The process's peak resident memory, from /proc (Linux).
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+struct Run {
+    batch_size: usize,
+    recorded: usize,
+    accepted: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    reopen: Duration,
+}
+
+fn run_one(dir: &std::path::Path, batch_size: usize, count: usize, clients: u32) -> Result<Run> {
+    let location = Location::data_dir(&dir.join(format!("batch-{batch_size}")));
+    let mut store = Store::create(&location)?;
+    for chunk in setup(clients).chunks(BATCH_MAX) {
+        store.submit(chunk, Timestamp::from_micros(0))?;
+    }
+    // Seed every client so most debits find funds.
+    let seeds: Vec<Command> = movements(clients as usize * 3, clients, 7)
+        .into_iter()
+        .enumerate()
+        .map(|(n, mut c)| {
+            if let Action::Movement(m) = &mut c.action {
+                let client = id(ClientId::parse, &format!("c{}", n % clients as usize));
+                let sample = Sample::new();
+                let (asset, wallet) = match n % 3 {
+                    0 => (&sample.eth, "hot-evm"),
+                    1 => (&sample.usdc, "hot-evm"),
+                    _ => (&sample.btc, "hot-btc"),
+                };
+                *m = build::deposit(m.key.clone(), &client, &id(WalletId::parse, wallet), asset, Amount::new(1_000_000_000));
+            }
+            c
+        })
+        .collect();
+    for chunk in seeds.chunks(BATCH_MAX) {
+        store.submit(chunk, Timestamp::from_micros(0))?;
+    }
+    let work = movements(count, clients, 42);
+    let mut accepted = 0;
+    let mut latencies = Vec::with_capacity(count / batch_size + 1);
+    let started = Instant::now();
+    for chunk in work.chunks(batch_size) {
+        let batch_started = Instant::now();
+        let outcomes = store.submit(chunk, Timestamp::from_micros(0))?;
+        latencies.push(batch_started.elapsed());
+        accepted += outcomes.iter().filter(|o| o.status == Status::Accepted).count();
+    }
+    let elapsed = started.elapsed();
+    drop(store);
+    let reopen_started = Instant::now();
+    let reopened = Store::open(&location)?;
+    let reopen = reopen_started.elapsed();
+    drop(reopened);
+    Ok(Run { batch_size, recorded: count, accepted, elapsed, latencies, reopen })
+}
+
+pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if let Some(bad) = args.batch_sizes.iter().find(|b| **b == 0 || **b > BATCH_MAX) {
+        anyhow::bail!("batch size {bad} is outside 1 to {BATCH_MAX}");
+    }
+    if args.clients == 0 || args.movements == 0 {
+        anyhow::bail!("--clients and --movements must be at least 1");
+    }
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let dir = parent.join(format!("ringfence-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    writeln!(out, "ringfence bench: embedded SQLite store in {} (WAL, synchronous=FULL: one fsync per batch)", dir.display())?;
+    writeln!(out, "each movement is decided by the state machine (all invariants checked), hash-chained and indexed")?;
+    writeln!(
+        out,
+        "{:>10} {:>12} {:>12} {:>14} {:>12} {:>12} {:>14}",
+        "batch", "movements", "accepted", "movements/s", "p50 batch", "p99 batch", "reopen+verify"
+    )?;
+    let mut result = Ok(());
+    for &batch_size in &args.batch_sizes {
+        let count = args.movements.min(batch_size * 2_000);
+        match run_one(&dir, batch_size, count, args.clients) {
+            Ok(run) => {
+                let mut latencies = run.latencies.clone();
+                latencies.sort();
+                let pick = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+                let rate = run.recorded as f64 / run.elapsed.as_secs_f64();
+                writeln!(
+                    out,
+                    "{:>10} {:>12} {:>12} {:>14.0} {:>12.2?} {:>12.2?} {:>14.2?}",
+                    run.batch_size,
+                    run.recorded,
+                    run.accepted,
+                    rate,
+                    pick(0.5),
+                    pick(0.99),
+                    run.reopen
+                )?;
+            }
+            Err(error) => {
+                result = Err(error);
+                break;
+            }
+        }
+        out.flush()?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    result?;
+    if let Some(peak) = peak_memory_bytes() {
+        writeln!(out, "peak memory (VmHWM): {:.1} MiB", peak as f64 / (1024.0 * 1024.0))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,368 @@
+//! The `ringfence` command line: argument parsing and the glue between the user, the import
+//! format and the store. Everything here is callable from tests through [`run`].
+
+pub mod bench;
+pub mod clock;
+pub mod demo;
+pub mod input;
+pub mod report;
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ringfence_core::{Account, Action, Actor, AssetId, ClientId, Command, Outcome, OwnAccount, Status, Timestamp, WalletId, build};
+use ringfence_store::{Location, Store, Subject};
+
+use crate::input::{Defaults, Parsed};
+
+/// ringfence: the client-asset register and safeguarding control plane of a crypto-asset
+/// service provider under MiCA (Articles 70 and 75).
+#[derive(Debug, Parser)]
+#[command(name = "ringfence", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Directory of the embedded store (SQLite).
+    #[arg(long, global = true, env = "RINGFENCE_DATA_DIR", default_value = "./ringfence-data")]
+    pub data_dir: PathBuf,
+    /// Database URL instead of --data-dir: sqlite:///path/to/file.sqlite3.
+    #[arg(long, global = true, env = "RINGFENCE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Create an empty store (in --data-dir, or at --database-url).
+    Init,
+    /// Apply a JSON Lines file of registrations and movements (see docs/import-format.md).
+    ///
+    /// Every line is parsed first; if any line is malformed, the errors are listed with their
+    /// line numbers and nothing is applied (exit 2). Otherwise lines are applied in order, in
+    /// batches, and each gets a status. Exit 1 if any line was rejected.
+    Import(ImportArgs),
+    /// Balances of a client, a wallet or a firm own account, now or at an instant.
+    Balance(BalanceArgs),
+    /// Movements of a client, a wallet or a firm own account over a period.
+    History(HistoryArgs),
+    /// The segregation summary per asset: client positions against client-class holdings,
+    /// firm holdings against own accounts, and the hot/cold split.
+    Summary(SummaryArgs),
+    /// Journal integrity.
+    #[command(subcommand)]
+    Journal(JournalCommand),
+    /// Build a sample CASP with a few thousand movements, misappropriation attempts included,
+    /// and print the summary and what was refused and why.
+    Demo(demo::DemoArgs),
+    /// Measure durable, invariant-checked movements per second on the embedded store.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import; `-` reads standard input.
+    pub file: PathBuf,
+    /// Actor recorded for lines without an "actor".
+    #[arg(long, default_value = "cli")]
+    pub actor: String,
+    /// Commands per durable batch (1 to 8190).
+    #[arg(long, default_value_t = 8190, value_parser = clap::value_parser!(u16).range(1..=8190))]
+    pub batch_size: u16,
+    /// Print only rejected lines and the totals.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print one JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SubjectArgs {
+    /// A client's positions.
+    #[arg(long)]
+    pub client: Option<String>,
+    /// A wallet's holdings.
+    #[arg(long)]
+    pub wallet: Option<String>,
+    /// One of the firm's own accounts.
+    #[arg(long, value_enum)]
+    pub own: Option<OwnArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OwnArg {
+    Capital,
+    FeeIncome,
+}
+
+#[derive(Debug, Args)]
+pub struct BalanceArgs {
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    /// Only this asset (CAIP-19).
+    #[arg(long)]
+    pub asset: Option<String>,
+    /// The balance at this instant of effective time (RFC 3339 or a date) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    /// From this instant of effective time (inclusive).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Up to this instant of effective time (inclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// At most this many movements (at most 10000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Check every stored entry against the hash chain. Exit 0 when intact; otherwise exit 1
+    /// and name the first bad sequence number.
+    Verify,
+    /// Print the journal head (last sequence number and its hash), to anchor it elsewhere.
+    Head,
+}
+
+impl Cli {
+    pub fn location(&self) -> Result<Location> {
+        match &self.database_url {
+            Some(url) => Ok(Location::parse_url(url)?),
+            None => Ok(Location::data_dir(&self.data_dir)),
+        }
+    }
+}
+
+fn open(cli: &Cli) -> Result<Store> {
+    let location = cli.location()?;
+    Store::open(&location).with_context(|| format!("failed to open the store at {}", location.describe()))
+}
+
+/// Runs one command, writing to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
+    match &cli.command {
+        CliCommand::Init => {
+            let location = cli.location()?;
+            Store::create(&location).with_context(|| format!("failed to initialise a store at {}", location.describe()))?;
+            writeln!(out, "initialised an empty ringfence store at {}", location.describe())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CliCommand::Import(args) => import(&cli, args, out),
+        CliCommand::Balance(args) => balance(&cli, args, out),
+        CliCommand::History(args) => history(&cli, args, out),
+        CliCommand::Summary(args) => {
+            let store = open(&cli)?;
+            report::summary(store.register(), args.json, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CliCommand::Journal(JournalCommand::Verify) => {
+            let store = open_for_verify(&cli)?;
+            match store.verify()? {
+                Ok(head) => {
+                    writeln!(out, "journal intact: {} entries, head hash {}", head.seq, ringfence_store::hex(&head.hash))?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(broken) => {
+                    writeln!(out, "journal damaged at sequence {}: {broken}", broken.seq())?;
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        CliCommand::Journal(JournalCommand::Head) => {
+            let store = open(&cli)?;
+            let head = store.head();
+            writeln!(out, "{} {}", head.seq, ringfence_store::hex(&head.hash))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CliCommand::Demo(args) => demo::run(&cli, args, out),
+        CliCommand::Bench(args) => bench::run(args, out),
+    }
+}
+
+/// `journal verify` must work on a damaged journal, which `Store::open` refuses to load.
+fn open_for_verify(cli: &Cli) -> Result<ringfence_store::Verification> {
+    let location = cli.location()?;
+    ringfence_store::Verification::open(&location).with_context(|| format!("failed to open the store at {}", location.describe()))
+}
+
+fn subject(args: &SubjectArgs) -> Result<Subject> {
+    Ok(match (&args.client, &args.wallet, args.own) {
+        (Some(client), _, _) => Subject::Client(ClientId::parse(client)?),
+        (_, Some(wallet), _) => Subject::Wallet(WalletId::parse(wallet)?),
+        (_, _, Some(OwnArg::Capital)) => Subject::Own(OwnAccount::Capital),
+        (_, _, Some(OwnArg::FeeIncome)) => Subject::Own(OwnAccount::FeeIncome),
+        _ => bail!("name a --client, a --wallet or an --own account"),
+    })
+}
+
+fn account_of(subject: &Subject) -> Account {
+    match subject {
+        Subject::Client(client) => Account::Position(client.clone()),
+        Subject::Wallet(wallet) => Account::Holding(wallet.clone()),
+        Subject::Own(own) => Account::Own(*own),
+    }
+}
+
+fn check_known(store: &Store, subject: &Subject) -> Result<()> {
+    let register = store.register();
+    match subject {
+        Subject::Client(client) if register.client(client).is_none() => bail!("client {client} is not registered"),
+        Subject::Wallet(wallet) if register.wallet(wallet).is_none() => bail!("wallet {wallet} is not registered"),
+        _ => Ok(()),
+    }
+}
+
+fn balance(cli: &Cli, args: &BalanceArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let store = open(cli)?;
+    let subject = subject(&args.subject)?;
+    check_known(&store, &subject)?;
+    let register = store.register();
+    let assets: Vec<AssetId> = match &args.asset {
+        Some(asset) => {
+            let asset = AssetId::parse(asset)?;
+            if register.asset(&asset).is_none() {
+                bail!("asset {asset} is not registered");
+            }
+            vec![asset]
+        }
+        None => register.assets().map(|a| a.id.clone()).collect(),
+    };
+    let account = account_of(&subject);
+    let at = args.at.as_deref().map(clock::parse).transpose().map_err(anyhow::Error::msg)?;
+    let mut rows = Vec::new();
+    for asset in &assets {
+        let net = match at {
+            Some(at) => store.balance_at(&account, asset, at)?,
+            None => ringfence_store::Net { negative: false, amount: register.balance(&account, asset).unwrap_or_default() },
+        };
+        if args.asset.is_some() || !net.amount.is_zero() {
+            rows.push((asset.clone(), net));
+        }
+    }
+    report::balances(register, &subject, at, &rows, args.json, out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn history(cli: &Cli, args: &HistoryArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let store = open(cli)?;
+    let subject = subject(&args.subject)?;
+    check_known(&store, &subject)?;
+    let from = args.from.as_deref().map(clock::parse).transpose().map_err(anyhow::Error::msg)?.unwrap_or(Timestamp::MIN);
+    let to = args.to.as_deref().map(clock::parse).transpose().map_err(anyhow::Error::msg)?.unwrap_or(Timestamp::MAX);
+    if from > to {
+        bail!("--from is after --to; give a period that starts before it ends");
+    }
+    let recorded = store.history(&subject, from, to, args.limit)?;
+    report::history(store.register(), &subject, &recorded, args.json, out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line's result in an import.
+#[derive(Debug, Clone)]
+pub struct LineOutcome {
+    pub line: usize,
+    pub outcome: Outcome,
+}
+
+/// Applies parsed lines to the store in batches, resolving corrections against what is
+/// already recorded. Returns one outcome per line.
+pub fn apply_lines(store: &mut Store, lines: Vec<(usize, Parsed)>, batch_size: usize, now: Timestamp) -> Result<Vec<LineOutcome>> {
+    let mut outcomes = Vec::with_capacity(lines.len());
+    let mut batch: Vec<(usize, Command)> = Vec::with_capacity(batch_size);
+    let flush = |store: &mut Store, batch: &mut Vec<(usize, Command)>, outcomes: &mut Vec<LineOutcome>| -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let commands: Vec<Command> = batch.iter().map(|(_, c)| c.clone()).collect();
+        let results = store.submit(&commands, now).context("failed to record a batch; nothing of that batch was applied")?;
+        outcomes.extend(batch.drain(..).zip(results).map(|((line, _), outcome)| LineOutcome { line, outcome }));
+        Ok(())
+    };
+    for (line, parsed) in lines {
+        let command = match parsed {
+            Parsed::Ready(command) => command,
+            Parsed::Correction { meta, key, corrects } => {
+                // The corrected movement may be in the pending batch: record that first.
+                flush(store, &mut batch, &mut outcomes)?;
+                match store.movement(&corrects)? {
+                    Some(original) => Command { meta, action: Action::Movement(build::correction(key, corrects, &original.postings)) },
+                    None => {
+                        let detail = format!("movement {corrects} does not exist");
+                        outcomes.push(LineOutcome { line, outcome: Outcome::rejected(Status::UnknownMovement, detail) });
+                        continue;
+                    }
+                }
+            }
+        };
+        batch.push((line, command));
+        if batch.len() >= batch_size {
+            flush(store, &mut batch, &mut outcomes)?;
+        }
+    }
+    flush(store, &mut batch, &mut outcomes)?;
+    Ok(outcomes)
+}
+
+fn import(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let now = clock::now();
+    let defaults = Defaults { actor: Actor::parse(&args.actor).context("--actor is not a valid actor name")?, effective_at: now };
+    let reader: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(&args.file).with_context(|| format!("failed to open {}", args.file.display()))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let mut parsed = Vec::new();
+    let mut errors = Vec::new();
+    for (index, line) in reader.lines().enumerate() {
+        let number = index + 1;
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => {
+                errors.push((number, format!("cannot be read: {error}")));
+                continue;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match input::parse_line(&line, &defaults) {
+            Ok(command) => parsed.push((number, command)),
+            Err(error) => errors.push((number, error)),
+        }
+    }
+    if !errors.is_empty() {
+        for (line, error) in &errors {
+            writeln!(out, "line {line}: error: {error}")?;
+        }
+        writeln!(out, "nothing was imported: {} malformed line(s); fix them and import the file again", errors.len())?;
+        return Ok(ExitCode::from(2));
+    }
+    let mut store = open(cli)?;
+    let total = parsed.len();
+    let outcomes = apply_lines(&mut store, parsed, usize::from(args.batch_size), now)?;
+    debug_assert_eq!(outcomes.len(), total);
+    report::import_outcomes(&outcomes, args.quiet, args.json, out)?;
+    let rejected = outcomes.iter().filter(|o| !o.outcome.status.is_ok()).count();
+    Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,198 @@
+//! What the command line prints: tables for people, JSON for programs. Amounts are shown in
+//! the smallest unit and, exactly, in whole units with the asset's scale.
+
+use std::io::Write;
+
+use anyhow::Result;
+use ringfence_core::register::{class_name, kind_name};
+use ringfence_core::{Account, Action, Amount, AssetId, OwnAccount, Register, Side, Status, Timestamp};
+use ringfence_store::{Net, Recorded, Subject};
+use serde_json::json;
+
+use crate::LineOutcome;
+use crate::clock;
+
+fn decimal(register: &Register, asset: &AssetId, amount: Amount) -> String {
+    match register.asset(asset) {
+        Some(asset) if !asset.symbol.is_empty() => format!("{} {}", amount.to_decimal(asset.scale), asset.symbol),
+        Some(asset) => amount.to_decimal(asset.scale),
+        None => amount.to_string(),
+    }
+}
+
+fn subject_name(register: &Register, subject: &Subject) -> String {
+    match subject {
+        Subject::Client(client) => match register.client(client) {
+            Some(c) => format!("client {client} ({:?}, {:?} segregation)", c.category, c.segregation).to_lowercase(),
+            None => format!("client {client}"),
+        },
+        Subject::Wallet(wallet) => match register.wallet(wallet) {
+            Some(w) => format!("wallet {wallet} ({}, {:?}, {})", class_name(w.class.kind()), w.tier, w.address).to_lowercase(),
+            None => format!("wallet {wallet}"),
+        },
+        Subject::Own(OwnAccount::Capital) => "the firm's capital account".into(),
+        Subject::Own(OwnAccount::FeeIncome) => "the firm's fee income account".into(),
+    }
+}
+
+pub fn balances(
+    register: &Register,
+    subject: &Subject,
+    at: Option<Timestamp>,
+    rows: &[(AssetId, Net)],
+    as_json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if as_json {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(asset, net)| json!({"asset": asset.as_str(), "amount": net.to_string(), "decimal": signed_decimal(register, asset, *net)}))
+            .collect();
+        let at = at.map(clock::format);
+        writeln!(out, "{}", json!({"subject": subject_name(register, subject), "at": at, "balances": rows}))?;
+        return Ok(());
+    }
+    let when = at.map_or_else(|| "now".to_owned(), |at| format!("at {}", clock::format(at)));
+    writeln!(out, "{} {when}:", subject_name(register, subject))?;
+    if rows.is_empty() {
+        writeln!(out, "  no balances")?;
+    }
+    for (asset, net) in rows {
+        writeln!(out, "  {:<48} {:>40}  {}", asset.as_str(), net.to_string(), signed_decimal(register, asset, *net))?;
+    }
+    Ok(())
+}
+
+fn signed_decimal(register: &Register, asset: &AssetId, net: Net) -> String {
+    let text = decimal(register, asset, net.amount);
+    if net.negative { format!("-{text}") } else { text }
+}
+
+pub fn history(register: &Register, subject: &Subject, recorded: &[Recorded], as_json: bool, out: &mut dyn Write) -> Result<()> {
+    let own_account = match subject {
+        Subject::Client(client) => Account::Position(client.clone()),
+        Subject::Wallet(wallet) => Account::Holding(wallet.clone()),
+        Subject::Own(own) => Account::Own(*own),
+    };
+    if !as_json {
+        writeln!(out, "movements of {} ({}):", subject_name(register, subject), recorded.len())?;
+    }
+    for entry in recorded {
+        let Action::Movement(movement) = &entry.command.action else { continue };
+        let legs: Vec<_> = movement
+            .postings
+            .iter()
+            .filter(|p| p.account == own_account)
+            .map(|p| {
+                let increases = matches!(p.account, Account::Holding(_)) == (p.side == Side::Debit);
+                let sign = if increases { "+" } else { "-" };
+                (p.asset.clone(), format!("{sign}{}", p.amount), format!("{sign}{}", decimal(register, &p.asset, p.amount)))
+            })
+            .collect();
+        let meta = &entry.command.meta;
+        if as_json {
+            let legs: Vec<_> =
+                legs.iter().map(|(asset, units, text)| json!({"asset": asset.as_str(), "change": units, "decimal": text})).collect();
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "seq": entry.seq, "kind": kind_name(movement.kind), "key": movement.key.as_str(),
+                    "corrects": movement.corrects.as_ref().map(|k| k.as_str()),
+                    "instruction": meta.instruction.as_str(), "actor": meta.actor.as_str(),
+                    "effective_at": clock::format(meta.effective_at), "recorded_at": clock::format(entry.recorded_at),
+                    "changes": legs,
+                })
+            )?;
+        } else {
+            let changes: Vec<String> = legs.iter().map(|(_, _, text)| text.clone()).collect();
+            let corrects = movement.corrects.as_ref().map(|k| format!(" (corrects {k})")).unwrap_or_default();
+            writeln!(
+                out,
+                "  #{:<8} {}  {:<15} {:<24} {}  instruction {} by {}{corrects}",
+                entry.seq,
+                clock::format(meta.effective_at),
+                kind_name(movement.kind),
+                movement.key,
+                changes.join(", "),
+                meta.instruction,
+                meta.actor,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn percent(part: u128, whole: u128) -> String {
+    if whole == 0 {
+        return "-".into();
+    }
+    // Integer arithmetic to one decimal, rounded down; exact enough for a share.
+    let tenths = part.saturating_mul(1000) / whole;
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+pub fn summary(register: &Register, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    let rows = register.summary();
+    if as_json {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "asset": r.asset.id.as_str(), "symbol": r.asset.symbol, "scale": r.asset.scale,
+                    "client_positions": r.client_positions.to_string(), "client_holdings": r.client_holdings.to_string(),
+                    "firm_holdings": r.firm_holdings.to_string(), "own_accounts": r.own_accounts.to_string(),
+                    "client_hot": r.client_hot.to_string(), "client_cold": r.client_cold.to_string(),
+                    "firm_hot": r.firm_hot.to_string(), "firm_cold": r.firm_cold.to_string(),
+                    "segregated": r.is_segregated(),
+                })
+            })
+            .collect();
+        writeln!(out, "{}", json!({"assets": rows}))?;
+        return Ok(());
+    }
+    writeln!(out, "segregation summary ({} assets, journal at sequence {}):", rows.len(), register.seq())?;
+    for r in &rows {
+        let d = |amount: Amount| decimal(register, &r.asset.id, amount);
+        let verdict = if r.is_segregated() { "segregated" } else { "NOT SEGREGATED" };
+        writeln!(out, "  {} ({}): {verdict}", r.asset.id, if r.asset.symbol.is_empty() { "-" } else { &r.asset.symbol })?;
+        writeln!(out, "    client positions   {:>32}", d(r.client_positions))?;
+        writeln!(
+            out,
+            "    client holdings    {:>32}   hot {} / cold {} ({} cold)",
+            d(r.client_holdings),
+            d(r.client_hot),
+            d(r.client_cold),
+            percent(r.client_cold.units(), r.client_holdings.units())
+        )?;
+        writeln!(out, "    firm holdings      {:>32}   hot {} / cold {}", d(r.firm_holdings), d(r.firm_hot), d(r.firm_cold))?;
+        writeln!(out, "    own accounts       {:>32}", d(r.own_accounts))?;
+    }
+    Ok(())
+}
+
+pub fn import_outcomes(outcomes: &[LineOutcome], quiet: bool, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    for LineOutcome { line, outcome } in outcomes {
+        if quiet && outcome.status.is_ok() {
+            continue;
+        }
+        if as_json {
+            writeln!(out, "{}", json!({"line": line, "status": outcome.status.code(), "seq": outcome.seq, "detail": outcome.detail}))?;
+            continue;
+        }
+        match (outcome.status, outcome.seq) {
+            (Status::Accepted, Some(seq)) => writeln!(out, "line {line}: accepted (sequence {seq})")?,
+            (Status::AlreadyExists, Some(seq)) => {
+                writeln!(out, "line {line}: already_exists (recorded at sequence {seq}; nothing changed)")?
+            }
+            (status, _) => writeln!(out, "line {line}: rejected: {status}: {}", outcome.detail)?,
+        }
+    }
+    if !as_json {
+        let all: Vec<_> = outcomes.iter().map(|o| o.outcome.clone()).collect();
+        let counts = ringfence_store::count_statuses(&all);
+        let parts: Vec<String> = counts.iter().map(|(status, n)| format!("{n} {status}")).collect();
+        writeln!(out, "{} line(s): {}", outcomes.len(), if parts.is_empty() { "nothing to do".to_owned() } else { parts.join(", ") })?;
+    }
+    Ok(())
+}
