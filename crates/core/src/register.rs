@@ -14,8 +14,6 @@
 //! between client and firm without a posting on both sides); a client segment out of balance
 //! is an individual segregation breach.
 
-use std::collections::HashMap;
-
 use sha2::{Digest as _, Sha256};
 
 use crate::amount::Amount;
@@ -34,6 +32,10 @@ pub struct InvariantViolation(pub String);
 
 type Digest = [u8; 16];
 
+/// Maps keyed by identifiers: foldhash is several times faster than SipHash on short keys
+/// and still seeded per process.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 fn digest(bytes: &[u8]) -> Digest {
     let full = Sha256::digest(bytes);
     let mut out = [0u8; 16];
@@ -41,12 +43,23 @@ fn digest(bytes: &[u8]) -> Digest {
     out
 }
 
-fn postings_digest(postings: &[Posting]) -> Digest {
-    let mut encoder = Encoder::default();
+fn postings_digest(encoder: &mut Encoder, postings: &[Posting]) -> Digest {
+    encoder.bytes.clear();
     for posting in postings {
         encoder.posting(posting);
     }
     digest(&encoder.bytes)
+}
+
+/// Buffers reused from one movement to the next, so deciding a movement does not allocate.
+#[derive(Debug, Default, Clone)]
+struct Scratch {
+    resolved: Vec<Resolved>,
+    sums: Vec<(u32, u128, u128)>,
+    segments: Vec<(Segment, u32, u128, u128)>,
+    deltas: Vec<Delta>,
+    /// The new balance for each delta, in the same order.
+    updates: Vec<u128>,
 }
 
 /// An account resolved to the register's internal indexes.
@@ -135,8 +148,12 @@ pub struct Register {
     totals: Vec<Totals>,
     clients: Vec<Registered<Client>>,
     client_index: HashMap<ClientId, u32>,
+    /// The segment of each client's position, by client index.
+    client_segments: Vec<Segment>,
     wallets: Vec<Registered<Wallet>>,
     wallet_index: HashMap<WalletId, u32>,
+    /// The segment of each wallet's holdings, by wallet index.
+    wallet_segments: Vec<Segment>,
     address_index: HashMap<String, u32>,
     key_sets: Vec<Registered<KeySet>>,
     key_set_index: HashMap<KeySetId, u32>,
@@ -148,6 +165,8 @@ pub struct Register {
     movements: HashMap<IdempotencyKey, MovementRecord>,
     seq: u64,
     encoder: Encoder,
+    postings_encoder: Encoder,
+    scratch: Scratch,
 }
 
 /// A posting resolved against the register.
@@ -192,13 +211,18 @@ impl Register {
     pub fn apply(&mut self, command: &Command) -> Result<Outcome, InvariantViolation> {
         let before = self.seq;
         let outcome = match &command.action {
-            Action::Movement(movement) => match self.check_movement(&command.meta, movement, command) {
-                Ok(plan) => {
-                    self.commit_movement(movement, plan)?;
-                    Outcome::accepted(self.seq)
-                }
-                Err(outcome) => outcome,
-            },
+            Action::Movement(movement) => {
+                let mut scratch = std::mem::take(&mut self.scratch);
+                let outcome = match self.check_movement(&command.meta, movement, command, &mut scratch) {
+                    Ok(plan) => {
+                        self.commit_movement(movement, plan, &scratch)?;
+                        Outcome::accepted(self.seq)
+                    }
+                    Err(outcome) => outcome,
+                };
+                self.scratch = scratch;
+                outcome
+            }
             action => match self.apply_registration(&command.meta, action) {
                 Ok(outcome) | Err(outcome) => outcome,
             },
@@ -250,6 +274,10 @@ impl Register {
                 let index = index_of(self.clients.len());
                 let seq = self.next_seq();
                 self.clients.push(Registered { value: client.clone(), seq });
+                self.client_segments.push(match client.segregation {
+                    Segregation::Individual => Segment::Individual(index),
+                    Segregation::Omnibus => Segment::Omnibus,
+                });
                 self.client_index.insert(client.id.clone(), index);
                 Ok(Outcome::accepted(seq))
             }
@@ -348,7 +376,13 @@ impl Register {
         }
         let index = index_of(self.wallets.len());
         let seq = self.next_seq();
+        let segment = match &wallet.class {
+            WalletClass::Firm => Segment::Firm,
+            WalletClass::ClientOmnibus => Segment::Omnibus,
+            WalletClass::ClientIndividual(client) => Segment::Individual(self.client_index[client]),
+        };
         self.wallets.push(Registered { value: wallet.clone(), seq });
+        self.wallet_segments.push(segment);
         self.wallet_index.insert(wallet.id.clone(), index);
         self.address_index.insert(wallet.address.as_str().to_owned(), index);
         Ok(Outcome::accepted(seq))
@@ -356,7 +390,7 @@ impl Register {
 
     // ----- movements -------------------------------------------------------------------
 
-    fn check_movement(&mut self, meta: &Meta, movement: &Movement, command: &Command) -> Check<Plan> {
+    fn check_movement(&mut self, meta: &Meta, movement: &Movement, command: &Command, scratch: &mut Scratch) -> Check<Plan> {
         let command_digest = self.command_digest(command);
         if let Some(record) = self.movements.get(&movement.key) {
             return if record.command_digest == command_digest {
@@ -377,19 +411,20 @@ impl Register {
         if let Some(index) = movement.postings.iter().position(|p| p.amount.is_zero()) {
             return reject(Status::AmountZero, format!("posting {} has amount 0", index + 1));
         }
-        let resolved = self.resolve(&movement.postings)?;
+        self.resolve(&movement.postings, &mut scratch.resolved)?;
         let correction_target = self.check_correction(movement)?;
-        self.check_balanced(&resolved)?;
-        self.check_shape(movement.kind, &resolved)?;
-        self.check_segregation(&resolved)?;
-        let deltas = net_deltas(&resolved)?;
-        self.check_sub_custody(meta, &deltas)?;
-        let updates = self.check_balances(&deltas)?;
-        Ok(Plan { command_digest, postings_digest: postings_digest(&movement.postings), correction_target, deltas, updates })
+        self.check_balanced(&scratch.resolved, &mut scratch.sums)?;
+        self.check_shape(movement.kind, &scratch.resolved)?;
+        self.check_segregation(&scratch.resolved, &mut scratch.segments)?;
+        net_deltas(&scratch.resolved, &mut scratch.deltas)?;
+        self.check_sub_custody(meta, &scratch.deltas)?;
+        self.check_balances(&scratch.deltas, &mut scratch.updates)?;
+        let postings_digest = postings_digest(&mut self.postings_encoder, &movement.postings);
+        Ok(Plan { command_digest, postings_digest, correction_target })
     }
 
-    fn resolve(&self, postings: &[Posting]) -> Check<Vec<Resolved>> {
-        let mut resolved = Vec::with_capacity(postings.len());
+    fn resolve(&self, postings: &[Posting], resolved: &mut Vec<Resolved>) -> Check<()> {
+        resolved.clear();
         for posting in postings {
             let Some(&asset) = self.asset_index.get(&posting.asset) else {
                 return reject(Status::UnknownAsset, format!("asset {} is not registered", posting.asset));
@@ -421,7 +456,7 @@ impl Register {
             };
             resolved.push(Resolved { side: posting.side, slot, asset, amount: posting.amount.units() });
         }
-        Ok(resolved)
+        Ok(())
     }
 
     fn check_correction(&self, movement: &Movement) -> Check<Option<IdempotencyKey>> {
@@ -440,7 +475,8 @@ impl Register {
                         reject(Status::AlreadyCorrected, format!("{target} was already corrected at sequence {seq}"))
                     }
                     Correction::Open => {
-                        if postings_digest(&Movement::reversal_of(&movement.postings)) != record.postings_digest {
+                        let reversal = Movement::reversal_of(&movement.postings);
+                        if postings_digest(&mut Encoder::default(), &reversal) != record.postings_digest {
                             reject(Status::CorrectionMismatch, format!("the postings are not the exact reversal of {target}'s postings"))
                         } else {
                             Ok(Some(target.clone()))
@@ -453,9 +489,9 @@ impl Register {
         }
     }
 
-    fn check_balanced(&self, resolved: &[Resolved]) -> Check<()> {
+    fn check_balanced(&self, resolved: &[Resolved], sums: &mut Vec<(u32, u128, u128)>) -> Check<()> {
         // Postings are few (at most POSTINGS_MAX), so linear scans beat a map.
-        let mut sums: Vec<(u32, u128, u128)> = Vec::with_capacity(4);
+        sums.clear();
         for posting in resolved {
             let index = match sums.iter().position(|(asset, _, _)| *asset == posting.asset) {
                 Some(index) => index,
@@ -470,7 +506,7 @@ impl Register {
                 .checked_add(posting.amount)
                 .ok_or_else(|| Outcome::rejected(Status::AmountOverflow, "the postings add up to more than 2^128 - 1"))?;
         }
-        for (asset, debits, credits) in sums {
+        for &(asset, debits, credits) in sums.iter() {
             if debits != credits {
                 return reject(
                     Status::Unbalanced,
@@ -521,20 +557,13 @@ impl Register {
     fn segment(&self, slot: Slot) -> Segment {
         match slot {
             Slot::Own(_) => Segment::Firm,
-            Slot::Position(client) => match self.clients[client as usize].value.segregation {
-                Segregation::Individual => Segment::Individual(client),
-                Segregation::Omnibus => Segment::Omnibus,
-            },
-            Slot::Holding(wallet) => match &self.wallets[wallet as usize].value.class {
-                WalletClass::Firm => Segment::Firm,
-                WalletClass::ClientOmnibus => Segment::Omnibus,
-                WalletClass::ClientIndividual(client) => Segment::Individual(self.client_index[client]),
-            },
+            Slot::Position(client) => self.client_segments[client as usize],
+            Slot::Holding(wallet) => self.wallet_segments[wallet as usize],
         }
     }
 
-    fn check_segregation(&self, resolved: &[Resolved]) -> Check<()> {
-        let mut sums: Vec<(Segment, u32, u128, u128)> = Vec::with_capacity(4);
+    fn check_segregation(&self, resolved: &[Resolved], sums: &mut Vec<(Segment, u32, u128, u128)>) -> Check<()> {
+        sums.clear();
         for posting in resolved {
             let segment = self.segment(posting.slot);
             let index = match sums.iter().position(|(s, asset, _, _)| *s == segment && *asset == posting.asset) {
@@ -603,9 +632,9 @@ impl Register {
         Ok(())
     }
 
-    fn check_balances(&self, deltas: &[Delta]) -> Check<Vec<u128>> {
+    fn check_balances(&self, deltas: &[Delta], updates: &mut Vec<u128>) -> Check<()> {
         let mut worst: Option<Outcome> = None;
-        let mut updates = Vec::with_capacity(deltas.len());
+        updates.clear();
         for delta in deltas {
             let current = self.balances.get(&(delta.slot, delta.asset)).copied().unwrap_or(0);
             let next = current.checked_add(delta.increase).map(|raised| raised.checked_sub(delta.decrease));
@@ -638,13 +667,13 @@ impl Register {
         }
         match worst {
             Some(outcome) => Err(outcome),
-            None => Ok(updates),
+            None => Ok(()),
         }
     }
 
-    fn commit_movement(&mut self, movement: &Movement, plan: Plan) -> Result<(), InvariantViolation> {
+    fn commit_movement(&mut self, movement: &Movement, plan: Plan, scratch: &Scratch) -> Result<(), InvariantViolation> {
         let seq = self.next_seq();
-        for (delta, next) in plan.deltas.iter().zip(&plan.updates) {
+        for (delta, next) in scratch.deltas.iter().zip(&scratch.updates) {
             self.balances.insert((delta.slot, delta.asset), *next);
             self.update_totals(delta)?;
         }
@@ -658,7 +687,7 @@ impl Register {
         if self.movements.insert(movement.key.clone(), record).is_some() {
             return Err(InvariantViolation(format!("movement {} was recorded twice", movement.key)));
         }
-        self.check_touched(&plan.deltas)
+        self.check_touched(&scratch.deltas)
     }
 
     fn update_totals(&mut self, delta: &Delta) -> Result<(), InvariantViolation> {
@@ -725,8 +754,8 @@ impl Register {
     /// register. O(accounts); run after every batch in debug builds, on open, and by tests.
     pub fn audit(&self) -> Result<(), InvariantViolation> {
         let mut totals = vec![Totals::default(); self.assets.len()];
-        let mut individual: HashMap<(u32, u32), u128> = HashMap::new();
-        let mut individual_positions: HashMap<(u32, u32), u128> = HashMap::new();
+        let mut individual: HashMap<(u32, u32), u128> = HashMap::default();
+        let mut individual_positions: HashMap<(u32, u32), u128> = HashMap::default();
         let overflow = || InvariantViolation("a recomputed total exceeds 2^128 - 1".to_owned());
         for (&(slot, asset), &balance) in &self.balances {
             let t = &mut totals[asset as usize];
@@ -905,9 +934,6 @@ struct Plan {
     command_digest: Digest,
     postings_digest: Digest,
     correction_target: Option<IdempotencyKey>,
-    deltas: Vec<Delta>,
-    /// The new balance for each delta, in the same order.
-    updates: Vec<u128>,
 }
 
 /// The net change of one account in one asset within a movement.
@@ -919,8 +945,8 @@ struct Delta {
     decrease: u128,
 }
 
-fn net_deltas(resolved: &[Resolved]) -> Check<Vec<Delta>> {
-    let mut deltas: Vec<Delta> = Vec::with_capacity(resolved.len());
+fn net_deltas(resolved: &[Resolved], deltas: &mut Vec<Delta>) -> Check<()> {
+    deltas.clear();
     for posting in resolved {
         // Holdings are debit-normal; positions and own accounts credit-normal.
         let increases = match posting.slot {
@@ -940,7 +966,7 @@ fn net_deltas(resolved: &[Resolved]) -> Check<Vec<Delta>> {
             .checked_add(posting.amount)
             .ok_or_else(|| Outcome::rejected(Status::AmountOverflow, "the postings add up to more than 2^128 - 1"))?;
     }
-    Ok(deltas)
+    Ok(())
 }
 
 fn check_totals(asset: &AssetId, t: &Totals) -> Result<(), InvariantViolation> {

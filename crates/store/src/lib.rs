@@ -1,27 +1,27 @@
 //! ringfence's storage: the journal and the derived register on the embedded SQLite database.
 //!
-//! The journal table is the truth; the register is rebuilt from it on open (and checked
-//! against its hash chain while doing so). The posting and account tables are an index
-//! derived from the journal in the same transaction, for queries at a past instant and for
-//! history. A batch of commands is decided by the pure state machine and written as one
-//! transaction with one fsync (group commit).
+//! The journal table is the truth; the register and the posting index (for balances at a past
+//! instant and histories) are rebuilt from it on open, checking its hash chain on the way. A
+//! batch of commands is decided by the pure state machine and written as one transaction with
+//! one fsync (group commit). WAL checkpoints run on a thread of their own, off the commit path.
 //!
 //! Writers are serialised by SQLite's write lock: a batch starts with `BEGIN IMMEDIATE`,
 //! compares the stored journal head with the in-memory one and, when another process has
 //! appended meanwhile, replays those entries first. So two processes on one database never
 //! fork the chain or apply a movement twice.
 
+mod index;
 mod schema;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use ringfence_core::{
-    Account, Amount, AssetId, ClientId, Command, InvariantViolation, Movement, Outcome, OwnAccount, Register, Side, Status, Timestamp,
+    Account, Action, Amount, AssetId, ClientId, Command, InvariantViolation, Movement, Outcome, OwnAccount, Register, Status, Timestamp,
     WalletId,
 };
 use ringfence_journal::{Break, Entry, Hash, Head, Verifier};
-use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use ringfence_journal::hex;
@@ -124,54 +124,47 @@ pub struct Store {
     conn: Connection,
     location: Location,
     register: Register,
+    index: index::PostingIndex,
     head: Head,
-    accounts: HashMap<(Account, AssetId), i64>,
     poisoned: bool,
+    checkpointer: Option<Checkpointer>,
 }
 
-fn account_columns(account: &Account) -> (&'static str, &str) {
-    match account {
-        Account::Position(client) => ("position", client.as_str()),
-        Account::Holding(wallet) => ("holding", wallet.as_str()),
-        Account::Own(OwnAccount::Capital) => ("own", "capital"),
-        Account::Own(OwnAccount::FeeIncome) => ("own", "fee_income"),
+/// Copies committed WAL frames into the database file on its own thread and connection, so a
+/// checkpoint never stalls a commit.
+#[derive(Debug)]
+struct Checkpointer {
+    wake: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let (wake, signals) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("ringfence-checkpoint".into())
+            .spawn(move || {
+                while signals.recv().is_ok() {
+                    // Coalesce the wake-ups that arrived while the last checkpoint ran.
+                    while signals.try_recv().is_ok() {}
+                    // A passive checkpoint never blocks the writer; a failure only leaves the
+                    // WAL longer, and the next wake-up tries again.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .map_err(|source| StoreError::Directory { path: path.to_owned(), source })?;
+        Ok(Checkpointer { wake, thread })
     }
 }
 
-fn subject_columns(subject: &Subject) -> (&'static str, &str) {
-    match subject {
-        Subject::Client(client) => ("position", client.as_str()),
-        Subject::Wallet(wallet) => ("holding", wallet.as_str()),
-        Subject::Own(OwnAccount::Capital) => ("own", "capital"),
-        Subject::Own(OwnAccount::FeeIncome) => ("own", "fee_income"),
-    }
-}
-
-fn parse_account(kind: &str, owner: &str) -> Option<Account> {
-    Some(match kind {
-        "position" => Account::Position(ClientId::parse(owner).ok()?),
-        "holding" => Account::Holding(WalletId::parse(owner).ok()?),
-        "own" if owner == "capital" => Account::Own(OwnAccount::Capital),
-        "own" if owner == "fee_income" => Account::Own(OwnAccount::FeeIncome),
-        _ => return None,
-    })
-}
-
-/// Amounts that fit an SQLite integer are stored as one (readable with the sqlite3 shell);
-/// larger ones as decimal text.
-fn amount_value(amount: Amount) -> rusqlite::types::Value {
-    match i64::try_from(amount.units()) {
-        Ok(small) => rusqlite::types::Value::Integer(small),
-        Err(_) => rusqlite::types::Value::Text(amount.units().to_string()),
-    }
-}
-
-fn read_amount(value: ValueRef<'_>) -> Result<u128, rusqlite::Error> {
-    let bad = || rusqlite::Error::InvalidColumnType(0, "amount".into(), value.data_type());
-    match value {
-        ValueRef::Integer(small) => u128::try_from(small).map_err(|_| bad()),
-        ValueRef::Text(text) => std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()).ok_or_else(bad),
-        _ => Err(bad()),
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(checkpointer) = self.checkpointer.take() {
+            drop(checkpointer.wake);
+            let _ = checkpointer.thread.join();
+        }
     }
 }
 
@@ -196,7 +189,7 @@ impl Store {
         let conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&conn)?;
-        Self::load(conn, location.clone())
+        Self::load(conn, location.clone(), path)
     }
 
     /// Opens an existing store and rebuilds the register from its journal, verifying the hash
@@ -209,13 +202,22 @@ impl Store {
         let conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&conn)?;
-        Self::load(conn, location.clone())
+        Self::load(conn, location.clone(), path)
     }
 
-    fn load(conn: Connection, location: Location) -> Result<Store, StoreError> {
-        let mut store = Store { conn, location, register: Register::new(), head: Head::EMPTY, accounts: HashMap::new(), poisoned: false };
+    fn load(conn: Connection, location: Location, path: &Path) -> Result<Store, StoreError> {
+        let mut store = Store {
+            conn,
+            location,
+            register: Register::new(),
+            index: index::PostingIndex::default(),
+            head: Head::EMPTY,
+            poisoned: false,
+            checkpointer: None,
+        };
         store.catch_up()?;
         store.register.audit()?;
+        store.checkpointer = Some(Checkpointer::start(path)?);
         Ok(store)
     }
 
@@ -262,19 +264,12 @@ impl Store {
                 if outcome.status != Status::Accepted || outcome.seq != Some(seq) {
                     return Err(StoreError::Replay { seq, status: outcome.status, detail: outcome.detail });
                 }
+                if let Action::Movement(movement) = &entry.command.action {
+                    self.index.add(seq, entry.command.meta.effective_at, movement);
+                }
             }
         }
         self.head = verifier.finish(recorded)?;
-        let mut statement = self.conn.prepare_cached("SELECT id, kind, owner, asset FROM account WHERE id > ?1")?;
-        let known = self.accounts.values().copied().max().unwrap_or(0);
-        let mut rows = statement.query([known])?;
-        while let Some(row) = rows.next()? {
-            let id: i64 = row.get(0)?;
-            let (kind, owner, asset): (String, String, String) = (row.get(1)?, row.get(2)?, row.get(3)?);
-            if let (Some(account), Ok(asset)) = (parse_account(&kind, &owner), AssetId::parse(&asset)) {
-                self.accounts.insert((account, asset), id);
-            }
-        }
         Ok(())
     }
 
@@ -300,6 +295,10 @@ impl Store {
         match result {
             Ok(outcomes) => {
                 self.conn.execute_batch("COMMIT")?;
+                if let Some(checkpointer) = &self.checkpointer {
+                    // The thread is gone only if it panicked; commits stay correct without it.
+                    let _ = checkpointer.wake.send(());
+                }
                 Ok(outcomes)
             }
             Err(error) => {
@@ -314,10 +313,6 @@ impl Store {
         let outcomes = self.register.apply_batch(commands)?;
         let mut head = self.head;
         let mut insert_entry = self.conn.prepare_cached("INSERT INTO journal (seq, body, hash) VALUES (?1, ?2, ?3)")?;
-        let mut insert_posting = self
-            .conn
-            .prepare_cached("INSERT INTO posting (account, effective_at, seq, leg, side, amount) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
-        let mut insert_account = self.conn.prepare_cached("INSERT INTO account (kind, owner, asset) VALUES (?1, ?2, ?3)")?;
         for (command, outcome) in commands.iter().zip(&outcomes) {
             if outcome.status != Status::Accepted {
                 continue;
@@ -327,30 +322,11 @@ impl Store {
                 return Err(InvariantViolation(format!("journal sequence {} but register sequence {:?}", sealed.seq, outcome.seq)).into());
             }
             insert_entry.execute(params![sealed.seq as i64, sealed.body, sealed.hash.as_slice()])?;
-            let ringfence_core::Action::Movement(movement) = &command.action else { continue };
-            for (leg, posting) in movement.postings.iter().enumerate() {
-                let key = (posting.account.clone(), posting.asset.clone());
-                let account = match self.accounts.get(&key) {
-                    Some(&id) => id,
-                    None => {
-                        let (kind, owner) = account_columns(&posting.account);
-                        insert_account.execute(params![kind, owner, posting.asset.as_str()])?;
-                        let id = self.conn.last_insert_rowid();
-                        self.accounts.insert(key, id);
-                        id
-                    }
-                };
-                let side = i64::from(posting.side == Side::Credit);
-                insert_posting.execute(params![
-                    account,
-                    command.meta.effective_at.micros(),
-                    sealed.seq as i64,
-                    leg as i64,
-                    side,
-                    amount_value(posting.amount)
-                ])?;
+            if let Action::Movement(movement) = &command.action {
+                self.index.add(sealed.seq, command.meta.effective_at, movement);
             }
         }
+        drop(insert_entry);
         self.conn
             .prepare_cached("INSERT OR REPLACE INTO chain_head (id, head_seq, head_hash) VALUES (0, ?1, ?2)")?
             .execute(params![head.seq as i64, head.hash.as_slice()])?;
@@ -361,44 +337,27 @@ impl Store {
     /// The balance of an account in an asset at an instant of effective time: the sum of the
     /// postings effective at or before `at`.
     pub fn balance_at(&self, account: &Account, asset: &AssetId, at: Timestamp) -> Result<Net, StoreError> {
-        let Some(&id) = self.accounts.get(&(account.clone(), asset.clone())) else {
-            return Ok(Net { negative: false, amount: Amount::ZERO });
-        };
-        let mut statement = self.conn.prepare_cached("SELECT side, amount FROM posting WHERE account = ?1 AND effective_at <= ?2")?;
-        let mut rows = statement.query(params![id, at.micros()])?;
-        let increases_on = if matches!(account, Account::Holding(_)) { 0 } else { 1 };
-        let (mut increases, mut decreases) = (0u128, 0u128);
-        while let Some(row) = rows.next()? {
-            let side: i64 = row.get(0)?;
-            let amount = read_amount(row.get_ref(1)?)?;
-            let total = if side == increases_on { &mut increases } else { &mut decreases };
-            // Every prefix of a committed journal fits u128 per account; saturate defensively.
-            *total = total.saturating_add(amount);
-        }
-        Ok(if increases >= decreases {
-            Net { negative: false, amount: Amount::new(increases - decreases) }
-        } else {
-            Net { negative: true, amount: Amount::new(decreases - increases) }
-        })
+        Ok(self.index.balance_at(account, asset, at))
     }
 
     /// Movements that touched a client's positions, a wallet's holdings or an own account,
     /// with effective time in `[from, to]`, oldest first, at most `limit`.
     pub fn history(&self, subject: &Subject, from: Timestamp, to: Timestamp, limit: u32) -> Result<Vec<Recorded>, StoreError> {
         let limit = limit.min(HISTORY_LIMIT_MAX);
-        let (kind, owner) = subject_columns(subject);
-        let mut statement = self.conn.prepare_cached(
-            "SELECT j.seq, j.body, j.hash FROM journal j WHERE j.seq IN (
-                 SELECT p.seq FROM posting p JOIN account a ON a.id = p.account
-                 WHERE a.kind = ?1 AND a.owner = ?2 AND p.effective_at BETWEEN ?3 AND ?4)
-             ORDER BY j.seq LIMIT ?5",
-        )?;
-        let mut rows = statement.query(params![kind, owner, from.micros(), to.micros(), i64::from(limit)])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let seq = row.get::<_, i64>(0)? as u64;
-            let body = row.get_ref(1)?.as_blob().unwrap_or(&[]);
-            let entry = decode_checked(seq, body, row.get_ref(2)?.as_blob().unwrap_or(&[]))?;
+        let account = match subject {
+            Subject::Client(client) => Account::Position(client.clone()),
+            Subject::Wallet(wallet) => Account::Holding(wallet.clone()),
+            Subject::Own(own) => Account::Own(*own),
+        };
+        let seqs = self.index.movements(&account, from, to, limit as usize);
+        let mut statement = self.conn.prepare_cached("SELECT body, hash FROM journal WHERE seq = ?1")?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let mut rows = statement.query([seq as i64])?;
+            let Some(row) = rows.next()? else {
+                return Err(Break::Missing { expected: seq, found: 0 }.into());
+            };
+            let entry = decode_checked(seq, row.get_ref(0)?.as_blob().unwrap_or(&[]), row.get_ref(1)?.as_blob().unwrap_or(&[]))?;
             out.push(Recorded { seq, recorded_at: entry.recorded_at, command: entry.command });
         }
         Ok(out)
@@ -410,7 +369,7 @@ impl Store {
         let (body, hash): (Vec<u8>, Vec<u8>) =
             self.conn.query_row("SELECT body, hash FROM journal WHERE seq = ?1", [seq as i64], |row| Ok((row.get(0)?, row.get(1)?)))?;
         match decode_checked(seq, &body, &hash)?.command.action {
-            ringfence_core::Action::Movement(movement) => Ok(Some(movement)),
+            Action::Movement(movement) => Ok(Some(movement)),
             _ => Err(StoreError::Replay { seq, status: Status::Accepted, detail: "the entry is not a movement".into() }),
         }
     }

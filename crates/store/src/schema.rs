@@ -7,8 +7,7 @@ use crate::StoreError;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[
-    // 1: the journal (the truth), the chain head recorded at every commit, and the posting
-    // index derived from the journal for queries at a past instant and history.
+    // 1: the journal (the truth) and the chain head recorded at every commit.
     "CREATE TABLE journal (
          seq  INTEGER PRIMARY KEY,
          body BLOB NOT NULL,
@@ -18,34 +17,19 @@ const MIGRATIONS: &[&str] = &[
          id        INTEGER PRIMARY KEY CHECK (id = 0),
          head_seq  INTEGER NOT NULL,
          head_hash BLOB NOT NULL
-     );
-     CREATE TABLE account (
-         id    INTEGER PRIMARY KEY,
-         kind  TEXT NOT NULL,
-         owner TEXT NOT NULL,
-         asset TEXT NOT NULL,
-         UNIQUE (kind, owner, asset)
-     );
-     CREATE TABLE posting (
-         account      INTEGER NOT NULL,
-         effective_at INTEGER NOT NULL,
-         seq          INTEGER NOT NULL,
-         leg          INTEGER NOT NULL,
-         side         INTEGER NOT NULL,
-         amount       ANY NOT NULL,
-         PRIMARY KEY (account, effective_at, seq, leg)
-     ) WITHOUT ROWID;",
+     );",
 ];
 
 pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
     // WAL with synchronous=FULL: a committed batch survives a crash or power loss, and readers
-    // do not block the writer. A large page cache keeps the posting index in memory.
+    // do not block the writer. Checkpoints run on the store's checkpoint thread; the automatic
+    // one is only a safety valve for a WAL past 1 GiB.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA cache_size = -262144;
+         PRAGMA cache_size = -65536;
          PRAGMA temp_store = MEMORY;
-         PRAGMA wal_autocheckpoint = 16384;",
+         PRAGMA wal_autocheckpoint = 262144;",
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     Ok(())
