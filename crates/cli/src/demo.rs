@@ -23,8 +23,8 @@ pub struct DemoArgs {
     /// Where to build the sample store; a previous demo there is replaced.
     #[arg(long, default_value = "./ringfence-demo")]
     pub dir: PathBuf,
-    /// How many omnibus clients to create (each gets a few dozen movements).
-    #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    /// How many omnibus clients to create (10 or more; each gets a few dozen movements).
+    #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u32).range(10..=100_000))]
     pub clients: u32,
 }
 
@@ -36,14 +36,14 @@ impl Sequence {
     pub fn new(seed: u64) -> Self {
         Self(seed.max(1))
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     pub fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound.max(1)
+        self.next_u64() % bound.max(1)
     }
 }
 

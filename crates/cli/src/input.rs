@@ -420,6 +420,8 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
     if text.len() > LINE_LENGTH_MAX {
         return Err(format!("the line is {} bytes long; at most {LINE_LENGTH_MAX}", text.len()));
     }
+    // Editors on some systems start a UTF-8 file with a byte-order mark; it is not content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
     let Some(object) = value.as_object_mut() else {
         return Err("each line must be a JSON object, such as {\"type\": \"deposit\", …}".into());

@@ -55,11 +55,86 @@ fn postings_digest(encoder: &mut Encoder, postings: &[Posting]) -> Digest {
 #[derive(Debug, Default, Clone)]
 struct Scratch {
     resolved: Vec<Resolved>,
-    sums: Vec<(u32, u128, u128)>,
-    segments: Vec<(Segment, u32, u128, u128)>,
+    sums: Vec<(u32, Wide, Wide)>,
+    segments: Vec<(Segment, u32, Wide, Wide)>,
     deltas: Vec<Delta>,
+    /// The net change of each delta, in the same order.
+    nets: Vec<Change>,
     /// The new balance for each delta, in the same order.
     updates: Vec<u128>,
+    /// The running totals of each touched asset after the movement.
+    totals: Vec<(u32, Totals)>,
+    /// What each touched individually segregated client's wallets hold after the movement.
+    individual: Vec<((u32, u32), u128)>,
+    /// A broken invariant noticed while deciding; the commit refuses to proceed.
+    bug: Option<String>,
+}
+
+/// A sum of at most `POSTINGS_MAX` amounts, which may exceed u128: wide enough that adding
+/// postings never overflows, so an overflow is reported only where `Status` order puts it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Wide {
+    carry: u32,
+    low: u128,
+}
+
+/// A net change of one account: up or down by an amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Up(u128),
+    Down(u128),
+}
+
+impl Wide {
+    fn add(&mut self, amount: u128) {
+        let (low, carried) = self.low.overflowing_add(amount);
+        self.low = low;
+        self.carry += u32::from(carried);
+    }
+
+    fn add_wide(&mut self, other: Wide) {
+        self.add(other.low);
+        self.carry += other.carry;
+    }
+
+    /// `a - b` when it fits a u128 either way.
+    fn net(a: Wide, b: Wide) -> Option<Change> {
+        let (big, small, up) = if a >= b { (a, b, true) } else { (b, a, false) };
+        let (low, borrowed) = big.low.overflowing_sub(small.low);
+        let carry = big.carry - small.carry - u32::from(borrowed);
+        if carry != 0 {
+            return None;
+        }
+        Some(if up { Change::Up(low) } else { Change::Down(low) })
+    }
+
+    fn difference(a: Wide, b: Wide) -> String {
+        match Wide::net(a, b) {
+            Some(Change::Up(amount) | Change::Down(amount)) => amount.to_string(),
+            None => "more than 2^128 - 1".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Wide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.carry == 0 { write!(f, "{}", self.low) } else { f.write_str("more than 2^128 - 1") }
+    }
+}
+
+/// One of the running totals of an asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TotalField {
+    IndividualPositions,
+    OmnibusPositions,
+    IndividualHoldings,
+    OmnibusHoldings,
+    FirmHoldings,
+    Own,
+    ClientHot,
+    ClientCold,
+    FirmHot,
+    FirmCold,
 }
 
 /// An account resolved to the register's internal indexes.
@@ -85,7 +160,7 @@ enum Correction {
     /// Reversed by the correction at this sequence number.
     CorrectedBy(u64),
     /// Itself a correction.
-    IsCorrection,
+    Reversal,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +192,23 @@ pub struct Totals {
 struct Registered<T> {
     value: T,
     seq: u64,
+}
+
+impl Totals {
+    fn field_mut(&mut self, field: TotalField) -> &mut u128 {
+        match field {
+            TotalField::IndividualPositions => &mut self.individual_positions,
+            TotalField::OmnibusPositions => &mut self.omnibus_positions,
+            TotalField::IndividualHoldings => &mut self.individual_holdings,
+            TotalField::OmnibusHoldings => &mut self.omnibus_holdings,
+            TotalField::FirmHoldings => &mut self.firm_holdings,
+            TotalField::Own => &mut self.own,
+            TotalField::ClientHot => &mut self.client_hot,
+            TotalField::ClientCold => &mut self.client_cold,
+            TotalField::FirmHot => &mut self.firm_hot,
+            TotalField::FirmCold => &mut self.firm_cold,
+        }
+    }
 }
 
 /// The segregation summary of one asset.
@@ -157,7 +249,10 @@ pub struct Register {
     address_index: HashMap<String, u32>,
     key_sets: Vec<Registered<KeySet>>,
     key_set_index: HashMap<KeySetId, u32>,
+    /// Sub-custodians with their current authorisation.
     sub_custodians: Vec<Registered<SubCustodian>>,
+    /// Sub-custodians as first registered, which a repeated registration is compared with.
+    sub_custodian_registrations: Vec<Registered<SubCustodian>>,
     sub_custodian_index: HashMap<SubCustodianId, u32>,
     balances: HashMap<(Slot, u32), u128>,
     /// Per individually segregated client and asset: what that client's wallets hold.
@@ -213,7 +308,7 @@ impl Register {
         let outcome = match &command.action {
             Action::Movement(movement) => {
                 let mut scratch = std::mem::take(&mut self.scratch);
-                let outcome = match self.check_movement(&command.meta, movement, command, &mut scratch) {
+                let outcome = match self.check_movement(&command.meta, movement, &mut scratch) {
                     Ok(plan) => {
                         self.commit_movement(movement, plan, &scratch)?;
                         Outcome::accepted(self.seq)
@@ -235,9 +330,12 @@ impl Register {
         Ok(outcome)
     }
 
-    fn command_digest(&mut self, command: &Command) -> Digest {
+    /// What idempotency compares: the movement itself (key, kind, postings, correction
+    /// target). A retry may come from another operator or with a default time filled in later,
+    /// so the actor, instruction and effective time of the original stand and are not compared.
+    fn movement_digest(&mut self, movement: &Movement) -> Digest {
         self.encoder.bytes.clear();
-        self.encoder.command(command);
+        self.encoder.movement(movement);
         digest(&self.encoder.bytes)
     }
 
@@ -283,11 +381,12 @@ impl Register {
             }
             Action::RegisterSubCustodian(sub) => {
                 if let Some(&index) = self.sub_custodian_index.get(&sub.id) {
-                    return existing(&self.sub_custodians[index as usize], sub, "sub-custodian", sub.id.as_str());
+                    return existing(&self.sub_custodian_registrations[index as usize], sub, "sub-custodian", sub.id.as_str());
                 }
                 let index = index_of(self.sub_custodians.len());
                 let seq = self.next_seq();
                 self.sub_custodians.push(Registered { value: sub.clone(), seq });
+                self.sub_custodian_registrations.push(Registered { value: sub.clone(), seq });
                 self.sub_custodian_index.insert(sub.id.clone(), index);
                 Ok(Outcome::accepted(seq))
             }
@@ -328,26 +427,39 @@ impl Register {
         if let Some(&index) = self.wallet_index.get(&wallet.id) {
             return existing(&self.wallets[index as usize], wallet, "wallet", wallet.id.as_str());
         }
+        // Checks in `Status` order.
+        let client_index = match &wallet.class {
+            WalletClass::ClientIndividual(client) => match self.client_index.get(client) {
+                Some(&index) => Some(index),
+                None => return reject(Status::UnknownClient, format!("client {client} is not registered")),
+            },
+            _ => None,
+        };
         let Some(&key_set) = self.key_set_index.get(&wallet.key_set) else {
             return reject(Status::UnknownKeySet, format!("key set {} is not registered; register it before the wallet", wallet.key_set));
         };
-        if let WalletClass::ClientIndividual(client) = &wallet.class {
-            let Some(&client_index) = self.client_index.get(client) else {
-                return reject(Status::UnknownClient, format!("client {client} is not registered"));
-            };
-            if self.clients[client_index as usize].value.segregation != Segregation::Individual {
-                return reject(
-                    Status::WrongWalletClass,
-                    format!(
-                        "client {client} is segregated in omnibus wallets; an individual wallet needs an individually segregated client"
-                    ),
-                );
-            }
-        }
+        let sub_custodian = match &wallet.custodian {
+            Custodian::SubCustodian(sub) => match self.sub_custodian_index.get(sub) {
+                Some(&index) => Some(&self.sub_custodians[index as usize].value),
+                None => return reject(Status::UnknownSubCustodian, format!("sub-custodian {sub} is not registered")),
+            },
+            Custodian::InHouse => None,
+        };
         if let Some(&other) = self.address_index.get(wallet.address.as_str()) {
             return reject(
                 Status::AddressInUse,
                 format!("address {} already belongs to wallet {}", wallet.address, self.wallets[other as usize].value.id),
+            );
+        }
+        if let Some(client) = client_index
+            && self.clients[client as usize].value.segregation != Segregation::Individual
+        {
+            return reject(
+                Status::WrongWalletClass,
+                format!(
+                    "client {} is segregated in omnibus wallets; an individual wallet needs an individually segregated client",
+                    self.clients[client as usize].value.id
+                ),
             );
         }
         let key_set_class = self.key_sets[key_set as usize].value.class;
@@ -362,17 +474,10 @@ impl Register {
                 ),
             );
         }
-        if let Custodian::SubCustodian(sub) = &wallet.custodian {
-            let Some(&sub_index) = self.sub_custodian_index.get(sub) else {
-                return reject(Status::UnknownSubCustodian, format!("sub-custodian {sub} is not registered"));
-            };
-            let sub = &self.sub_custodians[sub_index as usize].value;
-            if !sub.authorised_at(meta.effective_at) {
-                return reject(
-                    Status::SubCustodianNotAuthorised,
-                    format!("sub-custodian {} is not authorised at the effective time", sub.id),
-                );
-            }
+        if let Some(sub) = sub_custodian
+            && !sub.authorised_at(meta.effective_at)
+        {
+            return reject(Status::SubCustodianNotAuthorised, format!("sub-custodian {} is not authorised at the effective time", sub.id));
         }
         let index = index_of(self.wallets.len());
         let seq = self.next_seq();
@@ -390,8 +495,8 @@ impl Register {
 
     // ----- movements -------------------------------------------------------------------
 
-    fn check_movement(&mut self, meta: &Meta, movement: &Movement, command: &Command, scratch: &mut Scratch) -> Check<Plan> {
-        let command_digest = self.command_digest(command);
+    fn check_movement(&mut self, meta: &Meta, movement: &Movement, scratch: &mut Scratch) -> Check<Plan> {
+        let command_digest = self.movement_digest(movement);
         if let Some(record) = self.movements.get(&movement.key) {
             return if record.command_digest == command_digest {
                 Err(Outcome::already_exists(record.seq))
@@ -411,50 +516,68 @@ impl Register {
         if let Some(index) = movement.postings.iter().position(|p| p.amount.is_zero()) {
             return reject(Status::AmountZero, format!("posting {} has amount 0", index + 1));
         }
+        // Each rule is checked across all postings before the next rule, so the status
+        // reported is the first broken rule in `Status` order, whatever the posting order.
         self.resolve(&movement.postings, &mut scratch.resolved)?;
         let correction_target = self.check_correction(movement)?;
+        self.check_chains(&movement.postings, &scratch.resolved)?;
         self.check_balanced(&scratch.resolved, &mut scratch.sums)?;
         self.check_shape(movement.kind, &scratch.resolved)?;
         self.check_segregation(&scratch.resolved, &mut scratch.segments)?;
-        net_deltas(&scratch.resolved, &mut scratch.deltas)?;
+        net_deltas(&scratch.resolved, &mut scratch.deltas);
         self.check_sub_custody(meta, &scratch.deltas)?;
-        self.check_balances(&scratch.deltas, &mut scratch.updates)?;
+        self.check_amounts(scratch)?;
         let postings_digest = postings_digest(&mut self.postings_encoder, &movement.postings);
         Ok(Plan { command_digest, postings_digest, correction_target })
     }
 
     fn resolve(&self, postings: &[Posting], resolved: &mut Vec<Resolved>) -> Check<()> {
         resolved.clear();
+        let mut assets = [0u32; POSTINGS_MAX];
+        for (index, posting) in postings.iter().enumerate() {
+            match self.asset_index.get(&posting.asset) {
+                Some(&asset) => assets[index] = asset,
+                None => return reject(Status::UnknownAsset, format!("asset {} is not registered", posting.asset)),
+            }
+        }
         for posting in postings {
-            let Some(&asset) = self.asset_index.get(&posting.asset) else {
-                return reject(Status::UnknownAsset, format!("asset {} is not registered", posting.asset));
-            };
+            if let Account::Position(client) = &posting.account
+                && !self.client_index.contains_key(client)
+            {
+                return reject(Status::UnknownClient, format!("client {client} is not registered"));
+            }
+        }
+        for (index, posting) in postings.iter().enumerate() {
             let slot = match &posting.account {
-                Account::Position(client) => match self.client_index.get(client) {
-                    Some(&index) => Slot::Position(index),
-                    None => return reject(Status::UnknownClient, format!("client {client} is not registered")),
-                },
+                Account::Position(client) => Slot::Position(self.client_index[client]),
                 Account::Holding(wallet) => match self.wallet_index.get(wallet) {
-                    Some(&index) => {
-                        let address = &self.wallets[index as usize].value.address;
-                        if address.chain() != posting.asset.chain() {
-                            return reject(
-                                Status::ChainMismatch,
-                                format!(
-                                    "wallet {wallet} is on chain {} but asset {} is on chain {}",
-                                    address.chain(),
-                                    posting.asset,
-                                    posting.asset.chain()
-                                ),
-                            );
-                        }
-                        Slot::Holding(index)
-                    }
+                    Some(&wallet) => Slot::Holding(wallet),
                     None => return reject(Status::UnknownWallet, format!("wallet {wallet} is not registered")),
                 },
                 Account::Own(own) => Slot::Own(*own),
             };
-            resolved.push(Resolved { side: posting.side, slot, asset, amount: posting.amount.units() });
+            resolved.push(Resolved { side: posting.side, slot, asset: assets[index], amount: posting.amount.units() });
+        }
+        Ok(())
+    }
+
+    fn check_chains(&self, postings: &[Posting], resolved: &[Resolved]) -> Check<()> {
+        for (posting, resolved) in postings.iter().zip(resolved) {
+            if let Slot::Holding(wallet) = resolved.slot {
+                let wallet = &self.wallets[wallet as usize].value;
+                if wallet.address.chain() != posting.asset.chain() {
+                    return reject(
+                        Status::ChainMismatch,
+                        format!(
+                            "wallet {} is on chain {} but asset {} is on chain {}",
+                            wallet.id,
+                            wallet.address.chain(),
+                            posting.asset,
+                            posting.asset.chain()
+                        ),
+                    );
+                }
+            }
         }
         Ok(())
     }
@@ -467,7 +590,7 @@ impl Register {
                     return reject(Status::UnknownMovement, format!("movement {target} does not exist"));
                 };
                 match record.correction {
-                    Correction::IsCorrection => reject(
+                    Correction::Reversal => reject(
                         Status::CorrectionOfCorrection,
                         format!("{target} is itself a correction; record the movement again instead"),
                     ),
@@ -489,22 +612,19 @@ impl Register {
         }
     }
 
-    fn check_balanced(&self, resolved: &[Resolved], sums: &mut Vec<(u32, u128, u128)>) -> Check<()> {
+    fn check_balanced(&self, resolved: &[Resolved], sums: &mut Vec<(u32, Wide, Wide)>) -> Check<()> {
         // Postings are few (at most POSTINGS_MAX), so linear scans beat a map.
         sums.clear();
         for posting in resolved {
             let index = match sums.iter().position(|(asset, _, _)| *asset == posting.asset) {
                 Some(index) => index,
                 None => {
-                    sums.push((posting.asset, 0, 0));
+                    sums.push((posting.asset, Wide::default(), Wide::default()));
                     sums.len() - 1
                 }
             };
             let entry = &mut sums[index];
-            let total = if posting.side == Side::Debit { &mut entry.1 } else { &mut entry.2 };
-            *total = total
-                .checked_add(posting.amount)
-                .ok_or_else(|| Outcome::rejected(Status::AmountOverflow, "the postings add up to more than 2^128 - 1"))?;
+            if posting.side == Side::Debit { entry.1.add(posting.amount) } else { entry.2.add(posting.amount) }
         }
         for &(asset, debits, credits) in sums.iter() {
             if debits != credits {
@@ -517,38 +637,80 @@ impl Register {
         Ok(())
     }
 
-    fn check_shape(&self, kind: MovementKind, resolved: &[Resolved]) -> Check<()> {
-        for posting in resolved {
-            let holding_class = match posting.slot {
-                Slot::Holding(wallet) => Some(self.wallets[wallet as usize].value.class.kind()),
-                _ => None,
-            };
-            let client_holding = holding_class.is_some_and(ClassKind::is_client);
-            let firm_holding = holding_class == Some(ClassKind::Firm);
-            let position = matches!(posting.slot, Slot::Position(_));
-            let debit = posting.side == Side::Debit;
-            let allowed = match kind {
-                MovementKind::Deposit => (debit && client_holding) || (!debit && position),
-                MovementKind::Withdrawal => (debit && position) || (!debit && client_holding),
-                MovementKind::Transfer => position || client_holding,
-                MovementKind::Fee => {
-                    (debit && position)
-                        || (!debit && posting.slot == Slot::Own(OwnAccount::FeeIncome))
-                        || (debit && firm_holding)
-                        || (!debit && client_holding)
+    fn holding_class(&self, slot: Slot) -> Option<ClassKind> {
+        match slot {
+            Slot::Holding(wallet) => Some(self.wallets[wallet as usize].value.class.kind()),
+            _ => None,
+        }
+    }
+
+    /// Which postings a kind of movement may carry: positions, own accounts and holdings of
+    /// which class, on which side.
+    fn allowed(&self, kind: MovementKind, posting: &Resolved, holding_class: Option<ClassKind>) -> bool {
+        let client_holding = holding_class.is_some_and(ClassKind::is_client);
+        let firm_holding = holding_class == Some(ClassKind::Firm);
+        let position = matches!(posting.slot, Slot::Position(_));
+        let debit = posting.side == Side::Debit;
+        match kind {
+            MovementKind::Deposit => {
+                if debit {
+                    client_holding
+                } else {
+                    position
                 }
-                // Moves between holdings of any class are judged by the segregation check,
-                // which names a client-to-firm sweep for what it is.
-                MovementKind::Rebalance => holding_class.is_some(),
-                MovementKind::FirmFunding => (debit && firm_holding) || (!debit && posting.slot == Slot::Own(OwnAccount::Capital)),
-                MovementKind::FirmWithdrawal => (debit && posting.slot == Slot::Own(OwnAccount::Capital)) || (!debit && firm_holding),
-                MovementKind::Correction => true,
-            };
-            if !allowed {
-                let side = if debit { "debit" } else { "credit" };
-                let account = self.slot_name(posting.slot);
-                let status = if holding_class.is_some() { Status::WrongWalletClass } else { Status::PostingNotAllowed };
-                return reject(status, format!("a {} may not {side} {account}", kind_name(kind)));
+            }
+            MovementKind::Withdrawal => {
+                if debit {
+                    position
+                } else {
+                    client_holding
+                }
+            }
+            MovementKind::Transfer => position || client_holding,
+            MovementKind::Fee => {
+                if debit {
+                    position || firm_holding
+                } else {
+                    posting.slot == Slot::Own(OwnAccount::FeeIncome) || client_holding
+                }
+            }
+            // Moves between holdings of any class are judged by the segregation check,
+            // which names a client-to-firm sweep for what it is.
+            MovementKind::Rebalance => holding_class.is_some(),
+            MovementKind::FirmFunding => {
+                if debit {
+                    firm_holding
+                } else {
+                    posting.slot == Slot::Own(OwnAccount::Capital)
+                }
+            }
+            MovementKind::FirmWithdrawal => {
+                if debit {
+                    matches!(posting.slot, Slot::Own(_))
+                } else {
+                    firm_holding
+                }
+            }
+            MovementKind::Correction => true,
+        }
+    }
+
+    fn check_shape(&self, kind: MovementKind, resolved: &[Resolved]) -> Check<()> {
+        let refuse = |status, posting: &Resolved| {
+            let side = if posting.side == Side::Debit { "debit" } else { "credit" };
+            reject(status, format!("a {} may not {side} {}", kind_name(kind), self.slot_name(posting.slot)))
+        };
+        // Postings on accounts of the wrong kind first, then holdings of the wrong class.
+        for posting in resolved {
+            let holding_class = self.holding_class(posting.slot);
+            if holding_class.is_none() && !self.allowed(kind, posting, None) {
+                return refuse(Status::PostingNotAllowed, posting);
+            }
+        }
+        for posting in resolved {
+            let holding_class = self.holding_class(posting.slot);
+            if holding_class.is_some() && !self.allowed(kind, posting, holding_class) {
+                return refuse(Status::WrongWalletClass, posting);
             }
         }
         Ok(())
@@ -562,21 +724,19 @@ impl Register {
         }
     }
 
-    fn check_segregation(&self, resolved: &[Resolved], sums: &mut Vec<(Segment, u32, u128, u128)>) -> Check<()> {
+    fn check_segregation(&self, resolved: &[Resolved], sums: &mut Vec<(Segment, u32, Wide, Wide)>) -> Check<()> {
         sums.clear();
         for posting in resolved {
             let segment = self.segment(posting.slot);
             let index = match sums.iter().position(|(s, asset, _, _)| *s == segment && *asset == posting.asset) {
                 Some(index) => index,
                 None => {
-                    sums.push((segment, posting.asset, 0, 0));
+                    sums.push((segment, posting.asset, Wide::default(), Wide::default()));
                     sums.len() - 1
                 }
             };
             let entry = &mut sums[index];
-            let total = if posting.side == Side::Debit { &mut entry.2 } else { &mut entry.3 };
-            // Cannot overflow: the per-asset sums, which include these, did not.
-            *total += posting.amount;
+            if posting.side == Side::Debit { entry.2.add(posting.amount) } else { entry.3.add(posting.amount) }
         }
         if let Some((_, asset, debits, credits)) =
             sums.iter().find(|(segment, _, debits, credits)| *segment == Segment::Firm && debits != credits)
@@ -587,7 +747,7 @@ impl Register {
                 Status::SegregationBreach,
                 format!(
                     "{} of {} would move {direction} without a posting on both sides (a client debit for a fee is such a posting)",
-                    debits.abs_diff(*credits),
+                    Wide::difference(*debits, *credits),
                     self.asset_id(*asset)
                 ),
             );
@@ -601,7 +761,7 @@ impl Register {
                 Status::IndividualSegregationBreach,
                 format!(
                     "{} of {} of {whose} assets would sit outside their wallets; move the holding between the clients' wallets in the same movement",
-                    debits.abs_diff(*credits),
+                    Wide::difference(*debits, *credits),
                     self.asset_id(*asset)
                 ),
             );
@@ -632,101 +792,182 @@ impl Register {
         Ok(())
     }
 
-    fn check_balances(&self, deltas: &[Delta], updates: &mut Vec<u128>) -> Check<()> {
-        let mut worst: Option<Outcome> = None;
-        updates.clear();
-        for delta in deltas {
+    /// The amount rules: a movement's postings per asset fit u128; then no account may
+    /// exceed u128 or go below zero (the first such status in `Status` order); then no running
+    /// total may exceed u128. All computed exactly from net changes, so a debit and a credit
+    /// of the same account never overflow on the way.
+    fn check_amounts(&self, scratch: &mut Scratch) -> Check<()> {
+        scratch.nets.clear();
+        scratch.updates.clear();
+        scratch.totals.clear();
+        scratch.individual.clear();
+        scratch.bug = None;
+        let overflow = |what: String| reject(Status::AmountOverflow, format!("{what} would exceed 2^128 - 1"));
+        // A movement's debits (and credits) of one asset add up to at most 2^128 - 1.
+        if let Some((asset, ..)) = scratch.sums.iter().find(|(_, debits, credits)| debits.carry > 0 || credits.carry > 0) {
+            return overflow(format!("the postings of {}", self.asset_id(*asset)));
+        }
+        for delta in &scratch.deltas {
             let current = self.balances.get(&(delta.slot, delta.asset)).copied().unwrap_or(0);
-            let next = current.checked_add(delta.increase).map(|raised| raised.checked_sub(delta.decrease));
-            let outcome = match next {
-                Some(Some(next)) => {
-                    updates.push(next);
-                    continue;
-                }
-                None => Outcome::rejected(Status::AmountOverflow, format!("{} would exceed 2^128 - 1", self.slot_name(delta.slot))),
-                Some(None) => {
-                    let status = match delta.slot {
-                        Slot::Position(_) => Status::PositionWouldGoNegative,
-                        Slot::Holding(_) => Status::HoldingWouldGoNegative,
-                        Slot::Own(_) => Status::OwnAccountWouldGoNegative,
-                    };
-                    let asset = self.asset_id(delta.asset);
-                    Outcome::rejected(
-                        status,
-                        format!(
-                            "{} has {current} of {asset}; this movement would take it to -{}",
-                            self.slot_name(delta.slot),
-                            (delta.decrease - delta.increase) - current
-                        ),
-                    )
-                }
-            };
-            if worst.as_ref().is_none_or(|w| outcome.status < w.status) {
-                worst = Some(outcome);
+            let account = || format!("{} in {}", self.slot_name(delta.slot), self.asset_id(delta.asset));
+            match Wide::net(delta.increase, delta.decrease) {
+                None => return overflow(account()),
+                Some(Change::Up(amount)) if current.checked_add(amount).is_none() => return overflow(account()),
+                Some(net) => scratch.nets.push(net),
             }
         }
-        match worst {
-            Some(outcome) => Err(outcome),
-            None => Ok(()),
+        let mut worst: Option<Outcome> = None;
+        for (delta, net) in scratch.deltas.iter().zip(&scratch.nets) {
+            let current = self.balances.get(&(delta.slot, delta.asset)).copied().unwrap_or(0);
+            let next = match *net {
+                Change::Up(amount) => current + amount,
+                Change::Down(amount) => match current.checked_sub(amount) {
+                    Some(next) => next,
+                    None => {
+                        let status = match delta.slot {
+                            Slot::Position(_) => Status::PositionWouldGoNegative,
+                            Slot::Holding(_) => Status::HoldingWouldGoNegative,
+                            Slot::Own(_) => Status::OwnAccountWouldGoNegative,
+                        };
+                        if worst.as_ref().is_none_or(|w| status < w.status) {
+                            let detail = format!(
+                                "{} has {current} of {}; this movement would take it to -{}",
+                                self.slot_name(delta.slot),
+                                self.asset_id(delta.asset),
+                                amount - current
+                            );
+                            worst = Some(Outcome::rejected(status, detail));
+                        }
+                        continue;
+                    }
+                },
+            };
+            scratch.updates.push(next);
+        }
+        if let Some(outcome) = worst {
+            return Err(outcome);
+        }
+        // Then the running totals, which exist only once every account is valid.
+        // Running totals, per asset and field: old + increases - decreases, exactly.
+        let mut fields: Vec<(u32, TotalField, Wide, Wide)> = Vec::with_capacity(8);
+        let mut individual: Vec<((u32, u32), Wide, Wide)> = Vec::with_capacity(2);
+        for (delta, net) in scratch.deltas.iter().zip(&scratch.nets) {
+            for field in self.total_fields(delta.slot).into_iter().flatten() {
+                let index = match fields.iter().position(|(asset, f, _, _)| *asset == delta.asset && *f == field) {
+                    Some(index) => index,
+                    None => {
+                        fields.push((delta.asset, field, Wide::default(), Wide::default()));
+                        fields.len() - 1
+                    }
+                };
+                match *net {
+                    Change::Up(amount) => fields[index].2.add(amount),
+                    Change::Down(amount) => fields[index].3.add(amount),
+                }
+            }
+            if let (Segment::Individual(client), Slot::Holding(_)) = (self.segment(delta.slot), delta.slot) {
+                let key = (client, delta.asset);
+                let index = match individual.iter().position(|(k, _, _)| *k == key) {
+                    Some(index) => index,
+                    None => {
+                        individual.push((key, Wide::default(), Wide::default()));
+                        individual.len() - 1
+                    }
+                };
+                match *net {
+                    Change::Up(amount) => individual[index].1.add(amount),
+                    Change::Down(amount) => individual[index].2.add(amount),
+                }
+            }
+        }
+        let mut any_negative = false;
+        for &(asset, field, ups, downs) in &fields {
+            if !scratch.totals.iter().any(|(a, _)| *a == asset) {
+                scratch.totals.push((asset, self.totals[asset as usize]));
+            }
+            let Some((_, totals)) = scratch.totals.iter_mut().find(|(a, _)| *a == asset) else { continue };
+            let value = totals.field_mut(field);
+            let mut raised = Wide { carry: 0, low: *value };
+            raised.add_wide(ups);
+            match Wide::net(raised, downs) {
+                Some(Change::Up(next)) => *value = next,
+                Some(Change::Down(_)) => any_negative = true,
+                None if raised > downs => return overflow(format!("the register's total of {}", self.asset_id(asset))),
+                None => any_negative = true,
+            }
+        }
+        for (asset, totals) in &scratch.totals {
+            if totals.individual_positions.checked_add(totals.omnibus_positions).is_none()
+                || totals.individual_holdings.checked_add(totals.omnibus_holdings).is_none()
+            {
+                return overflow(format!("the total of {} held for clients", self.asset_id(*asset)));
+            }
+        }
+        if any_negative {
+            scratch.bug = Some("a running total would go below zero while no account does".to_owned());
+        }
+        for &(key, ups, downs) in &individual {
+            let mut raised = Wide { carry: 0, low: self.individual_holdings.get(&key).copied().unwrap_or(0) };
+            raised.add_wide(ups);
+            match Wide::net(raised, downs) {
+                Some(Change::Up(next)) => scratch.individual.push((key, next)),
+                _ => scratch.bug = Some("an individual client's holdings would leave the range of u128".to_owned()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Which running totals an account counts towards.
+    fn total_fields(&self, slot: Slot) -> [Option<TotalField>; 2] {
+        match slot {
+            Slot::Own(_) => [Some(TotalField::Own), None],
+            Slot::Position(client) => match self.client_segments[client as usize] {
+                Segment::Individual(_) => [Some(TotalField::IndividualPositions), None],
+                _ => [Some(TotalField::OmnibusPositions), None],
+            },
+            Slot::Holding(wallet) => {
+                let wallet = &self.wallets[wallet as usize].value;
+                let hot = wallet.tier == Tier::Hot;
+                match wallet.class {
+                    WalletClass::Firm => {
+                        [Some(TotalField::FirmHoldings), Some(if hot { TotalField::FirmHot } else { TotalField::FirmCold })]
+                    }
+                    WalletClass::ClientOmnibus => {
+                        [Some(TotalField::OmnibusHoldings), Some(if hot { TotalField::ClientHot } else { TotalField::ClientCold })]
+                    }
+                    WalletClass::ClientIndividual(_) => {
+                        [Some(TotalField::IndividualHoldings), Some(if hot { TotalField::ClientHot } else { TotalField::ClientCold })]
+                    }
+                }
+            }
         }
     }
 
     fn commit_movement(&mut self, movement: &Movement, plan: Plan, scratch: &Scratch) -> Result<(), InvariantViolation> {
+        if let Some(bug) = &scratch.bug {
+            return Err(InvariantViolation(bug.clone()));
+        }
         let seq = self.next_seq();
         for (delta, next) in scratch.deltas.iter().zip(&scratch.updates) {
             self.balances.insert((delta.slot, delta.asset), *next);
-            self.update_totals(delta)?;
+        }
+        for (asset, totals) in &scratch.totals {
+            self.totals[*asset as usize] = *totals;
+        }
+        for (key, held) in &scratch.individual {
+            self.individual_holdings.insert(*key, *held);
         }
         if let Some(target) = &plan.correction_target {
             let record =
                 self.movements.get_mut(target).ok_or_else(|| InvariantViolation(format!("corrected movement {target} vanished")))?;
             record.correction = Correction::CorrectedBy(seq);
         }
-        let correction = if plan.correction_target.is_some() { Correction::IsCorrection } else { Correction::Open };
+        let correction = if plan.correction_target.is_some() { Correction::Reversal } else { Correction::Open };
         let record = MovementRecord { seq, command_digest: plan.command_digest, postings_digest: plan.postings_digest, correction };
         if self.movements.insert(movement.key.clone(), record).is_some() {
             return Err(InvariantViolation(format!("movement {} was recorded twice", movement.key)));
         }
         self.check_touched(&scratch.deltas)
-    }
-
-    fn update_totals(&mut self, delta: &Delta) -> Result<(), InvariantViolation> {
-        fn apply(total: &mut u128, delta: &Delta) -> Result<(), InvariantViolation> {
-            *total = total
-                .checked_add(delta.increase)
-                .and_then(|t| t.checked_sub(delta.decrease))
-                .ok_or_else(|| InvariantViolation("a running total left the range of u128".to_owned()))?;
-            Ok(())
-        }
-        let asset = delta.asset as usize;
-        match delta.slot {
-            Slot::Own(_) => apply(&mut self.totals[asset].own, delta),
-            Slot::Position(client) => match self.clients[client as usize].value.segregation {
-                Segregation::Individual => apply(&mut self.totals[asset].individual_positions, delta),
-                Segregation::Omnibus => apply(&mut self.totals[asset].omnibus_positions, delta),
-            },
-            Slot::Holding(wallet) => {
-                let wallet = &self.wallets[wallet as usize].value;
-                let totals = &mut self.totals[asset];
-                let hot = wallet.tier == Tier::Hot;
-                match &wallet.class {
-                    WalletClass::Firm => {
-                        apply(&mut totals.firm_holdings, delta)?;
-                        apply(if hot { &mut totals.firm_hot } else { &mut totals.firm_cold }, delta)
-                    }
-                    class => {
-                        apply(if hot { &mut totals.client_hot } else { &mut totals.client_cold }, delta)?;
-                        if let WalletClass::ClientIndividual(client) = class {
-                            apply(&mut totals.individual_holdings, delta)?;
-                            let client = self.client_index[client];
-                            apply(self.individual_holdings.entry((client, delta.asset)).or_default(), delta)
-                        } else {
-                            apply(&mut totals.omnibus_holdings, delta)
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// The always-on check: after each movement, the segregation equalities hold for every
@@ -941,11 +1182,11 @@ struct Plan {
 struct Delta {
     slot: Slot,
     asset: u32,
-    increase: u128,
-    decrease: u128,
+    increase: Wide,
+    decrease: Wide,
 }
 
-fn net_deltas(resolved: &[Resolved], deltas: &mut Vec<Delta>) -> Check<()> {
+fn net_deltas(resolved: &[Resolved], deltas: &mut Vec<Delta>) {
     deltas.clear();
     for posting in resolved {
         // Holdings are debit-normal; positions and own accounts credit-normal.
@@ -956,17 +1197,13 @@ fn net_deltas(resolved: &[Resolved], deltas: &mut Vec<Delta>) -> Check<()> {
         let index = match deltas.iter().position(|d| d.slot == posting.slot && d.asset == posting.asset) {
             Some(index) => index,
             None => {
-                deltas.push(Delta { slot: posting.slot, asset: posting.asset, increase: 0, decrease: 0 });
+                deltas.push(Delta { slot: posting.slot, asset: posting.asset, increase: Wide::default(), decrease: Wide::default() });
                 deltas.len() - 1
             }
         };
         let delta = &mut deltas[index];
-        let side = if increases { &mut delta.increase } else { &mut delta.decrease };
-        *side = side
-            .checked_add(posting.amount)
-            .ok_or_else(|| Outcome::rejected(Status::AmountOverflow, "the postings add up to more than 2^128 - 1"))?;
+        if increases { delta.increase.add(posting.amount) } else { delta.decrease.add(posting.amount) }
     }
-    Ok(())
 }
 
 fn check_totals(asset: &AssetId, t: &Totals) -> Result<(), InvariantViolation> {

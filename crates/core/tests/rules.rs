@@ -3,6 +3,8 @@
 //! nothing (summary, every balance, sequence, registered entities) and left the invariants
 //! intact.
 
+#![allow(clippy::unwrap_used, reason = "a fixture that does not parse should fail the test at once")]
+
 use ringfence_core::{
     Account, Action, Actor, Address, Amount, Asset, AssetId, AssetSummary, AuthorisationBasis, ClassKind, Client, ClientCategory, ClientId,
     Command, Custodian, IdempotencyKey, InstructionId, KeyScheme, KeySet, KeySetId, Meta, Movement, MovementKind, Outcome, OwnAccount,
@@ -326,6 +328,12 @@ fn same_key_with_same_content_is_already_exists_and_keeps_the_original_sequence(
     assert_eq!(estate.snapshot(), before);
     assert_eq!(estate.balance(&position("alice"), ETH), 1_000);
 
+    // A retry at another effective time (a default filled in later) is the same movement:
+    // the original's meta stands.
+    let outcome = estate.apply_at(deposit("d1", "alice", "omnibus-hot", ETH, 1_000), LAPSED);
+    assert_eq!((outcome.status, outcome.seq), (Status::AlreadyExists, Some(seq)));
+    assert_eq!(estate.snapshot(), before);
+
     // Registrations are idempotent too.
     let outcome = estate.apply(Action::RegisterAsset(eth_asset()));
     assert_eq!((outcome.status, outcome.seq), (Status::AlreadyExists, Some(estate.eth_seq)));
@@ -345,8 +353,6 @@ fn same_key_with_different_content_is_an_idempotency_conflict() {
     estate.accept(deposit("d1", "alice", "omnibus-hot", ETH, 1_000));
     estate.reject(deposit("d1", "alice", "omnibus-hot", ETH, 999), Status::IdempotencyConflict);
     estate.reject(withdrawal("d1", "alice", "omnibus-hot", ETH, 1_000), Status::IdempotencyConflict);
-    // The same movement under another effective time is another command.
-    estate.reject_at(deposit("d1", "alice", "omnibus-hot", ETH, 1_000), LAPSED, Status::IdempotencyConflict);
     assert_eq!(estate.balance(&position("alice"), ETH), 1_000);
 }
 
@@ -905,18 +911,63 @@ fn balance_past_u128_max_is_amount_overflow() {
     assert_eq!(estate.balance(&position("alice"), ETH), u128::MAX);
 }
 
+// Each account below stays within u128, but an asset's total (which the segregation summary
+// reports as one amount) would not: that is an overflow to reject, not a broken invariant.
+
 #[test]
-fn deposit_that_would_push_an_asset_total_past_u128_max_is_amount_overflow() {
-    // Each account stays within u128, but the asset's client total (what the segregation
-    // summary reports as one amount) would not.
+fn deposit_that_would_push_the_omnibus_total_past_u128_max_is_amount_overflow() {
     let mut estate = Estate::new();
     estate.accept(deposit("d1", "alice", "omnibus-hot", ETH, u128::MAX));
     estate.reject(deposit("d2", "bob", "omnibus-cold", ETH, 1), Status::AmountOverflow);
     estate.reject(deposit("d3", "carol", "carol-eth", ETH, 1), Status::AmountOverflow);
-    estate.accept(movement(build::firm_funding(key("f1"), &wallet("firm-btc"), &asset(BTC), units(u128::MAX))));
-    estate.accept(deposit("d4", "bob", "omnibus-btc", BTC, 10));
-    estate.accept(fee("fee1", "bob", "omnibus-btc", "firm-btc", BTC, 1));
+}
+
+#[test]
+fn deposit_that_would_push_the_client_total_past_u128_max_is_amount_overflow() {
+    let mut estate = Estate::new();
+    // Individual and omnibus totals, and hot and cold, each fit; their sum does not.
+    estate.accept(deposit("d1", "carol", "carol-eth", USDC, u128::MAX));
+    estate.reject(deposit("d2", "alice", "omnibus-cold", USDC, 1), Status::AmountOverflow);
+    assert_eq!(estate.summary_of(USDC).client_positions, units(u128::MAX));
+}
+
+#[test]
+fn fee_that_would_push_the_own_accounts_past_u128_max_is_amount_overflow() {
+    let mut estate = Estate::new();
+    let firm_cold = new_wallet(
+        "firm-cold",
+        "eip155:1:0x7777777777777777777777777777777777777777",
+        WalletClass::Firm,
+        Tier::Cold,
+        Custodian::InHouse,
+        "ks-firm",
+    );
+    estate.accept(Action::RegisterWallet(firm_cold));
+    estate.accept(movement(build::firm_funding(key("f1"), &wallet("firm-cold"), &asset(ETH), units(u128::MAX))));
+    estate.accept(deposit("d1", "bob", "omnibus-hot", ETH, 10));
+    // Capital and fee income each fit, and so does each firm wallet; the own total does not.
+    estate.reject(fee("fee1", "bob", "omnibus-hot", "firm-hot", ETH, 1), Status::AmountOverflow);
+}
+
+#[test]
+fn rebalance_within_a_class_near_u128_max_is_accepted() {
+    // The totals after the movement fit; only a total taken half-way through would not.
+    let mut estate = Estate::new();
+    estate.accept(deposit("d1", "alice", "omnibus-hot", ETH, u128::MAX - 10));
+    estate.accept(rebalance("r1", "omnibus-hot", "omnibus-cold", ETH, 20));
+    assert_eq!(estate.balance(&holding("omnibus-cold"), ETH), 20);
     estate.assert_segregated();
+}
+
+#[test]
+fn transfer_to_oneself_near_u128_max_changes_nothing_and_is_accepted() {
+    // Accepted at any other balance, so also here: no balance would exceed u128::MAX.
+    let mut estate = Estate::new();
+    estate.accept(movement(build::transfer(key("t0"), &client("alice"), &client("alice"), None, &asset(ETH), units(5))));
+    estate.accept(deposit("d1", "alice", "omnibus-hot", ETH, u128::MAX));
+    let before = estate.snapshot();
+    estate.accept(movement(build::transfer(key("t1"), &client("alice"), &client("alice"), None, &asset(ETH), units(5))));
+    assert_eq!(estate.snapshot().balances, before.balances);
 }
 
 #[test]
@@ -1042,6 +1093,18 @@ fn postings_adding_up_past_u128_max_are_reported_after_shape_and_segregation_rul
             ],
         ),
         Status::SegregationBreach,
+    );
+    estate.reject(
+        raw(
+            "p2",
+            MovementKind::Deposit,
+            vec![
+                posting(Side::Debit, holding("omnibus-hot"), ETH, u128::MAX),
+                posting(Side::Debit, holding("omnibus-hot"), ETH, 1),
+                posting(Side::Credit, position("alice"), ETH, 5),
+            ],
+        ),
+        Status::Unbalanced,
     );
 }
 

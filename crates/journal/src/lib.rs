@@ -100,6 +100,10 @@ pub enum Break {
     Truncated { last: u64, expected: u64 },
     #[error("the journal's recorded head hash does not match entry {seq}")]
     HeadMismatch { seq: u64 },
+    #[error(
+        "entry {seq} and later are not covered by the recorded head (which ends at {recorded}): they were added outside ringfence, or the head was altered"
+    )]
+    Unrecorded { seq: u64, recorded: u64 },
 }
 
 impl Break {
@@ -111,7 +115,8 @@ impl Break {
             | Break::OutOfPlace { seq, .. }
             | Break::HashMismatch { seq }
             | Break::ChainMismatch { seq, .. }
-            | Break::HeadMismatch { seq } => *seq,
+            | Break::HeadMismatch { seq }
+            | Break::Unrecorded { seq, .. } => *seq,
             Break::Truncated { last, .. } => last + 1,
         }
     }
@@ -169,7 +174,10 @@ impl Verifier {
         if self.head.seq < recorded.seq {
             return Err(Break::Truncated { last: self.head.seq, expected: recorded.seq });
         }
-        if self.head.seq == recorded.seq && self.head.hash != recorded.hash {
+        if self.head.seq > recorded.seq {
+            return Err(Break::Unrecorded { seq: recorded.seq + 1, recorded: recorded.seq });
+        }
+        if self.head.hash != recorded.hash {
             return Err(Break::HeadMismatch { seq: self.head.seq });
         }
         Ok(self.head)

@@ -253,8 +253,10 @@ impl Store {
         }
         let mut verifier = Verifier::resume(self.head);
         {
-            let mut statement = self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 ORDER BY seq")?;
-            let mut rows = statement.query([self.head.seq as i64])?;
+            let mut statement =
+                self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 AND seq <= ?2 ORDER BY seq")?;
+            // Only what the recorded head covers: another process may be committing meanwhile.
+            let mut rows = statement.query([self.head.seq as i64, recorded.seq as i64])?;
             while let Some(row) = rows.next()? {
                 let seq = row.get::<_, i64>(0)? as u64;
                 let body = row.get_ref(1)?.as_blob().unwrap_or(&[]);
@@ -423,6 +425,15 @@ impl Verification {
 }
 
 fn verify_connection(conn: &Connection) -> Result<Result<Head, Break>, StoreError> {
+    // One read transaction, so the head and the entries are one snapshot even while another
+    // process commits.
+    let transaction = conn.unchecked_transaction()?;
+    let result = verify_snapshot(&transaction);
+    transaction.finish()?;
+    result
+}
+
+fn verify_snapshot(conn: &Connection) -> Result<Result<Head, Break>, StoreError> {
     let recorded = Store::recorded_head(conn)?;
     let mut verifier = Verifier::new();
     let mut statement = conn.prepare("SELECT seq, body, hash FROM journal ORDER BY seq")?;

@@ -1,0 +1,471 @@
+//! End-to-end tests of the `ringfence` binary: each test runs the real executable against its
+//! own fresh data directory and checks exit codes and output.
+//!
+//! Tampering with the database is tested in the store's own suite (crates/store/tests), which
+//! can reach the SQLite file through the store's connection; this crate has no SQLite driver
+//! of its own and the tests do not depend on a `sqlite3` shell being installed.
+
+#![allow(clippy::unwrap_used, reason = "a fixture or a tool that fails should fail the test at once")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringfence");
+const ETH: &str = "eip155:1/slip44:60";
+
+/// A fresh data directory and the binary pointed at it.
+struct Ringfence {
+    dir: TempDir,
+}
+
+impl Ringfence {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// A fresh data directory with an initialised, empty store.
+    fn initialised() -> Self {
+        let ringfence = Self::new();
+        let output = ringfence.run(&["init"]);
+        assert_success(&output);
+        assert!(stdout(&output).contains("initialised an empty ringfence store"), "{}", stdout(&output));
+        ringfence
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env_remove("RINGFENCE_DATA_DIR")
+            .env_remove("RINGFENCE_DATABASE_URL")
+            .output()
+            .unwrap()
+    }
+
+    /// Writes `lines` to a file in the temporary directory and imports it.
+    fn import(&self, name: &str, lines: &[String]) -> Output {
+        let path = self.file(name, lines);
+        self.run(&["import", path.to_str().unwrap()])
+    }
+
+    fn file(&self, name: &str, lines: &[String]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        path
+    }
+
+    /// The output of `journal head`: the last sequence number and its hash.
+    fn head(&self) -> String {
+        let output = self.run(&["journal", "head"]);
+        assert_success(&output);
+        stdout(&output)
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let output = self.run(args);
+        assert_success(&output);
+        serde_json::from_str(&stdout(&output)).unwrap_or_else(|error| panic!("{args:?} printed no JSON ({error}): {}", stdout(&output)))
+    }
+
+    /// Each line of the output parsed as JSON.
+    fn json_lines(&self, args: &[&str]) -> Vec<Value> {
+        let output = self.run(args);
+        assert_success(&output);
+        stdout(&output).lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "stdout:\n{}\nstderr:\n{}", stdout(output), stderr(output));
+}
+
+fn assert_success(output: &Output) {
+    assert_exit(output, 0);
+}
+
+/// The registrations of a small CASP: one asset, two omnibus clients and an individually
+/// segregated one, a sub-custodian (and a renewal of its authorisation), a key set per class
+/// and four wallets, one of them at the sub-custodian.
+fn registrations() -> Vec<String> {
+    vec![
+        format!(r#"{{"type":"asset","id":"{ETH}","scale":18,"symbol":"ETH"}}"#),
+        r#"{"type":"client","id":"alice","category":"retail","segregation":"omnibus"}"#.into(),
+        r#"{"type":"client","id":"bob","category":"professional","segregation":"omnibus"}"#.into(),
+        r#"{"type":"client","id":"carol","category":"retail","segregation":"individual","actor":"compliance:carol","instruction":"onboard-carol"}"#.into(),
+        r#"{"type":"sub_custodian","id":"sc-1","name":"Custody AG","basis":"mica_casp","reference":"BaFin-123","valid_until":"2099-12-31"}"#.into(),
+        r#"{"type":"sub_custodian_authorisation","id":"sc-1","reference":"BaFin-123-renewed","valid_until":"2099-12-31T23:59:59Z"}"#.into(),
+        r#"{"type":"key_set","id":"ks-omnibus","scheme":"multisig","threshold":2,"signers":["s1","s2","s3"],"class":"client_omnibus"}"#.into(),
+        r#"{"type":"key_set","id":"ks-carol","scheme":"mpc","threshold":2,"signers":["m1","m2"],"class":"client_individual"}"#.into(),
+        r#"{"type":"key_set","id":"ks-firm","scheme":"hsm","signers":["h1","h2"],"class":"firm"}"#.into(),
+        r#"{"type":"wallet","id":"w-omni-hot","address":"eip155:1:0x0000000000000000000000000000000000000001","class":"client_omnibus","tier":"hot","key_set":"ks-omnibus"}"#.into(),
+        r#"{"type":"wallet","id":"w-omni-cold","address":"eip155:1:0x0000000000000000000000000000000000000002","class":"client_omnibus","tier":"cold","sub_custodian":"sc-1","key_set":"ks-omnibus"}"#.into(),
+        r#"{"type":"wallet","id":"w-carol","address":"eip155:1:0x0000000000000000000000000000000000000003","class":"client_individual","client":"carol","tier":"cold","key_set":"ks-carol"}"#.into(),
+        r#"{"type":"wallet","id":"w-firm","address":"eip155:1:0x0000000000000000000000000000000000000004","class":"firm","tier":"hot","key_set":"ks-firm"}"#.into(),
+    ]
+}
+
+/// Every line type of the import format after the registrations: each movement shorthand, a
+/// correction and an explicit movement with postings, effective on consecutive days of
+/// January 2026.
+fn movements() -> Vec<String> {
+    [
+        r#"{"type":"deposit","key":"d-1","client":"alice","wallet":"w-omni-hot","asset":"ETH","amount":"1000","effective_at":"2026-01-10T10:00:00Z"}"#,
+        r#"{"type":"deposit","key":"d-2","client":"bob","wallet":"w-omni-hot","asset":"ETH","amount":500,"effective_at":"2026-01-11T10:00:00+01:00"}"#,
+        r#"{"type":"deposit","key":"d-3","client":"carol","wallet":"w-carol","asset":"ETH","amount":"300","effective_at":"2026-01-12"}"#,
+        r#"{"type":"transfer","key":"t-1","from_client":"alice","to_client":"bob","asset":"ETH","amount":"100","effective_at":"2026-01-13T10:00:00Z"}"#,
+        r#"{"type":"fee","key":"f-1","client":"alice","client_wallet":"w-omni-hot","firm_wallet":"w-firm","asset":"ETH","amount":"10","effective_at":"2026-01-14T10:00:00Z"}"#,
+        r#"{"type":"rebalance","key":"r-1","from_wallet":"w-omni-hot","to_wallet":"w-omni-cold","asset":"ETH","amount":"600","effective_at":"2026-01-15T10:00:00Z"}"#,
+        r#"{"type":"firm_funding","key":"ff-1","wallet":"w-firm","asset":"ETH","amount":"50","effective_at":"2026-01-16T10:00:00Z"}"#,
+        r#"{"type":"firm_withdrawal","key":"fw-1","wallet":"w-firm","asset":"ETH","amount":"20","effective_at":"2026-01-17T10:00:00Z"}"#,
+        r#"{"type":"withdrawal","key":"wd-1","client":"bob","wallet":"w-omni-hot","asset":"ETH","amount":"100","effective_at":"2026-01-18T10:00:00Z"}"#,
+        r#"{"type":"deposit","key":"d-4","client":"alice","wallet":"w-omni-hot","asset":"ETH","amount":"7","effective_at":"2026-01-19T10:00:00Z"}"#,
+        r#"{"type":"correction","key":"c-1","corrects":"d-4","effective_at":"2026-01-20T10:00:00Z","actor":"ops:bob","instruction":"fix-d-4"}"#,
+        r#"{"type":"movement","key":"m-1","kind":"transfer","postings":[{"side":"debit","account":"position:bob","asset":"ETH","amount":"50"},{"side":"credit","account":"position:carol","asset":"ETH","amount":"50"},{"side":"debit","account":"holding:w-carol","asset":"ETH","amount":"50"},{"side":"credit","account":"holding:w-omni-hot","asset":"ETH","amount":"50"}],"effective_at":"2026-01-21T10:00:00Z"}"#,
+    ]
+    .iter()
+    .map(|line| line.replace("\"ETH\"", &format!("\"{ETH}\"")))
+    .collect()
+}
+
+fn good_file() -> Vec<String> {
+    let mut lines = registrations();
+    lines.extend(movements());
+    lines
+}
+
+/// A store with the good file imported.
+fn populated() -> Ringfence {
+    let ringfence = Ringfence::initialised();
+    assert_success(&ringfence.import("good.jsonl", &good_file()));
+    ringfence
+}
+
+fn balance_of(value: &Value) -> Vec<(String, String)> {
+    value["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["asset"].as_str().unwrap().to_owned(), row["amount"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn eth_balance(units: &str) -> Vec<(String, String)> {
+    vec![(ETH.to_owned(), units.to_owned())]
+}
+
+#[test]
+fn importing_a_good_file_accepts_every_line_and_reimporting_it_changes_nothing() {
+    let ringfence = Ringfence::initialised();
+    let lines = good_file();
+    let output = ringfence.import("good.jsonl", &lines);
+    assert_success(&output);
+    let text = stdout(&output);
+    for number in 1..=lines.len() {
+        let prefix = format!("line {number}: accepted (sequence {number})");
+        assert_eq!(text.lines().filter(|line| line.starts_with(&format!("line {number}: "))).count(), 1, "{text}");
+        assert!(text.lines().any(|line| line == prefix), "no {prefix:?} in:\n{text}");
+    }
+    assert!(text.contains(&format!("{} line(s): {} accepted", lines.len(), lines.len())), "{text}");
+    let head = ringfence.head();
+    assert!(head.starts_with(&format!("{} ", lines.len())), "{head}");
+
+    // Importing the file again (as after an interrupted import) applies nothing twice, the
+    // sub-custodian registered before its authorisation was renewed included (a regression).
+    let again = lines.clone();
+    let output = ringfence.import("again.jsonl", &again);
+    assert_success(&output);
+    let text = stdout(&output);
+    for number in 1..=again.len() {
+        assert!(text.contains(&format!("line {number}: already_exists")), "line {number} in:\n{text}");
+    }
+    assert_eq!(ringfence.head(), head);
+}
+
+#[test]
+fn a_rejected_line_is_named_and_the_import_exits_1() {
+    let ringfence = Ringfence::initialised();
+    assert_success(&ringfence.import("setup.jsonl", &registrations()));
+    let lines = vec![
+        format!(r#"{{"type":"deposit","key":"d-1","client":"alice","wallet":"w-omni-hot","asset":"{ETH}","amount":"1000"}}"#),
+        // Misappropriation: a sweep from a client wallet into the firm's without a client debit.
+        format!(r#"{{"type":"rebalance","key":"sweep-1","from_wallet":"w-omni-hot","to_wallet":"w-firm","asset":"{ETH}","amount":"5"}}"#),
+        format!(r#"{{"type":"withdrawal","key":"wd-1","client":"alice","wallet":"w-omni-hot","asset":"{ETH}","amount":"1"}}"#),
+    ];
+    let output = ringfence.import("sweep.jsonl", &lines);
+    assert_exit(&output, 1);
+    let text = stdout(&output);
+    let first = registrations().len() + 1;
+    assert!(text.contains(&format!("line 1: accepted (sequence {first})")), "{text}");
+    assert!(text.contains("line 2: rejected: segregation_breach: "), "{text}");
+    assert!(text.contains(&format!("line 3: accepted (sequence {})", first + 1)), "{text}");
+    assert!(text.contains("1 segregation_breach"), "{text}");
+    let summary = ringfence.json(&["summary", "--json"]);
+    assert_eq!(summary["assets"][0]["firm_holdings"], "0");
+    assert_eq!(summary["assets"][0]["segregated"], true);
+}
+
+#[test]
+fn a_malformed_file_is_refused_whole_with_the_line_numbers_and_exit_2() {
+    let ringfence = Ringfence::initialised();
+    assert_success(&ringfence.import("setup.jsonl", &registrations()));
+    let head = ringfence.head();
+    let deposit = |amount: &str| {
+        format!(r#"{{"type":"deposit","key":"d-1","client":"alice","wallet":"w-omni-hot","asset":"{ETH}","amount":{amount}}}"#)
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("bad JSON", r#"{"type":"deposit","key":"d-9","#.into(), "not valid JSON"),
+        ("not an object", "[1, 2]".into(), "JSON object"),
+        (
+            "unknown field",
+            r#"{"type":"client","id":"dave","category":"retail","segregation":"omnibus","colour":"red"}"#.into(),
+            "unknown field `colour`",
+        ),
+        ("unknown line type", r#"{"type":"spaceship","id":"x"}"#.into(), "unknown variant `spaceship`"),
+        ("negative amount", deposit("-5"), "negative"),
+        ("negative amount text", deposit("\"-5\""), "negative"),
+        ("fractional amount", deposit("1.5"), "fraction"),
+        ("fractional amount text", deposit("\"1.5\""), "fraction"),
+        ("amount beyond u128", deposit("\"340282366920938463463374607431768211456\""), "larger than the largest"),
+        ("amount beyond u64 as a number", deposit("340282366920938463463374607431768211456"), "string of digits"),
+        ("amount not digits", deposit("\"12a\""), "digits"),
+        ("bad CAIP-19 id", r#"{"type":"asset","id":"ETH","scale":18}"#.into(), "CAIP-19"),
+        (
+            "bad CAIP-19 id in a movement",
+            r#"{"type":"deposit","key":"d-1","client":"alice","wallet":"w-omni-hot","asset":"eip155:1/ETH","amount":"1"}"#.into(),
+            "CAIP-19",
+        ),
+        ("missing field", r#"{"type":"client","id":"dave","category":"retail"}"#.into(), "missing field `segregation`"),
+        ("bad client id", r#"{"type":"client","id":"da ve","category":"retail","segregation":"omnibus"}"#.into(), "client id"),
+        (
+            "bad time",
+            format!(
+                r#"{{"type":"deposit","key":"d-1","client":"alice","wallet":"w-omni-hot","asset":"{ETH}","amount":"1","effective_at":"yesterday"}}"#
+            ),
+            "RFC 3339",
+        ),
+    ];
+    for (what, bad, expected) in cases {
+        // A good line, a blank line (which still counts) and the bad line at line 3.
+        let lines = vec![deposit("\"10\""), String::new(), bad.clone(), deposit("\"20\"").replace("d-1", "d-2")];
+        let output = ringfence.import("bad.jsonl", &lines);
+        assert_exit(&output, 2);
+        let text = stdout(&output);
+        let reported: Vec<&str> = text.lines().filter(|line| line.starts_with("line ")).collect();
+        assert_eq!(reported.len(), 1, "{what}: {text}");
+        assert!(reported[0].starts_with("line 3: error: "), "{what}: {text}");
+        assert!(reported[0].contains(expected), "{what}: expected {expected:?} in {:?}", reported[0]);
+        assert!(text.contains("nothing was imported"), "{what}: {text}");
+        assert_eq!(ringfence.head(), head, "{what}: the store changed");
+    }
+
+    // Every malformed line is listed, not only the first.
+    let lines = vec![deposit("\"10\""), deposit("-1"), deposit("\"10\""), deposit("2.5"), "{".into()];
+    let output = ringfence.import("many.jsonl", &lines);
+    assert_exit(&output, 2);
+    let text = stdout(&output);
+    for number in [2, 4, 5] {
+        assert!(text.contains(&format!("line {number}: error: ")), "line {number}: {text}");
+    }
+    assert!(!text.contains("line 1:") && !text.contains("line 3:"), "{text}");
+    assert!(text.contains("3 malformed line(s)"), "{text}");
+    assert_eq!(ringfence.head(), head);
+}
+
+#[test]
+fn balances_now_and_at_an_instant() {
+    let ringfence = populated();
+    let balance = |args: &[&str]| balance_of(&ringfence.json(&[&["balance", "--json"], args].concat()));
+    assert_eq!(balance(&["--client", "alice"]), eth_balance("890"));
+    assert_eq!(balance(&["--client", "bob"]), eth_balance("450"));
+    assert_eq!(balance(&["--client", "carol"]), eth_balance("350"));
+    assert_eq!(balance(&["--wallet", "w-omni-hot"]), eth_balance("740"));
+    assert_eq!(balance(&["--wallet", "w-omni-cold"]), eth_balance("600"));
+    assert_eq!(balance(&["--wallet", "w-carol"]), eth_balance("350"));
+    assert_eq!(balance(&["--wallet", "w-firm"]), eth_balance("40"));
+    assert_eq!(balance(&["--own", "fee-income"]), eth_balance("10"));
+    assert_eq!(balance(&["--own", "capital"]), eth_balance("30"));
+
+    // Effective time: d-1 on the 10th, t-1 on the 13th, f-1 on the 14th, d-4 on the 19th and
+    // its correction on the 20th.
+    assert_eq!(balance(&["--client", "alice", "--at", "2026-01-09"]), vec![]);
+    assert_eq!(balance(&["--client", "alice", "--at", "2026-01-09", "--asset", ETH]), eth_balance("0"));
+    assert_eq!(balance(&["--client", "alice", "--at", "2026-01-10T10:00:00Z"]), eth_balance("1000"));
+    assert_eq!(balance(&["--client", "alice", "--at", "2026-01-13"]), eth_balance("1000"));
+    assert_eq!(balance(&["--client", "alice", "--at", "2026-01-13T10:00:00Z"]), eth_balance("900"));
+    assert_eq!(balance(&["--client", "alice", "--at", "2026-01-19T12:00:00+00:00"]), eth_balance("897"));
+    assert_eq!(balance(&["--client", "alice", "--at", "2026-01-20T11:00:00+01:00"]), eth_balance("890"));
+    // d-2 is effective at 09:00Z (10:00+01:00).
+    assert_eq!(balance(&["--client", "bob", "--at", "2026-01-11T09:00:00Z"]), eth_balance("500"));
+    assert_eq!(balance(&["--client", "bob", "--at", "2026-01-11T08:59:59Z"]), vec![]);
+
+    let at = ringfence.json(&["balance", "--client", "alice", "--at", "2026-01-13", "--json"]);
+    assert_eq!(at["at"], "2026-01-13T00:00:00Z");
+    let text = stdout(&ringfence.run(&["balance", "--client", "alice"]));
+    assert!(text.contains("client alice") && text.contains("890") && text.contains(ETH), "{text}");
+}
+
+#[test]
+fn history_lists_a_clients_movements_oldest_first_within_the_period_and_limit() {
+    let ringfence = populated();
+    let keys = |args: &[&str]| -> Vec<String> {
+        ringfence
+            .json_lines(&[&["history", "--json"], args].concat())
+            .iter()
+            .map(|entry| entry["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(keys(&["--client", "alice"]), ["d-1", "t-1", "f-1", "d-4", "c-1"]);
+    assert_eq!(keys(&["--client", "carol"]), ["d-3", "m-1"]);
+    assert_eq!(keys(&["--wallet", "w-firm"]), ["f-1", "ff-1", "fw-1"]);
+    assert_eq!(keys(&["--client", "alice", "--limit", "2"]), ["d-1", "t-1"]);
+    assert_eq!(keys(&["--client", "alice", "--from", "2026-01-13", "--to", "2026-01-14T10:00:00Z"]), ["t-1", "f-1"]);
+    assert_eq!(keys(&["--client", "alice", "--from", "2026-02-01"]), Vec::<String>::new());
+
+    let entries = ringfence.json_lines(&["history", "--client", "alice", "--json", "--from", "2026-01-20"]);
+    assert_eq!(entries.len(), 1);
+    let correction = &entries[0];
+    assert_eq!(correction["kind"], "correction");
+    assert_eq!(correction["corrects"], "d-4");
+    assert_eq!(correction["actor"], "ops:bob");
+    assert_eq!(correction["instruction"], "fix-d-4");
+    assert_eq!(correction["changes"][0]["change"], "-7");
+
+    let text = stdout(&ringfence.run(&["history", "--client", "alice"]));
+    assert!(text.contains("movements of client alice") && text.contains("(corrects d-4)"), "{text}");
+    let reversed = ringfence.run(&["history", "--client", "alice", "--from", "2026-02-01", "--to", "2026-01-01"]);
+    assert_ne!(reversed.status.code(), Some(0));
+    assert!(stderr(&reversed).contains("--from is after --to"), "{}", stderr(&reversed));
+}
+
+#[test]
+fn summary_json_shows_every_asset_segregated() {
+    let ringfence = populated();
+    let summary = ringfence.json(&["summary", "--json"]);
+    let assets = summary["assets"].as_array().unwrap();
+    assert_eq!(assets.len(), 1);
+    let eth = &assets[0];
+    assert_eq!(eth["asset"], ETH);
+    assert_eq!(eth["symbol"], "ETH");
+    assert_eq!(eth["scale"], 18);
+    assert_eq!(eth["client_positions"], "1690");
+    assert_eq!(eth["client_holdings"], "1690");
+    assert_eq!(eth["client_hot"], "740");
+    assert_eq!(eth["client_cold"], "950");
+    assert_eq!(eth["firm_holdings"], "40");
+    assert_eq!(eth["own_accounts"], "40");
+    assert_eq!(eth["firm_hot"], "40");
+    assert_eq!(eth["firm_cold"], "0");
+    assert_eq!(eth["segregated"], true);
+    let text = stdout(&ringfence.run(&["summary"]));
+    assert!(text.contains("segregated") && !text.contains("NOT SEGREGATED"), "{text}");
+}
+
+#[test]
+fn journal_verify_and_head_report_the_same_head() {
+    let ringfence = populated();
+    let output = ringfence.run(&["journal", "verify"]);
+    assert_success(&output);
+    let head = ringfence.head();
+    let (seq, hash) = head.trim().split_once(' ').unwrap();
+    assert_eq!(seq, good_file().len().to_string());
+    assert_eq!(hash.len(), 64);
+    assert_eq!(stdout(&output).trim(), format!("journal intact: {seq} entries, head hash {hash}"));
+
+    let empty = Ringfence::initialised();
+    assert_success(&empty.run(&["journal", "verify"]));
+    assert_eq!(empty.head().trim(), format!("0 {}", "0".repeat(64)));
+}
+
+#[test]
+fn unknown_subjects_and_missing_stores_are_clear_errors() {
+    let ringfence = populated();
+    for (args, expected) in [
+        (&["balance", "--client", "nobody"][..], "client nobody is not registered"),
+        (&["history", "--client", "nobody"][..], "client nobody is not registered"),
+        (&["balance", "--wallet", "w-nowhere"][..], "wallet w-nowhere is not registered"),
+        (&["balance", "--client", "alice", "--asset", "eip155:1/erc20:0xdead"][..], "is not registered"),
+        (&["balance", "--client", "alice", "--at", "last tuesday"][..], "RFC 3339"),
+        (&["balance", "--client", "bad id"][..], "client id"),
+        (&["init"][..], "already exists"),
+    ] {
+        let output = ringfence.run(args);
+        assert_ne!(output.status.code(), Some(0), "{args:?}: {}", stdout(&output));
+        assert!(stderr(&output).contains(expected), "{args:?}: expected {expected:?} in {}", stderr(&output));
+        assert!(stdout(&output).is_empty(), "{args:?}: {}", stdout(&output));
+    }
+
+    let empty = Ringfence::new();
+    for args in [&["balance", "--client", "alice"][..], &["summary"][..], &["journal", "verify"][..], &["journal", "head"][..]] {
+        let output = empty.run(args);
+        assert_ne!(output.status.code(), Some(0), "{args:?}");
+        assert!(stderr(&output).contains("ringfence init"), "{args:?}: {}", stderr(&output));
+    }
+    let output = empty.import("orphan.jsonl", &registrations());
+    assert_ne!(output.status.code(), Some(0));
+    assert!(stderr(&output).contains("ringfence init"), "{}", stderr(&output));
+    assert!(!empty.data_dir().exists(), "a failed command created the store");
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let ringfence = Ringfence::new();
+    for args in [
+        &["--help"][..],
+        &["init", "--help"],
+        &["import", "--help"],
+        &["balance", "--help"],
+        &["history", "--help"],
+        &["summary", "--help"],
+        &["journal", "--help"],
+        &["journal", "verify", "--help"],
+        &["journal", "head", "--help"],
+        &["demo", "--help"],
+        &["bench", "--help"],
+        &["help", "import"],
+    ] {
+        let output = ringfence.run(args);
+        assert_success(&output);
+        assert!(stdout(&output).contains("Usage: ringfence"), "{args:?}: {}", stdout(&output));
+    }
+    assert!(!ringfence.data_dir().exists());
+}
+
+#[test]
+fn demo_refuses_the_breaches_and_verifies_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let output = Command::new(BIN).args(["demo", "--dir"]).arg(&demo).output().unwrap();
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(text.contains("segregation_breach"), "{text}");
+    assert!(text.contains("journal verified"), "{text}");
+    assert_demo_store_is_usable(&demo);
+}
+
+/// The demo leaves a store that the other commands open.
+fn assert_demo_store_is_usable(dir: &Path) {
+    let output = Command::new(BIN).arg("--data-dir").arg(dir).args(["journal", "verify"]).output().unwrap();
+    assert_success(&output);
+    let output = Command::new(BIN).arg("--data-dir").arg(dir).args(["summary", "--json"]).output().unwrap();
+    assert_success(&output);
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let assets = summary["assets"].as_array().unwrap();
+    assert!(!assets.is_empty());
+    assert!(assets.iter().all(|asset| asset["segregated"] == true), "{summary}");
+}
