@@ -619,6 +619,12 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_before_the_first_line_is_not_content() {
+        let line = format!("\u{feff}{{\"type\":\"asset\",\"id\":\"{ETH}\",\"scale\":18}}");
+        assert!(parse_line(&line, &defaults()).is_ok());
+    }
+
+    #[test]
     fn unknown_fields_types_and_bad_json_are_named() {
         assert!(
             error(r#"{"type":"client","id":"c1","category":"retail","segregation":"omnibus","colour":"red"}"#)

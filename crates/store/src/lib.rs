@@ -247,16 +247,26 @@ impl Store {
     /// Replays journal entries this process has not seen (all of them on open), verifying the
     /// chain and re-deciding every command: each must be accepted again at its own sequence.
     fn catch_up(&mut self) -> Result<(), StoreError> {
+        // The recorded head and the entries must come from one snapshot while other processes
+        // commit: inside a batch the write transaction gives it, otherwise a read transaction.
+        if self.conn.is_autocommit() {
+            self.conn.execute_batch("BEGIN")?;
+            let result = self.catch_up_in_snapshot();
+            self.conn.execute_batch("COMMIT")?;
+            return result;
+        }
+        self.catch_up_in_snapshot()
+    }
+
+    fn catch_up_in_snapshot(&mut self) -> Result<(), StoreError> {
         let recorded = Self::recorded_head(&self.conn)?;
         if recorded == self.head {
             return Ok(());
         }
         let mut verifier = Verifier::resume(self.head);
         {
-            let mut statement =
-                self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 AND seq <= ?2 ORDER BY seq")?;
-            // Only what the recorded head covers: another process may be committing meanwhile.
-            let mut rows = statement.query([self.head.seq as i64, recorded.seq as i64])?;
+            let mut statement = self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 ORDER BY seq")?;
+            let mut rows = statement.query([self.head.seq as i64])?;
             while let Some(row) = rows.next()? {
                 let seq = row.get::<_, i64>(0)? as u64;
                 let body = row.get_ref(1)?.as_blob().unwrap_or(&[]);

@@ -584,6 +584,29 @@ fn an_altered_recorded_head_is_found_at_the_last_entry() {
     assert_intact(&location, head);
 }
 
+/// Regression: entries beyond the head recorded at commit (appended outside ringfence, or a
+/// lowered recorded head) used to verify as intact.
+#[test]
+fn entries_beyond_the_recorded_head_are_found_at_the_first_of_them() {
+    let (_dir, location, store) = tamper_fixture();
+    let head = store.head();
+    let (_, previous_hash) = stored(&store, ENTRIES - 1);
+    store
+        .connection()
+        .execute("UPDATE chain_head SET head_seq = ?1, head_hash = ?2 WHERE id = 0", rusqlite_params(ENTRIES - 1, &previous_hash))
+        .unwrap();
+    assert_broken_at(&location, &store, ENTRIES, "recorded head lowered by one entry");
+    store
+        .connection()
+        .execute("UPDATE chain_head SET head_seq = ?1, head_hash = ?2 WHERE id = 0", rusqlite_params(ENTRIES, &head.hash))
+        .unwrap();
+    assert_intact(&location, head);
+}
+
+fn rusqlite_params(seq: u64, hash: &[u8]) -> (i64, Vec<u8>) {
+    (seq as i64, hash.to_vec())
+}
+
 /// An entry re-sealed with a valid hash of its altered body is caught by the next entry's
 /// link to it; re-sealing the whole tail is caught by the head recorded at commit. (Only an
 /// attacker who also rewrites the recorded head gets past `verify`, which is why the head is
