@@ -152,6 +152,9 @@ pub fn summary(register: &Register, as_json: bool, out: &mut dyn Write) -> Resul
         return Ok(());
     }
     writeln!(out, "segregation summary ({} assets, journal at sequence {}):", rows.len(), register.seq())?;
+    if rows.is_empty() {
+        writeln!(out, "  no assets registered yet; import registrations with `ringfence import FILE`")?;
+    }
     for r in &rows {
         let d = |amount: Amount| decimal(register, &r.asset.id, amount);
         let verdict = if r.is_segregated() { "segregated" } else { "NOT SEGREGATED" };

@@ -469,3 +469,14 @@ fn assert_demo_store_is_usable(dir: &Path) {
     assert!(!assets.is_empty());
     assert!(assets.iter().all(|asset| asset["segregated"] == true), "{summary}");
 }
+
+/// The README's quick start imports this file: every line must be accepted.
+#[test]
+fn the_readme_example_imports_cleanly_and_stays_segregated() {
+    let ringfence = Ringfence::initialised();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/casp.jsonl")).unwrap();
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let output = ringfence.import("casp.jsonl", &lines);
+    assert_success(&output);
+    assert!(stdout(&output).contains(&format!("{} line(s): {} accepted", lines.len(), lines.len())), "{}", stdout(&output));
+}
