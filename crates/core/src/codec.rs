@@ -211,7 +211,7 @@ impl Encoder {
     }
 }
 
-fn movement_kind_tag(kind: MovementKind) -> u8 {
+pub(crate) fn movement_kind_tag(kind: MovementKind) -> u8 {
     match kind {
         MovementKind::Deposit => 0,
         MovementKind::Withdrawal => 1,

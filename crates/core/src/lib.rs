@@ -21,6 +21,6 @@ pub use entity::{
 };
 pub use ids::{Actor, Address, AssetId, ClientId, IdError, IdempotencyKey, InstructionId, KeySetId, SubCustodianId, WalletId};
 pub use movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side, build};
-pub use register::{AssetSummary, InvariantViolation, Register};
+pub use register::{AssetSummary, InvariantViolation, Net, Register};
 pub use status::{Outcome, Status};
 pub use time::Timestamp;

@@ -22,6 +22,7 @@ use crate::entity::{Asset, ClassKind, Client, Custodian, KeySet, Segregation, Su
 use crate::ids::{AssetId, ClientId, IdempotencyKey, KeySetId, SubCustodianId, WalletId};
 use crate::movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side};
 use crate::status::{Outcome, Status};
+use crate::time::Timestamp;
 
 /// A money invariant found broken after a command was applied. This is a bug in ringfence,
 /// never a user error: the caller must not commit the batch and must rebuild the register
@@ -258,6 +259,9 @@ pub struct Register {
     /// Per individually segregated client and asset: what that client's wallets hold.
     individual_holdings: HashMap<(u32, u32), u128>,
     movements: HashMap<IdempotencyKey, MovementRecord>,
+    /// Every accepted posting by account and asset, in journal order: for balances at an
+    /// instant of effective time and for histories.
+    log: HashMap<(Slot, u32), Vec<Logged>>,
     seq: u64,
     encoder: Encoder,
     postings_encoder: Encoder,
@@ -310,7 +314,7 @@ impl Register {
                 let mut scratch = std::mem::take(&mut self.scratch);
                 let outcome = match self.check_movement(&command.meta, movement, &mut scratch) {
                     Ok(plan) => {
-                        self.commit_movement(movement, plan, &scratch)?;
+                        self.commit_movement(&command.meta, movement, plan, &scratch)?;
                         Outcome::accepted(self.seq)
                     }
                     Err(outcome) => outcome,
@@ -333,10 +337,23 @@ impl Register {
     /// What idempotency compares: the movement itself (key, kind, postings, correction
     /// target). A retry may come from another operator or with a default time filled in later,
     /// so the actor, instruction and effective time of the original stand and are not compared.
-    fn movement_digest(&mut self, movement: &Movement) -> Digest {
-        self.encoder.bytes.clear();
-        self.encoder.movement(movement);
-        digest(&self.encoder.bytes)
+    /// Returns the movement's digest and its postings' digest (kept for corrections); the
+    /// postings are hashed once and the movement's digest covers theirs.
+    fn movement_digests(&mut self, movement: &Movement) -> (Digest, Digest) {
+        let postings = postings_digest(&mut self.postings_encoder, &movement.postings);
+        let encoder = &mut self.encoder;
+        encoder.bytes.clear();
+        encoder.str(movement.key.as_str());
+        encoder.u8(crate::codec::movement_kind_tag(movement.kind));
+        match &movement.corrects {
+            None => encoder.u8(0),
+            Some(key) => {
+                encoder.u8(1);
+                encoder.str(key.as_str());
+            }
+        }
+        encoder.raw(&postings);
+        (digest(&encoder.bytes), postings)
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -496,7 +513,7 @@ impl Register {
     // ----- movements -------------------------------------------------------------------
 
     fn check_movement(&mut self, meta: &Meta, movement: &Movement, scratch: &mut Scratch) -> Check<Plan> {
-        let command_digest = self.movement_digest(movement);
+        let (command_digest, postings_digest) = self.movement_digests(movement);
         if let Some(record) = self.movements.get(&movement.key) {
             return if record.command_digest == command_digest {
                 Err(Outcome::already_exists(record.seq))
@@ -527,7 +544,6 @@ impl Register {
         net_deltas(&scratch.resolved, &mut scratch.deltas);
         self.check_sub_custody(meta, &scratch.deltas)?;
         self.check_amounts(scratch)?;
-        let postings_digest = postings_digest(&mut self.postings_encoder, &movement.postings);
         Ok(Plan { command_digest, postings_digest, correction_target })
     }
 
@@ -943,11 +959,16 @@ impl Register {
         }
     }
 
-    fn commit_movement(&mut self, movement: &Movement, plan: Plan, scratch: &Scratch) -> Result<(), InvariantViolation> {
+    fn commit_movement(&mut self, meta: &Meta, movement: &Movement, plan: Plan, scratch: &Scratch) -> Result<(), InvariantViolation> {
         if let Some(bug) = &scratch.bug {
             return Err(InvariantViolation(bug.clone()));
         }
         let seq = self.next_seq();
+        for posting in &scratch.resolved {
+            let increases = matches!(posting.slot, Slot::Holding(_)) == (posting.side == Side::Debit);
+            let logged = Logged { effective_at: meta.effective_at, seq, amount: posting.amount, increases };
+            self.log.entry((posting.slot, posting.asset)).or_default().push(logged);
+        }
         for (delta, next) in scratch.deltas.iter().zip(&scratch.updates) {
             self.balances.insert((delta.slot, delta.asset), *next);
         }
@@ -1116,6 +1137,41 @@ impl Register {
         )
     }
 
+    /// The balance of an account in an asset at an instant of effective time: the sum of its
+    /// postings effective at or before `at`. `None` if the account or asset is unknown.
+    pub fn balance_at(&self, account: &Account, asset: &AssetId, at: Timestamp) -> Option<Net> {
+        let slot = self.slot_of(account)?;
+        let asset = *self.asset_index.get(asset)?;
+        let (mut increases, mut decreases) = (0u128, 0u128);
+        for logged in self.log.get(&(slot, asset)).into_iter().flatten().filter(|l| l.effective_at <= at) {
+            let total = if logged.increases { &mut increases } else { &mut decreases };
+            // Every prefix in journal order fits u128; a prefix in effective-time order may
+            // not, in theory, when movements were back-dated: saturate rather than wrap.
+            *total = total.saturating_add(logged.amount);
+        }
+        Some(if increases >= decreases {
+            Net { negative: false, amount: Amount::new(increases - decreases) }
+        } else {
+            Net { negative: true, amount: Amount::new(decreases - increases) }
+        })
+    }
+
+    /// Sequence numbers of the movements that posted to `account` (any asset) with effective
+    /// time in `[from, to]`, ascending, at most `limit`. `None` if the account is unknown.
+    pub fn movements_of(&self, account: &Account, from: Timestamp, to: Timestamp, limit: usize) -> Option<Vec<u64>> {
+        let slot = self.slot_of(account)?;
+        let mut seqs: Vec<u64> = (0..self.assets.len())
+            .filter_map(|asset| self.log.get(&(slot, index_of(asset))))
+            .flatten()
+            .filter(|l| (from..=to).contains(&l.effective_at))
+            .map(|l| l.seq)
+            .collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs.truncate(limit);
+        Some(seqs)
+    }
+
     /// The segregation summary, one row per asset in registration order.
     pub fn summary(&self) -> Vec<AssetSummary> {
         self.assets
@@ -1166,6 +1222,28 @@ impl Register {
     /// How many movements have been accepted.
     pub fn movement_count(&self) -> usize {
         self.movements.len()
+    }
+}
+
+/// One posting as the log keeps it.
+#[derive(Debug, Clone, Copy)]
+struct Logged {
+    effective_at: Timestamp,
+    seq: u64,
+    amount: u128,
+    increases: bool,
+}
+
+/// A balance at a past instant, which may be below zero when movements were back-dated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Net {
+    pub negative: bool,
+    pub amount: Amount,
+}
+
+impl std::fmt::Display for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.negative { write!(f, "-{}", self.amount) } else { write!(f, "{}", self.amount) }
     }
 }
 

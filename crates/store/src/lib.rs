@@ -10,7 +10,6 @@
 //! appended meanwhile, replays those entries first. So two processes on one database never
 //! fork the chain or apply a movement twice.
 
-mod index;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -18,8 +17,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use ringfence_core::{
-    Account, Action, Amount, AssetId, ClientId, Command, InvariantViolation, Movement, Outcome, OwnAccount, Register, Status, Timestamp,
-    WalletId,
+    Account, Action, AssetId, ClientId, Command, InvariantViolation, Movement, Outcome, OwnAccount, Register, Status, Timestamp, WalletId,
 };
 use ringfence_journal::{Break, Entry, Hash, Head, Verifier};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -89,18 +87,7 @@ impl Location {
     }
 }
 
-/// A balance that may be below zero at a past instant when movements were back-dated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Net {
-    pub negative: bool,
-    pub amount: Amount,
-}
-
-impl std::fmt::Display for Net {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.negative { write!(f, "-{}", self.amount) } else { write!(f, "{}", self.amount) }
-    }
-}
+pub use ringfence_core::Net;
 
 /// Whose movements a history query asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +111,6 @@ pub struct Store {
     conn: Connection,
     location: Location,
     register: Register,
-    index: index::PostingIndex,
     head: Head,
     poisoned: bool,
     checkpointer: Option<Checkpointer>,
@@ -206,15 +192,7 @@ impl Store {
     }
 
     fn load(conn: Connection, location: Location, path: &Path) -> Result<Store, StoreError> {
-        let mut store = Store {
-            conn,
-            location,
-            register: Register::new(),
-            index: index::PostingIndex::default(),
-            head: Head::EMPTY,
-            poisoned: false,
-            checkpointer: None,
-        };
+        let mut store = Store { conn, location, register: Register::new(), head: Head::EMPTY, poisoned: false, checkpointer: None };
         store.catch_up()?;
         store.register.audit()?;
         store.checkpointer = Some(Checkpointer::start(path)?);
@@ -276,9 +254,6 @@ impl Store {
                 if outcome.status != Status::Accepted || outcome.seq != Some(seq) {
                     return Err(StoreError::Replay { seq, status: outcome.status, detail: outcome.detail });
                 }
-                if let Action::Movement(movement) = &entry.command.action {
-                    self.index.add(seq, entry.command.meta.effective_at, movement);
-                }
             }
         }
         self.head = verifier.finish(recorded)?;
@@ -334,9 +309,6 @@ impl Store {
                 return Err(InvariantViolation(format!("journal sequence {} but register sequence {:?}", sealed.seq, outcome.seq)).into());
             }
             insert_entry.execute(params![sealed.seq as i64, sealed.body, sealed.hash.as_slice()])?;
-            if let Action::Movement(movement) = &command.action {
-                self.index.add(sealed.seq, command.meta.effective_at, movement);
-            }
         }
         drop(insert_entry);
         self.conn
@@ -349,7 +321,7 @@ impl Store {
     /// The balance of an account in an asset at an instant of effective time: the sum of the
     /// postings effective at or before `at`.
     pub fn balance_at(&self, account: &Account, asset: &AssetId, at: Timestamp) -> Result<Net, StoreError> {
-        Ok(self.index.balance_at(account, asset, at))
+        Ok(self.register.balance_at(account, asset, at).unwrap_or_default())
     }
 
     /// Movements that touched a client's positions, a wallet's holdings or an own account,
@@ -361,7 +333,7 @@ impl Store {
             Subject::Wallet(wallet) => Account::Holding(wallet.clone()),
             Subject::Own(own) => Account::Own(*own),
         };
-        let seqs = self.index.movements(&account, from, to, limit as usize);
+        let seqs = self.register.movements_of(&account, from, to, limit as usize).unwrap_or_default();
         let mut statement = self.conn.prepare_cached("SELECT body, hash FROM journal WHERE seq = ?1")?;
         let mut out = Vec::with_capacity(seqs.len());
         for seq in seqs {
