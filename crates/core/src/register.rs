@@ -44,6 +44,10 @@ fn digest(bytes: &[u8]) -> Digest {
     out
 }
 
+fn key_digest(key: &IdempotencyKey) -> Digest {
+    digest(key.as_str().as_bytes())
+}
+
 fn postings_digest(encoder: &mut Encoder, postings: &[Posting]) -> Digest {
     encoder.bytes.clear();
     for posting in postings {
@@ -67,6 +71,10 @@ struct Scratch {
     totals: Vec<(u32, Totals)>,
     /// What each touched individually segregated client's wallets hold after the movement.
     individual: Vec<((u32, u32), u128)>,
+    /// Running-total changes per asset and field: increases, decreases.
+    fields: Vec<(u32, TotalField, Wide, Wide)>,
+    /// Individual clients' wallet changes per client and asset: increases, decreases.
+    individual_changes: Vec<((u32, u32), Wide, Wide)>,
     /// A broken invariant noticed while deciding; the commit refuses to proceed.
     bug: Option<String>,
 }
@@ -258,7 +266,9 @@ pub struct Register {
     balances: HashMap<(Slot, u32), u128>,
     /// Per individually segregated client and asset: what that client's wallets hold.
     individual_holdings: HashMap<(u32, u32), u128>,
-    movements: HashMap<IdempotencyKey, MovementRecord>,
+    /// Movements by the SHA-256 (first 16 bytes) of their idempotency key: fixed-size keys
+    /// hash and grow cheaply at millions of movements, and cannot be made to collide.
+    movements: HashMap<Digest, MovementRecord>,
     /// Every accepted posting by account and asset, in journal order: for balances at an
     /// instant of effective time and for histories.
     log: HashMap<(Slot, u32), Vec<Logged>>,
@@ -514,7 +524,7 @@ impl Register {
 
     fn check_movement(&mut self, meta: &Meta, movement: &Movement, scratch: &mut Scratch) -> Check<Plan> {
         let (command_digest, postings_digest) = self.movement_digests(movement);
-        if let Some(record) = self.movements.get(&movement.key) {
+        if let Some(record) = self.movements.get(&key_digest(&movement.key)) {
             return if record.command_digest == command_digest {
                 Err(Outcome::already_exists(record.seq))
             } else {
@@ -602,7 +612,7 @@ impl Register {
         match (movement.kind, &movement.corrects) {
             (MovementKind::Correction, None) => reject(Status::CorrectionTargetMissing, "a correction must name the movement it corrects"),
             (MovementKind::Correction, Some(target)) => {
-                let Some(record) = self.movements.get(target) else {
+                let Some(record) = self.movements.get(&key_digest(target)) else {
                     return reject(Status::UnknownMovement, format!("movement {target} does not exist"));
                 };
                 match record.correction {
@@ -863,10 +873,25 @@ impl Register {
         if let Some(outcome) = worst {
             return Err(outcome);
         }
-        // Then the running totals, which exist only once every account is valid.
-        // Running totals, per asset and field: old + increases - decreases, exactly.
-        let mut fields: Vec<(u32, TotalField, Wide, Wide)> = Vec::with_capacity(8);
-        let mut individual: Vec<((u32, u32), Wide, Wide)> = Vec::with_capacity(2);
+        // Then the running totals, which exist only once every account is valid: per asset
+        // and field, old + increases - decreases, exactly.
+        let mut fields = std::mem::take(&mut scratch.fields);
+        let mut individual = std::mem::take(&mut scratch.individual_changes);
+        fields.clear();
+        individual.clear();
+        let result = self.check_totals(scratch, &mut fields, &mut individual);
+        scratch.fields = fields;
+        scratch.individual_changes = individual;
+        result
+    }
+
+    fn check_totals(
+        &self,
+        scratch: &mut Scratch,
+        fields: &mut Vec<(u32, TotalField, Wide, Wide)>,
+        individual: &mut Vec<((u32, u32), Wide, Wide)>,
+    ) -> Check<()> {
+        let overflow = |what: String| reject(Status::AmountOverflow, format!("{what} would exceed 2^128 - 1"));
         for (delta, net) in scratch.deltas.iter().zip(&scratch.nets) {
             for field in self.total_fields(delta.slot).into_iter().flatten() {
                 let index = match fields.iter().position(|(asset, f, _, _)| *asset == delta.asset && *f == field) {
@@ -897,7 +922,7 @@ impl Register {
             }
         }
         let mut any_negative = false;
-        for &(asset, field, ups, downs) in &fields {
+        for &(asset, field, ups, downs) in fields.iter() {
             if !scratch.totals.iter().any(|(a, _)| *a == asset) {
                 scratch.totals.push((asset, self.totals[asset as usize]));
             }
@@ -922,7 +947,7 @@ impl Register {
         if any_negative {
             scratch.bug = Some("a running total would go below zero while no account does".to_owned());
         }
-        for &(key, ups, downs) in &individual {
+        for &(key, ups, downs) in individual.iter() {
             let mut raised = Wide { carry: 0, low: self.individual_holdings.get(&key).copied().unwrap_or(0) };
             raised.add_wide(ups);
             match Wide::net(raised, downs) {
@@ -979,13 +1004,15 @@ impl Register {
             self.individual_holdings.insert(*key, *held);
         }
         if let Some(target) = &plan.correction_target {
-            let record =
-                self.movements.get_mut(target).ok_or_else(|| InvariantViolation(format!("corrected movement {target} vanished")))?;
+            let record = self
+                .movements
+                .get_mut(&key_digest(target))
+                .ok_or_else(|| InvariantViolation(format!("corrected movement {target} vanished")))?;
             record.correction = Correction::CorrectedBy(seq);
         }
         let correction = if plan.correction_target.is_some() { Correction::Reversal } else { Correction::Open };
         let record = MovementRecord { seq, command_digest: plan.command_digest, postings_digest: plan.postings_digest, correction };
-        if self.movements.insert(movement.key.clone(), record).is_some() {
+        if self.movements.insert(key_digest(&movement.key), record).is_some() {
             return Err(InvariantViolation(format!("movement {} was recorded twice", movement.key)));
         }
         self.check_touched(&scratch.deltas)
@@ -1217,7 +1244,7 @@ impl Register {
     }
     /// The sequence number at which a movement was recorded.
     pub fn movement_seq(&self, key: &IdempotencyKey) -> Option<u64> {
-        self.movements.get(key).map(|r| r.seq)
+        self.movements.get(&key_digest(key)).map(|r| r.seq)
     }
     /// How many movements have been accepted.
     pub fn movement_count(&self) -> usize {

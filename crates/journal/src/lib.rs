@@ -49,17 +49,31 @@ impl Head {
 
     /// Seals `command` as the next entry and moves the head past it.
     pub fn seal(&mut self, recorded_at: Timestamp, command: &Command) -> Sealed {
+        let mut body = Vec::with_capacity(256);
+        let (seq, hash) = self.seal_into(recorded_at, command, &mut body);
+        Sealed { seq, body, hash }
+    }
+
+    /// Seals `command` as the next entry, appending its body to `out` (so many entries can
+    /// share one buffer), and returns its sequence number and hash.
+    pub fn seal_into(&mut self, recorded_at: Timestamp, command: &Command, out: &mut Vec<u8>) -> (u64, Hash) {
         let mut encoder = Encoder::default();
-        encoder.bytes.reserve(256);
-        let seq = self.seq + 1;
-        encoder.u8(FORMAT_VERSION);
-        encoder.u64(seq);
-        encoder.i64(recorded_at.micros());
-        encoder.raw(&self.hash);
         encoder.command(command);
-        let hash: Hash = Sha256::digest(&encoder.bytes).into();
+        self.seal_encoded(recorded_at, &encoder.bytes, out)
+    }
+
+    /// Seals a command already in its canonical encoding (see `ringfence_core::codec`).
+    pub fn seal_encoded(&mut self, recorded_at: Timestamp, command: &[u8], out: &mut Vec<u8>) -> (u64, Hash) {
+        let start = out.len();
+        let seq = self.seq + 1;
+        out.push(FORMAT_VERSION);
+        out.extend_from_slice(&seq.to_le_bytes());
+        out.extend_from_slice(&recorded_at.micros().to_le_bytes());
+        out.extend_from_slice(&self.hash);
+        out.extend_from_slice(command);
+        let hash: Hash = Sha256::digest(&out[start..]).into();
         *self = Head { seq, hash };
-        Sealed { seq, body: encoder.bytes, hash }
+        (seq, hash)
     }
 }
 

@@ -11,6 +11,7 @@
 //! fork the chain or apply a movement twice.
 
 mod schema;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -113,6 +114,7 @@ pub struct Store {
     register: Register,
     head: Head,
     poisoned: bool,
+    writer: Option<writer::Writer>,
     checkpointer: Option<Checkpointer>,
 }
 
@@ -147,6 +149,7 @@ impl Checkpointer {
 
 impl Drop for Store {
     fn drop(&mut self) {
+        drop(self.writer.take());
         if let Some(checkpointer) = self.checkpointer.take() {
             drop(checkpointer.wake);
             let _ = checkpointer.thread.join();
@@ -192,9 +195,11 @@ impl Store {
     }
 
     fn load(conn: Connection, location: Location, path: &Path) -> Result<Store, StoreError> {
-        let mut store = Store { conn, location, register: Register::new(), head: Head::EMPTY, poisoned: false, checkpointer: None };
+        let mut store =
+            Store { conn, location, register: Register::new(), head: Head::EMPTY, poisoned: false, writer: None, checkpointer: None };
         store.catch_up()?;
         store.register.audit()?;
+        store.writer = Some(writer::Writer::start(path)?);
         store.checkpointer = Some(Checkpointer::start(path)?);
         Ok(store)
     }
@@ -277,45 +282,72 @@ impl Store {
     }
 
     fn submit_locked(&mut self, commands: &[Command], recorded_at: Timestamp) -> Result<Vec<Outcome>, StoreError> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let result = self.write_batch(commands, recorded_at);
-        match result {
-            Ok(outcomes) => {
-                self.conn.execute_batch("COMMIT")?;
-                if let Some(checkpointer) = &self.checkpointer {
-                    // The thread is gone only if it panicked; commits stay correct without it.
-                    let _ = checkpointer.wake.send(());
+        let Some(writer) = self.writer.take() else { return Err(StoreError::Poisoned) };
+        let result = self.write_batch(&writer, commands, recorded_at);
+        self.writer = Some(writer);
+        let outcomes = result?;
+        if let Some(checkpointer) = &self.checkpointer {
+            // The thread is gone only if it panicked; commits stay correct without it.
+            let _ = checkpointer.wake.send(());
+        }
+        Ok(outcomes)
+    }
+
+    /// Decides each command and seals the accepted ones here, while the writer thread inserts
+    /// the sealed entries; then commits once.
+    fn write_batch(&mut self, writer: &writer::Writer, commands: &[Command], recorded_at: Timestamp) -> Result<Vec<Outcome>, StoreError> {
+        writer.begin()?;
+        match self.decide(writer, commands, recorded_at) {
+            Ok((outcomes, accepted)) => {
+                let head = writer.commit()?;
+                // Pair assertion: the writer chained exactly the commands the register accepted.
+                if head.seq != self.head.seq + accepted || head.seq != self.register.seq() {
+                    return Err(InvariantViolation(format!(
+                        "the journal ends at {} but the register at {}",
+                        head.seq,
+                        self.register.seq()
+                    ))
+                    .into());
                 }
+                self.head = head;
                 Ok(outcomes)
             }
             Err(error) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = writer.rollback();
                 Err(error)
             }
         }
     }
 
-    fn write_batch(&mut self, commands: &[Command], recorded_at: Timestamp) -> Result<Vec<Outcome>, StoreError> {
+    /// Decides each command; hands the accepted ones, encoded, to the writer thread as it goes.
+    fn decide(&mut self, writer: &writer::Writer, commands: &[Command], recorded_at: Timestamp) -> Result<(Vec<Outcome>, u64), StoreError> {
+        // The writer holds the write lock, so what is committed now is all there is.
         self.catch_up()?;
-        let outcomes = self.register.apply_batch(commands)?;
-        let mut head = self.head;
-        let mut insert_entry = self.conn.prepare_cached("INSERT INTO journal (seq, body, hash) VALUES (?1, ?2, ?3)")?;
-        for (command, outcome) in commands.iter().zip(&outcomes) {
-            if outcome.status != Status::Accepted {
-                continue;
+        writer.chain_from(self.head, recorded_at)?;
+        let mut outcomes = Vec::with_capacity(commands.len());
+        let mut chunk = writer::Chunk::default();
+        let mut encoder = ringfence_core::codec::Encoder::default();
+        let mut accepted = 0;
+        for command in commands {
+            let outcome = self.register.apply(command)?;
+            if let (Status::Accepted, Some(seq)) = (outcome.status, outcome.seq) {
+                encoder.bytes = std::mem::take(&mut chunk.commands);
+                encoder.command(command);
+                chunk.commands = std::mem::take(&mut encoder.bytes);
+                chunk.entries.push((seq, chunk.commands.len()));
+                accepted += 1;
+                if chunk.entries.len() == writer::CHUNK_ENTRIES_MAX {
+                    writer.write(std::mem::take(&mut chunk))?;
+                }
             }
-            let sealed = head.seal(recorded_at, command);
-            if Some(sealed.seq) != outcome.seq {
-                return Err(InvariantViolation(format!("journal sequence {} but register sequence {:?}", sealed.seq, outcome.seq)).into());
-            }
-            insert_entry.execute(params![sealed.seq as i64, sealed.body, sealed.hash.as_slice()])?;
+            outcomes.push(outcome);
         }
-        drop(insert_entry);
-        self.conn
-            .prepare_cached("INSERT OR REPLACE INTO chain_head (id, head_seq, head_hash) VALUES (0, ?1, ?2)")?
-            .execute(params![head.seq as i64, head.hash.as_slice()])?;
-        self.head = head;
-        Ok(outcomes)
+        if !chunk.entries.is_empty() {
+            writer.write(chunk)?;
+        }
+        #[cfg(debug_assertions)]
+        self.register.audit()?;
+        Ok((outcomes, accepted))
     }
 
     /// The balance of an account in an asset at an instant of effective time: the sum of the
