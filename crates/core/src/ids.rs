@@ -177,7 +177,14 @@ impl AssetId {
             is_asset_reference_char,
             "the asset reference must be 1 to 128 of a-z A-Z 0-9 - . %",
         )?;
-        Ok(Self { value: value.to_owned(), chain_length: chain.len() })
+        // An EVM token is named by its contract address, which is case-insensitive (EIP-55
+        // only checksums): one spelling, so one token cannot be registered as two assets.
+        let value = if chain.starts_with("eip155:") && matches!(namespace, "erc20" | "erc721" | "erc1155") {
+            format!("{chain}/{namespace}:{}", reference.to_ascii_lowercase())
+        } else {
+            value.to_owned()
+        };
+        Ok(Self { value, chain_length: chain.len() })
     }
 
     pub fn as_str(&self) -> &str {
@@ -248,6 +255,8 @@ mod tests {
     fn asset_ids_follow_caip19() {
         let eth = AssetId::parse("eip155:1/slip44:60").unwrap();
         assert_eq!(eth.chain(), "eip155:1");
+        let usdc = AssetId::parse("eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48").unwrap();
+        assert_eq!(usdc.as_str(), "eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48");
         let btc = AssetId::parse("bip122:000000000019d6689c085ae165831e93/slip44:0").unwrap();
         assert_eq!(btc.chain(), "bip122:000000000019d6689c085ae165831e93");
         for bad in ["", "eth", "eip155:1", "eip155/slip44:60", "EIP155:1/slip44:60", "eip155:1/slip44", "eip155:1/x:60"] {
