@@ -65,6 +65,8 @@ struct Scratch {
     deltas: Vec<Delta>,
     /// The net change of each delta, in the same order.
     nets: Vec<Change>,
+    /// The balance before the movement of each delta's account, in the same order.
+    currents: Vec<u128>,
     /// The new balance for each delta, in the same order.
     updates: Vec<u128>,
     /// The running totals of each touched asset after the movement.
@@ -524,7 +526,8 @@ impl Register {
 
     fn check_movement(&mut self, meta: &Meta, movement: &Movement, scratch: &mut Scratch) -> Check<Plan> {
         let (command_digest, postings_digest) = self.movement_digests(movement);
-        if let Some(record) = self.movements.get(&key_digest(&movement.key)) {
+        let key = key_digest(&movement.key);
+        if let Some(record) = self.movements.get(&key) {
             return if record.command_digest == command_digest {
                 Err(Outcome::already_exists(record.seq))
             } else {
@@ -554,7 +557,7 @@ impl Register {
         net_deltas(&scratch.resolved, &mut scratch.deltas);
         self.check_sub_custody(meta, &scratch.deltas)?;
         self.check_amounts(scratch)?;
-        Ok(Plan { command_digest, postings_digest, correction_target })
+        Ok(Plan { key, command_digest, postings_digest, correction_target })
     }
 
     fn resolve(&self, postings: &[Posting], resolved: &mut Vec<Resolved>) -> Check<()> {
@@ -566,16 +569,18 @@ impl Register {
                 None => return reject(Status::UnknownAsset, format!("asset {} is not registered", posting.asset)),
             }
         }
-        for posting in postings {
-            if let Account::Position(client) = &posting.account
-                && !self.client_index.contains_key(client)
-            {
-                return reject(Status::UnknownClient, format!("client {client} is not registered"));
+        let mut clients = [0u32; POSTINGS_MAX];
+        for (index, posting) in postings.iter().enumerate() {
+            if let Account::Position(client) = &posting.account {
+                match self.client_index.get(client) {
+                    Some(&client) => clients[index] = client,
+                    None => return reject(Status::UnknownClient, format!("client {client} is not registered")),
+                }
             }
         }
         for (index, posting) in postings.iter().enumerate() {
             let slot = match &posting.account {
-                Account::Position(client) => Slot::Position(self.client_index[client]),
+                Account::Position(_) => Slot::Position(clients[index]),
                 Account::Holding(wallet) => match self.wallet_index.get(wallet) {
                     Some(&wallet) => Slot::Holding(wallet),
                     None => return reject(Status::UnknownWallet, format!("wallet {wallet} is not registered")),
@@ -833,8 +838,10 @@ impl Register {
         if let Some((asset, ..)) = scratch.sums.iter().find(|(_, debits, credits)| debits.carry > 0 || credits.carry > 0) {
             return overflow(format!("the postings of {}", self.asset_id(*asset)));
         }
+        scratch.currents.clear();
         for delta in &scratch.deltas {
             let current = self.balances.get(&(delta.slot, delta.asset)).copied().unwrap_or(0);
+            scratch.currents.push(current);
             let account = || format!("{} in {}", self.slot_name(delta.slot), self.asset_id(delta.asset));
             match Wide::net(delta.increase, delta.decrease) {
                 None => return overflow(account()),
@@ -843,8 +850,7 @@ impl Register {
             }
         }
         let mut worst: Option<Outcome> = None;
-        for (delta, net) in scratch.deltas.iter().zip(&scratch.nets) {
-            let current = self.balances.get(&(delta.slot, delta.asset)).copied().unwrap_or(0);
+        for ((delta, net), &current) in scratch.deltas.iter().zip(&scratch.nets).zip(&scratch.currents) {
             let next = match *net {
                 Change::Up(amount) => current + amount,
                 Change::Down(amount) => match current.checked_sub(amount) {
@@ -1012,7 +1018,7 @@ impl Register {
         }
         let correction = if plan.correction_target.is_some() { Correction::Reversal } else { Correction::Open };
         let record = MovementRecord { seq, command_digest: plan.command_digest, postings_digest: plan.postings_digest, correction };
-        if self.movements.insert(key_digest(&movement.key), record).is_some() {
+        if self.movements.insert(plan.key, record).is_some() {
             return Err(InvariantViolation(format!("movement {} was recorded twice", movement.key)));
         }
         self.check_touched(&scratch.deltas)
@@ -1277,6 +1283,7 @@ impl std::fmt::Display for Net {
 /// The checks' verdict, carried to the commit so nothing is computed twice.
 #[derive(Debug)]
 struct Plan {
+    key: Digest,
     command_digest: Digest,
     postings_digest: Digest,
     correction_target: Option<IdempotencyKey>,
