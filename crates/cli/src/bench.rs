@@ -1,6 +1,7 @@
-//! `ringfence bench`: durable, invariant-checked movements per second on the embedded store,
-//! for several batch sizes, and the process's peak memory. Each batch size runs on a fresh
-//! store; generating the movements is not timed, recording them (decide, journal, fsync) is.
+//! `ringfence bench`: durable, invariant-checked movements per second on the embedded store
+//! or on PostgreSQL, for several batch sizes, and the process's peak memory. Each batch size
+//! runs on a fresh store (a scratch directory, or a scratch schema dropped afterwards);
+//! generating the movements is not timed, recording them (decide, journal, commit) is.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,6 +15,8 @@ use ringfence_core::{
     KeyScheme, KeySet, KeySetId, Meta, Segregation, Status, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
 };
 use ringfence_store::{BATCH_MAX, Location, Store};
+
+use crate::Cli;
 
 use crate::demo::{Sample, Sequence};
 
@@ -30,6 +33,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000)]
     pub clients: u32,
     /// Directory for the scratch stores (on the disk you want to measure); removed afterwards.
+    /// With --database-url postgres://…, the stores are scratch schemas in that database
+    /// instead (`ringfence_bench_PID_BATCH`, dropped afterwards).
     #[arg(long)]
     pub dir: Option<PathBuf>,
 }
@@ -146,9 +151,43 @@ struct Run {
     reopen: Duration,
 }
 
-fn run_one(dir: &std::path::Path, batch_size: usize, count: usize, clients: u32) -> Result<Run> {
-    let location = Location::data_dir(&dir.join(format!("batch-{batch_size}")));
-    let mut store = Store::create(&location)?;
+/// Where the scratch stores go.
+enum Scratch {
+    Directory(PathBuf),
+    Postgres(ringfence_store::PostgresTarget),
+}
+
+impl Scratch {
+    fn location(&self, batch_size: usize) -> Result<Location> {
+        Ok(match self {
+            Scratch::Directory(dir) => Location::data_dir(&dir.join(format!("batch-{batch_size}"))),
+            Scratch::Postgres(target) => {
+                let schema = format!("ringfence_bench_{}_{batch_size}", std::process::id());
+                Location::Postgres(target.create_schema(&schema).context("failed to create a scratch schema for the benchmark")?)
+            }
+        })
+    }
+
+    fn remove(&self, location: &Location) {
+        if let Location::Postgres(target) = location {
+            // A leftover scratch schema is named after the run; failing to drop it is harmless.
+            let _ = target.drop_schema();
+        }
+        if let Scratch::Directory(dir) = self {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn run_one(scratch: &Scratch, batch_size: usize, count: usize, clients: u32) -> Result<Run> {
+    let location = scratch.location(batch_size)?;
+    let result = measure(&location, batch_size, count, clients);
+    scratch.remove(&location);
+    result
+}
+
+fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -> Result<Run> {
+    let mut store = Store::create(location)?;
     for chunk in setup(clients).chunks(BATCH_MAX) {
         store.submit(chunk, Timestamp::from_micros(0))?;
     }
@@ -189,23 +228,40 @@ fn run_one(dir: &std::path::Path, batch_size: usize, count: usize, clients: u32)
     }
     drop(store);
     let reopen_started = Instant::now();
-    let reopened = Store::open(&location)?;
+    let reopened = Store::open(location)?;
     let reopen = reopen_started.elapsed();
     drop(reopened);
     Ok(Run { batch_size, recorded: count, accepted, elapsed, latencies, reopen })
 }
 
-pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if let Some(bad) = args.batch_sizes.iter().find(|b| **b == 0 || **b > BATCH_MAX) {
         anyhow::bail!("batch size {bad} is outside 1 to {BATCH_MAX}");
     }
     if args.clients == 0 || args.movements == 0 {
         anyhow::bail!("--clients and --movements must be at least 1");
     }
-    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let dir = parent.join(format!("ringfence-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    writeln!(out, "ringfence bench: embedded SQLite store in {} (WAL, synchronous=FULL: one fsync per batch)", dir.display())?;
+    let scratch = match (&cli.database_url, &args.dir) {
+        (Some(url), None) => match Location::parse_url(url)? {
+            Location::Postgres(target) => {
+                writeln!(
+                    out,
+                    "ringfence bench: PostgreSQL at {} (scratch schemas; synchronous_commit=on: one durable commit per batch)",
+                    target.describe()
+                )?;
+                Scratch::Postgres(target)
+            }
+            Location::Sqlite(_) => anyhow::bail!("bench makes its own scratch SQLite stores; pass --dir DIR instead of a sqlite: URL"),
+        },
+        (Some(_), Some(_)) => anyhow::bail!("--dir is for the embedded store; leave it out with --database-url"),
+        (None, dir) => {
+            let parent = dir.clone().unwrap_or_else(std::env::temp_dir);
+            let dir = parent.join(format!("ringfence-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+            writeln!(out, "ringfence bench: embedded SQLite store in {} (WAL, synchronous=FULL: one fsync per batch)", dir.display())?;
+            Scratch::Directory(dir)
+        }
+    };
     writeln!(out, "each movement is decided by the state machine (all invariants checked), hash-chained and indexed")?;
     writeln!(
         out,
@@ -215,7 +271,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let mut result = Ok(());
     for &batch_size in &args.batch_sizes {
         let count = args.movements.min(batch_size * 2_000);
-        match run_one(&dir, batch_size, count, args.clients) {
+        match run_one(&scratch, batch_size, count, args.clients) {
             Ok(run) => {
                 let mut latencies = run.latencies.clone();
                 latencies.sort();
@@ -240,7 +296,6 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
         }
         out.flush()?;
     }
-    let _ = std::fs::remove_dir_all(&dir);
     result?;
     if let Some(peak) = peak_memory_bytes() {
         writeln!(out, "peak memory (VmHWM): {:.1} MiB", peak as f64 / (1024.0 * 1024.0))?;

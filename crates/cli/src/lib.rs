@@ -26,7 +26,8 @@ pub struct Cli {
     /// Directory of the embedded store (SQLite).
     #[arg(long, global = true, env = "RINGFENCE_DATA_DIR", default_value = "./ringfence-data")]
     pub data_dir: PathBuf,
-    /// Database URL instead of --data-dir: sqlite:///path/to/file.sqlite3.
+    /// Database URL instead of --data-dir: postgres://user[:password]@host[:port]/database for
+    /// PostgreSQL, or sqlite:///path/to/file.sqlite3.
     #[arg(long, global = true, env = "RINGFENCE_DATABASE_URL")]
     pub database_url: Option<String>,
     #[command(subcommand)]
@@ -35,8 +36,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
-    /// Create an empty store (in --data-dir, or at --database-url).
+    /// Create an empty store (in --data-dir, or at --database-url), schema included.
     Init,
+    /// Bring the store's schema to this version of ringfence (on PostgreSQL, also creates it
+    /// in an empty database). Safe to run again and from several processes at once.
+    Migrate,
     /// Apply a JSON Lines file of registrations and movements (see docs/import-format.md).
     ///
     /// Every line is parsed first; if any line is malformed, the errors are listed with their
@@ -56,7 +60,8 @@ pub enum CliCommand {
     /// Build a sample CASP with a few thousand movements, misappropriation attempts included,
     /// and print the summary and what was refused and why.
     Demo(demo::DemoArgs),
-    /// Measure durable, invariant-checked movements per second on the embedded store.
+    /// Measure durable, invariant-checked movements per second on the embedded store, or on
+    /// PostgreSQL with --database-url (in scratch schemas, dropped afterwards).
     Bench(bench::BenchArgs),
 }
 
@@ -167,6 +172,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             writeln!(out, "initialised an empty ringfence store at {}", location.describe())?;
             Ok(ExitCode::SUCCESS)
         }
+        CliCommand::Migrate => {
+            let location = cli.location()?;
+            let migrated =
+                ringfence_store::migrate(&location).with_context(|| format!("failed to migrate the store at {}", location.describe()))?;
+            if migrated.from == migrated.to {
+                writeln!(out, "the store at {} is up to date (schema {})", location.describe(), migrated.to)?;
+            } else {
+                writeln!(out, "migrated the store at {} from schema {} to {}", location.describe(), migrated.from, migrated.to)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         CliCommand::Import(args) => import(&cli, args, out),
         CliCommand::Balance(args) => balance(&cli, args, out),
         CliCommand::History(args) => history(&cli, args, out),
@@ -195,7 +211,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         CliCommand::Demo(args) => demo::run(&cli, args, out),
-        CliCommand::Bench(args) => bench::run(args, out),
+        CliCommand::Bench(args) => bench::run(&cli, args, out),
     }
 }
 
@@ -284,31 +300,51 @@ pub struct LineOutcome {
     pub outcome: Outcome,
 }
 
+/// Told the outcomes of each batch once it is durable (and of lines decided without one).
+pub type OnDurable<'a> = &'a mut dyn FnMut(&[LineOutcome]) -> Result<()>;
+
+/// Records the pending batch and tells `on_durable` its outcomes.
+fn flush(
+    store: &mut Store,
+    now: Timestamp,
+    batch: &mut Vec<(usize, Command)>,
+    outcomes: &mut Vec<LineOutcome>,
+    on_durable: OnDurable<'_>,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let commands: Vec<Command> = batch.iter().map(|(_, c)| c.clone()).collect();
+    let results = store.submit(&commands, now).context("failed to record a batch; nothing of that batch was applied")?;
+    let first = outcomes.len();
+    outcomes.extend(batch.drain(..).zip(results).map(|((line, _), outcome)| LineOutcome { line, outcome }));
+    on_durable(&outcomes[first..])
+}
+
 /// Applies parsed lines to the store in batches, resolving corrections against what is
-/// already recorded. Returns one outcome per line.
-pub fn apply_lines(store: &mut Store, lines: Vec<(usize, Parsed)>, batch_size: usize, now: Timestamp) -> Result<Vec<LineOutcome>> {
+/// already recorded. Returns one outcome per line; `on_durable` sees them batch by batch as
+/// each batch commits.
+pub fn apply_lines(
+    store: &mut Store,
+    lines: Vec<(usize, Parsed)>,
+    batch_size: usize,
+    now: Timestamp,
+    on_durable: OnDurable<'_>,
+) -> Result<Vec<LineOutcome>> {
     let mut outcomes = Vec::with_capacity(lines.len());
     let mut batch: Vec<(usize, Command)> = Vec::with_capacity(batch_size);
-    let flush = |store: &mut Store, batch: &mut Vec<(usize, Command)>, outcomes: &mut Vec<LineOutcome>| -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let commands: Vec<Command> = batch.iter().map(|(_, c)| c.clone()).collect();
-        let results = store.submit(&commands, now).context("failed to record a batch; nothing of that batch was applied")?;
-        outcomes.extend(batch.drain(..).zip(results).map(|((line, _), outcome)| LineOutcome { line, outcome }));
-        Ok(())
-    };
     for (line, parsed) in lines {
         let command = match parsed {
             Parsed::Ready(command) => command,
             Parsed::Correction { meta, key, corrects } => {
                 // The corrected movement may be in the pending batch: record that first.
-                flush(store, &mut batch, &mut outcomes)?;
+                flush(store, now, &mut batch, &mut outcomes, on_durable)?;
                 match store.movement(&corrects)? {
                     Some(original) => Command { meta, action: Action::Movement(build::correction(key, corrects, &original.postings)) },
                     None => {
                         let detail = format!("movement {corrects} does not exist");
                         outcomes.push(LineOutcome { line, outcome: Outcome::rejected(Status::UnknownMovement, detail) });
+                        on_durable(&outcomes[outcomes.len() - 1..])?;
                         continue;
                     }
                 }
@@ -316,10 +352,10 @@ pub fn apply_lines(store: &mut Store, lines: Vec<(usize, Parsed)>, batch_size: u
         };
         batch.push((line, command));
         if batch.len() >= batch_size {
-            flush(store, &mut batch, &mut outcomes)?;
+            flush(store, now, &mut batch, &mut outcomes, on_durable)?;
         }
     }
-    flush(store, &mut batch, &mut outcomes)?;
+    flush(store, now, &mut batch, &mut outcomes, on_durable)?;
     Ok(outcomes)
 }
 
@@ -360,9 +396,11 @@ fn import(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<ExitCode>
     }
     let mut store = open(cli)?;
     let total = parsed.len();
-    let outcomes = apply_lines(&mut store, parsed, usize::from(args.batch_size), now)?;
+    let outcomes = apply_lines(&mut store, parsed, usize::from(args.batch_size), now, &mut |durable| {
+        report::import_lines(durable, args.quiet, args.json, out)
+    })?;
     debug_assert_eq!(outcomes.len(), total);
-    report::import_outcomes(&outcomes, args.quiet, args.json, out)?;
+    report::import_totals(&outcomes, args.json, out)?;
     let rejected = outcomes.iter().filter(|o| !o.outcome.status.is_ok()).count();
     Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

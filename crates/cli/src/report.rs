@@ -174,7 +174,9 @@ pub fn summary(register: &Register, as_json: bool, out: &mut dyn Write) -> Resul
     Ok(())
 }
 
-pub fn import_outcomes(outcomes: &[LineOutcome], quiet: bool, as_json: bool, out: &mut dyn Write) -> Result<()> {
+/// The lines of one durable batch, printed as soon as the batch is committed: whatever an
+/// interrupted import printed is on disk.
+pub fn import_lines(outcomes: &[LineOutcome], quiet: bool, as_json: bool, out: &mut dyn Write) -> Result<()> {
     for LineOutcome { line, outcome } in outcomes {
         if quiet && outcome.status.is_ok() {
             continue;
@@ -191,6 +193,12 @@ pub fn import_outcomes(outcomes: &[LineOutcome], quiet: bool, as_json: bool, out
             (status, _) => writeln!(out, "line {line}: rejected: {status}: {}", outcome.detail)?,
         }
     }
+    out.flush()?;
+    Ok(())
+}
+
+/// The totals line after an import (text only).
+pub fn import_totals(outcomes: &[LineOutcome], as_json: bool, out: &mut dyn Write) -> Result<()> {
     if !as_json {
         let all: Vec<_> = outcomes.iter().map(|o| o.outcome.clone()).collect();
         let counts = ringfence_store::count_statuses(&all);

@@ -1,28 +1,34 @@
-//! ringfence's storage: the journal and the derived register on the embedded SQLite database.
+//! ringfence's storage: the journal and the derived register, on the embedded SQLite database
+//! (the default) or on PostgreSQL (production).
 //!
 //! The journal table is the truth; the register and the posting index (for balances at a past
 //! instant and histories) are rebuilt from it on open, checking its hash chain on the way. A
 //! batch of commands is decided by the pure state machine and written as one transaction with
-//! one fsync (group commit). WAL checkpoints run on a thread of their own, off the commit path.
+//! one durable commit (group commit).
 //!
-//! Writers are serialised by SQLite's write lock: a batch starts with `BEGIN IMMEDIATE`,
-//! compares the stored journal head with the in-memory one and, when another process has
-//! appended meanwhile, replays those entries first. So two processes on one database never
-//! fork the chain or apply a movement twice.
+//! Writers are serialised through the database: a batch first takes the journal's write lock
+//! (SQLite's `BEGIN IMMEDIATE`; on PostgreSQL a row lock on the recorded head), then compares
+//! the stored journal head with the in-memory one and, when another process has appended
+//! meanwhile, replays those entries before deciding anything. So several processes on one
+//! database never fork the chain or apply a movement twice.
+//!
+//! Everything here is the same on both backends; `sqlite.rs` and `postgres.rs` hold the SQL,
+//! behind the [`Reader`] and [`writer::Sink`] traits.
 
-mod schema;
+mod postgres;
+mod sqlite;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::sync::{Mutex, MutexGuard};
 
 use ringfence_core::{
     Account, Action, AssetId, ClientId, Command, InvariantViolation, Movement, Outcome, OwnAccount, Register, Status, Timestamp, WalletId,
 };
-use ringfence_journal::{Break, Entry, Hash, Head, Verifier};
-use rusqlite::{Connection, OptionalExtension, params};
+use ringfence_journal::{Break, Entry, Head, Verifier};
 
+pub use crate::postgres::PostgresTarget;
+pub use ringfence_core::Net;
 pub use ringfence_journal::hex;
 
 /// The most commands one batch may carry (as many as TigerBeetle's batches).
@@ -34,14 +40,18 @@ pub const DATABASE_FILE: &str = "ringfence.sqlite3";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("no ringfence store at {0}; run `ringfence init` first (or pass --data-dir)")]
-    NotInitialised(PathBuf),
+    #[error("no ringfence store at {0}; run `ringfence init` first (or pass --data-dir or --database-url)")]
+    NotInitialised(String),
     #[error("a ringfence store already exists at {0}")]
-    AlreadyInitialised(PathBuf),
-    #[error("{0:?} is not a database URL ringfence understands; use sqlite:///path/to/file.sqlite3 (PostgreSQL is not supported yet)")]
-    UnsupportedUrl(String),
+    AlreadyInitialised(String),
+    #[error(
+        "{url:?} is not a database URL ringfence understands ({reason}); use sqlite:///path/to/file.sqlite3 or postgres://user@host:port/database"
+    )]
+    UnsupportedUrl { url: String, reason: String },
     #[error("the store was written by a newer ringfence (schema {found}, this build knows up to {supported}); upgrade ringfence")]
     SchemaTooNew { found: i64, supported: i64 },
+    #[error("the store at {location} has schema {found} but this build needs {supported}; run `ringfence migrate`")]
+    SchemaTooOld { location: String, found: i64, supported: i64 },
     #[error("a batch holds at most {max} commands, this one holds {count}; split it")]
     BatchTooLarge { count: usize, max: usize },
     #[error("the journal is damaged: {0}; run `ringfence journal verify` and restore from a backup")]
@@ -56,14 +66,21 @@ pub enum StoreError {
     Poisoned,
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    #[error("cannot connect to PostgreSQL at {target}: {reason}; check the URL and that the server is running and accepts connections")]
+    Unreachable { target: String, reason: String },
+    #[error("PostgreSQL error: {0}")]
+    Postgres(String),
     #[error("cannot create the data directory {path}: {source}")]
     Directory { path: PathBuf, source: std::io::Error },
+    #[error("cannot start a store thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// Where the store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     Sqlite(PathBuf),
+    Postgres(PostgresTarget),
 }
 
 impl Location {
@@ -72,23 +89,28 @@ impl Location {
         Location::Sqlite(dir.join(DATABASE_FILE))
     }
 
-    /// Parses `sqlite:///absolute/path`, `sqlite://relative/path` or `sqlite:path`.
+    /// Parses `sqlite:///absolute/path`, `sqlite://relative/path`, `sqlite:path`, or a
+    /// PostgreSQL URL (`postgres://` or `postgresql://`, as libpq accepts them).
     pub fn parse_url(url: &str) -> Result<Location, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Location::Postgres(PostgresTarget::parse(url)?));
+        }
         let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
         match path {
             Some(path) if !path.is_empty() => Ok(Location::Sqlite(PathBuf::from(path))),
-            _ => Err(StoreError::UnsupportedUrl(url.to_owned())),
+            Some(_) => Err(StoreError::UnsupportedUrl { url: url.to_owned(), reason: "the path is empty".into() }),
+            None => Err(StoreError::UnsupportedUrl { url: url.to_owned(), reason: "unknown scheme".into() }),
         }
     }
 
+    /// The location for messages: a path, or a PostgreSQL URL without its password.
     pub fn describe(&self) -> String {
         match self {
             Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(target) => target.describe(),
         }
     }
 }
-
-pub use ringfence_core::Net;
 
 /// Whose movements a history query asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,110 +128,110 @@ pub struct Recorded {
     pub command: Command,
 }
 
-/// The journal and register on SQLite.
+/// What a migration did: the schema version before and after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migrated {
+    pub from: i64,
+    pub to: i64,
+}
+
+/// Called with each stored entry read: sequence number, body, stored hash.
+pub(crate) type Visit<'a> = &'a mut dyn FnMut(u64, &[u8], &[u8]) -> Result<(), StoreError>;
+
+/// Which entries a [`Reader::read`] visits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scan {
+    /// Entries after the known head, only when the recorded head differs from it.
+    Behind(Head),
+    /// Every entry (verification).
+    All,
+}
+
+/// What the store reads from its database: the same queries on every backend.
+pub(crate) trait Reader: Send + std::fmt::Debug {
+    /// In one snapshot: the recorded head and the entries `scan` asks for, in order.
+    fn read(&mut self, scan: Scan, visit: Visit<'_>) -> Result<Head, StoreError>;
+    /// The stored entries with these sequence numbers, in the order given; a missing one is
+    /// not visited.
+    fn entries_at(&mut self, seqs: &[u64], visit: Visit<'_>) -> Result<(), StoreError>;
+    /// At most `limit` entries after `after`, in order.
+    fn entries_after(&mut self, after: u64, limit: u32, visit: Visit<'_>) -> Result<(), StoreError>;
+    /// A new write session on the same database, for the writer thread.
+    fn sink(&self) -> Result<Box<dyn writer::Sink>, StoreError>;
+    /// Told after every commit (SQLite checkpoints the WAL now and then).
+    fn committed(&mut self) {}
+}
+
+fn reader_for(location: &Location, intent: Intent) -> Result<Box<dyn Reader>, StoreError> {
+    Ok(match location {
+        Location::Sqlite(path) => Box::new(sqlite::SqliteReader::open(path, intent)?),
+        Location::Postgres(target) => Box::new(postgres::PostgresReader::open(target, intent)?),
+    })
+}
+
+/// What opening a database is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Intent {
+    /// A new store: fail if one exists, create the schema.
+    Create,
+    /// An existing store, to record and query.
+    Open,
+    /// An existing store, to read its journal only (it may be damaged).
+    Inspect,
+}
+
+/// Brings an existing store's schema to this build's version (PostgreSQL: creates it in an
+/// empty database).
+pub fn migrate(location: &Location) -> Result<Migrated, StoreError> {
+    match location {
+        Location::Sqlite(path) => sqlite::migrate_file(path),
+        Location::Postgres(target) => postgres::migrate(target),
+    }
+}
+
+/// The journal and register.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    reader: Mutex<Box<dyn Reader>>,
     location: Location,
     register: Register,
     head: Head,
     poisoned: bool,
     writer: Option<writer::Writer>,
-    checkpointer: Option<Checkpointer>,
-}
-
-/// Copies committed WAL frames into the database file on its own thread and connection, so a
-/// checkpoint never stalls a commit.
-#[derive(Debug)]
-struct Checkpointer {
-    wake: mpsc::Sender<()>,
-    thread: JoinHandle<()>,
-    commits: u64,
-}
-
-/// Commits between checkpoints: fewer, larger checkpoints take less from the two threads
-/// that decide and write; SQLite's automatic checkpoint still bounds the WAL at 1 GiB.
-const CHECKPOINT_EVERY_COMMITS: u64 = 16;
-
-impl Checkpointer {
-    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let (wake, signals) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("ringfence-checkpoint".into())
-            .spawn(move || {
-                while signals.recv().is_ok() {
-                    // Coalesce the wake-ups that arrived while the last checkpoint ran.
-                    while signals.try_recv().is_ok() {}
-                    // A passive checkpoint never blocks the writer; a failure only leaves the
-                    // WAL longer, and the next wake-up tries again.
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                }
-            })
-            .map_err(|source| StoreError::Directory { path: path.to_owned(), source })?;
-        Ok(Checkpointer { wake, thread, commits: 0 })
-    }
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
+        // The writer's session goes before the reader (which may own helper threads).
         drop(self.writer.take());
-        if let Some(checkpointer) = self.checkpointer.take() {
-            drop(checkpointer.wake);
-            let _ = checkpointer.thread.join();
-        }
     }
-}
-
-fn read_hash(bytes: &[u8]) -> Hash {
-    let mut hash = [0u8; 32];
-    if bytes.len() == 32 {
-        hash.copy_from_slice(bytes);
-    }
-    hash
 }
 
 impl Store {
     /// Creates a new, empty store. Fails if one exists there already.
     pub fn create(location: &Location) -> Result<Store, StoreError> {
-        let Location::Sqlite(path) = location;
-        if path.exists() {
-            return Err(StoreError::AlreadyInitialised(path.clone()));
-        }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::Directory { path: parent.to_owned(), source })?;
-        }
-        let conn = Connection::open(path)?;
-        // Before the first table: 16 KiB pages hold ~45 journal entries each, so a batch
-        // writes fewer pages and WAL frames.
-        conn.execute_batch("PRAGMA page_size = 16384")?;
-        schema::configure(&conn)?;
-        schema::migrate(&conn)?;
-        Self::load(conn, location.clone(), path)
+        Self::load(reader_for(location, Intent::Create)?, location.clone())
     }
 
     /// Opens an existing store and rebuilds the register from its journal, verifying the hash
     /// chain on the way.
     pub fn open(location: &Location) -> Result<Store, StoreError> {
-        let Location::Sqlite(path) = location;
-        if !path.is_file() {
-            return Err(StoreError::NotInitialised(path.clone()));
-        }
-        let conn = Connection::open(path)?;
-        schema::configure(&conn)?;
-        schema::migrate(&conn)?;
-        Self::load(conn, location.clone(), path)
+        Self::load(reader_for(location, Intent::Open)?, location.clone())
     }
 
-    fn load(conn: Connection, location: Location, path: &Path) -> Result<Store, StoreError> {
+    fn load(reader: Box<dyn Reader>, location: Location) -> Result<Store, StoreError> {
         let mut store =
-            Store { conn, location, register: Register::new(), head: Head::EMPTY, poisoned: false, writer: None, checkpointer: None };
+            Store { reader: Mutex::new(reader), location, register: Register::new(), head: Head::EMPTY, poisoned: false, writer: None };
         store.catch_up()?;
         store.register.audit()?;
-        store.writer = Some(writer::Writer::start(path)?);
-        store.checkpointer = Some(Checkpointer::start(path)?);
+        let sink = store.reader().sink()?;
+        store.writer = Some(writer::Writer::start(sink)?);
         Ok(store)
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Box<dyn Reader>> {
+        // A panic while holding the lock leaves no half-done state in the reader: recover it.
+        self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn location(&self) -> &Location {
@@ -226,49 +248,20 @@ impl Store {
         self.head
     }
 
-    fn recorded_head(conn: &Connection) -> Result<Head, StoreError> {
-        let head = conn
-            .query_row("SELECT head_seq, head_hash FROM chain_head WHERE id = 0", [], |row| {
-                Ok(Head { seq: row.get::<_, i64>(0)? as u64, hash: read_hash(&row.get::<_, Vec<u8>>(1)?) })
-            })
-            .optional()?;
-        Ok(head.unwrap_or(Head::EMPTY))
-    }
-
     /// Replays journal entries this process has not seen (all of them on open), verifying the
     /// chain and re-deciding every command: each must be accepted again at its own sequence.
     fn catch_up(&mut self) -> Result<(), StoreError> {
-        // The recorded head and the entries must come from one snapshot while other processes
-        // commit: inside a batch the write transaction gives it, otherwise a read transaction.
-        if self.conn.is_autocommit() {
-            self.conn.execute_batch("BEGIN")?;
-            let result = self.catch_up_in_snapshot();
-            self.conn.execute_batch("COMMIT")?;
-            return result;
-        }
-        self.catch_up_in_snapshot()
-    }
-
-    fn catch_up_in_snapshot(&mut self) -> Result<(), StoreError> {
-        let recorded = Self::recorded_head(&self.conn)?;
-        if recorded == self.head {
-            return Ok(());
-        }
         let mut verifier = Verifier::resume(self.head);
-        {
-            let mut statement = self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 ORDER BY seq")?;
-            let mut rows = statement.query([self.head.seq as i64])?;
-            while let Some(row) = rows.next()? {
-                let seq = row.get::<_, i64>(0)? as u64;
-                let body = row.get_ref(1)?.as_blob().unwrap_or(&[]);
-                let hash = row.get_ref(2)?.as_blob().unwrap_or(&[]);
-                let entry = verifier.check(seq, body, hash)?;
-                let outcome = self.register.apply(&entry.command)?;
-                if outcome.status != Status::Accepted || outcome.seq != Some(seq) {
-                    return Err(StoreError::Replay { seq, status: outcome.status, detail: outcome.detail });
-                }
+        let register = &mut self.register;
+        let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let recorded = reader.read(Scan::Behind(self.head), &mut |seq, body, hash| {
+            let entry = verifier.check(seq, body, hash)?;
+            let outcome = register.apply(&entry.command)?;
+            if outcome.status != Status::Accepted || outcome.seq != Some(seq) {
+                return Err(StoreError::Replay { seq, status: outcome.status, detail: outcome.detail });
             }
-        }
+            Ok(())
+        })?;
         self.head = verifier.finish(recorded)?;
         Ok(())
     }
@@ -294,13 +287,7 @@ impl Store {
         let result = self.write_batch(&writer, commands, recorded_at);
         self.writer = Some(writer);
         let outcomes = result?;
-        if let Some(checkpointer) = &mut self.checkpointer {
-            checkpointer.commits += 1;
-            if checkpointer.commits % CHECKPOINT_EVERY_COMMITS == 0 {
-                // The thread is gone only if it panicked; commits stay correct without it.
-                let _ = checkpointer.wake.send(());
-            }
-        }
+        self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).committed();
         Ok(outcomes)
     }
 
@@ -377,15 +364,23 @@ impl Store {
             Subject::Own(own) => Account::Own(*own),
         };
         let seqs = self.register.movements_of(&account, from, to, limit as usize).unwrap_or_default();
-        let mut statement = self.conn.prepare_cached("SELECT body, hash FROM journal WHERE seq = ?1")?;
+        let entries = self.entries_checked(&seqs)?;
+        Ok(entries.into_iter().map(|entry| Recorded { seq: entry.seq, recorded_at: entry.recorded_at, command: entry.command }).collect())
+    }
+
+    /// The entries at these sequence numbers, each checked against its own hash; a missing one
+    /// is a damaged journal.
+    fn entries_checked(&self, seqs: &[u64]) -> Result<Vec<Entry>, StoreError> {
         let mut out = Vec::with_capacity(seqs.len());
-        for seq in seqs {
-            let mut rows = statement.query([seq as i64])?;
-            let Some(row) = rows.next()? else {
-                return Err(Break::Missing { expected: seq, found: 0 }.into());
-            };
-            let entry = decode_checked(seq, row.get_ref(0)?.as_blob().unwrap_or(&[]), row.get_ref(1)?.as_blob().unwrap_or(&[]))?;
-            out.push(Recorded { seq, recorded_at: entry.recorded_at, command: entry.command });
+        self.reader().entries_at(seqs, &mut |seq, body, hash| {
+            out.push(decode_checked(seq, body, hash)?);
+            Ok(())
+        })?;
+        if let Some((expected, found)) = seqs.iter().zip(&out).find(|(seq, entry)| **seq != entry.seq) {
+            return Err(Break::Missing { expected: *expected, found: found.seq }.into());
+        }
+        if let Some(&expected) = seqs.get(out.len()) {
+            return Err(Break::Missing { expected, found: 0 }.into());
         }
         Ok(out)
     }
@@ -393,10 +388,8 @@ impl Store {
     /// The movement recorded under an idempotency key, if any.
     pub fn movement(&self, key: &ringfence_core::IdempotencyKey) -> Result<Option<Movement>, StoreError> {
         let Some(seq) = self.register.movement_seq(key) else { return Ok(None) };
-        let (body, hash): (Vec<u8>, Vec<u8>) =
-            self.conn.query_row("SELECT body, hash FROM journal WHERE seq = ?1", [seq as i64], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        match decode_checked(seq, &body, &hash)?.command.action {
-            Action::Movement(movement) => Ok(Some(movement)),
+        match self.entries_checked(&[seq])?.pop().map(|entry| entry.command.action) {
+            Some(Action::Movement(movement)) => Ok(Some(movement)),
             _ => Err(StoreError::Replay { seq, status: Status::Accepted, detail: "the entry is not a movement".into() }),
         }
     }
@@ -404,25 +397,17 @@ impl Store {
     /// Reads the whole stored journal and checks its hash chain against the recorded head.
     /// `Ok(Err(break))` names the first bad entry.
     pub fn verify(&self) -> Result<Result<Head, Break>, StoreError> {
-        verify_connection(&self.conn)
+        verify_reader(self.reader().as_mut())
     }
 
     /// Entries from `after` (exclusive), at most `limit`, for export and inspection.
     pub fn entries(&self, after: u64, limit: u32) -> Result<Vec<Entry>, StoreError> {
-        let mut statement = self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-        let mut rows = statement.query(params![after as i64, i64::from(limit.min(HISTORY_LIMIT_MAX))])?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let seq = row.get::<_, i64>(0)? as u64;
-            out.push(decode_checked(seq, row.get_ref(1)?.as_blob().unwrap_or(&[]), row.get_ref(2)?.as_blob().unwrap_or(&[]))?);
-        }
+        self.reader().entries_after(after, limit.min(HISTORY_LIMIT_MAX), &mut |seq, body, hash| {
+            out.push(decode_checked(seq, body, hash)?);
+            Ok(())
+        })?;
         Ok(out)
-    }
-
-    /// Direct access to the database, for tests that tamper with it.
-    #[doc(hidden)]
-    pub fn connection(&self) -> &Connection {
-        &self.conn
     }
 }
 
@@ -430,48 +415,35 @@ impl Store {
 /// register, so it opens a damaged journal too.
 #[derive(Debug)]
 pub struct Verification {
-    conn: Connection,
+    reader: Mutex<Box<dyn Reader>>,
 }
 
 impl Verification {
     pub fn open(location: &Location) -> Result<Verification, StoreError> {
-        let Location::Sqlite(path) = location;
-        if !path.is_file() {
-            return Err(StoreError::NotInitialised(path.clone()));
-        }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        Ok(Verification { conn })
+        Ok(Verification { reader: Mutex::new(reader_for(location, Intent::Inspect)?) })
     }
 
     pub fn verify(&self) -> Result<Result<Head, Break>, StoreError> {
-        verify_connection(&self.conn)
+        verify_reader(self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut())
     }
 }
 
-fn verify_connection(conn: &Connection) -> Result<Result<Head, Break>, StoreError> {
-    // One read transaction, so the head and the entries are one snapshot even while another
-    // process commits.
-    let transaction = conn.unchecked_transaction()?;
-    let result = verify_snapshot(&transaction);
-    transaction.finish()?;
-    result
-}
-
-fn verify_snapshot(conn: &Connection) -> Result<Result<Head, Break>, StoreError> {
-    let recorded = Store::recorded_head(conn)?;
+fn verify_reader(reader: &mut dyn Reader) -> Result<Result<Head, Break>, StoreError> {
     let mut verifier = Verifier::new();
-    let mut statement = conn.prepare("SELECT seq, body, hash FROM journal ORDER BY seq")?;
-    let mut rows = statement.query([])?;
-    while let Some(row) = rows.next()? {
-        let seq = row.get::<_, i64>(0)? as u64;
-        let body = row.get_ref(1)?.as_blob().unwrap_or(&[]);
-        let hash = row.get_ref(2)?.as_blob().unwrap_or(&[]);
-        if let Err(broken) = verifier.check(seq, body, hash) {
-            return Ok(Err(broken));
+    let mut broken = None;
+    // One snapshot, so the head and the entries agree even while another process commits.
+    let recorded = reader.read(Scan::All, &mut |seq, body, hash| {
+        if broken.is_none()
+            && let Err(error) = verifier.check(seq, body, hash)
+        {
+            broken = Some(error);
         }
-    }
-    Ok(verifier.finish(recorded))
+        Ok(())
+    })?;
+    Ok(match broken {
+        Some(broken) => Err(broken),
+        None => verifier.finish(recorded),
+    })
 }
 
 /// Decodes a stored entry after checking it against its own hash (not the whole chain).
@@ -484,6 +456,15 @@ fn decode_checked(seq: u64, body: &[u8], hash: &[u8]) -> Result<Entry, StoreErro
         return Err(Break::OutOfPlace { seq, inside: entry.seq }.into());
     }
     Ok(entry)
+}
+
+/// Reads a stored 32-byte hash; anything else reads as zeros (and then fails verification).
+fn read_hash(bytes: &[u8]) -> ringfence_journal::Hash {
+    let mut hash = [0u8; 32];
+    if bytes.len() == 32 {
+        hash.copy_from_slice(bytes);
+    }
+    hash
 }
 
 /// The outcome summary of many batches, for reports.

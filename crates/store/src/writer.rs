@@ -1,17 +1,18 @@
-//! The writer thread: owns the connection that writes the journal. While the state machine
-//! decides a batch on the calling thread, this thread chains, hashes and inserts the entries
-//! accepted so far, so the two cores share the work. The batch is still one transaction with
-//! one fsync; `submit` returns only after the commit.
+//! The writer thread: owns the database session that writes the journal. While the state
+//! machine decides a batch on the calling thread, this thread chains, hashes and inserts the
+//! entries accepted so far, so the two cores share the work. The batch is still one
+//! transaction with one durable commit; `submit` returns only after the commit.
+//!
+//! The thread is the same for every backend; what differs (SQL, round trips, locking) is
+//! behind [`Sink`].
 
-use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use ringfence_core::{InvariantViolation, Timestamp};
-use ringfence_journal::Head;
-use rusqlite::{Connection, params};
+use ringfence_journal::{Hash, Head};
 
-use crate::{StoreError, schema};
+use crate::StoreError;
 
 /// Accepted commands in their canonical encoding, sharing one buffer.
 #[derive(Debug, Default)]
@@ -21,9 +22,42 @@ pub(crate) struct Chunk {
     pub(crate) entries: Vec<(u64, usize)>,
 }
 
+/// Sealed entries ready to insert: bodies share one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    pub(crate) bodies: Vec<u8>,
+    /// Sequence number, end of the body in `bodies`, and the body's hash.
+    pub(crate) rows: Vec<(u64, usize, Hash)>,
+}
+
+impl Rows {
+    /// Each row as (seq, body, hash).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &[u8], &Hash)> {
+        let mut start = 0;
+        self.rows.iter().map(move |(seq, end, hash)| {
+            let body = &self.bodies[start..*end];
+            start = *end;
+            (*seq, body, hash)
+        })
+    }
+}
+
 /// Entries per chunk handed to the writer: small enough to overlap, large enough that the
-/// channel costs nothing.
+/// channel and a round trip to the database cost little.
 pub(crate) const CHUNK_ENTRIES_MAX: usize = 512;
+
+/// A backend's write session, driven by the writer thread.
+pub(crate) trait Sink: Send {
+    /// Opens the batch's transaction and takes the journal's write lock, which every
+    /// ringfence process takes before it reads the head it will chain to.
+    fn begin(&mut self) -> Result<(), StoreError>;
+    /// Inserts sealed entries inside the open transaction.
+    fn insert(&mut self, rows: &Rows) -> Result<(), StoreError>;
+    /// Records the new head and commits: durable when this returns Ok. On failure the
+    /// transaction is rolled back.
+    fn commit(&mut self, head: Head) -> Result<(), StoreError>;
+    fn rollback(&mut self) -> Result<(), StoreError>;
+}
 
 #[derive(Debug)]
 enum Request {
@@ -52,15 +86,13 @@ fn stopped() -> StoreError {
 }
 
 impl Writer {
-    pub(crate) fn start(path: &Path) -> Result<Writer, StoreError> {
-        let conn = Connection::open(path)?;
-        schema::configure(&conn)?;
+    pub(crate) fn start(sink: Box<dyn Sink>) -> Result<Writer, StoreError> {
         let (requests, inbox) = mpsc::channel::<Request>();
         let (outbox, replies) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("ringfence-writer".into())
-            .spawn(move || serve(&conn, &inbox, &outbox))
-            .map_err(|source| StoreError::Directory { path: path.to_owned(), source })?;
+            .spawn(move || serve(sink, &inbox, &outbox))
+            .map_err(StoreError::Thread)?;
         Ok(Writer { requests: Some(requests), replies, thread: Some(thread) })
     }
 
@@ -73,7 +105,7 @@ impl Writer {
         self.replies.recv().map_err(|_| stopped())?
     }
 
-    /// Takes the database's write lock (`BEGIN IMMEDIATE`).
+    /// Takes the database's write lock.
     pub(crate) fn begin(&self) -> Result<(), StoreError> {
         self.call(Request::Begin).map(|_| ())
     }
@@ -107,17 +139,17 @@ impl Drop for Writer {
     }
 }
 
-fn serve(conn: &Connection, inbox: &mpsc::Receiver<Request>, outbox: &mpsc::Sender<Result<Head, StoreError>>) {
+fn serve(mut sink: Box<dyn Sink>, inbox: &mpsc::Receiver<Request>, outbox: &mpsc::Sender<Result<Head, StoreError>>) {
     let mut head = Head::EMPTY;
     let mut recorded_at = Timestamp::from_micros(0);
-    let mut bodies: Vec<u8> = Vec::new();
+    let mut rows = Rows::default();
     // The first error of a batch; later entries are skipped and the commit reports it.
     let mut failed: Option<StoreError> = None;
     while let Ok(request) = inbox.recv() {
         let reply = match request {
             Request::Begin => {
                 failed = None;
-                conn.execute_batch("BEGIN IMMEDIATE").map(|()| head).map_err(StoreError::from)
+                sink.begin().map(|()| head)
             }
             Request::Chain { head: start, recorded_at: at } => {
                 (head, recorded_at) = (start, at);
@@ -125,7 +157,7 @@ fn serve(conn: &Connection, inbox: &mpsc::Receiver<Request>, outbox: &mpsc::Send
             }
             Request::Entries(chunk) => {
                 if failed.is_none()
-                    && let Err(error) = insert(conn, &chunk, &mut head, recorded_at, &mut bodies)
+                    && let Err(error) = seal(&chunk, &mut head, recorded_at, &mut rows).and_then(|()| sink.insert(&rows))
                 {
                     failed = Some(error);
                 }
@@ -133,14 +165,14 @@ fn serve(conn: &Connection, inbox: &mpsc::Receiver<Request>, outbox: &mpsc::Send
             }
             Request::Commit => match failed.take() {
                 Some(error) => {
-                    let _ = conn.execute_batch("ROLLBACK");
+                    let _ = sink.rollback();
                     Err(error)
                 }
-                None => commit(conn, head).map(|()| head).map_err(StoreError::from),
+                None => sink.commit(head).map(|()| head),
             },
             Request::Rollback => {
                 failed = None;
-                conn.execute_batch("ROLLBACK").map(|()| head).map_err(StoreError::from)
+                sink.rollback().map(|()| head)
             }
         };
         if outbox.send(reply).is_err() {
@@ -149,31 +181,19 @@ fn serve(conn: &Connection, inbox: &mpsc::Receiver<Request>, outbox: &mpsc::Send
     }
 }
 
-fn insert(conn: &Connection, chunk: &Chunk, head: &mut Head, recorded_at: Timestamp, bodies: &mut Vec<u8>) -> Result<(), StoreError> {
-    let mut statement = conn.prepare_cached("INSERT INTO journal (seq, body, hash) VALUES (?1, ?2, ?3)")?;
+/// Chains and hashes a chunk's entries after `head`.
+fn seal(chunk: &Chunk, head: &mut Head, recorded_at: Timestamp, rows: &mut Rows) -> Result<(), StoreError> {
+    rows.bodies.clear();
+    rows.rows.clear();
     let mut start = 0;
     for &(seq, end) in &chunk.entries {
-        bodies.clear();
-        let (sealed, hash) = head.seal_encoded(recorded_at, &chunk.commands[start..end], bodies);
+        let (sealed, hash) = head.seal_encoded(recorded_at, &chunk.commands[start..end], &mut rows.bodies);
         // Pair assertion: the chain and the register agree on every sequence number.
         if sealed != seq {
             return Err(InvariantViolation(format!("journal sequence {sealed} but register sequence {seq}")).into());
         }
-        statement.execute(params![seq as i64, bodies.as_slice(), hash.as_slice()])?;
+        rows.rows.push((seq, rows.bodies.len(), hash));
         start = end;
     }
     Ok(())
-}
-
-fn commit(conn: &Connection, head: Head) -> Result<(), rusqlite::Error> {
-    let recorded = conn
-        .prepare_cached("INSERT OR REPLACE INTO chain_head (id, head_seq, head_hash) VALUES (0, ?1, ?2)")
-        .and_then(|mut statement| statement.execute(params![head.seq as i64, head.hash.as_slice()]));
-    match recorded.and_then(|_| conn.execute_batch("COMMIT")) {
-        Ok(()) => Ok(()),
-        Err(error) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(error)
-        }
-    }
 }

@@ -1,11 +1,15 @@
-//! Storage tests on the embedded SQLite store, each against its own fresh database in a
-//! temporary directory: the register and head survive a reopen, resubmission is idempotent,
-//! every kind of tampering is found at the first bad sequence number, balances and history
-//! at past instants, and two handles on one database never fork the chain.
+//! The storage test suite, run unchanged on both backends: the embedded SQLite store (a fresh
+//! database in a temporary directory per test) and PostgreSQL (a fresh schema per test in a
+//! database of a throwaway cluster that `ringfence-testdb` starts, or of the server named by
+//! RINGFENCE_TEST_DATABASE_URL). The register and head survive a reopen, resubmission is
+//! idempotent, every kind of tampering is found at the first bad sequence number, balances
+//! and history at past instants, and two handles on one database never fork the chain.
 
 #![allow(clippy::unwrap_used, reason = "a fixture or a tool that fails should fail the test at once")]
 
-use std::path::Path;
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -15,7 +19,7 @@ use ringfence_core::{
     Segregation, Side, Status, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
 };
 use ringfence_journal::Head;
-use ringfence_store::{Location, Net, Store, StoreError, Subject, Verification};
+use ringfence_store::{Location, Net, PostgresTarget, Store, StoreError, Subject, Verification};
 use rusqlite::params;
 use tempfile::TempDir;
 
@@ -277,12 +281,60 @@ fn workload(steps: &[(Op, u16)]) -> Vec<Command> {
     commands
 }
 
-/// A fresh store in its own temporary directory.
-fn fresh() -> (TempDir, Location, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let location = Location::data_dir(dir.path());
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Keeps a test's database alive, and reaches into it beneath ringfence to tamper with it.
+struct Fixture {
+    _dir: Option<TempDir>,
+    raw: Raw,
+}
+
+type Param<'a> = dyn ::postgres::types::ToSql + Sync + 'a;
+
+enum Raw {
+    /// SQLite: a connection per use, so the file exists only once `Store::create` made it.
+    Sqlite(std::path::PathBuf),
+    Postgres(Box<std::cell::RefCell<::postgres::Client>>),
+}
+
+/// This test process's PostgreSQL database; each fixture gets a schema of its own in it.
+fn postgres_database() -> &'static str {
+    static DATABASE: OnceLock<String> = OnceLock::new();
+    DATABASE.get_or_init(|| ringfence_testdb::server().fresh_database())
+}
+
+/// A fresh, empty location on `backend`, and the fixture that keeps it.
+fn fresh_location(backend: Backend) -> (Fixture, Location) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let location = Location::data_dir(dir.path());
+            let Location::Sqlite(path) = &location else { unreachable!("a data directory is an SQLite location") };
+            let raw = Raw::Sqlite(path.clone());
+            (Fixture { _dir: Some(dir), raw }, location)
+        }
+        Backend::Postgres => {
+            static SCHEMAS: AtomicU64 = AtomicU64::new(0);
+            let url = postgres_database();
+            let schema = format!("store_test_{}", SCHEMAS.fetch_add(1, Ordering::Relaxed));
+            let target = PostgresTarget::parse(url).unwrap().create_schema(&schema).unwrap();
+            let mut config = ::postgres::Config::from_str(url).unwrap();
+            config.options(&format!("-c search_path={schema}"));
+            let raw = Raw::Postgres(Box::new(std::cell::RefCell::new(config.connect(::postgres::NoTls).unwrap())));
+            (Fixture { _dir: None, raw }, Location::Postgres(target))
+        }
+    }
+}
+
+/// A fresh store on `backend`.
+fn fresh(backend: Backend) -> (Fixture, Location, Store) {
+    let (fixture, location) = fresh_location(backend);
     let store = Store::create(&location).unwrap();
-    (dir, location, store)
+    (fixture, location, store)
 }
 
 fn submit_in_batches(store: &mut Store, commands: &[Command], batch_sizes: &[usize]) -> Vec<Outcome> {
@@ -339,42 +391,56 @@ fn stored_head_matches(store: &Store) {
     assert_eq!(store.verify().unwrap(), Ok(store.head()));
 }
 
+fn reopen_case(backend: Backend, steps: &[(Op, u16)], split: Index, batch_sizes: &[usize]) -> Result<(), TestCaseError> {
+    let commands = workload(steps);
+    let (prefix, rest) = commands.split_at(split.index(commands.len() + 1));
+
+    let (dir, location, mut store) = fresh(backend);
+    let prefix_outcomes = submit_in_batches(&mut store, prefix, batch_sizes);
+    let before = snapshot(&store);
+    stored_head_matches(&store);
+    drop(store);
+
+    let mut reopened = Store::open(&location).unwrap();
+    prop_assert_eq!(&snapshot(&reopened), &before);
+    stored_head_matches(&reopened);
+
+    // A store that never closed, given the same prefix in one batch: batching does not
+    // change outcomes or the chain.
+    let (_other_dir, _other_location, mut never_closed) = fresh(backend);
+    prop_assert_eq!(&never_closed.submit(prefix, RECORDED_AT).unwrap(), &prefix_outcomes);
+    prop_assert_eq!(never_closed.head(), before.head);
+
+    let reopened_outcomes = submit_in_batches(&mut reopened, rest, batch_sizes);
+    let never_closed_outcomes = submit_in_batches(&mut never_closed, rest, &[rest.len().max(1)]);
+    prop_assert_eq!(&reopened_outcomes, &never_closed_outcomes);
+    prop_assert_eq!(reopened.head(), never_closed.head());
+    prop_assert_eq!(snapshot(&reopened), snapshot(&never_closed));
+    stored_head_matches(&reopened);
+    stored_head_matches(&never_closed);
+    drop(dir);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn a_reopened_store_has_the_same_register_and_head_and_continues_the_same_chain(
+    fn a_reopened_store_has_the_same_register_and_head_and_continues_the_same_chain_on_sqlite(
         steps in prop::collection::vec((op(), 0u16..600), 1..48),
         split in any::<Index>(),
         batch_sizes in prop::collection::vec(1usize..9, 1..8),
     ) {
-        let commands = workload(&steps);
-        let (prefix, rest) = commands.split_at(split.index(commands.len() + 1));
+        reopen_case(Backend::Sqlite, &steps, split, &batch_sizes)?;
+    }
 
-        let (dir, location, mut store) = fresh();
-        let prefix_outcomes = submit_in_batches(&mut store, prefix, &batch_sizes);
-        let before = snapshot(&store);
-        stored_head_matches(&store);
-        drop(store);
-
-        let mut reopened = Store::open(&location).unwrap();
-        prop_assert_eq!(&snapshot(&reopened), &before);
-        stored_head_matches(&reopened);
-
-        // A store that never closed, given the same prefix in one batch: batching does not
-        // change outcomes or the chain.
-        let (_other_dir, _other_location, mut never_closed) = fresh();
-        prop_assert_eq!(&never_closed.submit(prefix, RECORDED_AT).unwrap(), &prefix_outcomes);
-        prop_assert_eq!(never_closed.head(), before.head);
-
-        let reopened_outcomes = submit_in_batches(&mut reopened, rest, &batch_sizes);
-        let never_closed_outcomes = submit_in_batches(&mut never_closed, rest, &[rest.len().max(1)]);
-        prop_assert_eq!(&reopened_outcomes, &never_closed_outcomes);
-        prop_assert_eq!(reopened.head(), never_closed.head());
-        prop_assert_eq!(snapshot(&reopened), snapshot(&never_closed));
-        stored_head_matches(&reopened);
-        stored_head_matches(&never_closed);
-        drop(dir);
+    #[test]
+    fn a_reopened_store_has_the_same_register_and_head_and_continues_the_same_chain_on_postgres(
+        steps in prop::collection::vec((op(), 0u16..600), 1..48),
+        split in any::<Index>(),
+        batch_sizes in prop::collection::vec(1usize..9, 1..8),
+    ) {
+        reopen_case(Backend::Postgres, &steps, split, &batch_sizes)?;
     }
 }
 
@@ -405,9 +471,8 @@ fn all_accepted(outcomes: &[Outcome]) {
     }
 }
 
-#[test]
-fn resubmitting_a_batch_returns_the_original_sequence_numbers_and_changes_nothing() {
-    let (_dir, location, mut store) = fresh();
+fn resubmitting_a_batch_returns_the_original_sequence_numbers_and_changes_nothing(backend: Backend) {
+    let (_dir, location, mut store) = fresh(backend);
     let batch = twenty_entries();
     let first = store.submit(&batch, RECORDED_AT).unwrap();
     all_accepted(&first);
@@ -439,32 +504,80 @@ fn resubmitting_a_batch_returns_the_original_sequence_numbers_and_changes_nothin
 const ENTRIES: u64 = 20;
 const MIDDLE: u64 = 10;
 
-fn tamper_fixture() -> (TempDir, Location, Store) {
-    let (dir, location, mut store) = fresh();
+fn tamper_fixture(backend: Backend) -> (Fixture, Location, Store) {
+    let (db, location, mut store) = fresh(backend);
     all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
     assert_eq!(store.head().seq, ENTRIES);
-    (dir, location, store)
+    (db, location, store)
 }
 
-fn stored(store: &Store, seq: u64) -> (Vec<u8>, Vec<u8>) {
-    store
-        .connection()
-        .query_row("SELECT body, hash FROM journal WHERE seq = ?1", [seq as i64], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
+fn stored(db: &Fixture, seq: u64) -> (Vec<u8>, Vec<u8>) {
+    match &db.raw {
+        Raw::Sqlite(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("SELECT body, hash FROM journal WHERE seq = ?1", [seq as i64], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap(),
+        Raw::Postgres(client) => {
+            let row = client.borrow_mut().query_one("SELECT body, hash FROM journal WHERE seq = $1", &[&(seq as i64)]).unwrap();
+            (row.get(0), row.get(1))
+        }
+    }
 }
 
-fn overwrite(store: &Store, seq: u64, body: &[u8], hash: &[u8]) {
-    let changed =
-        store.connection().execute("UPDATE journal SET body = ?1, hash = ?2 WHERE seq = ?3", params![body, hash, seq as i64]).unwrap();
+fn overwrite(db: &Fixture, seq: u64, body: &[u8], hash: &[u8]) {
+    let changed = match &db.raw {
+        Raw::Sqlite(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .execute("UPDATE journal SET body = ?1, hash = ?2 WHERE seq = ?3", params![body, hash, seq as i64])
+            .unwrap() as u64,
+        Raw::Postgres(client) => client
+            .borrow_mut()
+            .execute("UPDATE journal SET body = $1, hash = $2 WHERE seq = $3", &[&body as &Param<'_>, &hash, &(seq as i64)])
+            .unwrap(),
+    };
     assert_eq!(changed, 1);
 }
 
-fn delete(store: &Store, seq: u64) {
-    assert_eq!(store.connection().execute("DELETE FROM journal WHERE seq = ?1", [seq as i64]).unwrap(), 1);
+fn delete(db: &Fixture, seq: u64) {
+    let changed = match &db.raw {
+        Raw::Sqlite(path) => {
+            rusqlite::Connection::open(path).unwrap().execute("DELETE FROM journal WHERE seq = ?1", [seq as i64]).unwrap() as u64
+        }
+        Raw::Postgres(client) => client.borrow_mut().execute("DELETE FROM journal WHERE seq = $1", &[&(seq as i64)]).unwrap(),
+    };
+    assert_eq!(changed, 1);
 }
 
-fn insert(store: &Store, seq: u64, (body, hash): &(Vec<u8>, Vec<u8>)) {
-    store.connection().execute("INSERT INTO journal (seq, body, hash) VALUES (?1, ?2, ?3)", params![seq as i64, body, hash]).unwrap();
+fn insert(db: &Fixture, seq: u64, (body, hash): &(Vec<u8>, Vec<u8>)) {
+    match &db.raw {
+        Raw::Sqlite(path) => {
+            rusqlite::Connection::open(path)
+                .unwrap()
+                .execute("INSERT INTO journal (seq, body, hash) VALUES (?1, ?2, ?3)", params![seq as i64, body, hash])
+                .unwrap();
+        }
+        Raw::Postgres(client) => {
+            client
+                .borrow_mut()
+                .execute("INSERT INTO journal (seq, body, hash) VALUES ($1, $2, $3)", &[&(seq as i64) as &Param<'_>, body, hash])
+                .unwrap();
+        }
+    }
+}
+
+/// Rewrites the head recorded at commit.
+fn set_recorded_head(db: &Fixture, seq: u64, hash: &[u8]) {
+    let changed = match &db.raw {
+        Raw::Sqlite(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .execute("UPDATE chain_head SET head_seq = ?1, head_hash = ?2 WHERE id = 0", params![seq as i64, hash])
+            .unwrap() as u64,
+        Raw::Postgres(client) => client
+            .borrow_mut()
+            .execute("UPDATE chain_head SET head_seq = $1, head_hash = $2 WHERE id = 0", &[&(seq as i64) as &Param<'_>, &hash])
+            .unwrap(),
+    };
+    assert_eq!(changed, 1);
 }
 
 /// The journal is found broken at `expected` by a verification-only open, by the tampered
@@ -491,137 +604,119 @@ fn assert_intact(location: &Location, head: Head) {
     assert_eq!(Store::open(location).unwrap().head(), head);
 }
 
-#[test]
-fn an_untampered_store_verifies_with_its_head() {
-    let (_dir, location, store) = tamper_fixture();
+fn an_untampered_store_verifies_with_its_head(backend: Backend) {
+    let (db, location, store) = tamper_fixture(backend);
     let head = store.head();
-    let (_, last_hash) = stored(&store, ENTRIES);
+    let (_, last_hash) = stored(&db, ENTRIES);
     assert_eq!(head.seq, ENTRIES);
     assert_eq!(head.hash.as_slice(), last_hash.as_slice());
     assert_eq!(store.verify().unwrap(), Ok(head));
     assert_intact(&location, head);
 }
 
-#[test]
-fn every_flipped_byte_of_an_entry_body_is_found_at_that_entry() {
-    let (_dir, location, store) = tamper_fixture();
+fn every_flipped_byte_of_an_entry_body_is_found_at_that_entry(backend: Backend) {
+    let (db, location, store) = tamper_fixture(backend);
     let head = store.head();
-    let (body, hash) = stored(&store, MIDDLE);
+    let (body, hash) = stored(&db, MIDDLE);
     for offset in 0..body.len() {
         let mut altered = body.clone();
         altered[offset] ^= 0xff;
-        overwrite(&store, MIDDLE, &altered, &hash);
+        overwrite(&db, MIDDLE, &altered, &hash);
         assert_broken_at(&location, &store, MIDDLE, &format!("entry {MIDDLE}, byte {offset} of {}", body.len()));
-        overwrite(&store, MIDDLE, &body, &hash);
+        overwrite(&db, MIDDLE, &body, &hash);
     }
     for seq in [1, 2, 13, ENTRIES - 1, ENTRIES] {
-        let (body, hash) = stored(&store, seq);
+        let (body, hash) = stored(&db, seq);
         for offset in [0, 1, 9, 17, 49, body.len() / 2, body.len() - 1] {
             let mut altered = body.clone();
             altered[offset] ^= 0x01;
-            overwrite(&store, seq, &altered, &hash);
+            overwrite(&db, seq, &altered, &hash);
             assert_broken_at(&location, &store, seq, &format!("entry {seq}, byte {offset}"));
-            overwrite(&store, seq, &body, &hash);
+            overwrite(&db, seq, &body, &hash);
         }
     }
     assert_intact(&location, head);
 }
 
-#[test]
-fn an_altered_stored_hash_is_found_at_its_entry() {
-    let (_dir, location, store) = tamper_fixture();
+fn an_altered_stored_hash_is_found_at_its_entry(backend: Backend) {
+    let (db, location, store) = tamper_fixture(backend);
     let head = store.head();
     for seq in [1, 7, MIDDLE, ENTRIES] {
-        let (body, hash) = stored(&store, seq);
+        let (body, hash) = stored(&db, seq);
         let mut flipped = hash.clone();
         flipped[31] ^= 0x80;
         for (what, altered) in [("flipped", flipped), ("shortened", hash[..31].to_vec()), ("emptied", Vec::new())] {
-            overwrite(&store, seq, &body, &altered);
+            overwrite(&db, seq, &body, &altered);
             assert_broken_at(&location, &store, seq, &format!("hash of entry {seq} {what}"));
         }
-        overwrite(&store, seq, &body, &hash);
+        overwrite(&db, seq, &body, &hash);
     }
     assert_intact(&location, head);
 }
 
-#[test]
-fn a_deleted_entry_is_found_at_its_sequence_number() {
-    let (_dir, location, store) = tamper_fixture();
+fn a_deleted_entry_is_found_at_its_sequence_number(backend: Backend) {
+    let (db, location, store) = tamper_fixture(backend);
     let head = store.head();
     for seq in [1, MIDDLE, ENTRIES] {
-        let entry = stored(&store, seq);
-        delete(&store, seq);
+        let entry = stored(&db, seq);
+        delete(&db, seq);
         assert_broken_at(&location, &store, seq, &format!("entry {seq} deleted"));
-        insert(&store, seq, &entry);
+        insert(&db, seq, &entry);
     }
     assert_intact(&location, head);
 }
 
-#[test]
-fn swapped_entries_are_found_at_the_first_of_them() {
-    let (_dir, location, store) = tamper_fixture();
+fn swapped_entries_are_found_at_the_first_of_them(backend: Backend) {
+    let (db, location, store) = tamper_fixture(backend);
     let head = store.head();
     for (first, second) in [(MIDDLE, MIDDLE + 1), (3, 15), (1, ENTRIES), (ENTRIES - 1, ENTRIES)] {
-        let (a, b) = (stored(&store, first), stored(&store, second));
-        overwrite(&store, first, &b.0, &b.1);
-        overwrite(&store, second, &a.0, &a.1);
+        let (a, b) = (stored(&db, first), stored(&db, second));
+        overwrite(&db, first, &b.0, &b.1);
+        overwrite(&db, second, &a.0, &a.1);
         assert_broken_at(&location, &store, first, &format!("entries {first} and {second} swapped"));
-        overwrite(&store, first, &a.0, &a.1);
-        overwrite(&store, second, &b.0, &b.1);
+        overwrite(&db, first, &a.0, &a.1);
+        overwrite(&db, second, &b.0, &b.1);
     }
     assert_intact(&location, head);
 }
 
-#[test]
-fn an_altered_recorded_head_is_found_at_the_last_entry() {
-    let (_dir, location, store) = tamper_fixture();
+fn an_altered_recorded_head_is_found_at_the_last_entry(backend: Backend) {
+    let (db, location, store) = tamper_fixture(backend);
     let head = store.head();
     let mut altered = head.hash;
     altered[0] ^= 0x01;
-    store.connection().execute("UPDATE chain_head SET head_hash = ?1 WHERE id = 0", [altered.as_slice()]).unwrap();
+    set_recorded_head(&db, ENTRIES, &altered);
     assert_broken_at(&location, &store, ENTRIES, "recorded head hash altered");
-    store.connection().execute("UPDATE chain_head SET head_hash = ?1 WHERE id = 0", [head.hash.as_slice()]).unwrap();
+    set_recorded_head(&db, ENTRIES, &head.hash);
     assert_intact(&location, head);
 }
 
 /// Regression: entries beyond the head recorded at commit (appended outside ringfence, or a
 /// lowered recorded head) used to verify as intact.
-#[test]
-fn entries_beyond_the_recorded_head_are_found_at_the_first_of_them() {
-    let (_dir, location, store) = tamper_fixture();
+fn entries_beyond_the_recorded_head_are_found_at_the_first_of_them(backend: Backend) {
+    let (db, location, store) = tamper_fixture(backend);
     let head = store.head();
-    let (_, previous_hash) = stored(&store, ENTRIES - 1);
-    store
-        .connection()
-        .execute("UPDATE chain_head SET head_seq = ?1, head_hash = ?2 WHERE id = 0", rusqlite_params(ENTRIES - 1, &previous_hash))
-        .unwrap();
+    let (_, previous_hash) = stored(&db, ENTRIES - 1);
+    set_recorded_head(&db, ENTRIES - 1, &previous_hash);
     assert_broken_at(&location, &store, ENTRIES, "recorded head lowered by one entry");
-    store
-        .connection()
-        .execute("UPDATE chain_head SET head_seq = ?1, head_hash = ?2 WHERE id = 0", rusqlite_params(ENTRIES, &head.hash))
-        .unwrap();
+    set_recorded_head(&db, ENTRIES, &head.hash);
     assert_intact(&location, head);
-}
-
-fn rusqlite_params(seq: u64, hash: &[u8]) -> (i64, Vec<u8>) {
-    (seq as i64, hash.to_vec())
 }
 
 /// An entry re-sealed with a valid hash of its altered body is caught by the next entry's
 /// link to it; re-sealing the whole tail is caught by the head recorded at commit. (Only an
 /// attacker who also rewrites the recorded head gets past `verify`, which is why the head is
 /// to be anchored elsewhere with `ringfence journal head`.)
-#[test]
-fn a_resealed_entry_breaks_the_chain_at_the_next_entry_and_a_resealed_tail_at_the_head() {
-    let (_dir, location, store) = tamper_fixture();
+fn a_resealed_entry_breaks_the_chain_at_the_next_entry_and_a_resealed_tail_at_the_head(backend: Backend) {
+    let (db, location, store) = tamper_fixture(backend);
     let head = store.head();
-    let originals: Vec<_> = (1..=ENTRIES).map(|seq| stored(&store, seq)).collect();
+    let originals: Vec<_> = (1..=ENTRIES).map(|seq| stored(&db, seq)).collect();
     let reseal = |seq: u64, previous: Head| -> Head {
         let entry = ringfence_journal::decode(&originals[seq as usize - 1].0).unwrap();
         let mut chain = previous;
         let sealed = chain.seal(Timestamp::from_micros(entry.recorded_at.micros() + 1), &entry.command);
         assert_eq!(sealed.seq, seq);
-        overwrite(&store, seq, &sealed.body, &sealed.hash);
+        overwrite(&db, seq, &sealed.body, &sealed.hash);
         chain
     };
     let before_middle = Head { seq: MIDDLE - 1, hash: originals[MIDDLE as usize - 2].1.as_slice().try_into().unwrap() };
@@ -637,7 +732,7 @@ fn a_resealed_entry_breaks_the_chain_at_the_next_entry_and_a_resealed_tail_at_th
     assert_broken_at(&location, &store, ENTRIES, "tail re-sealed");
 
     for (index, (body, hash)) in originals.iter().enumerate() {
-        overwrite(&store, index as u64 + 1, body, hash);
+        overwrite(&db, index as u64 + 1, body, hash);
     }
     assert_intact(&location, head);
 }
@@ -648,9 +743,8 @@ fn net(negative: bool, units: u128) -> Net {
     Net { negative, amount: Amount::new(units) }
 }
 
-#[test]
-fn balance_at_sums_the_movements_effective_up_to_that_instant() {
-    let (_dir, _location, mut store) = fresh();
+fn balance_at_sums_the_movements_effective_up_to_that_instant(backend: Backend) {
+    let (_dir, _location, mut store) = fresh(backend);
     all_accepted(&store.submit(&registrations(), RECORDED_AT).unwrap());
     let (eth, usdc, a) = (asset(0), asset(1), client(0));
     let hot = wallet("w-omni-hot");
@@ -709,9 +803,8 @@ fn keys_of(recorded: &[ringfence_store::Recorded]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn history_lists_a_subjects_movements_in_the_period_oldest_first_up_to_the_limit() {
-    let (_dir, _location, mut store) = fresh();
+fn history_lists_a_subjects_movements_in_the_period_oldest_first_up_to_the_limit(backend: Backend) {
+    let (_dir, _location, mut store) = fresh(backend);
     all_accepted(&store.submit(&registrations(), RECORDED_AT).unwrap());
     let (eth, a, b, c) = (asset(0), client(0), client(1), client(2));
     let (hot, firm, ind) = (wallet("w-omni-hot"), wallet("w-firm"), wallet("w-ind"));
@@ -775,9 +868,8 @@ fn deposit_of(name: &str, units: u128) -> Command {
     movement_command(build::deposit(key(name), &client(0), &wallet_of(0), &asset(0), Amount::new(units)), at_minute(1))
 }
 
-#[test]
-fn two_handles_on_one_database_interleave_without_forking_the_chain() {
-    let (_dir, location, mut first) = fresh();
+fn two_handles_on_one_database_interleave_without_forking_the_chain(backend: Backend) {
+    let (_dir, location, mut first) = fresh(backend);
     all_accepted(&first.submit(&registrations(), RECORDED_AT).unwrap());
     let mut second = Store::open(&location).unwrap();
     assert_eq!(second.head(), first.head());
@@ -813,17 +905,16 @@ fn two_handles_on_one_database_interleave_without_forking_the_chain() {
     assert_eq!(reopened.register().balance(&position, &asset(0)), Some(Amount::new(expected_total)));
 }
 
-#[test]
-fn two_handles_in_two_threads_apply_every_movement_exactly_once() {
+fn two_handles_in_two_threads_apply_every_movement_exactly_once(backend: Backend) {
     const ROUNDS: usize = 12;
-    let (_dir, location, mut setup) = fresh();
+    let (_dir, location, mut setup) = fresh(backend);
     all_accepted(&setup.submit(&registrations(), RECORDED_AT).unwrap());
     drop(setup);
 
     // Both threads submit the same keys, in opposite orders, two per batch.
     let keys: Vec<String> = (0..ROUNDS * 2).map(|n| format!("k-{n}")).collect();
-    let run = |location: &Path, reverse: bool| -> Vec<(String, Outcome)> {
-        let mut store = Store::open(&Location::Sqlite(location.to_owned())).unwrap();
+    let run = |location: &Location, reverse: bool| -> Vec<(String, Outcome)> {
+        let mut store = Store::open(location).unwrap();
         let mut order: Vec<&String> = keys.iter().collect();
         if reverse {
             order.reverse();
@@ -837,10 +928,9 @@ fn two_handles_in_two_threads_apply_every_movement_exactly_once() {
         }
         results
     };
-    let Location::Sqlite(path) = &location;
     let (forward, backward) = std::thread::scope(|scope| {
-        let forward = scope.spawn(|| run(path, false));
-        let backward = scope.spawn(|| run(path, true));
+        let forward = scope.spawn(|| run(&location, false));
+        let backward = scope.spawn(|| run(&location, true));
         (forward.join().unwrap(), backward.join().unwrap())
     });
 
@@ -858,3 +948,31 @@ fn two_handles_in_two_threads_apply_every_movement_exactly_once() {
     let total: u128 = (0..keys.len() as u128).map(|n| n + 1).sum();
     assert_eq!(store.register().balance(&Account::Position(client(0)), &asset(0)), Some(Amount::new(total)));
 }
+
+/// Every test above, once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(super::Backend::Sqlite) })*
+        }
+        mod postgres {
+            $(#[test] fn $name() { super::$name(super::Backend::Postgres) })*
+        }
+    };
+}
+
+on_both_backends!(
+    resubmitting_a_batch_returns_the_original_sequence_numbers_and_changes_nothing,
+    an_untampered_store_verifies_with_its_head,
+    every_flipped_byte_of_an_entry_body_is_found_at_that_entry,
+    an_altered_stored_hash_is_found_at_its_entry,
+    a_deleted_entry_is_found_at_its_sequence_number,
+    swapped_entries_are_found_at_the_first_of_them,
+    an_altered_recorded_head_is_found_at_the_last_entry,
+    entries_beyond_the_recorded_head_are_found_at_the_first_of_them,
+    a_resealed_entry_breaks_the_chain_at_the_next_entry_and_a_resealed_tail_at_the_head,
+    balance_at_sums_the_movements_effective_up_to_that_instant,
+    history_lists_a_subjects_movements_in_the_period_oldest_first_up_to_the_limit,
+    two_handles_on_one_database_interleave_without_forking_the_chain,
+    two_handles_in_two_threads_apply_every_movement_exactly_once,
+);

@@ -1,0 +1,352 @@
+//! The PostgreSQL backend: schema and migrations, connecting, the reader and the write
+//! session. Released migrations are never edited: add a new one at the end.
+//!
+//! Several ringfence processes may share one database. Each batch runs in one transaction
+//! that first locks the recorded head's row (`SELECT … FOR UPDATE`): that row lock is the
+//! journal's write lock, so writers take turns, and the one that gets it reads (on its reader
+//! session, which sees every committed batch) whatever the others appended before deciding
+//! anything. Entries go in with `COPY … FROM STDIN (FORMAT binary)`, a chunk at a time while
+//! the state machine decides the rest; the new head and `COMMIT` travel in one round trip.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::Type;
+use postgres::{Client, Config, IsolationLevel, NoTls, Statement};
+use ringfence_journal::Head;
+
+use crate::writer::{Rows, Sink};
+use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, read_hash};
+
+/// Migrations in order; `schema_version` records how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: the journal (the truth) and the chain head recorded at every commit, whose row is
+    // also the writers' lock.
+    "CREATE TABLE journal (
+         seq  BIGINT PRIMARY KEY,
+         body BYTEA NOT NULL,
+         hash BYTEA NOT NULL
+     );
+     CREATE TABLE chain_head (
+         id        SMALLINT PRIMARY KEY CHECK (id = 0),
+         head_seq  BIGINT NOT NULL,
+         head_hash BYTEA NOT NULL
+     );
+     INSERT INTO chain_head (id, head_seq, head_hash)
+         VALUES (0, 0, '\\x0000000000000000000000000000000000000000000000000000000000000000');",
+];
+
+/// Serialises `init` and `migrate` of ringfence processes on one database (an arbitrary
+/// constant: "ring" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7269_6e67;
+
+/// How long connecting may take when the URL does not say.
+const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+
+/// A PostgreSQL database, and optionally the schema inside it that holds ringfence's tables.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresTarget {
+    url: String,
+    schema: Option<String>,
+}
+
+impl fmt::Debug for PostgresTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the password.
+        f.write_str(&self.describe())
+    }
+}
+
+impl PostgresTarget {
+    /// Checks a `postgres://` URL as the client library reads it.
+    pub fn parse(url: &str) -> Result<PostgresTarget, StoreError> {
+        Config::from_str(url).map_err(|error| StoreError::UnsupportedUrl { url: redact(url), reason: error.to_string() })?;
+        Ok(PostgresTarget { url: url.to_owned(), schema: None })
+    }
+
+    /// The same database with ringfence's tables in `schema` (which must exist), for scratch
+    /// stores side by side in one database (benchmarks, tests).
+    pub fn with_schema(&self, schema: &str) -> PostgresTarget {
+        PostgresTarget { url: self.url.clone(), schema: Some(schema.to_owned()) }
+    }
+
+    /// The URL without its password, and the schema if one is set.
+    pub fn describe(&self) -> String {
+        let url = redact(&self.url);
+        match &self.schema {
+            Some(schema) => format!("{url} (schema {schema})"),
+            None => url,
+        }
+    }
+
+    /// Creates an empty schema `name` (lower-case letters, digits and `_`) in this database,
+    /// for a scratch store, and returns the target inside it.
+    pub fn create_schema(&self, name: &str) -> Result<PostgresTarget, StoreError> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            return Err(StoreError::Postgres(format!(
+                "{name:?} is not a schema name ringfence creates; use lower-case letters, digits and _"
+            )));
+        }
+        self.connect()?.batch_execute(&format!("CREATE SCHEMA \"{name}\"")).map_err(pg)?;
+        Ok(self.with_schema(name))
+    }
+
+    /// Drops the target's schema and everything in it (a scratch store made by
+    /// [`PostgresTarget::create_schema`]).
+    pub fn drop_schema(&self) -> Result<(), StoreError> {
+        let Some(schema) = &self.schema else { return Ok(()) };
+        self.connect()?.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).map_err(pg)
+    }
+
+    /// A new session. Sessions are durable (`synchronous_commit = on` whatever the server's
+    /// default) and use the target's schema.
+    pub(crate) fn connect(&self) -> Result<Client, StoreError> {
+        let mut config = Config::from_str(&self.url)
+            .map_err(|error| StoreError::UnsupportedUrl { url: redact(&self.url), reason: error.to_string() })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT_DEFAULT);
+        }
+        let mut options = config.get_options().unwrap_or_default().to_owned();
+        options.push_str(" -c synchronous_commit=on");
+        if let Some(schema) = &self.schema {
+            options.push_str(&format!(" -c search_path={schema}"));
+        }
+        config.options(options.trim());
+        if config.get_application_name().is_none() {
+            config.application_name("ringfence");
+        }
+        config.connect(NoTls).map_err(|error| StoreError::Unreachable { target: self.describe(), reason: describe_error(&error) })
+    }
+}
+
+/// A URL with its password replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// The whole message of a client error: the server's own words when it sent an error.
+fn describe_error(error: &postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+fn pg(error: postgres::Error) -> StoreError {
+    StoreError::Postgres(describe_error(&error))
+}
+
+/// The schema version, or None when ringfence's tables are not there at all.
+fn schema_version(client: &mut Client) -> Result<Option<i64>, StoreError> {
+    let exists: bool = client.query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[]).map_err(pg)?.get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let version: Option<i32> = client.query_opt("SELECT version FROM schema_version WHERE id = 0", &[]).map_err(pg)?.map(|row| row.get(0));
+    Ok(Some(i64::from(version.unwrap_or(0))))
+}
+
+/// Runs the missing migrations in one transaction under the migration lock. With `Intent::
+/// Create`, fails if a store is there already.
+fn migrate_client(client: &mut Client, target: &PostgresTarget, intent: Intent) -> Result<Migrated, StoreError> {
+    let mut tx = client.transaction().map_err(pg)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(pg)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (id SMALLINT PRIMARY KEY CHECK (id = 0), version INTEGER NOT NULL)")
+        .map_err(pg)?;
+    let version: i64 =
+        tx.query_opt("SELECT version FROM schema_version WHERE id = 0", &[]).map_err(pg)?.map_or(0, |row| i64::from(row.get::<_, i32>(0)));
+    let supported = MIGRATIONS.len() as i64;
+    if intent == Intent::Create && version > 0 {
+        return Err(StoreError::AlreadyInitialised(target.describe()));
+    }
+    if version > supported {
+        return Err(StoreError::SchemaTooNew { found: version, supported });
+    }
+    for sql in MIGRATIONS.iter().skip(version as usize) {
+        tx.batch_execute(sql).map_err(pg)?;
+    }
+    tx.execute(
+        "INSERT INTO schema_version (id, version) VALUES (0, $1) ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version",
+        &[&(supported as i32)],
+    )
+    .map_err(pg)?;
+    tx.commit().map_err(pg)?;
+    Ok(Migrated { from: version, to: supported })
+}
+
+/// `ringfence migrate` on PostgreSQL: creates the schema in an empty database too.
+pub(crate) fn migrate(target: &PostgresTarget) -> Result<Migrated, StoreError> {
+    migrate_client(&mut target.connect()?, target, Intent::Open)
+}
+
+/// The store's own session, for catching up and queries.
+pub(crate) struct PostgresReader {
+    client: Client,
+    target: PostgresTarget,
+    since: Statement,
+    at: Statement,
+    after: Statement,
+}
+
+impl fmt::Debug for PostgresReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresReader").field("target", &self.target).finish_non_exhaustive()
+    }
+}
+
+impl PostgresReader {
+    pub(crate) fn open(target: &PostgresTarget, intent: Intent) -> Result<PostgresReader, StoreError> {
+        let mut client = target.connect()?;
+        match intent {
+            Intent::Create => {
+                migrate_client(&mut client, target, Intent::Create)?;
+            }
+            Intent::Open | Intent::Inspect => match schema_version(&mut client)? {
+                None | Some(0) => return Err(StoreError::NotInitialised(target.describe())),
+                Some(found) if found > MIGRATIONS.len() as i64 => {
+                    return Err(StoreError::SchemaTooNew { found, supported: MIGRATIONS.len() as i64 });
+                }
+                Some(found) if found < MIGRATIONS.len() as i64 && intent == Intent::Open => {
+                    return Err(StoreError::SchemaTooOld { location: target.describe(), found, supported: MIGRATIONS.len() as i64 });
+                }
+                Some(_) => {}
+            },
+        }
+        let since = client.prepare("SELECT seq, body, hash FROM journal WHERE seq > $1 ORDER BY seq").map_err(pg)?;
+        let at = client.prepare("SELECT seq, body, hash FROM journal WHERE seq = ANY($1)").map_err(pg)?;
+        let after = client.prepare("SELECT seq, body, hash FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2").map_err(pg)?;
+        Ok(PostgresReader { client, target: target.clone(), since, at, after })
+    }
+}
+
+fn recorded_head(client: &mut impl postgres::GenericClient) -> Result<Head, StoreError> {
+    let row = client.query_opt("SELECT head_seq, head_hash FROM chain_head WHERE id = 0", &[]).map_err(pg)?;
+    Ok(row.map_or(Head::EMPTY, |row| Head { seq: row.get::<_, i64>(0) as u64, hash: read_hash(row.get::<_, &[u8]>(1)) }))
+}
+
+/// Visits each row of (seq, body, hash) as it arrives, without collecting them.
+fn visit_rows(rows: postgres::RowIter<'_>, visit: Visit<'_>) -> Result<(), StoreError> {
+    let mut rows = rows;
+    while let Some(row) = rows.next().map_err(pg)? {
+        visit(row.get::<_, i64>(0) as u64, row.get::<_, &[u8]>(1), row.get::<_, &[u8]>(2))?;
+    }
+    Ok(())
+}
+
+impl Reader for PostgresReader {
+    fn read(&mut self, scan: Scan, visit: Visit<'_>) -> Result<Head, StoreError> {
+        // One snapshot for the head and the entries, even while another process commits.
+        let mut tx = self.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().map_err(pg)?;
+        let recorded = recorded_head(&mut tx)?;
+        let after = match scan {
+            Scan::Behind(known) if known == recorded => return Ok(recorded),
+            Scan::Behind(known) => known.seq,
+            Scan::All => 0,
+        };
+        visit_rows(tx.query_raw(&self.since, [after as i64]).map_err(pg)?, visit)?;
+        tx.commit().map_err(pg)?;
+        Ok(recorded)
+    }
+
+    fn entries_at(&mut self, seqs: &[u64], visit: Visit<'_>) -> Result<(), StoreError> {
+        let wanted: Vec<i64> = seqs.iter().map(|&seq| seq as i64).collect();
+        let rows = self.client.query(&self.at, &[&wanted]).map_err(pg)?;
+        // The rows come in any order: give them back in the order asked.
+        let mut found: Vec<(u64, &[u8], &[u8])> = rows.iter().map(|row| (row.get::<_, i64>(0) as u64, row.get(1), row.get(2))).collect();
+        found.sort_unstable_by_key(|(seq, _, _)| *seq);
+        for &seq in seqs {
+            if let Ok(index) = found.binary_search_by_key(&seq, |(seq, _, _)| *seq) {
+                let (_, body, hash) = found[index];
+                visit(seq, body, hash)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn entries_after(&mut self, after: u64, limit: u32, visit: Visit<'_>) -> Result<(), StoreError> {
+        let rows = self.client.query_raw(&self.after, [after as i64, i64::from(limit)]).map_err(pg)?;
+        visit_rows(rows, visit)
+    }
+
+    fn sink(&self) -> Result<Box<dyn Sink>, StoreError> {
+        let mut client = self.target.connect()?;
+        let copy = client.prepare("COPY journal (seq, body, hash) FROM STDIN (FORMAT binary)").map_err(pg)?;
+        Ok(Box::new(PostgresSink { client, copy, open: false }))
+    }
+}
+
+/// The writer thread's session.
+struct PostgresSink {
+    client: Client,
+    copy: Statement,
+    /// A transaction is open on the session.
+    open: bool,
+}
+
+impl PostgresSink {
+    fn abort(&mut self) {
+        if self.open {
+            self.open = false;
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+    }
+}
+
+impl Sink for PostgresSink {
+    fn begin(&mut self) -> Result<(), StoreError> {
+        self.abort();
+        // The row lock is held until COMMIT or ROLLBACK: the journal's write lock.
+        self.client.batch_execute("BEGIN; SELECT head_seq FROM chain_head WHERE id = 0 FOR UPDATE").map_err(pg)?;
+        self.open = true;
+        Ok(())
+    }
+
+    fn insert(&mut self, rows: &Rows) -> Result<(), StoreError> {
+        let writer = self.client.copy_in(&self.copy).map_err(pg)?;
+        let mut writer = BinaryCopyInWriter::new(writer, &[Type::INT8, Type::BYTEA, Type::BYTEA]);
+        for (seq, body, hash) in rows.iter() {
+            writer.write(&[&(seq as i64), &body, &hash.as_slice()]).map_err(pg)?;
+        }
+        writer.finish().map_err(pg)?;
+        Ok(())
+    }
+
+    fn commit(&mut self, head: Head) -> Result<(), StoreError> {
+        // Literal values (an integer and hex) of our own making: one round trip for both.
+        let sql = format!(
+            "UPDATE chain_head SET head_seq = {}, head_hash = '\\x{}' WHERE id = 0; COMMIT",
+            head.seq,
+            ringfence_journal::hex(&head.hash)
+        );
+        let result = self.client.batch_execute(&sql).map_err(pg);
+        if result.is_err() {
+            self.abort();
+        }
+        self.open = false;
+        result
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        self.abort();
+        Ok(())
+    }
+}

@@ -1,0 +1,269 @@
+//! The embedded SQLite backend: schema and migrations, connection settings, the reader, the
+//! write session and the WAL checkpoint thread. Released migrations are never edited: add a
+//! new one at the end.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use ringfence_journal::Head;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::writer::{Rows, Sink};
+use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, read_hash};
+
+/// Migrations in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: the journal (the truth) and the chain head recorded at every commit.
+    "CREATE TABLE journal (
+         seq  INTEGER PRIMARY KEY,
+         body BLOB NOT NULL,
+         hash BLOB NOT NULL
+     );
+     CREATE TABLE chain_head (
+         id        INTEGER PRIMARY KEY CHECK (id = 0),
+         head_seq  INTEGER NOT NULL,
+         head_hash BLOB NOT NULL
+     );",
+];
+
+/// Commits between checkpoints: fewer, larger checkpoints take less from the two threads
+/// that decide and write; SQLite's automatic checkpoint still bounds the WAL at 1 GiB.
+const CHECKPOINT_EVERY_COMMITS: u64 = 16;
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    // WAL with synchronous=FULL: a committed batch survives a crash or power loss, and readers
+    // do not block the writer. Checkpoints run on the store's checkpoint thread; the automatic
+    // one is only a safety valve for a WAL past 1 GiB.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA cache_size = -65536;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA wal_autocheckpoint = 262144;",
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    Ok(())
+}
+
+fn migrate(conn: &Connection) -> Result<Migrated, StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let supported = MIGRATIONS.len() as i64;
+    if version > supported {
+        return Err(StoreError::SchemaTooNew { found: version, supported });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
+        tx.commit()?;
+    }
+    Ok(Migrated { from: version, to: supported })
+}
+
+/// `ringfence migrate` on an embedded store: it must exist (`init` creates one).
+pub(crate) fn migrate_file(path: &Path) -> Result<Migrated, StoreError> {
+    if !path.is_file() {
+        return Err(StoreError::NotInitialised(path.display().to_string()));
+    }
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    migrate(&conn)
+}
+
+/// The store's own connection, for catching up and queries.
+#[derive(Debug)]
+pub(crate) struct SqliteReader {
+    conn: Connection,
+    path: PathBuf,
+    checkpointer: Option<Checkpointer>,
+}
+
+impl SqliteReader {
+    pub(crate) fn open(path: &Path, intent: Intent) -> Result<SqliteReader, StoreError> {
+        match intent {
+            Intent::Create => {
+                if path.exists() {
+                    return Err(StoreError::AlreadyInitialised(path.display().to_string()));
+                }
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|source| StoreError::Directory { path: parent.to_owned(), source })?;
+                }
+            }
+            Intent::Open | Intent::Inspect => {
+                if !path.is_file() {
+                    return Err(StoreError::NotInitialised(path.display().to_string()));
+                }
+            }
+        }
+        let conn = Connection::open(path)?;
+        let checkpointer = match intent {
+            Intent::Inspect => {
+                // Read only: no schema change and no checkpoints on a store being inspected.
+                conn.busy_timeout(std::time::Duration::from_secs(30))?;
+                None
+            }
+            Intent::Create | Intent::Open => {
+                if intent == Intent::Create {
+                    // Before the first table: 16 KiB pages hold ~45 journal entries each, so a
+                    // batch writes fewer pages and WAL frames.
+                    conn.execute_batch("PRAGMA page_size = 16384")?;
+                }
+                configure(&conn)?;
+                migrate(&conn)?;
+                Some(Checkpointer::start(path)?)
+            }
+        };
+        Ok(SqliteReader { conn, path: path.to_owned(), checkpointer })
+    }
+
+    fn recorded_head(&self) -> Result<Head, StoreError> {
+        let head = self
+            .conn
+            .query_row("SELECT head_seq, head_hash FROM chain_head WHERE id = 0", [], |row| {
+                Ok(Head { seq: row.get::<_, i64>(0)? as u64, hash: read_hash(&row.get::<_, Vec<u8>>(1)?) })
+            })
+            .optional()?;
+        Ok(head.unwrap_or(Head::EMPTY))
+    }
+
+    fn read_snapshot(&self, scan: Scan, visit: Visit<'_>) -> Result<Head, StoreError> {
+        let recorded = self.recorded_head()?;
+        let after = match scan {
+            Scan::Behind(known) if known == recorded => return Ok(recorded),
+            Scan::Behind(known) => known.seq,
+            Scan::All => 0,
+        };
+        let mut statement = self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 ORDER BY seq")?;
+        let mut rows = statement.query([after as i64])?;
+        while let Some(row) = rows.next()? {
+            let seq = row.get::<_, i64>(0)? as u64;
+            visit(seq, row.get_ref(1)?.as_blob().unwrap_or(&[]), row.get_ref(2)?.as_blob().unwrap_or(&[]))?;
+        }
+        Ok(recorded)
+    }
+}
+
+impl Reader for SqliteReader {
+    fn read(&mut self, scan: Scan, visit: Visit<'_>) -> Result<Head, StoreError> {
+        // The recorded head and the entries must come from one snapshot while other processes
+        // commit: a read transaction gives it.
+        self.conn.execute_batch("BEGIN")?;
+        let result = self.read_snapshot(scan, visit);
+        self.conn.execute_batch("COMMIT")?;
+        result
+    }
+
+    fn entries_at(&mut self, seqs: &[u64], visit: Visit<'_>) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached("SELECT body, hash FROM journal WHERE seq = ?1")?;
+        for &seq in seqs {
+            let mut rows = statement.query([seq as i64])?;
+            if let Some(row) = rows.next()? {
+                visit(seq, row.get_ref(0)?.as_blob().unwrap_or(&[]), row.get_ref(1)?.as_blob().unwrap_or(&[]))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn entries_after(&mut self, after: u64, limit: u32, visit: Visit<'_>) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let mut rows = statement.query(params![after as i64, i64::from(limit)])?;
+        while let Some(row) = rows.next()? {
+            let seq = row.get::<_, i64>(0)? as u64;
+            visit(seq, row.get_ref(1)?.as_blob().unwrap_or(&[]), row.get_ref(2)?.as_blob().unwrap_or(&[]))?;
+        }
+        Ok(())
+    }
+
+    fn sink(&self) -> Result<Box<dyn Sink>, StoreError> {
+        let conn = Connection::open(&self.path)?;
+        configure(&conn)?;
+        Ok(Box::new(SqliteSink { conn }))
+    }
+
+    fn committed(&mut self) {
+        if let Some(checkpointer) = &mut self.checkpointer {
+            checkpointer.commits += 1;
+            if checkpointer.commits % CHECKPOINT_EVERY_COMMITS == 0 {
+                // The thread is gone only if it panicked; commits stay correct without it.
+                let _ = checkpointer.wake.send(());
+            }
+        }
+    }
+}
+
+impl Drop for SqliteReader {
+    fn drop(&mut self) {
+        if let Some(checkpointer) = self.checkpointer.take() {
+            drop(checkpointer.wake);
+            let _ = checkpointer.thread.join();
+        }
+    }
+}
+
+/// The writer thread's connection.
+struct SqliteSink {
+    conn: Connection,
+}
+
+impl Sink for SqliteSink {
+    fn begin(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?)
+    }
+
+    fn insert(&mut self, rows: &Rows) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached("INSERT INTO journal (seq, body, hash) VALUES (?1, ?2, ?3)")?;
+        for (seq, body, hash) in rows.iter() {
+            statement.execute(params![seq as i64, body, hash.as_slice()])?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, head: Head) -> Result<(), StoreError> {
+        let recorded = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO chain_head (id, head_seq, head_hash) VALUES (0, ?1, ?2)")
+            .and_then(|mut statement| statement.execute(params![head.seq as i64, head.hash.as_slice()]));
+        match recorded.and_then(|_| self.conn.execute_batch("COMMIT")) {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(error.into())
+            }
+        }
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("ROLLBACK")?)
+    }
+}
+
+/// Copies committed WAL frames into the database file on its own thread and connection, so a
+/// checkpoint never stalls a commit.
+#[derive(Debug)]
+struct Checkpointer {
+    wake: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+    commits: u64,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let (wake, signals) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("ringfence-checkpoint".into())
+            .spawn(move || {
+                while signals.recv().is_ok() {
+                    // Coalesce the wake-ups that arrived while the last checkpoint ran.
+                    while signals.try_recv().is_ok() {}
+                    // A passive checkpoint never blocks the writer; a failure only leaves the
+                    // WAL longer, and the next wake-up tries again.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .map_err(StoreError::Thread)?;
+        Ok(Checkpointer { wake, thread, commits: 0 })
+    }
+}
