@@ -1,0 +1,114 @@
+//! The `ringfence` binary on PostgreSQL (`--database-url`): init, migrate, import and every
+//! query against a real server (a throwaway cluster from `ringfence-testdb`, or
+//! RINGFENCE_TEST_DATABASE_URL), and clear errors that change nothing for bad or unreachable
+//! URLs.
+
+#![allow(clippy::unwrap_used, reason = "a fixture or a tool that fails should fail the test at once")]
+
+use std::process::{Command, Output};
+
+use ringfence_store::{Location, StoreError, Verification};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringfence");
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/casp.jsonl");
+
+fn ringfence(url: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--database-url")
+        .arg(url)
+        .args(args)
+        .env_remove("RINGFENCE_DATA_DIR")
+        .env_remove("RINGFENCE_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn assert_code(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{}", text(output));
+}
+
+#[test]
+fn init_import_and_every_query_work_on_postgres_and_a_second_init_is_refused() {
+    let url = ringfence_testdb::server().fresh_database();
+    let init = ringfence(&url, &["init"]);
+    assert_code(&init, 0);
+    assert!(text(&init).contains("initialised an empty ringfence store at postgres://"), "{}", text(&init));
+    let again = ringfence(&url, &["init"]);
+    assert_code(&again, 2);
+    assert!(text(&again).contains("a ringfence store already exists"), "{}", text(&again));
+
+    let import = ringfence(&url, &["import", EXAMPLE]);
+    assert_code(&import, 0);
+    assert!(text(&import).contains("25 line(s): 25 accepted"), "{}", text(&import));
+    let reimport = ringfence(&url, &["import", "--quiet", EXAMPLE]);
+    assert_code(&reimport, 0);
+    assert!(text(&reimport).contains("25 line(s): 25 already_exists"), "{}", text(&reimport));
+
+    let summary = ringfence(&url, &["summary"]);
+    assert_code(&summary, 0);
+    assert!(text(&summary).contains("journal at sequence 25"), "{}", text(&summary));
+    assert!(!text(&summary).contains("NOT SEGREGATED"), "{}", text(&summary));
+    let balance = ringfence(&url, &["balance", "--client", "client-1", "--at", "2026-01-06"]);
+    assert_code(&balance, 0);
+    assert!(text(&balance).contains("2.5 ETH"), "{}", text(&balance));
+    let history = ringfence(&url, &["history", "--client", "client-1", "--limit", "2"]);
+    assert_code(&history, 0);
+    assert!(text(&history).contains("dep-0001"), "{}", text(&history));
+    let verify = ringfence(&url, &["journal", "verify"]);
+    assert_code(&verify, 0);
+    assert!(text(&verify).contains("journal intact: 25 entries"), "{}", text(&verify));
+    let head = ringfence(&url, &["journal", "head"]);
+    assert_code(&head, 0);
+    assert!(text(&head).starts_with("25 "), "{}", text(&head));
+}
+
+#[test]
+fn migrate_creates_the_schema_in_an_empty_database_and_is_then_up_to_date() {
+    let url = ringfence_testdb::server().fresh_database();
+    let migrate = ringfence(&url, &["migrate"]);
+    assert_code(&migrate, 0);
+    assert!(text(&migrate).contains("from schema 0 to 1"), "{}", text(&migrate));
+    let again = ringfence(&url, &["migrate"]);
+    assert_code(&again, 0);
+    assert!(text(&again).contains("is up to date (schema 1)"), "{}", text(&again));
+    assert_code(&ringfence(&url, &["summary"]), 0);
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error_that_never_shows_the_password() {
+    // Port 1 on loopback: nothing listens there.
+    let url = "postgres://ops:s3cret-pw@127.0.0.1:1/ringfence?connect_timeout=5";
+    for args in [&["init"][..], &["summary"], &["import", EXAMPLE], &["journal", "verify"], &["migrate"]] {
+        let output = ringfence(url, args);
+        assert_code(&output, 2);
+        let message = text(&output);
+        assert!(message.contains("cannot connect to PostgreSQL at postgres://ops:***@127.0.0.1:1/ringfence"), "{args:?}: {message}");
+        assert!(!message.contains("s3cret-pw"), "{args:?} printed the password: {message}");
+    }
+}
+
+#[test]
+fn a_malformed_url_is_refused_before_anything_is_touched() {
+    for url in ["postgres://host:notaport/db", "mysql://localhost/db", "sqlite:"] {
+        let output = ringfence(url, &["init"]);
+        assert_code(&output, 2);
+        assert!(text(&output).contains("is not a database URL ringfence understands"), "{url}: {}", text(&output));
+    }
+}
+
+#[test]
+fn commands_on_an_empty_database_say_to_run_init_and_create_nothing() {
+    let url = ringfence_testdb::server().fresh_database();
+    for args in [&["summary"][..], &["import", EXAMPLE], &["journal", "verify"], &["balance", "--client", "client-1"]] {
+        let output = ringfence(&url, args);
+        assert_code(&output, 2);
+        assert!(text(&output).contains("run `ringfence init` first"), "{args:?}: {}", text(&output));
+    }
+    // Still no store there: nothing was created on the way.
+    let location = Location::parse_url(&url).unwrap();
+    assert!(matches!(Verification::open(&location), Err(StoreError::NotInitialised(_))));
+}
