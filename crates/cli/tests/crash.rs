@@ -6,6 +6,9 @@
 //! lines are a prefix of the file, and balances equal exactly what that prefix deposits), and
 //! a resubmission of the first unacknowledged batch must apply each of its movements once.
 //!
+//! Two processes importing one file at once on one database never fork the chain and apply
+//! each line once.
+//!
 //! PostgreSQL is a throwaway cluster from `ringfence-testdb` (or RINGFENCE_TEST_DATABASE_URL).
 
 #![allow(clippy::unwrap_used, reason = "a fixture or a tool that fails should fail the test at once")]
@@ -254,4 +257,54 @@ fn sqlite_survives_sigkill_at_random_moments_with_every_acknowledged_batch_and_n
 #[test]
 fn postgres_survives_sigkill_at_random_moments_with_every_acknowledged_batch_and_no_partial_one() {
     crash_many_times(&Target::postgres(), 0x5eed_0002);
+}
+
+/// Two `ringfence import` processes load the same file at once, in small batches: every line
+/// is accepted by exactly one of them and `already_exists` for the other, with the same
+/// sequence number, and the journal is one unforked chain. (How the work splits is up to the
+/// database: PostgreSQL's row lock queues the writers so both record lines; SQLite's busy
+/// handler favours the writer already running, so there one process often records all.)
+fn two_processes_race(target: &Target) {
+    const RACE_MOVEMENTS: usize = 2_000;
+    let load = load(0x0ace);
+    let lines: Vec<String> = load.lines[..load.lines.len() - MOVEMENTS + RACE_MOVEMENTS].to_vec();
+    let file = target.file("race.jsonl", &lines);
+    let init = target.command(&["init"]).output().unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let spawn =
+        || target.command(&["import", "--json", "--batch-size", "10", file.to_str().unwrap()]).stdout(Stdio::piped()).spawn().unwrap();
+    let (first, second) = (spawn(), spawn());
+    let outputs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let mut by_line: BTreeMap<u64, Vec<(String, u64)>> = BTreeMap::new();
+    for (process, output) in outputs.iter().enumerate() {
+        let accepted = String::from_utf8_lossy(&output.stdout).matches(r#""status":"accepted""#).count();
+        eprintln!("process {process} accepted {accepted} line(s)");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let value: Value = serde_json::from_str(line).unwrap();
+            let status = value["status"].as_str().unwrap().to_owned();
+            by_line.entry(value["line"].as_u64().unwrap()).or_default().push((status, value["seq"].as_u64().unwrap()));
+        }
+    }
+    assert_eq!(by_line.len(), lines.len());
+    for (line, outcomes) in &by_line {
+        let mut statuses: Vec<&str> = outcomes.iter().map(|(status, _)| status.as_str()).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, ["accepted", "already_exists"], "line {line}: {outcomes:?}");
+        assert_eq!(outcomes[0].1, outcomes[1].1, "line {line}: two sequence numbers {outcomes:?}");
+    }
+    let store = Store::open(&target.location).unwrap();
+    assert_eq!(store.verify().unwrap(), Ok(store.head()));
+    assert_eq!(store.head().seq, lines.len() as u64);
+    assert_eq!(store.register().movement_count(), RACE_MOVEMENTS);
+}
+
+#[test]
+fn two_processes_importing_at_once_on_sqlite_apply_every_line_once_on_one_chain() {
+    two_processes_race(&Target::sqlite());
+}
+
+#[test]
+fn two_processes_importing_at_once_on_postgres_apply_every_line_once_on_one_chain() {
+    two_processes_race(&Target::postgres());
 }
