@@ -6,6 +6,7 @@ pub mod clock;
 pub mod demo;
 pub mod input;
 pub mod report;
+pub mod token;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -60,6 +61,9 @@ pub enum CliCommand {
     /// Build a sample CASP with a few thousand movements, misappropriation attempts included,
     /// and print the summary and what was refused and why.
     Demo(demo::DemoArgs),
+    /// API tokens for the HTTP API: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Measure durable, invariant-checked movements per second on the embedded store, or on
     /// PostgreSQL with --database-url (in scratch schemas, dropped afterwards).
     Bench(bench::BenchArgs),
@@ -158,7 +162,7 @@ impl Cli {
     }
 }
 
-fn open(cli: &Cli) -> Result<Store> {
+pub(crate) fn open(cli: &Cli) -> Result<Store> {
     let location = cli.location()?;
     Store::open(&location).with_context(|| format!("failed to open the store at {}", location.describe()))
 }
@@ -211,6 +215,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         CliCommand::Demo(args) => demo::run(&cli, args, out),
+        CliCommand::Token(command) => token::run(&cli, command, out),
         CliCommand::Bench(args) => bench::run(&cli, args, out),
     }
 }

@@ -480,3 +480,41 @@ fn the_readme_example_imports_cleanly_and_stays_segregated() {
     assert_success(&output);
     assert!(stdout(&output).contains(&format!("{} line(s): {} accepted", lines.len(), lines.len())), "{}", stdout(&output));
 }
+
+#[test]
+fn a_token_is_shown_once_listed_without_its_secret_and_revoked() {
+    let ringfence = Ringfence::initialised();
+    let created = ringfence.run(&["token", "create", "--actor", "ops:alice", "--role", "operator,approver"]);
+    assert_success(&created);
+    let printed = stdout(&created);
+    let token = printed.lines().find(|line| line.starts_with("rf_t")).unwrap().to_owned();
+    let id = token.split('_').nth(1).unwrap().to_owned();
+    let secret = token.split('_').nth(2).unwrap().to_owned();
+    assert_eq!(secret.len(), 64, "{printed}");
+
+    let listed = ringfence.run(&["token", "list"]);
+    assert_success(&listed);
+    assert!(stdout(&listed).contains(&format!("{id}  ops:alice  operator,approver")), "{}", stdout(&listed));
+    assert!(!stdout(&listed).contains(&secret));
+    let journal = std::fs::read(ringfence.data_dir().join("ringfence.sqlite3")).unwrap();
+    assert!(!journal.windows(secret.len()).any(|window| window == secret.as_bytes()), "the secret reached the database");
+
+    let revoked = ringfence.run(&["token", "revoke", &id]);
+    assert_success(&revoked);
+    assert!(stdout(&revoked).contains(&format!("revoked token {id}")), "{}", stdout(&revoked));
+    assert!(stdout(&ringfence.run(&["token", "list"])).contains("REVOKED at sequence 2"));
+    let again = ringfence.run(&["token", "revoke", &id]);
+    assert!(stdout(&again).contains("already revoked"), "{}", stdout(&again));
+
+    for (args, message) in [
+        (&["token", "create", "--actor", "x", "--role", "root"][..], "is not a role"),
+        (&["token", "create", "--actor", "x", "--role", "client"], "a client-role token must name its client"),
+        (&["token", "create", "--actor", "x", "--role", "auditor", "--expires-at", "2020-01-01"], "is in the past"),
+        (&["token", "revoke", "tnope"], "unknown_token"),
+    ] {
+        let output = ringfence.run(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains(message), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert!(stdout(&ringfence.run(&["journal", "verify"])).contains("journal intact: 2 entries"));
+}

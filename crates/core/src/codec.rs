@@ -5,10 +5,10 @@
 
 use crate::amount::Amount;
 use crate::entity::{
-    Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Segregation, SubCustodian, Tier, Wallet,
-    WalletClass,
+    ApiToken, Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Role, Segregation, SubCustodian,
+    Tier, Wallet, WalletClass,
 };
-use crate::ids::{Actor, Address, AssetId, ClientId, IdError, IdempotencyKey, InstructionId, KeySetId, SubCustodianId, WalletId};
+use crate::ids::{Actor, Address, AssetId, ClientId, IdError, IdempotencyKey, InstructionId, KeySetId, SubCustodianId, TokenId, WalletId};
 use crate::movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side};
 use crate::time::Timestamp;
 
@@ -148,6 +148,36 @@ impl Encoder {
             Action::Movement(movement) => {
                 self.u8(7);
                 self.movement(movement);
+            }
+            Action::RegisterApiToken(token) => {
+                self.u8(8);
+                self.str(token.id.as_str());
+                self.str(token.actor.as_str());
+                let count = u8::try_from(token.roles.len()).unwrap_or(u8::MAX);
+                self.u8(count);
+                for role in token.roles.iter().take(usize::from(count)) {
+                    self.u8(role_tag(*role));
+                }
+                match &token.client {
+                    None => self.u8(0),
+                    Some(client) => {
+                        self.u8(1);
+                        self.str(client.as_str());
+                    }
+                }
+                self.raw(&token.salt);
+                self.raw(&token.digest);
+                match token.expires_at {
+                    None => self.u8(0),
+                    Some(at) => {
+                        self.u8(1);
+                        self.i64(at.micros());
+                    }
+                }
+            }
+            Action::RevokeApiToken { id } => {
+                self.u8(9);
+                self.str(id.as_str());
             }
         }
     }
@@ -354,6 +384,24 @@ impl<'a> Decoder<'a> {
                 key_set: self.id(KeySetId::parse)?,
             }),
             7 => Action::Movement(self.movement()?),
+            8 => {
+                let id = self.id(TokenId::parse)?;
+                let actor = self.id(Actor::parse)?;
+                let count = self.u8()?;
+                let roles = (0..count).map(|_| self.tag("role", 4).map(role_of_tag)).collect::<Result<_, _>>()?;
+                let client = match self.tag("token client", 1)? {
+                    0 => None,
+                    _ => Some(self.id(ClientId::parse)?),
+                };
+                let salt: [u8; 16] = self.array()?;
+                let digest = self.hash()?;
+                let expires_at = match self.tag("token expiry", 1)? {
+                    0 => None,
+                    _ => Some(Timestamp::from_micros(self.i64()?)),
+                };
+                Action::RegisterApiToken(ApiToken { id, actor, roles, client, salt, digest, expires_at })
+            }
+            9 => Action::RevokeApiToken { id: self.id(TokenId::parse)? },
             tag => return Err(DecodeError::BadTag { what: "action", tag, offset }),
         };
         Ok(Command { meta, action })
@@ -416,4 +464,24 @@ pub fn decode_command(bytes: &[u8]) -> Result<Command, DecodeError> {
     let command = decoder.command()?;
     decoder.finish()?;
     Ok(command)
+}
+
+fn role_tag(role: Role) -> u8 {
+    match role {
+        Role::Operator => 0,
+        Role::Approver => 1,
+        Role::Compliance => 2,
+        Role::Auditor => 3,
+        Role::Client => 4,
+    }
+}
+
+fn role_of_tag(tag: u8) -> Role {
+    match tag {
+        0 => Role::Operator,
+        1 => Role::Approver,
+        2 => Role::Compliance,
+        3 => Role::Auditor,
+        _ => Role::Client,
+    }
 }

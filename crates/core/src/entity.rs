@@ -171,3 +171,120 @@ pub struct Wallet {
     pub custodian: Custodian,
     pub key_set: KeySetId,
 }
+
+/// What the holder of an API token may do. The server maps each route to the roles allowed on
+/// it; the register only records who holds which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// Records movements and registrations.
+    Operator,
+    /// Approves or rejects others' pending instructions (four-eyes).
+    Approver,
+    /// Policies, exceptions and reports.
+    Compliance,
+    /// Reads everything, the journal included; changes nothing.
+    Auditor,
+    /// Reads one client's own positions and history only.
+    Client,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Operator, Role::Approver, Role::Compliance, Role::Auditor, Role::Client];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Approver => "approver",
+            Role::Compliance => "compliance",
+            Role::Auditor => "auditor",
+            Role::Client => "client",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.code() == code)
+    }
+}
+
+/// An API token as the register keeps it: never the secret, only a salted SHA-256 of it. The
+/// secret is 256 random bits, so a fast hash is enough: there is nothing to guess.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: crate::ids::TokenId,
+    /// Recorded as the actor of everything done with the token.
+    pub actor: crate::ids::Actor,
+    pub roles: Vec<Role>,
+    /// The client whose data a client-role token reads; None for every other role.
+    pub client: Option<crate::ids::ClientId>,
+    pub salt: [u8; 16],
+    pub digest: [u8; 32],
+    /// After this instant the token is refused; None for no expiry.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Why a presented token is refused. Deliberately coarse towards the caller (all are "not a
+/// valid token"); the variants are for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    Malformed,
+    Unknown,
+    WrongSecret,
+    Revoked,
+    Expired,
+}
+
+/// The prefix of every token string, so a leaked one is recognisable (secret scanners).
+pub const TOKEN_PREFIX: &str = "rf_";
+
+impl ApiToken {
+    /// The string the holder presents: `rf_<id>_<secret>`. Ids made by ringfence contain no
+    /// `_`, so the string splits back unambiguously.
+    pub fn presented(id: &crate::ids::TokenId, secret: &str) -> String {
+        format!("{TOKEN_PREFIX}{id}_{secret}")
+    }
+
+    /// Splits a presented token into its id and secret.
+    pub fn split_presented(presented: &str) -> Result<(crate::ids::TokenId, &str), TokenRefusal> {
+        let rest = presented.strip_prefix(TOKEN_PREFIX).ok_or(TokenRefusal::Malformed)?;
+        let (id, secret) = rest.split_once('_').ok_or(TokenRefusal::Malformed)?;
+        if secret.is_empty() {
+            return Err(TokenRefusal::Malformed);
+        }
+        Ok((crate::ids::TokenId::parse(id).map_err(|_| TokenRefusal::Malformed)?, secret))
+    }
+
+    /// The digest stored for `secret` with `salt`.
+    pub fn digest_of(salt: &[u8; 16], secret: &str) -> [u8; 32] {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(salt);
+        hasher.update(secret.as_bytes());
+        hasher.finalize().into()
+    }
+
+    /// Whether `secret` is this token's, compared in constant time.
+    pub fn matches(&self, secret: &str) -> bool {
+        let presented = Self::digest_of(&self.salt, secret);
+        presented.iter().zip(&self.digest).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+
+    /// What is wrong with the roles, if anything.
+    pub fn roles_problem(&self) -> Option<String> {
+        if self.roles.is_empty() {
+            return Some("a token needs at least one role".into());
+        }
+        let mut sorted = self.roles.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != self.roles.len() {
+            return Some("a role is listed twice".into());
+        }
+        let client_role = self.roles.contains(&Role::Client);
+        match (client_role, &self.client) {
+            (true, _) if self.roles.len() > 1 => Some("the client role cannot be combined with other roles".into()),
+            (true, None) => Some("a client-role token must name its client".into()),
+            (false, Some(_)) => Some("only a client-role token names a client".into()),
+            _ => None,
+        }
+    }
+}

@@ -100,6 +100,12 @@ name_type!(
     Actor,
     "actor"
 );
+name_type!(
+    /// The public half of an API token (the part before the secret), by which it is found
+    /// and revoked.
+    TokenId,
+    "token id"
+);
 
 fn check_segment(
     what: &'static str,

@@ -16,10 +16,10 @@ pub mod time;
 
 pub use amount::{Amount, AmountError, SCALE_MAX};
 pub use entity::{
-    Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Segregation, SubCustodian, Tier, Wallet,
-    WalletClass,
+    ApiToken, Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Role, Segregation, SubCustodian,
+    TOKEN_PREFIX, Tier, TokenRefusal, Wallet, WalletClass,
 };
-pub use ids::{Actor, Address, AssetId, ClientId, IdError, IdempotencyKey, InstructionId, KeySetId, SubCustodianId, WalletId};
+pub use ids::{Actor, Address, AssetId, ClientId, IdError, IdempotencyKey, InstructionId, KeySetId, SubCustodianId, TokenId, WalletId};
 pub use movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side, build};
 pub use register::{AssetSummary, InvariantViolation, Net, Register};
 pub use status::{Outcome, Status};

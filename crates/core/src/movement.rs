@@ -114,6 +114,12 @@ pub enum Action {
     RegisterKeySet(KeySet),
     RegisterWallet(Wallet),
     Movement(Movement),
+    /// An API token: who holds it and with which roles (issue 4).
+    RegisterApiToken(crate::entity::ApiToken),
+    /// From this entry on, the token is refused.
+    RevokeApiToken {
+        id: crate::ids::TokenId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,8 +18,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::amount::Amount;
 use crate::codec::Encoder;
-use crate::entity::{Asset, ClassKind, Client, Custodian, KeySet, Segregation, SubCustodian, Tier, Wallet, WalletClass};
-use crate::ids::{AssetId, ClientId, IdempotencyKey, KeySetId, SubCustodianId, WalletId};
+use crate::entity::{ApiToken, Asset, ClassKind, Client, Custodian, KeySet, Segregation, SubCustodian, Tier, Wallet, WalletClass};
+use crate::ids::{AssetId, ClientId, IdempotencyKey, KeySetId, SubCustodianId, TokenId, WalletId};
 use crate::movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side};
 use crate::status::{Outcome, Status};
 use crate::time::Timestamp;
@@ -265,6 +265,10 @@ pub struct Register {
     /// Sub-custodians as first registered, which a repeated registration is compared with.
     sub_custodian_registrations: Vec<Registered<SubCustodian>>,
     sub_custodian_index: HashMap<SubCustodianId, u32>,
+    /// API tokens, and the sequence number of each one's revocation.
+    tokens: Vec<Registered<ApiToken>>,
+    token_revocations: Vec<Option<u64>>,
+    token_index: HashMap<TokenId, u32>,
     balances: HashMap<(Slot, u32), u128>,
     /// Per individually segregated client and asset: what that client's wallets hold.
     individual_holdings: HashMap<(u32, u32), u128>,
@@ -448,6 +452,36 @@ impl Register {
                 Ok(Outcome::accepted(seq))
             }
             Action::RegisterWallet(wallet) => self.register_wallet(meta, wallet),
+            Action::RegisterApiToken(token) => {
+                if let Some(&index) = self.token_index.get(&token.id) {
+                    return existing(&self.tokens[index as usize], token, "token", token.id.as_str());
+                }
+                if let Some(client) = &token.client
+                    && !self.client_index.contains_key(client)
+                {
+                    return reject(Status::UnknownClient, format!("client {client} is not registered"));
+                }
+                if let Some(problem) = token.roles_problem() {
+                    return reject(Status::InvalidTokenRoles, format!("token {}: {problem}", token.id));
+                }
+                let index = index_of(self.tokens.len());
+                let seq = self.next_seq();
+                self.tokens.push(Registered { value: token.clone(), seq });
+                self.token_revocations.push(None);
+                self.token_index.insert(token.id.clone(), index);
+                Ok(Outcome::accepted(seq))
+            }
+            Action::RevokeApiToken { id } => {
+                let Some(&index) = self.token_index.get(id) else {
+                    return reject(Status::UnknownToken, format!("token {id} is not registered"));
+                };
+                if let Some(seq) = self.token_revocations[index as usize] {
+                    return Ok(Outcome::already_exists(seq));
+                }
+                let seq = self.next_seq();
+                self.token_revocations[index as usize] = Some(seq);
+                Ok(Outcome::accepted(seq))
+            }
             Action::Movement(_) => unreachable!("movements are applied by apply()"),
         }
     }
@@ -1339,6 +1373,36 @@ fn check_totals(asset: &AssetId, t: &Totals) -> Result<(), InvariantViolation> {
         return Err(InvariantViolation(format!("{asset}: hot and cold holdings do not add up to the holdings")));
     }
     Ok(())
+}
+
+impl Register {
+    /// An API token and, if it was revoked, the sequence number of the revocation.
+    pub fn token(&self, id: &TokenId) -> Option<(&ApiToken, Option<u64>)> {
+        let index = *self.token_index.get(id)? as usize;
+        Some((&self.tokens[index].value, self.token_revocations[index]))
+    }
+
+    /// The live token a presented `rf_<id>_<secret>` string belongs to, at `now`.
+    pub fn authenticate(&self, presented: &str, now: Timestamp) -> Result<&ApiToken, crate::entity::TokenRefusal> {
+        use crate::entity::TokenRefusal;
+        let (id, secret) = ApiToken::split_presented(presented)?;
+        let (token, revoked) = self.token(&id).ok_or(TokenRefusal::Unknown)?;
+        if !token.matches(secret) {
+            return Err(TokenRefusal::WrongSecret);
+        }
+        if revoked.is_some() {
+            return Err(TokenRefusal::Revoked);
+        }
+        if token.expires_at.is_some_and(|expiry| now > expiry) {
+            return Err(TokenRefusal::Expired);
+        }
+        Ok(token)
+    }
+
+    /// Every API token, in registration order, with its revocation if any.
+    pub fn tokens(&self) -> impl Iterator<Item = (&ApiToken, Option<u64>)> {
+        self.tokens.iter().zip(&self.token_revocations).map(|(token, revoked)| (&token.value, *revoked))
+    }
 }
 
 fn existing<T: PartialEq>(registered: &Registered<T>, candidate: &T, what: &str, id: &str) -> Check<Outcome> {

@@ -55,6 +55,8 @@ statuses! {
     UnknownSubCustodian => "unknown_sub_custodian",
     /// A correction names a movement that does not exist.
     UnknownMovement => "unknown_movement",
+    /// An API token that is not registered.
+    UnknownToken => "unknown_token",
     /// A correction without `corrects`, or `corrects` on another kind.
     CorrectionTargetMissing => "correction_target_missing",
     /// A correction of a correction: enter the movement again instead.
@@ -67,6 +69,9 @@ statuses! {
     InvalidKeyScheme => "invalid_key_scheme",
     /// An asset with more decimals than a u128 can carry.
     InvalidScale => "invalid_scale",
+    /// An API token whose roles do not fit: none, repeated, or the client role mixed with
+    /// others or without its client.
+    InvalidTokenRoles => "invalid_token_roles",
     /// The address is registered to another wallet.
     AddressInUse => "address_in_use",
     /// A wallet and an asset on different chains.
