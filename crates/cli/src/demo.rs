@@ -16,7 +16,9 @@ use ringfence_core::{
 };
 use ringfence_store::{BATCH_MAX, DATABASE_FILE, Location, Store};
 
-use crate::{Cli, clock, report};
+use ringfence_wire::clock;
+
+use crate::{Cli, report};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {

@@ -2,10 +2,9 @@
 //! format and the store. Everything here is callable from tests through [`run`].
 
 pub mod bench;
-pub mod clock;
 pub mod demo;
-pub mod input;
 pub mod report;
+pub mod serve;
 pub mod token;
 
 use std::io::{BufRead, Write};
@@ -17,7 +16,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use ringfence_core::{Account, Action, Actor, AssetId, ClientId, Command, Outcome, OwnAccount, Status, Timestamp, WalletId, build};
 use ringfence_store::{Location, Store, Subject};
 
-use crate::input::{Defaults, Parsed};
+use ringfence_wire::clock;
+use ringfence_wire::input::{self, Defaults, Parsed};
 
 /// ringfence: the client-asset register and safeguarding control plane of a crypto-asset
 /// service provider under MiCA (Articles 70 and 75).
@@ -67,6 +67,8 @@ pub enum CliCommand {
     /// Measure durable, invariant-checked movements per second on the embedded store, or on
     /// PostgreSQL with --database-url (in scratch schemas, dropped afterwards).
     Bench(bench::BenchArgs),
+    /// Serve the HTTP API (docs/api.md) until SIGINT or SIGTERM.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +219,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Demo(args) => demo::run(&cli, args, out),
         CliCommand::Token(command) => token::run(&cli, command, out),
         CliCommand::Bench(args) => bench::run(&cli, args, out),
+        CliCommand::Serve(args) => serve::run(&cli, args, out),
     }
 }
 

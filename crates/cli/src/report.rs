@@ -10,7 +10,7 @@ use ringfence_store::{Net, Recorded, Subject};
 use serde_json::json;
 
 use crate::LineOutcome;
-use crate::clock;
+use ringfence_wire::clock;
 
 fn decimal(register: &Register, asset: &AssetId, amount: Amount) -> String {
     match register.asset(asset) {

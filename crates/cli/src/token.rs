@@ -10,7 +10,9 @@ use clap::{Args, Subcommand};
 use ringfence_core::{Action, Actor, ApiToken, ClientId, Command, InstructionId, Meta, Role, Status, TokenId};
 use serde_json::json;
 
-use crate::{Cli, clock, open};
+use ringfence_wire::clock;
+
+use crate::{Cli, open};
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {

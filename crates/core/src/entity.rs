@@ -253,6 +253,27 @@ impl ApiToken {
         Ok((crate::ids::TokenId::parse(id).map_err(|_| TokenRefusal::Malformed)?, secret))
     }
 
+    /// The live token a presented `rf_<id>_<secret>` string belongs to, at `now`, given how
+    /// to look a token (and its revocation) up: the register, or a copy of its tokens.
+    pub fn authenticate<'a>(
+        presented: &str,
+        now: Timestamp,
+        lookup: impl FnOnce(&crate::ids::TokenId) -> Option<(&'a ApiToken, Option<u64>)>,
+    ) -> Result<&'a ApiToken, TokenRefusal> {
+        let (id, secret) = ApiToken::split_presented(presented)?;
+        let (token, revoked) = lookup(&id).ok_or(TokenRefusal::Unknown)?;
+        if !token.matches(secret) {
+            return Err(TokenRefusal::WrongSecret);
+        }
+        if revoked.is_some() {
+            return Err(TokenRefusal::Revoked);
+        }
+        if token.expires_at.is_some_and(|expiry| now > expiry) {
+            return Err(TokenRefusal::Expired);
+        }
+        Ok(token)
+    }
+
     /// The digest stored for `secret` with `salt`.
     pub fn digest_of(salt: &[u8; 16], secret: &str) -> [u8; 32] {
         use sha2::Digest as _;

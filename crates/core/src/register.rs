@@ -1384,19 +1384,7 @@ impl Register {
 
     /// The live token a presented `rf_<id>_<secret>` string belongs to, at `now`.
     pub fn authenticate(&self, presented: &str, now: Timestamp) -> Result<&ApiToken, crate::entity::TokenRefusal> {
-        use crate::entity::TokenRefusal;
-        let (id, secret) = ApiToken::split_presented(presented)?;
-        let (token, revoked) = self.token(&id).ok_or(TokenRefusal::Unknown)?;
-        if !token.matches(secret) {
-            return Err(TokenRefusal::WrongSecret);
-        }
-        if revoked.is_some() {
-            return Err(TokenRefusal::Revoked);
-        }
-        if token.expires_at.is_some_and(|expiry| now > expiry) {
-            return Err(TokenRefusal::Expired);
-        }
-        Ok(token)
+        ApiToken::authenticate(presented, now, |id| self.token(id))
     }
 
     /// Every API token, in registration order, with its revocation if any.

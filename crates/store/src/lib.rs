@@ -266,6 +266,15 @@ impl Store {
         Ok(())
     }
 
+    /// Catches up on entries other processes committed since this store last looked (a
+    /// long-running reader, such as the HTTP server, calls it when idle).
+    pub fn refresh(&mut self) -> Result<(), StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        self.catch_up()
+    }
+
     /// Decides and durably records a batch: one outcome per command, in order. Accepted
     /// commands are journaled in one transaction; when this returns Ok they are on disk.
     pub fn submit(&mut self, commands: &[Command], recorded_at: Timestamp) -> Result<Vec<Outcome>, StoreError> {
@@ -357,13 +366,33 @@ impl Store {
     /// Movements that touched a client's positions, a wallet's holdings or an own account,
     /// with effective time in `[from, to]`, oldest first, at most `limit`.
     pub fn history(&self, subject: &Subject, from: Timestamp, to: Timestamp, limit: u32) -> Result<Vec<Recorded>, StoreError> {
-        let limit = limit.min(HISTORY_LIMIT_MAX);
+        self.history_after(subject, from, to, 0, limit)
+    }
+
+    /// One page of a history: as [`Store::history`], only movements after sequence `after`.
+    pub fn history_after(
+        &self,
+        subject: &Subject,
+        from: Timestamp,
+        to: Timestamp,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let limit = limit.min(HISTORY_LIMIT_MAX) as usize;
         let account = match subject {
             Subject::Client(client) => Account::Position(client.clone()),
             Subject::Wallet(wallet) => Account::Holding(wallet.clone()),
             Subject::Own(own) => Account::Own(*own),
         };
-        let seqs = self.register.movements_of(&account, from, to, limit as usize).unwrap_or_default();
+        let bound = if after == 0 { limit } else { usize::MAX };
+        let seqs: Vec<u64> = self
+            .register
+            .movements_of(&account, from, to, bound)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|seq| *seq > after)
+            .take(limit)
+            .collect();
         let entries = self.entries_checked(&seqs)?;
         Ok(entries.into_iter().map(|entry| Recorded { seq: entry.seq, recorded_at: entry.recorded_at, command: entry.command }).collect())
     }

@@ -1,0 +1,211 @@
+//! The store thread: the one owner of the `Store`. Requests reach it through a bounded queue;
+//! every write request waiting when a batch starts joins that batch, so concurrent
+//! single-movement requests share one durable commit (group commit). Reads run on the same
+//! thread between batches and see every committed batch. When idle it catches up on what other
+//! processes committed, and keeps the copy of the API tokens that requests authenticate
+//! against.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use ringfence_core::{Action, ApiToken, Command, Outcome, Status, TokenId};
+use ringfence_store::{BATCH_MAX, Location, Store};
+use ringfence_wire::clock;
+use tokio::sync::oneshot;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Requests waiting for the store thread at most; beyond it a request gets 503.
+pub const QUEUE_MAX: usize = 65_536;
+/// How long a request waits for the store thread before it gets 503.
+const ANSWER_WAIT_MAX: Duration = Duration::from_secs(30);
+/// How often an idle store thread catches up on other processes' commits.
+const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
+
+type Reply = oneshot::Sender<Result<Vec<Outcome>, ApiError>>;
+
+pub(crate) enum Job {
+    Submit { commands: Vec<Command>, reply: Reply },
+    Read(Box<dyn FnOnce(&Store) + Send>),
+}
+
+/// Every token with its revocation, copied from the register after each change.
+pub(crate) type TokenBook = HashMap<TokenId, (ApiToken, Option<u64>)>;
+
+#[derive(Clone)]
+pub(crate) struct Engine {
+    jobs: SyncSender<Job>,
+    pub(crate) tokens: Arc<RwLock<TokenBook>>,
+    pub(crate) ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Starts the store thread on an opened store.
+    pub(crate) fn start(store: Store, metrics: Arc<Metrics>) -> std::io::Result<Engine> {
+        let (jobs, inbox) = std::sync::mpsc::sync_channel(QUEUE_MAX);
+        let tokens = Arc::new(RwLock::new(token_book(&store)));
+        let ready = Arc::new(AtomicBool::new(true));
+        metrics.set_head(store.head().seq);
+        let thread_tokens = Arc::clone(&tokens);
+        let thread_ready = Arc::clone(&ready);
+        std::thread::Builder::new().name("ringfence-store".into()).spawn(move || {
+            serve(store, &inbox, &thread_tokens, &thread_ready, &metrics);
+        })?;
+        Ok(Engine { jobs, tokens, ready })
+    }
+
+    fn send(&self, job: Job) -> Result<(), ApiError> {
+        self.jobs.try_send(job).map_err(|error| match error {
+            TrySendError::Full(_) => ApiError::busy(),
+            TrySendError::Disconnected(_) => ApiError::unavailable("the store thread stopped"),
+        })
+    }
+
+    /// Decides and durably records `commands` (with whatever else is waiting).
+    pub(crate) async fn submit(&self, commands: Vec<Command>) -> Result<Vec<Outcome>, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Submit { commands, reply })?;
+        wait(answer).await?
+    }
+
+    /// Runs `read` on the store thread and returns its result.
+    pub(crate) async fn read<T: Send + 'static>(&self, read: impl FnOnce(&Store) -> T + Send + 'static) -> Result<T, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Read(Box::new(move |store| {
+            let _ = reply.send(read(store));
+        })))?;
+        wait(answer).await
+    }
+}
+
+async fn wait<T>(answer: oneshot::Receiver<T>) -> Result<T, ApiError> {
+    match tokio::time::timeout(ANSWER_WAIT_MAX, answer).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(_)) => Err(ApiError::unavailable("the store thread stopped")),
+        Err(_) => Err(ApiError::unavailable("the store did not answer in time; retry (writes are idempotent)")),
+    }
+}
+
+fn token_book(store: &Store) -> TokenBook {
+    store.register().tokens().map(|(token, revoked)| (token.id.clone(), (token.clone(), revoked))).collect()
+}
+
+fn refresh_tokens(store: &Store, tokens: &RwLock<TokenBook>) {
+    let book = token_book(store);
+    let mut shared = tokens.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    *shared = book;
+}
+
+fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, ready: &AtomicBool, metrics: &Metrics) {
+    let location: Location = store.location().clone();
+    let mut carried: Option<Job> = None;
+    loop {
+        let job = match carried.take() {
+            Some(job) => job,
+            None => match inbox.recv_timeout(REFRESH_INTERVAL) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    let before = store.head();
+                    match store.refresh() {
+                        Ok(()) => ready.store(true, Ordering::Relaxed),
+                        Err(error) => {
+                            eprintln!(
+                                "{}",
+                                serde_json::json!({"level": "error", "message": "catching up failed", "error": error.to_string()})
+                            );
+                            ready.store(false, Ordering::Relaxed);
+                            store = reopen(store, &location, ready);
+                        }
+                    }
+                    if store.head() != before {
+                        refresh_tokens(&store, tokens);
+                        metrics.set_head(store.head().seq);
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+        };
+        match job {
+            Job::Read(read) => read(&store),
+            Job::Submit { commands, reply } => {
+                // Gather every write already waiting, up to one batch; reads wait for the commit.
+                let mut batch = commands;
+                let mut replies = vec![(reply, batch.len())];
+                let mut reads = Vec::new();
+                while batch.len() < BATCH_MAX {
+                    match inbox.try_recv() {
+                        Ok(Job::Submit { commands, reply }) if batch.len() + commands.len() <= BATCH_MAX => {
+                            replies.push((reply, commands.len()));
+                            batch.extend(commands);
+                        }
+                        Ok(job @ Job::Submit { .. }) => {
+                            carried = Some(job);
+                            break;
+                        }
+                        Ok(Job::Read(read)) => reads.push(read),
+                        Err(_) => break,
+                    }
+                }
+                let touches_tokens = batch.iter().any(|c| matches!(c.action, Action::RegisterApiToken(_) | Action::RevokeApiToken { .. }));
+                match store.submit(&batch, clock::now()) {
+                    Ok(outcomes) => {
+                        metrics.record_outcomes(&outcomes);
+                        metrics.set_head(store.head().seq);
+                        if touches_tokens && outcomes.iter().any(|o| o.status == Status::Accepted) {
+                            refresh_tokens(&store, tokens);
+                        }
+                        let mut rest = outcomes.into_iter();
+                        for (reply, count) in replies {
+                            let _ = reply.send(Ok(rest.by_ref().take(count).collect()));
+                        }
+                    }
+                    Err(error) => {
+                        eprintln!(
+                            "{}",
+                            serde_json::json!({"level": "error", "message": "a batch was not recorded", "error": error.to_string()})
+                        );
+                        for (reply, _) in replies {
+                            let _ = reply.send(Err(ApiError::unavailable("the batch was not recorded; nothing of it was applied; retry")));
+                        }
+                        store = reopen(store, &location, ready);
+                    }
+                }
+                for read in reads {
+                    read(&store);
+                }
+            }
+        }
+    }
+}
+
+/// After a failed write the in-memory register may be ahead of the database: open the store
+/// again (rebuilding the register from the journal), retrying until it opens.
+fn reopen(store: Store, location: &Location, ready: &AtomicBool) -> Store {
+    drop(store);
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match Store::open(location) {
+            Ok(store) => {
+                ready.store(true, Ordering::Relaxed);
+                return store;
+            }
+            Err(error) => {
+                ready.store(false, Ordering::Relaxed);
+                eprintln!("{}", serde_json::json!({"level": "error", "message": "reopening the store failed", "error": error.to_string()}));
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}

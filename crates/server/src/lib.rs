@@ -1,0 +1,143 @@
+//! The ringfence HTTP API (`ringfence serve`). **Boundary:** the only crate that knows HTTP.
+//!
+//! Every request is authenticated by an API token (`Authorization: Bearer rf_…`, see
+//! `ringfence token create`) and allowed by its roles (the table [`ROUTES`]); everything it
+//! writes is journaled with the token's actor. Writes need an `Idempotency-Key` header. One
+//! thread owns the store ([`engine`]): concurrent writes share one durable commit.
+//!
+//! Bodies are bounded ([`BODY_BYTES_MAX`]), batches too (`BATCH_MAX`), lists are paged. Every
+//! error is JSON with a machine-readable code ([`error::ApiError`]); nothing is a 500 unless
+//! ringfence has a bug, and then the message says nothing internal.
+
+pub mod engine;
+pub mod error;
+pub mod metrics;
+mod routes;
+pub mod views;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use ringfence_core::{Actor, ApiToken, ClientId, Role};
+use ringfence_store::Store;
+use ringfence_wire::clock;
+
+use crate::engine::Engine;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+pub use routes::{ApiDoc, ROUTES};
+
+/// The largest request body accepted: a full batch of 8,190 movements fits.
+pub const BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// The most items a list returns per page.
+pub const PAGE_LIMIT_MAX: u32 = 1_000;
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    engine: Engine,
+    metrics: Arc<Metrics>,
+}
+
+/// Who is calling: from a live token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub actor: Actor,
+    pub roles: Vec<Role>,
+    pub client: Option<ClientId>,
+}
+
+impl AppState {
+    /// Starts the store thread on `store`.
+    pub fn start(store: Store) -> std::io::Result<AppState> {
+        let metrics = Arc::new(Metrics::default());
+        Ok(AppState { engine: Engine::start(store, Arc::clone(&metrics))?, metrics })
+    }
+
+    /// The caller, if its token is live and holds one of `allowed`.
+    pub fn authorize(&self, headers: &HeaderMap, allowed: &[Role]) -> Result<Principal, ApiError> {
+        let header = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthenticated("send an API token as `Authorization: Bearer rf_…`"))?;
+        let presented = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be `Bearer rf_…`"))?;
+        let book = self.engine.tokens.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let token = ApiToken::authenticate(presented.trim(), clock::now(), |id| book.get(id).map(|(token, revoked)| (token, *revoked)))
+            .map_err(|refusal| {
+                // One answer for every refusal, so a caller cannot probe which tokens exist.
+                eprintln!("{}", serde_json::json!({"level": "info", "message": "token refused", "why": format!("{refusal:?}")}));
+                ApiError::unauthenticated("the token is not valid (unknown, wrong, revoked or expired)")
+            })?;
+        if !token.roles.iter().any(|role| allowed.contains(role)) {
+            let allowed: Vec<&str> = allowed.iter().map(|r| r.code()).collect();
+            return Err(ApiError::forbidden(format!("this needs one of the roles: {}", allowed.join(", "))));
+        }
+        Ok(Principal { actor: token.actor.clone(), roles: token.roles.clone(), client: token.client.clone() })
+    }
+}
+
+/// The whole application: routes, limits, request ids, logs and metrics.
+pub fn app(state: AppState) -> Router {
+    routes::router()
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .with_state(state)
+}
+
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// Gives every request an id (the caller's `X-Request-Id` or a new one), echoes it, logs one
+/// JSON line per request and counts it.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{:x}-{}", std::process::id(), REQUESTS.fetch_add(1, Ordering::Relaxed)));
+    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let mut response = next.run(request).await;
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    state.metrics.record_request(&route, &method, status, took);
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    if route != "/metrics" && route != "/healthz" {
+        eprintln!(
+            "{}",
+            serde_json::json!({
+                "level": if status >= 500 { "error" } else { "info" },
+                "request_id": id,
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_us": took.as_micros() as u64,
+            })
+        );
+    }
+    response
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+}

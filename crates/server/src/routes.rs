@@ -1,0 +1,619 @@
+//! The routes, who may call each ([`ROUTES`]), and the OpenAPI document generated from them.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ringfence_core::{Account, Action, AssetId, ClientId, Command, Outcome, OwnAccount, Role, Status, Timestamp, WalletId, build};
+use ringfence_store::{BATCH_MAX, HISTORY_LIMIT_MAX, Subject};
+use ringfence_wire::clock;
+use ringfence_wire::input::{self, Defaults, Parsed};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::{AppState, PAGE_LIMIT_MAX, Principal, views};
+
+const STAFF: &[Role] = &[Role::Operator, Role::Approver, Role::Compliance, Role::Auditor];
+const STAFF_AND_CLIENTS: &[Role] = &[Role::Operator, Role::Approver, Role::Compliance, Role::Auditor, Role::Client];
+const OPERATORS: &[Role] = &[Role::Operator];
+const INSPECTORS: &[Role] = &[Role::Compliance, Role::Auditor];
+
+/// Every route with the roles allowed on it (empty: no token needed). The README's table and
+/// the route-by-role test are made from this.
+pub const ROUTES: &[(&str, &str, &[Role])] = &[
+    ("GET", "/healthz", &[]),
+    ("GET", "/readyz", &[]),
+    ("GET", "/metrics", &[]),
+    ("GET", "/openapi.json", &[]),
+    ("POST", "/v1/movements", OPERATORS),
+    ("POST", "/v1/movements/batch", OPERATORS),
+    ("POST", "/v1/entities", OPERATORS),
+    ("GET", "/v1/entities/{kind}", STAFF),
+    ("GET", "/v1/summary", STAFF),
+    ("GET", "/v1/balances", STAFF_AND_CLIENTS),
+    ("GET", "/v1/history", STAFF_AND_CLIENTS),
+    ("GET", "/v1/journal/verify", INSPECTORS),
+    ("GET", "/v1/journal/entries", INSPECTORS),
+];
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/movements", post(post_movement))
+        .route("/v1/movements/batch", post(post_movements))
+        .route("/v1/entities", post(post_entity))
+        .route("/v1/entities/{kind}", get(list_entities))
+        .route("/v1/summary", get(summary))
+        .route("/v1/balances", get(balances))
+        .route("/v1/history", get(history))
+        .route("/v1/journal/verify", get(verify))
+        .route("/v1/journal/entries", get(entries))
+        .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /openapi.json")
+        })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ringfence", description = "The client-asset register and safeguarding control plane of a CASP under MiCA (Art 70, 75)."),
+    paths(healthz, readyz, metrics, post_movement, post_movements, post_entity, list_entities, summary, balances, history, verify, entries),
+    components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The register's verdict on one command.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommandResult {
+    /// `accepted` or `already_exists` (a rejection is an error response).
+    status: String,
+    /// The journal sequence number of the command (the original one for `already_exists`).
+    seq: Option<u64>,
+    detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    results: Vec<BatchItem>,
+}
+
+/// One movement of a batch: its own status, which may be a rejection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItem {
+    index: usize,
+    /// Any status of the register: `accepted`, `already_exists`, `segregation_breach`…
+    status: String,
+    seq: Option<u64>,
+    detail: String,
+}
+
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(value)| value).map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))
+}
+
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is larger than {} bytes; split the batch", crate::BODY_BYTES_MAX),
+        ),
+        _ => ApiError::bad_request("invalid_body", rejection.body_text()),
+    })
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers
+        .get("idempotency-key")
+        .ok_or_else(|| ApiError::bad_request("idempotency_key_missing", "every write needs an Idempotency-Key header"))?;
+    let text = value.to_str().map_err(|_| ApiError::bad_request("invalid_idempotency_key", "the Idempotency-Key header is not text"))?;
+    ringfence_core::IdempotencyKey::parse(text)
+        .map(|key| key.as_str().to_owned())
+        .map_err(|error| ApiError::bad_request("invalid_idempotency_key", format!("Idempotency-Key: {error}")))
+}
+
+const MOVEMENT_TYPES: &[&str] =
+    &["deposit", "withdrawal", "transfer", "fee", "rebalance", "firm_funding", "firm_withdrawal", "correction", "movement"];
+
+/// Checks one JSON object of the import format for the API: the actor is the token's, the
+/// type is of the expected family, and (for a single movement) the key is the header's.
+fn object_for_api(value: Value, movement: bool, header_key: Option<&str>) -> Result<String, ApiError> {
+    let Value::Object(mut object) = value else {
+        return Err(ApiError::bad_request("invalid_json", "the body must be a JSON object such as {\"type\": \"deposit\", …}"));
+    };
+    if object.contains_key("actor") {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "actor_not_allowed",
+            "leave out \"actor\": everything is recorded with the token's holder as the actor",
+        ));
+    }
+    let kind = object.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let is_movement = MOVEMENT_TYPES.contains(&kind.as_str());
+    if !kind.is_empty() && is_movement != movement {
+        let (what, route) = if movement { ("a registration", "/v1/entities") } else { ("a movement", "/v1/movements") };
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_route", format!("type {kind:?} is {what}; send it to {route}")));
+    }
+    if let Some(header_key) = header_key {
+        match object.get("key") {
+            None => {
+                object.insert("key".into(), Value::String(header_key.to_owned()));
+            }
+            Some(Value::String(key)) if key == header_key => {}
+            Some(_) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_mismatch",
+                    "the body's \"key\" differs from the Idempotency-Key header; leave it out or send the same",
+                ));
+            }
+        }
+    }
+    Ok(Value::Object(object).to_string())
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|error| ApiError::bad_request("invalid_json", format!("the body is not JSON: {error}")))
+}
+
+/// Parses an API object into a command; corrections are resolved against the store.
+async fn command_of(state: &AppState, text: &str, principal: &Principal) -> Result<Command, ApiError> {
+    let defaults = Defaults { actor: principal.actor.clone(), effective_at: clock::now() };
+    match input::parse_line(text, &defaults).map_err(|error| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_command", error))? {
+        Parsed::Ready(command) => Ok(command),
+        Parsed::Correction { meta, key, corrects } => {
+            let target = corrects.clone();
+            let original = state.engine.read(move |store| store.movement(&target).map_err(|e| e.to_string())).await?;
+            match original {
+                Ok(Some(original)) => Ok(Command { meta, action: Action::Movement(build::correction(key, corrects, &original.postings)) }),
+                Ok(None) => Err(ApiError::rejected(Status::UnknownMovement, &format!("movement {corrects} does not exist"))),
+                Err(error) => Err(ApiError::unavailable(format!("the journal could not be read: {error}"))),
+            }
+        }
+    }
+}
+
+fn single_result(outcome: Outcome) -> Result<Response, ApiError> {
+    match outcome.status {
+        Status::Accepted => Ok((
+            StatusCode::CREATED,
+            Json(CommandResult { status: outcome.status.code().into(), seq: outcome.seq, detail: outcome.detail }),
+        )
+            .into_response()),
+        Status::AlreadyExists => {
+            Ok((StatusCode::OK, Json(CommandResult { status: outcome.status.code().into(), seq: outcome.seq, detail: outcome.detail }))
+                .into_response())
+        }
+        status => Err(ApiError::rejected(status, &outcome.detail)),
+    }
+}
+
+async fn submit_one(state: &AppState, command: Command) -> Result<Response, ApiError> {
+    let outcome = state.engine.submit(vec![command]).await?.pop().ok_or_else(|| ApiError::unavailable("no outcome"))?;
+    single_result(outcome)
+}
+
+#[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "The process is up")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[utoipa::path(get, path = "/readyz", security(()), responses(
+    (status = 200, description = "The store is open and answering"),
+    (status = 503, description = "The store is being reopened", body = ErrorBody)
+))]
+async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    if !state.engine.ready.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(ApiError::unavailable("the store is being reopened"));
+    }
+    state.engine.read(|_| ()).await?;
+    Ok("ready")
+}
+
+#[utoipa::path(get, path = "/metrics", security(()), responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+#[utoipa::path(post, path = "/v1/movements",
+    params(("Idempotency-Key" = String, Header, description = "The movement's idempotency key")),
+    request_body(content = Object, description = "One movement in the import format (docs/import-format.md), without \"actor\""),
+    responses(
+        (status = 201, description = "Accepted and durable", body = CommandResult),
+        (status = 200, description = "Recorded before with the same content: the original result", body = CommandResult),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "Idempotency conflict", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "Refused by a rule of the register (the code is its status)", body = ErrorBody),
+        (status = 503, body = ErrorBody)
+    ))]
+async fn post_movement(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let principal = state.authorize(&headers, OPERATORS)?;
+    let key = idempotency_key(&headers)?;
+    let text = object_for_api(parse_json(&body(raw)?)?, true, Some(&key))?;
+    let command = command_of(&state, &text, &principal).await?;
+    submit_one(&state, command).await
+}
+
+#[utoipa::path(post, path = "/v1/movements/batch",
+    params(("Idempotency-Key" = String, Header, description = "Names the request; each movement carries its own \"key\"")),
+    request_body(content = Vec<Object>, description = "At most 8190 movements in the import format, each with its \"key\""),
+    responses(
+        (status = 200, description = "Each movement's status, in order; all accepted ones are durable", body = BatchResult),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)
+    ))]
+async fn post_movements(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let principal = state.authorize(&headers, OPERATORS)?;
+    idempotency_key(&headers)?;
+    let Value::Array(items) = parse_json(&body(raw)?)? else {
+        return Err(ApiError::bad_request("invalid_json", "the body must be a JSON array of movements"));
+    };
+    if items.is_empty() || items.len() > BATCH_MAX {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "batch_size",
+            format!("a batch holds 1 to {BATCH_MAX} movements, this one {}", items.len()),
+        ));
+    }
+    // Every item is checked before anything is submitted: one bad item changes nothing.
+    let mut commands = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let text = object_for_api(item, true, None).map_err(|e| ApiError { message: format!("item {index}: {}", e.message), ..e })?;
+        if text.contains("\"type\":\"correction\"") {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "correction_in_batch",
+                format!("item {index}: send corrections one at a time to /v1/movements"),
+            ));
+        }
+        let command =
+            command_of(&state, &text, &principal).await.map_err(|e| ApiError { message: format!("item {index}: {}", e.message), ..e })?;
+        commands.push(command);
+    }
+    let outcomes = state.engine.submit(commands).await?;
+    let results = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, o)| BatchItem { index, status: o.status.code().into(), seq: o.seq, detail: o.detail })
+        .collect();
+    Ok(Json(BatchResult { results }).into_response())
+}
+
+#[utoipa::path(post, path = "/v1/entities",
+    params(("Idempotency-Key" = String, Header, description = "Names the request; a registration is idempotent by its entity id")),
+    request_body(content = Object, description = "One registration in the import format: asset, client, sub_custodian, sub_custodian_authorisation, key_set or wallet"),
+    responses(
+        (status = 201, body = CommandResult), (status = 200, body = CommandResult),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)
+    ))]
+async fn post_entity(State(state): State<AppState>, headers: HeaderMap, raw: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let principal = state.authorize(&headers, OPERATORS)?;
+    idempotency_key(&headers)?;
+    let text = object_for_api(parse_json(&body(raw)?)?, false, None)?;
+    let command = command_of(&state, &text, &principal).await?;
+    submit_one(&state, command).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct PageQuery {
+    /// Items after this position (the `next_after` of the previous page).
+    after: Option<u32>,
+    /// At most this many (1 to 1000, default 100).
+    limit: Option<u32>,
+}
+
+fn page_limit(limit: Option<u32>) -> Result<usize, ApiError> {
+    match limit.unwrap_or(100) {
+        limit @ 1..=PAGE_LIMIT_MAX => Ok(limit as usize),
+        limit => Err(ApiError::bad_request("invalid_query", format!("limit {limit} is outside 1 to {PAGE_LIMIT_MAX}"))),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/entities/{kind}",
+    params(("kind" = String, Path, description = "assets, clients, wallets, key-sets or sub-custodians"), PageQuery),
+    responses((status = 200, description = "One page of the entities, in registration order", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_entities(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(kind): Path<String>,
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    state.authorize(&headers, STAFF)?;
+    let page = query(page)?;
+    let limit = page_limit(page.limit)?;
+    let after = page.after.unwrap_or(0) as usize;
+    if !["assets", "clients", "wallets", "key-sets", "sub-custodians"].contains(&kind.as_str()) {
+        return Err(ApiError::not_found(format!("no entities called {kind:?}; use assets, clients, wallets, key-sets or sub-custodians")));
+    }
+    let value = state
+        .engine
+        .read(move |store| {
+            let register = store.register();
+            let all: Vec<Value> = match kind.as_str() {
+                "assets" => register.assets().map(views::asset).collect(),
+                "clients" => register.clients().map(views::client).collect(),
+                "wallets" => register.wallets().map(views::wallet).collect(),
+                "key-sets" => register.key_sets().map(views::key_set).collect(),
+                _ => register.sub_custodians().map(views::sub_custodian).collect(),
+            };
+            let items: Vec<Value> = all.iter().skip(after).take(limit).cloned().collect();
+            let next = (after + items.len() < all.len()).then_some(after + items.len());
+            json!({"items": items, "next_after": next})
+        })
+        .await?;
+    Ok(Json(value))
+}
+
+#[utoipa::path(get, path = "/v1/summary",
+    responses((status = 200, description = "The segregation summary per asset", body = Object),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn summary(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    state.authorize(&headers, STAFF)?;
+    let value = state
+        .engine
+        .read(|store| {
+            let register = store.register();
+            let assets: Vec<Value> = register
+                .summary()
+                .iter()
+                .map(|row| {
+                    json!({
+                        "asset": views::asset(&row.asset),
+                        "segregated": row.is_segregated(),
+                        "client_positions": row.client_positions.to_string(),
+                        "client_holdings": row.client_holdings.to_string(),
+                        "client_hot": row.client_hot.to_string(),
+                        "client_cold": row.client_cold.to_string(),
+                        "firm_holdings": row.firm_holdings.to_string(),
+                        "own_accounts": row.own_accounts.to_string(),
+                    })
+                })
+                .collect();
+            json!({"journal_seq": register.seq(), "assets": assets})
+        })
+        .await?;
+    Ok(Json(value))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct SubjectQuery {
+    /// A client's positions.
+    client: Option<String>,
+    /// A wallet's holdings.
+    wallet: Option<String>,
+    /// A firm own account: capital or fee_income.
+    own: Option<String>,
+    /// Only this asset (CAIP-19); balances only.
+    asset: Option<String>,
+    /// Balances at this instant of effective time (RFC 3339 or a date); balances only.
+    at: Option<String>,
+    /// History from this instant of effective time; history only.
+    from: Option<String>,
+    /// History up to this instant of effective time; history only.
+    to: Option<String>,
+    /// History: movements after this sequence number (the `next_after` of the previous page).
+    after: Option<u64>,
+    /// History: at most this many (1 to 1000, default 100).
+    limit: Option<u32>,
+}
+
+fn subject_of(q: &SubjectQuery, principal: &Principal) -> Result<Subject, ApiError> {
+    let subject = match (&q.client, &q.wallet, &q.own) {
+        (Some(client), None, None) => {
+            Subject::Client(ClientId::parse(client).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?)
+        }
+        (None, Some(wallet), None) => {
+            Subject::Wallet(WalletId::parse(wallet).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?)
+        }
+        (None, None, Some(own)) => Subject::Own(match own.as_str() {
+            "capital" => OwnAccount::Capital,
+            "fee_income" => OwnAccount::FeeIncome,
+            _ => return Err(ApiError::bad_request("invalid_query", "own must be capital or fee_income")),
+        }),
+        _ => return Err(ApiError::bad_request("invalid_query", "name exactly one of client, wallet or own")),
+    };
+    // A client-role token reads its own client only.
+    if principal.roles == [Role::Client] {
+        match (&subject, &principal.client) {
+            (Subject::Client(client), Some(own)) if client == own => {}
+            _ => return Err(ApiError::forbidden("a client token reads its own client's positions and history only")),
+        }
+    }
+    Ok(subject)
+}
+
+fn instant(text: &Option<String>, name: &str) -> Result<Option<Timestamp>, ApiError> {
+    text.as_deref().map(clock::parse).transpose().map_err(|error| ApiError::bad_request("invalid_query", format!("{name}: {error}")))
+}
+
+fn account_of(subject: &Subject) -> Account {
+    match subject {
+        Subject::Client(client) => Account::Position(client.clone()),
+        Subject::Wallet(wallet) => Account::Holding(wallet.clone()),
+        Subject::Own(own) => Account::Own(*own),
+    }
+}
+
+fn known(store: &ringfence_store::Store, subject: &Subject) -> Result<(), ApiError> {
+    let register = store.register();
+    match subject {
+        Subject::Client(client) if register.client(client).is_none() => {
+            Err(ApiError::not_found(format!("client {client} is not registered")))
+        }
+        Subject::Wallet(wallet) if register.wallet(wallet).is_none() => {
+            Err(ApiError::not_found(format!("wallet {wallet} is not registered")))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/balances", params(SubjectQuery),
+    responses((status = 200, description = "Balances per asset, now or at an instant", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn balances(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<SubjectQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let principal = state.authorize(&headers, STAFF_AND_CLIENTS)?;
+    let q = query(q)?;
+    if q.from.is_some() || q.to.is_some() || q.after.is_some() || q.limit.is_some() {
+        return Err(ApiError::bad_request("invalid_query", "from, to, after and limit are for /v1/history"));
+    }
+    let subject = subject_of(&q, &principal)?;
+    let at = instant(&q.at, "at")?;
+    let asset = q.asset.as_deref().map(AssetId::parse).transpose().map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    state
+        .engine
+        .read(move |store| {
+            known(store, &subject)?;
+            let register = store.register();
+            let assets: Vec<AssetId> = match &asset {
+                Some(asset) if register.asset(asset).is_none() => {
+                    return Err(ApiError::not_found(format!("asset {asset} is not registered")));
+                }
+                Some(asset) => vec![asset.clone()],
+                None => register.assets().map(|a| a.id.clone()).collect(),
+            };
+            let account = account_of(&subject);
+            let mut rows = Vec::new();
+            for id in &assets {
+                let net = match at {
+                    Some(at) => store.balance_at(&account, id, at).map_err(|e| ApiError::unavailable(e.to_string()))?,
+                    None => ringfence_core::Net { negative: false, amount: register.balance(&account, id).unwrap_or_default() },
+                };
+                if asset.is_some() || !net.amount.is_zero() {
+                    rows.push(views::amount(register, id, net));
+                }
+            }
+            Ok(Json(json!({"subject": views::account(&account), "at": at.map(clock::format), "balances": rows})))
+        })
+        .await?
+}
+
+#[utoipa::path(get, path = "/v1/history", params(SubjectQuery),
+    responses((status = 200, description = "One page of the subject's movements, oldest first", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<SubjectQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let principal = state.authorize(&headers, STAFF_AND_CLIENTS)?;
+    let q = query(q)?;
+    if q.asset.is_some() || q.at.is_some() {
+        return Err(ApiError::bad_request("invalid_query", "asset and at are for /v1/balances"));
+    }
+    let subject = subject_of(&q, &principal)?;
+    let from = instant(&q.from, "from")?.unwrap_or(Timestamp::MIN);
+    let to = instant(&q.to, "to")?.unwrap_or(Timestamp::MAX);
+    if from > to {
+        return Err(ApiError::bad_request("invalid_query", "from is after to"));
+    }
+    let limit = page_limit(q.limit)? as u32;
+    let after = q.after.unwrap_or(0);
+    state
+        .engine
+        .read(move |store| {
+            known(store, &subject)?;
+            let page = store
+                .history_after(&subject, from, to, after, limit.min(HISTORY_LIMIT_MAX))
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            let next = (page.len() == limit as usize).then(|| page.last().map(|r| r.seq)).flatten();
+            let movements: Vec<Value> = page.iter().map(views::recorded).collect();
+            Ok(Json(json!({"subject": views::account(&account_of(&subject)), "movements": movements, "next_after": next})))
+        })
+        .await?
+}
+
+#[utoipa::path(get, path = "/v1/journal/verify",
+    responses((status = 200, description = "The whole journal checked against its hash chain", body = Object),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn verify(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    state.authorize(&headers, INSPECTORS)?;
+    state
+        .engine
+        .read(|store| match store.verify() {
+            Ok(Ok(head)) => Ok(Json(json!({"intact": true, "head_seq": head.seq, "head_hash": ringfence_store::hex(&head.hash)}))),
+            Ok(Err(broken)) => Ok(Json(json!({"intact": false, "broken_at": broken.seq(), "message": broken.to_string()}))),
+            Err(error) => Err(ApiError::unavailable(format!("the journal could not be read: {error}"))),
+        })
+        .await?
+}
+
+#[utoipa::path(get, path = "/v1/journal/entries", params(PageQuery),
+    responses((status = 200, description = "Journal entries after a sequence number, with their hashes", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn entries(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    state.authorize(&headers, INSPECTORS)?;
+    let page = query(page)?;
+    let limit = page_limit(page.limit)? as u32;
+    let after = u64::from(page.after.unwrap_or(0));
+    state
+        .engine
+        .read(move |store| {
+            let entries = store.entries(after, limit).map_err(|e| ApiError::unavailable(format!("the journal could not be read: {e}")))?;
+            let next = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.seq)).flatten();
+            let items: Vec<Value> = entries
+                .iter()
+                .map(|entry| {
+                    json!({
+                        "seq": entry.seq,
+                        "recorded_at": clock::format(entry.recorded_at),
+                        "effective_at": clock::format(entry.command.meta.effective_at),
+                        "actor": entry.command.meta.actor.as_str(),
+                        "instruction": entry.command.meta.instruction.as_str(),
+                        "type": views::action_code(&entry.command.action),
+                        "prev_hash": ringfence_store::hex(&entry.prev_hash),
+                    })
+                })
+                .collect();
+            Ok(Json(json!({"items": items, "next_after": next})))
+        })
+        .await?
+}
