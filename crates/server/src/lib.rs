@@ -67,10 +67,13 @@ impl AppState {
         let header = headers
             .get(axum::http::header::AUTHORIZATION)
             .ok_or_else(|| ApiError::unauthenticated("send an API token as `Authorization: Bearer rf_…`"))?;
+        // The scheme is case-insensitive (RFC 9110 §11.1): `bearer rf_…` is as good.
         let presented = header
             .to_str()
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+            .map(|(_, token)| token)
             .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be `Bearer rf_…`"))?;
         let book = self.engine.tokens.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let token = ApiToken::authenticate(presented.trim(), clock::now(), |id| book.get(id).map(|(token, revoked)| (token, *revoked)))

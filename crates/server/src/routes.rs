@@ -136,6 +136,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 
 const MOVEMENT_TYPES: &[&str] =
     &["deposit", "withdrawal", "transfer", "fee", "rebalance", "firm_funding", "firm_withdrawal", "correction", "movement"];
+const REGISTRATION_TYPES: &[&str] = &["asset", "client", "sub_custodian", "sub_custodian_authorisation", "key_set", "wallet"];
 
 /// Checks one JSON object of the import format for the API: the actor is the token's, the
 /// type is of the expected family, and (for a single movement) the key is the header's.
@@ -152,7 +153,9 @@ fn object_for_api(value: Value, movement: bool, header_key: Option<&str>) -> Res
     }
     let kind = object.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
     let is_movement = MOVEMENT_TYPES.contains(&kind.as_str());
-    if !kind.is_empty() && is_movement != movement {
+    // An unknown type is neither: the parser then names the types there are.
+    let is_registration = REGISTRATION_TYPES.contains(&kind.as_str());
+    if (movement && is_registration) || (!movement && is_movement) {
         let (what, route) = if movement { ("a registration", "/v1/entities") } else { ("a movement", "/v1/movements") };
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_route", format!("type {kind:?} is {what}; send it to {route}")));
     }

@@ -1,0 +1,263 @@
+//! Who may call what. Every entry of `ROUTES` is called with each role's token and with none:
+//! an allowed role gets a success, any other role exactly 403 `forbidden`, no token exactly
+//! 401 `unauthenticated` (open routes excepted), and a refused write changes nothing. A client
+//! token reads its own client only. The route × role table of docs/api.md and the OpenAPI
+//! document are checked against `ROUTES`, so neither can drift from the code.
+//!
+//! Adding a route: add its entry to `ROUTES`, a valid request for it to [`sample`], its row to
+//! the table in docs/api.md and its path to the OpenAPI document; these tests say which is
+//! missing.
+
+#![allow(clippy::unwrap_used, reason = "a fixture that fails should fail the test at once")]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{C1, C2, C3, ETH, OMNIBUS_WALLET, Response, Server, deposit, unique};
+use ringfence_core::Role;
+use ringfence_server::ROUTES;
+use serde_json::{Value, json};
+
+/// One request: its path (with the query) and, for a write, its JSON body.
+#[derive(Debug)]
+struct Sample {
+    path: String,
+    body: Option<Value>,
+}
+
+fn read(path: &str) -> Sample {
+    Sample { path: path.to_owned(), body: None }
+}
+
+fn write(path: &str, body: Value) -> Sample {
+    Sample { path: path.to_owned(), body: Some(body) }
+}
+
+/// A valid request for each route: path parameters filled with registered values, writes
+/// with a fresh valid body (each call a new movement or entity). A route of `ROUTES` missing
+/// here fails the test by name. `server` is there for a sample that needs something recorded
+/// first (an instruction to approve): record it through `server` and name it in the path.
+fn sample(_server: &Server, method: &str, route: &str) -> Sample {
+    match (method, route) {
+        ("GET", "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/v1/summary" | "/v1/journal/verify") => read(route),
+        ("GET", "/v1/entities/{kind}") => read("/v1/entities/clients?limit=2"),
+        ("GET", "/v1/balances") => read(&format!("/v1/balances?client={C1}&asset={ETH}")),
+        ("GET", "/v1/history") => read(&format!("/v1/history?client={C1}&from=2026-01-01&limit=10")),
+        ("GET", "/v1/journal/entries") => read("/v1/journal/entries?after=2&limit=5"),
+        ("POST", "/v1/movements") => write(route, deposit("1000")),
+        ("POST", "/v1/movements/batch") => {
+            let mut first = deposit("1000");
+            first["key"] = json!(unique("batch-item"));
+            let mut second = deposit("2000");
+            second["key"] = json!(unique("batch-item"));
+            write(route, json!([first, second]))
+        }
+        ("POST", "/v1/entities") => {
+            write(route, json!({"type": "client", "id": unique("client"), "category": "retail", "segregation": "omnibus"}))
+        }
+        _ => panic!("add a sample request for {method} {route} to `sample` in crates/server/tests/roles.rs"),
+    }
+}
+
+/// Whether `path` (query left out) is an instance of the route template `route`.
+fn instance_of(path: &str, route: &str) -> bool {
+    let path = path.split('?').next().unwrap_or_default();
+    let (segments, template): (Vec<&str>, Vec<&str>) = (path.split('/').collect(), route.split('/').collect());
+    segments.len() == template.len()
+        && segments
+            .iter()
+            .zip(&template)
+            .all(|(segment, pattern)| (pattern.starts_with('{') && pattern.ends_with('}') && !segment.is_empty()) || segment == pattern)
+}
+
+fn send(server: &Server, method: &str, sample: &Sample, token: Option<&str>) -> Response {
+    match &sample.body {
+        None => {
+            let authorization = token.map(|t| format!("Bearer {t}"));
+            let headers: Vec<(&str, &str)> = authorization.iter().map(|a| ("Authorization", a.as_str())).collect();
+            server.call(method, &sample.path, &headers, None)
+        }
+        Some(body) => {
+            let key = unique("roles");
+            let body = body.to_string();
+            let authorization = token.map(|t| format!("Bearer {t}"));
+            let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "application/json"), ("Idempotency-Key", &key)];
+            headers.extend(authorization.iter().map(|a| ("Authorization", a.as_str())));
+            server.call(method, &sample.path, &headers, Some(body.as_bytes()))
+        }
+    }
+}
+
+/// What is wrong with an error response, if anything: not this status and code, or no
+/// human message.
+fn error_mismatch(response: &Response, status: u16, code: &str) -> Option<String> {
+    let message = response.body["error"]["message"].as_str().unwrap_or_default();
+    if response.status != status || response.error_code() != Some(code) || message.trim().is_empty() {
+        return Some(format!("expected {status} {code} with a message, got {} {}", response.status, response.body));
+    }
+    if status == 401 && response.header("www-authenticate") != Some("Bearer") {
+        return Some("a 401 names its scheme: WWW-Authenticate: Bearer".into());
+    }
+    None
+}
+
+#[test]
+fn every_route_admits_exactly_its_roles() {
+    let server = Server::start();
+    let mut failures = Vec::new();
+    for &(method, route, allowed) in ROUTES {
+        let probe = sample(&server, method, route);
+        assert!(instance_of(&probe.path, route), "the sample {} is not a request for {route}", probe.path);
+        let write = probe.body.is_some();
+        let callers = Role::ALL.into_iter().map(Some).chain([None]);
+        for role in callers {
+            let token = role.map(|role| server.tokens.of(role).to_owned());
+            let who = role.map_or("no token", Role::code);
+            let before = write.then(|| server.journal_head());
+            let response = send(&server, method, &sample(&server, method, route), token.as_deref());
+            let admitted = allowed.is_empty() || role.is_some_and(|role| allowed.contains(&role));
+            // A batch answers 200 even when the register refuses its items: those must pass too.
+            let refused_items = response.body["results"].as_array().is_some_and(|items| items.iter().any(|i| i["status"] != "accepted"));
+            let problem = if admitted {
+                (!(200..300).contains(&response.status) || refused_items)
+                    .then(|| format!("expected a success (the sample is valid), got {} {}", response.status, response.body))
+            } else if role.is_some() {
+                error_mismatch(&response, 403, "forbidden")
+            } else {
+                error_mismatch(&response, 401, "unauthenticated")
+            };
+            if let Some(problem) = problem {
+                failures.push(format!("{method} {route} as {who}: {problem}"));
+            }
+            if let Some(before) = before
+                && !admitted
+                && server.journal_head() != before
+            {
+                failures.push(format!("{method} {route} as {who}: a refused write changed the journal"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn every_route_has_a_sample_for_its_own_path() {
+    let server = Server::start();
+    for &(method, route, _) in ROUTES {
+        let probe = sample(&server, method, route);
+        assert!(instance_of(&probe.path, route), "the sample {} is not a request for {route}", probe.path);
+        assert_eq!(probe.body.is_some(), method != "GET", "{method} {route}: a write's sample has a body, a read's has none");
+    }
+}
+
+#[test]
+fn a_client_token_reads_its_own_client_only() {
+    let server = Server::start();
+    let c1 = server.tokens.of(Role::Client).to_owned();
+    let c2 = server.tokens.client_c2.clone();
+    let refused = [
+        (&c1, format!("/v1/balances?client={C2}")),
+        (&c1, format!("/v1/history?client={C2}")),
+        (&c1, format!("/v1/balances?client={C3}&asset={ETH}")),
+        (&c1, format!("/v1/balances?wallet={OMNIBUS_WALLET}")),
+        (&c1, format!("/v1/history?wallet={OMNIBUS_WALLET}")),
+        (&c1, "/v1/balances?own=capital".to_owned()),
+        (&c1, "/v1/history?own=fee_income".to_owned()),
+        // An unregistered client is refused the same way, so a client cannot probe for ids.
+        (&c1, "/v1/balances?client=nobody".to_owned()),
+        (&c2, format!("/v1/balances?client={C1}")),
+        (&c2, format!("/v1/history?client={C1}")),
+    ];
+    for (token, path) in &refused {
+        let response = server.get(path, Some(token));
+        response.assert_error(403, "forbidden");
+    }
+    let own = server.get(&format!("/v1/balances?client={C1}"), Some(&c1));
+    assert_eq!(own.status, 200, "{own:?}");
+    assert_eq!(own.body["balances"][0]["amount"], json!("2500000000000000000"), "{own:?}");
+    let own = server.get(&format!("/v1/history?client={C2}"), Some(&c2));
+    assert_eq!(own.status, 200, "{own:?}");
+    assert_eq!(own.body["movements"].as_array().map(Vec::len), Some(1), "{own:?}");
+}
+
+/// The route × role table of docs/api.md, as (method, route, roles).
+fn documented_routes() -> Vec<(String, String, BTreeSet<Role>)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let cells = |line: &str| -> Vec<String> {
+        line.trim().trim_matches('|').split('|').map(|cell| cell.trim().trim_matches('`').trim().to_owned()).collect()
+    };
+    let mut lines = text.lines().skip_while(|line| !line.replace(' ', "").starts_with("|Method|Route|Token|"));
+    let header = cells(lines.next().expect("docs/api.md has no table starting `| Method | Route | Token |`"));
+    let roles: Vec<Role> =
+        header[3..].iter().map(|code| Role::from_code(code).unwrap_or_else(|| panic!("{code:?} is not a role"))).collect();
+    assert_eq!(roles.iter().copied().collect::<BTreeSet<_>>(), Role::ALL.into_iter().collect(), "the table has a column per role");
+    let separator = lines.next().unwrap_or_default();
+    assert!(separator.trim_start().starts_with("|-") || separator.trim_start().starts_with("|:"), "a table separator: {separator}");
+    let mut rows = Vec::new();
+    for line in lines.take_while(|line| line.trim_start().starts_with('|')) {
+        let row = cells(line);
+        assert_eq!(row.len(), header.len(), "every row has every column: {line}");
+        let marked: BTreeSet<Role> = roles.iter().zip(&row[3..]).filter(|(_, cell)| !cell.is_empty()).map(|(role, _)| *role).collect();
+        for cell in row[3..].iter().filter(|cell| !cell.is_empty()) {
+            assert_eq!(cell, "✓", "a role cell is ✓ or empty: {line}");
+        }
+        let allowed = match row[2].as_str() {
+            "none" => {
+                assert_eq!(marked.len(), roles.len(), "an open route (token none) is marked ✓ for every role: {line}");
+                BTreeSet::new()
+            }
+            "required" => marked,
+            other => panic!("the Token column says none or required, not {other:?}: {line}"),
+        };
+        rows.push((row[0].clone(), row[1].clone(), allowed));
+    }
+    rows
+}
+
+fn table_row(method: &str, route: &str, allowed: &[Role]) -> String {
+    let token = if allowed.is_empty() { "none" } else { "required" };
+    let marks: Vec<&str> = Role::ALL.iter().map(|role| if allowed.is_empty() || allowed.contains(role) { "✓" } else { "" }).collect();
+    format!("| {method} | `{route}` | {token} | {} |", marks.join(" | "))
+}
+
+#[test]
+fn the_route_table_in_docs_api_md_is_routes() {
+    let documented = documented_routes();
+    let expected: Vec<(String, String, BTreeSet<Role>)> =
+        ROUTES.iter().map(|(method, route, roles)| ((*method).to_owned(), (*route).to_owned(), roles.iter().copied().collect())).collect();
+    if documented != expected {
+        let table: Vec<String> = ROUTES.iter().map(|(method, route, roles)| table_row(method, route, roles)).collect();
+        panic!(
+            "the route × role table in docs/api.md differs from ROUTES (crates/server/src/routes.rs); its rows should be, in this order:\n{}",
+            table.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_openapi_document_lists_every_route_with_its_security() {
+    let server = Server::start();
+    let response = server.get("/openapi.json", None);
+    assert_eq!(response.status, 200, "{response:?}");
+    let paths = response.body["paths"].as_object().expect("paths");
+    let mut documented = BTreeSet::new();
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let method = method.to_ascii_uppercase();
+            let Some((_, _, roles)) = ROUTES.iter().find(|(m, r, _)| *m == method && r == path) else {
+                panic!("/openapi.json documents {method} {path}, which is not in ROUTES");
+            };
+            // An open route says it needs no token (`security: [{}]`), the others inherit bearer.
+            let open = operation["security"] == json!([{}]);
+            assert_eq!(open, roles.is_empty(), "{method} {path}: the OpenAPI security says open = {open}");
+            documented.insert((method, path.clone()));
+        }
+    }
+    for &(method, route, _) in ROUTES {
+        if route != "/openapi.json" {
+            assert!(documented.contains(&(method.to_owned(), route.to_owned())), "{method} {route} is missing from /openapi.json");
+        }
+    }
+}
