@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -107,6 +107,131 @@ pub struct BatchItem {
     status: String,
     seq: Option<u64>,
     detail: String,
+}
+
+// What the read routes answer, for the OpenAPI document only: the handlers build this JSON
+// with `json!` and `views`. crates/cli/tests/fuzz.rs checks every answer against these.
+
+/// A page of registered entities, in registration order.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built with json!")]
+struct EntityPage {
+    /// The entities, as registered (the fields of their import-format line).
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Value>,
+    /// The `after` of the next page; null on the last.
+    next_after: Option<u32>,
+}
+
+/// The segregation summary.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built with json!")]
+struct SummaryView {
+    /// The journal sequence number the summary is at.
+    journal_seq: u64,
+    assets: Vec<SummaryRow>,
+}
+
+/// One asset of the summary; amounts in the smallest unit, as strings of digits.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built with json!")]
+struct SummaryRow {
+    /// The asset: id, scale, symbol.
+    #[schema(value_type = Object)]
+    asset: Value,
+    /// Whether client holdings equal client positions.
+    segregated: bool,
+    client_positions: String,
+    client_holdings: String,
+    client_hot: String,
+    client_cold: String,
+    firm_holdings: String,
+    own_accounts: String,
+}
+
+/// A subject's balances per asset.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built with json!")]
+struct BalancesView {
+    /// The account: `position:CLIENT`, `holding:WALLET` or `own:ACCOUNT`.
+    subject: String,
+    /// The instant asked for; null for now.
+    at: Option<String>,
+    balances: Vec<AmountView>,
+}
+
+/// A signed amount of an asset.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built with json!")]
+struct AmountView {
+    asset: String,
+    /// In the smallest unit, e.g. `"-1500"`.
+    #[schema(pattern = "^-?[0-9]+$")]
+    amount: String,
+    /// In whole units, e.g. `"-0.0000000000000015"`.
+    decimal: String,
+}
+
+/// A page of a subject's movements, oldest first.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built with json!")]
+struct HistoryView {
+    subject: String,
+    movements: Vec<RecordedView>,
+    /// The `after` of the next page; null on the last.
+    next_after: Option<u64>,
+}
+
+/// One journaled movement.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built with json!")]
+struct RecordedView {
+    seq: u64,
+    recorded_at: String,
+    effective_at: String,
+    actor: String,
+    instruction: String,
+    /// Key, kind, corrected movement and postings.
+    #[schema(value_type = Object)]
+    movement: Value,
+}
+
+/// The journal checked against its hash chain: intact up to its head, or broken at an entry.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built with json!")]
+struct VerifyView {
+    intact: bool,
+    /// When intact: the last entry's sequence number and hash (hex).
+    head_seq: Option<u64>,
+    head_hash: Option<String>,
+    /// When broken: the first bad entry and what is wrong with it.
+    broken_at: Option<u64>,
+    message: Option<String>,
+}
+
+/// A page of journal entries.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built with json!")]
+struct EntriesView {
+    items: Vec<EntryView>,
+    /// The `after` of the next page; null on the last.
+    next_after: Option<u64>,
+}
+
+/// One journal entry and the hash of the one before it.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built with json!")]
+struct EntryView {
+    seq: u64,
+    recorded_at: String,
+    effective_at: String,
+    actor: String,
+    instruction: String,
+    /// What was recorded: a registration (`client`, `api_token`…) or a movement's kind.
+    #[schema(rename = "type")]
+    kind: String,
+    /// Hex SHA-256.
+    prev_hash: String,
 }
 
 fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -218,13 +343,13 @@ async fn submit_one(state: &AppState, command: Command) -> Result<Response, ApiE
     single_result(outcome)
 }
 
-#[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "The process is up")))]
+#[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "The process is up", body = String, content_type = "text/plain")))]
 async fn healthz() -> &'static str {
     "ok"
 }
 
 #[utoipa::path(get, path = "/readyz", security(()), responses(
-    (status = 200, description = "The store is open and answering"),
+    (status = 200, description = "The store is open and answering", body = String, content_type = "text/plain"),
     (status = 503, description = "The store is being reopened", body = ErrorBody)
 ))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
@@ -235,7 +360,7 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
     Ok("ready")
 }
 
-#[utoipa::path(get, path = "/metrics", security(()), responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", security(()), responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
@@ -245,8 +370,9 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 }
 
 #[utoipa::path(post, path = "/v1/movements",
-    params(("Idempotency-Key" = String, Header, description = "The movement's idempotency key")),
-    request_body(content = Object, description = "One movement in the import format (docs/import-format.md), without \"actor\""),
+    params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "The movement's idempotency key", example = "dep-2026-03-02-0001")),
+    request_body(content = Object, description = "One movement in the import format (docs/import-format.md), without \"actor\"",
+        example = json!({"type": "deposit", "client": "client-1", "wallet": "omnibus-hot", "asset": "eip155:1/slip44:60", "amount": "1500000000000000000"})),
     responses(
         (status = 201, description = "Accepted and durable", body = CommandResult),
         (status = 200, description = "Recorded before with the same content: the original result", body = CommandResult),
@@ -269,8 +395,12 @@ async fn post_movement(
 }
 
 #[utoipa::path(post, path = "/v1/movements/batch",
-    params(("Idempotency-Key" = String, Header, description = "Names the request; each movement carries its own \"key\"")),
-    request_body(content = Vec<Object>, description = "At most 8190 movements in the import format, each with its \"key\""),
+    params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request; each movement carries its own \"key\"", example = "batch-2026-03-02-01")),
+    request_body(content = Vec<Object>, description = "1 to 8190 movements in the import format, each with its \"key\"",
+        example = json!([
+            {"type": "deposit", "key": "dep-2026-03-02-0002", "client": "client-2", "wallet": "omnibus-hot", "asset": "eip155:1/slip44:60", "amount": "250000000000000000"},
+            {"type": "transfer", "key": "xfer-2026-03-02-0001", "from_client": "client-2", "to_client": "client-1", "asset": "eip155:1/slip44:60", "amount": "50000000000000000"}
+        ])),
     responses(
         (status = 200, description = "Each movement's status, in order; all accepted ones are durable", body = BatchResult),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -318,8 +448,9 @@ async fn post_movements(
 }
 
 #[utoipa::path(post, path = "/v1/entities",
-    params(("Idempotency-Key" = String, Header, description = "Names the request; a registration is idempotent by its entity id")),
-    request_body(content = Object, description = "One registration in the import format: asset, client, sub_custodian, sub_custodian_authorisation, key_set or wallet"),
+    params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request; a registration is idempotent by its entity id", example = "onboard-client-3")),
+    request_body(content = Object, description = "One registration in the import format: asset, client, sub_custodian, sub_custodian_authorisation, key_set or wallet",
+        example = json!({"type": "client", "id": "client-3", "category": "retail", "segregation": "omnibus"})),
     responses(
         (status = 201, body = CommandResult), (status = 200, body = CommandResult),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -338,10 +469,28 @@ async fn post_entity(State(state): State<AppState>, headers: HeaderMap, raw: Res
 #[into_params(parameter_in = Query)]
 struct PageQuery {
     /// Items after this position (the `next_after` of the previous page).
+    #[param(format = "uint32", maximum = 4_294_967_295_u32)]
     after: Option<u32>,
     /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
+
+/// A page of the journal: `after` is a sequence number, which a `u32` cannot hold.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct EntriesQuery {
+    /// Entries after this sequence number (the `next_after` of the previous page).
+    #[param(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
+    after: Option<u64>,
+    /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+// The document's `maximum = 1000` on every `limit` (an attribute takes only a literal).
+const _: () = assert!(PAGE_LIMIT_MAX == 1000);
 
 fn page_limit(limit: Option<u32>) -> Result<usize, ApiError> {
     match limit.unwrap_or(100) {
@@ -350,33 +499,43 @@ fn page_limit(limit: Option<u32>) -> Result<usize, ApiError> {
     }
 }
 
+/// What `GET /v1/entities/{kind}` lists.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+enum EntityKind {
+    Assets,
+    Clients,
+    Wallets,
+    KeySets,
+    SubCustodians,
+}
+
 #[utoipa::path(get, path = "/v1/entities/{kind}",
-    params(("kind" = String, Path, description = "assets, clients, wallets, key-sets or sub-custodians"), PageQuery),
-    responses((status = 200, description = "One page of the entities, in registration order", body = Object),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("kind" = inline(EntityKind), Path, description = "The kind of entity"), PageQuery),
+    responses((status = 200, description = "One page of the entities, in registration order", body = EntityPage),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn list_entities(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(kind): Path<String>,
+    kind: Result<Path<EntityKind>, PathRejection>,
     page: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     state.authorize(&headers, STAFF)?;
     let page = query(page)?;
     let limit = page_limit(page.limit)?;
     let after = page.after.unwrap_or(0) as usize;
-    if !["assets", "clients", "wallets", "key-sets", "sub-custodians"].contains(&kind.as_str()) {
-        return Err(ApiError::not_found(format!("no entities called {kind:?}; use assets, clients, wallets, key-sets or sub-custodians")));
-    }
+    let Path(kind) = kind.map_err(|_| ApiError::not_found("no such entities; use assets, clients, wallets, key-sets or sub-custodians"))?;
     let value = state
         .engine
         .read(move |store| {
             let register = store.register();
-            let all: Vec<Value> = match kind.as_str() {
-                "assets" => register.assets().map(views::asset).collect(),
-                "clients" => register.clients().map(views::client).collect(),
-                "wallets" => register.wallets().map(views::wallet).collect(),
-                "key-sets" => register.key_sets().map(views::key_set).collect(),
-                _ => register.sub_custodians().map(views::sub_custodian).collect(),
+            let all: Vec<Value> = match kind {
+                EntityKind::Assets => register.assets().map(views::asset).collect(),
+                EntityKind::Clients => register.clients().map(views::client).collect(),
+                EntityKind::Wallets => register.wallets().map(views::wallet).collect(),
+                EntityKind::KeySets => register.key_sets().map(views::key_set).collect(),
+                EntityKind::SubCustodians => register.sub_custodians().map(views::sub_custodian).collect(),
             };
             let items: Vec<Value> = all.iter().skip(after).take(limit).cloned().collect();
             let next = (after + items.len() < all.len()).then_some(after + items.len());
@@ -387,8 +546,8 @@ async fn list_entities(
 }
 
 #[utoipa::path(get, path = "/v1/summary",
-    responses((status = 200, description = "The segregation summary per asset", body = Object),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "The segregation summary per asset", body = SummaryView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn summary(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     state.authorize(&headers, STAFF)?;
     let value = state
@@ -417,42 +576,76 @@ async fn summary(State(state): State<AppState>, headers: HeaderMap) -> Result<Js
     Ok(Json(value))
 }
 
+/// A firm own account, as a query parameter.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum OwnQuery {
+    Capital,
+    FeeIncome,
+}
+
+// Exactly one of `client`, `wallet` and `own` names the subject: OpenAPI cannot say this of
+// query parameters, so only the descriptions do. The patterns are those of
+// `ringfence_core::ids` (a name: 1 to 128 of A-Z a-z 0-9 . _ : @ / -; a CAIP-19 asset id).
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-struct SubjectQuery {
-    /// A client's positions.
+struct BalancesQuery {
+    /// A client's positions (exactly one of client, wallet and own).
+    #[param(pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", example = "client-1")]
     client: Option<String>,
-    /// A wallet's holdings.
+    /// A wallet's holdings (exactly one of client, wallet and own).
+    #[param(pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", example = "omnibus-hot")]
     wallet: Option<String>,
-    /// A firm own account: capital or fee_income.
-    own: Option<String>,
-    /// Only this asset (CAIP-19); balances only.
+    /// A firm own account (exactly one of client, wallet and own).
+    #[param(inline)]
+    own: Option<OwnQuery>,
+    /// Only this asset (CAIP-19).
+    #[param(pattern = "^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}/[-a-z0-9]{3,8}:[-.%a-zA-Z0-9]{1,128}$", example = "eip155:1/slip44:60")]
     asset: Option<String>,
-    /// Balances at this instant of effective time (RFC 3339 or a date); balances only.
+    /// Balances at this instant of effective time: RFC 3339 with an offset, or a date (midnight UTC).
+    #[param(example = "2026-03-31T23:59:59Z")]
     at: Option<String>,
-    /// History from this instant of effective time; history only.
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct HistoryQuery {
+    /// A client's movements (exactly one of client, wallet and own).
+    #[param(pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", example = "client-1")]
+    client: Option<String>,
+    /// A wallet's movements (exactly one of client, wallet and own).
+    #[param(pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", example = "omnibus-hot")]
+    wallet: Option<String>,
+    /// A firm own account's movements (exactly one of client, wallet and own).
+    #[param(inline)]
+    own: Option<OwnQuery>,
+    /// From this instant of effective time: RFC 3339 with an offset, or a date (midnight UTC).
+    #[param(example = "2026-01-01")]
     from: Option<String>,
-    /// History up to this instant of effective time; history only.
+    /// Up to this instant of effective time, like `from`.
+    #[param(example = "2026-12-31T23:59:59Z")]
     to: Option<String>,
-    /// History: movements after this sequence number (the `next_after` of the previous page).
+    /// Movements after this sequence number (the `next_after` of the previous page).
+    #[param(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
     after: Option<u64>,
-    /// History: at most this many (1 to 1000, default 100).
+    /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
-fn subject_of(q: &SubjectQuery, principal: &Principal) -> Result<Subject, ApiError> {
-    let subject = match (&q.client, &q.wallet, &q.own) {
+fn subject_of(client: &Option<String>, wallet: &Option<String>, own: Option<OwnQuery>, principal: &Principal) -> Result<Subject, ApiError> {
+    let subject = match (client, wallet, own) {
         (Some(client), None, None) => {
             Subject::Client(ClientId::parse(client).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?)
         }
         (None, Some(wallet), None) => {
             Subject::Wallet(WalletId::parse(wallet).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?)
         }
-        (None, None, Some(own)) => Subject::Own(match own.as_str() {
-            "capital" => OwnAccount::Capital,
-            "fee_income" => OwnAccount::FeeIncome,
-            _ => return Err(ApiError::bad_request("invalid_query", "own must be capital or fee_income")),
+        (None, None, Some(own)) => Subject::Own(match own {
+            OwnQuery::Capital => OwnAccount::Capital,
+            OwnQuery::FeeIncome => OwnAccount::FeeIncome,
         }),
         _ => return Err(ApiError::bad_request("invalid_query", "name exactly one of client, wallet or own")),
     };
@@ -491,20 +684,18 @@ fn known(store: &ringfence_store::Store, subject: &Subject) -> Result<(), ApiErr
     }
 }
 
-#[utoipa::path(get, path = "/v1/balances", params(SubjectQuery),
-    responses((status = 200, description = "Balances per asset, now or at an instant", body = Object),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/balances", params(BalancesQuery),
+    responses((status = 200, description = "Balances per asset, now or at an instant", body = BalancesView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn balances(
     State(state): State<AppState>,
     headers: HeaderMap,
-    q: Result<Query<SubjectQuery>, QueryRejection>,
+    q: Result<Query<BalancesQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let principal = state.authorize(&headers, STAFF_AND_CLIENTS)?;
     let q = query(q)?;
-    if q.from.is_some() || q.to.is_some() || q.after.is_some() || q.limit.is_some() {
-        return Err(ApiError::bad_request("invalid_query", "from, to, after and limit are for /v1/history"));
-    }
-    let subject = subject_of(&q, &principal)?;
+    let subject = subject_of(&q.client, &q.wallet, q.own, &principal)?;
     let at = instant(&q.at, "at")?;
     let asset = q.asset.as_deref().map(AssetId::parse).transpose().map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     state
@@ -535,20 +726,18 @@ async fn balances(
         .await?
 }
 
-#[utoipa::path(get, path = "/v1/history", params(SubjectQuery),
-    responses((status = 200, description = "One page of the subject's movements, oldest first", body = Object),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/history", params(HistoryQuery),
+    responses((status = 200, description = "One page of the subject's movements, oldest first", body = HistoryView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn history(
     State(state): State<AppState>,
     headers: HeaderMap,
-    q: Result<Query<SubjectQuery>, QueryRejection>,
+    q: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let principal = state.authorize(&headers, STAFF_AND_CLIENTS)?;
     let q = query(q)?;
-    if q.asset.is_some() || q.at.is_some() {
-        return Err(ApiError::bad_request("invalid_query", "asset and at are for /v1/balances"));
-    }
-    let subject = subject_of(&q, &principal)?;
+    let subject = subject_of(&q.client, &q.wallet, q.own, &principal)?;
     let from = instant(&q.from, "from")?.unwrap_or(Timestamp::MIN);
     let to = instant(&q.to, "to")?.unwrap_or(Timestamp::MAX);
     if from > to {
@@ -571,8 +760,8 @@ async fn history(
 }
 
 #[utoipa::path(get, path = "/v1/journal/verify",
-    responses((status = 200, description = "The whole journal checked against its hash chain", body = Object),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "The whole journal checked against its hash chain", body = VerifyView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn verify(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     state.authorize(&headers, INSPECTORS)?;
     state
@@ -585,18 +774,18 @@ async fn verify(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
         .await?
 }
 
-#[utoipa::path(get, path = "/v1/journal/entries", params(PageQuery),
-    responses((status = 200, description = "Journal entries after a sequence number, with their hashes", body = Object),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/journal/entries", params(EntriesQuery),
+    responses((status = 200, description = "Journal entries after a sequence number, with their hashes", body = EntriesView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn entries(
     State(state): State<AppState>,
     headers: HeaderMap,
-    page: Result<Query<PageQuery>, QueryRejection>,
+    page: Result<Query<EntriesQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     state.authorize(&headers, INSPECTORS)?;
     let page = query(page)?;
     let limit = page_limit(page.limit)? as u32;
-    let after = u64::from(page.after.unwrap_or(0));
+    let after = page.after.unwrap_or(0);
     state
         .engine
         .read(move |store| {

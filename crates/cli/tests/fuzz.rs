@@ -1,0 +1,249 @@
+//! Fuzzes the live HTTP API with schemathesis, against the OpenAPI document the server itself
+//! serves: the real `ringfence serve` on a free loopback port, a store holding the example
+//! CASP (examples/casp.jsonl, whose ids the document's examples use), and a token with every
+//! staff role so that every handler is reached. No request may get a 5xx, and every status
+//! code, content type, header and body must be the document's. Afterwards the journal that
+//! the fuzzer wrote to must still verify.
+//!
+//! schemathesis comes from PyPI: scripts/test installs it (pinned) and sets
+//! `RINGFENCE_SCHEMATHESIS`; without it (or `schemathesis` on `PATH`) this test says so and
+//! passes, except under CI, where it fails. `RINGFENCE_FUZZ_SEED` and
+//! `RINGFENCE_FUZZ_EXAMPLES` change the fixed seed and the examples per operation.
+
+#![allow(clippy::unwrap_used, reason = "a fixture or a tool that fails should fail the test at once")]
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringfence");
+const EXAMPLE_CASP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/casp.jsonl");
+/// Test cases per operation and phase: about half a minute for the whole run on two cores.
+const EXAMPLES_DEFAULT: u32 = 500;
+const SEED_DEFAULT: u64 = 20_261_124;
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What schemathesis is told beyond the command line. Each exception says why: the
+/// document cannot say these things, so the check would report the register's rules.
+const CONFIG: &str = r#"
+# A schema-valid write can still be refused by a rule of the register (422: an unknown client,
+# a segregation breach…) or conflict with an earlier one (409): only 400 and 5xx are wrong.
+[[operations]]
+include-method = "POST"
+[operations.checks.positive_data_acceptance]
+expected-statuses = ["2XX", "401", "403", "404", "409", "422"]
+
+# Balances and history name exactly one of client, wallet or own, which OpenAPI cannot say of
+# query parameters: a request naming none or two is schema-valid and rightly refused with 400.
+[[operations]]
+include-path = ["/v1/balances", "/v1/history"]
+[operations.checks.positive_data_acceptance]
+enabled = false
+"#;
+
+/// The schemathesis executable: `RINGFENCE_SCHEMATHESIS`, else `schemathesis` on `PATH`.
+fn schemathesis() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("RINGFENCE_SCHEMATHESIS").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "RINGFENCE_SCHEMATHESIS={} is not a file; run scripts/test to install schemathesis", path.display());
+        return Some(path);
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|dir| dir.join("schemathesis")).find(|path| path.is_file())
+}
+
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(text) => text.parse().unwrap_or_else(|_| panic!("{name}={text:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn ringfence(data_dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("RINGFENCE_DATA_DIR")
+        .env_remove("RINGFENCE_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "ringfence {args:?} failed:\n{}\n{}", text(&output.stdout), text(&output.stderr));
+    output
+}
+
+/// `ringfence serve`, stopped (SIGTERM, then SIGKILL) when dropped.
+struct Server {
+    child: Child,
+    address: SocketAddr,
+    stdout: Option<JoinHandle<String>>,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts the server on a free loopback port and returns once it printed its address.
+    fn start(data_dir: &Path, log: PathBuf) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("RINGFENCE_DATA_DIR")
+            .env_remove("RINGFENCE_DATABASE_URL")
+            .env_remove("RINGFENCE_LISTEN")
+            .stdout(Stdio::piped())
+            // One log line per request: a file, so that a full pipe never stalls the server.
+            .stderr(File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next().and_then(Result::ok).unwrap_or_default();
+            let _ = sender.send(first.clone());
+            lines.map_while(Result::ok).fold(first, |all, line| all + "\n" + &line)
+        });
+        let first = receiver.recv_timeout(STARTUP_TIMEOUT).unwrap_or_default();
+        let mut server = Server { child, address: SocketAddr::from(([127, 0, 0, 1], 0)), stdout: Some(reader), log };
+        // "ringfence serving DIR on http://127.0.0.1:PORT (OpenAPI at /openapi.json)"
+        let address = first.split_once(" on http://").and_then(|(_, rest)| rest.split_whitespace().next()).and_then(|a| a.parse().ok());
+        server.address = address.unwrap_or_else(|| panic!("the server printed {first:?}, not its address; log:\n{}", server.log()));
+        server
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `path` until it answers 200, at most `STARTUP_TIMEOUT`.
+    fn wait_until_ok(&self, path: &str) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            match get(self.address, path) {
+                Ok(response) if response.starts_with("HTTP/1.1 200") => return,
+                outcome => assert!(Instant::now() < deadline, "{path} did not answer 200 in time: {outcome:?}; log:\n{}", self.log()),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns what the server printed.
+    fn stop(mut self) -> String {
+        let terminated = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        assert!(terminated.success(), "kill -TERM {} failed", self.child.id());
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the server did not stop within {SHUTDOWN_TIMEOUT:?} of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let printed = self.stdout.take().unwrap().join().unwrap();
+        assert!(status.success(), "the server exited with {status} after SIGTERM; stdout:\n{printed}\nlog:\n{}", self.log());
+        printed
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 GET: the whole response as text.
+fn get(address: SocketAddr, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+/// The number of operations in the served OpenAPI document.
+fn operations(address: SocketAddr) -> usize {
+    let response = get(address, "/openapi.json").unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    let document: serde_json::Value = serde_json::from_str(body).unwrap();
+    let methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+    document["paths"].as_object().unwrap().values().map(|item| methods.iter().filter(|m| item.get(**m).is_some()).count()).sum()
+}
+
+#[test]
+fn every_fuzzed_request_is_answered_as_the_openapi_document_says_and_the_journal_stays_intact() {
+    let Some(schemathesis) = schemathesis() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "schemathesis is not installed: scripts/test installs it and sets RINGFENCE_SCHEMATHESIS"
+        );
+        eprintln!("SKIPPED: the API fuzz test needs schemathesis; run scripts/test, which installs it and sets RINGFENCE_SCHEMATHESIS");
+        return;
+    };
+    let dir = TempDir::new().unwrap();
+    let data_dir = dir.path().join("data");
+    ringfence(&data_dir, &["init"]);
+    ringfence(&data_dir, &["import", "--quiet", EXAMPLE_CASP]);
+    let created = ringfence(&data_dir, &["token", "create", "--actor", "fuzz", "--role", "operator,approver,compliance,auditor"]);
+    let token = text(&created.stdout).lines().nth(1).unwrap().trim().to_owned();
+    assert!(token.starts_with("rf_"), "no token on the second line of:\n{}", text(&created.stdout));
+    let head_before = text(&ringfence(&data_dir, &["journal", "head"]).stdout);
+
+    let server = Server::start(&data_dir, dir.path().join("server.log"));
+    server.wait_until_ok("/healthz");
+    let operations = operations(server.address);
+
+    let config = dir.path().join("schemathesis.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let seed = env_number("RINGFENCE_FUZZ_SEED", SEED_DEFAULT);
+    let examples = env_number("RINGFENCE_FUZZ_EXAMPLES", EXAMPLES_DEFAULT);
+    let started = Instant::now();
+    let run = Command::new(&schemathesis)
+        .arg("--config-file")
+        .arg(&config)
+        .args(["run", &format!("http://{}/openapi.json", server.address)])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        // Every check runs (schemathesis's default; `--checks all` would override CONFIG).
+        .args(["--max-examples", &examples.to_string(), "--seed", &seed.to_string()])
+        .args(["--generation-database", "none", "--continue-on-failure", "--no-color", "--request-timeout", "30"])
+        // schemathesis keeps state in its working directory: the temporary one.
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let report = format!("{}{}", text(&run.stdout), text(&run.stderr));
+    println!("schemathesis (seed {seed}, {examples} examples, {:.0?}):\n{report}", started.elapsed());
+    assert!(run.status.success(), "schemathesis found failures (seed {seed}):\n{report}\nserver log (tail):\n{}", tail(&server.log(), 40));
+    assert!(
+        report.contains(&format!("Tested: {operations}")),
+        "schemathesis did not test all {operations} operations of the document:\n{report}"
+    );
+    let log = server.log();
+    assert!(!log.contains("panicked"), "the server panicked:\n{log}");
+
+    let printed = server.stop();
+    assert!(printed.contains("ringfence stopped"), "{printed}");
+    let verified = ringfence(&data_dir, &["journal", "verify"]);
+    assert!(text(&verified.stdout).contains("journal intact"), "{}", text(&verified.stdout));
+    let head_after = text(&ringfence(&data_dir, &["journal", "head"]).stdout);
+    assert_ne!(head_before, head_after, "the fuzzer recorded nothing: the document's examples no longer reach the register");
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
