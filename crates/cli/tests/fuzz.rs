@@ -130,7 +130,7 @@ impl Server {
     fn wait_until_ok(&self, path: &str) {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
-            match get(self.address, path) {
+            match get(self.address, path, None) {
                 Ok(response) if response.starts_with("HTTP/1.1 200") => return,
                 outcome => assert!(Instant::now() < deadline, "{path} did not answer 200 in time: {outcome:?}; log:\n{}", self.log()),
             }
@@ -165,11 +165,12 @@ impl Drop for Server {
     }
 }
 
-/// A minimal HTTP/1.1 GET: the whole response as text.
-fn get(address: SocketAddr, path: &str) -> std::io::Result<String> {
+/// A minimal HTTP/1.1 GET, with a token or without: the whole response as text.
+fn get(address: SocketAddr, path: &str, token: Option<&str>) -> std::io::Result<String> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")?;
+    let authorization = token.map(|token| format!("Authorization: Bearer {token}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Connection: close\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     Ok(response)
@@ -177,11 +178,37 @@ fn get(address: SocketAddr, path: &str) -> std::io::Result<String> {
 
 /// The number of operations in the served OpenAPI document.
 fn operations(address: SocketAddr) -> usize {
-    let response = get(address, "/openapi.json").unwrap();
-    let (_, body) = response.split_once("\r\n\r\n").unwrap();
-    let document: serde_json::Value = serde_json::from_str(body).unwrap();
+    let document = json_body(&get(address, "/openapi.json", None).unwrap());
     let methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
     document["paths"].as_object().unwrap().values().map(|item| methods.iter().filter(|m| item.get(**m).is_some()).count()).sum()
+}
+
+/// The JSON body of a response.
+fn json_body(response: &str) -> serde_json::Value {
+    let (_, body) = response.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no body in {response:?}"));
+    serde_json::from_str(body).unwrap_or_else(|error| panic!("not JSON ({error}): {body}"))
+}
+
+/// A store with the example CASP, a token with every staff role (the client role stands
+/// alone) and the server on it, answering.
+struct Fixture {
+    dir: TempDir,
+    data_dir: PathBuf,
+    token: String,
+    server: Server,
+}
+
+fn fixture() -> Fixture {
+    let dir = TempDir::new().unwrap();
+    let data_dir = dir.path().join("data");
+    ringfence(&data_dir, &["init"]);
+    ringfence(&data_dir, &["import", "--quiet", EXAMPLE_CASP]);
+    let created = ringfence(&data_dir, &["token", "create", "--actor", "fuzz", "--role", "operator,approver,compliance,auditor"]);
+    let token = text(&created.stdout).lines().nth(1).unwrap().trim().to_owned();
+    assert!(token.starts_with("rf_"), "no token on the second line of:\n{}", text(&created.stdout));
+    let server = Server::start(&data_dir, dir.path().join("server.log"));
+    server.wait_until_ok("/healthz");
+    Fixture { dir, data_dir, token, server }
 }
 
 #[test]
@@ -194,17 +221,8 @@ fn every_fuzzed_request_is_answered_as_the_openapi_document_says_and_the_journal
         eprintln!("SKIPPED: the API fuzz test needs schemathesis; run scripts/test, which installs it and sets RINGFENCE_SCHEMATHESIS");
         return;
     };
-    let dir = TempDir::new().unwrap();
-    let data_dir = dir.path().join("data");
-    ringfence(&data_dir, &["init"]);
-    ringfence(&data_dir, &["import", "--quiet", EXAMPLE_CASP]);
-    let created = ringfence(&data_dir, &["token", "create", "--actor", "fuzz", "--role", "operator,approver,compliance,auditor"]);
-    let token = text(&created.stdout).lines().nth(1).unwrap().trim().to_owned();
-    assert!(token.starts_with("rf_"), "no token on the second line of:\n{}", text(&created.stdout));
+    let Fixture { dir, data_dir, token, server } = fixture();
     let head_before = text(&ringfence(&data_dir, &["journal", "head"]).stdout);
-
-    let server = Server::start(&data_dir, dir.path().join("server.log"));
-    server.wait_until_ok("/healthz");
     let operations = operations(server.address);
 
     let config = dir.path().join("schemathesis.toml");
@@ -246,4 +264,17 @@ fn every_fuzzed_request_is_answered_as_the_openapi_document_says_and_the_journal
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Found while fuzzing: the store's query cast `after` to i64, so a sequence number beyond
+/// i64::MAX wrapped to a negative one and the journal's first page came back instead of none.
+#[test]
+fn journal_entries_after_a_sequence_number_beyond_i64_are_an_empty_page_not_the_first() {
+    let Fixture { token, server, .. } = fixture();
+    for after in [i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+        let page = json_body(&get(server.address, &format!("/v1/journal/entries?after={after}"), Some(&token)).unwrap());
+        assert_eq!(page, serde_json::json!({"items": [], "next_after": null}), "after={after}");
+    }
+    let first = json_body(&get(server.address, "/v1/journal/entries?limit=1", Some(&token)).unwrap());
+    assert_eq!(first["items"][0]["seq"], 1, "{first}");
 }

@@ -785,7 +785,10 @@ async fn entries(
     state.authorize(&headers, INSPECTORS)?;
     let page = query(page)?;
     let limit = page_limit(page.limit)? as u32;
-    let after = page.after.unwrap_or(0);
+    // No sequence number exceeds i64::MAX (the stores keep them as signed 64-bit integers), and
+    // the store's query casts `after` to i64: beyond it, it wrapped to a negative number and
+    // answered the first page instead of the empty last one.
+    let after = page.after.unwrap_or(0).min(i64::MAX as u64);
     state
         .engine
         .read(move |store| {
