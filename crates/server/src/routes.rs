@@ -68,7 +68,7 @@ pub(crate) fn router() -> Router<AppState> {
     info(title = "ringfence", description = "The client-asset register and safeguarding control plane of a CASP under MiCA (Art 70, 75)."),
     paths(healthz, readyz, metrics, post_movement, post_movements, post_entity, list_entities, summary, balances, history, verify, entries),
     components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ClosedBodies),
     security(("bearer" = []))
 )]
 #[derive(Debug)]
@@ -81,6 +81,27 @@ impl utoipa::Modify for BearerAuth {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// Unknown fields of an import-format object are errors, which utoipa does not say of the
+/// variants of a tagged enum.
+struct ClosedBodies;
+
+impl utoipa::Modify for ClosedBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{AdditionalProperties, Schema};
+        let Some(components) = openapi.components.as_mut() else { return };
+        for name in ["MovementBody", "BatchMovement", "RegistrationBody"] {
+            if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut(name) {
+                for variant in &mut one_of.items {
+                    if let RefOr::T(Schema::Object(object)) = variant {
+                        object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -107,6 +128,325 @@ pub struct BatchItem {
     status: String,
     seq: Option<u64>,
     detail: String,
+}
+
+// What the writes take, for the OpenAPI document only: the import format
+// (docs/import-format.md), which `ringfence_wire::input` parses. The patterns are those of
+// `ringfence_core::ids`; crates/cli/tests/fuzz.rs sends bodies made from these schemas.
+
+/// A name: a client, wallet, key set or sub-custodian id, an idempotency key, an instruction.
+#[derive(Deserialize, ToSchema)]
+#[schema(pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", example = "client-1")]
+#[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
+struct Name(String);
+
+/// A CAIP-19 asset id.
+#[derive(Deserialize, ToSchema)]
+#[schema(pattern = "^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}/[-a-z0-9]{3,8}:[-.%a-zA-Z0-9]{1,128}$", example = "eip155:1/slip44:60")]
+#[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
+struct AssetIdText(String);
+
+/// A whole number of the asset's smallest unit: a string of digits (up to 2^128 - 1), or a
+/// JSON integer up to 2^64 - 1. Never negative or fractional. Zero is read, but the register
+/// refuses a movement posting it (`amount_zero`), as it refuses one without postings
+/// (`postings_empty`): in a batch, those are the item's status.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
+enum AmountText {
+    Digits(AmountDigits),
+    Number(AmountNumber),
+}
+
+/// Digits, which may be surrounded by white space and preceded by `+`.
+#[derive(Deserialize, ToSchema)]
+#[schema(pattern = r"^\s*\+?[0-9]{1,39}\s*$", example = "1500000000000000000")]
+#[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
+struct AmountDigits(String);
+
+/// An integer up to 2^64 - 1.
+#[derive(Deserialize, ToSchema)]
+#[schema(format = "uint64")]
+#[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
+struct AmountNumber(u64);
+
+/// An instant: RFC 3339 with an offset (`2026-03-02T09:15:00Z`) or a date (`2026-03-31`,
+/// midnight UTC).
+#[derive(Deserialize, ToSchema)]
+#[schema(
+    pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$",
+    example = "2026-03-02T09:15:00Z"
+)]
+#[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
+struct Instant(String);
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum ClassText {
+    ClientIndividual,
+    ClientOmnibus,
+    Firm,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum KindText {
+    Deposit,
+    Withdrawal,
+    Transfer,
+    Fee,
+    Rebalance,
+    FirmFunding,
+    FirmWithdrawal,
+    Correction,
+}
+
+/// One posting of an explicit movement.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
+struct PostingText {
+    #[schema(inline)]
+    side: SideText,
+    /// `position:CLIENT`, `holding:WALLET`, `own:capital` or `own:fee_income`.
+    #[schema(pattern = r"^(position:[A-Za-z0-9._:@/-]{1,128}|holding:[A-Za-z0-9._:@/-]{1,128}|own:capital|own:fee_income)$")]
+    account: String,
+    asset: AssetIdText,
+    amount: AmountText,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum SideText {
+    Debit,
+    Credit,
+}
+
+/// Both movement bodies: `key` is optional in one (the `Idempotency-Key` header gives it),
+/// required in a batch's.
+macro_rules! movement_body {
+    ($(#[$doc:meta])* $name:ident, $key:ty) => {
+        $(#[$doc])*
+        #[derive(Deserialize, ToSchema)]
+        #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+        #[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
+        enum $name {
+            Deposit {
+                key: $key,
+                client: Name,
+                wallet: Name,
+                asset: AssetIdText,
+                amount: AmountText,
+                instruction: Option<Name>,
+                effective_at: Option<Instant>,
+            },
+            Withdrawal {
+                key: $key,
+                client: Name,
+                wallet: Name,
+                asset: AssetIdText,
+                amount: AmountText,
+                instruction: Option<Name>,
+                effective_at: Option<Instant>,
+            },
+            Transfer {
+                key: $key,
+                from_client: Name,
+                to_client: Name,
+                from_wallet: Option<Name>,
+                to_wallet: Option<Name>,
+                asset: AssetIdText,
+                amount: AmountText,
+                instruction: Option<Name>,
+                effective_at: Option<Instant>,
+            },
+            Fee {
+                key: $key,
+                client: Name,
+                client_wallet: Name,
+                firm_wallet: Name,
+                asset: AssetIdText,
+                amount: AmountText,
+                instruction: Option<Name>,
+                effective_at: Option<Instant>,
+            },
+            Rebalance {
+                key: $key,
+                from_wallet: Name,
+                to_wallet: Name,
+                asset: AssetIdText,
+                amount: AmountText,
+                instruction: Option<Name>,
+                effective_at: Option<Instant>,
+            },
+            FirmFunding {
+                key: $key,
+                wallet: Name,
+                asset: AssetIdText,
+                amount: AmountText,
+                instruction: Option<Name>,
+                effective_at: Option<Instant>,
+            },
+            FirmWithdrawal {
+                key: $key,
+                wallet: Name,
+                asset: AssetIdText,
+                amount: AmountText,
+                instruction: Option<Name>,
+                effective_at: Option<Instant>,
+            },
+            /// Reverses the movement `corrects` (not in a batch).
+            Correction { key: $key, corrects: Name, instruction: Option<Name>, effective_at: Option<Instant> },
+            /// Explicit postings, for shapes the shorthands do not cover.
+            Movement {
+                key: $key,
+                #[schema(inline)]
+                kind: KindText,
+                postings: Vec<PostingText>,
+                corrects: Option<Name>,
+                instruction: Option<Name>,
+                effective_at: Option<Instant>,
+            },
+        }
+    };
+}
+
+movement_body!(
+    /// One movement in the import format, without `actor` (the token's holder is the actor).
+    /// Unknown fields are errors. `key`, the movement's idempotency key, is the
+    /// `Idempotency-Key` header, which the body may repeat.
+    MovementBody,
+    Option<Name>
+);
+
+movement_body!(
+    /// One movement of a batch, as for `POST /v1/movements` but with its own `key`; a
+    /// correction is refused in a batch.
+    BatchMovement,
+    Name
+);
+
+/// One registration in the import format, without `actor`. Unknown fields are errors.
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
+enum RegistrationBody {
+    Asset {
+        id: AssetIdText,
+        /// Decimals of one whole unit.
+        #[schema(maximum = 38)]
+        scale: u8,
+        /// At most 512 bytes.
+        #[serde(default)]
+        #[schema(max_length = 512)]
+        symbol: String,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
+    Client {
+        id: Name,
+        #[schema(inline)]
+        category: CategoryText,
+        #[schema(inline)]
+        segregation: SegregationText,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
+    SubCustodian {
+        id: Name,
+        /// At most 512 bytes.
+        #[schema(max_length = 512)]
+        name: String,
+        #[schema(inline)]
+        basis: BasisText,
+        /// At most 512 bytes.
+        #[schema(max_length = 512)]
+        reference: String,
+        valid_until: Instant,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
+    /// A renewal of a sub-custodian's authorisation.
+    SubCustodianAuthorisation {
+        id: Name,
+        /// At most 512 bytes.
+        #[schema(max_length = 512)]
+        reference: String,
+        valid_until: Instant,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
+    KeySet {
+        id: Name,
+        #[schema(inline)]
+        scheme: SchemeText,
+        /// Signers needed (multisig and mpc).
+        #[schema(minimum = 1, maximum = 255)]
+        threshold: Option<u8>,
+        #[schema(min_items = 1)]
+        signers: Vec<String>,
+        #[schema(inline)]
+        class: ClassText,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
+    Wallet {
+        id: Name,
+        /// CAIP-10.
+        #[schema(
+            pattern = "^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}:[-.%a-zA-Z0-9]{1,128}$",
+            example = "eip155:1:0x0000000000000000000000000000000000001001"
+        )]
+        address: String,
+        #[schema(inline)]
+        class: ClassText,
+        /// The client of an individually segregated wallet.
+        client: Option<Name>,
+        #[schema(inline)]
+        tier: TierText,
+        sub_custodian: Option<Name>,
+        key_set: Name,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum CategoryText {
+    Retail,
+    Professional,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum SegregationText {
+    Individual,
+    Omnibus,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum BasisText {
+    MicaCasp,
+    CrrCreditInstitution,
+    Art60Entity,
+    ThirdCountryEquivalent,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum SchemeText {
+    Multisig,
+    Mpc,
+    Hsm,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum TierText {
+    Hot,
+    Cold,
 }
 
 // What the read routes answer, for the OpenAPI document only: the handlers build this JSON
@@ -285,8 +625,9 @@ fn object_for_api(value: Value, movement: bool, header_key: Option<&str>) -> Res
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_route", format!("type {kind:?} is {what}; send it to {route}")));
     }
     if let Some(header_key) = header_key {
+        // An optional field given as null counts as left out (docs/import-format.md).
         match object.get("key") {
-            None => {
+            None | Some(Value::Null) => {
                 object.insert("key".into(), Value::String(header_key.to_owned()));
             }
             Some(Value::String(key)) if key == header_key => {}
@@ -371,7 +712,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 
 #[utoipa::path(post, path = "/v1/movements",
     params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "The movement's idempotency key", example = "dep-2026-03-02-0001")),
-    request_body(content = Object, description = "One movement in the import format (docs/import-format.md), without \"actor\"",
+    request_body(content = MovementBody, description = "One movement in the import format (docs/import-format.md), without \"actor\"",
         example = json!({"type": "deposit", "client": "client-1", "wallet": "omnibus-hot", "asset": "eip155:1/slip44:60", "amount": "1500000000000000000"})),
     responses(
         (status = 201, description = "Accepted and durable", body = CommandResult),
@@ -396,7 +737,7 @@ async fn post_movement(
 
 #[utoipa::path(post, path = "/v1/movements/batch",
     params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request; each movement carries its own \"key\"", example = "batch-2026-03-02-01")),
-    request_body(content = Vec<Object>, description = "1 to 8190 movements in the import format, each with its \"key\"",
+    request_body(content = Vec<BatchMovement>, description = "1 to 8190 movements in the import format, each with its \"key\"; no corrections",
         example = json!([
             {"type": "deposit", "key": "dep-2026-03-02-0002", "client": "client-2", "wallet": "omnibus-hot", "asset": "eip155:1/slip44:60", "amount": "250000000000000000"},
             {"type": "transfer", "key": "xfer-2026-03-02-0001", "from_client": "client-2", "to_client": "client-1", "asset": "eip155:1/slip44:60", "amount": "50000000000000000"}
@@ -449,7 +790,7 @@ async fn post_movements(
 
 #[utoipa::path(post, path = "/v1/entities",
     params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request; a registration is idempotent by its entity id", example = "onboard-client-3")),
-    request_body(content = Object, description = "One registration in the import format: asset, client, sub_custodian, sub_custodian_authorisation, key_set or wallet",
+    request_body(content = RegistrationBody, description = "One registration in the import format: asset, client, sub_custodian, sub_custodian_authorisation, key_set or wallet",
         example = json!({"type": "client", "id": "client-3", "category": "retail", "segregation": "omnibus"})),
     responses(
         (status = 201, body = CommandResult), (status = 200, body = CommandResult),
@@ -604,7 +945,10 @@ struct BalancesQuery {
     #[param(pattern = "^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}/[-a-z0-9]{3,8}:[-.%a-zA-Z0-9]{1,128}$", example = "eip155:1/slip44:60")]
     asset: Option<String>,
     /// Balances at this instant of effective time: RFC 3339 with an offset, or a date (midnight UTC).
-    #[param(example = "2026-03-31T23:59:59Z")]
+    #[param(
+        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$",
+        example = "2026-03-31T23:59:59Z"
+    )]
     at: Option<String>,
 }
 
@@ -622,10 +966,16 @@ struct HistoryQuery {
     #[param(inline)]
     own: Option<OwnQuery>,
     /// From this instant of effective time: RFC 3339 with an offset, or a date (midnight UTC).
-    #[param(example = "2026-01-01")]
+    #[param(
+        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$",
+        example = "2026-01-01"
+    )]
     from: Option<String>,
     /// Up to this instant of effective time, like `from`.
-    #[param(example = "2026-12-31T23:59:59Z")]
+    #[param(
+        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$",
+        example = "2026-12-31T23:59:59Z"
+    )]
     to: Option<String>,
     /// Movements after this sequence number (the `next_after` of the previous page).
     #[param(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
