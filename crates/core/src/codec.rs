@@ -4,6 +4,7 @@
 //! damaged entry is reported, never trusted.
 
 use crate::amount::Amount;
+use crate::approval::ApprovalPolicy;
 use crate::entity::{
     ApiToken, Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Role, Segregation, SubCustodian,
     Tier, Wallet, WalletClass,
@@ -122,28 +123,7 @@ impl Encoder {
             }
             Action::RegisterWallet(wallet) => {
                 self.u8(6);
-                self.str(wallet.id.as_str());
-                self.str(wallet.address.as_str());
-                match &wallet.class {
-                    WalletClass::ClientIndividual(client) => {
-                        self.u8(0);
-                        self.str(client.as_str());
-                    }
-                    WalletClass::ClientOmnibus => self.u8(1),
-                    WalletClass::Firm => self.u8(2),
-                }
-                self.u8(match wallet.tier {
-                    Tier::Hot => 0,
-                    Tier::Cold => 1,
-                });
-                match &wallet.custodian {
-                    Custodian::InHouse => self.u8(0),
-                    Custodian::SubCustodian(id) => {
-                        self.u8(1);
-                        self.str(id.as_str());
-                    }
-                }
-                self.str(wallet.key_set.as_str());
+                self.wallet(wallet);
             }
             Action::Movement(movement) => {
                 self.u8(7);
@@ -179,7 +159,59 @@ impl Encoder {
                 self.u8(9);
                 self.str(id.as_str());
             }
+            Action::SetApprovalPolicy(policy) => {
+                self.u8(10);
+                self.u8(policy.approvals);
+                self.u64(u64::from(policy.expiry_hours));
+                self.u64(policy.withdrawal_thresholds.len() as u64);
+                for (asset, amount) in &policy.withdrawal_thresholds {
+                    self.str(asset.as_str());
+                    self.u128(amount.units());
+                }
+            }
+            Action::ApprovePending { id } => {
+                self.u8(11);
+                self.u64(*id);
+            }
+            Action::RejectPending { id, reason } => {
+                self.u8(12);
+                self.u64(*id);
+                self.str(reason);
+            }
+            Action::ExpirePending { id } => {
+                self.u8(13);
+                self.u64(*id);
+            }
+            Action::ChangeWallet(wallet) => {
+                self.u8(14);
+                self.wallet(wallet);
+            }
         }
+    }
+
+    fn wallet(&mut self, wallet: &Wallet) {
+        self.str(wallet.id.as_str());
+        self.str(wallet.address.as_str());
+        match &wallet.class {
+            WalletClass::ClientIndividual(client) => {
+                self.u8(0);
+                self.str(client.as_str());
+            }
+            WalletClass::ClientOmnibus => self.u8(1),
+            WalletClass::Firm => self.u8(2),
+        }
+        self.u8(match wallet.tier {
+            Tier::Hot => 0,
+            Tier::Cold => 1,
+        });
+        match &wallet.custodian {
+            Custodian::InHouse => self.u8(0),
+            Custodian::SubCustodian(id) => {
+                self.u8(1);
+                self.str(id.as_str());
+            }
+        }
+        self.str(wallet.key_set.as_str());
     }
 
     fn meta(&mut self, meta: &Meta) {
@@ -368,21 +400,7 @@ impl<'a> Decoder<'a> {
                 let signers = (0..count).map(|_| self.str().map(str::to_owned)).collect::<Result<_, _>>()?;
                 Action::RegisterKeySet(KeySet { id, scheme, signers, class: self.class_kind()? })
             }
-            6 => Action::RegisterWallet(Wallet {
-                id: self.id(WalletId::parse)?,
-                address: self.id(Address::parse)?,
-                class: match self.tag("wallet class", 2)? {
-                    0 => WalletClass::ClientIndividual(self.id(ClientId::parse)?),
-                    1 => WalletClass::ClientOmnibus,
-                    _ => WalletClass::Firm,
-                },
-                tier: if self.tag("tier", 1)? == 0 { Tier::Hot } else { Tier::Cold },
-                custodian: match self.tag("custodian", 1)? {
-                    0 => Custodian::InHouse,
-                    _ => Custodian::SubCustodian(self.id(SubCustodianId::parse)?),
-                },
-                key_set: self.id(KeySetId::parse)?,
-            }),
+            6 => Action::RegisterWallet(self.wallet()?),
             7 => Action::Movement(self.movement()?),
             8 => {
                 let id = self.id(TokenId::parse)?;
@@ -402,9 +420,43 @@ impl<'a> Decoder<'a> {
                 Action::RegisterApiToken(ApiToken { id, actor, roles, client, salt, digest, expires_at })
             }
             9 => Action::RevokeApiToken { id: self.id(TokenId::parse)? },
+            10 => {
+                let approvals = self.u8()?;
+                let expiry_hours =
+                    u32::try_from(self.u64()?).map_err(|_| DecodeError::BadTag { what: "expiry hours", tag: u8::MAX, offset })?;
+                let count = self.u64()?;
+                let mut withdrawal_thresholds = Vec::new();
+                for _ in 0..count {
+                    let asset = self.id(AssetId::parse)?;
+                    withdrawal_thresholds.push((asset, Amount::new(self.u128()?)));
+                }
+                Action::SetApprovalPolicy(ApprovalPolicy { approvals, expiry_hours, withdrawal_thresholds })
+            }
+            11 => Action::ApprovePending { id: self.u64()? },
+            12 => Action::RejectPending { id: self.u64()?, reason: self.str()?.to_owned() },
+            13 => Action::ExpirePending { id: self.u64()? },
+            14 => Action::ChangeWallet(self.wallet()?),
             tag => return Err(DecodeError::BadTag { what: "action", tag, offset }),
         };
         Ok(Command { meta, action })
+    }
+
+    fn wallet(&mut self) -> Result<Wallet, DecodeError> {
+        Ok(Wallet {
+            id: self.id(WalletId::parse)?,
+            address: self.id(Address::parse)?,
+            class: match self.tag("wallet class", 2)? {
+                0 => WalletClass::ClientIndividual(self.id(ClientId::parse)?),
+                1 => WalletClass::ClientOmnibus,
+                _ => WalletClass::Firm,
+            },
+            tier: if self.tag("tier", 1)? == 0 { Tier::Hot } else { Tier::Cold },
+            custodian: match self.tag("custodian", 1)? {
+                0 => Custodian::InHouse,
+                _ => Custodian::SubCustodian(self.id(SubCustodianId::parse)?),
+            },
+            key_set: self.id(KeySetId::parse)?,
+        })
     }
 
     fn class_kind(&mut self) -> Result<ClassKind, DecodeError> {

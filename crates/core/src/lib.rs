@@ -6,6 +6,7 @@
 //! state machine accepts.
 
 pub mod amount;
+pub mod approval;
 pub mod codec;
 pub mod entity;
 pub mod ids;
@@ -15,6 +16,7 @@ pub mod status;
 pub mod time;
 
 pub use amount::{Amount, AmountError, SCALE_MAX};
+pub use approval::{ApprovalPolicy, Pending, PendingState};
 pub use entity::{
     ApiToken, Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Role, Segregation, SubCustodian,
     TOKEN_PREFIX, Tier, TokenRefusal, Wallet, WalletClass,

@@ -120,6 +120,23 @@ pub enum Action {
     RevokeApiToken {
         id: crate::ids::TokenId,
     },
+    /// Sets the four-eyes policy (the first one directly, later ones by approval).
+    SetApprovalPolicy(crate::approval::ApprovalPolicy),
+    /// An approval of the pending instruction proposed at sequence `id`.
+    ApprovePending {
+        id: u64,
+    },
+    /// Rejects the pending instruction `id`: it will never apply.
+    RejectPending {
+        id: u64,
+        reason: String,
+    },
+    /// Records that the pending instruction `id` expired unapproved.
+    ExpirePending {
+        id: u64,
+    },
+    /// Changes a registered wallet's class, custodian or key set (same id, address and tier).
+    ChangeWallet(Wallet),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

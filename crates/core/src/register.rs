@@ -14,6 +14,8 @@
 //! between client and firm without a posting on both sides); a client segment out of balance
 //! is an individual segregation breach.
 
+mod four_eyes;
+
 use sha2::{Digest as _, Sha256};
 
 use crate::amount::Amount;
@@ -282,6 +284,13 @@ pub struct Register {
     encoder: Encoder,
     postings_encoder: Encoder,
     scratch: Scratch,
+    /// Wallets as first registered, for those changed since (a repeated registration is
+    /// compared with it), by wallet index.
+    wallet_registrations: HashMap<u32, Registered<Wallet>>,
+    /// The approval policy and pending instructions.
+    four_eyes: four_eyes::FourEyes,
+    /// The recorded time of the command being applied: four-eyes deadlines run on it.
+    now: Timestamp,
 }
 
 /// A posting resolved against the register.
@@ -322,10 +331,32 @@ impl Register {
         Ok(outcomes)
     }
 
-    /// Applies one command.
+    /// Applies one command, recorded at its own effective time (for tests and tools; the store
+    /// uses [`Register::apply_at`] with the journal's recorded time).
     pub fn apply(&mut self, command: &Command) -> Result<Outcome, InvariantViolation> {
+        self.apply_at(command, command.meta.effective_at)
+    }
+
+    /// Applies one command recorded at `recorded_at`. Four-eyes deadlines are measured on the
+    /// recorded time, so a replay of the journal decides exactly as the first time.
+    pub fn apply_at(&mut self, command: &Command, recorded_at: Timestamp) -> Result<Outcome, InvariantViolation> {
+        self.now = recorded_at;
         let before = self.seq;
-        let outcome = match &command.action {
+        let outcome = match self.four_eyes(command)? {
+            Some(outcome) => outcome,
+            None => self.decide(command)?,
+        };
+        // Pair assertion: the sequence advances by one exactly when a command gets an entry.
+        let advanced = self.seq - before;
+        if advanced != u64::from(outcome.status.is_journaled()) {
+            return Err(InvariantViolation(format!("sequence advanced by {advanced} for status {}", outcome.status)));
+        }
+        Ok(outcome)
+    }
+
+    /// Decides a command on its merits, without four-eyes control.
+    fn decide(&mut self, command: &Command) -> Result<Outcome, InvariantViolation> {
+        Ok(match &command.action {
             Action::Movement(movement) => {
                 let mut scratch = std::mem::take(&mut self.scratch);
                 let outcome = match self.check_movement(&command.meta, movement, &mut scratch) {
@@ -341,13 +372,7 @@ impl Register {
             action => match self.apply_registration(&command.meta, action) {
                 Ok(outcome) | Err(outcome) => outcome,
             },
-        };
-        // Pair assertion: the sequence advances by one exactly when a command is accepted.
-        let advanced = self.seq - before;
-        if advanced != u64::from(outcome.status == Status::Accepted) {
-            return Err(InvariantViolation(format!("sequence advanced by {advanced} for status {}", outcome.status)));
-        }
-        Ok(outcome)
+        })
     }
 
     /// What idempotency compares: the movement itself (key, kind, postings, correction
@@ -482,13 +507,101 @@ impl Register {
                 self.token_revocations[index as usize] = Some(seq);
                 Ok(Outcome::accepted(seq))
             }
+            Action::SetApprovalPolicy(policy) => self.set_policy(policy),
+            Action::ChangeWallet(wallet) => self.change_wallet(meta, wallet),
+            Action::ApprovePending { id } | Action::RejectPending { id, .. } | Action::ExpirePending { id } => {
+                reject(Status::UnknownPending, format!("pending instruction {id}: approvals are decided by four-eyes control"))
+            }
             Action::Movement(_) => unreachable!("movements are applied by apply()"),
         }
     }
 
+    /// Whether a wallet change can apply: same address and tier; a class change only when the
+    /// wallet is empty; its key set, client and sub-custodian fit as for a registration.
+    fn check_wallet_change(&self, meta: &Meta, wallet: &Wallet) -> Check<u32> {
+        let Some(&index) = self.wallet_index.get(&wallet.id) else {
+            return reject(Status::UnknownWallet, format!("wallet {} is not registered", wallet.id));
+        };
+        let current = &self.wallets[index as usize];
+        if current.value == *wallet {
+            return Err(Outcome::already_exists(current.seq));
+        }
+        if current.value.address != wallet.address || current.value.tier != wallet.tier {
+            return reject(
+                Status::InvalidWalletChange,
+                format!("wallet {} keeps its address and tier; register a new wallet, or rebalance between tiers", wallet.id),
+            );
+        }
+        if let WalletClass::ClientIndividual(client) = &wallet.class {
+            match self.client_index.get(client) {
+                None => return reject(Status::UnknownClient, format!("client {client} is not registered")),
+                Some(&c) if self.clients[c as usize].value.segregation != Segregation::Individual => {
+                    return reject(
+                        Status::WrongWalletClass,
+                        format!(
+                            "client {client} is segregated in omnibus wallets; an individual wallet needs an individually segregated client"
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        let Some(&key_set) = self.key_set_index.get(&wallet.key_set) else {
+            return reject(Status::UnknownKeySet, format!("key set {} is not registered", wallet.key_set));
+        };
+        if let Custodian::SubCustodian(sub) = &wallet.custodian {
+            let Some(&s) = self.sub_custodian_index.get(sub) else {
+                return reject(Status::UnknownSubCustodian, format!("sub-custodian {sub} is not registered"));
+            };
+            if !self.sub_custodians[s as usize].value.authorised_at(meta.effective_at) {
+                return reject(Status::SubCustodianNotAuthorised, format!("sub-custodian {sub} is not authorised at the effective time"));
+            }
+        }
+        if current.value.class != wallet.class
+            && let Some((asset, amount)) = (0..index_of(self.assets.len()))
+                .filter_map(|asset| self.balances.get(&(Slot::Holding(index), asset)).map(|amount| (asset, *amount)))
+                .find(|(_, amount)| *amount != 0)
+        {
+            return reject(
+                Status::InvalidWalletChange,
+                format!(
+                    "wallet {} still holds {amount} of {}; move it out before changing the wallet's class",
+                    wallet.id, self.assets[asset as usize].value.id
+                ),
+            );
+        }
+        let key_set_class = self.key_sets[key_set as usize].value.class;
+        if key_set_class != wallet.class.kind() {
+            return reject(
+                Status::KeySetClassMismatch,
+                format!(
+                    "key set {} serves {} wallets and cannot serve a {} wallet",
+                    wallet.key_set,
+                    class_name(key_set_class),
+                    class_name(wallet.class.kind())
+                ),
+            );
+        }
+        Ok(index)
+    }
+
+    fn change_wallet(&mut self, meta: &Meta, wallet: &Wallet) -> Check<Outcome> {
+        let index = self.check_wallet_change(meta, wallet)?;
+        let seq = self.next_seq();
+        let previous = std::mem::replace(&mut self.wallets[index as usize], Registered { value: wallet.clone(), seq });
+        self.wallet_registrations.entry(index).or_insert(previous);
+        self.wallet_segments[index as usize] = match &wallet.class {
+            WalletClass::Firm => Segment::Firm,
+            WalletClass::ClientOmnibus => Segment::Omnibus,
+            WalletClass::ClientIndividual(client) => Segment::Individual(self.client_index[client]),
+        };
+        Ok(Outcome::accepted(seq))
+    }
+
     fn register_wallet(&mut self, meta: &Meta, wallet: &Wallet) -> Check<Outcome> {
         if let Some(&index) = self.wallet_index.get(&wallet.id) {
-            return existing(&self.wallets[index as usize], wallet, "wallet", wallet.id.as_str());
+            let registered = self.wallet_registrations.get(&index).unwrap_or(&self.wallets[index as usize]);
+            return existing(registered, wallet, "wallet", wallet.id.as_str());
         }
         // Checks in `Status` order.
         let client_index = match &wallet.class {

@@ -38,6 +38,9 @@ statuses! {
     /// The same idempotency key (or entity id) with the same content was applied before;
     /// nothing changed and the original result stands.
     AlreadyExists => "already_exists",
+    /// Needs four-eyes approval: journaled as a pending instruction (its id is the `seq`),
+    /// applied only once approved.
+    PendingApproval => "pending_approval",
     /// The same idempotency key was used before for a different movement.
     IdempotencyConflict => "idempotency_conflict",
     /// The entity id is taken by an entity with different details.
@@ -57,6 +60,19 @@ statuses! {
     UnknownMovement => "unknown_movement",
     /// An API token that is not registered.
     UnknownToken => "unknown_token",
+    /// No pending instruction has that id.
+    UnknownPending => "unknown_pending",
+    /// The pending instruction was applied, rejected or expired already; or the movement's key
+    /// belongs to one that was rejected or expired (use a new key).
+    PendingClosed => "pending_closed",
+    /// The pending instruction's time for approval is over; it can only be expired.
+    PendingExpired => "pending_expired",
+    /// An expiry recorded before the pending instruction's time is over.
+    PendingNotExpired => "pending_not_expired",
+    /// The initiator of a pending instruction cannot approve it.
+    InitiatorCannotApprove => "initiator_cannot_approve",
+    /// This approver has approved the instruction already; approvals come from distinct people.
+    ApproverNotDistinct => "approver_not_distinct",
     /// A correction without `corrects`, or `corrects` on another kind.
     CorrectionTargetMissing => "correction_target_missing",
     /// A correction of a correction: enter the movement again instead.
@@ -69,6 +85,12 @@ statuses! {
     InvalidKeyScheme => "invalid_key_scheme",
     /// An asset with more decimals than a u128 can carry.
     InvalidScale => "invalid_scale",
+    /// An approval policy out of bounds (approvals, expiry, thresholds) or a rejection
+    /// without a reason.
+    InvalidPolicy => "invalid_policy",
+    /// A wallet change that would alter its address or tier (a different wallet, or a
+    /// rebalance), or a class change of a wallet that still holds assets.
+    InvalidWalletChange => "invalid_wallet_change",
     /// An API token whose roles do not fit: none, repeated, or the client role mixed with
     /// others or without its client.
     InvalidTokenRoles => "invalid_token_roles",
@@ -105,9 +127,15 @@ statuses! {
 }
 
 impl Status {
-    /// Whether the command was applied (now or before).
+    /// Whether the command was recorded: applied (now or before) or journaled as a pending
+    /// instruction awaiting approval. Anything else is a refusal.
     pub fn is_ok(self) -> bool {
-        matches!(self, Status::Accepted | Status::AlreadyExists)
+        matches!(self, Status::Accepted | Status::AlreadyExists | Status::PendingApproval)
+    }
+
+    /// Whether the command got a journal entry of its own.
+    pub fn is_journaled(self) -> bool {
+        matches!(self, Status::Accepted | Status::PendingApproval)
     }
 }
 
@@ -133,6 +161,10 @@ impl Outcome {
 
     pub fn already_exists(seq: u64) -> Self {
         Self { status: Status::AlreadyExists, seq: Some(seq), detail: String::new() }
+    }
+
+    pub fn pending(seq: u64, detail: impl Into<String>) -> Self {
+        Self { status: Status::PendingApproval, seq: Some(seq), detail: detail.into() }
     }
 
     pub fn rejected(status: Status, detail: impl Into<String>) -> Self {

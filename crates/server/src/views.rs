@@ -142,6 +142,11 @@ pub fn action_code(action: &Action) -> &'static str {
         Action::Movement(m) => kind_code(m.kind),
         Action::RegisterApiToken(_) => "api_token",
         Action::RevokeApiToken { .. } => "api_token_revocation",
+        Action::SetApprovalPolicy(_) => "approval_policy",
+        Action::ApprovePending { .. } => "approve",
+        Action::RejectPending { .. } => "reject",
+        Action::ExpirePending { .. } => "expire",
+        Action::ChangeWallet(_) => "wallet_change",
     }
 }
 

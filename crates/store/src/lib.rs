@@ -125,7 +125,11 @@ pub enum Subject {
 pub struct Recorded {
     pub seq: u64,
     pub recorded_at: Timestamp,
+    /// The command that took effect: for an entry that approved a pending instruction, the
+    /// instruction's command (with its initiator and effective time).
     pub command: Command,
+    /// The pending instruction this entry applied by approving it, if it did.
+    pub pending: Option<u64>,
 }
 
 /// What a migration did: the schema version before and after.
@@ -256,8 +260,8 @@ impl Store {
         let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         let recorded = reader.read(Scan::Behind(self.head), &mut |seq, body, hash| {
             let entry = verifier.check(seq, body, hash)?;
-            let outcome = register.apply(&entry.command)?;
-            if outcome.status != Status::Accepted || outcome.seq != Some(seq) {
+            let outcome = register.apply_at(&entry.command, entry.recorded_at)?;
+            if !outcome.status.is_journaled() || outcome.seq != Some(seq) {
                 return Err(StoreError::Replay { seq, status: outcome.status, detail: outcome.detail });
             }
             Ok(())
@@ -336,8 +340,8 @@ impl Store {
         let mut encoder = ringfence_core::codec::Encoder::default();
         let mut accepted = 0;
         for command in commands {
-            let outcome = self.register.apply(command)?;
-            if let (Status::Accepted, Some(seq)) = (outcome.status, outcome.seq) {
+            let outcome = self.register.apply_at(command, recorded_at)?;
+            if let (true, Some(seq)) = (outcome.status.is_journaled(), outcome.seq) {
                 encoder.bytes = std::mem::take(&mut chunk.commands);
                 encoder.command(command);
                 chunk.commands = std::mem::take(&mut encoder.bytes);
@@ -394,7 +398,19 @@ impl Store {
             .take(limit)
             .collect();
         let entries = self.entries_checked(&seqs)?;
-        Ok(entries.into_iter().map(|entry| Recorded { seq: entry.seq, recorded_at: entry.recorded_at, command: entry.command }).collect())
+        Ok(entries.into_iter().map(|entry| self.resolved(entry)).collect())
+    }
+
+    /// The entry with the command that took effect in it: an approval that applied a pending
+    /// instruction stands for the instruction's command.
+    fn resolved(&self, entry: Entry) -> Recorded {
+        if let Action::ApprovePending { id } = entry.command.action
+            && let Some(pending) = self.register.pending(id)
+            && pending.state == (ringfence_core::PendingState::Applied { seq: entry.seq })
+        {
+            return Recorded { seq: entry.seq, recorded_at: entry.recorded_at, command: pending.command.clone(), pending: Some(id) };
+        }
+        Recorded { seq: entry.seq, recorded_at: entry.recorded_at, command: entry.command, pending: None }
     }
 
     /// The entries at these sequence numbers, each checked against its own hash; a missing one
@@ -417,7 +433,7 @@ impl Store {
     /// The movement recorded under an idempotency key, if any.
     pub fn movement(&self, key: &ringfence_core::IdempotencyKey) -> Result<Option<Movement>, StoreError> {
         let Some(seq) = self.register.movement_seq(key) else { return Ok(None) };
-        match self.entries_checked(&[seq])?.pop().map(|entry| entry.command.action) {
+        match self.entries_checked(&[seq])?.pop().map(|entry| self.resolved(entry).command.action) {
             Some(Action::Movement(movement)) => Ok(Some(movement)),
             _ => Err(StoreError::Replay { seq, status: Status::Accepted, detail: "the entry is not a movement".into() }),
         }

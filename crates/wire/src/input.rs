@@ -4,9 +4,9 @@
 //! The format is documented in docs/import-format.md.
 
 use ringfence_core::{
-    Account, Action, Actor, Address, Amount, Asset, AssetId, AuthorisationBasis, ClassKind, Client, ClientCategory, ClientId, Command,
-    Custodian, IdempotencyKey, InstructionId, KeyScheme, KeySet, KeySetId, Meta, Movement, MovementKind, OwnAccount, Posting, Segregation,
-    Side, SubCustodian, SubCustodianId, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
+    Account, Action, Actor, Address, Amount, ApprovalPolicy, Asset, AssetId, AuthorisationBasis, ClassKind, Client, ClientCategory,
+    ClientId, Command, Custodian, IdempotencyKey, InstructionId, KeyScheme, KeySet, KeySetId, Meta, Movement, MovementKind, OwnAccount,
+    Posting, Segregation, Side, SubCustodian, SubCustodianId, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
 };
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -197,6 +197,31 @@ struct PostingText {
     amount: Amount,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WalletText {
+    #[serde(deserialize_with = "wallet_id")]
+    id: WalletId,
+    #[serde(deserialize_with = "address")]
+    address: Address,
+    class: ClassText,
+    #[serde(default, deserialize_with = "optional_client")]
+    client: Option<ClientId>,
+    tier: TierText,
+    #[serde(default, deserialize_with = "optional_sub_custodian")]
+    sub_custodian: Option<SubCustodianId>,
+    #[serde(deserialize_with = "key_set_id")]
+    key_set: KeySetId,
+}
+
+/// An amount as a threshold: digits, as for movements.
+#[derive(Debug, Deserialize)]
+struct ThresholdText(#[serde(deserialize_with = "amount")] Amount);
+
+fn default_expiry_hours() -> u32 {
+    24
+}
+
 /// One line of an import file.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -242,19 +267,30 @@ enum Line {
         signers: Vec<String>,
         class: ClassText,
     },
-    Wallet {
-        #[serde(deserialize_with = "wallet_id")]
-        id: WalletId,
-        #[serde(deserialize_with = "address")]
-        address: Address,
-        class: ClassText,
-        #[serde(default, deserialize_with = "optional_client")]
-        client: Option<ClientId>,
-        tier: TierText,
-        #[serde(default, deserialize_with = "optional_sub_custodian")]
-        sub_custodian: Option<SubCustodianId>,
-        #[serde(deserialize_with = "key_set_id")]
-        key_set: KeySetId,
+    Wallet(WalletText),
+    /// A change of a registered wallet's class, custodian or key set (four-eyes approval).
+    WalletChange(WalletText),
+    /// The four-eyes policy.
+    ApprovalPolicy {
+        approvals: u8,
+        #[serde(default = "default_expiry_hours")]
+        expiry_hours: u32,
+        #[serde(default)]
+        withdrawal_thresholds: std::collections::BTreeMap<String, ThresholdText>,
+    },
+    /// An approval of a pending instruction.
+    Approve {
+        pending: u64,
+    },
+    /// A rejection of a pending instruction, with its reason.
+    Reject {
+        pending: u64,
+        #[serde(deserialize_with = "bounded_text")]
+        reason: String,
+    },
+    /// The expiry of a pending instruction whose time is over.
+    Expire {
+        pending: u64,
     },
     Deposit {
         #[serde(deserialize_with = "idempotency_key")]
@@ -501,23 +537,36 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
             }
             registration(&label, Action::RegisterKeySet(KeySet { id, scheme, signers, class: class_kind(class) }))
         }
-        Line::Wallet { id, address, class, client, tier, sub_custodian, key_set } => {
-            let label = id.to_string();
-            let class = match (class, client) {
-                (ClassText::ClientIndividual, Some(client)) => WalletClass::ClientIndividual(client),
-                (ClassText::ClientIndividual, None) => {
-                    return Err("a client_individual wallet needs \"client\": the client it belongs to".into());
-                }
-                (ClassText::ClientOmnibus, None) => WalletClass::ClientOmnibus,
-                (ClassText::Firm, None) => WalletClass::Firm,
-                (_, Some(_)) => return Err("only a client_individual wallet names a \"client\"".into()),
-            };
-            let tier = match tier {
-                TierText::Hot => Tier::Hot,
-                TierText::Cold => Tier::Cold,
-            };
-            let custodian = sub_custodian.map_or(Custodian::InHouse, Custodian::SubCustodian);
-            registration(&label, Action::RegisterWallet(Wallet { id, address, class, tier, custodian, key_set }))
+        Line::Wallet(text) => {
+            let wallet = wallet_of(text)?;
+            let label = wallet.id.to_string();
+            registration(&label, Action::RegisterWallet(wallet))
+        }
+        Line::WalletChange(text) => {
+            let wallet = wallet_of(text)?;
+            let label = format!("wallet-change:{}", wallet.id);
+            Ok(Parsed::Ready(Command { meta: meta(&label)?, action: Action::ChangeWallet(wallet) }))
+        }
+        Line::ApprovalPolicy { approvals, expiry_hours, withdrawal_thresholds } => {
+            let withdrawal_thresholds = withdrawal_thresholds
+                .into_iter()
+                .map(|(asset, ThresholdText(amount))| {
+                    AssetId::parse(&asset).map(|asset| (asset, amount)).map_err(|e| format!("withdrawal_thresholds: {e}"))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            let mut withdrawal_thresholds = withdrawal_thresholds;
+            withdrawal_thresholds.sort_by(|a, b| a.0.cmp(&b.0));
+            let policy = ApprovalPolicy { approvals, expiry_hours, withdrawal_thresholds };
+            Ok(Parsed::Ready(Command { meta: meta("policy:approvals")?, action: Action::SetApprovalPolicy(policy) }))
+        }
+        Line::Approve { pending } => {
+            Ok(Parsed::Ready(Command { meta: meta(&format!("approve:{pending}"))?, action: Action::ApprovePending { id: pending } }))
+        }
+        Line::Reject { pending, reason } => {
+            Ok(Parsed::Ready(Command { meta: meta(&format!("reject:{pending}"))?, action: Action::RejectPending { id: pending, reason } }))
+        }
+        Line::Expire { pending } => {
+            Ok(Parsed::Ready(Command { meta: meta(&format!("expire:{pending}"))?, action: Action::ExpirePending { id: pending } }))
         }
         Line::Deposit { key, client, wallet, asset, amount } => movement(build::deposit(key, &client, &wallet, &asset, amount)),
         Line::Withdrawal { key, client, wallet, asset, amount } => movement(build::withdrawal(key, &client, &wallet, &asset, amount)),
@@ -560,6 +609,25 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
             movement(Movement { key, kind: movement_kind(kind), postings, corrects })
         }
     }
+}
+
+fn wallet_of(text: WalletText) -> Result<Wallet, String> {
+    let WalletText { id, address, class, client, tier, sub_custodian, key_set } = text;
+    let class = match (class, client) {
+        (ClassText::ClientIndividual, Some(client)) => WalletClass::ClientIndividual(client),
+        (ClassText::ClientIndividual, None) => {
+            return Err("a client_individual wallet needs \"client\": the client it belongs to".into());
+        }
+        (ClassText::ClientOmnibus, None) => WalletClass::ClientOmnibus,
+        (ClassText::Firm, None) => WalletClass::Firm,
+        (_, Some(_)) => return Err("only a client_individual wallet names a \"client\"".into()),
+    };
+    let tier = match tier {
+        TierText::Hot => Tier::Hot,
+        TierText::Cold => Tier::Cold,
+    };
+    let custodian = sub_custodian.map_or(Custodian::InHouse, Custodian::SubCustodian);
+    Ok(Wallet { id, address, class, tier, custodian, key_set })
 }
 
 /// serde_json's message, without its own "at line 1 column N" (we report the file's line).

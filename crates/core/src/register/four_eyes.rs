@@ -1,0 +1,354 @@
+//! Four-eyes control inside the register (see [`crate::approval`]): which commands need
+//! approval, pending instructions, approvals, rejections and expiries.
+
+use super::{Check, HashMap, Register, Registered, reject};
+use crate::approval::{ApprovalPolicy, Pending, PendingState, REASON_BYTES_MAX};
+use crate::ids::AssetId;
+use crate::movement::{Account, Action, Command, Meta, MovementKind, Side};
+use crate::status::{Outcome, Status};
+use crate::time::Timestamp;
+
+/// What a pending instruction binds while it waits: nothing else may claim it meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Subject {
+    Movement(String),
+    KeySet(String),
+    SubCustodian(String),
+    Authorisation(String),
+    Wallet(String),
+    Policy,
+}
+
+/// The four-eyes part of the register's state.
+#[derive(Debug, Default, Clone)]
+pub(super) struct FourEyes {
+    /// The policy in force, with the sequence number that set it.
+    pub(super) policy: Option<Registered<ApprovalPolicy>>,
+    /// Every pending instruction ever proposed, in order.
+    pub(super) pending: Vec<Pending>,
+    pub(super) index: HashMap<u64, u32>,
+    /// What open (and, for movement keys, closed) instructions bind.
+    pub(super) subjects: HashMap<Subject, u32>,
+}
+
+fn subject_of(action: &Action) -> Option<Subject> {
+    Some(match action {
+        Action::Movement(movement) => Subject::Movement(movement.key.as_str().to_owned()),
+        Action::RegisterKeySet(key_set) => Subject::KeySet(key_set.id.as_str().to_owned()),
+        Action::RegisterSubCustodian(sub) => Subject::SubCustodian(sub.id.as_str().to_owned()),
+        Action::UpdateSubCustodianAuthorisation { id, .. } => Subject::Authorisation(id.as_str().to_owned()),
+        Action::ChangeWallet(wallet) => Subject::Wallet(wallet.id.as_str().to_owned()),
+        Action::SetApprovalPolicy(_) => Subject::Policy,
+        _ => return None,
+    })
+}
+
+/// The sum of the client-position debits of each asset in a withdrawal.
+fn withdrawn(postings: &[crate::movement::Posting]) -> Vec<(&AssetId, u128)> {
+    let mut sums: Vec<(&AssetId, u128)> = Vec::new();
+    for posting in postings {
+        if posting.side == Side::Debit && matches!(posting.account, Account::Position(_)) {
+            match sums.iter_mut().find(|(asset, _)| *asset == &posting.asset) {
+                Some((_, sum)) => *sum = sum.saturating_add(posting.amount.units()),
+                None => sums.push((&posting.asset, posting.amount.units())),
+            }
+        }
+    }
+    sums
+}
+
+impl Register {
+    /// The approval policy in force and the sequence number that set it.
+    pub fn approval_policy(&self) -> Option<(&ApprovalPolicy, u64)> {
+        self.four_eyes.policy.as_ref().map(|p| (&p.value, p.seq))
+    }
+
+    /// The pending instruction proposed at sequence `id`.
+    pub fn pending(&self, id: u64) -> Option<&Pending> {
+        self.four_eyes.index.get(&id).map(|&index| &self.four_eyes.pending[index as usize])
+    }
+
+    /// Every pending instruction ever proposed (open or closed), in order.
+    pub fn pendings(&self) -> impl Iterator<Item = &Pending> {
+        self.four_eyes.pending.iter()
+    }
+
+    /// Open pending instructions whose time is over at `now`: they should be expired.
+    pub fn overdue(&self, now: Timestamp) -> Vec<u64> {
+        self.four_eyes.pending.iter().filter(|p| p.state == PendingState::Open && now >= p.expires_at).map(|p| p.id).collect()
+    }
+
+    /// Decides `command` if four-eyes control concerns it: approvals, rejections and expiries
+    /// always; a command while a pending instruction binds its subject; a command that needs
+    /// approval under the policy. `None`: decide it as usual.
+    pub(super) fn four_eyes(&mut self, command: &Command) -> Result<Option<Outcome>, super::InvariantViolation> {
+        let meta = &command.meta;
+        match &command.action {
+            Action::ApprovePending { id } => return self.approve(meta, *id).map(Some),
+            Action::RejectPending { id, reason } => return Ok(Some(self.reject_pending(meta, *id, reason).unwrap_or_else(|o| o))),
+            Action::ExpirePending { id } => return Ok(Some(self.expire(*id).unwrap_or_else(|o| o))),
+            _ => {}
+        }
+        if self.four_eyes.policy.is_none() && self.four_eyes.subjects.is_empty() {
+            return Ok(None);
+        }
+        let subject = subject_of(&command.action);
+        if let Some(subject) = &subject
+            && let Some(&index) = self.four_eyes.subjects.get(subject)
+        {
+            let pending = &self.four_eyes.pending[index as usize];
+            match &pending.state {
+                PendingState::Open if pending.command.action == command.action => {
+                    return Ok(Some(Outcome {
+                        status: Status::AlreadyExists,
+                        seq: Some(pending.id),
+                        detail: format!(
+                            "awaiting approval as pending instruction {} ({} of {} approvals)",
+                            pending.id,
+                            pending.approvals.len(),
+                            pending.required
+                        ),
+                    }));
+                }
+                PendingState::Open => {
+                    let status = if matches!(subject, Subject::Movement(_)) { Status::IdempotencyConflict } else { Status::EntityConflict };
+                    return Ok(Some(Outcome::rejected(
+                        status,
+                        format!("pending instruction {} awaits approval for a different command on the same subject", pending.id),
+                    )));
+                }
+                PendingState::Rejected { seq, .. } | PendingState::Expired { seq } => {
+                    return Ok(Some(Outcome::rejected(
+                        Status::PendingClosed,
+                        format!(
+                            "this key belongs to pending instruction {}, {} at sequence {seq}; send it again with a new key",
+                            pending.id,
+                            pending.state.code()
+                        ),
+                    )));
+                }
+                // Applied: the usual decision finds it (already exists, or a conflict).
+                PendingState::Applied { .. } => {}
+            }
+        }
+        let Some(policy) = self.four_eyes.policy.as_ref().map(|p| p.value.clone()) else {
+            return Ok(None);
+        };
+        let Some(reason) = self.needs_approval(&policy, command) else {
+            return Ok(None);
+        };
+        if let Some(refusal) = self.precheck(command) {
+            return Ok(Some(refusal));
+        }
+        let Some(subject) = subject else {
+            return Ok(None);
+        };
+        let seq = self.next_seq();
+        let required = policy.approvals;
+        let detail = format!(
+            "{reason} needs {required} approval{} from someone other than {}; pending instruction {seq}",
+            if required == 1 { "" } else { "s" },
+            meta.actor
+        );
+        let index = super::index_of(self.four_eyes.pending.len());
+        self.four_eyes.pending.push(Pending {
+            id: seq,
+            command: command.clone(),
+            reason,
+            proposed_at: self.now,
+            expires_at: Timestamp::from_micros(self.now.micros().saturating_add(policy.expiry_micros())),
+            required,
+            approvals: Vec::new(),
+            state: PendingState::Open,
+        });
+        self.four_eyes.index.insert(seq, index);
+        self.four_eyes.subjects.insert(subject, index);
+        Ok(Some(Outcome::pending(seq, detail)))
+    }
+
+    /// Why `command` needs approval under `policy`, if it does.
+    fn needs_approval(&self, policy: &ApprovalPolicy, command: &Command) -> Option<String> {
+        match &command.action {
+            Action::Movement(movement) if movement.kind == MovementKind::Withdrawal => {
+                withdrawn(&movement.postings).into_iter().find_map(|(asset, amount)| {
+                    let threshold = policy.threshold(asset)?;
+                    (amount > threshold.units())
+                        .then(|| format!("a withdrawal of {amount} of {asset}, above the threshold of {}", threshold.units()))
+                })
+            }
+            Action::RegisterKeySet(key_set) => Some(format!("the new key set {}", key_set.id)),
+            Action::RegisterSubCustodian(sub) => Some(format!("the new sub-custodian {}", sub.id)),
+            Action::UpdateSubCustodianAuthorisation { id, .. } => Some(format!("the change of sub-custodian {id}'s authorisation")),
+            Action::ChangeWallet(wallet) => Some(format!("the change of wallet {}", wallet.id)),
+            Action::SetApprovalPolicy(_) => Some("the change of the approval policy".into()),
+            _ => None,
+        }
+    }
+
+    /// The refusal (or `already_exists`) `command` would get now, so that a command that
+    /// cannot apply is refused at once rather than sent for approval.
+    fn precheck(&mut self, command: &Command) -> Option<Outcome> {
+        match &command.action {
+            Action::Movement(movement) => {
+                let mut scratch = std::mem::take(&mut self.scratch);
+                let result = self.check_movement(&command.meta, movement, &mut scratch);
+                self.scratch = scratch;
+                result.err()
+            }
+            Action::RegisterKeySet(key_set) => {
+                if let Some(&index) = self.key_set_index.get(&key_set.id) {
+                    return super::existing(&self.key_sets[index as usize], key_set, "key set", key_set.id.as_str()).err();
+                }
+                key_set
+                    .scheme_problem()
+                    .map(|problem| Outcome::rejected(Status::InvalidKeyScheme, format!("key set {}: {problem}", key_set.id)))
+            }
+            Action::RegisterSubCustodian(sub) => {
+                let index = *self.sub_custodian_index.get(&sub.id)?;
+                super::existing(&self.sub_custodian_registrations[index as usize], sub, "sub-custodian", sub.id.as_str()).err()
+            }
+            Action::UpdateSubCustodianAuthorisation { id, reference, valid_until } => {
+                let Some(&index) = self.sub_custodian_index.get(id) else {
+                    return Some(Outcome::rejected(Status::UnknownSubCustodian, format!("sub-custodian {id} is not registered")));
+                };
+                let entry = &self.sub_custodians[index as usize];
+                (entry.value.reference == *reference && entry.value.valid_until == *valid_until).then(|| Outcome::already_exists(entry.seq))
+            }
+            Action::ChangeWallet(wallet) => self.check_wallet_change(&command.meta, wallet).err(),
+            Action::SetApprovalPolicy(policy) => self.check_policy(policy).err(),
+            _ => None,
+        }
+    }
+
+    pub(super) fn check_policy(&self, policy: &ApprovalPolicy) -> Check<()> {
+        if let Some(problem) = policy.problem() {
+            return reject(Status::InvalidPolicy, problem);
+        }
+        if let Some((asset, _)) = policy.withdrawal_thresholds.iter().find(|(asset, _)| !self.asset_index.contains_key(asset)) {
+            return reject(Status::UnknownAsset, format!("asset {asset} is not registered"));
+        }
+        if let Some(current) = &self.four_eyes.policy
+            && current.value == *policy
+        {
+            return Err(Outcome::already_exists(current.seq));
+        }
+        Ok(())
+    }
+
+    /// Applies an approval policy (directly when none is in force, else once approved).
+    pub(super) fn set_policy(&mut self, policy: &ApprovalPolicy) -> Check<Outcome> {
+        self.check_policy(policy)?;
+        let seq = self.next_seq();
+        self.four_eyes.policy = Some(Registered { value: policy.clone(), seq });
+        Ok(Outcome::accepted(seq))
+    }
+
+    /// The open pending instruction `id`, at index, if it can still be acted on.
+    fn open_pending(&self, id: u64) -> Check<usize> {
+        let Some(&index) = self.four_eyes.index.get(&id) else {
+            return reject(Status::UnknownPending, format!("no pending instruction has id {id}"));
+        };
+        let pending = &self.four_eyes.pending[index as usize];
+        match &pending.state {
+            PendingState::Open => Ok(index as usize),
+            PendingState::Applied { seq } | PendingState::Rejected { seq, .. } | PendingState::Expired { seq } => {
+                reject(Status::PendingClosed, format!("pending instruction {id} was {} at sequence {seq}", pending.state.code()))
+            }
+        }
+    }
+
+    fn approve(&mut self, meta: &Meta, id: u64) -> Result<Outcome, super::InvariantViolation> {
+        let index = match self.open_pending(id) {
+            Ok(index) => index,
+            Err(outcome) => return Ok(outcome),
+        };
+        let pending = &self.four_eyes.pending[index];
+        if self.now >= pending.expires_at {
+            return Ok(Outcome::rejected(
+                Status::PendingExpired,
+                format!("pending instruction {id} can no longer be approved: its time is over"),
+            ));
+        }
+        if meta.actor == *pending.initiator() {
+            return Ok(Outcome::rejected(
+                Status::InitiatorCannotApprove,
+                format!("{} proposed pending instruction {id} and cannot approve it", meta.actor),
+            ));
+        }
+        if let Some((_, seq)) = pending.approvals.iter().find(|(actor, _)| *actor == meta.actor) {
+            return Ok(Outcome::rejected(
+                Status::ApproverNotDistinct,
+                format!("{} approved pending instruction {id} already (sequence {seq}); it needs someone else", meta.actor),
+            ));
+        }
+        let (have, required) = (pending.approvals.len() + 1, usize::from(pending.required));
+        if have < required {
+            let seq = self.next_seq();
+            self.four_eyes.pending[index].approvals.push((meta.actor.clone(), seq));
+            return Ok(Outcome {
+                status: Status::Accepted,
+                seq: Some(seq),
+                detail: format!("approval {have} of {required} of pending instruction {id}"),
+            });
+        }
+        // The last approval: the instruction takes effect in this very entry.
+        let command = pending.command.clone();
+        let outcome = self.decide(&command)?;
+        match outcome.status {
+            Status::Accepted => {
+                let seq = outcome.seq.unwrap_or(self.seq);
+                let pending = &mut self.four_eyes.pending[index];
+                pending.approvals.push((meta.actor.clone(), seq));
+                pending.state = PendingState::Applied { seq };
+                Ok(Outcome {
+                    status: Status::Accepted,
+                    seq: Some(seq),
+                    detail: format!("approval {have} of {required}: pending instruction {id} applied"),
+                })
+            }
+            Status::AlreadyExists => Ok(Outcome::rejected(
+                Status::PendingClosed,
+                format!("what pending instruction {id} asks is in place already (sequence {}); reject it", outcome.seq.unwrap_or(0)),
+            )),
+            status => Ok(Outcome::rejected(status, format!("pending instruction {id} cannot take effect now: {}", outcome.detail))),
+        }
+    }
+
+    fn close(&mut self, index: usize, state: PendingState) {
+        let pending = &mut self.four_eyes.pending[index];
+        pending.state = state;
+        // A rejected or expired movement key stays taken (a retry must not re-propose it
+        // unnoticed); an entity may be proposed again.
+        if let Some(subject) = subject_of(&pending.command.action)
+            && !matches!(subject, Subject::Movement(_))
+        {
+            self.four_eyes.subjects.remove(&subject);
+        }
+    }
+
+    fn reject_pending(&mut self, meta: &Meta, id: u64, reason: &str) -> Check<Outcome> {
+        let index = self.open_pending(id)?;
+        if reason.trim().is_empty() || reason.len() > REASON_BYTES_MAX {
+            return reject(Status::InvalidPolicy, format!("a rejection needs a reason of 1 to {REASON_BYTES_MAX} bytes"));
+        }
+        if self.now >= self.four_eyes.pending[index].expires_at {
+            return reject(
+                Status::PendingExpired,
+                format!("pending instruction {id}'s time is over; it expires rather than being rejected"),
+            );
+        }
+        let seq = self.next_seq();
+        self.close(index, PendingState::Rejected { seq, by: meta.actor.clone(), reason: reason.to_owned() });
+        Ok(Outcome { status: Status::Accepted, seq: Some(seq), detail: format!("pending instruction {id} rejected") })
+    }
+
+    fn expire(&mut self, id: u64) -> Check<Outcome> {
+        let index = self.open_pending(id)?;
+        if self.now < self.four_eyes.pending[index].expires_at {
+            return reject(Status::PendingNotExpired, format!("pending instruction {id} can still be approved"));
+        }
+        let seq = self.next_seq();
+        self.close(index, PendingState::Expired { seq });
+        Ok(Outcome { status: Status::Accepted, seq: Some(seq), detail: format!("pending instruction {id} expired") })
+    }
+}
