@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use ringfence_core::{Action, ApiToken, Command, Outcome, Status, TokenId};
+use ringfence_core::{Action, Actor, ApiToken, Command, InstructionId, Meta, Outcome, TokenId};
 use ringfence_store::{BATCH_MAX, Location, Store};
 use ringfence_wire::clock;
 use tokio::sync::oneshot;
@@ -127,6 +127,9 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
                             store = reopen(store, &location, ready);
                         }
                     }
+                    if !expire_overdue(&mut store, metrics) {
+                        store = reopen(store, &location, ready);
+                    }
                     if store.head() != before {
                         refresh_tokens(&store, tokens);
                         metrics.set_head(store.head().seq);
@@ -158,11 +161,16 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
                     }
                 }
                 let touches_tokens = batch.iter().any(|c| matches!(c.action, Action::RegisterApiToken(_) | Action::RevokeApiToken { .. }));
+                let before = store.head().seq;
                 match store.submit(&batch, clock::now()) {
                     Ok(outcomes) => {
                         metrics.record_outcomes(&outcomes);
                         metrics.set_head(store.head().seq);
-                        if touches_tokens && outcomes.iter().any(|o| o.status == Status::Accepted) {
+                        // Tokens change with this batch, or with what other processes
+                        // committed before it (a revocation must bite at once).
+                        let own = outcomes.iter().filter(|o| o.status.is_journaled()).count() as u64;
+                        let foreign = store.head().seq != before + own;
+                        if foreign || (touches_tokens && own > 0) {
                             refresh_tokens(&store, tokens);
                         }
                         let mut rest = outcomes.into_iter();
@@ -185,6 +193,51 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
                     read(&store);
                 }
             }
+        }
+    }
+}
+
+/// The actor recorded on what the server does by itself (expiries).
+const SYSTEM_ACTOR: &str = "ringfence";
+
+/// Journals the expiry of every open pending instruction whose time is over. False when the
+/// write failed (the store must then be reopened).
+fn expire_overdue(store: &mut Store, metrics: &Metrics) -> bool {
+    let now = clock::now();
+    let overdue = store.register().overdue(now);
+    if overdue.is_empty() {
+        return true;
+    }
+    let commands: Vec<Command> = overdue
+        .iter()
+        .filter_map(|&id| {
+            Some(Command {
+                meta: Meta {
+                    actor: Actor::parse(SYSTEM_ACTOR).ok()?,
+                    instruction: InstructionId::parse(&format!("expire:{id}")).ok()?,
+                    effective_at: now,
+                },
+                action: Action::ExpirePending { id },
+            })
+        })
+        .collect();
+    match store.submit(&commands, now) {
+        Ok(outcomes) => {
+            metrics.record_outcomes(&outcomes);
+            for (id, outcome) in overdue.iter().zip(&outcomes) {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"level": "info", "message": "pending instruction expired", "pending": id, "status": outcome.status.code(), "seq": outcome.seq})
+                );
+            }
+            true
+        }
+        Err(error) => {
+            eprintln!(
+                "{}",
+                serde_json::json!({"level": "error", "message": "expiring pending instructions failed", "error": error.to_string()})
+            );
+            false
         }
     }
 }

@@ -59,11 +59,18 @@ impl ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
-    /// A command the register refused: 409 for idempotency and entity conflicts, 422 for
-    /// every broken rule; the code is the status's own.
+    /// A command the register refused: 404 for an unknown pending instruction, 409 for
+    /// conflicts (idempotency, entity, a closed or expired pending instruction, an approver who
+    /// may not approve), 422 for every broken rule; the code is the status's own.
     pub fn rejected(status: Status, detail: &str) -> ApiError {
         let http = match status {
-            Status::IdempotencyConflict | Status::EntityConflict => StatusCode::CONFLICT,
+            Status::UnknownPending => StatusCode::NOT_FOUND,
+            Status::IdempotencyConflict
+            | Status::EntityConflict
+            | Status::PendingClosed
+            | Status::PendingExpired
+            | Status::InitiatorCannotApprove
+            | Status::ApproverNotDistinct => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(http, status.code(), detail)

@@ -9,6 +9,7 @@
 //! error is JSON with a machine-readable code ([`error::ApiError`]); nothing is a 500 unless
 //! ringfence has a bug, and then the message says nothing internal.
 
+mod approvals;
 pub mod engine;
 pub mod error;
 pub mod metrics;

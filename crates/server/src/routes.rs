@@ -19,9 +19,11 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::error::{ApiError, ErrorBody};
 use crate::{AppState, PAGE_LIMIT_MAX, Principal, views};
 
-const STAFF: &[Role] = &[Role::Operator, Role::Approver, Role::Compliance, Role::Auditor];
+pub(crate) const STAFF: &[Role] = &[Role::Operator, Role::Approver, Role::Compliance, Role::Auditor];
 const STAFF_AND_CLIENTS: &[Role] = &[Role::Operator, Role::Approver, Role::Compliance, Role::Auditor, Role::Client];
-const OPERATORS: &[Role] = &[Role::Operator];
+pub(crate) const OPERATORS: &[Role] = &[Role::Operator];
+pub(crate) const APPROVERS: &[Role] = &[Role::Approver];
+pub(crate) const COMPLIANCE: &[Role] = &[Role::Compliance];
 const INSPECTORS: &[Role] = &[Role::Compliance, Role::Auditor];
 
 /// Every route with the roles allowed on it (empty: no token needed). The README's table and
@@ -40,6 +42,12 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/history", STAFF_AND_CLIENTS),
     ("GET", "/v1/journal/verify", INSPECTORS),
     ("GET", "/v1/journal/entries", INSPECTORS),
+    ("GET", "/v1/pending", STAFF),
+    ("GET", "/v1/pending/{id}", STAFF),
+    ("POST", "/v1/pending/{id}/approve", APPROVERS),
+    ("POST", "/v1/pending/{id}/reject", APPROVERS),
+    ("GET", "/v1/policy/approvals", STAFF),
+    ("PUT", "/v1/policy/approvals", COMPLIANCE),
 ];
 
 pub(crate) fn router() -> Router<AppState> {
@@ -57,6 +65,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/history", get(history))
         .route("/v1/journal/verify", get(verify))
         .route("/v1/journal/entries", get(entries))
+        .route("/v1/pending", get(crate::approvals::list))
+        .route("/v1/pending/{id}", get(crate::approvals::one))
+        .route("/v1/pending/{id}/approve", post(crate::approvals::approve))
+        .route("/v1/pending/{id}/reject", post(crate::approvals::reject))
+        .route("/v1/policy/approvals", get(crate::approvals::policy).put(crate::approvals::set_policy))
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /openapi.json")
@@ -66,8 +79,10 @@ pub(crate) fn router() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ringfence", description = "The client-asset register and safeguarding control plane of a CASP under MiCA (Art 70, 75)."),
-    paths(healthz, readyz, metrics, post_movement, post_movements, post_entity, list_entities, summary, balances, history, verify, entries),
-    components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail)),
+    paths(healthz, readyz, metrics, post_movement, post_movements, post_entity, list_entities, summary, balances, history, verify, entries,
+        crate::approvals::list, crate::approvals::one, crate::approvals::approve, crate::approvals::reject, crate::approvals::policy,
+        crate::approvals::set_policy),
+    components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail, crate::approvals::RejectBody)),
     modifiers(&BearerAuth, &ClosedBodies),
     security(("bearer" = []))
 )]
@@ -108,11 +123,12 @@ impl utoipa::Modify for ClosedBodies {
 /// The register's verdict on one command.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommandResult {
-    /// `accepted` or `already_exists` (a rejection is an error response).
-    status: String,
-    /// The journal sequence number of the command (the original one for `already_exists`).
-    seq: Option<u64>,
-    detail: String,
+    /// `accepted`, `already_exists` or `pending_approval` (a rejection is an error response).
+    pub(crate) status: String,
+    /// The journal sequence number of the command (the original one for `already_exists`; the
+    /// pending instruction's id for `pending_approval`).
+    pub(crate) seq: Option<u64>,
+    pub(crate) detail: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -574,11 +590,11 @@ struct EntryView {
     prev_hash: String,
 }
 
-fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     query.map(|Query(value)| value).map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))
 }
 
-fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -589,7 +605,7 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let value = headers
         .get("idempotency-key")
         .ok_or_else(|| ApiError::bad_request("idempotency_key_missing", "every write needs an Idempotency-Key header"))?;
@@ -617,6 +633,14 @@ fn object_for_api(value: Value, movement: bool, header_key: Option<&str>) -> Res
         ));
     }
     let kind = object.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    if let Some(route) = match kind.as_str() {
+        "approve" | "reject" => Some("/v1/pending/{id}/approve or /reject"),
+        "expire" => Some("nowhere: the server expires pending instructions itself"),
+        "approval_policy" => Some("/v1/policy/approvals"),
+        _ => None,
+    } {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_route", format!("type {kind:?} goes to {route}")));
+    }
     let is_movement = MOVEMENT_TYPES.contains(&kind.as_str());
     // An unknown type is neither: the parser then names the types there are.
     let is_registration = REGISTRATION_TYPES.contains(&kind.as_str());
@@ -643,12 +667,12 @@ fn object_for_api(value: Value, movement: bool, header_key: Option<&str>) -> Res
     Ok(Value::Object(object).to_string())
 }
 
-fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|error| ApiError::bad_request("invalid_json", format!("the body is not JSON: {error}")))
 }
 
 /// Parses an API object into a command; corrections are resolved against the store.
-async fn command_of(state: &AppState, text: &str, principal: &Principal) -> Result<Command, ApiError> {
+pub(crate) async fn command_of(state: &AppState, text: &str, principal: &Principal) -> Result<Command, ApiError> {
     let defaults = Defaults { actor: principal.actor.clone(), effective_at: clock::now() };
     match input::parse_line(text, &defaults).map_err(|error| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_command", error))? {
         Parsed::Ready(command) => Ok(command),
@@ -664,10 +688,15 @@ async fn command_of(state: &AppState, text: &str, principal: &Principal) -> Resu
     }
 }
 
-fn single_result(outcome: Outcome) -> Result<Response, ApiError> {
+pub(crate) fn single_result(outcome: Outcome) -> Result<Response, ApiError> {
     match outcome.status {
         Status::Accepted => Ok((
             StatusCode::CREATED,
+            Json(CommandResult { status: outcome.status.code().into(), seq: outcome.seq, detail: outcome.detail }),
+        )
+            .into_response()),
+        Status::PendingApproval => Ok((
+            StatusCode::ACCEPTED,
             Json(CommandResult { status: outcome.status.code().into(), seq: outcome.seq, detail: outcome.detail }),
         )
             .into_response()),
@@ -679,7 +708,7 @@ fn single_result(outcome: Outcome) -> Result<Response, ApiError> {
     }
 }
 
-async fn submit_one(state: &AppState, command: Command) -> Result<Response, ApiError> {
+pub(crate) async fn submit_one(state: &AppState, command: Command) -> Result<Response, ApiError> {
     let outcome = state.engine.submit(vec![command]).await?.pop().ok_or_else(|| ApiError::unavailable("no outcome"))?;
     single_result(outcome)
 }
@@ -716,6 +745,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
         example = json!({"type": "deposit", "client": "client-1", "wallet": "omnibus-hot", "asset": "eip155:1/slip44:60", "amount": "1500000000000000000"})),
     responses(
         (status = 201, description = "Accepted and durable", body = CommandResult),
+        (status = 202, description = "Needs four-eyes approval: journaled as a pending instruction (`seq` is its id)", body = CommandResult),
         (status = 200, description = "Recorded before with the same content: the original result", body = CommandResult),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, description = "Idempotency conflict", body = ErrorBody),
@@ -794,6 +824,7 @@ async fn post_movements(
         example = json!({"type": "client", "id": "client-3", "category": "retail", "segregation": "omnibus"})),
     responses(
         (status = 201, body = CommandResult), (status = 200, body = CommandResult),
+        (status = 202, description = "Needs four-eyes approval: journaled as a pending instruction (`seq` is its id)", body = CommandResult),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)
     ))]
@@ -833,7 +864,7 @@ struct EntriesQuery {
 // The document's `maximum = 1000` on every `limit` (an attribute takes only a literal).
 const _: () = assert!(PAGE_LIMIT_MAX == 1000);
 
-fn page_limit(limit: Option<u32>) -> Result<usize, ApiError> {
+pub(crate) fn page_limit(limit: Option<u32>) -> Result<usize, ApiError> {
     match limit.unwrap_or(100) {
         limit @ 1..=PAGE_LIMIT_MAX => Ok(limit as usize),
         limit => Err(ApiError::bad_request("invalid_query", format!("limit {limit} is outside 1 to {PAGE_LIMIT_MAX}"))),

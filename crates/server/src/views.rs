@@ -109,7 +109,7 @@ pub fn kind_code(kind: MovementKind) -> &'static str {
     }
 }
 
-fn movement(movement: &Movement) -> Value {
+pub fn movement(movement: &Movement) -> Value {
     let postings: Vec<Value> = movement
         .postings
         .iter()
@@ -162,6 +162,7 @@ pub fn recorded(recorded: &Recorded) -> Value {
         "effective_at": clock::format(recorded.command.meta.effective_at),
         "actor": recorded.command.meta.actor.as_str(),
         "instruction": recorded.command.meta.instruction.as_str(),
+        "approved_pending": recorded.pending,
         "movement": body,
     })
 }

@@ -1,0 +1,293 @@
+//! Four-eyes routes: pending instructions (list, read, approve, reject) and the approval
+//! policy. The decisions are the register's (crates/core/src/register/four_eyes.rs); this
+//! module only authenticates, parses and renders.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ringfence_core::{Action, Actor, ApprovalPolicy, Command, InstructionId, Meta, Pending, PendingState, Register, Status};
+use ringfence_wire::clock;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::{APPROVERS, COMPLIANCE, CommandResult, STAFF};
+
+/// Fields a policy body may not carry: the actor and time are the server's.
+const POLICY_FIELDS_DENIED: &[&str] = &["actor", "instruction", "effective_at", "type"];
+use crate::{AppState, Principal, views};
+
+/// The body of a rejection.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    /// Why it is rejected (1 to 512 bytes), for the record.
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PendingQuery {
+    /// Only instructions in this state: open, applied, rejected or expired.
+    state: Option<String>,
+    /// Instructions with an id above this (the `next_after` of the previous page).
+    after: Option<u64>,
+    /// At most this many (1 to 1000, default 100).
+    limit: Option<u32>,
+}
+
+fn policy_view(register: &Register) -> Value {
+    match register.approval_policy() {
+        None => json!({"in_force": false}),
+        Some((policy, seq)) => json!({
+            "in_force": true,
+            "seq": seq,
+            "approvals": policy.approvals,
+            "expiry_hours": policy.expiry_hours,
+            "withdrawal_thresholds": policy
+                .withdrawal_thresholds
+                .iter()
+                .map(|(asset, amount)| (asset.to_string(), Value::String(amount.to_string())))
+                .collect::<serde_json::Map<String, Value>>(),
+        }),
+    }
+}
+
+fn command_view(register: &Register, command: &Command) -> Value {
+    let detail = match &command.action {
+        Action::Movement(movement) => views::movement(movement),
+        Action::RegisterKeySet(key_set) => views::key_set(key_set),
+        Action::RegisterSubCustodian(sub) => views::sub_custodian(sub),
+        Action::UpdateSubCustodianAuthorisation { id, reference, valid_until } => {
+            json!({"id": id.as_str(), "reference": reference, "valid_until": clock::format(*valid_until)})
+        }
+        Action::ChangeWallet(wallet) => json!({"to": views::wallet(wallet), "from": register.wallet(&wallet.id).map(views::wallet)}),
+        Action::SetApprovalPolicy(policy) => json!({
+            "approvals": policy.approvals,
+            "expiry_hours": policy.expiry_hours,
+            "withdrawal_thresholds": policy
+                .withdrawal_thresholds
+                .iter()
+                .map(|(asset, amount)| (asset.to_string(), Value::String(amount.to_string())))
+                .collect::<serde_json::Map<String, Value>>(),
+        }),
+        _ => Value::Null,
+    };
+    json!({
+        "type": views::action_code(&command.action),
+        "instruction": command.meta.instruction.as_str(),
+        "effective_at": clock::format(command.meta.effective_at),
+        "detail": detail,
+    })
+}
+
+fn pending_view(register: &Register, pending: &Pending) -> Value {
+    let closed = match &pending.state {
+        PendingState::Open => Value::Null,
+        PendingState::Applied { seq } | PendingState::Expired { seq } => json!({"seq": seq}),
+        PendingState::Rejected { seq, by, reason } => json!({"seq": seq, "by": by.as_str(), "reason": reason}),
+    };
+    json!({
+        "id": pending.id,
+        "state": pending.state.code(),
+        "reason": pending.reason,
+        "initiator": pending.initiator().as_str(),
+        "proposed_at": clock::format(pending.proposed_at),
+        "expires_at": clock::format(pending.expires_at),
+        "required": pending.required,
+        "approvals": pending.approvals.iter().map(|(actor, seq)| json!({"actor": actor.as_str(), "seq": seq})).collect::<Vec<_>>(),
+        "closed": closed,
+        "command": command_view(register, &pending.command),
+    })
+}
+
+#[utoipa::path(get, path = "/v1/pending", params(PendingQuery),
+    responses((status = 200, description = "One page of pending instructions, oldest first", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<PendingQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    state.authorize(&headers, STAFF)?;
+    let q = crate::routes::query(q)?;
+    let limit = crate::routes::page_limit(q.limit)?;
+    let after = q.after.unwrap_or(0);
+    if let Some(wanted) = &q.state
+        && !["open", "applied", "rejected", "expired"].contains(&wanted.as_str())
+    {
+        return Err(ApiError::bad_request("invalid_query", "state must be open, applied, rejected or expired"));
+    }
+    let value = state
+        .engine
+        .read(move |store| {
+            let register = store.register();
+            let items: Vec<Value> = register
+                .pendings()
+                .filter(|p| p.id > after && q.state.as_deref().is_none_or(|s| s == p.state.code()))
+                .take(limit)
+                .map(|p| pending_view(register, p))
+                .collect();
+            let next = (items.len() == limit).then(|| items.last().and_then(|v| v["id"].as_u64())).flatten();
+            json!({"items": items, "next_after": next})
+        })
+        .await?;
+    Ok(Json(value))
+}
+
+#[utoipa::path(get, path = "/v1/pending/{id}", params(("id" = u64, Path, description = "The pending instruction's id")),
+    responses((status = 200, description = "The pending instruction", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<u64>, axum::extract::rejection::PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    state.authorize(&headers, STAFF)?;
+    let id = pending_id(id)?;
+    state
+        .engine
+        .read(move |store| {
+            let register = store.register();
+            register
+                .pending(id)
+                .map(|p| Json(pending_view(register, p)))
+                .ok_or_else(|| ApiError::not_found(format!("no pending instruction has id {id}")))
+        })
+        .await?
+}
+
+fn pending_id(id: Result<Path<u64>, axum::extract::rejection::PathRejection>) -> Result<u64, ApiError> {
+    id.map(|Path(id)| id).map_err(|_| ApiError::bad_request("invalid_path", "the pending instruction's id is a whole number"))
+}
+
+fn meta(principal: &Principal, instruction: &str) -> Result<Meta, ApiError> {
+    Ok(Meta {
+        actor: principal.actor.clone(),
+        instruction: InstructionId::parse(instruction).map_err(|e| ApiError::bad_request("invalid_instruction", e.to_string()))?,
+        effective_at: clock::now(),
+    })
+}
+
+/// The result of an approval or rejection. A retry by the same approver of an approval
+/// that was recorded gets that approval back (`already_exists`), so the request is idempotent.
+async fn decided(state: &AppState, id: u64, actor: Actor, outcome: ringfence_core::Outcome) -> Result<Response, ApiError> {
+    if outcome.status.is_journaled() {
+        return crate::routes::single_result(outcome);
+    }
+    if matches!(outcome.status, Status::ApproverNotDistinct | Status::PendingClosed) {
+        let earlier = state
+            .engine
+            .read(move |store| {
+                store.register().pending(id).and_then(|p| p.approvals.iter().find(|(a, _)| *a == actor).map(|(_, seq)| *seq))
+            })
+            .await?;
+        if let Some(seq) = earlier {
+            return Ok((
+                StatusCode::OK,
+                Json(CommandResult {
+                    status: Status::AlreadyExists.code().into(),
+                    seq: Some(seq),
+                    detail: format!("you approved pending instruction {id} at sequence {seq}"),
+                }),
+            )
+                .into_response());
+        }
+    }
+    Err(ApiError::rejected(outcome.status, &outcome.detail))
+}
+
+#[utoipa::path(post, path = "/v1/pending/{id}/approve",
+    params(("id" = u64, Path, description = "The pending instruction's id"),
+        ("Idempotency-Key" = String, Header, description = "Names the request; an approval is idempotent per approver")),
+    responses(
+        (status = 201, description = "The approval is recorded; `detail` says whether it applied the instruction", body = CommandResult),
+        (status = 200, description = "This approver approved it before", body = CommandResult),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "Closed, expired, or the approver is the initiator", body = ErrorBody),
+        (status = 422, description = "The instruction cannot take effect now (the code says why)", body = ErrorBody),
+        (status = 503, body = ErrorBody)
+    ))]
+pub(crate) async fn approve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<u64>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, ApiError> {
+    let principal = state.authorize(&headers, APPROVERS)?;
+    let id = pending_id(id)?;
+    crate::routes::idempotency_key(&headers)?;
+    let command = Command { meta: meta(&principal, &format!("approve:{id}"))?, action: Action::ApprovePending { id } };
+    let outcome = state.engine.submit(vec![command]).await?.pop().ok_or_else(|| ApiError::unavailable("no outcome"))?;
+    decided(&state, id, principal.actor, outcome).await
+}
+
+#[utoipa::path(post, path = "/v1/pending/{id}/reject",
+    params(("id" = u64, Path, description = "The pending instruction's id"),
+        ("Idempotency-Key" = String, Header, description = "Names the request")),
+    request_body(content = RejectBody),
+    responses(
+        (status = 201, description = "Rejected; it will never apply", body = CommandResult),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)
+    ))]
+pub(crate) async fn reject(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<u64>, axum::extract::rejection::PathRejection>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let principal = state.authorize(&headers, APPROVERS)?;
+    let id = pending_id(id)?;
+    crate::routes::idempotency_key(&headers)?;
+    let body: RejectBody = serde_json::from_slice(&crate::routes::body(raw)?)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("the body must be {{\"reason\": \"…\"}}: {e}")))?;
+    let command = Command { meta: meta(&principal, &format!("reject:{id}"))?, action: Action::RejectPending { id, reason: body.reason } };
+    let outcome = state.engine.submit(vec![command]).await?.pop().ok_or_else(|| ApiError::unavailable("no outcome"))?;
+    decided(&state, id, principal.actor, outcome).await
+}
+
+#[utoipa::path(get, path = "/v1/policy/approvals",
+    responses((status = 200, description = "The approval policy in force (`in_force: false` when none is set)", body = Object),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn policy(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    state.authorize(&headers, STAFF)?;
+    Ok(Json(state.engine.read(|store| policy_view(store.register())).await?))
+}
+
+#[utoipa::path(put, path = "/v1/policy/approvals",
+    params(("Idempotency-Key" = String, Header, description = "Names the request")),
+    request_body(content = Object, description = "{\"approvals\": 2, \"expiry_hours\": 24, \"withdrawal_thresholds\": {\"eip155:1/slip44:60\": \"10000000000000000000\"}}"),
+    responses(
+        (status = 201, description = "Set (the first policy applies at once)", body = CommandResult),
+        (status = 202, description = "A change of the policy in force: pending approval", body = CommandResult),
+        (status = 200, description = "The same policy is in force (or pending) already", body = CommandResult),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)
+    ))]
+pub(crate) async fn set_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let principal = state.authorize(&headers, COMPLIANCE)?;
+    crate::routes::idempotency_key(&headers)?;
+    let Value::Object(mut object) = crate::routes::parse_json(&crate::routes::body(raw)?)? else {
+        return Err(ApiError::bad_request("invalid_json", "the body must be a JSON object such as {\"approvals\": 2}"));
+    };
+    for field in POLICY_FIELDS_DENIED {
+        if object.contains_key(*field) {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "field_not_allowed", format!("leave out {field:?}")));
+        }
+    }
+    object.insert("type".into(), Value::String("approval_policy".into()));
+    let command = crate::routes::command_of(&state, &Value::Object(object).to_string(), &principal).await?;
+    if !matches!(command.action, Action::SetApprovalPolicy(ApprovalPolicy { .. })) {
+        return Err(ApiError::bad_request("invalid_json", "the body is not an approval policy"));
+    }
+    crate::routes::submit_one(&state, command).await
+}
