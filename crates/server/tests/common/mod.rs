@@ -71,6 +71,11 @@ pub struct Tokens {
     pub revoked: String,
     /// The operator token's id with a secret that is not its own.
     pub wrong_secret: String,
+    /// A token with both the operator and the approver role (to show that an initiator
+    /// cannot approve their own instruction).
+    pub operator_approver: String,
+    /// A second approver, another person than the approver role's token.
+    pub second_approver: String,
 }
 
 impl Tokens {
@@ -152,12 +157,14 @@ impl Server {
         let revoked = token(&mut commands, "t-revoked", &[Role::Operator], None, None);
         commands
             .push(Command { meta: meta("revoke-t-revoked"), action: Action::RevokeApiToken { id: TokenId::parse("t-revoked").unwrap() } });
+        let operator_approver = token(&mut commands, "t-ops-approver", &[Role::Operator, Role::Approver], None, None);
+        let second_approver = token(&mut commands, "t-approver-2", &[Role::Approver], None, None);
         let wrong_secret = ApiToken::presented(&TokenId::parse("t-operator").unwrap(), "not-the-secret-0123456789abcdef");
 
         for (outcome, command) in store.submit(&commands, clock::now()).unwrap().iter().zip(&commands) {
             assert_eq!(outcome.status, Status::Accepted, "setting up {command:?}: {}", outcome.detail);
         }
-        let tokens = Tokens { by_role, client_c2, expired, revoked, wrong_secret };
+        let tokens = Tokens { by_role, client_c2, expired, revoked, wrong_secret, operator_approver, second_approver };
 
         let state = ringfence_server::AppState::start(store).unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
