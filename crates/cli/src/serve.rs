@@ -28,6 +28,11 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
     if store.register().tokens().next().is_none() {
         eprintln!("warning: no API token exists yet; every request will get 401. Create one with `ringfence token create`.");
     }
+    if store.register().approval_policy().is_none() {
+        eprintln!(
+            "warning: no approval policy is in force, so nothing waits for four-eyes approval; compliance sets one with PUT /v1/policy/approvals (docs/api.md)."
+        );
+    }
     let described = store.location().describe();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
