@@ -37,7 +37,7 @@ const CONFIG: &str = r#"
 # A schema-valid write can still be refused by a rule of the register (422: an unknown client,
 # a segregation breach…) or conflict with an earlier one (409): only 400 and 5xx are wrong.
 [[operations]]
-include-method = "POST"
+include-method = ["POST", "PUT"]
 [operations.checks.positive_data_acceptance]
 expected-statuses = ["2XX", "401", "403", "404", "409", "422"]
 

@@ -25,20 +25,53 @@ use crate::{AppState, Principal, views};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
-    /// Why it is rejected (1 to 512 bytes), for the record.
+    /// Why it is rejected (1 to 512 bytes, not blank), for the record.
+    #[schema(min_length = 1, max_length = 512, pattern = r"\S", example = "the client did not ask for this")]
     pub reason: String,
+}
+
+/// The approval policy, for the OpenAPI document (the handler parses the import format's
+/// `approval_policy` line, docs/import-format.md).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the JSON the handler parses")]
+pub struct PolicyBody {
+    /// Approvals needed from distinct approvers, none of them the initiator.
+    #[schema(minimum = 1, maximum = 9, example = 2)]
+    approvals: u8,
+    /// Hours a pending instruction waits for its approvals (default 24).
+    #[schema(minimum = 1, maximum = 2160, example = 24)]
+    expiry_hours: Option<u32>,
+    /// Per registered asset (CAIP-19 id), the withdrawal amount (smallest unit, digits) above
+    /// which a withdrawal needs approval. Assets not named: never.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>, example = json!({"eip155:1/slip44:60": "10000000000000000000"}))]
+    withdrawal_thresholds: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct PendingQuery {
-    /// Only instructions in this state: open, applied, rejected or expired.
+    /// Only instructions in this state.
+    #[param(value_type = Option<PendingStateText>)]
     state: Option<String>,
     /// Instructions with an id above this (the `next_after` of the previous page).
+    #[param(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
     after: Option<u64>,
     /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+}
+
+/// The states of a pending instruction.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the query parameter")]
+pub(crate) enum PendingStateText {
+    Open,
+    Applied,
+    Rejected,
+    Expired,
 }
 
 fn policy_view(register: &Register) -> Value {
@@ -140,7 +173,7 @@ pub(crate) async fn list(
     Ok(Json(value))
 }
 
-#[utoipa::path(get, path = "/v1/pending/{id}", params(("id" = u64, Path, description = "The pending instruction's id")),
+#[utoipa::path(get, path = "/v1/pending/{id}", params(("id" = u64, Path, format = "uint64", minimum = 1, maximum = 18_446_744_073_709_551_615_u64, description = "The pending instruction's id")),
     responses((status = 200, description = "The pending instruction", body = Object),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn one(
@@ -203,12 +236,13 @@ async fn decided(state: &AppState, id: u64, actor: Actor, outcome: ringfence_cor
 }
 
 #[utoipa::path(post, path = "/v1/pending/{id}/approve",
-    params(("id" = u64, Path, description = "The pending instruction's id"),
-        ("Idempotency-Key" = String, Header, description = "Names the request; an approval is idempotent per approver")),
+    params(("id" = u64, Path, format = "uint64", minimum = 1, maximum = 18_446_744_073_709_551_615_u64, description = "The pending instruction's id"),
+        ("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request; an approval is idempotent per approver", example = "approve-41")),
     responses(
         (status = 201, description = "The approval is recorded; `detail` says whether it applied the instruction", body = CommandResult),
         (status = 200, description = "This approver approved it before", body = CommandResult),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "No pending instruction has that id", body = ErrorBody),
         (status = 409, description = "Closed, expired, or the approver is the initiator", body = ErrorBody),
         (status = 422, description = "The instruction cannot take effect now (the code says why)", body = ErrorBody),
         (status = 503, body = ErrorBody)
@@ -227,12 +261,12 @@ pub(crate) async fn approve(
 }
 
 #[utoipa::path(post, path = "/v1/pending/{id}/reject",
-    params(("id" = u64, Path, description = "The pending instruction's id"),
-        ("Idempotency-Key" = String, Header, description = "Names the request")),
+    params(("id" = u64, Path, format = "uint64", minimum = 1, maximum = 18_446_744_073_709_551_615_u64, description = "The pending instruction's id"),
+        ("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request", example = "reject-41")),
     request_body(content = RejectBody),
     responses(
         (status = 201, description = "Rejected; it will never apply", body = CommandResult),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)
     ))]
 pub(crate) async fn reject(
@@ -260,8 +294,8 @@ pub(crate) async fn policy(State(state): State<AppState>, headers: HeaderMap) ->
 }
 
 #[utoipa::path(put, path = "/v1/policy/approvals",
-    params(("Idempotency-Key" = String, Header, description = "Names the request")),
-    request_body(content = Object, description = "{\"approvals\": 2, \"expiry_hours\": 24, \"withdrawal_thresholds\": {\"eip155:1/slip44:60\": \"10000000000000000000\"}}"),
+    params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request", example = "policy-2026-11")),
+    request_body(content = PolicyBody),
     responses(
         (status = 201, description = "Set (the first policy applies at once)", body = CommandResult),
         (status = 202, description = "A change of the policy in force: pending approval", body = CommandResult),

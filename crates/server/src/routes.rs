@@ -82,7 +82,8 @@ pub(crate) fn router() -> Router<AppState> {
     paths(healthz, readyz, metrics, post_movement, post_movements, post_entity, list_entities, summary, balances, history, verify, entries,
         crate::approvals::list, crate::approvals::one, crate::approvals::approve, crate::approvals::reject, crate::approvals::policy,
         crate::approvals::set_policy),
-    components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail, crate::approvals::RejectBody)),
+    components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail, crate::approvals::RejectBody,
+        crate::approvals::PolicyBody, crate::approvals::PendingStateText)),
     modifiers(&BearerAuth, &ClosedBodies),
     security(("bearer" = []))
 )]
