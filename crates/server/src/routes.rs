@@ -426,6 +426,27 @@ enum RegistrationBody {
         instruction: Option<Name>,
         effective_at: Option<Instant>,
     },
+    /// A change of a registered wallet's class (only when empty), custodian or key set: same
+    /// id, address and tier. Needs four-eyes approval when a policy is in force.
+    WalletChange {
+        id: Name,
+        /// CAIP-10.
+        #[schema(
+            pattern = "^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}:[-.%a-zA-Z0-9]{1,128}$",
+            example = "eip155:1:0x0000000000000000000000000000000000001001"
+        )]
+        address: String,
+        #[schema(inline)]
+        class: ClassText,
+        /// The client of an individually segregated wallet.
+        client: Option<Name>,
+        #[schema(inline)]
+        tier: TierText,
+        sub_custodian: Option<Name>,
+        key_set: Name,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -821,7 +842,7 @@ async fn post_movements(
 
 #[utoipa::path(post, path = "/v1/entities",
     params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request; a registration is idempotent by its entity id", example = "onboard-client-3")),
-    request_body(content = RegistrationBody, description = "One registration in the import format: asset, client, sub_custodian, sub_custodian_authorisation, key_set or wallet",
+    request_body(content = RegistrationBody, description = "One registration in the import format: asset, client, sub_custodian, sub_custodian_authorisation, key_set, wallet or wallet_change",
         example = json!({"type": "client", "id": "client-3", "category": "retail", "segregation": "omnibus"})),
     responses(
         (status = 201, body = CommandResult), (status = 200, body = CommandResult),
