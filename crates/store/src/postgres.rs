@@ -283,7 +283,8 @@ impl Reader for PostgresReader {
     }
 
     fn entries_after(&mut self, after: u64, limit: u32, visit: Visit<'_>) -> Result<(), StoreError> {
-        let rows = self.client.query_raw(&self.after, [after as i64, i64::from(limit)]).map_err(pg)?;
+        // Sequence numbers fit an i64; an `after` beyond them is after everything.
+        let rows = self.client.query_raw(&self.after, [i64::try_from(after).unwrap_or(i64::MAX), i64::from(limit)]).map_err(pg)?;
         visit_rows(rows, visit)
     }
 

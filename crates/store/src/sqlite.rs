@@ -167,7 +167,8 @@ impl Reader for SqliteReader {
 
     fn entries_after(&mut self, after: u64, limit: u32, visit: Visit<'_>) -> Result<(), StoreError> {
         let mut statement = self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-        let mut rows = statement.query(params![after as i64, i64::from(limit)])?;
+        // Sequence numbers fit an i64; an `after` beyond them is after everything.
+        let mut rows = statement.query(params![i64::try_from(after).unwrap_or(i64::MAX), i64::from(limit)])?;
         while let Some(row) = rows.next()? {
             let seq = row.get::<_, i64>(0)? as u64;
             visit(seq, row.get_ref(1)?.as_blob().unwrap_or(&[]), row.get_ref(2)?.as_blob().unwrap_or(&[]))?;

@@ -950,6 +950,18 @@ fn two_handles_in_two_threads_apply_every_movement_exactly_once(backend: Backend
 }
 
 /// Every test above, once per backend.
+fn journal_pages_end_after_the_last_entry_even_for_an_after_beyond_every_sequence(backend: Backend) {
+    let (_fixture, _location, mut store) = fresh(backend);
+    let commands = registrations();
+    store.submit(&commands, at_minute(0)).unwrap();
+    let head = store.head().seq;
+    assert_eq!(store.entries(0, 2).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert!(store.entries(head, 10).unwrap().is_empty());
+    for after in [u64::try_from(i64::MAX).unwrap(), u64::try_from(i64::MAX).unwrap() + 1, u64::MAX] {
+        assert!(store.entries(after, 10).unwrap().is_empty(), "after {after}");
+    }
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -975,4 +987,5 @@ on_both_backends!(
     history_lists_a_subjects_movements_in_the_period_oldest_first_up_to_the_limit,
     two_handles_on_one_database_interleave_without_forking_the_chain,
     two_handles_in_two_threads_apply_every_movement_exactly_once,
+    journal_pages_end_after_the_last_entry_even_for_an_after_beyond_every_sequence,
 );

@@ -19,7 +19,7 @@ pub fn parse(text: &str) -> Result<Timestamp, String> {
 fn parse_date(text: &str) -> Option<Date> {
     let mut parts = text.splitn(3, '-');
     let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
-    if year.len() != 4 || month.len() != 2 || day.len() != 2 {
+    if year.len() != 4 || month.len() != 2 || day.len() != 2 || !text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
         return None;
     }
     let month = Month::try_from(month.parse::<u8>().ok()?).ok()?;
@@ -37,4 +37,17 @@ pub fn format(at: Timestamp) -> String {
 pub fn now() -> Timestamp {
     let micros = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000;
     Timestamp::from_micros(i64::try_from(micros).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_four_two_two_digits_and_nothing_else() {
+        assert!(parse("2026-03-31").is_ok());
+        for text in ["2026-+3-+1", "+999-01-01", "2026-3-31", "2026-03-31 ", "20260331"] {
+            assert!(parse(text).is_err(), "{text}");
+        }
+    }
 }
