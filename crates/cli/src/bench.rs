@@ -37,13 +37,23 @@ pub struct BenchArgs {
     /// instead (`ringfence_bench_PID_BATCH`, dropped afterwards).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Measure the HTTP API instead: the server of `ringfence serve` in this process on
+    /// loopback, driven by keep-alive HTTP/1.1 connections each posting single deposits.
+    #[arg(long, conflicts_with_all = ["batch_sizes", "movements"])]
+    pub http: bool,
+    /// With --http: concurrent keep-alive connections.
+    #[arg(long, default_value_t = 64, requires = "http")]
+    pub connections: usize,
+    /// With --http: requests (one deposit each) to send over all connections.
+    #[arg(long, default_value_t = 200_000, requires = "http")]
+    pub requests: usize,
 }
 
-fn id<T>(parse: fn(&str) -> Result<T, ringfence_core::IdError>, text: &str) -> T {
+pub(crate) fn id<T>(parse: fn(&str) -> Result<T, ringfence_core::IdError>, text: &str) -> T {
     parse(text).unwrap_or_else(|error| unreachable!("bench identifiers are valid: {error}"))
 }
 
-fn meta(n: usize) -> Meta {
+pub(crate) fn meta(n: usize) -> Meta {
     Meta {
         actor: id(Actor::parse, "bench"),
         instruction: id(InstructionId::parse, &format!("i{n}")),
@@ -52,7 +62,7 @@ fn meta(n: usize) -> Meta {
 }
 
 /// Registrations for the bench: three assets, omnibus clients, wallets per chain and tier.
-fn setup(clients: u32) -> Vec<Command> {
+pub(crate) fn setup(clients: u32) -> Vec<Command> {
     let sample = Sample::new();
     let mut commands = Vec::new();
     let mut push = |action| {
@@ -152,23 +162,24 @@ struct Run {
 }
 
 /// Where the scratch stores go.
-enum Scratch {
+pub(crate) enum Scratch {
     Directory(PathBuf),
     Postgres(ringfence_store::PostgresTarget),
 }
 
 impl Scratch {
-    fn location(&self, batch_size: usize) -> Result<Location> {
+    /// A fresh store named `name` (letters, digits and `_`).
+    pub(crate) fn location(&self, name: &str) -> Result<Location> {
         Ok(match self {
-            Scratch::Directory(dir) => Location::data_dir(&dir.join(format!("batch-{batch_size}"))),
+            Scratch::Directory(dir) => Location::data_dir(&dir.join(format!("batch-{name}"))),
             Scratch::Postgres(target) => {
-                let schema = format!("ringfence_bench_{}_{batch_size}", std::process::id());
+                let schema = format!("ringfence_bench_{}_{name}", std::process::id());
                 Location::Postgres(target.create_schema(&schema).context("failed to create a scratch schema for the benchmark")?)
             }
         })
     }
 
-    fn remove(&self, location: &Location) {
+    pub(crate) fn remove(&self, location: &Location) {
         if let Location::Postgres(target) = location {
             // A leftover scratch schema is named after the run; failing to drop it is harmless.
             let _ = target.drop_schema();
@@ -180,7 +191,7 @@ impl Scratch {
 }
 
 fn run_one(scratch: &Scratch, batch_size: usize, count: usize, clients: u32) -> Result<Run> {
-    let location = scratch.location(batch_size)?;
+    let location = scratch.location(&batch_size.to_string())?;
     let result = measure(&location, batch_size, count, clients);
     scratch.remove(&location);
     result
@@ -234,14 +245,9 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -
     Ok(Run { batch_size, recorded: count, accepted, elapsed, latencies, reopen })
 }
 
-pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    if let Some(bad) = args.batch_sizes.iter().find(|b| **b == 0 || **b > BATCH_MAX) {
-        anyhow::bail!("batch size {bad} is outside 1 to {BATCH_MAX}");
-    }
-    if args.clients == 0 || args.movements == 0 {
-        anyhow::bail!("--clients and --movements must be at least 1");
-    }
-    let scratch = match (&cli.database_url, &args.dir) {
+/// The scratch stores of this run (`--dir` or `--database-url`), announced on `out`.
+pub(crate) fn scratch(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<Scratch> {
+    Ok(match (&cli.database_url, &args.dir) {
         (Some(url), None) => match Location::parse_url(url)? {
             Location::Postgres(target) => {
                 writeln!(
@@ -261,7 +267,20 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
             writeln!(out, "ringfence bench: embedded SQLite store in {} (WAL, synchronous=FULL: one fsync per batch)", dir.display())?;
             Scratch::Directory(dir)
         }
-    };
+    })
+}
+
+pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if args.http {
+        return crate::bench_http::run(cli, args, out);
+    }
+    if let Some(bad) = args.batch_sizes.iter().find(|b| **b == 0 || **b > BATCH_MAX) {
+        anyhow::bail!("batch size {bad} is outside 1 to {BATCH_MAX}");
+    }
+    if args.clients == 0 || args.movements == 0 {
+        anyhow::bail!("--clients and --movements must be at least 1");
+    }
+    let scratch = scratch(cli, args, out)?;
     writeln!(out, "each movement is decided by the state machine (all invariants checked), hash-chained and indexed")?;
     writeln!(
         out,

@@ -2,6 +2,7 @@
 //! format and the store. Everything here is callable from tests through [`run`].
 
 pub mod bench;
+mod bench_http;
 pub mod demo;
 pub mod report;
 pub mod serve;
