@@ -119,10 +119,7 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
                     match store.refresh() {
                         Ok(()) => ready.store(true, Ordering::Relaxed),
                         Err(error) => {
-                            eprintln!(
-                                "{}",
-                                serde_json::json!({"level": "error", "message": "catching up failed", "error": error.to_string()})
-                            );
+                            crate::log(&serde_json::json!({"level": "error", "message": "catching up failed", "error": error.to_string()}));
                             ready.store(false, Ordering::Relaxed);
                             store = reopen(store, &location, ready);
                         }
@@ -179,9 +176,8 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
                         }
                     }
                     Err(error) => {
-                        eprintln!(
-                            "{}",
-                            serde_json::json!({"level": "error", "message": "a batch was not recorded", "error": error.to_string()})
+                        crate::log(
+                            &serde_json::json!({"level": "error", "message": "a batch was not recorded", "error": error.to_string()}),
                         );
                         for (reply, _) in replies {
                             let _ = reply.send(Err(ApiError::unavailable("the batch was not recorded; nothing of it was applied; retry")));
@@ -225,17 +221,15 @@ fn expire_overdue(store: &mut Store, metrics: &Metrics) -> bool {
         Ok(outcomes) => {
             metrics.record_outcomes(&outcomes);
             for (id, outcome) in overdue.iter().zip(&outcomes) {
-                eprintln!(
-                    "{}",
-                    serde_json::json!({"level": "info", "message": "pending instruction expired", "pending": id, "status": outcome.status.code(), "seq": outcome.seq})
+                crate::log(
+                    &serde_json::json!({"level": "info", "message": "pending instruction expired", "pending": id, "status": outcome.status.code(), "seq": outcome.seq}),
                 );
             }
             true
         }
         Err(error) => {
-            eprintln!(
-                "{}",
-                serde_json::json!({"level": "error", "message": "expiring pending instructions failed", "error": error.to_string()})
+            crate::log(
+                &serde_json::json!({"level": "error", "message": "expiring pending instructions failed", "error": error.to_string()}),
             );
             false
         }
@@ -255,7 +249,7 @@ fn reopen(store: Store, location: &Location, ready: &AtomicBool) -> Store {
             }
             Err(error) => {
                 ready.store(false, Ordering::Relaxed);
-                eprintln!("{}", serde_json::json!({"level": "error", "message": "reopening the store failed", "error": error.to_string()}));
+                crate::log(&serde_json::json!({"level": "error", "message": "reopening the store failed", "error": error.to_string()}));
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(10));
             }

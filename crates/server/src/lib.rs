@@ -80,7 +80,7 @@ impl AppState {
         let token = ApiToken::authenticate(presented.trim(), clock::now(), |id| book.get(id).map(|(token, revoked)| (token, *revoked)))
             .map_err(|refusal| {
                 // One answer for every refusal, so a caller cannot probe which tokens exist.
-                eprintln!("{}", serde_json::json!({"level": "info", "message": "token refused", "why": format!("{refusal:?}")}));
+                crate::log(&serde_json::json!({"level": "info", "message": "token refused", "why": format!("{refusal:?}")}));
                 ApiError::unauthenticated("the token is not valid (unknown, wrong, revoked or expired)")
             })?;
         if !token.roles.iter().any(|role| allowed.contains(role)) {
@@ -122,19 +122,31 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         response.headers_mut().insert("x-request-id", value);
     }
     if route != "/metrics" && route != "/healthz" {
-        eprintln!(
-            "{}",
-            serde_json::json!({
-                "level": if status >= 500 { "error" } else { "info" },
-                "request_id": id,
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_us": took.as_micros() as u64,
-            })
-        );
+        crate::log(&serde_json::json!({
+            "level": if status >= 500 { "error" } else { "info" },
+            "request_id": id,
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_us": took.as_micros() as u64,
+        }));
     }
     response
+}
+
+/// Writes one JSON log line to stderr in a single `write`: stderr is unbuffered, and a line
+/// formatted piece by piece would cost dozens of system calls per request and could
+/// interleave with other threads' lines.
+pub fn log(line: &serde_json::Value) {
+    use std::io::Write as _;
+    let body = line.to_string();
+    // Every line starts with its time: `{"ts":"2026-…Z",…}`.
+    let mut text = match body.strip_prefix('{') {
+        Some(rest) if rest != "}" => format!("{{\"ts\":\"{}\",{rest}", clock::format(clock::now())),
+        _ => body,
+    };
+    text.push('\n');
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Serves until `shutdown` resolves.
