@@ -570,6 +570,12 @@ impl Register {
                 ),
             );
         }
+        self.check_key_set_class(key_set, wallet)?;
+        Ok(index)
+    }
+
+    /// A key set serves wallets of its own class only.
+    fn check_key_set_class(&self, key_set: u32, wallet: &Wallet) -> Check<()> {
         let key_set_class = self.key_sets[key_set as usize].value.class;
         if key_set_class != wallet.class.kind() {
             return reject(
@@ -582,7 +588,7 @@ impl Register {
                 ),
             );
         }
-        Ok(index)
+        Ok(())
     }
 
     fn change_wallet(&mut self, meta: &Meta, wallet: &Wallet) -> Check<Outcome> {
@@ -638,18 +644,7 @@ impl Register {
                 ),
             );
         }
-        let key_set_class = self.key_sets[key_set as usize].value.class;
-        if key_set_class != wallet.class.kind() {
-            return reject(
-                Status::KeySetClassMismatch,
-                format!(
-                    "key set {} serves {} wallets and cannot serve a {} wallet",
-                    wallet.key_set,
-                    class_name(key_set_class),
-                    class_name(wallet.class.kind())
-                ),
-            );
-        }
+        self.check_key_set_class(key_set, wallet)?;
         if let Some(sub) = sub_custodian
             && !sub.authorised_at(meta.effective_at)
         {

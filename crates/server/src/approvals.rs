@@ -74,6 +74,13 @@ pub(crate) enum PendingStateText {
     Expired,
 }
 
+/// A policy's withdrawal thresholds as `{asset: "amount"}`.
+fn thresholds(policy: &ApprovalPolicy) -> Value {
+    Value::Object(
+        policy.withdrawal_thresholds.iter().map(|(asset, amount)| (asset.to_string(), Value::String(amount.to_string()))).collect(),
+    )
+}
+
 fn policy_view(register: &Register) -> Value {
     match register.approval_policy() {
         None => json!({"in_force": false}),
@@ -82,11 +89,7 @@ fn policy_view(register: &Register) -> Value {
             "seq": seq,
             "approvals": policy.approvals,
             "expiry_hours": policy.expiry_hours,
-            "withdrawal_thresholds": policy
-                .withdrawal_thresholds
-                .iter()
-                .map(|(asset, amount)| (asset.to_string(), Value::String(amount.to_string())))
-                .collect::<serde_json::Map<String, Value>>(),
+            "withdrawal_thresholds": thresholds(policy),
         }),
     }
 }
@@ -103,11 +106,7 @@ fn command_view(register: &Register, command: &Command) -> Value {
         Action::SetApprovalPolicy(policy) => json!({
             "approvals": policy.approvals,
             "expiry_hours": policy.expiry_hours,
-            "withdrawal_thresholds": policy
-                .withdrawal_thresholds
-                .iter()
-                .map(|(asset, amount)| (asset.to_string(), Value::String(amount.to_string())))
-                .collect::<serde_json::Map<String, Value>>(),
+            "withdrawal_thresholds": thresholds(policy),
         }),
         _ => Value::Null,
     };
