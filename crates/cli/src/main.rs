@@ -9,9 +9,15 @@ fn main() -> ExitCode {
     let mut out = std::io::stdout().lock();
     match ringfence_cli::run(cli, &mut out) {
         Ok(code) => code,
+        // The reader went away (`ringfence history … | head`): nothing is wrong, stop quietly.
+        Err(error) if broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }

@@ -99,12 +99,20 @@ fn time_field<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
     parsed(d, clock::parse)
 }
 
-fn bounded_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let text = String::deserialize(d)?;
+fn bounded<E: de::Error>(text: String) -> Result<String, E> {
     if text.len() > 512 {
-        return Err(de::Error::custom(format!("text of {} bytes is too long; at most 512", text.len())));
+        return Err(E::custom(format!("text of {} bytes is too long; at most 512", text.len())));
     }
     Ok(text)
+}
+
+fn bounded_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    bounded(String::deserialize(d)?)
+}
+
+/// Optional text: `null` counts as left out, as for every optional field.
+fn optional_bounded_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)?.map(bounded).transpose()
 }
 
 /// Fields every line may carry: who, under which instruction, effective when.
@@ -230,8 +238,8 @@ enum Line {
         #[serde(deserialize_with = "asset_id")]
         id: AssetId,
         scale: u8,
-        #[serde(default, deserialize_with = "bounded_text")]
-        symbol: String,
+        #[serde(default, deserialize_with = "optional_bounded_text")]
+        symbol: Option<String>,
     },
     Client {
         #[serde(deserialize_with = "client_id")]
@@ -489,7 +497,7 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
     match line {
         Line::Asset { id, scale, symbol } => {
             let name = id.to_string();
-            registration(&name, Action::RegisterAsset(Asset { id, scale, symbol }))
+            registration(&name, Action::RegisterAsset(Asset { id, scale, symbol: symbol.unwrap_or_default() }))
         }
         Line::Client { id, category, segregation } => {
             let name = id.to_string();
@@ -690,6 +698,15 @@ mod tests {
     fn a_byte_order_mark_before_the_first_line_is_not_content() {
         let line = format!("\u{feff}{{\"type\":\"asset\",\"id\":\"{ETH}\",\"scale\":18}}");
         assert!(parse_line(&line, &defaults()).is_ok());
+    }
+
+    #[test]
+    fn an_optional_field_given_as_null_counts_as_left_out() {
+        let line = r#"{"type":"asset","id":"eip155:1/slip44:60","scale":18,"symbol":null}"#;
+        match parse_line(line, &defaults()).unwrap() {
+            Parsed::Ready(Command { action: Action::RegisterAsset(asset), .. }) => assert_eq!(asset.symbol, ""),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
