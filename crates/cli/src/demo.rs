@@ -447,7 +447,13 @@ pub fn run(_cli: &Cli, args: &DemoArgs, out: &mut dyn Write) -> Result<ExitCode>
     }
     debug_assert_eq!(head.seq, store.register().seq());
     writeln!(out, "explore it:")?;
-    for command in ["summary", "balance --client client-00001", "history --wallet omnibus-cold-eth --limit 5", "journal verify"] {
+    for command in [
+        "summary",
+        "balance --client client-00001",
+        "history --wallet omnibus-cold-eth --limit 5",
+        "journal verify",
+        "token create --actor you --role auditor   # then: serve, and see docs/api.md",
+    ] {
         writeln!(out, "  ringfence --data-dir {} {command}", args.dir.display())?;
     }
     if !missed.is_empty() || unexpected > 0 {
