@@ -301,3 +301,120 @@ fn policies_out_of_bounds_are_refused_and_change_nothing() {
     }
     assert!(desk.register.approval_policy().is_none());
 }
+
+mod random {
+    //! Random interleavings of withdrawals, deposits, approvals, rejections and expiries by
+    //! several actors over several days: every pending instruction applies at most once, the
+    //! position is exactly the deposits minus the withdrawals that took effect, the register
+    //! audits clean, and a replay of the journal decides everything the same way.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Deposit(u16),
+        Withdraw {
+            actor: u8,
+            amount: u16,
+        },
+        Approve {
+            actor: u8,
+            pick: u8,
+        },
+        Reject {
+            actor: u8,
+            pick: u8,
+        },
+        Expire {
+            pick: u8,
+        },
+        /// Hours pass.
+        Wait(u8),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            2 => any::<u16>().prop_map(Step::Deposit),
+            4 => (0..4u8, any::<u16>()).prop_map(|(actor, amount)| Step::Withdraw { actor, amount }),
+            6 => (0..4u8, any::<u8>()).prop_map(|(actor, pick)| Step::Approve { actor, pick }),
+            1 => (0..4u8, any::<u8>()).prop_map(|(actor, pick)| Step::Reject { actor, pick }),
+            1 => any::<u8>().prop_map(|pick| Step::Expire { pick }),
+            1 => (1..30u8).prop_map(Step::Wait),
+        ]
+    }
+
+    const ACTORS: [&str; 4] = ["ops", "bob", "carol", "dave"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn pending_instructions_apply_at_most_once_and_replay_the_same(steps in proptest::collection::vec(step(), 1..120)) {
+            let mut desk = Desk::new();
+            desk.policy(2, 300);
+            let mut deposited: u128 = 1_000;
+            let mut now = T0;
+            let mut proposed: Vec<u64> = Vec::new();
+            let mut amounts = std::collections::HashMap::new();
+            for (n, step) in steps.iter().enumerate() {
+                let pick = |pick: u8| proposed.get(usize::from(pick) % proposed.len().max(1)).copied().unwrap_or(1);
+                match step {
+                    Step::Deposit(amount) => {
+                        let action = Action::Movement(build::deposit(
+                            key(&format!("dep-{n}")), &client(), &wallet().id, &eth(), Amount::new(u128::from(*amount) + 1)));
+                        if desk.run("ops", action, now).0 == Status::Accepted {
+                            deposited += u128::from(*amount) + 1;
+                        }
+                    }
+                    Step::Withdraw { actor, amount } => {
+                        let amount = u128::from(*amount % 1_000) + 1;
+                        let (status, seq) = desk.run(ACTORS[usize::from(*actor)], withdrawal(&format!("wd-{n}"), amount), now);
+                        if status == Status::PendingApproval {
+                            proposed.push(seq.unwrap());
+                            amounts.insert(seq.unwrap(), amount);
+                        }
+                    }
+                    Step::Approve { actor, pick: p } => {
+                        desk.run(ACTORS[usize::from(*actor)], Action::ApprovePending { id: pick(*p) }, now);
+                    }
+                    Step::Reject { actor, pick: p } => {
+                        desk.run(ACTORS[usize::from(*actor)], Action::RejectPending { id: pick(*p), reason: "no".into() }, now);
+                    }
+                    Step::Expire { pick: p } => {
+                        desk.run("ringfence", Action::ExpirePending { id: pick(*p) }, now);
+                    }
+                    Step::Wait(hours) => now = Timestamp::from_micros(now.micros() + i64::from(*hours) * HOUR),
+                }
+            }
+            // Withdrawals that took effect: the direct ones (at or under the threshold) and the
+            // applied instructions, each once.
+            let mut withdrawn: u128 = 0;
+            for ((command, _), (status, _)) in desk.log.iter().zip(&desk.seq_of_log) {
+                if let Action::Movement(movement) = &command.action
+                    && movement.kind == ringfence_core::MovementKind::Withdrawal
+                    && *status == Status::Accepted
+                {
+                    withdrawn += movement.postings[0].amount.units();
+                }
+            }
+            for pending in desk.register.pendings() {
+                prop_assert!(pending.approvals.len() <= usize::from(pending.required));
+                let distinct: std::collections::BTreeSet<_> = pending.approvals.iter().map(|(a, _)| a.clone()).collect();
+                prop_assert_eq!(distinct.len(), pending.approvals.len());
+                prop_assert!(!distinct.contains(pending.initiator()));
+                if let PendingState::Applied { seq } = pending.state {
+                    prop_assert_eq!(pending.approvals.len(), usize::from(pending.required));
+                    prop_assert_eq!(pending.approvals.last().map(|(_, s)| *s), Some(seq));
+                    let Action::Movement(movement) = &pending.command.action else { unreachable!() };
+                    prop_assert_eq!(desk.register.movement_seq(&movement.key), Some(seq));
+                    withdrawn += amounts[&pending.id];
+                }
+            }
+            prop_assert_eq!(desk.position(), deposited - withdrawn);
+            desk.register.audit().unwrap();
+            desk.assert_replays();
+        }
+    }
+}
