@@ -413,6 +413,14 @@ mod random {
                 }
             }
             prop_assert_eq!(desk.position(), deposited - withdrawn);
+            for later in [0, 12, 24, 48, 24 * 30] {
+                let at = Timestamp::from_micros(now.micros() + later * HOUR);
+                let open_and_over: Vec<u64> = desk.register.pendings()
+                    .filter(|p| p.state == PendingState::Open && at >= p.expires_at).map(|p| p.id).collect();
+                let mut overdue = desk.register.overdue(at);
+                overdue.sort_unstable();
+                prop_assert_eq!(overdue, open_and_over);
+            }
             desk.register.audit().unwrap();
             desk.assert_replays();
         }

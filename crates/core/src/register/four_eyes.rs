@@ -29,6 +29,8 @@ pub(super) struct FourEyes {
     pub(super) index: HashMap<u64, u32>,
     /// What open (and, for movement keys, closed) instructions bind.
     pub(super) subjects: HashMap<Subject, u32>,
+    /// Open instructions by deadline, so finding the overdue ones does not scan them all.
+    pub(super) open_by_deadline: std::collections::BTreeSet<(Timestamp, u64)>,
 }
 
 fn subject_of(action: &Action) -> Option<Subject> {
@@ -75,7 +77,7 @@ impl Register {
 
     /// Open pending instructions whose time is over at `now`: they should be expired.
     pub fn overdue(&self, now: Timestamp) -> Vec<u64> {
-        self.four_eyes.pending.iter().filter(|p| p.state == PendingState::Open && now >= p.expires_at).map(|p| p.id).collect()
+        self.four_eyes.open_by_deadline.range(..=(now, u64::MAX)).map(|&(_, id)| id).collect()
     }
 
     /// Decides `command` if four-eyes control concerns it: approvals, rejections and expiries
@@ -151,12 +153,14 @@ impl Register {
             meta.actor
         );
         let index = super::index_of(self.four_eyes.pending.len());
+        let expires_at = Timestamp::from_micros(self.now.micros().saturating_add(policy.expiry_micros()));
+        self.four_eyes.open_by_deadline.insert((expires_at, seq));
         self.four_eyes.pending.push(Pending {
             id: seq,
             command: command.clone(),
             reason,
             proposed_at: self.now,
-            expires_at: Timestamp::from_micros(self.now.micros().saturating_add(policy.expiry_micros())),
+            expires_at,
             required,
             approvals: Vec::new(),
             state: PendingState::Open,
@@ -300,6 +304,7 @@ impl Register {
                 let pending = &mut self.four_eyes.pending[index];
                 pending.approvals.push((meta.actor.clone(), seq));
                 pending.state = PendingState::Applied { seq };
+                self.four_eyes.open_by_deadline.remove(&(pending.expires_at, id));
                 Ok(Outcome {
                     status: Status::Accepted,
                     seq: Some(seq),
@@ -317,6 +322,7 @@ impl Register {
     fn close(&mut self, index: usize, state: PendingState) {
         let pending = &mut self.four_eyes.pending[index];
         pending.state = state;
+        self.four_eyes.open_by_deadline.remove(&(pending.expires_at, pending.id));
         // A rejected or expired movement key stays taken (a retry must not re-propose it
         // unnoticed); an entity may be proposed again.
         if let Some(subject) = subject_of(&pending.command.action)
