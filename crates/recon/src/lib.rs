@@ -1,0 +1,12 @@
+//! Reconciliation of the register against what is observed outside it: sub-custodian
+//! statements now, chain balances later. Pure computation: no IO except reading the statement
+//! files it is given, and it decides nothing that is journaled.
+
+pub mod reconcile;
+pub mod render;
+pub mod statement;
+
+pub use reconcile::{
+    Check, Delta, DuplicateObservation, Finding, Observation, Observations, Observed, Report, Severity, Verdict, reconcile,
+};
+pub use statement::{LineProblem, StatedBalance, Statement, StatementError, StatementFormat};
