@@ -133,6 +133,14 @@ pub struct Ingestion {
     tokens: HashMap<EvmAddress, AssetId>,
     /// Where this ingestion began: a reorganisation down to it needs no older block.
     first_block: u64,
+    progress: Progress,
+}
+
+/// How far an ingestion has come. [`Evm::ingest`] works on a copy and stores it back only when
+/// the whole call succeeded, so an error (a node going down after a reorganisation was seen)
+/// never loses the report of orphaned blocks: the next call finds them again.
+#[derive(Debug, Clone)]
+struct Progress {
     next_block: u64,
     tracked: VecDeque<Block>,
 }
@@ -140,13 +148,13 @@ pub struct Ingestion {
 impl Ingestion {
     /// The next block number to be ingested.
     pub fn next_block(&self) -> u64 {
-        self.next_block
+        self.progress.next_block
     }
 
     /// The ingested blocks still tracked for reorganisations, oldest first; persist them with the
     /// observations to resume with [`Evm::resume_ingestion`].
     pub fn tracked_blocks(&self) -> impl Iterator<Item = &Block> {
-        self.tracked.iter()
+        self.progress.tracked.iter()
     }
 }
 
@@ -285,8 +293,7 @@ impl Evm {
             native: None,
             tokens: HashMap::new(),
             first_block,
-            next_block: first_block,
-            tracked: VecDeque::new(),
+            progress: Progress { next_block: first_block, tracked: VecDeque::new() },
         };
         for wallet in wallets {
             ingestion.addresses.insert(self.evm_address(wallet)?);
@@ -309,52 +316,38 @@ impl Evm {
         let mut ingestion = self.ingestion(wallets, assets, next_block)?;
         // Observations older than the tracked blocks exist: a fork below them is too deep.
         ingestion.first_block = tracked.first().map_or(next_block, |block| block.number.saturating_sub(1));
-        ingestion.tracked = tracked.into();
+        ingestion.progress.tracked = tracked.into();
         Ok(ingestion)
     }
 
     /// Reads the confirmed blocks not ingested yet (at most [`EvmConfig::ingest_blocks_max`]),
     /// after checking that the blocks ingested before are still on the chain. See [`Ingested`].
     pub fn ingest(&self, ingestion: &mut Ingestion) -> Result<Ingested, ChainError> {
+        let mut progress = ingestion.progress.clone();
         let mut orphaned = Vec::new();
         let mut attempt = 1;
         loop {
-            // Orphans found on an earlier attempt are already rolled back in `ingestion`, so
-            // they are reported whatever happens next.
-            orphaned.append(&mut self.roll_back_orphans(ingestion)?);
+            orphaned.append(&mut self.roll_back_orphans(ingestion.first_block, &mut progress)?);
             orphaned.sort_by_key(|block: &Block| block.number);
             let head = self.head_number()?;
-            let Some(confirmed) = head.checked_sub(self.config.confirmations) else {
-                return Ok(Ingested {
-                    orphaned,
-                    transfers: Vec::new(),
-                    ingested_through: ingestion.tracked.back().copied(),
-                    behind_blocks: 0,
-                });
+            let from = progress.next_block;
+            let confirmed = head.checked_sub(self.config.confirmations).filter(|&confirmed| confirmed >= from);
+            let Some(confirmed) = confirmed else {
+                let ingested_through = progress.tracked.back().copied();
+                ingestion.progress = progress;
+                return Ok(Ingested { orphaned, transfers: Vec::new(), ingested_through, behind_blocks: 0 });
             };
-            let from = ingestion.next_block;
-            if confirmed < from {
-                return Ok(Ingested {
-                    orphaned,
-                    transfers: Vec::new(),
-                    ingested_through: ingestion.tracked.back().copied(),
-                    behind_blocks: 0,
-                });
-            }
             let to = confirmed.min(from.saturating_add(self.config.ingest_blocks_max.max(1) - 1));
-            match self.read_range(ingestion, from, to)? {
+            match self.read_range(ingestion, progress.tracked.back(), from, to)? {
                 Some(RangeRead { blocks, transfers }) => {
-                    ingestion.tracked.extend(blocks);
-                    while ingestion.tracked.len() > self.config.tracked_blocks_max.max(1) {
-                        ingestion.tracked.pop_front();
+                    progress.tracked.extend(blocks);
+                    while progress.tracked.len() > self.config.tracked_blocks_max.max(1) {
+                        progress.tracked.pop_front();
                     }
-                    ingestion.next_block = to + 1;
-                    return Ok(Ingested {
-                        orphaned,
-                        transfers,
-                        ingested_through: ingestion.tracked.back().copied(),
-                        behind_blocks: confirmed - to,
-                    });
+                    progress.next_block = to + 1;
+                    let ingested_through = progress.tracked.back().copied();
+                    ingestion.progress = progress;
+                    return Ok(Ingested { orphaned, transfers, ingested_through, behind_blocks: confirmed - to });
                 }
                 None if attempt < CHAIN_CHANGED_ATTEMPTS_MAX => attempt += 1,
                 None => return Err(ChainError::ChainChanged { from, to, attempts: attempt }),
@@ -366,15 +359,15 @@ impl Evm {
     /// to the fork, oldest orphan first. A block's hash covers its parent's, so the newest
     /// tracked block unchanged means all are; otherwise walk back (in batches) to the newest
     /// unchanged one. Changes nothing when the fork is below every tracked block.
-    fn roll_back_orphans(&self, ingestion: &mut Ingestion) -> Result<Vec<Block>, ChainError> {
-        let Some(newest) = ingestion.tracked.back().copied() else { return Ok(Vec::new()) };
+    fn roll_back_orphans(&self, first_block: u64, progress: &mut Progress) -> Result<Vec<Block>, ChainError> {
+        let Some(newest) = progress.tracked.back().copied() else { return Ok(Vec::new()) };
         if self.current_hash(newest.number)? == Some(newest.hash) {
             return Ok(Vec::new());
         }
         let mut orphan_count = 1;
-        'walk: while orphan_count < ingestion.tracked.len() {
+        'walk: while orphan_count < progress.tracked.len() {
             let chunk: Vec<Block> =
-                ingestion.tracked.iter().rev().skip(orphan_count).take(self.config.batch_size_max.max(1)).copied().collect();
+                progress.tracked.iter().rev().skip(orphan_count).take(self.config.batch_size_max.max(1)).copied().collect();
             let calls: Vec<(&str, Value)> =
                 chunk.iter().map(|block| ("eth_getBlockByNumber", json!([quantity(block.number), false]))).collect();
             for (block, answer) in chunk.iter().zip(self.client.batch(&calls)?) {
@@ -385,10 +378,10 @@ impl Evm {
                 orphan_count += 1;
             }
         }
-        let oldest_orphan = ingestion.tracked[ingestion.tracked.len() - orphan_count];
+        let oldest_orphan = progress.tracked[progress.tracked.len() - orphan_count];
         // Every tracked block is orphaned: the fork is at the oldest one only if its parent is
         // still on the chain, or if ingestion began there (nothing older was observed).
-        if orphan_count == ingestion.tracked.len() && oldest_orphan.number != ingestion.first_block {
+        if orphan_count == progress.tracked.len() && oldest_orphan.number != first_block {
             let parent_unchanged = match oldest_orphan.number.checked_sub(1) {
                 Some(parent) => self.current_hash(parent)? == Some(oldest_orphan.parent_hash),
                 None => false,
@@ -397,8 +390,8 @@ impl Evm {
                 return Err(ChainError::ReorgTooDeep { lowest_tracked: oldest_orphan.number });
             }
         }
-        let orphaned: Vec<Block> = ingestion.tracked.drain(ingestion.tracked.len() - orphan_count..).collect();
-        ingestion.next_block = oldest_orphan.number;
+        let orphaned: Vec<Block> = progress.tracked.drain(progress.tracked.len() - orphan_count..).collect();
+        progress.next_block = oldest_orphan.number;
         Ok(orphaned)
     }
 
@@ -413,10 +406,16 @@ impl Evm {
 
     /// Blocks `from..=to` and the transfers in them touching watched wallets; `None` when the
     /// chain changed while they were read (a parent hash or a log's block hash did not match).
-    fn read_range(&self, ingestion: &Ingestion, from: u64, to: u64) -> Result<Option<RangeRead>, ChainError> {
+    fn read_range(
+        &self,
+        ingestion: &Ingestion,
+        newest_tracked: Option<&Block>,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<RangeRead>, ChainError> {
         let mut blocks = Vec::new();
         let mut candidates = Vec::new();
-        let mut parent = ingestion.tracked.back().map(|block| block.hash);
+        let mut parent = newest_tracked.map(|block| block.hash);
         let numbers: Vec<u64> = (from..=to).collect();
         for chunk in numbers.chunks(self.config.block_batch_size_max.max(1)) {
             let full_transactions = ingestion.native.is_some();

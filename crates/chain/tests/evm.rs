@@ -177,6 +177,9 @@ fn a_reorg_reports_the_orphaned_blocks_and_ingests_the_new_chain() {
         vec![receipt_coordinates(&old_mint, Some(0)), receipt_coordinates(&old_native, None)]
     );
     let old_blocks: Vec<Block> = ingestion.tracked_blocks().copied().collect();
+    // The same, as a later process would resume it from stored blocks.
+    let mut resumed =
+        evm.resume_ingestion(&[address(watched)], &[ether(), token_asset(&token)], old_blocks.clone()).expect("a resumed ingestion");
 
     // The chain forks below both: a different history of three blocks replaces them.
     node.revert(&snapshot);
@@ -189,6 +192,33 @@ fn a_reorg_reports_the_orphaned_blocks_and_ingests_the_new_chain() {
     assert_eq!(new.transfers[0].amount, Ok(499));
     assert_ne!(new.transfers[0].block_hash, old.transfers[0].block_hash);
     assert_eq!(new.ingested_through.map(|block| block.number), Some(fork + 3));
+    assert_eq!(evm.ingest(&mut resumed), Ok(new));
+}
+
+#[test]
+fn a_reorg_below_every_tracked_block_is_refused_and_changes_nothing() {
+    let Some(node) = ringfence_testchain::anvil() else { return };
+    let [minter, watched] = [&node.accounts()[0], &node.accounts()[1]];
+    let mut config = config(&node, 0);
+    config.tracked_blocks_max = 2;
+    let evm = Evm::connect(config).expect("the adapter connects to anvil");
+    let fork = node.block_number();
+    let mut ingestion = evm.ingestion(&[address(watched)], &[ether()], fork + 1).expect("an ingestion");
+    let snapshot = node.snapshot();
+    node.transfer_native(minter, watched, 1);
+    node.mine(4);
+    evm.ingest(&mut ingestion).expect("ingested");
+    let tracked: Vec<Block> = ingestion.tracked_blocks().copied().collect();
+    assert_eq!(tracked.iter().map(|block| block.number).collect::<Vec<_>>(), vec![fork + 4, fork + 5]);
+
+    // The fork is at fork + 1, below both tracked blocks: the adapter cannot tell which
+    // observations to roll back, and says so.
+    node.revert(&snapshot);
+    node.transfer_native(minter, watched, 2);
+    node.mine(5);
+    assert_eq!(evm.ingest(&mut ingestion).map(|_| ()), Err(ChainError::ReorgTooDeep { lowest_tracked: fork + 4 }));
+    assert_eq!(ingestion.tracked_blocks().copied().collect::<Vec<_>>(), tracked);
+    assert_eq!(ingestion.next_block(), fork + 6);
 }
 
 #[test]
