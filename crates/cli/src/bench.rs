@@ -47,6 +47,16 @@ pub struct BenchArgs {
     /// With --http: requests (one deposit each) to send over all connections.
     #[arg(long, default_value_t = 200_000, requires = "http")]
     pub requests: usize,
+    /// Measure a reconciliation instead: a register built in memory, statement files for its
+    /// wallets, then parsing, reconciling and rendering the report are timed.
+    #[arg(long, conflicts_with_all = ["batch_sizes", "movements", "http"])]
+    pub recon: bool,
+    /// With --recon: client positions in the register.
+    #[arg(long, default_value_t = 1_000_000, requires = "recon")]
+    pub positions: usize,
+    /// With --recon: wallets holding them.
+    #[arg(long, default_value_t = 10_000, requires = "recon")]
+    pub wallets: usize,
 }
 
 pub(crate) fn id<T>(parse: fn(&str) -> Result<T, ringfence_core::IdError>, text: &str) -> T {
@@ -273,6 +283,9 @@ pub(crate) fn scratch(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Resul
 pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if args.http {
         return crate::bench_http::run(cli, args, out);
+    }
+    if args.recon {
+        return crate::bench_recon::run(args, out);
     }
     if let Some(bad) = args.batch_sizes.iter().find(|b| **b == 0 || **b > BATCH_MAX) {
         anyhow::bail!("batch size {bad} is outside 1 to {BATCH_MAX}");

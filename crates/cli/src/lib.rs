@@ -3,6 +3,7 @@
 
 pub mod bench;
 mod bench_http;
+mod bench_recon;
 pub mod demo;
 pub mod report;
 pub mod serve;
