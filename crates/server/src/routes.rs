@@ -353,10 +353,9 @@ enum RegistrationBody {
         /// Decimals of one whole unit.
         #[schema(maximum = 38)]
         scale: u8,
-        /// At most 512 bytes.
-        #[serde(default)]
+        /// At most 512 bytes; `null` or left out: none.
         #[schema(max_length = 512)]
-        symbol: String,
+        symbol: Option<String>,
         instruction: Option<Name>,
         effective_at: Option<Instant>,
     },
