@@ -2,9 +2,10 @@
 //! the import format (docs/import-format.md), amounts as decimal strings of the smallest unit
 //! (a u128 does not fit a JSON number) with the whole-unit decimal beside them.
 
+use ringfence_core::register::kind_name;
 use ringfence_core::{
-    Account, Action, Asset, AssetId, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Movement,
-    MovementKind, Net, OwnAccount, Register, Segregation, Side, SubCustodian, Tier, Wallet, WalletClass,
+    Account, Action, Asset, AssetId, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Movement, Net,
+    OwnAccount, Register, Segregation, Side, SubCustodian, Tier, Wallet, WalletClass,
 };
 use ringfence_store::Recorded;
 use ringfence_wire::clock;
@@ -96,19 +97,6 @@ pub fn account(account: &Account) -> String {
     }
 }
 
-pub fn kind_code(kind: MovementKind) -> &'static str {
-    match kind {
-        MovementKind::Deposit => "deposit",
-        MovementKind::Withdrawal => "withdrawal",
-        MovementKind::Transfer => "transfer",
-        MovementKind::Fee => "fee",
-        MovementKind::Rebalance => "rebalance",
-        MovementKind::FirmFunding => "firm_funding",
-        MovementKind::FirmWithdrawal => "firm_withdrawal",
-        MovementKind::Correction => "correction",
-    }
-}
-
 pub fn movement(movement: &Movement) -> Value {
     let postings: Vec<Value> = movement
         .postings
@@ -124,7 +112,7 @@ pub fn movement(movement: &Movement) -> Value {
         .collect();
     json!({
         "key": movement.key.as_str(),
-        "kind": kind_code(movement.kind),
+        "kind": kind_name(movement.kind),
         "corrects": movement.corrects.as_ref().map(|k| k.as_str()),
         "postings": postings,
     })
@@ -139,7 +127,7 @@ pub fn action_code(action: &Action) -> &'static str {
         Action::UpdateSubCustodianAuthorisation { .. } => "sub_custodian_authorisation",
         Action::RegisterKeySet(_) => "key_set",
         Action::RegisterWallet(_) => "wallet",
-        Action::Movement(m) => kind_code(m.kind),
+        Action::Movement(m) => kind_name(m.kind),
         Action::RegisterApiToken(_) => "api_token",
         Action::RevokeApiToken { .. } => "api_token_revocation",
         Action::SetApprovalPolicy(_) => "approval_policy",
