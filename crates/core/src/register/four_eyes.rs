@@ -94,8 +94,9 @@ impl Register {
         if self.four_eyes.policy.is_none() && self.four_eyes.subjects.is_empty() {
             return Ok(None);
         }
-        let subject = subject_of(&command.action);
-        if let Some(subject) = &subject
+        // The subject (an owned key) is built only when some instruction binds one.
+        let bound = if self.four_eyes.subjects.is_empty() { None } else { subject_of(&command.action) };
+        if let Some(subject) = &bound
             && let Some(&index) = self.four_eyes.subjects.get(subject)
         {
             let pending = &self.four_eyes.pending[index as usize];
@@ -133,27 +134,28 @@ impl Register {
                 PendingState::Applied { .. } => {}
             }
         }
-        let Some(policy) = self.four_eyes.policy.as_ref().map(|p| p.value.clone()) else {
+        // Borrowed, not cloned: this runs for every command while a policy is in force.
+        let Some(policy) = self.four_eyes.policy.as_ref().map(|p| &p.value) else {
             return Ok(None);
         };
-        let Some(reason) = self.needs_approval(&policy, command) else {
+        let Some(reason) = self.needs_approval(policy, command) else {
             return Ok(None);
         };
+        let (required, expiry) = (policy.approvals, policy.expiry_micros());
         if let Some(refusal) = self.precheck(command) {
             return Ok(Some(refusal));
         }
-        let Some(subject) = subject else {
+        let Some(subject) = bound.or_else(|| subject_of(&command.action)) else {
             return Ok(None);
         };
         let seq = self.next_seq();
-        let required = policy.approvals;
         let detail = format!(
             "{reason} needs {required} approval{} from someone other than {}; pending instruction {seq}",
             if required == 1 { "" } else { "s" },
             meta.actor
         );
         let index = super::index_of(self.four_eyes.pending.len());
-        let expires_at = Timestamp::from_micros(self.now.micros().saturating_add(policy.expiry_micros()));
+        let expires_at = Timestamp::from_micros(self.now.micros().saturating_add(expiry));
         self.four_eyes.open_by_deadline.insert((expires_at, seq));
         self.four_eyes.pending.push(Pending {
             id: seq,
