@@ -11,6 +11,9 @@ use crate::entity::{
 };
 use crate::ids::{Actor, Address, AssetId, ClientId, IdError, IdempotencyKey, InstructionId, KeySetId, SubCustodianId, TokenId, WalletId};
 use crate::movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side};
+use crate::oversight::{
+    Break, ChainBlock, ChainObservation, ChainTransfer, ExceptionKind, ExceptionPolicy, ReconRun, Resolution, RunSource, Severity,
+};
 use crate::time::Timestamp;
 
 /// Why bytes are not a valid encoding.
@@ -186,6 +189,134 @@ impl Encoder {
                 self.u8(14);
                 self.wallet(wallet);
             }
+            Action::WatchChain { chain, from_block } => {
+                self.u8(15);
+                self.str(chain);
+                self.u64(*from_block);
+            }
+            Action::ObserveChain(observation) => {
+                self.u8(16);
+                self.observation(observation);
+            }
+            Action::RecordReconRun(run) => {
+                self.u8(17);
+                self.run(run);
+            }
+            Action::SetExceptionPolicy(policy) => {
+                self.u8(18);
+                self.u64(u64::from(policy.resolution_hours));
+                self.u64(u64::from(policy.confirmation_hours));
+            }
+            Action::InvestigateException { id } => {
+                self.u8(19);
+                self.u64(*id);
+            }
+            Action::ProposeResolution { id, reason, resolution } => {
+                self.u8(20);
+                self.u64(*id);
+                self.str(reason);
+                match resolution {
+                    Resolution::Movement(key) => {
+                        self.u8(0);
+                        self.str(key.as_str());
+                    }
+                    Resolution::Explanation(text) => {
+                        self.u8(1);
+                        self.str(text);
+                    }
+                }
+            }
+            Action::ApproveResolution { id } => {
+                self.u8(21);
+                self.u64(*id);
+            }
+            Action::RejectResolution { id, reason } => {
+                self.u8(22);
+                self.u64(*id);
+                self.str(reason);
+            }
+            Action::EscalateException { id } => {
+                self.u8(23);
+                self.u64(*id);
+            }
+        }
+    }
+
+    fn block(&mut self, block: &ChainBlock) {
+        self.u64(block.number);
+        self.raw(&block.hash);
+        self.raw(&block.parent_hash);
+        self.u64(block.timestamp);
+    }
+
+    fn observation(&mut self, observation: &ChainObservation) {
+        self.str(&observation.chain);
+        match observation.orphaned_from {
+            None => self.u8(0),
+            Some(block) => {
+                self.u8(1);
+                self.u64(block);
+            }
+        }
+        self.u64(observation.tracked.len() as u64);
+        for block in &observation.tracked {
+            self.block(block);
+        }
+        self.u64(observation.transfers.len() as u64);
+        for transfer in &observation.transfers {
+            self.u64(transfer.block_number);
+            self.raw(&transfer.tx_hash);
+            match transfer.log_index {
+                None => self.u8(0),
+                Some(index) => {
+                    self.u8(1);
+                    self.u64(index);
+                }
+            }
+            self.str(transfer.asset.as_str());
+            self.str(transfer.from.as_str());
+            self.str(transfer.to.as_str());
+            self.u128(transfer.amount.units());
+        }
+    }
+
+    fn run(&mut self, run: &ReconRun) {
+        self.i64(run.cut_off.micros());
+        self.u64(run.sources.len() as u64);
+        for source in &run.sources {
+            match source {
+                RunSource::Chain { chain, block } => {
+                    self.u8(0);
+                    self.str(chain);
+                    self.block(block);
+                }
+                RunSource::Unavailable { chain, reason } => {
+                    self.u8(1);
+                    self.str(chain);
+                    self.str(reason);
+                }
+                RunSource::Statement { sub_custodian, reference, file, sha256, rows } => {
+                    self.u8(2);
+                    self.str(sub_custodian.as_str());
+                    self.str(reference);
+                    self.str(file);
+                    self.raw(sha256);
+                    self.u64(*rows);
+                }
+            }
+        }
+        self.u64(run.checked);
+        self.u64(run.matched);
+        self.raw(&run.report_sha256);
+        self.u64(run.breaks.len() as u64);
+        for found in &run.breaks {
+            self.u8(found.kind.tag());
+            self.u8(match found.severity {
+                Severity::Warning => 0,
+                Severity::Critical => 1,
+            });
+            self.str(&found.subject);
+            self.str(&found.detail);
         }
     }
 
@@ -436,9 +567,109 @@ impl<'a> Decoder<'a> {
             12 => Action::RejectPending { id: self.u64()?, reason: self.str()?.to_owned() },
             13 => Action::ExpirePending { id: self.u64()? },
             14 => Action::ChangeWallet(self.wallet()?),
+            15 => Action::WatchChain { chain: self.str()?.to_owned(), from_block: self.u64()? },
+            16 => Action::ObserveChain(self.observation()?),
+            17 => Action::RecordReconRun(self.run()?),
+            18 => Action::SetExceptionPolicy(ExceptionPolicy { resolution_hours: self.hours()?, confirmation_hours: self.hours()? }),
+            19 => Action::InvestigateException { id: self.u64()? },
+            20 => {
+                let id = self.u64()?;
+                let reason = self.str()?.to_owned();
+                let resolution = match self.tag("resolution", 1)? {
+                    0 => Resolution::Movement(self.id(IdempotencyKey::parse)?),
+                    _ => Resolution::Explanation(self.str()?.to_owned()),
+                };
+                Action::ProposeResolution { id, reason, resolution }
+            }
+            21 => Action::ApproveResolution { id: self.u64()? },
+            22 => Action::RejectResolution { id: self.u64()?, reason: self.str()?.to_owned() },
+            23 => Action::EscalateException { id: self.u64()? },
             tag => return Err(DecodeError::BadTag { what: "action", tag, offset }),
         };
         Ok(Command { meta, action })
+    }
+
+    fn hours(&mut self) -> Result<u32, DecodeError> {
+        let offset = self.offset;
+        u32::try_from(self.u64()?).map_err(|_| DecodeError::OutOfRange { what: "hours", offset })
+    }
+
+    /// A count of items each at least `item_bytes` long: bounded by the bytes left, so a
+    /// damaged count cannot make the decoder reserve memory it will never fill.
+    fn count(&mut self, item_bytes: usize) -> Result<usize, DecodeError> {
+        let offset = self.offset;
+        let count = self.u64()?;
+        let left = (self.bytes.len() - self.offset) / item_bytes.max(1);
+        usize::try_from(count).ok().filter(|&count| count <= left).ok_or(DecodeError::OutOfRange { what: "count", offset })
+    }
+
+    fn block(&mut self) -> Result<ChainBlock, DecodeError> {
+        Ok(ChainBlock { number: self.u64()?, hash: self.hash()?, parent_hash: self.hash()?, timestamp: self.u64()? })
+    }
+
+    fn observation(&mut self) -> Result<ChainObservation, DecodeError> {
+        let chain = self.str()?.to_owned();
+        let orphaned_from = match self.tag("orphaned", 1)? {
+            0 => None,
+            _ => Some(self.u64()?),
+        };
+        let count = self.count(80)?;
+        let mut tracked = Vec::with_capacity(count);
+        for _ in 0..count {
+            tracked.push(self.block()?);
+        }
+        let count = self.count(64)?;
+        let mut transfers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let block_number = self.u64()?;
+            let tx_hash = self.hash()?;
+            let log_index = match self.tag("log index", 1)? {
+                0 => None,
+                _ => Some(self.u64()?),
+            };
+            transfers.push(ChainTransfer {
+                block_number,
+                tx_hash,
+                log_index,
+                asset: self.id(AssetId::parse)?,
+                from: self.id(Address::parse)?,
+                to: self.id(Address::parse)?,
+                amount: Amount::new(self.u128()?),
+            });
+        }
+        Ok(ChainObservation { chain, orphaned_from, tracked, transfers })
+    }
+
+    fn run(&mut self) -> Result<ReconRun, DecodeError> {
+        let cut_off = Timestamp::from_micros(self.i64()?);
+        let count = self.count(3)?;
+        let mut sources = Vec::with_capacity(count);
+        for _ in 0..count {
+            sources.push(match self.tag("run source", 2)? {
+                0 => RunSource::Chain { chain: self.str()?.to_owned(), block: self.block()? },
+                1 => RunSource::Unavailable { chain: self.str()?.to_owned(), reason: self.str()?.to_owned() },
+                _ => RunSource::Statement {
+                    sub_custodian: self.id(SubCustodianId::parse)?,
+                    reference: self.str()?.to_owned(),
+                    file: self.str()?.to_owned(),
+                    sha256: self.hash()?,
+                    rows: self.u64()?,
+                },
+            });
+        }
+        let checked = self.u64()?;
+        let matched = self.u64()?;
+        let report_sha256 = self.hash()?;
+        let count = self.count(6)?;
+        let mut breaks = Vec::with_capacity(count);
+        for _ in 0..count {
+            let offset = self.offset;
+            let tag = self.u8()?;
+            let kind = ExceptionKind::from_tag(tag).ok_or(DecodeError::BadTag { what: "exception kind", tag, offset })?;
+            let severity = if self.tag("severity", 1)? == 0 { Severity::Warning } else { Severity::Critical };
+            breaks.push(Break { kind, severity, subject: self.str()?.to_owned(), detail: self.str()?.to_owned() });
+        }
+        Ok(ReconRun { cut_off, sources, checked, matched, report_sha256, breaks })
     }
 
     fn wallet(&mut self) -> Result<Wallet, DecodeError> {

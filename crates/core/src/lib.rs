@@ -11,6 +11,7 @@ pub mod codec;
 pub mod entity;
 pub mod ids;
 pub mod movement;
+pub mod oversight;
 pub mod register;
 pub mod status;
 pub mod time;
@@ -23,6 +24,10 @@ pub use entity::{
 };
 pub use ids::{Actor, Address, AssetId, ClientId, IdError, IdempotencyKey, InstructionId, KeySetId, SubCustodianId, TokenId, WalletId};
 pub use movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side, build};
-pub use register::{AssetSummary, InvariantViolation, Net, Register};
+pub use oversight::{
+    Break, ChainBlock, ChainObservation, ChainTransfer, ChainWatch, Direction, Exception, ExceptionKind, ExceptionPolicy, ExceptionState,
+    MovementLeg, ObservedLeg, Proposal, ReconRun, Resolution, RunSource, Severity, TransferRef,
+};
+pub use register::{AssetSummary, InvariantViolation, Net, Register, RunRecord};
 pub use status::{Outcome, Status};
 pub use time::Timestamp;

@@ -137,6 +137,40 @@ pub enum Action {
     },
     /// Changes a registered wallet's class, custodian or key set (same id, address and tier).
     ChangeWallet(Wallet),
+    /// Starts observing an EVM chain (`eip155:<id>`) from a block (issue 5).
+    WatchChain {
+        chain: String,
+        from_block: u64,
+    },
+    /// What one ingestion step read from a watched chain.
+    ObserveChain(crate::oversight::ChainObservation),
+    /// A reconciliation run: its inputs, figures and breaks; each break opens an exception.
+    RecordReconRun(crate::oversight::ReconRun),
+    /// Sets the exception clocks (by approval once a four-eyes policy is in force).
+    SetExceptionPolicy(crate::oversight::ExceptionPolicy),
+    /// The actor takes the exception up.
+    InvestigateException {
+        id: u64,
+    },
+    /// The investigator proposes how the exception is resolved.
+    ProposeResolution {
+        id: u64,
+        reason: String,
+        resolution: crate::oversight::Resolution,
+    },
+    /// Someone other than the investigator approves the proposed resolution.
+    ApproveResolution {
+        id: u64,
+    },
+    /// Someone other than the investigator sends the proposal back, saying why.
+    RejectResolution {
+        id: u64,
+        reason: String,
+    },
+    /// Records that the exception is overdue and escalated.
+    EscalateException {
+        id: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

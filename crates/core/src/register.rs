@@ -15,6 +15,9 @@
 //! is an individual segregation breach.
 
 mod four_eyes;
+mod oversight;
+
+pub use oversight::RunRecord;
 
 use sha2::{Digest as _, Sha256};
 
@@ -289,6 +292,8 @@ pub struct Register {
     wallet_registrations: HashMap<u32, Registered<Wallet>>,
     /// The approval policy and pending instructions.
     four_eyes: four_eyes::FourEyes,
+    /// Chain watches, linkage, reconciliation runs and exceptions.
+    oversight: oversight::Oversight,
     /// The recorded time of the command being applied: four-eyes deadlines run on it.
     now: Timestamp,
 }
@@ -369,7 +374,8 @@ impl Register {
                 self.scratch = scratch;
                 outcome
             }
-            action => match self.apply_registration(&command.meta, action) {
+            action => match self.oversight_command(&command.meta, action).unwrap_or_else(|| self.apply_registration(&command.meta, action))
+            {
                 Ok(outcome) | Err(outcome) => outcome,
             },
         })
@@ -513,6 +519,15 @@ impl Register {
                 reject(Status::UnknownPending, format!("pending instruction {id}: approvals are decided by four-eyes control"))
             }
             Action::Movement(_) => unreachable!("movements are applied by apply()"),
+            Action::WatchChain { .. }
+            | Action::ObserveChain(_)
+            | Action::RecordReconRun(_)
+            | Action::SetExceptionPolicy(_)
+            | Action::InvestigateException { .. }
+            | Action::ProposeResolution { .. }
+            | Action::ApproveResolution { .. }
+            | Action::RejectResolution { .. }
+            | Action::EscalateException { .. } => unreachable!("oversight commands are applied by oversight_command()"),
         }
     }
 
@@ -1163,6 +1178,7 @@ impl Register {
         if self.movements.insert(plan.key, record).is_some() {
             return Err(InvariantViolation(format!("movement {} was recorded twice", movement.key)));
         }
+        self.link_movement(seq, movement, &scratch.resolved);
         self.check_touched(&scratch.deltas)
     }
 

@@ -62,6 +62,17 @@ statuses! {
     UnknownToken => "unknown_token",
     /// No pending instruction has that id.
     UnknownPending => "unknown_pending",
+    /// An observation of a chain that is not watched.
+    UnknownChain => "unknown_chain",
+    /// No exception has that id.
+    UnknownException => "unknown_exception",
+    /// The exception is not in a state that allows the action (e.g. approving a resolution
+    /// nobody proposed, proposing one while someone else investigates).
+    ExceptionState => "exception_state",
+    /// The investigator of an exception cannot review its resolution.
+    InvestigatorCannotApprove => "investigator_cannot_approve",
+    /// An escalation recorded before the exception is due.
+    ExceptionNotDue => "exception_not_due",
     /// The pending instruction was applied, rejected or expired already; or the movement's key
     /// belongs to one that was rejected or expired (use a new key).
     PendingClosed => "pending_closed",
@@ -91,6 +102,13 @@ statuses! {
     /// A wallet change that would alter its address or tier (a different wallet, or a
     /// rebalance), or a class change of a wallet that still holds assets.
     InvalidWalletChange => "invalid_wallet_change",
+    /// A resolution without a reason or explanation, or with one too long.
+    InvalidResolution => "invalid_resolution",
+    /// A chain observation that does not fit the watch: blocks not consecutive, transfers
+    /// outside its blocks, a chain that is not `eip155:<id>`.
+    InvalidObservation => "invalid_observation",
+    /// A reconciliation run out of bounds (too many sources or breaks, empty subjects).
+    InvalidRun => "invalid_run",
     /// An API token whose roles do not fit: none, repeated, or the client role mixed with
     /// others or without its client.
     InvalidTokenRoles => "invalid_token_roles",

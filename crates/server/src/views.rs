@@ -135,6 +135,15 @@ pub fn action_code(action: &Action) -> &'static str {
         Action::RejectPending { .. } => "reject",
         Action::ExpirePending { .. } => "expire",
         Action::ChangeWallet(_) => "wallet_change",
+        Action::WatchChain { .. } => "chain_watch",
+        Action::ObserveChain(_) => "chain_observation",
+        Action::RecordReconRun(_) => "recon_run",
+        Action::SetExceptionPolicy(_) => "exception_policy",
+        Action::InvestigateException { .. } => "exception_investigate",
+        Action::ProposeResolution { .. } => "exception_resolve",
+        Action::ApproveResolution { .. } => "exception_approve",
+        Action::RejectResolution { .. } => "exception_reject",
+        Action::EscalateException { .. } => "exception_escalate",
     }
 }
 

@@ -17,6 +17,7 @@ pub(super) enum Subject {
     Authorisation(String),
     Wallet(String),
     Policy,
+    ExceptionPolicy,
 }
 
 /// The four-eyes part of the register's state.
@@ -41,6 +42,7 @@ fn subject_of(action: &Action) -> Option<Subject> {
         Action::UpdateSubCustodianAuthorisation { id, .. } => Subject::Authorisation(id.as_str().to_owned()),
         Action::ChangeWallet(wallet) => Subject::Wallet(wallet.id.as_str().to_owned()),
         Action::SetApprovalPolicy(_) => Subject::Policy,
+        Action::SetExceptionPolicy(_) => Subject::ExceptionPolicy,
         _ => return None,
     })
 }
@@ -187,6 +189,7 @@ impl Register {
             Action::UpdateSubCustodianAuthorisation { id, .. } => Some(format!("the change of sub-custodian {id}'s authorisation")),
             Action::ChangeWallet(wallet) => Some(format!("the change of wallet {}", wallet.id)),
             Action::SetApprovalPolicy(_) => Some("the change of the approval policy".into()),
+            Action::SetExceptionPolicy(_) => Some("the change of the exception policy".into()),
             _ => None,
         }
     }
@@ -222,6 +225,13 @@ impl Register {
             }
             Action::ChangeWallet(wallet) => self.check_wallet_change(&command.meta, wallet).err(),
             Action::SetApprovalPolicy(policy) => self.check_policy(policy).err(),
+            Action::SetExceptionPolicy(policy) => {
+                if let Some(problem) = policy.problem() {
+                    return Some(Outcome::rejected(Status::InvalidPolicy, problem));
+                }
+                let (current, seq) = self.exception_policy();
+                seq.filter(|_| current == *policy).map(Outcome::already_exists)
+            }
             _ => None,
         }
     }
