@@ -296,6 +296,8 @@ pub struct Register {
     oversight: oversight::Oversight,
     /// The recorded time of the command being applied: four-eyes deadlines run on it.
     now: Timestamp,
+    /// The latest effective time of any accepted movement.
+    latest_effective: Timestamp,
 }
 
 /// A posting resolved against the register.
@@ -1152,6 +1154,7 @@ impl Register {
             return Err(InvariantViolation(bug.clone()));
         }
         let seq = self.next_seq();
+        self.latest_effective = self.latest_effective.max(meta.effective_at);
         for posting in &scratch.resolved {
             let increases = matches!(posting.slot, Slot::Holding(_)) == (posting.side == Side::Debit);
             let logged = Logged { effective_at: meta.effective_at, seq, amount: posting.amount, increases };
@@ -1361,6 +1364,12 @@ impl Register {
         seqs.dedup();
         seqs.truncate(limit);
         Some(seqs)
+    }
+
+    /// The latest effective time of any movement (the epoch in an empty register): balances
+    /// at or after it are the balances now.
+    pub fn latest_effective_at(&self) -> Timestamp {
+        self.latest_effective
     }
 
     /// The segregation summary, one row per asset in registration order.

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use ringfence_core::{Account, Amount, AssetId, ClientId, Custodian, Register, Segregation, WalletClass, WalletId};
+use ringfence_core::{Account, Amount, AssetId, ClientId, Custodian, Register, Segregation, Timestamp, WalletClass, WalletId};
 
 use crate::statement::Statement;
 
@@ -130,6 +130,8 @@ pub enum Check {
     /// An observation of a wallet or asset the register does not know, or of an asset on a
     /// wallet of another chain.
     Unregistered,
+    /// Chain transfers against movements: what one side has and the other has not.
+    Linkage,
 }
 
 impl Check {
@@ -139,6 +141,7 @@ impl Check {
             Check::Client => "client",
             Check::Wallet => "wallet",
             Check::Unregistered => "unregistered",
+            Check::Linkage => "linkage",
         }
     }
 }
@@ -162,6 +165,12 @@ pub enum Verdict {
     Incomplete,
     /// The observation names something the register does not hold.
     Unregistered,
+    /// A transfer into a registered wallet that no movement explains.
+    UnmatchedInflow,
+    /// A transfer out of a registered wallet that no movement explains.
+    UnmatchedOutflow,
+    /// A movement whose transfer was not seen on chain within the confirmation time.
+    Unconfirmed,
 }
 
 impl Verdict {
@@ -175,6 +184,9 @@ impl Verdict {
             Verdict::NotObserved => "not_observed",
             Verdict::Incomplete => "incomplete",
             Verdict::Unregistered => "unregistered",
+            Verdict::UnmatchedInflow => "unmatched_inflow",
+            Verdict::UnmatchedOutflow => "unmatched_outflow",
+            Verdict::Unconfirmed => "unconfirmed",
         }
     }
 }
@@ -279,9 +291,50 @@ impl Sum {
     }
 }
 
-/// Compares the register with the observations. The register is taken as it stands: the
-/// caller gives the register as at the observations' cut-off.
+/// The register's side of the comparisons: now, or as at an instant of effective time.
+struct Book<'a> {
+    register: &'a Register,
+    /// `None`: the balances now (also when no movement is effective after the instant).
+    at: Option<Timestamp>,
+}
+
+impl Book<'_> {
+    fn balance(&self, account: &Account, asset: &AssetId) -> Amount {
+        match self.at {
+            None => self.register.balance(account, asset).unwrap_or(Amount::ZERO),
+            // A balance below zero at an instant can only come from back-dated movements; the
+            // register never holds one, so it counts as nothing held.
+            Some(at) => self.register.balance_at(account, asset, at).filter(|net| !net.negative).map_or(Amount::ZERO, |net| net.amount),
+        }
+    }
+
+    fn client_positions(&self, asset: &AssetId) -> Amount {
+        match self.at {
+            None => self.register.summary().into_iter().find(|s| s.asset.id == *asset).map_or(Amount::ZERO, |s| s.client_positions),
+            Some(_) => Amount::new(
+                self.register
+                    .clients()
+                    .map(|client| self.balance(&Account::Position(client.id.clone()), asset).units())
+                    .fold(0u128, u128::saturating_add),
+            ),
+        }
+    }
+}
+
+/// Compares the register as it stands with the observations.
 pub fn reconcile(register: &Register, observations: &Observations) -> Report {
+    reconcile_book(&Book { register, at: None }, observations)
+}
+
+/// Compares the register as at `at` (effective time: the movements effective at or before it)
+/// with observations made at that cut-off.
+pub fn reconcile_at(register: &Register, observations: &Observations, at: Timestamp) -> Report {
+    let at = (register.latest_effective_at() > at).then_some(at);
+    reconcile_book(&Book { register, at }, observations)
+}
+
+fn reconcile_book(book: &Book<'_>, observations: &Observations) -> Report {
+    let register = book.register;
     let mut assets: Vec<&ringfence_core::Asset> = register.assets().collect();
     assets.sort_by(|a, b| a.id.cmp(&b.id));
     let asset_index: HashMap<&AssetId, usize> = assets.iter().enumerate().map(|(n, a)| (&a.id, n)).collect();
@@ -293,7 +346,7 @@ pub fn reconcile(register: &Register, observations: &Observations) -> Report {
     let mut wallet_findings = Vec::new();
     for wallet in &wallets {
         for (index, asset) in assets.iter().enumerate().filter(|(_, a)| a.id.chain() == wallet.address.chain()) {
-            let held = register.balance(&Account::Holding(wallet.id.clone()), &asset.id).unwrap_or(Amount::ZERO);
+            let held = book.balance(&Account::Holding(wallet.id.clone()), &asset.id);
             let observation = observations.get(&wallet.id, &asset.id);
             let client_class = wallet.class.kind().is_client();
             let mut finding = Finding {
@@ -344,18 +397,14 @@ pub fn reconcile(register: &Register, observations: &Observations) -> Report {
     }
 
     let mut findings = Vec::with_capacity(wallet_findings.len() + assets.len());
-    let summary = register.summary();
     for (index, asset) in assets.iter().enumerate() {
-        let Some(totals) = summary.iter().find(|s| s.asset.id == asset.id) else {
-            unreachable!("every registered asset has a summary row")
-        };
-        findings.push(compared(Check::Coverage, &asset.id, None, totals.client_positions, coverage[index]));
+        findings.push(compared(Check::Coverage, &asset.id, None, book.client_positions(&asset.id), coverage[index]));
     }
     let mut clients: Vec<&ringfence_core::Client> = register.clients().filter(|c| c.segregation == Segregation::Individual).collect();
     clients.sort_by(|a, b| a.id.cmp(&b.id));
     for client in clients {
         for (index, asset) in assets.iter().enumerate() {
-            let position = register.balance(&Account::Position(client.id.clone()), &asset.id).unwrap_or(Amount::ZERO);
+            let position = book.balance(&Account::Position(client.id.clone()), &asset.id);
             let sum = individual.get(&(&client.id, index)).copied().unwrap_or_default();
             if position.is_zero() && sum.units == 0 && sum.missing == 0 {
                 continue;
