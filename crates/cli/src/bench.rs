@@ -21,6 +21,7 @@ use crate::Cli;
 use crate::demo::{Sample, Sequence};
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("per_wallet").args(["recon", "chain"])))]
 pub struct BenchArgs {
     /// Batch sizes to measure (1 to 8190 each).
     #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 100, 8190])]
@@ -54,9 +55,23 @@ pub struct BenchArgs {
     /// With --recon: client positions in the register.
     #[arg(long, default_value_t = 1_000_000, requires = "recon")]
     pub positions: usize,
-    /// With --recon: wallets holding them.
-    #[arg(long, default_value_t = 10_000, requires = "recon")]
+    /// With --recon: wallets holding them. With --chain: wallets whose balances are fetched.
+    #[arg(long, default_value_t = 10_000, requires = "per_wallet")]
     pub wallets: usize,
+    /// Measure the chain adapter instead: the balances of --wallets fresh wallets (ether, and
+    /// an ERC-20 token with --token) fetched from an EVM node at its head block, three times.
+    #[arg(long, conflicts_with_all = ["batch_sizes", "movements", "http", "recon", "dir"])]
+    pub chain: bool,
+    /// With --chain: the node's JSON-RPC URL.
+    #[arg(long, default_value = "http://127.0.0.1:8545", requires = "chain")]
+    pub node: String,
+    /// With --chain: the EIP-155 chain id the node must serve (31337 is anvil's default).
+    #[arg(long, default_value_t = 31_337, requires = "chain")]
+    pub chain_id: u64,
+    /// With --chain: an ERC-20 token (0x and 40 hex digits) whose balance is fetched for every
+    /// wallet as well as ether; without it, ether only.
+    #[arg(long, requires = "chain")]
+    pub token: Option<String>,
 }
 
 pub(crate) fn id<T>(parse: fn(&str) -> Result<T, ringfence_core::IdError>, text: &str) -> T {
@@ -286,6 +301,9 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     }
     if args.recon {
         return crate::bench_recon::run(args, out);
+    }
+    if args.chain {
+        return crate::bench_chain::run(args, out);
     }
     if let Some(bad) = args.batch_sizes.iter().find(|b| **b == 0 || **b > BATCH_MAX) {
         anyhow::bail!("batch size {bad} is outside 1 to {BATCH_MAX}");

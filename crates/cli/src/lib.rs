@@ -2,6 +2,7 @@
 //! format and the store. Everything here is callable from tests through [`run`].
 
 pub mod bench;
+mod bench_chain;
 mod bench_http;
 mod bench_recon;
 pub mod demo;
