@@ -6,6 +6,7 @@ mod bench_chain;
 mod bench_http;
 mod bench_recon;
 pub mod demo;
+pub mod oversight;
 pub mod report;
 pub mod serve;
 pub mod token;
@@ -72,6 +73,16 @@ pub enum CliCommand {
     Bench(bench::BenchArgs),
     /// Serve the HTTP API (docs/api.md) until SIGINT or SIGTERM.
     Serve(serve::ServeArgs),
+    /// Watch EVM chains: start a watch, ingest confirmed blocks, show what is not linked.
+    #[command(subcommand)]
+    Chain(oversight::ChainCommand),
+    /// Reconciliation runs against the chains and sub-custodian statements, recorded with
+    /// their inputs (docs/reconciliation.md).
+    #[command(subcommand)]
+    Recon(oversight::ReconCommand),
+    /// Exceptions raised by reconciliation runs: list, investigate, resolve, approve, escalate.
+    #[command(subcommand)]
+    Exceptions(oversight::ExceptionsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +234,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Token(command) => token::run(&cli, command, out),
         CliCommand::Bench(args) => bench::run(&cli, args, out),
         CliCommand::Serve(args) => serve::run(&cli, args, out),
+        CliCommand::Chain(command) => oversight::chain(&cli, command, out),
+        CliCommand::Recon(command) => oversight::recon(&cli, command, out),
+        CliCommand::Exceptions(command) => oversight::exceptions(&cli, command, out),
     }
 }
 

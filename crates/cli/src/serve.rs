@@ -18,6 +18,101 @@ pub struct ServeArgs {
     /// Worker threads for HTTP (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// When the daily reconciliation run starts, as HH:MM in UTC, or `off`.
+    #[arg(long, env = "RINGFENCE_RECON_DAILY", default_value = "00:00", value_parser = parse_daily)]
+    pub recon_daily: Daily,
+    /// Keep statements and run reports here (default: <data-dir>/evidence).
+    #[arg(long)]
+    pub evidence_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub nodes: crate::oversight::NodeArgs,
+}
+
+/// The daily run's time of day, in seconds after midnight UTC; `None` when off.
+#[derive(Debug, Clone, Copy)]
+pub struct Daily(Option<u32>);
+
+fn parse_daily(text: &str) -> Result<Daily, String> {
+    if text == "off" {
+        return Ok(Daily(None));
+    }
+    let parsed = text.split_once(':').and_then(|(hours, minutes)| {
+        let (hours, minutes) = (hours.parse::<u32>().ok()?, minutes.parse::<u32>().ok()?);
+        (hours < 24 && minutes < 60 && text.len() == 5).then_some(hours * 3600 + minutes * 60)
+    });
+    parsed.map(|seconds| Daily(Some(seconds))).ok_or_else(|| format!("{text:?} is not HH:MM (UTC, e.g. 06:30) or `off`"))
+}
+
+/// Seconds from `now` (seconds since the epoch) to the next `at` (seconds after midnight UTC).
+fn seconds_until(now: u64, at: u32) -> u64 {
+    let today = now % 86_400;
+    let at = u64::from(at);
+    if today < at { at - today } else { 86_400 - today + at }
+}
+
+/// The schedule thread: the daily reconciliation run, and every minute the escalation of
+/// overdue exceptions. It opens its own connection to the store, as another process would;
+/// the server sees what it records at its next refresh. Stops when `stop` is dropped.
+fn schedule(
+    location: ringfence_store::Location,
+    settings: ringfence_watch::Settings,
+    daily: Daily,
+    stop: std::sync::mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let log = |value: serde_json::Value| ringfence_server::log(&value);
+        let Ok(actor) = ringfence_core::Actor::parse("ringfence") else { return };
+        let mut store = match ringfence_store::Store::open(&location) {
+            Ok(store) => store,
+            Err(error) => {
+                log(
+                    serde_json::json!({"level": "error", "message": "the schedule cannot open the store; no daily run or escalation", "error": error.to_string()}),
+                );
+                return;
+            }
+        };
+        let now_seconds = || u64::try_from(ringfence_wire::clock::now().micros() / 1_000_000).unwrap_or(0);
+        let mut next_run = daily.0.map(|at| now_seconds() + seconds_until(now_seconds(), at));
+        loop {
+            match stop.recv_timeout(
+                std::time::Duration::from_secs(60)
+                    .min(std::time::Duration::from_secs(next_run.map_or(60, |next| next.saturating_sub(now_seconds()).max(1)))),
+            ) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            if let Err(error) = store.refresh() {
+                log(serde_json::json!({"level": "error", "message": "the schedule cannot read the store", "error": error.to_string()}));
+                continue;
+            }
+            match ringfence_watch::escalate_overdue(&mut store, &actor) {
+                Ok(ids) if !ids.is_empty() => {
+                    log(serde_json::json!({"level": "warn", "message": "overdue exceptions escalated", "exceptions": ids}))
+                }
+                Ok(_) => {}
+                Err(error) => log(serde_json::json!({"level": "error", "message": "escalation failed", "error": error.to_string()})),
+            }
+            if let (Some(next), Some(at)) = (next_run, daily.0)
+                && now_seconds() >= next
+            {
+                next_run = Some(now_seconds() + seconds_until(now_seconds(), at));
+                let request = ringfence_watch::RunRequest { at: None, statements: Vec::new(), actor: actor.clone() };
+                match ringfence_watch::run(&mut store, &settings, &request) {
+                    Ok(result) => log(serde_json::json!({
+                        "level": if result.run.is_clean() { "info" } else { "warn" },
+                        "message": "daily reconciliation run recorded",
+                        "run": result.id,
+                        "clean": result.run.is_clean(),
+                        "breaks": result.run.breaks.len(),
+                        "exceptions": result.exceptions,
+                    })),
+                    Err(error) => log(
+                        serde_json::json!({"level": "error", "message": "the daily reconciliation run failed", "error": error.to_string()}),
+                    ),
+                }
+            }
+        }
+    })
 }
 
 pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -34,6 +129,9 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
         );
     }
     let described = store.location().describe();
+    let settings = args.nodes.settings(crate::oversight::evidence_dir(cli, args.evidence_dir.as_ref()));
+    let (stop_schedule, stopped) = std::sync::mpsc::channel();
+    let scheduler = schedule(store.location().clone(), settings.clone(), args.recon_daily, stopped);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(threads) = args.threads {
@@ -44,8 +142,19 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
         let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
         let state = ringfence_server::AppState::start(store).context("failed to start the store thread")?;
         writeln!(out, "ringfence serving {} on http://{} (OpenAPI at /openapi.json)", described, listener.local_addr()?)?;
+        match args.recon_daily.0 {
+            Some(at) => writeln!(
+                out,
+                "daily reconciliation run at {:02}:{:02} UTC; overdue exceptions escalated every minute",
+                at / 3600,
+                at % 3600 / 60
+            )?,
+            None => writeln!(out, "daily reconciliation run off; overdue exceptions escalated every minute")?,
+        }
         out.flush()?;
         ringfence_server::serve(listener, state, shutdown_signal()).await.context("the HTTP server failed")?;
+        drop(stop_schedule);
+        let _ = scheduler.join();
         writeln!(out, "ringfence stopped")?;
         Ok(ExitCode::SUCCESS)
     })
@@ -64,5 +173,23 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_daily_time_is_parsed_and_the_wait_computed() {
+        assert_eq!(parse_daily("06:30").unwrap().0, Some(6 * 3600 + 30 * 60));
+        assert_eq!(parse_daily("off").unwrap().0, None);
+        for bad in ["6:30", "24:00", "12:60", "noon", "12:3x"] {
+            assert!(parse_daily(bad).is_err(), "{bad}");
+        }
+        // At 05:00 the 06:30 run is 1.5 h away; at 07:00 it is tomorrow's.
+        assert_eq!(seconds_until(86_400 * 10 + 5 * 3600, 6 * 3600 + 1800), 5400);
+        assert_eq!(seconds_until(86_400 * 10 + 7 * 3600, 6 * 3600 + 1800), 86_400 - 1800);
+        assert_eq!(seconds_until(86_400 * 10 + 6 * 3600 + 1800, 6 * 3600 + 1800), 86_400);
     }
 }

@@ -1,0 +1,634 @@
+//! `ringfence chain …`, `ringfence recon …` and `ringfence exceptions …`: watching chains,
+//! reconciliation runs, and the exception lifecycle (docs/reconciliation.md).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use ringfence_core::{
+    Action, Actor, Command, Exception, ExceptionPolicy, ExceptionState, IdempotencyKey, InstructionId, Meta, Register, Resolution,
+    RunRecord, Severity, Status,
+};
+use ringfence_store::Store;
+use ringfence_watch::{Node, Settings};
+use ringfence_wire::clock;
+use serde_json::{Value, json};
+
+use crate::{Cli, open};
+
+/// Where the chains are read: shared by `chain`, `recon run` and `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    /// A node for a chain, as CHAIN=URL (repeat for several chains), e.g.
+    /// eip155:1=http://127.0.0.1:8545. Chains without a node are "source unavailable".
+    #[arg(long = "node", env = "RINGFENCE_NODES", value_delimiter = ',')]
+    pub nodes: Vec<Node>,
+    /// Blocks below the head before a block counts as confirmed.
+    #[arg(long, default_value_t = 12)]
+    pub confirmations: u64,
+    /// Seconds per request to a node; each request is tried up to 3 times.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub node_timeout: u64,
+}
+
+impl NodeArgs {
+    pub fn settings(&self, evidence_dir: Option<PathBuf>) -> Settings {
+        Settings {
+            nodes: self.nodes.clone(),
+            confirmations: self.confirmations,
+            timeout: Duration::from_secs(self.node_timeout),
+            attempts: 3,
+            evidence_dir,
+        }
+    }
+}
+
+/// Where evidence goes by default: next to the embedded store; nowhere for a database URL
+/// unless `--evidence-dir` says.
+pub fn evidence_dir(cli: &Cli, given: Option<&PathBuf>) -> Option<PathBuf> {
+    given.cloned().or_else(|| cli.database_url.is_none().then(|| cli.data_dir.join("evidence")))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Start observing a chain from a block (default: the block after the newest confirmed
+    /// one). Movements recorded from now on expect their chain transfers.
+    Watch {
+        /// The chain, eip155:<chain id>; its node comes from --node.
+        chain: String,
+        #[arg(long)]
+        from_block: Option<u64>,
+        #[command(flatten)]
+        nodes: NodeArgs,
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
+    /// Read the confirmed blocks not ingested yet on every watched chain and record the
+    /// transfers touching registered wallets (reorganised blocks are rolled back).
+    Ingest {
+        #[command(flatten)]
+        nodes: NodeArgs,
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
+    /// Watched chains, how far they are ingested, and what is not linked yet.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReconCommand {
+    /// Reconcile the register with the chains and sub-custodian statements at a cut-off, and
+    /// record the run: every break opens an exception. Exit 0 when clean, 1 when not.
+    Run(RunArgs),
+    /// The runs recorded, newest first.
+    Runs {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run: inputs, figures and breaks with their exceptions.
+    Show {
+        id: u64,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// The breaks as CSV.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The cut-off (RFC 3339 or a date; default now). Each chain is read at the newest
+    /// confirmed block at or before it, the register as at it (effective time).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// A sub-custodian statement (.csv or .jsonl, docs/statement-format.md); repeat for several.
+    #[arg(long = "statement")]
+    pub statements: Vec<PathBuf>,
+    #[command(flatten)]
+    pub nodes: NodeArgs,
+    /// Write the full report (every comparison) as JSON to this file.
+    #[arg(long)]
+    pub report_json: Option<PathBuf>,
+    /// Write the full report as CSV to this file.
+    #[arg(long)]
+    pub report_csv: Option<PathBuf>,
+    /// Keep statements and full reports here, by SHA-256 (default: <data-dir>/evidence).
+    #[arg(long)]
+    pub evidence_dir: Option<PathBuf>,
+    /// Who runs it (recorded in the journal).
+    #[arg(long, default_value = "cli")]
+    pub actor: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExceptionsCommand {
+    /// Exceptions, oldest first; by default the unresolved ones.
+    List {
+        /// open, investigating, proposed, resolved, or all.
+        #[arg(long, default_value = "unresolved")]
+        state: String,
+        /// warning or critical.
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only those past their due time.
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One exception and its history.
+    Show {
+        id: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take an exception up (you become its investigator).
+    Investigate {
+        id: u64,
+        #[arg(long)]
+        actor: String,
+    },
+    /// Propose the resolution, as its investigator: a reason and a correcting movement (by
+    /// its idempotency key, recorded first) or an explanation.
+    Resolve {
+        id: u64,
+        #[arg(long)]
+        actor: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, required_unless_present = "explanation", conflicts_with = "explanation")]
+        movement: Option<String>,
+        #[arg(long)]
+        explanation: Option<String>,
+    },
+    /// Approve the proposed resolution (someone other than the investigator).
+    Approve {
+        id: u64,
+        #[arg(long)]
+        actor: String,
+    },
+    /// Send the proposed resolution back to the investigator, saying why.
+    Reject {
+        id: u64,
+        #[arg(long)]
+        actor: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record the escalation of every exception past its due time.
+    Escalate {
+        #[arg(long, default_value = "ringfence")]
+        actor: String,
+    },
+    /// Show the exception clocks, or set them (needs four-eyes approval once a policy is on).
+    Policy {
+        #[arg(long, requires = "confirmation_hours")]
+        resolution_hours: Option<u32>,
+        #[arg(long, requires = "resolution_hours")]
+        confirmation_hours: Option<u32>,
+        #[arg(long, default_value = "cli")]
+        actor: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn actor(text: &str) -> Result<Actor> {
+    Actor::parse(text).with_context(|| format!("--actor {text:?} is not a valid actor name"))
+}
+
+/// Records one command; prints its status. Exit 1 when refused.
+fn submit(store: &mut Store, who: &str, instruction: &str, action: Action, out: &mut dyn Write) -> Result<ExitCode> {
+    let now = clock::now();
+    let command = Command {
+        meta: Meta {
+            actor: actor(who)?,
+            instruction: InstructionId::parse(instruction).unwrap_or_else(|_| unreachable!()),
+            effective_at: now,
+        },
+        action,
+    };
+    let outcome = store.submit(&[command], now).context("failed to record the command; nothing was applied")?.remove(0);
+    match outcome.status {
+        Status::Accepted => writeln!(out, "accepted (journal entry {})", outcome.seq.unwrap_or_default())?,
+        Status::PendingApproval => {
+            writeln!(out, "pending approval as instruction {}: {}", outcome.seq.unwrap_or_default(), outcome.detail)?
+        }
+        Status::AlreadyExists => writeln!(out, "already recorded (journal entry {})", outcome.seq.unwrap_or_default())?,
+        status => {
+            writeln!(out, "refused: {status}: {}", outcome.detail)?;
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn chain(cli: &Cli, command: &ChainCommand, out: &mut dyn Write) -> Result<ExitCode> {
+    let mut store = open(cli)?;
+    match command {
+        ChainCommand::Watch { chain, from_block, nodes, actor: who } => {
+            let settings = nodes.settings(None);
+            let node = match settings.nodes.iter().find(|node| &node.chain == chain) {
+                Some(node) => node.clone(),
+                None if from_block.is_some() => {
+                    // No node needed when the block is given.
+                    Node { chain: chain.clone(), chain_id: 0, url: String::new() }
+                }
+                None => bail!("no node is given for {chain}; pass --node {chain}=URL, or --from-block"),
+            };
+            let (outcome, from) = ringfence_watch::watch(&mut store, &settings, &node, *from_block, &actor(who)?)?;
+            let what = if outcome.status == Status::AlreadyExists { "already watched" } else { "watching" };
+            writeln!(out, "{what} {chain} from block {from} (journal entry {})", outcome.seq.unwrap_or_default())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ChainCommand::Ingest { nodes, actor: who } => {
+            if store.register().chain_watches().next().is_none() {
+                bail!("no chain is watched; start with: ringfence chain watch eip155:<id> --node eip155:<id>=URL");
+            }
+            let results = ringfence_watch::ingest(&mut store, &nodes.settings(None), &actor(who)?)?;
+            let mut failed = false;
+            for result in results {
+                match result.result {
+                    Ok(figures) => writeln!(
+                        out,
+                        "{}: ingested through block {}, {} transfer(s), {} orphaned block(s) rolled back, {} journal entr(ies){}",
+                        result.chain,
+                        figures.through_block.map_or_else(|| "none yet".to_owned(), |b| b.to_string()),
+                        figures.transfers,
+                        figures.orphaned_blocks,
+                        figures.entries,
+                        if figures.too_large > 0 {
+                            format!(", {} transfer(s) beyond 2^128 not recorded", figures.too_large)
+                        } else {
+                            String::new()
+                        },
+                    )?,
+                    Err(reason) => {
+                        failed = true;
+                        writeln!(out, "{}: source unavailable: {reason}", result.chain)?;
+                    }
+                }
+            }
+            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        ChainCommand::Status { json } => {
+            let register = store.register();
+            let (policy, _) = register.exception_policy();
+            let limit = clock::now().micros() - i64::from(policy.confirmation_hours) * 3_600_000_000;
+            let rows: Vec<Value> = register
+                .chain_watches()
+                .map(|watch| {
+                    let waiting =
+                        register.unconfirmed_legs(ringfence_core::Timestamp::MAX).filter(|l| l.asset.chain() == watch.chain).count();
+                    let overdue = register
+                        .unconfirmed_legs(ringfence_core::Timestamp::from_micros(limit))
+                        .filter(|l| l.asset.chain() == watch.chain)
+                        .count();
+                    let unmatched = register.unmatched_legs().filter(|l| l.transfer.chain == watch.chain).count();
+                    json!({
+                        "chain": watch.chain,
+                        "from_block": watch.from_block,
+                        "next_block": watch.next_block(),
+                        "unconfirmed_legs": waiting,
+                        "unconfirmed_past_limit": overdue,
+                        "unmatched_transfers": unmatched,
+                    })
+                })
+                .collect();
+            if *json {
+                writeln!(out, "{}", Value::Array(rows))?;
+            } else if rows.is_empty() {
+                writeln!(out, "no chain is watched")?;
+            } else {
+                for row in rows {
+                    writeln!(
+                        out,
+                        "{}: watched from block {}, next block {}; {} movement leg(s) unconfirmed ({} past {} h), {} observed leg(s) unmatched",
+                        row["chain"].as_str().unwrap_or_default(),
+                        row["from_block"],
+                        row["next_block"],
+                        row["unconfirmed_legs"],
+                        row["unconfirmed_past_limit"],
+                        policy.confirmation_hours,
+                        row["unmatched_transfers"],
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<ExitCode> {
+    let mut store = open(cli)?;
+    match command {
+        ReconCommand::Run(args) => {
+            let at = args.at.as_deref().map(clock::parse).transpose().map_err(|e| anyhow::anyhow!("--at: {e}"))?;
+            let settings = args.nodes.settings(evidence_dir(cli, args.evidence_dir.as_ref()));
+            let request = ringfence_watch::RunRequest { at, statements: args.statements.clone(), actor: actor(&args.actor)? };
+            let result = ringfence_watch::run(&mut store, &settings, &request)?;
+            if let Some(path) = &args.report_json {
+                std::fs::write(path, &result.report_json).with_context(|| format!("failed to write {}", path.display()))?;
+            }
+            if let Some(path) = &args.report_csv {
+                std::fs::write(path, &result.report_csv).with_context(|| format!("failed to write {}", path.display()))?;
+            }
+            let register = store.register();
+            let record = register.recon_run(result.id).context("the run just recorded is not in the register")?;
+            if args.json {
+                writeln!(out, "{}", run_json(register, record))?;
+            } else {
+                for ingested in &result.ingested {
+                    if let Ok(figures) = &ingested.result {
+                        writeln!(
+                            out,
+                            "ingested {} through block {}: {} transfer(s), {} orphaned block(s)",
+                            ingested.chain,
+                            figures.through_block.map_or_else(|| "none".to_owned(), |b| b.to_string()),
+                            figures.transfers,
+                            figures.orphaned_blocks
+                        )?;
+                    }
+                }
+                print_run(register, record, out)?;
+            }
+            Ok(if record.run.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        ReconCommand::Runs { limit, json } => {
+            let register = store.register();
+            let runs: Vec<&RunRecord> = register.recon_runs().iter().rev().take(*limit).collect();
+            if *json {
+                writeln!(out, "{}", Value::Array(runs.iter().map(|r| run_json(register, r)).collect()))?;
+            } else if runs.is_empty() {
+                writeln!(out, "no reconciliation run is recorded yet; run: ringfence recon run")?;
+            } else {
+                for run in runs {
+                    writeln!(
+                        out,
+                        "run {}  cut-off {}  by {}  {} checked, {} matched, {} break(s){}",
+                        run.id,
+                        clock::format(run.run.cut_off),
+                        run.actor,
+                        run.run.checked,
+                        run.run.matched,
+                        run.run.breaks.len(),
+                        if run.run.is_clean() { "  clean" } else { "" }
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ReconCommand::Show { id, json, csv } => {
+            let register = store.register();
+            let Some(record) = register.recon_run(*id) else {
+                bail!("no reconciliation run has id {id}; `ringfence recon runs` lists them");
+            };
+            if *json {
+                writeln!(out, "{}", run_json(register, record))?;
+            } else if *csv {
+                out.write_all(breaks_csv(record).as_bytes())?;
+            } else {
+                print_run(register, record, out)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A recorded run as JSON (the API gives the same).
+pub fn run_json(register: &Register, record: &RunRecord) -> Value {
+    let breaks: Vec<Value> = record
+        .run
+        .breaks
+        .iter()
+        .zip(&record.exceptions)
+        .map(|(found, exception)| {
+            json!({
+                "exception": exception,
+                "kind": found.kind.code(),
+                "severity": found.severity.code(),
+                "subject": found.subject,
+                "detail": found.detail,
+                "state": register.exception(*exception).map(|e| e.state.code()),
+            })
+        })
+        .collect();
+    json!({
+        "id": record.id,
+        "recorded_at": clock::format(record.recorded_at),
+        "ran_by": record.actor.as_str(),
+        "cut_off": clock::format(record.run.cut_off),
+        "clean": record.run.is_clean(),
+        "sources": ringfence_watch::sources_json(&record.run.sources),
+        "checked": record.run.checked,
+        "matched": record.run.matched,
+        "report_sha256": hex(&record.run.report_sha256),
+        "breaks": breaks,
+    })
+}
+
+/// The breaks of a run as CSV.
+pub fn breaks_csv(record: &RunRecord) -> String {
+    let mut text = String::from("exception,kind,severity,subject,detail\n");
+    for (found, exception) in record.run.breaks.iter().zip(&record.exceptions) {
+        let quoted = |field: &str| format!("\"{}\"", field.replace('"', "\"\""));
+        text.push_str(&format!(
+            "{exception},{},{},{},{}\n",
+            found.kind.code(),
+            found.severity.code(),
+            quoted(&found.subject),
+            quoted(&found.detail)
+        ));
+    }
+    text
+}
+
+fn print_run(register: &Register, record: &RunRecord, out: &mut dyn Write) -> Result<()> {
+    let run = &record.run;
+    writeln!(
+        out,
+        "reconciliation run {} at cut-off {}, recorded {} by {}",
+        record.id,
+        clock::format(run.cut_off),
+        clock::format(record.recorded_at),
+        record.actor
+    )?;
+    for source in &run.sources {
+        match source {
+            ringfence_core::RunSource::Chain { chain, block } => {
+                writeln!(out, "  source {chain}: block {} 0x{}", block.number, hex(&block.hash))?
+            }
+            ringfence_core::RunSource::Unavailable { chain, reason } => writeln!(out, "  source {chain}: UNAVAILABLE: {reason}")?,
+            ringfence_core::RunSource::Statement { sub_custodian, reference, file, sha256, rows } => {
+                writeln!(out, "  source statement {reference} of {sub_custodian}: {file}, {rows} row(s), sha256 {}", hex(sha256))?
+            }
+        }
+    }
+    writeln!(out, "  {} comparison(s), {} matched; report sha256 {}", run.checked, run.matched, hex(&run.report_sha256))?;
+    if run.breaks.is_empty() {
+        writeln!(out, "  no breaks{}", if run.is_clean() { ": clean" } else { "; but a source was unavailable, so the run is not clean" })?;
+    }
+    for (found, id) in run.breaks.iter().zip(&record.exceptions) {
+        let state = register.exception(*id).map_or("?", |e| e.state.code());
+        writeln!(out, "  {:8} exception {id} ({state}) {}: {}", found.severity.code(), found.kind.code(), found.detail)?;
+    }
+    Ok(())
+}
+
+pub fn exception_json(exception: &Exception, now: ringfence_core::Timestamp) -> Value {
+    json!({
+        "id": exception.id,
+        "kind": exception.kind.code(),
+        "severity": exception.severity.code(),
+        "state": exception.state.code(),
+        "subject": exception.subject,
+        "detail": exception.detail,
+        "run": exception.run,
+        "seen_again": exception.seen_again,
+        "opened_at": clock::format(exception.opened_at),
+        "due_at": clock::format(exception.due_at),
+        "overdue": !exception.is_resolved() && exception.due_at <= now,
+        "escalated_at": exception.escalated.map(|(_, at)| clock::format(at)),
+        "investigator": exception.investigator.as_ref().map(|a| a.as_str()),
+        "proposal": exception.proposal.as_ref().map(|p| json!({
+            "by": p.by.as_str(),
+            "reason": p.reason,
+            "movement": match &p.resolution { Resolution::Movement(key) => Some(key.as_str()), Resolution::Explanation(_) => None },
+            "explanation": match &p.resolution { Resolution::Explanation(text) => Some(text.as_str()), Resolution::Movement(_) => None },
+        })),
+        "rejections": exception.rejections.iter().map(|(by, reason)| json!({"by": by.as_str(), "reason": reason})).collect::<Vec<_>>(),
+        "resolved_by": exception.resolved.as_ref().map(|(by, _, _)| by.as_str()),
+        "resolved_at": exception.resolved.as_ref().map(|(_, _, at)| clock::format(*at)),
+    })
+}
+
+pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -> Result<ExitCode> {
+    let mut store = open(cli)?;
+    let now = clock::now();
+    match command {
+        ExceptionsCommand::List { state, severity, overdue, json } => {
+            let state_filter = match state.as_str() {
+                "all" | "unresolved" => None,
+                code => Some(ExceptionState::from_code(code).with_context(|| {
+                    format!("--state {code:?} is not one of: open, investigating, proposed, resolved, unresolved, all")
+                })?),
+            };
+            let severity_filter = match severity.as_deref() {
+                None => None,
+                Some("warning") => Some(Severity::Warning),
+                Some("critical") => Some(Severity::Critical),
+                Some(other) => bail!("--severity {other:?} is not warning or critical"),
+            };
+            let register = store.register();
+            let chosen: Vec<&Exception> = register
+                .exceptions()
+                .iter()
+                .filter(|e| match state_filter {
+                    Some(wanted) => e.state == wanted,
+                    None => state != "unresolved" || !e.is_resolved(),
+                })
+                .filter(|e| severity_filter.is_none_or(|s| e.severity == s))
+                .filter(|e| !overdue || (!e.is_resolved() && e.due_at <= now))
+                .collect();
+            if *json {
+                writeln!(out, "{}", Value::Array(chosen.iter().map(|e| exception_json(e, now)).collect()))?;
+            } else if chosen.is_empty() {
+                writeln!(out, "no exceptions match")?;
+            } else {
+                for e in chosen {
+                    let overdue = if !e.is_resolved() && e.due_at <= now { "  OVERDUE" } else { "" };
+                    writeln!(
+                        out,
+                        "{:>5}  {:8}  {:13}  {:18}  due {}{overdue}  {}",
+                        e.id,
+                        e.severity.code(),
+                        e.state.code(),
+                        e.kind.code(),
+                        clock::format(e.due_at),
+                        e.detail
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ExceptionsCommand::Show { id, json } => {
+            let Some(exception) = store.register().exception(*id) else {
+                bail!("no exception has id {id}; `ringfence exceptions list --state all` lists them");
+            };
+            let value = exception_json(exception, now);
+            if *json {
+                writeln!(out, "{value}")?;
+            } else {
+                writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ExceptionsCommand::Investigate { id, actor: who } => {
+            submit(&mut store, who, "exception", Action::InvestigateException { id: *id }, out)
+        }
+        ExceptionsCommand::Resolve { id, actor: who, reason, movement, explanation } => {
+            let resolution = match (movement, explanation) {
+                (Some(key), None) => Resolution::Movement(IdempotencyKey::parse(key).with_context(|| format!("--movement {key:?}"))?),
+                (None, Some(text)) => Resolution::Explanation(text.clone()),
+                _ => bail!("give exactly one of --movement and --explanation"),
+            };
+            submit(&mut store, who, "exception", Action::ProposeResolution { id: *id, reason: reason.clone(), resolution }, out)
+        }
+        ExceptionsCommand::Approve { id, actor: who } => submit(&mut store, who, "exception", Action::ApproveResolution { id: *id }, out),
+        ExceptionsCommand::Reject { id, actor: who, reason } => {
+            submit(&mut store, who, "exception", Action::RejectResolution { id: *id, reason: reason.clone() }, out)
+        }
+        ExceptionsCommand::Escalate { actor: who } => {
+            let escalated = ringfence_watch::escalate_overdue(&mut store, &actor(who)?)?;
+            if escalated.is_empty() {
+                writeln!(out, "no exception is overdue")?;
+            } else {
+                let ids: Vec<String> = escalated.iter().map(u64::to_string).collect();
+                writeln!(out, "escalated {} overdue exception(s): {}", escalated.len(), ids.join(", "))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ExceptionsCommand::Policy { resolution_hours, confirmation_hours, actor: who, json } => {
+            match (resolution_hours, confirmation_hours) {
+                (Some(resolution_hours), Some(confirmation_hours)) => {
+                    let policy = ExceptionPolicy { resolution_hours: *resolution_hours, confirmation_hours: *confirmation_hours };
+                    submit(&mut store, who, "exception-policy", Action::SetExceptionPolicy(policy), out)
+                }
+                _ => {
+                    let (policy, seq) = store.register().exception_policy();
+                    if *json {
+                        writeln!(
+                            out,
+                            "{}",
+                            json!({"resolution_hours": policy.resolution_hours, "confirmation_hours": policy.confirmation_hours, "seq": seq})
+                        )?;
+                    } else {
+                        writeln!(
+                            out,
+                            "exceptions are due {} h after they open (then escalated); a movement or transfer may wait {} h for its counterpart{}",
+                            policy.resolution_hours,
+                            policy.confirmation_hours,
+                            if seq.is_none() { " (defaults)" } else { "" }
+                        )?;
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+    }
+}

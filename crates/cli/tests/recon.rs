@@ -1,0 +1,195 @@
+//! `ringfence chain`, `recon` and `exceptions` end to end: the real binary against a real node
+//! (anvil) and a real ERC-20. A clean run exits 0; an unrecorded transfer out of a client
+//! wallet makes the next run exit 1 with a critical exception, which is then investigated,
+//! resolved and approved by someone else, all from the command line.
+
+#![allow(clippy::unwrap_used, reason = "a fixture or a tool that fails should fail the test at once")]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringfence");
+
+struct Desk {
+    node: ringfence_testchain::Node,
+    token: String,
+    dir: tempfile::TempDir,
+}
+
+impl Desk {
+    fn new() -> Option<Desk> {
+        let node = ringfence_testchain::anvil()?;
+        let minter = node.accounts()[0].clone();
+        let token = node.deploy_erc20(&minter, "Test Dollar", "TUSD");
+        node.mint(&token, &minter, &node.accounts()[3], 10_000);
+        let desk = Desk { node, token, dir: tempfile::tempdir().unwrap() };
+        ok(&desk.run(&["init"]));
+        let chain = desk.chain();
+        let asset = desk.asset();
+        let setup = [
+            format!(r#"{{"type":"asset","id":"{asset}","scale":6,"symbol":"TUSD"}}"#),
+            r#"{"type":"client","id":"alice","category":"retail","segregation":"omnibus"}"#.to_owned(),
+            r#"{"type":"key_set","id":"ks-client","scheme":"multisig","threshold":1,"signers":["s1"],"class":"client_omnibus"}"#.to_owned(),
+            format!(
+                r#"{{"type":"wallet","id":"client-hot","address":"{chain}:{}","class":"client_omnibus","tier":"hot","key_set":"ks-client"}}"#,
+                desk.node.accounts()[1]
+            ),
+        ];
+        ok(&desk.import("setup.jsonl", &setup));
+        let watched = desk.run(&["chain", "watch", &chain, "--node", &desk.node_spec(), "--confirmations", "0"]);
+        ok(&watched);
+        assert!(stdout(&watched).starts_with(&format!("watching {chain} from block ")), "{}", stdout(&watched));
+        Some(desk)
+    }
+
+    fn chain(&self) -> String {
+        format!("eip155:{}", self.node.chain_id())
+    }
+    fn asset(&self) -> String {
+        format!("{}/erc20:{}", self.chain(), self.token)
+    }
+    fn node_spec(&self) -> String {
+        format!("{}={}", self.chain(), self.node.url())
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .args(args)
+            .env_remove("RINGFENCE_DATA_DIR")
+            .env_remove("RINGFENCE_DATABASE_URL")
+            .env_remove("RINGFENCE_NODES")
+            .output()
+            .unwrap()
+    }
+
+    fn import(&self, name: &str, lines: &[String]) -> Output {
+        let path: PathBuf = self.dir.path().join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        self.run(&["import", path.to_str().unwrap()])
+    }
+
+    fn recon(&self, extra: &[&str]) -> Output {
+        let spec = self.node_spec();
+        let mut args = vec!["recon", "run", "--node", &spec, "--confirmations", "0", "--actor", "recon-bot"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    fn deposit(&self, key: &str, amount: u128) {
+        self.node.transfer_erc20(&self.token, &self.node.accounts()[3], &self.node.accounts()[1], amount);
+        let line = format!(
+            r#"{{"type":"deposit","key":"{key}","client":"alice","wallet":"client-hot","asset":"{}","amount":"{amount}"}}"#,
+            self.asset()
+        );
+        ok(&self.import(&format!("{key}.jsonl"), &[line]));
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        stdout(output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_run_is_clean_then_an_unrecorded_outflow_is_a_critical_exception_resolved_by_four_eyes() {
+    let Some(desk) = Desk::new() else { return };
+    desk.deposit("dep-1", 500);
+
+    let report = desk.dir.path().join("report.csv");
+    let clean = desk.recon(&["--report-csv", report.to_str().unwrap()]);
+    ok(&clean);
+    let text = stdout(&clean);
+    assert!(text.contains("no breaks: clean"), "{text}");
+    assert!(text.contains("ingested eip155:31337 through block"), "{text}");
+    assert!(std::fs::read_to_string(&report).unwrap().starts_with("check,severity,verdict,"));
+
+    // 50 leave the client wallet; nobody records it.
+    desk.node.transfer_erc20(&desk.token, &desk.node.accounts()[1], &desk.node.accounts()[3], 50);
+    let broken = desk.recon(&["--json"]);
+    assert_eq!(broken.status.code(), Some(1), "{}", stdout(&broken));
+    let run: Value = serde_json::from_str(&stdout(&broken)).unwrap();
+    assert_eq!(run["clean"], false);
+    let outflow = run["breaks"].as_array().unwrap().iter().find(|b| b["kind"] == "unmatched_outflow").unwrap().clone();
+    assert_eq!(outflow["severity"], "critical");
+    let id = outflow["exception"].as_u64().unwrap().to_string();
+
+    let listed = desk.run(&["exceptions", "list", "--severity", "critical"]);
+    ok(&listed);
+    assert!(stdout(&listed).contains("unmatched_outflow"), "{}", stdout(&listed));
+
+    // The lifecycle: investigate, propose, the investigator cannot approve, someone else does.
+    ok(&desk.run(&["exceptions", "investigate", &id, "--actor", "ops-ann"]));
+    let correction = format!(
+        r#"{{"type":"withdrawal","key":"late-wd","client":"alice","wallet":"client-hot","asset":"{}","amount":"50"}}"#,
+        desk.asset()
+    );
+    ok(&desk.import("late.jsonl", &[correction]));
+    ok(&desk.run(&[
+        "exceptions",
+        "resolve",
+        &id,
+        "--actor",
+        "ops-ann",
+        "--reason",
+        "client withdrawal booked late",
+        "--movement",
+        "late-wd",
+    ]));
+    let refused = desk.run(&["exceptions", "approve", &id, "--actor", "ops-ann"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("investigator_cannot_approve"), "{}", stdout(&refused));
+    ok(&desk.run(&["exceptions", "approve", &id, "--actor", "cco-bea"]));
+    let shown = desk.run(&["exceptions", "show", &id, "--json"]);
+    ok(&shown);
+    let exception: Value = serde_json::from_str(&stdout(&shown)).unwrap();
+    assert_eq!((exception["state"].as_str(), exception["resolved_by"].as_str()), (Some("resolved"), Some("cco-bea")));
+    assert_eq!(exception["proposal"]["movement"], "late-wd");
+
+    // The late withdrawal now links to the outflow on chain, and the next run is clean again.
+    let again = desk.recon(&[]);
+    ok(&again);
+    let runs = desk.run(&["recon", "runs"]);
+    ok(&runs);
+    assert_eq!(stdout(&runs).lines().count(), 3, "{}", stdout(&runs));
+    let csv = desk.run(&["recon", "show", run["id"].as_u64().unwrap().to_string().as_str(), "--csv"]);
+    ok(&csv);
+    assert!(stdout(&csv).starts_with("exception,kind,severity,subject,detail\n"), "{}", stdout(&csv));
+    assert!(stdout(&csv).contains("unmatched_outflow,critical"), "{}", stdout(&csv));
+    ok(&desk.run(&["journal", "verify"]));
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error_and_changes_nothing() {
+    let Some(desk) = Desk::new() else { return };
+    let head = stdout(&desk.run(&["journal", "head"]));
+    let statement = desk.dir.path().join("bad.csv");
+    std::fs::write(&statement, "wallet,asset\n\"unterminated\n").unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (&["recon", "run", "--statement", statement.to_str().unwrap()], "line 1"),
+        (&["recon", "run", "--at", "2999-01-01"], "in the future"),
+        (&["recon", "run", "--node", "bitcoin=http://x"], "eip155:<chain id>"),
+        (&["exceptions", "investigate", "42", "--actor", "ann"], "unknown_exception"),
+        (&["exceptions", "list", "--state", "lost"], "is not one of"),
+        (&["recon", "show", "42"], "no reconciliation run has id 42"),
+    ];
+    for (args, expected) in cases {
+        let output = desk.run(args);
+        assert!(!output.status.success(), "{args:?} should fail");
+        let said = format!("{}{}", stdout(&output), String::from_utf8_lossy(&output.stderr));
+        assert!(said.contains(expected), "{args:?}: {said}");
+    }
+    assert_eq!(stdout(&desk.run(&["journal", "head"])), head, "nothing was recorded");
+}
