@@ -342,3 +342,54 @@ fn the_exception_policy_is_bounded_and_needs_approval_once_four_eyes_is_on() {
     assert_eq!(desk.register.exception_policy().0, policy);
     desk.assert_replays();
 }
+
+#[test]
+fn every_oversight_action_round_trips_through_the_codec_and_damage_is_reported() {
+    let run = ReconRun {
+        cut_off: T0,
+        sources: vec![
+            ringfence_core::RunSource::Chain { chain: CHAIN.into(), block: block(12) },
+            ringfence_core::RunSource::Unavailable { chain: "eip155:1".into(), reason: "the node at http://x is unavailable".into() },
+            ringfence_core::RunSource::Statement {
+                sub_custodian: ringfence_core::SubCustodianId::parse("nordbank").unwrap(),
+                reference: "STMT-1".into(),
+                file: "nordbank.csv".into(),
+                sha256: [9; 32],
+                rows: 42,
+            },
+        ],
+        checked: 10,
+        matched: 8,
+        report_sha256: [3; 32],
+        breaks: ExceptionKind::ALL
+            .iter()
+            .map(|&kind| Break { kind, severity: Severity::Warning, subject: kind.code().into(), detail: String::new() })
+            .collect(),
+    };
+    let mut native = transfer(11, 1, OUTSIDE, CLIENT_WALLET, 5);
+    native.log_index = None;
+    let actions = [
+        Action::WatchChain { chain: CHAIN.into(), from_block: 7 },
+        observe(10..=11, Some(10), vec![native, transfer(11, 2, CLIENT_WALLET, OUTSIDE, 6)]),
+        Action::RecordReconRun(run),
+        Action::SetExceptionPolicy(ExceptionPolicy { resolution_hours: 48, confirmation_hours: 6 }),
+        Action::InvestigateException { id: 1 },
+        Action::ProposeResolution { id: 1, reason: "r".into(), resolution: Resolution::Movement(key("m-1")) },
+        Action::ProposeResolution { id: 1, reason: "r".into(), resolution: Resolution::Explanation("e".into()) },
+        Action::ApproveResolution { id: 1 },
+        Action::RejectResolution { id: 1, reason: "no".into() },
+        Action::EscalateException { id: 1 },
+    ];
+    for action in actions {
+        let command = Command {
+            meta: Meta { actor: Actor::parse("a").unwrap(), instruction: InstructionId::parse("i").unwrap(), effective_at: T0 },
+            action,
+        };
+        let bytes = encode_command(&command);
+        assert_eq!(decode_command(&bytes).unwrap(), command);
+        // Every truncation is an error, never a panic or a different command.
+        for cut in 0..bytes.len() {
+            assert!(decode_command(&bytes[..cut]).is_err(), "{:?} cut at {cut}", command.action);
+        }
+    }
+}
