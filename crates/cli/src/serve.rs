@@ -50,69 +50,47 @@ fn seconds_until(now: u64, at: u32) -> u64 {
     if today < at { at - today } else { 86_400 - today + at }
 }
 
-/// The schedule thread: the daily reconciliation run, and every minute the escalation of
-/// overdue exceptions. It opens its own connection to the store, as another process would;
-/// the server sees what it records at its next refresh. Stops when `stop` is dropped.
+/// The schedule thread: the daily reconciliation run. It opens its own connection to the
+/// store for each run, as another process would, and closes it afterwards (a register in
+/// memory is not kept twice between runs); the server sees what it records at its next
+/// refresh. Stops when `stop` is dropped. The escalation of overdue exceptions is the
+/// server's own (its store thread journals them when idle).
 fn schedule(
     location: ringfence_store::Location,
     settings: ringfence_watch::Settings,
     daily: Daily,
     stop: std::sync::mpsc::Receiver<()>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
+) -> Option<std::thread::JoinHandle<()>> {
+    let at = daily.0?;
+    Some(std::thread::spawn(move || {
         let log = |value: serde_json::Value| ringfence_server::log(&value);
         let Ok(actor) = ringfence_core::Actor::parse("ringfence") else { return };
-        let mut store = match ringfence_store::Store::open(&location) {
-            Ok(store) => store,
-            Err(error) => {
-                log(
-                    serde_json::json!({"level": "error", "message": "the schedule cannot open the store; no daily run or escalation", "error": error.to_string()}),
-                );
-                return;
-            }
-        };
         let now_seconds = || u64::try_from(ringfence_wire::clock::now().micros() / 1_000_000).unwrap_or(0);
-        let mut next_run = daily.0.map(|at| now_seconds() + seconds_until(now_seconds(), at));
         loop {
-            match stop.recv_timeout(
-                std::time::Duration::from_secs(60)
-                    .min(std::time::Duration::from_secs(next_run.map_or(60, |next| next.saturating_sub(now_seconds()).max(1)))),
-            ) {
+            let wait = seconds_until(now_seconds(), at);
+            match stop.recv_timeout(std::time::Duration::from_secs(wait)) {
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 _ => return,
             }
-            if let Err(error) = store.refresh() {
-                log(serde_json::json!({"level": "error", "message": "the schedule cannot read the store", "error": error.to_string()}));
-                continue;
-            }
-            match ringfence_watch::escalate_overdue(&mut store, &actor) {
-                Ok(ids) if !ids.is_empty() => {
-                    log(serde_json::json!({"level": "warn", "message": "overdue exceptions escalated", "exceptions": ids}))
-                }
-                Ok(_) => {}
-                Err(error) => log(serde_json::json!({"level": "error", "message": "escalation failed", "error": error.to_string()})),
-            }
-            if let (Some(next), Some(at)) = (next_run, daily.0)
-                && now_seconds() >= next
-            {
-                next_run = Some(now_seconds() + seconds_until(now_seconds(), at));
+            let recorded = ringfence_store::Store::open(&location).map_err(ringfence_watch::WatchError::from).and_then(|mut store| {
                 let request = ringfence_watch::RunRequest { at: None, statements: Vec::new(), actor: actor.clone() };
-                match ringfence_watch::run(&mut store, &settings, &request) {
-                    Ok(result) => log(serde_json::json!({
-                        "level": if result.run.is_clean() { "info" } else { "warn" },
-                        "message": "daily reconciliation run recorded",
-                        "run": result.id,
-                        "clean": result.run.is_clean(),
-                        "breaks": result.run.breaks.len(),
-                        "exceptions": result.exceptions,
-                    })),
-                    Err(error) => log(
-                        serde_json::json!({"level": "error", "message": "the daily reconciliation run failed", "error": error.to_string()}),
-                    ),
+                ringfence_watch::run(&mut store, &settings, &request)
+            });
+            match recorded {
+                Ok(result) => log(serde_json::json!({
+                    "level": if result.run.is_clean() { "info" } else { "warn" },
+                    "message": "daily reconciliation run recorded",
+                    "run": result.id,
+                    "clean": result.run.is_clean(),
+                    "breaks": result.run.breaks.len(),
+                    "exceptions": result.exceptions,
+                })),
+                Err(error) => {
+                    log(serde_json::json!({"level": "error", "message": "the daily reconciliation run failed", "error": error.to_string()}))
                 }
             }
         }
-    })
+    }))
 }
 
 pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -145,16 +123,18 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
         match args.recon_daily.0 {
             Some(at) => writeln!(
                 out,
-                "daily reconciliation run at {:02}:{:02} UTC; overdue exceptions escalated every minute",
+                "daily reconciliation run at {:02}:{:02} UTC; overdue exceptions are escalated as they fall due",
                 at / 3600,
                 at % 3600 / 60
             )?,
-            None => writeln!(out, "daily reconciliation run off; overdue exceptions escalated every minute")?,
+            None => writeln!(out, "daily reconciliation run off; overdue exceptions are escalated as they fall due")?,
         }
         out.flush()?;
         ringfence_server::serve(listener, state, shutdown_signal()).await.context("the HTTP server failed")?;
         drop(stop_schedule);
-        let _ = scheduler.join();
+        if let Some(scheduler) = scheduler {
+            let _ = scheduler.join();
+        }
         writeln!(out, "ringfence stopped")?;
         Ok(ExitCode::SUCCESS)
     })
