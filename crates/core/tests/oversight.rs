@@ -393,3 +393,135 @@ fn every_oversight_action_round_trips_through_the_codec_and_damage_is_reported()
         }
     }
 }
+
+mod random {
+    //! Random interleavings of movements, observations and reorganisations: links are always a
+    //! bijection between observed legs and movement legs, nothing that could link stays apart,
+    //! and a replay of the journal rebuilds exactly the same links.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Deposit(u128),
+        Withdrawal(u128),
+        SeenIn(u128),
+        SeenOut(u128),
+        /// Orphan the newest `n` blocks (a reorganisation), replacing them with a new fork.
+        Reorg(u64),
+        /// A new empty block.
+        Mine,
+        /// Correct the n-th movement recorded (if any, and not corrected yet).
+        Correct(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        // Few distinct amounts, so that matches and near-misses are frequent.
+        let amount = 1u128..4;
+        prop_oneof![
+            amount.clone().prop_map(Op::Deposit),
+            amount.clone().prop_map(Op::Withdrawal),
+            amount.clone().prop_map(Op::SeenIn),
+            amount.prop_map(Op::SeenOut),
+            (1u64..4).prop_map(Op::Reorg),
+            Just(Op::Mine),
+            (0usize..8).prop_map(Op::Correct),
+        ]
+    }
+
+    fn check(desk: &Desk) {
+        let register = &desk.register;
+        let legs: Vec<_> = register.movement_legs().collect();
+        let observed: Vec<_> = register.observed_legs().collect();
+        for leg in &observed {
+            if let Some((key, seq, posting)) = &leg.linked {
+                let movement = legs.iter().find(|m| m.seq == *seq && m.posting == *posting).expect("a link names a recorded leg");
+                assert_eq!(&movement.movement, key);
+                assert_eq!(movement.confirmed_by.as_ref(), Some(&leg.transfer));
+                assert_eq!((movement.wallet.clone(), movement.direction, movement.amount), (leg.wallet.clone(), leg.direction, leg.amount));
+            }
+        }
+        for movement in &legs {
+            if let Some(reference) = &movement.confirmed_by {
+                let linked = observed.iter().filter(|o| &o.transfer == reference && o.wallet == movement.wallet).count();
+                assert_eq!(linked, 1, "a confirmation names exactly one observed leg");
+            }
+        }
+        for leg in observed.iter().filter(|o| o.linked.is_none()) {
+            assert!(
+                !legs
+                    .iter()
+                    .any(|m| m.confirmed_by.is_none() && m.wallet == leg.wallet && m.direction == leg.direction && m.amount == leg.amount),
+                "an unmatched transfer and an unconfirmed movement that match were left apart"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn links_stay_a_bijection_through_any_interleaving(ops in proptest::collection::vec(op(), 1..40)) {
+            let mut desk = Desk::new();
+            // The chain as the node has it: per block, its fork tag and its transfers.
+            let mut chain: Vec<(u8, Vec<ChainTransfer>)> = vec![(0, vec![]); 10];
+            let mut fork = 0u8;
+            let mut next_tx = 1u8;
+            let mut keys: Vec<(String, Vec<ringfence_core::Posting>)> = Vec::new();
+            let mut corrected = std::collections::HashSet::new();
+            for (index, op) in ops.into_iter().enumerate() {
+                let number = chain.len() as u64;
+                match op {
+                    Op::Deposit(amount) | Op::Withdrawal(amount) => {
+                        let k = format!("m-{index}");
+                        let action = if matches!(op, Op::Deposit(_)) { deposit(&k, amount) } else { withdrawal(&k, amount) };
+                        let postings = match &action { Action::Movement(m) => m.postings.clone(), _ => unreachable!() };
+                        if desk.at("ops", action) == Status::Accepted {
+                            keys.push((k, postings));
+                        }
+                    }
+                    Op::SeenIn(amount) | Op::SeenOut(amount) => {
+                        let (from, to) = if matches!(op, Op::SeenIn(_)) { (OUTSIDE, CLIENT_WALLET) } else { (CLIENT_WALLET, OUTSIDE) };
+                        let transfer = transfer(number, next_tx, from, to, amount);
+                        next_tx = next_tx.wrapping_add(1);
+                        chain.push((fork, vec![transfer.clone()]));
+                        desk.ok("ingest", observe_on(10..=number, fork, None, vec![transfer]));
+                    }
+                    Op::Mine => {
+                        chain.push((fork, vec![]));
+                        desk.ok("ingest", observe_on(10..=number, fork, None, vec![]));
+                    }
+                    Op::Reorg(depth) => {
+                        let keep = (chain.len() as u64).saturating_sub(depth).max(12);
+                        if keep >= chain.len() as u64 {
+                            continue;
+                        }
+                        fork = fork.wrapping_add(1);
+                        chain.truncate(keep as usize);
+                        // The new fork is one block longer, and empty.
+                        chain.push((fork, vec![]));
+                        let newest = chain.len() as u64 - 1;
+                        let mut tracked: Vec<ChainBlock> = (10..=newest).map(|n| block_on(n, chain[n as usize].0)).collect();
+                        // Hashes chain through the forks: recompute parents from the blocks kept.
+                        for i in 1..tracked.len() {
+                            tracked[i].parent_hash = tracked[i - 1].hash;
+                        }
+                        let action = Action::ObserveChain(ChainObservation { chain: CHAIN.into(), orphaned_from: Some(keep), tracked, transfers: vec![] });
+                        desk.ok("ingest", action);
+                    }
+                    Op::Correct(n) => {
+                        let Some((k, postings)) = keys.get(n).cloned() else { continue };
+                        if !corrected.insert(k.clone()) {
+                            continue;
+                        }
+                        let correction = build::correction(key(&format!("fix-{k}")), key(&k), &postings);
+                        desk.ok("ops", Action::Movement(correction));
+                    }
+                }
+                check(&desk);
+            }
+            desk.assert_replays();
+        }
+    }
+}
