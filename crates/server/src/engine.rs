@@ -1,15 +1,17 @@
 //! The store thread: the one owner of the `Store`. Requests reach it through a bounded queue;
 //! every write request waiting when a batch starts joins that batch, so concurrent
 //! single-movement requests share one durable commit (group commit). Reads run on the same
-//! thread between batches and see every committed batch. When idle it catches up on what other
-//! processes committed, and keeps the copy of the API tokens that requests authenticate
-//! against.
+//! thread between batches and see every committed batch. It catches up on what other
+//! processes committed when idle, at least every [`REFRESH_INTERVAL`] when busy, and at once
+//! when asked ([`Engine::refresh`]); then it journals what the server does by itself (the
+//! expiry of overdue pending instructions, the escalation of overdue exceptions). It keeps
+//! the copy of the API tokens that requests authenticate against.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ringfence_core::{Action, Actor, ApiToken, Command, InstructionId, Meta, Outcome, TokenId};
 use ringfence_store::{BATCH_MAX, Location, Store};
@@ -23,14 +25,19 @@ use crate::metrics::Metrics;
 pub const QUEUE_MAX: usize = 65_536;
 /// How long a request waits for the store thread before it gets 503.
 const ANSWER_WAIT_MAX: Duration = Duration::from_secs(30);
-/// How often an idle store thread catches up on other processes' commits.
-const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the store thread catches up on other processes' commits, idle or busy.
+pub const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 
 type Reply = oneshot::Sender<Result<Vec<Outcome>, ApiError>>;
 
 pub(crate) enum Job {
-    Submit { commands: Vec<Command>, reply: Reply },
+    Submit {
+        commands: Vec<Command>,
+        reply: Reply,
+    },
     Read(Box<dyn FnOnce(&Store) + Send>),
+    /// Catch up now (another handle on the store recorded something the caller waits for).
+    Refresh(oneshot::Sender<()>),
 }
 
 /// Every token with its revocation, copied from the register after each change.
@@ -78,6 +85,14 @@ impl Engine {
         wait(answer).await?
     }
 
+    /// Catches up on what other handles on the store committed: a read sent after this
+    /// returns sees it.
+    pub(crate) async fn refresh(&self) -> Result<(), ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Refresh(reply))?;
+        wait(answer).await
+    }
+
     /// Runs `read` on the store thread and returns its result.
     pub(crate) async fn read<T: Send + 'static>(&self, read: impl FnOnce(&Store) -> T + Send + 'static) -> Result<T, ApiError> {
         let (reply, answer) = oneshot::channel();
@@ -109,40 +124,39 @@ fn refresh_tokens(store: &Store, tokens: &RwLock<TokenBook>) {
 fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, ready: &AtomicBool, metrics: &Metrics) {
     let location: Location = store.location().clone();
     let mut carried: Option<Job> = None;
+    let mut caught_up = Instant::now();
     loop {
         let job = match carried.take() {
             Some(job) => job,
-            None => match inbox.recv_timeout(REFRESH_INTERVAL) {
+            None => match inbox.recv_timeout(REFRESH_INTERVAL.saturating_sub(caught_up.elapsed())) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
-                    let before = store.head();
-                    match store.refresh() {
-                        Ok(()) => ready.store(true, Ordering::Relaxed),
-                        Err(error) => {
-                            crate::log(&serde_json::json!({"level": "error", "message": "catching up failed", "error": error.to_string()}));
-                            ready.store(false, Ordering::Relaxed);
-                            store = reopen(store, &location, ready);
-                        }
-                    }
-                    if !expire_overdue(&mut store, metrics) {
-                        store = reopen(store, &location, ready);
-                    }
-                    if store.head() != before {
-                        refresh_tokens(&store, tokens);
-                        metrics.set_head(store.head().seq);
-                    }
+                    store = catch_up(store, &location, tokens, ready, metrics);
+                    caught_up = Instant::now();
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
             },
         };
+        // A steady stream of reads never leaves the queue empty: catch up between them anyway,
+        // so that what another process recorded shows within the interval.
+        if caught_up.elapsed() >= REFRESH_INTERVAL {
+            store = catch_up(store, &location, tokens, ready, metrics);
+            caught_up = Instant::now();
+        }
         match job {
             Job::Read(read) => read(&store),
+            Job::Refresh(reply) => {
+                store = catch_up(store, &location, tokens, ready, metrics);
+                caught_up = Instant::now();
+                let _ = reply.send(());
+            }
             Job::Submit { commands, reply } => {
                 // Gather every write already waiting, up to one batch; reads wait for the commit.
                 let mut batch = commands;
                 let mut replies = vec![(reply, batch.len())];
                 let mut reads = Vec::new();
+                let mut refreshes = Vec::new();
                 while batch.len() < BATCH_MAX {
                     match inbox.try_recv() {
                         Ok(Job::Submit { commands, reply }) if batch.len() + commands.len() <= BATCH_MAX => {
@@ -154,6 +168,8 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
                             break;
                         }
                         Ok(Job::Read(read)) => reads.push(read),
+                        // A refresh waits for the commit like a read: the commit catches up too.
+                        Ok(Job::Refresh(reply)) => refreshes.push(reply),
                         Err(_) => break,
                     }
                 }
@@ -188,48 +204,89 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
                 for read in reads {
                     read(&store);
                 }
+                for reply in refreshes {
+                    let _ = reply.send(());
+                }
             }
         }
     }
 }
 
-/// The actor recorded on what the server does by itself (expiries).
+/// Catches up on what other processes committed, then journals what the server does by
+/// itself; reopens the store when a read or write failed. Keeps the token book and the head
+/// metric current.
+fn catch_up(mut store: Store, location: &Location, tokens: &RwLock<TokenBook>, ready: &AtomicBool, metrics: &Metrics) -> Store {
+    let before = store.head();
+    match store.refresh() {
+        Ok(()) => ready.store(true, Ordering::Relaxed),
+        Err(error) => {
+            crate::log(&serde_json::json!({"level": "error", "message": "catching up failed", "error": error.to_string()}));
+            ready.store(false, Ordering::Relaxed);
+            store = reopen(store, location, ready);
+        }
+    }
+    let now = clock::now();
+    let expiries = store.register().overdue(now).into_iter().map(|id| (id, Action::ExpirePending { id })).collect();
+    if !journal_by_itself(&mut store, metrics, now, expiries, ("expire", "pending"), "pending instruction expired") {
+        store = reopen(store, location, ready);
+    }
+    let escalations = store.register().overdue_exceptions(now).into_iter().map(|id| (id, Action::EscalateException { id })).collect();
+    if !journal_by_itself(&mut store, metrics, now, escalations, ("escalate", "exception"), "overdue exception escalated") {
+        store = reopen(store, location, ready);
+    }
+    if store.head() != before {
+        refresh_tokens(&store, tokens);
+        metrics.set_head(store.head().seq);
+    }
+    store
+}
+
+/// The actor recorded on what the server does by itself (expiries, escalations).
 const SYSTEM_ACTOR: &str = "ringfence";
 
-/// Journals the expiry of every open pending instruction whose time is over. False when the
-/// write failed (the store must then be reopened).
-fn expire_overdue(store: &mut Store, metrics: &Metrics) -> bool {
-    let now = clock::now();
-    let overdue = store.register().overdue(now);
-    if overdue.is_empty() {
+/// Journals `actions` (each about the pending instruction or exception with that id) with the
+/// server as the actor and instruction `verb:id`, at most a batch at a time (the rest at the
+/// next catch-up), and logs each under `message` with the id as `what`. False when the write
+/// failed (the store must then be reopened).
+fn journal_by_itself(
+    store: &mut Store,
+    metrics: &Metrics,
+    now: ringfence_core::Timestamp,
+    mut actions: Vec<(u64, Action)>,
+    (verb, what): (&str, &str),
+    message: &str,
+) -> bool {
+    if actions.is_empty() {
         return true;
     }
-    let commands: Vec<Command> = overdue
+    actions.truncate(BATCH_MAX);
+    let commands: Vec<Command> = actions
         .iter()
-        .filter_map(|&id| {
+        .filter_map(|(id, action)| {
             Some(Command {
                 meta: Meta {
                     actor: Actor::parse(SYSTEM_ACTOR).ok()?,
-                    instruction: InstructionId::parse(&format!("expire:{id}")).ok()?,
+                    instruction: InstructionId::parse(&format!("{verb}:{id}")).ok()?,
                     effective_at: now,
                 },
-                action: Action::ExpirePending { id },
+                action: action.clone(),
             })
         })
         .collect();
     match store.submit(&commands, now) {
         Ok(outcomes) => {
             metrics.record_outcomes(&outcomes);
-            for (id, outcome) in overdue.iter().zip(&outcomes) {
-                crate::log(
-                    &serde_json::json!({"level": "info", "message": "pending instruction expired", "pending": id, "status": outcome.status.code(), "seq": outcome.seq}),
-                );
+            for ((id, _), outcome) in actions.iter().zip(&outcomes) {
+                let mut line =
+                    serde_json::json!({"level": "info", "message": message, "status": outcome.status.code(), "seq": outcome.seq});
+                line[what] = serde_json::json!(id);
+                crate::log(&line);
             }
             true
         }
         Err(error) => {
             crate::log(
-                &serde_json::json!({"level": "error", "message": "expiring pending instructions failed", "error": error.to_string()}),
+                &serde_json::json!({"level": "error", "message": format!("journaling what the server does by itself failed ({verb})"), "error": error.to_string()}),
             );
             false
         }
