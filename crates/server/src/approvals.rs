@@ -108,6 +108,9 @@ fn command_view(register: &Register, command: &Command) -> Value {
             "expiry_hours": policy.expiry_hours,
             "withdrawal_thresholds": thresholds(policy),
         }),
+        Action::SetExceptionPolicy(policy) => {
+            json!({"resolution_hours": policy.resolution_hours, "confirmation_hours": policy.confirmation_hours})
+        }
         _ => Value::Null,
     };
     json!({

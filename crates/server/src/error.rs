@@ -59,18 +59,28 @@ impl ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
-    /// A command the register refused: 404 for an unknown pending instruction, 409 for
-    /// conflicts (idempotency, entity, a closed or expired pending instruction, an approver who
-    /// may not approve), 422 for every broken rule; the code is the status's own.
+    /// A bug in ringfence: the caller logged what happened; the answer says nothing internal.
+    pub fn internal() -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "ringfence failed on this request (a bug); the server log says why")
+    }
+
+    /// A command the register refused: 404 for an unknown pending instruction or exception,
+    /// 409 for conflicts (idempotency, entity, a closed or expired pending instruction, an
+    /// approver who may not approve, an exception not in the state the action needs, an
+    /// investigator reviewing their own resolution, an escalation before the due time), 422 for
+    /// every broken rule; the code is the status's own.
     pub fn rejected(status: Status, detail: &str) -> ApiError {
         let http = match status {
-            Status::UnknownPending => StatusCode::NOT_FOUND,
+            Status::UnknownPending | Status::UnknownException => StatusCode::NOT_FOUND,
             Status::IdempotencyConflict
             | Status::EntityConflict
             | Status::PendingClosed
             | Status::PendingExpired
             | Status::InitiatorCannotApprove
-            | Status::ApproverNotDistinct => StatusCode::CONFLICT,
+            | Status::ApproverNotDistinct
+            | Status::ExceptionState
+            | Status::InvestigatorCannotApprove
+            | Status::ExceptionNotDue => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(http, status.code(), detail)

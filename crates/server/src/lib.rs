@@ -13,6 +13,7 @@ mod approvals;
 pub mod engine;
 pub mod error;
 pub mod metrics;
+mod oversight;
 mod routes;
 pub mod views;
 
@@ -27,7 +28,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use ringfence_core::{Actor, ApiToken, ClientId, Role};
-use ringfence_store::Store;
+use ringfence_store::{Location, Store};
 use ringfence_wire::clock;
 
 use crate::engine::Engine;
@@ -46,6 +47,17 @@ pub const PAGE_LIMIT_MAX: u32 = 1_000;
 pub struct AppState {
     engine: Engine,
     metrics: Arc<Metrics>,
+    /// Where the store is: a reconciliation run opens its own handle on it.
+    location: Location,
+    recon: Arc<Recon>,
+}
+
+/// How reconciliation runs asked for through the API read their sources, and the one run at a
+/// time this process makes.
+#[derive(Debug)]
+pub(crate) struct Recon {
+    pub(crate) settings: ringfence_watch::Settings,
+    pub(crate) running: tokio::sync::Mutex<()>,
 }
 
 /// Who is calling: from a live token.
@@ -57,10 +69,25 @@ pub struct Principal {
 }
 
 impl AppState {
-    /// Starts the store thread on `store`.
+    /// Starts the store thread on `store`. Reconciliation runs asked for through the API read
+    /// no node until [`AppState::with_recon`] names them (in-house wallets are then "source
+    /// unavailable", never zero).
     pub fn start(store: Store) -> std::io::Result<AppState> {
         let metrics = Arc::new(Metrics::default());
-        Ok(AppState { engine: Engine::start(store, Arc::clone(&metrics))?, metrics })
+        let location = store.location().clone();
+        let settings = ringfence_watch::Settings { nodes: Vec::new(), ..ringfence_watch::Settings::default() };
+        Ok(AppState {
+            engine: Engine::start(store, Arc::clone(&metrics))?,
+            metrics,
+            location,
+            recon: Arc::new(Recon { settings, running: tokio::sync::Mutex::new(()) }),
+        })
+    }
+
+    /// The same state with runs made through `POST /v1/recon/runs` reading the sources as
+    /// `settings` say (nodes, confirmations, timeouts, the evidence directory).
+    pub fn with_recon(self, settings: ringfence_watch::Settings) -> AppState {
+        AppState { recon: Arc::new(Recon { settings, running: tokio::sync::Mutex::new(()) }), ..self }
     }
 
     /// The caller, if its token is live and holds one of `allowed`.

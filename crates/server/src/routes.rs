@@ -24,6 +24,10 @@ const STAFF_AND_CLIENTS: &[Role] = &[Role::Operator, Role::Approver, Role::Compl
 pub(crate) const OPERATORS: &[Role] = &[Role::Operator];
 pub(crate) const APPROVERS: &[Role] = &[Role::Approver];
 pub(crate) const COMPLIANCE: &[Role] = &[Role::Compliance];
+/// Who makes reconciliation runs and investigates and resolves exceptions.
+pub(crate) const RECONCILERS: &[Role] = &[Role::Operator, Role::Compliance];
+/// Who approves or rejects the proposed resolution of an exception.
+pub(crate) const REVIEWERS: &[Role] = &[Role::Approver, Role::Compliance];
 const INSPECTORS: &[Role] = &[Role::Compliance, Role::Auditor];
 
 /// Every route with the roles allowed on it (empty: no token needed). The README's table and
@@ -48,6 +52,17 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/pending/{id}/reject", APPROVERS),
     ("GET", "/v1/policy/approvals", STAFF),
     ("PUT", "/v1/policy/approvals", COMPLIANCE),
+    ("GET", "/v1/recon/runs", STAFF),
+    ("POST", "/v1/recon/runs", RECONCILERS),
+    ("GET", "/v1/recon/runs/{id}", STAFF),
+    ("GET", "/v1/exceptions", STAFF),
+    ("GET", "/v1/exceptions/{id}", STAFF),
+    ("POST", "/v1/exceptions/{id}/investigate", RECONCILERS),
+    ("POST", "/v1/exceptions/{id}/resolve", RECONCILERS),
+    ("POST", "/v1/exceptions/{id}/approve", REVIEWERS),
+    ("POST", "/v1/exceptions/{id}/reject", REVIEWERS),
+    ("GET", "/v1/policy/exceptions", STAFF),
+    ("PUT", "/v1/policy/exceptions", COMPLIANCE),
 ];
 
 pub(crate) fn router() -> Router<AppState> {
@@ -70,6 +85,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/pending/{id}/approve", post(crate::approvals::approve))
         .route("/v1/pending/{id}/reject", post(crate::approvals::reject))
         .route("/v1/policy/approvals", get(crate::approvals::policy).put(crate::approvals::set_policy))
+        .route("/v1/recon/runs", get(crate::oversight::runs).post(crate::oversight::make_run))
+        .route("/v1/recon/runs/{id}", get(crate::oversight::run))
+        .route("/v1/exceptions", get(crate::oversight::exceptions))
+        .route("/v1/exceptions/{id}", get(crate::oversight::exception))
+        .route("/v1/exceptions/{id}/investigate", post(crate::oversight::investigate))
+        .route("/v1/exceptions/{id}/resolve", post(crate::oversight::resolve))
+        .route("/v1/exceptions/{id}/approve", post(crate::oversight::approve))
+        .route("/v1/exceptions/{id}/reject", post(crate::oversight::reject))
+        .route("/v1/policy/exceptions", get(crate::oversight::policy).put(crate::oversight::set_policy))
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /openapi.json")
@@ -81,9 +105,12 @@ pub(crate) fn router() -> Router<AppState> {
     info(title = "ringfence", description = "The client-asset register and safeguarding control plane of a CASP under MiCA (Art 70, 75)."),
     paths(healthz, readyz, metrics, post_movement, post_movements, post_entity, list_entities, summary, balances, history, verify, entries,
         crate::approvals::list, crate::approvals::one, crate::approvals::approve, crate::approvals::reject, crate::approvals::policy,
-        crate::approvals::set_policy),
+        crate::approvals::set_policy, crate::oversight::runs, crate::oversight::make_run, crate::oversight::run,
+        crate::oversight::exceptions, crate::oversight::exception, crate::oversight::investigate, crate::oversight::resolve,
+        crate::oversight::approve, crate::oversight::reject, crate::oversight::policy, crate::oversight::set_policy),
     components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail, crate::approvals::RejectBody,
-        crate::approvals::PolicyBody, crate::approvals::PendingStateText)),
+        crate::approvals::PolicyBody, crate::approvals::PendingStateText, crate::oversight::RunBody, crate::oversight::ResolveBody,
+        crate::oversight::ReasonBody, crate::oversight::ExceptionPolicyBody)),
     modifiers(&BearerAuth, &ClosedBodies),
     security(("bearer" = []))
 )]
@@ -109,7 +136,7 @@ impl utoipa::Modify for ClosedBodies {
         use utoipa::openapi::RefOr;
         use utoipa::openapi::schema::{AdditionalProperties, Schema};
         let Some(components) = openapi.components.as_mut() else { return };
-        for name in ["MovementBody", "BatchMovement", "RegistrationBody"] {
+        for name in ["MovementBody", "BatchMovement", "RegistrationBody", "ResolveBody"] {
             if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut(name) {
                 for variant in &mut one_of.items {
                     if let RefOr::T(Schema::Object(object)) = variant {

@@ -37,9 +37,36 @@ fn write(path: &str, body: Value) -> Sample {
 /// A valid request for each route: path parameters filled with registered values, writes
 /// with a fresh valid body (each call a new movement or entity). A route of `ROUTES` missing
 /// here fails the test by name. `server` is there for a sample that needs something recorded
-/// first (an instruction to approve): record it through `server` and name it in the path.
-fn sample(server: &Server, method: &str, route: &str) -> Sample {
+/// first (an instruction to approve, an exception to investigate): record it through `server`
+/// and name it in the path. `caller` is who will send it (`None`: no token), for a sample that
+/// is valid only from its own actor (a resolution is proposed by the investigator).
+fn sample(server: &Server, method: &str, route: &str, caller: Option<Role>) -> Sample {
+    let operator = server.tokens.of(Role::Operator);
+    // The token that investigates: the caller's, when it may.
+    let investigator = match caller {
+        Some(role @ (Role::Operator | Role::Compliance)) => server.tokens.of(role),
+        _ => operator,
+    };
     match (method, route) {
+        ("GET", "/v1/recon/runs") => read("/v1/recon/runs?limit=5"),
+        ("POST", "/v1/recon/runs") => write(route, json!({"at": "2026-02-01T00:00:00Z"})),
+        ("GET", "/v1/recon/runs/{id}") => read(&format!("/v1/recon/runs/{}?format=csv", server.fixture_run)),
+        ("GET", "/v1/exceptions") => read("/v1/exceptions?state=open&severity=critical&overdue=false&limit=5"),
+        ("GET", "/v1/exceptions/{id}") => read("/v1/exceptions/1"),
+        ("POST", "/v1/exceptions/{id}/investigate") => write(&format!("/v1/exceptions/{}/investigate", server.open_exception()), json!({})),
+        ("POST", "/v1/exceptions/{id}/resolve") => write(
+            &format!("/v1/exceptions/{}/resolve", server.investigated_exception(investigator)),
+            json!({"reason": "the node was behind", "explanation": "a later block matched"}),
+        ),
+        ("POST", "/v1/exceptions/{id}/approve") => {
+            write(&format!("/v1/exceptions/{}/approve", server.proposed_exception(operator)), json!({}))
+        }
+        ("POST", "/v1/exceptions/{id}/reject") => write(
+            &format!("/v1/exceptions/{}/reject", server.proposed_exception(operator)),
+            json!({"reason": "the explanation does not fit the amounts"}),
+        ),
+        ("GET", "/v1/policy/exceptions") => read(route),
+        ("PUT", "/v1/policy/exceptions") => write(route, json!({"resolution_hours": 48, "confirmation_hours": 12})),
         ("GET", "/v1/pending") => read("/v1/pending?state=open&limit=5"),
         ("GET", "/v1/pending/{id}") => read(&format!("/v1/pending/{}", pending_withdrawal(server))),
         ("POST", "/v1/pending/{id}/approve") => write(&format!("/v1/pending/{}/approve", pending_withdrawal(server)), json!({})),
@@ -132,7 +159,7 @@ fn every_route_admits_exactly_its_roles() {
     let server = Server::start();
     let mut failures = Vec::new();
     for &(method, route, allowed) in ROUTES {
-        let probe = sample(&server, method, route);
+        let probe = sample(&server, method, route, None);
         assert!(instance_of(&probe.path, route), "the sample {} is not a request for {route}", probe.path);
         let write = probe.body.is_some();
         let callers = Role::ALL.into_iter().map(Some).chain([None]);
@@ -140,7 +167,7 @@ fn every_route_admits_exactly_its_roles() {
             let token = role.map(|role| server.tokens.of(role).to_owned());
             let who = role.map_or("no token", Role::code);
             // The sample may record something first (an instruction to approve): before `before`.
-            let request = sample(&server, method, route);
+            let request = sample(&server, method, route, role);
             let before = write.then(|| server.journal_head());
             let response = send(&server, method, &request, token.as_deref());
             let admitted = allowed.is_empty() || role.is_some_and(|role| allowed.contains(&role));
@@ -172,7 +199,7 @@ fn every_route_admits_exactly_its_roles() {
 fn every_route_has_a_sample_for_its_own_path() {
     let server = Server::start();
     for &(method, route, _) in ROUTES {
-        let probe = sample(&server, method, route);
+        let probe = sample(&server, method, route, None);
         assert!(instance_of(&probe.path, route), "the sample {} is not a request for {route}", probe.path);
         assert_eq!(probe.body.is_some(), method != "GET", "{method} {route}: a write's sample has a body, a read's has none");
     }

@@ -1,9 +1,11 @@
 //! The HTTP API's test harness: the real server, in process, on a loopback port of its own,
 //! over a fresh SQLite store in a temporary directory with a small book already recorded (two
-//! assets, omnibus and individually segregated clients, key sets, wallets, deposits) and one
-//! API token per role; a tiny blocking HTTP/1.1 client over `std::net::TcpStream`; and the
-//! journal head read through the API or through a fresh `Store::open` after the server
-//! stopped, so a test can prove a refused request changed nothing.
+//! assets, omnibus and individually segregated clients, key sets, wallets, deposits), one API
+//! token per role and a reconciliation run whose breaks opened [`FIXTURE_EXCEPTIONS`] open
+//! exceptions (handed out one per test step by [`Server::open_exception`]); a tiny blocking
+//! HTTP/1.1 client over `std::net::TcpStream`; and the journal head read through the API or
+//! through a fresh `Store::open` after the server stopped, so a test can prove a refused
+//! request changed nothing.
 
 #![allow(dead_code, reason = "each test file uses its own part of the harness")]
 #![allow(clippy::unwrap_used, reason = "a fixture that fails should fail the test at once")]
@@ -15,7 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ringfence_core::{Action, Actor, ApiToken, ClientId, Command, InstructionId, Meta, Role, Status, Timestamp, TokenId};
+use ringfence_core::{
+    Action, Actor, ApiToken, Break, ClientId, Command, ExceptionKind, InstructionId, Meta, ReconRun, Role, Severity, Status, Timestamp,
+    TokenId,
+};
 use ringfence_journal::Head;
 use ringfence_store::{Location, Store};
 use ringfence_wire::clock;
@@ -33,6 +38,10 @@ pub const C3: &str = "c3";
 pub const OMNIBUS_WALLET: &str = "omnibus-hot";
 pub const C3_WALLET: &str = "c3-cold";
 pub const FIRM_WALLET: &str = "firm-hot";
+
+/// The open exceptions the fixture's run opened: ids 1 to this. Every fourth one (1, 5, 9…) is
+/// critical (`coverage_shortfall`), the others are warnings (`wallet_difference`).
+pub const FIXTURE_EXCEPTIONS: u64 = 64;
 
 /// How long a request may take before the test fails (a hung server must not hang the suite).
 const RESPONSE_WAIT_MAX: Duration = Duration::from_secs(60);
@@ -90,6 +99,10 @@ impl Tokens {
 pub struct Server {
     pub address: SocketAddr,
     pub tokens: Tokens,
+    /// The id of the fixture's reconciliation run.
+    pub fixture_run: u64,
+    /// The next fixture exception [`Server::open_exception`] hands out.
+    next_exception: AtomicU64,
     location: Location,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -131,9 +144,38 @@ fn token(commands: &mut Vec<Command>, id: &str, roles: &[Role], client: Option<&
     ApiToken::presented(&id, &secret)
 }
 
+/// The fixture's run: one break per exception to open, each with a subject of its own.
+fn fixture_run() -> Command {
+    let breaks = (1..=FIXTURE_EXCEPTIONS)
+        .map(|id| {
+            let (kind, severity) = if id % 4 == 1 {
+                (ExceptionKind::CoverageShortfall, Severity::Critical)
+            } else {
+                (ExceptionKind::WalletDifference, Severity::Warning)
+            };
+            Break { kind, severity, subject: format!("fixture:{id}"), detail: format!("fixture break {id}, \"quoted\", with a comma") }
+        })
+        .collect();
+    let run = ReconRun {
+        cut_off: clock::parse("2026-01-31").unwrap(),
+        sources: Vec::new(),
+        checked: 100,
+        matched: 36,
+        report_sha256: [7; 32],
+        breaks,
+    };
+    Command { meta: meta("fixture-run"), action: Action::RecordReconRun(run) }
+}
+
 impl Server {
-    /// A fresh store with the book and the tokens recorded, served on 127.0.0.1:0.
+    /// A fresh store with the book, the tokens and the fixture's run recorded, served on
+    /// 127.0.0.1:0.
     pub fn start() -> Server {
+        Server::start_with(|_| {})
+    }
+
+    /// As [`Server::start`], with `setup` recording more on the store before the server starts.
+    pub fn start_with(setup: impl FnOnce(&mut Store)) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let location = Location::data_dir(dir.path());
         let mut store = Store::create(&location).unwrap();
@@ -165,6 +207,11 @@ impl Server {
             assert_eq!(outcome.status, Status::Accepted, "setting up {command:?}: {}", outcome.detail);
         }
         let tokens = Tokens { by_role, client_c2, expired, revoked, wrong_secret, operator_approver, second_approver };
+        let run = store.submit(&[fixture_run()], clock::now()).unwrap().remove(0);
+        assert_eq!(run.status, Status::Accepted, "recording the fixture's run: {}", run.detail);
+        let fixture_run = run.seq.unwrap();
+        assert_eq!(store.register().exceptions().len() as u64, FIXTURE_EXCEPTIONS);
+        setup(&mut store);
 
         let state = ringfence_server::AppState::start(store).unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -185,7 +232,40 @@ impl Server {
             })
             .unwrap();
         let address = address.recv_timeout(START_WAIT_MAX).expect("the server did not bind a port in time");
-        Server { address, tokens, location, stop: Some(stop), thread: Some(thread), dir: Some(dir) }
+        Server {
+            address,
+            tokens,
+            fixture_run,
+            next_exception: AtomicU64::new(1),
+            location,
+            stop: Some(stop),
+            thread: Some(thread),
+            dir: Some(dir),
+        }
+    }
+
+    /// A fixture exception no test step used yet: open.
+    pub fn open_exception(&self) -> u64 {
+        let id = self.next_exception.fetch_add(1, Ordering::Relaxed);
+        assert!(id <= FIXTURE_EXCEPTIONS, "the fixture has only {FIXTURE_EXCEPTIONS} exceptions; raise FIXTURE_EXCEPTIONS");
+        id
+    }
+
+    /// A fresh exception investigated by `token`'s holder.
+    pub fn investigated_exception(&self, token: &str) -> u64 {
+        let id = self.open_exception();
+        let response = self.post(&format!("/v1/exceptions/{id}/investigate"), Some(token), Some(&unique("investigate")), &json!({}));
+        assert_eq!(response.status, 201, "investigating exception {id}: {response:?}");
+        id
+    }
+
+    /// A fresh exception investigated by `token`'s holder, with a resolution they proposed.
+    pub fn proposed_exception(&self, token: &str) -> u64 {
+        let id = self.investigated_exception(token);
+        let body = json!({"reason": "the node was behind", "explanation": "a later block matched"});
+        let response = self.post(&format!("/v1/exceptions/{id}/resolve"), Some(token), Some(&unique("resolve")), &body);
+        assert_eq!(response.status, 201, "proposing a resolution of exception {id}: {response:?}");
+        id
     }
 
     /// Where the store is, to open a second handle beside the server (another process).
