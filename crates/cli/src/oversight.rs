@@ -13,6 +13,7 @@ use ringfence_core::{
     RunRecord, Severity, Status,
 };
 use ringfence_store::Store;
+use ringfence_watch::views::{breaks_csv, exception_view, run_view};
 use ringfence_watch::{Node, Settings};
 use ringfence_wire::clock;
 use serde_json::{Value, json};
@@ -86,7 +87,7 @@ pub enum ReconCommand {
     /// Reconcile the register with the chains and sub-custodian statements at a cut-off, and
     /// record the run: every break opens an exception. Exit 0 when clean, 1 when not.
     Run(RunArgs),
-    /// The runs recorded, newest first.
+    /// The latest runs recorded (oldest of them first, as the API lists them).
     Runs {
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -347,7 +348,7 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
             let register = store.register();
             let record = register.recon_run(result.id).context("the run just recorded is not in the register")?;
             if args.json {
-                writeln!(out, "{}", run_json(register, record))?;
+                writeln!(out, "{}", run_view(register, record))?;
             } else {
                 for ingested in &result.ingested {
                     if let Ok(figures) = &ingested.result {
@@ -367,9 +368,10 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
         }
         ReconCommand::Runs { limit, json } => {
             let register = store.register();
-            let runs: Vec<&RunRecord> = register.recon_runs().iter().rev().take(*limit).collect();
+            let all = register.recon_runs();
+            let runs: Vec<&RunRecord> = all[all.len().saturating_sub(*limit)..].iter().collect();
             if *json {
-                writeln!(out, "{}", Value::Array(runs.iter().map(|r| run_json(register, r)).collect()))?;
+                writeln!(out, "{}", Value::Array(runs.iter().map(|r| run_view(register, r)).collect()))?;
             } else if runs.is_empty() {
                 writeln!(out, "no reconciliation run is recorded yet; run: ringfence recon run")?;
             } else {
@@ -395,7 +397,7 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
                 bail!("no reconciliation run has id {id}; `ringfence recon runs` lists them");
             };
             if *json {
-                writeln!(out, "{}", run_json(register, record))?;
+                writeln!(out, "{}", run_view(register, record))?;
             } else if *csv {
                 out.write_all(breaks_csv(record).as_bytes())?;
             } else {
@@ -408,54 +410,6 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A recorded run as JSON (the API gives the same).
-pub fn run_json(register: &Register, record: &RunRecord) -> Value {
-    let breaks: Vec<Value> = record
-        .run
-        .breaks
-        .iter()
-        .zip(&record.exceptions)
-        .map(|(found, exception)| {
-            json!({
-                "exception": exception,
-                "kind": found.kind.code(),
-                "severity": found.severity.code(),
-                "subject": found.subject,
-                "detail": found.detail,
-                "state": register.exception(*exception).map(|e| e.state.code()),
-            })
-        })
-        .collect();
-    json!({
-        "id": record.id,
-        "recorded_at": clock::format(record.recorded_at),
-        "ran_by": record.actor.as_str(),
-        "cut_off": clock::format(record.run.cut_off),
-        "clean": record.run.is_clean(),
-        "sources": ringfence_watch::sources_json(&record.run.sources),
-        "checked": record.run.checked,
-        "matched": record.run.matched,
-        "report_sha256": hex(&record.run.report_sha256),
-        "breaks": breaks,
-    })
-}
-
-/// The breaks of a run as CSV.
-pub fn breaks_csv(record: &RunRecord) -> String {
-    let mut text = String::from("exception,kind,severity,subject,detail\n");
-    for (found, exception) in record.run.breaks.iter().zip(&record.exceptions) {
-        let quoted = |field: &str| format!("\"{}\"", field.replace('"', "\"\""));
-        text.push_str(&format!(
-            "{exception},{},{},{},{}\n",
-            found.kind.code(),
-            found.severity.code(),
-            quoted(&found.subject),
-            quoted(&found.detail)
-        ));
-    }
-    text
 }
 
 fn print_run(register: &Register, record: &RunRecord, out: &mut dyn Write) -> Result<()> {
@@ -490,33 +444,6 @@ fn print_run(register: &Register, record: &RunRecord, out: &mut dyn Write) -> Re
     Ok(())
 }
 
-pub fn exception_json(exception: &Exception, now: ringfence_core::Timestamp) -> Value {
-    json!({
-        "id": exception.id,
-        "kind": exception.kind.code(),
-        "severity": exception.severity.code(),
-        "state": exception.state.code(),
-        "subject": exception.subject,
-        "detail": exception.detail,
-        "run": exception.run,
-        "seen_again": exception.seen_again,
-        "opened_at": clock::format(exception.opened_at),
-        "due_at": clock::format(exception.due_at),
-        "overdue": !exception.is_resolved() && exception.due_at <= now,
-        "escalated_at": exception.escalated.map(|(_, at)| clock::format(at)),
-        "investigator": exception.investigator.as_ref().map(|a| a.as_str()),
-        "proposal": exception.proposal.as_ref().map(|p| json!({
-            "by": p.by.as_str(),
-            "reason": p.reason,
-            "movement": match &p.resolution { Resolution::Movement(key) => Some(key.as_str()), Resolution::Explanation(_) => None },
-            "explanation": match &p.resolution { Resolution::Explanation(text) => Some(text.as_str()), Resolution::Movement(_) => None },
-        })),
-        "rejections": exception.rejections.iter().map(|(by, reason)| json!({"by": by.as_str(), "reason": reason})).collect::<Vec<_>>(),
-        "resolved_by": exception.resolved.as_ref().map(|(by, _, _)| by.as_str()),
-        "resolved_at": exception.resolved.as_ref().map(|(_, _, at)| clock::format(*at)),
-    })
-}
-
 pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -> Result<ExitCode> {
     let mut store = open(cli)?;
     let now = clock::now();
@@ -546,7 +473,7 @@ pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -
                 .filter(|e| !overdue || (!e.is_resolved() && e.due_at <= now))
                 .collect();
             if *json {
-                writeln!(out, "{}", Value::Array(chosen.iter().map(|e| exception_json(e, now)).collect()))?;
+                writeln!(out, "{}", Value::Array(chosen.iter().map(|e| exception_view(e, now)).collect()))?;
             } else if chosen.is_empty() {
                 writeln!(out, "no exceptions match")?;
             } else {
@@ -570,7 +497,7 @@ pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -
             let Some(exception) = store.register().exception(*id) else {
                 bail!("no exception has id {id}; `ringfence exceptions list --state all` lists them");
             };
-            let value = exception_json(exception, now);
+            let value = exception_view(exception, now);
             if *json {
                 writeln!(out, "{value}")?;
             } else {

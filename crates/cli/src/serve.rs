@@ -118,7 +118,7 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
     let runtime = runtime.build().context("failed to start the async runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
-        let state = ringfence_server::AppState::start(store).context("failed to start the store thread")?;
+        let state = ringfence_server::AppState::start(store).context("failed to start the store thread")?.with_recon(settings.clone());
         writeln!(out, "ringfence serving {} on http://{} (OpenAPI at /openapi.json)", described, listener.local_addr()?)?;
         match args.recon_daily.0 {
             Some(at) => writeln!(

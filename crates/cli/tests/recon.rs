@@ -166,7 +166,7 @@ fn a_run_is_clean_then_an_unrecorded_outflow_is_a_critical_exception_resolved_by
     assert_eq!(stdout(&runs).lines().count(), 3, "{}", stdout(&runs));
     let csv = desk.run(&["recon", "show", run["id"].as_u64().unwrap().to_string().as_str(), "--csv"]);
     ok(&csv);
-    assert!(stdout(&csv).starts_with("exception,kind,severity,subject,detail\n"), "{}", stdout(&csv));
+    assert!(stdout(&csv).starts_with("exception,kind,severity,subject,detail\r\n"), "{}", stdout(&csv));
     assert!(stdout(&csv).contains("unmatched_outflow,critical"), "{}", stdout(&csv));
     ok(&desk.run(&["journal", "verify"]));
 }

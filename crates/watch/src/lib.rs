@@ -16,6 +16,8 @@
 //! Every call blocks; from async code run it on a blocking thread. A [`Store`] is a connection:
 //! the server's scheduled runs open their own, like another process would.
 
+pub mod views;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -485,10 +487,11 @@ pub fn run(store: &mut Store, settings: &Settings, request: &RunRequest) -> Resu
     let report_json = full_report(cut_off, &sources, &report);
     let mut report_sha256 = [0u8; 32];
     report_sha256.copy_from_slice(&Sha256::digest(report_json.as_bytes())[..]);
+    // Evidence first: a run is never recorded with a report that was not kept.
+    keep_evidence(settings, &format!("report-{}.json", hex(&report_sha256).trim_start_matches("0x")), report_json.as_bytes())?;
     let run = ReconRun { cut_off, sources, checked: report.findings.len() as u64, matched, report_sha256, breaks };
     let outcome = record(store, &request.actor, "recon-run", Action::RecordReconRun(run.clone()), "the reconciliation run")?;
     let id = outcome.seq.unwrap_or_default();
-    keep_evidence(settings, &format!("run-{id}.json"), report_json.as_bytes())?;
     let exceptions = store.register().recon_run(id).map(|record| record.exceptions.clone()).unwrap_or_default();
     Ok(RunResult { id, run, exceptions, report_csv: ringfence_recon::render::to_csv(&report), report_json, ingested })
 }

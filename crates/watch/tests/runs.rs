@@ -159,7 +159,8 @@ fn recorded_deposits_and_withdrawals_match_and_the_run_is_clean() {
     let record = register.recon_run(result.id).unwrap();
     assert_eq!(record.actor.as_str(), "recon");
     // The full report is kept as evidence, and its SHA-256 is the one recorded.
-    let kept = std::fs::read(desk.settings.evidence_dir.as_ref().unwrap().join(format!("run-{}.json", result.id))).unwrap();
+    let sha: String = record.run.report_sha256.iter().map(|b| format!("{b:02x}")).collect();
+    let kept = std::fs::read(desk.settings.evidence_dir.as_ref().unwrap().join(format!("report-{sha}.json"))).unwrap();
     assert_eq!(kept, result.report_json.as_bytes());
     use sha2::Digest as _;
     assert_eq!(sha2::Sha256::digest(&kept)[..], record.run.report_sha256[..]);
