@@ -107,8 +107,9 @@ pub enum ReconCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The cut-off (RFC 3339 or a date; default now). Each chain is read at the newest
-    /// confirmed block at or before it, the register as at it (effective time).
+    /// The cut-off (RFC 3339 or a date; default: the statements' cut-off, else now). Each
+    /// chain is read at the newest confirmed block at or before it, the register as at it
+    /// (effective time). Every statement must be at this cut-off.
     #[arg(long)]
     pub at: Option<String>,
     /// A sub-custodian statement (.csv or .jsonl, docs/statement-format.md); repeat for several.

@@ -193,3 +193,46 @@ fn bad_input_is_refused_with_a_clear_error_and_changes_nothing() {
     }
     assert_eq!(stdout(&desk.run(&["journal", "head"])), head, "nothing was recorded");
 }
+
+/// Without a node: the sample CASP and its sub-custodian's statement. The run takes the
+/// statement's cut-off, reads the statement, and says the chain is unavailable (exit 1, not
+/// clean); a run at another cut-off than the statement's is refused and records nothing.
+#[test]
+fn a_statement_sets_the_cut_off_and_a_chain_without_a_node_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("RINGFENCE_DATA_DIR")
+            .env_remove("RINGFENCE_DATABASE_URL")
+            .env_remove("RINGFENCE_NODES")
+            .output()
+            .unwrap()
+    };
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    ok(&run(&["init"]));
+    ok(&run(&["import", &format!("{examples}/casp.jsonl")]));
+    let statement = format!("{examples}/nordbank-statement.csv");
+
+    let output = run(&["recon", "run", "--statement", &statement, "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["cut_off"], "2026-11-23T23:59:59Z");
+    assert_eq!(report["breaks"].as_array().map(Vec::len), Some(0), "{report}");
+    let kinds: Vec<&str> = report["sources"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["statement", "unavailable"]);
+    assert_eq!(report["sources"][1]["reason"], "no node is given for eip155:1");
+    assert!(dir.path().join("evidence").read_dir().unwrap().count() >= 2, "the statement and the report are kept");
+
+    let head = stdout(&run(&["journal", "head"]));
+    let refused = run(&["recon", "run", "--statement", &statement, "--at", "2026-11-24"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("run at the statement's cut-off"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(stdout(&run(&["journal", "head"])), head);
+}

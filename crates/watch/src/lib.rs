@@ -115,6 +115,10 @@ pub enum WatchError {
     Refused { what: String, status: Status, detail: String },
     #[error("the cut-off {cut_off} is in the future (now is {now}); give a cut-off in the past")]
     CutOffInFuture { cut_off: String, now: String },
+    #[error(
+        "{path} states balances at {statement}, but the run is at {run}; run at the statement's cut-off (--at {statement}), or give statements of one cut-off"
+    )]
+    CutOffMismatch { path: String, statement: String, run: String },
     #[error("cannot keep evidence in {path}: {source}")]
     Evidence { path: String, source: std::io::Error },
 }
@@ -283,7 +287,8 @@ fn ingest_chain(store: &mut Store, settings: &Settings, node: &Node, actor: &Act
 /// What a run is asked to do.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
-    /// The cut-off (now when `None`).
+    /// The cut-off. `None`: the statements' cut-off when statements are given, else now.
+    /// Every statement must be at the run's cut-off.
     pub at: Option<Timestamp>,
     pub statements: Vec<PathBuf>,
     pub actor: Actor,
@@ -330,18 +335,20 @@ fn break_of(finding: &Finding) -> Option<Break> {
     if finding.check == Check::Linkage {
         subject = format!("{subject}:{}:{}", finding.verdict.code(), finding.source.as_deref().unwrap_or(""));
     }
-    let mut detail = finding.detail.clone();
-    if detail.is_empty() {
-        detail = format!(
-            "{} {}: register {}, observed {}",
-            finding.check.code(),
-            finding.verdict.code(),
-            text(finding.register),
-            text(finding.observed)
-        );
-    } else if let (Some(register), Some(observed)) = (finding.register, finding.observed) {
-        detail = format!("{detail} (register {register}, observed {observed})");
+    let mut place = match (&finding.wallet, &finding.client) {
+        (Some(wallet), _) => format!("wallet {wallet}, {}", finding.asset),
+        (None, Some(client)) => format!("client {client}, {}", finding.asset),
+        (None, None) => format!("all clients, {}", finding.asset),
+    };
+    if finding.detail.is_empty() {
+        place.push_str(&format!(": {} {}", finding.check.code(), finding.verdict.code()));
+    } else {
+        place.push_str(&format!(": {}", finding.detail));
     }
+    if finding.check != Check::Linkage {
+        place.push_str(&format!(" (register {}, observed {})", text(finding.register), text(finding.observed)));
+    }
+    let detail = place;
     Some(Break { kind, severity, subject, detail: truncated(detail) })
 }
 
@@ -401,9 +408,10 @@ pub fn sources_json(sources: &[RunSource]) -> serde_json::Value {
 /// Runs a reconciliation at the request's cut-off and records it. See the crate documentation.
 pub fn run(store: &mut Store, settings: &Settings, request: &RunRequest) -> Result<RunResult, WatchError> {
     let now = clock::now();
-    let cut_off = request.at.unwrap_or(now);
-    if cut_off > now {
-        return Err(WatchError::CutOffInFuture { cut_off: clock::format(cut_off), now: clock::format(now) });
+    if let Some(at) = request.at
+        && at > now
+    {
+        return Err(WatchError::CutOffInFuture { cut_off: clock::format(at), now: clock::format(now) });
     }
     // Statements first: a malformed one stops the run before anything is recorded.
     let mut statements = Vec::new();
@@ -416,6 +424,22 @@ pub fn run(store: &mut Store, settings: &Settings, request: &RunRequest) -> Resu
         let bytes = std::fs::read(path).map_err(|source| failed(StatementError::Io { path: path.display().to_string(), source }))?;
         let statement = Statement::parse(format, &bytes, store.register()).map_err(failed)?;
         statements.push((path.clone(), statement, bytes));
+    }
+    // A statement states balances at its own cut-off: the run is at that cut-off too.
+    let cut_off = match (request.at, statements.first()) {
+        (Some(at), _) => at,
+        (None, Some((_, statement, _))) => statement.cut_off,
+        (None, None) => now,
+    };
+    if let Some((path, statement, _)) = statements.iter().find(|(_, statement, _)| statement.cut_off != cut_off) {
+        return Err(WatchError::CutOffMismatch {
+            path: path.display().to_string(),
+            statement: clock::format(statement.cut_off),
+            run: clock::format(cut_off),
+        });
+    }
+    if cut_off > now {
+        return Err(WatchError::CutOffInFuture { cut_off: clock::format(cut_off), now: clock::format(now) });
     }
     let mut observations = Observations::new();
     let mut sources = Vec::new();
