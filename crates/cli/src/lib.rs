@@ -7,6 +7,7 @@ mod bench_http;
 mod bench_recon;
 pub mod demo;
 pub mod oversight;
+pub mod policy;
 pub mod report;
 pub mod serve;
 pub mod token;
@@ -83,6 +84,9 @@ pub enum CliCommand {
     /// Exceptions raised by reconciliation runs: list, investigate, resolve, approve, escalate.
     #[command(subcommand)]
     Exceptions(oversight::ExceptionsCommand),
+    /// The policies in force: four-eyes approvals, exception clocks, access separation.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 #[derive(Debug, Args)]
@@ -237,6 +241,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Chain(command) => oversight::chain(&cli, command, out),
         CliCommand::Recon(command) => oversight::recon(&cli, command, out),
         CliCommand::Exceptions(command) => oversight::exceptions(&cli, command, out),
+        CliCommand::Policy(command) => policy::run(&cli, command, out),
     }
 }
 

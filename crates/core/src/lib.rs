@@ -28,6 +28,6 @@ pub use oversight::{
     Break, ChainBlock, ChainObservation, ChainTransfer, ChainWatch, Direction, Exception, ExceptionKind, ExceptionPolicy, ExceptionState,
     MovementLeg, ObservedLeg, Proposal, ReconRun, Resolution, RunSource, Severity, TransferRef,
 };
-pub use register::{AssetSummary, InvariantViolation, Net, Register, RunRecord};
+pub use register::{AssetSummary, InvariantViolation, KeySetAccess, Net, Register, RunRecord, SharedSigner};
 pub use status::{Outcome, Status};
 pub use time::Timestamp;

@@ -14,9 +14,11 @@
 //! between client and firm without a posting on both sides); a client segment out of balance
 //! is an individual segregation breach.
 
+mod access;
 mod four_eyes;
 mod oversight;
 
+pub use access::{KeySetAccess, SharedSigner};
 pub use oversight::RunRecord;
 
 use sha2::{Digest as _, Sha256};
