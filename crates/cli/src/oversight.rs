@@ -12,7 +12,7 @@ use ringfence_core::{
     Action, Actor, Command, Exception, ExceptionPolicy, ExceptionState, IdempotencyKey, InstructionId, Meta, Register, Resolution,
     RunRecord, Severity, Status,
 };
-use ringfence_store::Store;
+use ringfence_store::{Store, hex};
 use ringfence_watch::views::{breaks_csv, exception_view, run_view};
 use ringfence_watch::{Node, Settings};
 use ringfence_wire::clock;
@@ -407,10 +407,6 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn print_run(register: &Register, record: &RunRecord, out: &mut dyn Write) -> Result<()> {

@@ -29,7 +29,7 @@ use ringfence_core::{
     Meta, Outcome, ReconRun, Register, RunSource, Severity, Status, Timestamp, Wallet,
 };
 use ringfence_recon::{Check, Finding, Observation, Observations, Observed, Report, Statement, StatementError, StatementFormat, Verdict};
-use ringfence_store::{Store, StoreError};
+use ringfence_store::{Store, StoreError, hex};
 use ringfence_wire::clock;
 use sha2::{Digest as _, Sha256};
 
@@ -233,9 +233,6 @@ fn ingest_chain(store: &mut Store, settings: &Settings, node: &Node, actor: &Act
     let register = store.register();
     let Some(watch) = register.chain_watch(&node.chain) else { return Err(WatchError::NotWatched(node.chain.clone())) };
     let wallets: Vec<Address> = chain_wallets(register, &node.chain).map(|wallet| wallet.address.clone()).collect();
-    // The adapter spells addresses in lower case; the journal keeps the registered spelling.
-    let spelling: HashMap<String, Address> =
-        chain_wallets(register, &node.chain).map(|wallet| (wallet.address.as_str().to_ascii_lowercase(), wallet.address.clone())).collect();
     let assets: Vec<AssetId> = chain_assets(register, &node.chain).cloned().collect();
     let evm = settings.connect(node).map_err(chain_error)?;
     let mut ingestion = if watch.tracked.is_empty() {
@@ -253,15 +250,13 @@ fn ingest_chain(store: &mut Store, settings: &Settings, node: &Node, actor: &Act
                 figures.too_large += 1;
                 continue;
             };
-            let spelled =
-                |address: &Address| spelling.get(&address.as_str().to_ascii_lowercase()).cloned().unwrap_or_else(|| address.clone());
             transfers.push(ChainTransfer {
                 block_number: transfer.block_number,
                 tx_hash: *transfer.transaction_hash.as_bytes(),
                 log_index: transfer.log_index,
                 asset: transfer.asset.clone(),
-                from: spelled(&transfer.from),
-                to: spelled(&transfer.to),
+                from: transfer.from.clone(),
+                to: transfer.to.clone(),
                 amount: ringfence_core::Amount::new(*amount),
             });
         }
@@ -369,15 +364,6 @@ fn truncated(mut text: String) -> String {
     text
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(2 + bytes.len() * 2);
-    text.push_str("0x");
-    for byte in bytes {
-        text.push_str(&format!("{byte:02x}"));
-    }
-    text
-}
-
 /// A run's sources as JSON.
 pub fn sources_json(sources: &[RunSource]) -> serde_json::Value {
     serde_json::Value::Array(
@@ -388,7 +374,7 @@ pub fn sources_json(sources: &[RunSource]) -> serde_json::Value {
                     "kind": "chain",
                     "chain": chain,
                     "block_number": block.number,
-                    "block_hash": hex(&block.hash),
+                    "block_hash": format!("0x{}", hex(&block.hash)),
                     "block_time": clock::format(Timestamp::from_micros(i64::try_from(block.timestamp).unwrap_or(i64::MAX / 1_000_000) * 1_000_000)),
                 }),
                 RunSource::Unavailable { chain, reason } => serde_json::json!({"kind": "unavailable", "chain": chain, "reason": reason}),
@@ -397,7 +383,7 @@ pub fn sources_json(sources: &[RunSource]) -> serde_json::Value {
                     "sub_custodian": sub_custodian.as_str(),
                     "reference": reference,
                     "file": file,
-                    "sha256": hex(sha256).trim_start_matches("0x"),
+                    "sha256": hex(sha256),
                     "rows": rows,
                 }),
             })
@@ -467,11 +453,9 @@ pub fn run(store: &mut Store, settings: &Settings, request: &RunRequest) -> Resu
     chains.dedup();
     for chain in chains {
         let node = settings.node(chain);
-        let ids: Vec<ringfence_core::WalletId> =
-            chain_wallets(register, chain).flat_map(|wallet| chain_assets(register, chain).map(move |_| wallet.id.clone())).collect();
-        let pairs: Vec<(Address, AssetId)> = chain_wallets(register, chain)
-            .flat_map(|wallet| chain_assets(register, chain).map(move |asset| (wallet.address.clone(), asset.clone())))
-            .collect();
+        let (ids, pairs): (Vec<ringfence_core::WalletId>, Vec<(Address, AssetId)>) = chain_wallets(register, chain)
+            .flat_map(|wallet| chain_assets(register, chain).map(move |asset| (wallet.id.clone(), (wallet.address.clone(), asset.clone()))))
+            .unzip();
         if pairs.is_empty() {
             continue;
         }
@@ -512,7 +496,7 @@ pub fn run(store: &mut Store, settings: &Settings, request: &RunRequest) -> Resu
     let mut report_sha256 = [0u8; 32];
     report_sha256.copy_from_slice(&Sha256::digest(report_json.as_bytes())[..]);
     // Evidence first: a run is never recorded with a report that was not kept.
-    keep_evidence(settings, &format!("report-{}.json", hex(&report_sha256).trim_start_matches("0x")), report_json.as_bytes())?;
+    keep_evidence(settings, &format!("report-{}.json", hex(&report_sha256)), report_json.as_bytes())?;
     let run = ReconRun { cut_off, sources, checked: report.findings.len() as u64, matched, report_sha256, breaks };
     let outcome = record(store, &request.actor, "recon-run", Action::RecordReconRun(run.clone()), "the reconciliation run")?;
     let id = outcome.seq.unwrap_or_default();

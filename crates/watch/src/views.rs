@@ -5,11 +5,9 @@ use ringfence_core::{Actor, Exception, Register, Resolution, RunRecord, Timestam
 use ringfence_wire::clock;
 use serde_json::{Value, json};
 
-use crate::sources_json;
+use ringfence_store::hex;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::sources_json;
 
 /// A recorded run as JSON; `ringfence recon show --json` gives the same.
 pub fn run_view(register: &Register, record: &RunRecord) -> Value {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Check, HashMap, Register, Registered, Resolved, Slot, reject};
 use crate::entity::Custodian;
-use crate::ids::{Actor, IdempotencyKey};
+use crate::ids::Actor;
 use crate::movement::{Action, Meta, Movement, MovementKind, Side};
 use crate::oversight::{
     BREAKS_MAX, CHAIN_BYTES_MAX, ChainObservation, ChainWatch, Direction, Exception, ExceptionPolicy, ExceptionState, MovementLeg,
@@ -582,10 +582,5 @@ impl Register {
     /// Observed legs that no movement explains.
     pub fn unmatched_legs(&self) -> impl Iterator<Item = &ObservedLeg> {
         self.oversight.observed.values().filter(|leg| leg.linked.is_none())
-    }
-
-    /// The movement key a recorded sequence number belongs to, for legs (none for others).
-    pub fn leg_movement(&self, seq: u64) -> Option<&IdempotencyKey> {
-        self.oversight.legs.range((seq, 0)..=(seq, u16::MAX)).next().map(|(_, leg)| &leg.movement)
     }
 }
