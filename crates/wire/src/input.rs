@@ -1,17 +1,22 @@
-//! The JSON Lines input format of `ringfence import`: one entity registration or movement per
-//! line, parsed strictly (unknown fields, negative or fractional amounts, amounts beyond
-//! u128 and malformed identifiers are errors naming the line) into core commands.
-//! The format is documented in docs/import-format.md.
+//! The JSON Lines input format of `ringfence import`: one entity registration, movement or
+//! safeguarding command per line, parsed strictly (unknown fields, negative or fractional
+//! amounts, amounts beyond u128 and malformed identifiers are errors naming the line) into core
+//! commands. The format is documented in docs/import-format.md.
 
 use ringfence_core::{
-    Account, Action, Actor, Address, Amount, ApprovalPolicy, Asset, AssetId, AuthorisationBasis, ClassKind, Client, ClientCategory,
-    ClientId, Command, Custodian, IdempotencyKey, InstructionId, KeyScheme, KeySet, KeySetId, Meta, Movement, MovementKind, OwnAccount,
-    Posting, Segregation, Side, SubCustodian, SubCustodianId, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
+    Account, Action, Actor, Address, Amount, ApprovalPolicy, AssessmentId, Asset, AssetId, AuthorisationBasis, ClassKind, Client,
+    ClientCategory, ClientId, Command, Currency, Custodian, FiatAccountId, FiatPlacement, FiatReceipt, FiatWithdrawal, IdempotencyKey,
+    InstitutionId, InstructionId, KeyScheme, KeySet, KeySetId, Meta, Movement, MovementKind, OwnAccount, Posting, SafeguardAction,
+    Segregation, Side, SubCustodian, SubCustodianId, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
 };
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::clock;
+
+mod safeguard;
+
+pub use safeguard::safeguarding_policy_from_json;
 
 /// The longest line accepted, in bytes.
 pub const LINE_LENGTH_MAX: usize = 64 * 1024;
@@ -66,6 +71,11 @@ id_field!(key_set_id, KeySetId);
 id_field!(sub_custodian_id, SubCustodianId);
 id_field!(idempotency_key, IdempotencyKey);
 id_field!(address, Address);
+id_field!(instruction_id, InstructionId);
+id_field!(assessment_id, AssessmentId);
+id_field!(institution_id, InstitutionId);
+id_field!(fiat_account_id, FiatAccountId);
+id_field!(currency, Currency);
 
 fn optional_id<'de, D: Deserializer<'de>, T, E: std::fmt::Display>(
     deserializer: D,
@@ -184,6 +194,7 @@ enum KindText {
     FirmFunding,
     FirmWithdrawal,
     Correction,
+    Reward,
 }
 
 #[derive(Debug, Deserialize)]
@@ -401,7 +412,80 @@ enum Line {
         #[serde(default, deserialize_with = "optional_id_key")]
         corrects: Option<IdempotencyKey>,
     },
+    /// A reward earned by encumbered assets, under the client instruction named by the line's
+    /// `instruction`: shaped as a deposit.
+    Reward {
+        #[serde(deserialize_with = "idempotency_key")]
+        key: IdempotencyKey,
+        #[serde(deserialize_with = "client_id")]
+        client: ClientId,
+        #[serde(deserialize_with = "wallet_id")]
+        wallet: WalletId,
+        #[serde(deserialize_with = "asset_id")]
+        asset: AssetId,
+        #[serde(deserialize_with = "amount")]
+        amount: Amount,
+    },
+    // Safeguarding: each `type` is the `SafeguardAction::code()` of the command it becomes.
+    SafeguardingPolicy(safeguard::PolicyText),
+    ClientInstruction(safeguard::InstructionText),
+    InstructionRevocation {
+        #[serde(deserialize_with = "instruction_id")]
+        id: InstructionId,
+    },
+    /// Under the client instruction named by the line's `instruction`.
+    Encumbrance {
+        #[serde(deserialize_with = "idempotency_key")]
+        key: IdempotencyKey,
+        #[serde(deserialize_with = "amount")]
+        amount: Amount,
+    },
+    /// Under the client instruction named by the line's `instruction`.
+    Release {
+        #[serde(deserialize_with = "idempotency_key")]
+        key: IdempotencyKey,
+        #[serde(deserialize_with = "amount")]
+        amount: Amount,
+    },
+    RiskAssessment(safeguard::AssessmentText),
+    Institution(safeguard::InstitutionText),
+    FiatAccount(safeguard::FiatAccountText),
+    FiatReceipt {
+        #[serde(deserialize_with = "idempotency_key")]
+        key: IdempotencyKey,
+        #[serde(deserialize_with = "client_id")]
+        client: ClientId,
+        #[serde(deserialize_with = "currency")]
+        currency: Currency,
+        #[serde(deserialize_with = "amount")]
+        amount: Amount,
+    },
+    FiatPlacement {
+        #[serde(deserialize_with = "idempotency_key")]
+        key: IdempotencyKey,
+        #[serde(deserialize_with = "idempotency_key")]
+        receipt: IdempotencyKey,
+        #[serde(deserialize_with = "fiat_account_id")]
+        account: FiatAccountId,
+        #[serde(deserialize_with = "amount")]
+        amount: Amount,
+    },
+    FiatWithdrawal {
+        #[serde(deserialize_with = "idempotency_key")]
+        key: IdempotencyKey,
+        #[serde(deserialize_with = "client_id")]
+        client: ClientId,
+        #[serde(deserialize_with = "fiat_account_id")]
+        account: FiatAccountId,
+        #[serde(deserialize_with = "amount")]
+        amount: Amount,
+    },
+    /// A struct variant, not a unit one, so that unknown fields are refused here too.
+    SafeguardingCheck {},
 }
+
+/// Why a reward (a `reward` line, or a `movement` of kind `reward`) needs `instruction`.
+const REWARD_WITHOUT_INSTRUCTION: &str = "a reward names the client instruction it accrues under in \"instruction\"";
 
 fn optional_id_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IdempotencyKey>, D::Error> {
     optional_id(d, IdempotencyKey::parse)
@@ -444,6 +528,7 @@ fn movement_kind(kind: KindText) -> MovementKind {
         KindText::FirmFunding => MovementKind::FirmFunding,
         KindText::FirmWithdrawal => MovementKind::FirmWithdrawal,
         KindText::Correction => MovementKind::Correction,
+        KindText::Reward => MovementKind::Reward,
     }
 }
 
@@ -492,8 +577,15 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
     let registration =
         |id: &str, action| -> Result<Parsed, String> { Ok(Parsed::Ready(Command { meta: meta(&format!("register:{id}"))?, action })) };
     let movement = |movement: Movement| -> Result<Parsed, String> {
+        if movement.kind == MovementKind::Reward && common.instruction.is_none() {
+            return Err(REWARD_WITHOUT_INSTRUCTION.into());
+        }
         Ok(Parsed::Ready(Command { meta: meta(movement.key.as_str())?, action: Action::Movement(movement) }))
     };
+    let safeguard =
+        |meta: Meta, action| -> Result<Parsed, String> { Ok(Parsed::Ready(Command { meta, action: Action::Safeguard(action) })) };
+    // Encumbrance and release are under a client instruction, which the line's `instruction` names.
+    let client_instruction = |missing: &str| common.instruction.clone().ok_or_else(|| missing.to_owned());
     match line {
         Line::Asset { id, scale, symbol } => {
             let name = id.to_string();
@@ -616,6 +708,49 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
                 .collect::<Result<Vec<_>, String>>()?;
             movement(Movement { key, kind: movement_kind(kind), postings, corrects })
         }
+        Line::Reward { key, client, wallet, asset, amount } => {
+            let mut reward = build::deposit(key, &client, &wallet, &asset, amount);
+            reward.kind = MovementKind::Reward;
+            movement(reward)
+        }
+        Line::SafeguardingPolicy(text) => safeguard(meta("policy:safeguarding")?, SafeguardAction::SetPolicy(text.into_policy()?)),
+        Line::ClientInstruction(text) => {
+            // Recording a client's instruction executes that instruction.
+            let meta = meta(text.id().as_str())?;
+            let instruction = text.into_instruction(meta.effective_at);
+            safeguard(meta, SafeguardAction::RecordInstruction(instruction))
+        }
+        Line::InstructionRevocation { id } => safeguard(meta(&format!("revocation:{id}"))?, SafeguardAction::RevokeInstruction { id }),
+        Line::Encumbrance { key, amount } => {
+            let instruction = client_instruction("an encumbrance names the client instruction it is under in \"instruction\"")?;
+            safeguard(meta(key.as_str())?, SafeguardAction::Encumber { key, instruction, amount })
+        }
+        Line::Release { key, amount } => {
+            let instruction = client_instruction("a release names the client instruction it releases from in \"instruction\"")?;
+            safeguard(meta(key.as_str())?, SafeguardAction::Release { key, instruction, amount })
+        }
+        Line::RiskAssessment(text) => {
+            let assessment = text.into_assessment()?;
+            safeguard(meta(&format!("assessment:{}", assessment.id))?, SafeguardAction::RecordRiskAssessment(assessment))
+        }
+        Line::Institution(text) => {
+            let institution = text.into_institution();
+            safeguard(meta(&format!("register:{}", institution.id))?, SafeguardAction::RegisterInstitution(institution))
+        }
+        Line::FiatAccount(text) => {
+            let account = text.into_account();
+            safeguard(meta(&format!("register:{}", account.id))?, SafeguardAction::RegisterFiatAccount(account))
+        }
+        Line::FiatReceipt { key, client, currency, amount } => {
+            safeguard(meta(key.as_str())?, SafeguardAction::ReceiveFiat(FiatReceipt { key, client, currency, amount }))
+        }
+        Line::FiatPlacement { key, receipt, account, amount } => {
+            safeguard(meta(key.as_str())?, SafeguardAction::PlaceFiat(FiatPlacement { key, receipt, account, amount }))
+        }
+        Line::FiatWithdrawal { key, client, account, amount } => {
+            safeguard(meta(key.as_str())?, SafeguardAction::WithdrawFiat(FiatWithdrawal { key, client, account, amount }))
+        }
+        Line::SafeguardingCheck {} => safeguard(meta("safeguarding-check")?, SafeguardAction::Check),
     }
 }
 
@@ -720,5 +855,308 @@ mod tests {
         assert!(error(r#"{"type":"client","id":"c 1","category":"retail","segregation":"omnibus"}"#).contains("client id"));
         assert!(error(r#"{"type":"client","id":"c1","category":"retail"}"#).contains("missing field `segregation`"));
         assert!(error(r#"{"type":"asset","id":"ETH","scale":18}"#).contains("CAIP-19"));
+    }
+
+    fn command(line: &str) -> Command {
+        match parse_line(line, &defaults()) {
+            Ok(Parsed::Ready(command)) => command,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn safeguard_action(line: &str) -> (Meta, SafeguardAction) {
+        match command(line) {
+            Command { meta, action: Action::Safeguard(action) } => (meta, action),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn time(text: &str) -> Timestamp {
+        clock::parse(text).unwrap()
+    }
+
+    fn key(text: &str) -> IdempotencyKey {
+        IdempotencyKey::parse(text).unwrap()
+    }
+
+    fn instruction_id(text: &str) -> InstructionId {
+        InstructionId::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_safeguarding_policy_line_left_empty_is_the_default_policy() {
+        let (meta, action) = safeguard_action(r#"{"type":"safeguarding_policy"}"#);
+        assert_eq!(action, SafeguardAction::SetPolicy(ringfence_core::SafeguardingPolicy::default()));
+        assert_eq!(action.code(), "safeguarding_policy");
+        assert_eq!(meta.instruction.as_str(), "policy:safeguarding");
+    }
+
+    #[test]
+    fn a_safeguarding_policy_line_sets_every_field() {
+        let usdc = "eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48";
+        let line = format!(
+            r#"{{"type":"safeguarding_policy","own_account_use":"express_consent","cold_floor":"85.5","cold_floors":{{"{usdc}":60,"{ETH}":"90.25"}},"lapse_notice_days":45,"closing_days":["2026-12-31","2026-12-24"],"concentration_limit":40}}"#
+        );
+        let expected = ringfence_core::SafeguardingPolicy {
+            own_account_use: ringfence_core::OwnAccountUse::ExpressConsent,
+            cold_floor_bp: 8550,
+            cold_floors: {
+                let mut floors = vec![(AssetId::parse(ETH).unwrap(), 9025), (AssetId::parse(usdc).unwrap(), 6000)];
+                floors.sort_by(|a, b| a.0.cmp(&b.0));
+                floors
+            },
+            lapse_notice_days: 45,
+            closing_days: vec!["2026-12-24".parse().unwrap(), "2026-12-31".parse().unwrap()],
+            concentration_limit_bp: 4000,
+        };
+        assert_eq!(safeguard_action(&line).1, SafeguardAction::SetPolicy(expected.clone()));
+        // The same fields, as the HTTP API would pass them, give the same policy.
+        let mut body: serde_json::Value = serde_json::from_str(&line).unwrap();
+        body.as_object_mut().unwrap().remove("type");
+        assert_eq!(safeguarding_policy_from_json(body), Ok(expected));
+    }
+
+    #[test]
+    fn percentages_take_at_most_two_decimals_from_0_to_100() {
+        let floor = |written: &str| safeguarding_policy_from_json(serde_json::from_str(&format!(r#"{{"cold_floor":{written}}}"#)).unwrap());
+        for (written, bp) in
+            [("80", 8000), ("\"80\"", 8000), ("\"80.25\"", 8025), ("80.5", 8050), ("\"100\"", 10_000), ("0", 0), ("\"0.01\"", 1)]
+        {
+            assert_eq!(floor(written).map(|policy| policy.cold_floor_bp), Ok(bp), "{written}");
+        }
+        for (written, why) in [
+            ("\"100.01\"", "above 100 %"),
+            ("101", "above 100 %"),
+            ("\"1000\"", "above 100 %"),
+            ("\"-1\"", "negative"),
+            ("-1", "negative"),
+            ("\"1.234\"", "more than 2 decimals"),
+            ("1.234", "more than 2 decimals"),
+            ("\"80.\"", "not a percentage"),
+            ("\" 80\"", "not a percentage"),
+            ("\"eighty\"", "not a percentage"),
+        ] {
+            let message = floor(written).unwrap_err();
+            assert!(message.starts_with("cold_floor ") && message.contains(why), "{written}: {message}");
+        }
+        let message = safeguarding_policy_from_json(serde_json::json!({"concentration_limit": "100.5"})).unwrap_err();
+        assert!(message.starts_with("concentration_limit "), "{message}");
+        let message = safeguarding_policy_from_json(serde_json::json!({"cold_floors": {ETH: "-5"}})).unwrap_err();
+        assert!(message.starts_with(&format!("cold_floors {ETH} ")), "{message}");
+        let message = safeguarding_policy_from_json(serde_json::json!({"cold_floor": true})).unwrap_err();
+        assert!(message.contains("a percentage from 0 to 100"), "{message}");
+    }
+
+    #[test]
+    fn closing_days_must_be_dates_each_given_once() {
+        assert!(error(r#"{"type":"safeguarding_policy","closing_days":["2026-12-24","2026-12-24"]}"#).contains("2026-12-24 twice"));
+        assert!(error(r#"{"type":"safeguarding_policy","closing_days":["2026-02-30"]}"#).contains("closing_days: date"));
+        assert!(error(r#"{"type":"safeguarding_policy","cold_floors":{"ETH":80}}"#).contains("cold_floors: "));
+    }
+
+    #[test]
+    fn a_client_instruction_line_records_the_instruction() {
+        let line = format!(
+            r#"{{"type":"client_instruction","id":"ci-7","client":"c1","asset":"{ETH}","purpose":"staking","max_amount":"5000","valid_until":"2027-01-01","evidence":"sha256:ab12","effective_at":"2026-03-01T00:00:00Z"}}"#
+        );
+        let (meta, action) = safeguard_action(&line);
+        assert_eq!(meta.instruction.as_str(), "ci-7");
+        let expected = ringfence_core::ClientInstruction {
+            id: instruction_id("ci-7"),
+            client: ClientId::parse("c1").unwrap(),
+            asset: AssetId::parse(ETH).unwrap(),
+            purpose: ringfence_core::Purpose::Staking,
+            beneficiary: ringfence_core::Beneficiary::Client,
+            max_amount: Amount::new(5000),
+            valid_from: time("2026-03-01T00:00:00Z"),
+            valid_until: time("2027-01-01"),
+            revocable: true,
+            evidence: "sha256:ab12".into(),
+        };
+        assert_eq!(action, SafeguardAction::RecordInstruction(expected.clone()));
+        let line = format!(
+            r#"{{"type":"client_instruction","id":"ci-7","client":"c1","asset":"{ETH}","purpose":"lending","beneficiary":"firm","max_amount":5000,"valid_from":"2026-04-01","valid_until":"2027-01-01","revocable":false,"evidence":"sha256:ab12"}}"#
+        );
+        let firm = ringfence_core::ClientInstruction {
+            purpose: ringfence_core::Purpose::Lending,
+            beneficiary: ringfence_core::Beneficiary::Firm,
+            valid_from: time("2026-04-01"),
+            revocable: false,
+            ..expected
+        };
+        assert_eq!(safeguard_action(&line).1, SafeguardAction::RecordInstruction(firm));
+        assert!(error(&line.replace("lending", "speculation")).contains("unknown variant `speculation`"));
+        assert!(error(&line.replace("\"valid_until\":\"2027-01-01\"", "\"valid_until\":\"2027-01-01T00:00\"")).contains("RFC 3339"));
+    }
+
+    #[test]
+    fn revocation_encumbrance_and_release_lines_name_the_instruction() {
+        let (meta, action) = safeguard_action(r#"{"type":"instruction_revocation","id":"ci-7"}"#);
+        assert_eq!(action, SafeguardAction::RevokeInstruction { id: instruction_id("ci-7") });
+        assert_eq!(meta.instruction.as_str(), "revocation:ci-7");
+        let (meta, action) = safeguard_action(r#"{"type":"encumbrance","key":"enc-1","instruction":"ci-7","amount":"300"}"#);
+        assert_eq!(action, SafeguardAction::Encumber { key: key("enc-1"), instruction: instruction_id("ci-7"), amount: Amount::new(300) });
+        assert_eq!(meta.instruction.as_str(), "ci-7");
+        let (_, action) = safeguard_action(r#"{"type":"release","key":"rel-1","instruction":"ci-7","amount":"100"}"#);
+        assert_eq!(action, SafeguardAction::Release { key: key("rel-1"), instruction: instruction_id("ci-7"), amount: Amount::new(100) });
+        assert!(
+            error(r#"{"type":"encumbrance","key":"enc-1","amount":"300"}"#).contains("client instruction it is under in \"instruction\"")
+        );
+        assert!(error(r#"{"type":"release","key":"rel-1","amount":"100"}"#).contains("client instruction it releases from"));
+        assert!(error(r#"{"type":"encumbrance","key":"enc-1","instruction":"ci-7","amount":"-3"}"#).contains("negative"));
+    }
+
+    #[test]
+    fn a_risk_assessment_line_takes_its_floor_as_a_percentage() {
+        let line = format!(
+            r#"{{"type":"risk_assessment","id":"ra-1","asset":"{ETH}","cold_floor":"70.5","valid_until":"2026-06-30","reason":"staking desk, memo RISK-12"}}"#
+        );
+        let (meta, action) = safeguard_action(&line);
+        assert_eq!(meta.instruction.as_str(), "assessment:ra-1");
+        let expected = ringfence_core::RiskAssessment {
+            id: AssessmentId::parse("ra-1").unwrap(),
+            asset: AssetId::parse(ETH).unwrap(),
+            cold_floor_bp: 7050,
+            valid_until: time("2026-06-30"),
+            reason: "staking desk, memo RISK-12".into(),
+        };
+        assert_eq!(action, SafeguardAction::RecordRiskAssessment(expected));
+        assert!(error(&line.replace("\"70.5\"", "\"170\"")).starts_with("cold_floor \"170\" is above 100 %"));
+    }
+
+    #[test]
+    fn institution_and_fiat_account_lines_register_them() {
+        let (meta, action) = safeguard_action(
+            r#"{"type":"institution","id":"nordbank","name":"Nordbank AG","kind":"credit_institution","reference":"NORDDEFFXXX"}"#,
+        );
+        assert_eq!(meta.instruction.as_str(), "register:nordbank");
+        let institution = ringfence_core::Institution {
+            id: InstitutionId::parse("nordbank").unwrap(),
+            name: "Nordbank AG".into(),
+            kind: ringfence_core::InstitutionKind::CreditInstitution,
+            reference: "NORDDEFFXXX".into(),
+        };
+        assert_eq!(action, SafeguardAction::RegisterInstitution(institution));
+        let (meta, action) = safeguard_action(
+            r#"{"type":"fiat_account","id":"eur-1","institution":"nordbank","currency":"EUR","reference":"DE89370400440532013000"}"#,
+        );
+        assert_eq!(meta.instruction.as_str(), "register:eur-1");
+        let account = ringfence_core::FiatAccount {
+            id: FiatAccountId::parse("eur-1").unwrap(),
+            institution: InstitutionId::parse("nordbank").unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            class: ringfence_core::FiatAccountClass::ClientFunds,
+            reference: "DE89370400440532013000".into(),
+        };
+        assert_eq!(action, SafeguardAction::RegisterFiatAccount(account.clone()));
+        let (_, action) = safeguard_action(
+            r#"{"type":"fiat_account","id":"eur-1","institution":"nordbank","currency":"EUR","class":"firm","reference":"DE89370400440532013000"}"#,
+        );
+        assert_eq!(
+            action,
+            SafeguardAction::RegisterFiatAccount(ringfence_core::FiatAccount { class: ringfence_core::FiatAccountClass::Firm, ..account })
+        );
+        assert!(
+            error(r#"{"type":"fiat_account","id":"eur-1","institution":"nordbank","currency":"eur","reference":"x"}"#).contains("ISO 4217")
+        );
+    }
+
+    #[test]
+    fn fiat_receipt_placement_and_withdrawal_lines_become_fiat_events() {
+        let (meta, action) = safeguard_action(r#"{"type":"fiat_receipt","key":"rcv-1","client":"c1","currency":"EUR","amount":"125000"}"#);
+        assert_eq!(meta.instruction.as_str(), "rcv-1");
+        let receipt = FiatReceipt {
+            key: key("rcv-1"),
+            client: ClientId::parse("c1").unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            amount: Amount::new(125_000),
+        };
+        assert_eq!(action, SafeguardAction::ReceiveFiat(receipt));
+        let (_, action) =
+            safeguard_action(r#"{"type":"fiat_placement","key":"plc-1","receipt":"rcv-1","account":"eur-1","amount":"125000"}"#);
+        let placement = FiatPlacement {
+            key: key("plc-1"),
+            receipt: key("rcv-1"),
+            account: FiatAccountId::parse("eur-1").unwrap(),
+            amount: Amount::new(125_000),
+        };
+        assert_eq!(action, SafeguardAction::PlaceFiat(placement));
+        let (_, action) = safeguard_action(r#"{"type":"fiat_withdrawal","key":"fwd-1","client":"c1","account":"eur-1","amount":"5000"}"#);
+        let withdrawal = FiatWithdrawal {
+            key: key("fwd-1"),
+            client: ClientId::parse("c1").unwrap(),
+            account: FiatAccountId::parse("eur-1").unwrap(),
+            amount: Amount::new(5000),
+        };
+        assert_eq!(action, SafeguardAction::WithdrawFiat(withdrawal));
+        assert!(error(r#"{"type":"fiat_receipt","key":"rcv-1","client":"c1","currency":"EUR","amount":"12.50"}"#).contains("fraction"));
+    }
+
+    #[test]
+    fn a_safeguarding_check_line_has_no_fields() {
+        let (meta, action) = safeguard_action(r#"{"type":"safeguarding_check","actor":"compliance:jan"}"#);
+        assert_eq!(action, SafeguardAction::Check);
+        assert_eq!(meta.instruction.as_str(), "safeguarding-check");
+        assert!(error(r#"{"type":"safeguarding_check","now":"2026-03-01"}"#).contains("unknown field `now`"));
+    }
+
+    #[test]
+    fn a_reward_accrues_under_the_instruction_the_line_names() {
+        let line =
+            format!(r#"{{"type":"reward","key":"rwd-1","client":"c1","wallet":"w1","asset":"{ETH}","amount":"42","instruction":"ci-7"}}"#);
+        let command = command(&line);
+        assert_eq!(command.meta.instruction.as_str(), "ci-7");
+        let mut expected = build::deposit(
+            key("rwd-1"),
+            &ClientId::parse("c1").unwrap(),
+            &WalletId::parse("w1").unwrap(),
+            &AssetId::parse(ETH).unwrap(),
+            Amount::new(42),
+        );
+        expected.kind = MovementKind::Reward;
+        assert_eq!(command.action, Action::Movement(expected));
+        let explicit = format!(
+            r#"{{"type":"movement","key":"rwd-1","kind":"reward","postings":[{{"side":"debit","account":"holding:w1","asset":"{ETH}","amount":"42"}},{{"side":"credit","account":"position:c1","asset":"{ETH}","amount":"42"}}],"instruction":"ci-7"}}"#
+        );
+        assert_eq!(self::command(&explicit), command);
+    }
+
+    #[test]
+    fn a_reward_without_instruction_is_refused() {
+        let line = format!(r#"{{"type":"reward","key":"rwd-1","client":"c1","wallet":"w1","asset":"{ETH}","amount":"42"}}"#);
+        assert_eq!(error(&line), REWARD_WITHOUT_INSTRUCTION);
+        let explicit = format!(
+            r#"{{"type":"movement","key":"rwd-1","kind":"reward","postings":[{{"side":"debit","account":"holding:w1","asset":"{ETH}","amount":"42"}},{{"side":"credit","account":"position:c1","asset":"{ETH}","amount":"42"}}]}}"#
+        );
+        assert_eq!(error(&explicit), REWARD_WITHOUT_INSTRUCTION);
+    }
+
+    #[test]
+    fn safeguarding_lines_refuse_unknown_fields() {
+        for line in [
+            r#"{"type":"safeguarding_policy","cold_floor_bp":8000}"#.to_owned(),
+            format!(
+                r#"{{"type":"client_instruction","id":"ci-7","client":"c1","asset":"{ETH}","purpose":"staking","max_amount":"5","valid_until":"2027-01-01","evidence":"e","colour":"red"}}"#
+            ),
+            r#"{"type":"instruction_revocation","id":"ci-7","colour":"red"}"#.to_owned(),
+            r#"{"type":"encumbrance","key":"e1","instruction":"ci-7","amount":"1","colour":"red"}"#.to_owned(),
+            r#"{"type":"release","key":"r1","instruction":"ci-7","amount":"1","colour":"red"}"#.to_owned(),
+            format!(
+                r#"{{"type":"risk_assessment","id":"ra-1","asset":"{ETH}","cold_floor":70,"valid_until":"2026-06-30","reason":"r","colour":"red"}}"#
+            ),
+            r#"{"type":"institution","id":"b","name":"B","kind":"central_bank","reference":"r","colour":"red"}"#.to_owned(),
+            r#"{"type":"fiat_account","id":"a","institution":"b","currency":"EUR","reference":"r","colour":"red"}"#.to_owned(),
+            r#"{"type":"fiat_receipt","key":"k","client":"c1","currency":"EUR","amount":"1","colour":"red"}"#.to_owned(),
+            r#"{"type":"fiat_placement","key":"k","receipt":"r","account":"a","amount":"1","colour":"red"}"#.to_owned(),
+            r#"{"type":"fiat_withdrawal","key":"k","client":"c1","account":"a","amount":"1","colour":"red"}"#.to_owned(),
+            r#"{"type":"safeguarding_check","colour":"red"}"#.to_owned(),
+            format!(
+                r#"{{"type":"reward","key":"k","client":"c1","wallet":"w1","asset":"{ETH}","amount":"1","instruction":"ci-7","colour":"red"}}"#
+            ),
+        ] {
+            let message = error(&line);
+            let expected = if line.contains("cold_floor_bp") { "unknown field `cold_floor_bp`" } else { "unknown field `colour`" };
+            assert!(message.contains(expected), "{line}: {message}");
+        }
     }
 }
