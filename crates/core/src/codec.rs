@@ -16,6 +16,8 @@ use crate::oversight::{
 };
 use crate::time::Timestamp;
 
+mod safeguard;
+
 /// Why bytes are not a valid encoding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -239,6 +241,10 @@ impl Encoder {
                 self.u8(23);
                 self.u64(*id);
             }
+            Action::Safeguard(action) => {
+                self.u8(24);
+                self.safeguard(action);
+            }
         }
     }
 
@@ -414,6 +420,7 @@ pub(crate) fn movement_kind_tag(kind: MovementKind) -> u8 {
         MovementKind::FirmFunding => 5,
         MovementKind::FirmWithdrawal => 6,
         MovementKind::Correction => 7,
+        MovementKind::Reward => 8,
     }
 }
 
@@ -584,6 +591,7 @@ impl<'a> Decoder<'a> {
             21 => Action::ApproveResolution { id: self.u64()? },
             22 => Action::RejectResolution { id: self.u64()?, reason: self.str()?.to_owned() },
             23 => Action::EscalateException { id: self.u64()? },
+            24 => Action::Safeguard(self.safeguard()?),
             tag => return Err(DecodeError::BadTag { what: "action", tag, offset }),
         };
         Ok(Command { meta, action })
@@ -700,7 +708,7 @@ impl<'a> Decoder<'a> {
 
     pub fn movement(&mut self) -> Result<Movement, DecodeError> {
         let key = self.id(IdempotencyKey::parse)?;
-        let kind = match self.tag("movement kind", 7)? {
+        let kind = match self.tag("movement kind", 8)? {
             0 => MovementKind::Deposit,
             1 => MovementKind::Withdrawal,
             2 => MovementKind::Transfer,
@@ -708,7 +716,8 @@ impl<'a> Decoder<'a> {
             4 => MovementKind::Rebalance,
             5 => MovementKind::FirmFunding,
             6 => MovementKind::FirmWithdrawal,
-            _ => MovementKind::Correction,
+            7 => MovementKind::Correction,
+            _ => MovementKind::Reward,
         };
         let corrects = match self.tag("correction flag", 1)? {
             0 => None,

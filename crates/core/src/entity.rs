@@ -44,6 +44,17 @@ pub enum AuthorisationBasis {
     ThirdCountryEquivalent,
 }
 
+impl AuthorisationBasis {
+    pub fn code(self) -> &'static str {
+        match self {
+            AuthorisationBasis::MicaCasp => "mica_casp",
+            AuthorisationBasis::CrrCreditInstitution => "crr_credit_institution",
+            AuthorisationBasis::Art60Entity => "art60_entity",
+            AuthorisationBasis::ThirdCountryEquivalent => "third_country_equivalent",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubCustodian {
     pub id: SubCustodianId,

@@ -101,6 +101,21 @@ name_type!(
     "actor"
 );
 name_type!(
+    /// A credit institution or central bank where client fiat funds are placed.
+    InstitutionId,
+    "institution id"
+);
+name_type!(
+    /// An account for client fiat funds (or the firm's own, to tell them apart).
+    FiatAccountId,
+    "fiat account id"
+);
+name_type!(
+    /// A documented risk assessment that allows a deviation from a policy.
+    AssessmentId,
+    "assessment id"
+);
+name_type!(
     /// The public half of an API token (the part before the secret), by which it is found
     /// and revoked.
     TokenId,

@@ -7,27 +7,37 @@
 
 pub mod amount;
 pub mod approval;
+pub mod calendar;
 pub mod codec;
 pub mod entity;
 pub mod ids;
 pub mod movement;
 pub mod oversight;
 pub mod register;
+pub mod safeguard;
 pub mod status;
 pub mod time;
 
 pub use amount::{Amount, AmountError, SCALE_MAX};
 pub use approval::{ApprovalPolicy, Pending, PendingState};
+pub use calendar::{Calendar, Date};
 pub use entity::{
     ApiToken, Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Role, Segregation, SubCustodian,
     TOKEN_PREFIX, Tier, TokenRefusal, Wallet, WalletClass,
 };
-pub use ids::{Actor, Address, AssetId, ClientId, IdError, IdempotencyKey, InstructionId, KeySetId, SubCustodianId, TokenId, WalletId};
+pub use ids::{
+    Actor, Address, AssessmentId, AssetId, ClientId, FiatAccountId, IdError, IdempotencyKey, InstitutionId, InstructionId, KeySetId,
+    SubCustodianId, TokenId, WalletId,
+};
 pub use movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side, build};
 pub use oversight::{
     Break, ChainBlock, ChainObservation, ChainTransfer, ChainWatch, Direction, Exception, ExceptionKind, ExceptionPolicy, ExceptionState,
     MovementLeg, ObservedLeg, Proposal, ReconRun, Resolution, RunSource, Severity, TransferRef,
 };
 pub use register::{AssetSummary, InvariantViolation, KeySetAccess, Net, Register, RunRecord, SharedSigner};
+pub use safeguard::{
+    Beneficiary, ClientInstruction, Currency, FiatAccount, FiatAccountClass, FiatPlacement, FiatReceipt, FiatWithdrawal, Institution,
+    InstitutionKind, OwnAccountUse, Purpose, RiskAssessment, SafeguardAction, SafeguardingPolicy,
+};
 pub use status::{Outcome, Status};
 pub use time::Timestamp;

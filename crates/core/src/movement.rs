@@ -69,6 +69,9 @@ pub enum MovementKind {
     FirmWithdrawal,
     /// Reverses, posting by posting, the movement it names. Nothing is edited or deleted.
     Correction,
+    /// A reward earned by a client's encumbered assets (staking, lending): shaped as a
+    /// deposit, under the client instruction its `instruction` names, to that client only.
+    Reward,
 }
 
 /// The most postings one movement may carry.
@@ -171,6 +174,8 @@ pub enum Action {
     EscalateException {
         id: u64,
     },
+    /// Safeguarding policies, client instructions, encumbrance and client fiat funds (issue 6).
+    Safeguard(crate::safeguard::SafeguardAction),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -105,10 +105,21 @@ pub enum ExceptionKind {
     UnmatchedOutflow,
     /// A movement whose transfer was not seen on chain within the confirmation time.
     Unconfirmed,
+    /// The cold share of an asset's client-class holdings is below its floor, without a live
+    /// risk assessment that allows it.
+    ColdFloor,
+    /// A sub-custodian's authorisation reaches its review date within the notice period.
+    AuthorisationLapsing,
+    /// A sub-custodian whose authorisation lapsed still holds client assets.
+    AuthorisationLapsed,
+    /// Assets stay encumbered under a client instruction that was revoked or expired.
+    EncumbranceLapsed,
+    /// Client fiat funds not placed by the end of the next business day.
+    FiatUnplaced,
 }
 
 impl ExceptionKind {
-    pub const ALL: [ExceptionKind; 9] = [
+    pub const ALL: [ExceptionKind; 14] = [
         ExceptionKind::WalletDifference,
         ExceptionKind::CoverageShortfall,
         ExceptionKind::CoverageSurplus,
@@ -118,6 +129,11 @@ impl ExceptionKind {
         ExceptionKind::UnmatchedInflow,
         ExceptionKind::UnmatchedOutflow,
         ExceptionKind::Unconfirmed,
+        ExceptionKind::ColdFloor,
+        ExceptionKind::AuthorisationLapsing,
+        ExceptionKind::AuthorisationLapsed,
+        ExceptionKind::EncumbranceLapsed,
+        ExceptionKind::FiatUnplaced,
     ];
 
     pub fn code(self) -> &'static str {
@@ -131,6 +147,11 @@ impl ExceptionKind {
             ExceptionKind::UnmatchedInflow => "unmatched_inflow",
             ExceptionKind::UnmatchedOutflow => "unmatched_outflow",
             ExceptionKind::Unconfirmed => "unconfirmed",
+            ExceptionKind::ColdFloor => "cold_floor",
+            ExceptionKind::AuthorisationLapsing => "authorisation_lapsing",
+            ExceptionKind::AuthorisationLapsed => "authorisation_lapsed",
+            ExceptionKind::EncumbranceLapsed => "encumbrance_lapsed",
+            ExceptionKind::FiatUnplaced => "fiat_unplaced",
         }
     }
 

@@ -17,9 +17,11 @@
 mod access;
 mod four_eyes;
 mod oversight;
+mod safeguard;
 
 pub use access::{KeySetAccess, SharedSigner};
 pub use oversight::RunRecord;
+pub use safeguard::{AssessmentRecord, CheckRecord, FiatAccountRecord, InstructionRecord, ReceiptRecord, share_bp};
 
 use sha2::{Digest as _, Sha256};
 
@@ -296,6 +298,8 @@ pub struct Register {
     four_eyes: four_eyes::FourEyes,
     /// Chain watches, linkage, reconciliation runs and exceptions.
     oversight: oversight::Oversight,
+    /// Safeguarding policy, client instructions, encumbrance and client fiat funds.
+    safeguards: safeguard::Safeguards,
     /// The recorded time of the command being applied: four-eyes deadlines run on it.
     now: Timestamp,
     /// The latest effective time of any accepted movement.
@@ -378,7 +382,10 @@ impl Register {
                 self.scratch = scratch;
                 outcome
             }
-            action => match self.oversight_command(&command.meta, action).unwrap_or_else(|| self.apply_registration(&command.meta, action))
+            action => match self
+                .oversight_command(&command.meta, action)
+                .or_else(|| self.safeguard_command(&command.meta, action))
+                .unwrap_or_else(|| self.apply_registration(&command.meta, action))
             {
                 Ok(outcome) | Err(outcome) => outcome,
             },
@@ -532,6 +539,7 @@ impl Register {
             | Action::ApproveResolution { .. }
             | Action::RejectResolution { .. }
             | Action::EscalateException { .. } => unreachable!("oversight commands are applied by oversight_command()"),
+            Action::Safeguard(_) => unreachable!("safeguarding commands are applied by safeguard_command()"),
         }
     }
 
@@ -711,6 +719,7 @@ impl Register {
         // reported is the first broken rule in `Status` order, whatever the posting order.
         self.resolve(&movement.postings, &mut scratch.resolved)?;
         let correction_target = self.check_correction(movement)?;
+        self.check_reward(meta, movement)?;
         self.check_chains(&movement.postings, &scratch.resolved)?;
         self.check_balanced(&scratch.resolved, &mut scratch.sums)?;
         self.check_shape(movement.kind, &scratch.resolved)?;
@@ -718,6 +727,7 @@ impl Register {
         net_deltas(&scratch.resolved, &mut scratch.deltas);
         self.check_sub_custody(meta, &scratch.deltas)?;
         self.check_amounts(scratch)?;
+        self.check_encumbered(scratch)?;
         Ok(Plan { key, command_digest, postings_digest, correction_target })
     }
 
@@ -844,7 +854,7 @@ impl Register {
         let position = matches!(posting.slot, Slot::Position(_));
         let debit = posting.side == Side::Debit;
         match kind {
-            MovementKind::Deposit => {
+            MovementKind::Deposit | MovementKind::Reward => {
                 if debit {
                     client_holding
                 } else {
@@ -1184,6 +1194,7 @@ impl Register {
             return Err(InvariantViolation(format!("movement {} was recorded twice", movement.key)));
         }
         self.link_movement(seq, movement, &scratch.resolved);
+        self.record_reward(meta, movement);
         self.check_touched(&scratch.deltas)
     }
 
@@ -1558,5 +1569,6 @@ pub fn kind_name(kind: MovementKind) -> &'static str {
         MovementKind::FirmFunding => "firm_funding",
         MovementKind::FirmWithdrawal => "firm_withdrawal",
         MovementKind::Correction => "correction",
+        MovementKind::Reward => "reward",
     }
 }

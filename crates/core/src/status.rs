@@ -66,6 +66,16 @@ statuses! {
     UnknownChain => "unknown_chain",
     /// No exception has that id.
     UnknownException => "unknown_exception",
+    /// No client instruction has that id (encumbrance, release, reward, revocation).
+    UnknownInstruction => "unknown_instruction",
+    /// No credit institution or central bank has that id.
+    UnknownInstitution => "unknown_institution",
+    /// No fiat account has that id.
+    UnknownFiatAccount => "unknown_fiat_account",
+    /// No fiat receipt has that key.
+    UnknownReceipt => "unknown_receipt",
+    /// Nothing to record: no safeguarding breach lacks an exception.
+    NothingDue => "nothing_due",
     /// The exception is not in a state that allows the action (e.g. approving a resolution
     /// nobody proposed, proposing one while someone else investigates).
     ExceptionState => "exception_state",
@@ -107,6 +117,19 @@ statuses! {
     /// A chain observation that does not fit the watch: blocks not consecutive, transfers
     /// outside its blocks, a chain that is not `eip155:<id>`.
     InvalidObservation => "invalid_observation",
+    /// A client instruction out of bounds: no evidence, a maximum of zero, a validity that
+    /// ends before it starts or before now.
+    InvalidInstruction => "invalid_instruction",
+    /// A client instruction that is not live at the effective time: revoked, expired or not
+    /// yet valid. Further encumbrance under it is refused.
+    InstructionNotLive => "instruction_not_live",
+    /// The client instruction was given as irrevocable.
+    InstructionNotRevocable => "instruction_not_revocable",
+    /// A reward, encumbrance or release that does not fit its instruction's client or asset.
+    InstructionMismatch => "instruction_mismatch",
+    /// A risk assessment, institution or fiat account out of bounds, or a fiat amount that does
+    /// not fit (a placement above what is unplaced, another currency).
+    InvalidSafeguard => "invalid_safeguard",
     /// A reconciliation run out of bounds (too many sources or breaks, empty subjects).
     InvalidRun => "invalid_run",
     /// An API token whose roles do not fit: none, repeated, or the client role mixed with
@@ -131,6 +154,9 @@ statuses! {
     /// An individually segregated client's assets would sit outside their wallets, or an
     /// omnibus wallet would hold other than omnibus clients' assets (invariant 4).
     IndividualSegregationBreach => "individual_segregation_breach",
+    /// Use of client assets for the firm's own account (staking, lending, collateral or
+    /// trading for the firm), or client fiat placed into the firm's own account.
+    OwnAccountUse => "own_account_use",
     /// Allocation to a wallet at a sub-custodian whose authorisation is not live at the
     /// effective time (invariant 6).
     SubCustodianNotAuthorised => "sub_custodian_not_authorised",
@@ -142,6 +168,14 @@ statuses! {
     HoldingWouldGoNegative => "holding_would_go_negative",
     /// A firm own account would go below zero.
     OwnAccountWouldGoNegative => "own_account_would_go_negative",
+    /// The movement would take a client's position below what is encumbered under client
+    /// instructions (release it first), or an encumbrance would exceed the free position.
+    EncumberedPosition => "encumbered_position",
+    /// An encumbrance that would take the instruction above its maximum amount.
+    InstructionLimit => "instruction_limit",
+    /// A release of more than is encumbered, a placement of more than is unplaced, or a
+    /// withdrawal of more than the client or the account has.
+    InsufficientFunds => "insufficient_funds",
 }
 
 impl Status {

@@ -248,6 +248,8 @@ fn allowed(kind: MovementKind, posting: &Posting) -> bool {
         (MovementKind::FirmFunding, Side::Credit) => capital,
         (MovementKind::FirmWithdrawal, Side::Debit) => matches!(posting.account, Account::Own(_)),
         (MovementKind::Correction, _) => true,
+        // Rewards are judged against client instructions, which the model does not generate.
+        (MovementKind::Reward, _) => unreachable!("the model generates no rewards"),
     }
 }
 

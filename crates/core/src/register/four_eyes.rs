@@ -5,6 +5,7 @@ use super::{Check, HashMap, Register, Registered, reject};
 use crate::approval::{ApprovalPolicy, Pending, PendingState, REASON_BYTES_MAX};
 use crate::ids::AssetId;
 use crate::movement::{Account, Action, Command, Meta, MovementKind, Side};
+use crate::safeguard::SafeguardAction;
 use crate::status::{Outcome, Status};
 use crate::time::Timestamp;
 
@@ -18,6 +19,9 @@ pub(super) enum Subject {
     Wallet(String),
     Policy,
     ExceptionPolicy,
+    /// The safeguarding policy, a client instruction, a risk assessment, an institution or a
+    /// fiat account, by a prefixed name.
+    Safeguard(String),
 }
 
 /// The four-eyes part of the register's state.
@@ -43,6 +47,14 @@ fn subject_of(action: &Action) -> Option<Subject> {
         Action::ChangeWallet(wallet) => Subject::Wallet(wallet.id.as_str().to_owned()),
         Action::SetApprovalPolicy(_) => Subject::Policy,
         Action::SetExceptionPolicy(_) => Subject::ExceptionPolicy,
+        Action::Safeguard(action) => Subject::Safeguard(match action {
+            SafeguardAction::SetPolicy(_) => "policy".to_owned(),
+            SafeguardAction::RecordInstruction(instruction) => format!("instruction:{}", instruction.id),
+            SafeguardAction::RecordRiskAssessment(assessment) => format!("assessment:{}", assessment.id),
+            SafeguardAction::RegisterInstitution(institution) => format!("institution:{}", institution.id),
+            SafeguardAction::RegisterFiatAccount(account) => format!("fiat-account:{}", account.id),
+            _ => return None,
+        }),
         _ => return None,
     })
 }
@@ -190,6 +202,14 @@ impl Register {
             Action::ChangeWallet(wallet) => Some(format!("the change of wallet {}", wallet.id)),
             Action::SetApprovalPolicy(_) => Some("the change of the approval policy".into()),
             Action::SetExceptionPolicy(_) => Some("the change of the exception policy".into()),
+            Action::Safeguard(action) => match action {
+                SafeguardAction::SetPolicy(_) => Some("the change of the safeguarding policy".into()),
+                SafeguardAction::RecordInstruction(instruction) => Some(format!("the client instruction {}", instruction.id)),
+                SafeguardAction::RecordRiskAssessment(assessment) => Some(format!("the risk assessment {}", assessment.id)),
+                SafeguardAction::RegisterInstitution(institution) => Some(format!("the new institution {}", institution.id)),
+                SafeguardAction::RegisterFiatAccount(account) => Some(format!("the new fiat account {}", account.id)),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -224,6 +244,7 @@ impl Register {
                 (entry.value.reference == *reference && entry.value.valid_until == *valid_until).then(|| Outcome::already_exists(entry.seq))
             }
             Action::ChangeWallet(wallet) => self.check_wallet_change(&command.meta, wallet).err(),
+            Action::Safeguard(action) => self.check_safeguard(&command.meta, action).err(),
             Action::SetApprovalPolicy(policy) => self.check_policy(policy).err(),
             Action::SetExceptionPolicy(policy) => {
                 if let Some(problem) = policy.problem() {

@@ -394,10 +394,24 @@ impl Register {
             }
         }
         let seq = self.next_seq();
+        let opened = self.open_exceptions(seq, &run.breaks);
+        self.oversight.runs.push(RunRecord {
+            id: seq,
+            actor: meta.actor.clone(),
+            recorded_at: self.now,
+            run: run.clone(),
+            exceptions: opened,
+        });
+        Ok(Outcome::accepted(seq))
+    }
+
+    /// Opens an exception for each break at entry `seq`, or marks the unresolved one with the
+    /// same subject as seen again. Returns the exceptions, in break order.
+    pub(super) fn open_exceptions(&mut self, seq: u64, breaks: &[crate::oversight::Break]) -> Vec<u64> {
         let (policy, _) = self.exception_policy();
         let due_at = Timestamp::from_micros(self.now.micros().saturating_add(i64::from(policy.resolution_hours) * MICROS_PER_HOUR));
-        let mut opened = Vec::with_capacity(run.breaks.len());
-        for found in &run.breaks {
+        let mut opened = Vec::with_capacity(breaks.len());
+        for found in breaks {
             if let Some(&id) = self.oversight.open_subjects.get(&found.subject) {
                 let exception = &mut self.oversight.exceptions[(id - 1) as usize];
                 if exception.seen_again.last() != Some(&seq) && exception.run != seq {
@@ -428,14 +442,12 @@ impl Register {
             self.oversight.due.insert((due_at, id));
             opened.push(id);
         }
-        self.oversight.runs.push(RunRecord {
-            id: seq,
-            actor: meta.actor.clone(),
-            recorded_at: self.now,
-            run: run.clone(),
-            exceptions: opened,
-        });
-        Ok(Outcome::accepted(seq))
+        opened
+    }
+
+    /// Whether an unresolved exception has this subject.
+    pub(super) fn exception_open_for(&self, subject: &str) -> bool {
+        self.oversight.open_subjects.contains_key(subject)
     }
 
     fn exception_mut(&mut self, id: u64) -> Check<&mut Exception> {

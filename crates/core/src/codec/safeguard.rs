@@ -1,0 +1,229 @@
+//! The canonical form of the safeguarding commands (action tag 24, then a sub-tag).
+
+use super::{DecodeError, Decoder, Encoder};
+use crate::amount::Amount;
+use crate::calendar::Date;
+use crate::ids::{AssessmentId, AssetId, ClientId, FiatAccountId, IdempotencyKey, InstitutionId, InstructionId};
+use crate::safeguard::{
+    Beneficiary, ClientInstruction, Currency, FiatAccount, FiatAccountClass, FiatPlacement, FiatReceipt, FiatWithdrawal, Institution,
+    InstitutionKind, OwnAccountUse, Purpose, RiskAssessment, SafeguardAction, SafeguardingPolicy,
+};
+use crate::time::Timestamp;
+
+const DATE_BYTES: usize = 8;
+
+impl Encoder {
+    pub(super) fn safeguard(&mut self, action: &SafeguardAction) {
+        match action {
+            SafeguardAction::SetPolicy(policy) => {
+                self.u8(0);
+                self.u8(match policy.own_account_use {
+                    OwnAccountUse::Forbidden => 0,
+                    OwnAccountUse::ExpressConsent => 1,
+                });
+                self.u64(u64::from(policy.cold_floor_bp));
+                self.u64(policy.cold_floors.len() as u64);
+                for (asset, floor) in &policy.cold_floors {
+                    self.str(asset.as_str());
+                    self.u64(u64::from(*floor));
+                }
+                self.u64(u64::from(policy.lapse_notice_days));
+                self.u64(policy.closing_days.len() as u64);
+                for day in &policy.closing_days {
+                    self.i64(day.start().micros());
+                }
+                self.u64(u64::from(policy.concentration_limit_bp));
+            }
+            SafeguardAction::RecordInstruction(instruction) => {
+                self.u8(1);
+                self.str(instruction.id.as_str());
+                self.str(instruction.client.as_str());
+                self.str(instruction.asset.as_str());
+                self.u8(Purpose::ALL.iter().position(|p| *p == instruction.purpose).unwrap_or(0) as u8);
+                self.u8(match instruction.beneficiary {
+                    Beneficiary::Client => 0,
+                    Beneficiary::Firm => 1,
+                });
+                self.u128(instruction.max_amount.units());
+                self.i64(instruction.valid_from.micros());
+                self.i64(instruction.valid_until.micros());
+                self.u8(u8::from(instruction.revocable));
+                self.str(&instruction.evidence);
+            }
+            SafeguardAction::RevokeInstruction { id } => {
+                self.u8(2);
+                self.str(id.as_str());
+            }
+            SafeguardAction::Encumber { key, instruction, amount } | SafeguardAction::Release { key, instruction, amount } => {
+                self.u8(if matches!(action, SafeguardAction::Encumber { .. }) { 3 } else { 4 });
+                self.str(key.as_str());
+                self.str(instruction.as_str());
+                self.u128(amount.units());
+            }
+            SafeguardAction::RecordRiskAssessment(assessment) => {
+                self.u8(5);
+                self.str(assessment.id.as_str());
+                self.str(assessment.asset.as_str());
+                self.u64(u64::from(assessment.cold_floor_bp));
+                self.i64(assessment.valid_until.micros());
+                self.str(&assessment.reason);
+            }
+            SafeguardAction::RegisterInstitution(institution) => {
+                self.u8(6);
+                self.str(institution.id.as_str());
+                self.str(&institution.name);
+                self.u8(match institution.kind {
+                    InstitutionKind::CreditInstitution => 0,
+                    InstitutionKind::CentralBank => 1,
+                });
+                self.str(&institution.reference);
+            }
+            SafeguardAction::RegisterFiatAccount(account) => {
+                self.u8(7);
+                self.str(account.id.as_str());
+                self.str(account.institution.as_str());
+                self.str(account.currency.as_str());
+                self.u8(match account.class {
+                    FiatAccountClass::ClientFunds => 0,
+                    FiatAccountClass::Firm => 1,
+                });
+                self.str(&account.reference);
+            }
+            SafeguardAction::ReceiveFiat(receipt) => {
+                self.u8(8);
+                self.str(receipt.key.as_str());
+                self.str(receipt.client.as_str());
+                self.str(receipt.currency.as_str());
+                self.u128(receipt.amount.units());
+            }
+            SafeguardAction::PlaceFiat(placement) => {
+                self.u8(9);
+                self.str(placement.key.as_str());
+                self.str(placement.receipt.as_str());
+                self.str(placement.account.as_str());
+                self.u128(placement.amount.units());
+            }
+            SafeguardAction::WithdrawFiat(withdrawal) => {
+                self.u8(10);
+                self.str(withdrawal.key.as_str());
+                self.str(withdrawal.client.as_str());
+                self.str(withdrawal.account.as_str());
+                self.u128(withdrawal.amount.units());
+            }
+            SafeguardAction::Check => self.u8(11),
+        }
+    }
+}
+
+impl Decoder<'_> {
+    pub(super) fn safeguard(&mut self) -> Result<SafeguardAction, DecodeError> {
+        Ok(match self.tag("safeguarding action", 11)? {
+            0 => {
+                let own_account_use =
+                    if self.tag("own-account use", 1)? == 0 { OwnAccountUse::Forbidden } else { OwnAccountUse::ExpressConsent };
+                let cold_floor_bp = self.bp()?;
+                let count = self.count(10)?;
+                let cold_floors = (0..count).map(|_| Ok((self.id(AssetId::parse)?, self.bp()?))).collect::<Result<_, DecodeError>>()?;
+                let lapse_notice_days = self.small("lapse notice days")?;
+                let count = self.count(DATE_BYTES)?;
+                let closing_days = (0..count).map(|_| self.date()).collect::<Result<_, _>>()?;
+                let concentration_limit_bp = self.bp()?;
+                SafeguardAction::SetPolicy(SafeguardingPolicy {
+                    own_account_use,
+                    cold_floor_bp,
+                    cold_floors,
+                    lapse_notice_days,
+                    closing_days,
+                    concentration_limit_bp,
+                })
+            }
+            1 => SafeguardAction::RecordInstruction(ClientInstruction {
+                id: self.id(InstructionId::parse)?,
+                client: self.id(ClientId::parse)?,
+                asset: self.id(AssetId::parse)?,
+                purpose: Purpose::ALL[usize::from(self.tag("purpose", 3)?)],
+                beneficiary: if self.tag("beneficiary", 1)? == 0 { Beneficiary::Client } else { Beneficiary::Firm },
+                max_amount: Amount::new(self.u128()?),
+                valid_from: Timestamp::from_micros(self.i64()?),
+                valid_until: Timestamp::from_micros(self.i64()?),
+                revocable: self.tag("revocable flag", 1)? == 1,
+                evidence: self.str()?.to_owned(),
+            }),
+            2 => SafeguardAction::RevokeInstruction { id: self.id(InstructionId::parse)? },
+            tag @ (3 | 4) => {
+                let (key, instruction, amount) =
+                    (self.id(IdempotencyKey::parse)?, self.id(InstructionId::parse)?, Amount::new(self.u128()?));
+                if tag == 3 {
+                    SafeguardAction::Encumber { key, instruction, amount }
+                } else {
+                    SafeguardAction::Release { key, instruction, amount }
+                }
+            }
+            5 => SafeguardAction::RecordRiskAssessment(RiskAssessment {
+                id: self.id(AssessmentId::parse)?,
+                asset: self.id(AssetId::parse)?,
+                cold_floor_bp: self.bp()?,
+                valid_until: Timestamp::from_micros(self.i64()?),
+                reason: self.str()?.to_owned(),
+            }),
+            6 => SafeguardAction::RegisterInstitution(Institution {
+                id: self.id(InstitutionId::parse)?,
+                name: self.str()?.to_owned(),
+                kind: if self.tag("institution kind", 1)? == 0 { InstitutionKind::CreditInstitution } else { InstitutionKind::CentralBank },
+                reference: self.str()?.to_owned(),
+            }),
+            7 => SafeguardAction::RegisterFiatAccount(FiatAccount {
+                id: self.id(FiatAccountId::parse)?,
+                institution: self.id(InstitutionId::parse)?,
+                currency: self.currency()?,
+                class: if self.tag("fiat account class", 1)? == 0 { FiatAccountClass::ClientFunds } else { FiatAccountClass::Firm },
+                reference: self.str()?.to_owned(),
+            }),
+            8 => SafeguardAction::ReceiveFiat(FiatReceipt {
+                key: self.id(IdempotencyKey::parse)?,
+                client: self.id(ClientId::parse)?,
+                currency: self.currency()?,
+                amount: Amount::new(self.u128()?),
+            }),
+            9 => SafeguardAction::PlaceFiat(FiatPlacement {
+                key: self.id(IdempotencyKey::parse)?,
+                receipt: self.id(IdempotencyKey::parse)?,
+                account: self.id(FiatAccountId::parse)?,
+                amount: Amount::new(self.u128()?),
+            }),
+            10 => SafeguardAction::WithdrawFiat(FiatWithdrawal {
+                key: self.id(IdempotencyKey::parse)?,
+                client: self.id(ClientId::parse)?,
+                account: self.id(FiatAccountId::parse)?,
+                amount: Amount::new(self.u128()?),
+            }),
+            _ => SafeguardAction::Check,
+        })
+    }
+
+    fn bp(&mut self) -> Result<u16, DecodeError> {
+        let offset = self.offset;
+        u16::try_from(self.u64()?).map_err(|_| DecodeError::OutOfRange { what: "basis points", offset })
+    }
+
+    fn small(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        let offset = self.offset;
+        u32::try_from(self.u64()?).map_err(|_| DecodeError::OutOfRange { what, offset })
+    }
+
+    fn date(&mut self) -> Result<Date, DecodeError> {
+        let offset = self.offset;
+        let start = Timestamp::from_micros(self.i64()?);
+        let date = Date::of(start);
+        if date.start() != start {
+            return Err(DecodeError::OutOfRange { what: "date", offset });
+        }
+        Ok(date)
+    }
+
+    fn currency(&mut self) -> Result<Currency, DecodeError> {
+        let offset = self.offset;
+        let text = self.str()?;
+        Currency::parse(text).map_err(|_| DecodeError::OutOfRange { what: "currency", offset })
+    }
+}

@@ -1,0 +1,901 @@
+//! Safeguarding policies inside the register (see [`crate::safeguard`]): the policy, client
+//! instructions and encumbrance, risk assessments, client fiat funds, and the checks that turn
+//! breaches into exceptions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Check, HashMap, Register, Registered, Slot, reject};
+use crate::calendar::Calendar;
+use crate::entity::Custodian;
+use crate::ids::{Actor, AssessmentId, ClientId, FiatAccountId, IdempotencyKey, InstitutionId, InstructionId};
+use crate::movement::{Action, Meta, Movement, MovementKind, Side};
+use crate::oversight::{Break, ExceptionKind, Severity};
+use crate::safeguard::{
+    BP_MAX, Beneficiary, ClientInstruction, Currency, FiatAccount, FiatAccountClass, FiatReceipt, Institution, OwnAccountUse,
+    RiskAssessment, SafeguardAction, SafeguardingPolicy, TEXT_BYTES_MAX, percent,
+};
+use crate::status::{Outcome, Status};
+use crate::time::Timestamp;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// A client instruction as recorded, with what it encumbers now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstructionRecord {
+    pub instruction: ClientInstruction,
+    pub recorded_by: Actor,
+    pub seq: u64,
+    /// The revocation: its sequence number and time.
+    pub revoked: Option<(u64, Timestamp)>,
+    /// What is encumbered under it now.
+    pub encumbered: u128,
+    /// Rewards credited under it so far.
+    pub rewards: u128,
+}
+
+impl InstructionRecord {
+    /// Whether further encumbrance is allowed at `at`; else why not.
+    pub fn live_at(&self, at: Timestamp) -> Result<(), String> {
+        let id = &self.instruction.id;
+        if let Some((seq, _)) = self.revoked {
+            return Err(format!("client instruction {id} was revoked at sequence {seq}"));
+        }
+        if at < self.instruction.valid_from {
+            return Err(format!("client instruction {id} is not valid yet"));
+        }
+        if at > self.instruction.valid_until {
+            return Err(format!("client instruction {id} expired"));
+        }
+        Ok(())
+    }
+}
+
+/// A risk assessment as recorded; it applies only once four-eyes approval completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssessmentRecord {
+    pub assessment: RiskAssessment,
+    pub recorded_by: Actor,
+    pub seq: u64,
+}
+
+/// A fiat account with its balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiatAccountRecord {
+    pub account: FiatAccount,
+    pub seq: u64,
+    pub balance: u128,
+}
+
+/// A fiat receipt with its deadline and what is placed of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptRecord {
+    pub receipt: FiatReceipt,
+    pub seq: u64,
+    pub received_at: Timestamp,
+    /// The end of the next business day after receipt.
+    pub deadline: Timestamp,
+    pub placed: u128,
+    /// When the last of it was placed.
+    pub placed_at: Option<Timestamp>,
+}
+
+impl ReceiptRecord {
+    pub fn unplaced(&self) -> u128 {
+        self.receipt.amount.units() - self.placed
+    }
+}
+
+/// A recorded safeguarding check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRecord {
+    pub id: u64,
+    pub actor: Actor,
+    pub recorded_at: Timestamp,
+    pub exceptions: Vec<u64>,
+}
+
+/// The safeguarding part of the register's state.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Safeguards {
+    policy: Option<Registered<SafeguardingPolicy>>,
+    instructions: Vec<InstructionRecord>,
+    instruction_index: HashMap<InstructionId, u32>,
+    /// What is encumbered per (client, asset) over all instructions; movements may not take a
+    /// position below it.
+    pub(super) encumbered: HashMap<(u32, u32), u128>,
+    /// Encumbrances, releases and fiat events by key, for idempotency.
+    events: HashMap<IdempotencyKey, (u64, SafeguardAction)>,
+    assessments: Vec<AssessmentRecord>,
+    assessment_index: HashMap<AssessmentId, u32>,
+    institutions: Vec<Registered<Institution>>,
+    institution_index: HashMap<InstitutionId, u32>,
+    accounts: Vec<FiatAccountRecord>,
+    account_index: HashMap<FiatAccountId, u32>,
+    receipts: Vec<ReceiptRecord>,
+    receipt_index: HashMap<IdempotencyKey, u32>,
+    /// Receipts not wholly placed, by deadline.
+    unplaced: BTreeSet<(Timestamp, u32)>,
+    /// Client fiat owed per client and currency.
+    fiat_positions: BTreeMap<(ClientId, Currency), u128>,
+    checks: Vec<CheckRecord>,
+}
+
+fn text_problem(name: &str, value: &str) -> Option<String> {
+    if value.trim().is_empty() {
+        return Some(format!("{name} is empty"));
+    }
+    if value.len() > TEXT_BYTES_MAX {
+        return Some(format!("{name} is {} bytes; at most {TEXT_BYTES_MAX}", value.len()));
+    }
+    None
+}
+
+/// `a * b` as (high, low) 128-bit halves, for `b` below 2^64.
+fn widened(a: u128, b: u128) -> (u128, u128) {
+    let (high_half, low_half) = (a >> 64, a & u128::from(u64::MAX));
+    let (top, bottom) = (high_half * b, low_half * b);
+    let low = (top << 64).wrapping_add(bottom);
+    let carry = u128::from(low < bottom);
+    ((top >> 64) + carry, low)
+}
+
+/// Whether `part / whole` is below `floor_bp / 10 000`, exactly.
+pub(crate) fn share_below(part: u128, whole: u128, floor_bp: u16) -> bool {
+    widened(part, u128::from(BP_MAX)) < widened(whole, u128::from(floor_bp))
+}
+
+/// `part / whole` in basis points, rounded down (0 when `whole` is 0).
+pub fn share_bp(part: u128, whole: u128) -> u16 {
+    if whole == 0 {
+        return 0;
+    }
+    // Binary search on the exact comparison: at most 14 steps.
+    let (mut low, mut high) = (0u16, BP_MAX);
+    while low < high {
+        let middle = low + (high - low).div_ceil(2);
+        if share_below(part, whole, middle) {
+            high = middle - 1;
+        } else {
+            low = middle;
+        }
+    }
+    low
+}
+
+impl Register {
+    // ----- reads ---------------------------------------------------------------------
+
+    /// The safeguarding policy in force (the default until one is set) and the entry that set it.
+    pub fn safeguarding_policy(&self) -> (SafeguardingPolicy, Option<u64>) {
+        match &self.safeguards.policy {
+            Some(policy) => (policy.value.clone(), Some(policy.seq)),
+            None => (SafeguardingPolicy::default(), None),
+        }
+    }
+
+    fn policy_ref(&self) -> std::borrow::Cow<'_, SafeguardingPolicy> {
+        match &self.safeguards.policy {
+            Some(policy) => std::borrow::Cow::Borrowed(&policy.value),
+            None => std::borrow::Cow::Owned(SafeguardingPolicy::default()),
+        }
+    }
+
+    /// Every client instruction, in the order recorded.
+    pub fn client_instructions(&self) -> &[InstructionRecord] {
+        &self.safeguards.instructions
+    }
+
+    pub fn client_instruction(&self, id: &InstructionId) -> Option<&InstructionRecord> {
+        self.safeguards.instruction_index.get(id).map(|&index| &self.safeguards.instructions[index as usize])
+    }
+
+    /// What is encumbered of a client's position in an asset, over all instructions.
+    pub fn encumbered(&self, client: &ClientId, asset: &crate::ids::AssetId) -> u128 {
+        let (Some(&client), Some(&asset)) = (self.client_index.get(client), self.asset_index.get(asset)) else { return 0 };
+        self.safeguards.encumbered.get(&(client, asset)).copied().unwrap_or(0)
+    }
+
+    pub fn risk_assessments(&self) -> &[AssessmentRecord] {
+        &self.safeguards.assessments
+    }
+
+    pub fn institutions(&self) -> impl Iterator<Item = &Institution> {
+        self.safeguards.institutions.iter().map(|r| &r.value)
+    }
+
+    pub fn fiat_accounts(&self) -> &[FiatAccountRecord] {
+        &self.safeguards.accounts
+    }
+
+    pub fn fiat_receipts(&self) -> &[ReceiptRecord] {
+        &self.safeguards.receipts
+    }
+
+    /// Client fiat owed, per client and currency (non-zero only).
+    pub fn fiat_positions(&self) -> impl Iterator<Item = (&ClientId, &Currency, u128)> {
+        self.safeguards
+            .fiat_positions
+            .iter()
+            .filter(|(_, amount)| **amount != 0)
+            .map(|((client, currency), amount)| (client, currency, *amount))
+    }
+
+    pub fn safeguard_checks(&self) -> &[CheckRecord] {
+        &self.safeguards.checks
+    }
+
+    /// The placement deadline of fiat received at `received_at` under the policy in force.
+    pub fn placement_deadline(&self, received_at: Timestamp) -> Timestamp {
+        let policy = self.policy_ref();
+        Calendar { closing_days: &policy.closing_days }.placement_deadline(received_at)
+    }
+
+    /// Whether the risk assessment `record` lets an asset's cold share stand at `now`.
+    fn assessment_allows(record: &AssessmentRecord, now: Timestamp, cold: u128, total: u128) -> bool {
+        now <= record.assessment.valid_until && !share_below(cold, total, record.assessment.cold_floor_bp)
+    }
+
+    /// The live, approved risk assessment that allows the asset's current cold share, if any.
+    pub fn covering_assessment(&self, asset: u32, now: Timestamp) -> Option<&AssessmentRecord> {
+        let totals = &self.totals[asset as usize];
+        let id = &self.assets[asset as usize].value.id;
+        self.safeguards.assessments.iter().rev().find(|record| {
+            record.assessment.asset == *id
+                && Self::assessment_allows(record, now, totals.client_cold, totals.client_hot + totals.client_cold)
+        })
+    }
+
+    /// Every safeguarding breach at `now`, with or without an exception. `with_details`
+    /// false leaves the details empty (cheap, for deciding whether a check is due).
+    fn breaches(&self, now: Timestamp, with_details: bool, found: &mut dyn FnMut(Break) -> bool) {
+        let policy = self.policy_ref();
+        let detail = |text: &dyn Fn() -> String| if with_details { text() } else { String::new() };
+        for (index, totals) in self.totals.iter().enumerate() {
+            let total = totals.client_hot + totals.client_cold;
+            let asset = &self.assets[index].value.id;
+            let floor = policy.cold_floor(asset);
+            if total == 0 || !share_below(totals.client_cold, total, floor) {
+                continue;
+            }
+            if self.covering_assessment(index as u32, now).is_some() {
+                continue;
+            }
+            let stop = found(Break {
+                kind: ExceptionKind::ColdFloor,
+                severity: Severity::Warning,
+                subject: format!("cold-floor:{asset}"),
+                detail: detail(&|| {
+                    format!(
+                        "{} of {} of client-class {asset} is in cold wallets ({}), below the floor of {}, and no live approved risk assessment allows it",
+                        totals.client_cold,
+                        total,
+                        percent(share_bp(totals.client_cold, total)),
+                        percent(floor)
+                    )
+                }),
+            });
+            if stop {
+                return;
+            }
+        }
+        let notice = i64::from(policy.lapse_notice_days) * MICROS_PER_DAY;
+        for registered in &self.sub_custodians {
+            let sub = &registered.value;
+            let until = sub.valid_until;
+            if !sub.authorised_at(now) {
+                let held = self.client_assets_at(&sub.id);
+                if held.is_empty() {
+                    continue;
+                }
+                let stop = found(Break {
+                    kind: ExceptionKind::AuthorisationLapsed,
+                    severity: Severity::Critical,
+                    subject: format!("authorisation-lapsed:{}:{}", sub.id, until.micros()),
+                    detail: detail(&|| {
+                        let held: Vec<String> = held.iter().map(|(asset, amount)| format!("{amount} of {asset}")).collect();
+                        format!(
+                            "the authorisation of sub-custodian {} ({}) lapsed, and its wallets still hold client assets: {}",
+                            sub.id,
+                            sub.reference,
+                            held.join(", ")
+                        )
+                    }),
+                });
+                if stop {
+                    return;
+                }
+            } else if until.micros().saturating_sub(now.micros()) <= notice {
+                let stop = found(Break {
+                    kind: ExceptionKind::AuthorisationLapsing,
+                    severity: Severity::Warning,
+                    subject: format!("authorisation-lapsing:{}:{}", sub.id, until.micros()),
+                    detail: detail(&|| {
+                        format!(
+                            "the authorisation of sub-custodian {} ({}) reaches its review date within {} days; renew it or move the assets",
+                            sub.id, sub.reference, policy.lapse_notice_days
+                        )
+                    }),
+                });
+                if stop {
+                    return;
+                }
+            }
+        }
+        for record in &self.safeguards.instructions {
+            if record.encumbered == 0 || record.live_at(now).is_ok() || now < record.instruction.valid_from {
+                continue;
+            }
+            let stop = found(Break {
+                kind: ExceptionKind::EncumbranceLapsed,
+                severity: Severity::Critical,
+                subject: format!("encumbrance-lapsed:{}", record.instruction.id),
+                detail: detail(&|| {
+                    format!(
+                        "{} of {} of client {} stays encumbered under client instruction {}, which {}; release it",
+                        record.encumbered,
+                        record.instruction.asset,
+                        record.instruction.client,
+                        record.instruction.id,
+                        if record.revoked.is_some() { "was revoked" } else { "expired" }
+                    )
+                }),
+            });
+            if stop {
+                return;
+            }
+        }
+        for &(deadline, index) in self.safeguards.unplaced.range(..=(now, u32::MAX)) {
+            let record = &self.safeguards.receipts[index as usize];
+            let stop = found(Break {
+                kind: ExceptionKind::FiatUnplaced,
+                severity: Severity::Critical,
+                subject: format!("fiat-unplaced:{}", record.receipt.key),
+                detail: detail(&|| {
+                    format!(
+                        "{} {} of {} received for client {} is not placed with a credit institution or central bank; the deadline was {} µs",
+                        record.unplaced(),
+                        record.receipt.currency,
+                        record.receipt.amount,
+                        record.receipt.client,
+                        deadline.micros()
+                    )
+                }),
+            });
+            if stop {
+                return;
+            }
+        }
+    }
+
+    /// Every safeguarding breach at `now`, with details, whether it has an exception or not.
+    pub fn safeguard_breaches(&self, now: Timestamp) -> Vec<Break> {
+        let mut breaks = Vec::new();
+        self.breaches(now, true, &mut |found| {
+            breaks.push(found);
+            false
+        });
+        breaks
+    }
+
+    /// Whether a check at `now` would open an exception: some breach has no unresolved one.
+    pub fn safeguard_check_due(&self, now: Timestamp) -> bool {
+        let mut due = false;
+        self.breaches(now, false, &mut |found| {
+            due = !self.exception_open_for(&found.subject);
+            due
+        });
+        due
+    }
+
+    /// What client-class wallets at a sub-custodian hold, per asset (non-zero only).
+    pub fn client_assets_at(&self, sub: &crate::ids::SubCustodianId) -> Vec<(&crate::ids::AssetId, u128)> {
+        let mut held: Vec<(&crate::ids::AssetId, u128)> = Vec::new();
+        for (index, wallet) in self.wallets.iter().enumerate() {
+            if !wallet.value.class.kind().is_client() || wallet.value.custodian != Custodian::SubCustodian(sub.clone()) {
+                continue;
+            }
+            for (asset, registered) in self.assets.iter().enumerate() {
+                let amount = self.balances.get(&(Slot::Holding(index as u32), asset as u32)).copied().unwrap_or(0);
+                if amount == 0 {
+                    continue;
+                }
+                match held.iter_mut().find(|(id, _)| **id == registered.value.id) {
+                    Some((_, sum)) => *sum = sum.saturating_add(amount),
+                    None => held.push((&registered.value.id, amount)),
+                }
+            }
+        }
+        held
+    }
+
+    // ----- movement hooks --------------------------------------------------------------
+
+    /// A reward must be under a recorded client instruction (named by the command's
+    /// `instruction`) and credit only that client's position in that asset.
+    pub(super) fn check_reward(&self, meta: &Meta, movement: &Movement) -> Check<()> {
+        if movement.kind != MovementKind::Reward {
+            return Ok(());
+        }
+        let Some(record) = self.client_instruction(&meta.instruction) else {
+            return reject(
+                Status::UnknownInstruction,
+                format!("a reward names the client instruction it accrues under as its instruction; {} is not one", meta.instruction),
+            );
+        };
+        let instruction = &record.instruction;
+        for posting in &movement.postings {
+            let fits = posting.asset == instruction.asset
+                && match &posting.account {
+                    crate::movement::Account::Position(client) => *client == instruction.client,
+                    _ => true,
+                };
+            if !fits {
+                return reject(
+                    Status::InstructionMismatch,
+                    format!(
+                        "rewards under client instruction {} accrue to client {} in {} only",
+                        instruction.id, instruction.client, instruction.asset
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A movement may not take a client's position below what is encumbered of it.
+    pub(super) fn check_encumbered(&self, scratch: &super::Scratch) -> Check<()> {
+        if self.safeguards.encumbered.is_empty() {
+            return Ok(());
+        }
+        for (delta, &next) in scratch.deltas.iter().zip(&scratch.updates) {
+            let Slot::Position(client) = delta.slot else { continue };
+            let encumbered = self.safeguards.encumbered.get(&(client, delta.asset)).copied().unwrap_or(0);
+            if next < encumbered {
+                return reject(
+                    Status::EncumberedPosition,
+                    format!(
+                        "client {}'s position in {} would fall to {next}, below the {encumbered} encumbered under client instructions; release it first",
+                        self.clients[client as usize].value.id,
+                        self.asset_id(delta.asset)
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// After a reward is committed: credit it to its instruction's record.
+    pub(super) fn record_reward(&mut self, meta: &Meta, movement: &Movement) {
+        if movement.kind != MovementKind::Reward {
+            return;
+        }
+        let credited: u128 = movement
+            .postings
+            .iter()
+            .filter(|p| p.side == Side::Credit && matches!(p.account, crate::movement::Account::Position(_)))
+            .fold(0u128, |sum, p| sum.saturating_add(p.amount.units()));
+        if let Some(&index) = self.safeguards.instruction_index.get(&meta.instruction) {
+            let record = &mut self.safeguards.instructions[index as usize];
+            record.rewards = record.rewards.saturating_add(credited);
+        }
+    }
+
+    // ----- commands ------------------------------------------------------------------
+
+    /// Decides the safeguarding commands; `None` for any other.
+    pub(super) fn safeguard_command(&mut self, meta: &Meta, action: &Action) -> Option<Check<Outcome>> {
+        let Action::Safeguard(action) = action else { return None };
+        Some(self.decide_safeguard(meta, action))
+    }
+
+    fn decide_safeguard(&mut self, meta: &Meta, action: &SafeguardAction) -> Check<Outcome> {
+        if let SafeguardAction::Check = action {
+            return self.record_check(meta);
+        }
+        self.check_safeguard(meta, action)?;
+        let seq = self.next_seq();
+        let now = meta.effective_at;
+        if let Some(key) = action.key() {
+            self.safeguards.events.insert(key.clone(), (seq, action.clone()));
+        }
+        let safeguards = &mut self.safeguards;
+        match action {
+            SafeguardAction::SetPolicy(policy) => safeguards.policy = Some(Registered { value: policy.clone(), seq }),
+            SafeguardAction::RecordInstruction(instruction) => {
+                safeguards.instruction_index.insert(instruction.id.clone(), super::index_of(safeguards.instructions.len()));
+                safeguards.instructions.push(InstructionRecord {
+                    instruction: instruction.clone(),
+                    recorded_by: meta.actor.clone(),
+                    seq,
+                    revoked: None,
+                    encumbered: 0,
+                    rewards: 0,
+                });
+            }
+            SafeguardAction::RevokeInstruction { id } => {
+                let index = safeguards.instruction_index[id];
+                safeguards.instructions[index as usize].revoked = Some((seq, now));
+            }
+            SafeguardAction::Encumber { instruction, amount, .. } | SafeguardAction::Release { instruction, amount, .. } => {
+                let index = safeguards.instruction_index[instruction] as usize;
+                let record = &mut safeguards.instructions[index];
+                let key = (self.client_index[&record.instruction.client], self.asset_index[&record.instruction.asset]);
+                let total = safeguards.encumbered.entry(key).or_default();
+                if matches!(action, SafeguardAction::Encumber { .. }) {
+                    record.encumbered += amount.units();
+                    *total += amount.units();
+                } else {
+                    record.encumbered -= amount.units();
+                    *total -= amount.units();
+                    if *total == 0 {
+                        safeguards.encumbered.remove(&key);
+                    }
+                }
+            }
+            SafeguardAction::RecordRiskAssessment(assessment) => {
+                safeguards.assessment_index.insert(assessment.id.clone(), super::index_of(safeguards.assessments.len()));
+                safeguards.assessments.push(AssessmentRecord { assessment: assessment.clone(), recorded_by: meta.actor.clone(), seq });
+            }
+            SafeguardAction::RegisterInstitution(institution) => {
+                safeguards.institution_index.insert(institution.id.clone(), super::index_of(safeguards.institutions.len()));
+                safeguards.institutions.push(Registered { value: institution.clone(), seq });
+            }
+            SafeguardAction::RegisterFiatAccount(account) => {
+                safeguards.account_index.insert(account.id.clone(), super::index_of(safeguards.accounts.len()));
+                safeguards.accounts.push(FiatAccountRecord { account: account.clone(), seq, balance: 0 });
+            }
+            SafeguardAction::ReceiveFiat(receipt) => {
+                let policy = safeguards.policy.as_ref().map(|p| p.value.closing_days.as_slice()).unwrap_or(&[]);
+                let deadline = Calendar { closing_days: policy }.placement_deadline(now);
+                let index = super::index_of(safeguards.receipts.len());
+                safeguards.receipt_index.insert(receipt.key.clone(), index);
+                safeguards.receipts.push(ReceiptRecord {
+                    receipt: receipt.clone(),
+                    seq,
+                    received_at: now,
+                    deadline,
+                    placed: 0,
+                    placed_at: None,
+                });
+                safeguards.unplaced.insert((deadline, index));
+                *safeguards.fiat_positions.entry((receipt.client.clone(), receipt.currency)).or_default() += receipt.amount.units();
+            }
+            SafeguardAction::PlaceFiat(placement) => {
+                let index = safeguards.receipt_index[&placement.receipt];
+                let record = &mut safeguards.receipts[index as usize];
+                record.placed += placement.amount.units();
+                if record.unplaced() == 0 {
+                    record.placed_at = Some(now);
+                    safeguards.unplaced.remove(&(record.deadline, index));
+                }
+                let account = safeguards.account_index[&placement.account];
+                safeguards.accounts[account as usize].balance += placement.amount.units();
+            }
+            SafeguardAction::WithdrawFiat(withdrawal) => {
+                let account = &mut safeguards.accounts[safeguards.account_index[&withdrawal.account] as usize];
+                account.balance -= withdrawal.amount.units();
+                let currency = account.account.currency;
+                if let Some(owed) = safeguards.fiat_positions.get_mut(&(withdrawal.client.clone(), currency)) {
+                    *owed -= withdrawal.amount.units();
+                }
+            }
+            SafeguardAction::Check => unreachable!("decided above"),
+        }
+        Ok(Outcome::accepted(seq))
+    }
+
+    fn record_check(&mut self, meta: &Meta) -> Check<Outcome> {
+        let mut fresh = Vec::new();
+        let now = self.now;
+        let breaches = self.safeguard_breaches(now);
+        for found in breaches {
+            if !self.exception_open_for(&found.subject) {
+                fresh.push(found);
+            }
+        }
+        if fresh.is_empty() {
+            return reject(Status::NothingDue, "every safeguarding breach has an unresolved exception already; nothing to record");
+        }
+        let seq = self.next_seq();
+        let exceptions = self.open_exceptions(seq, &fresh);
+        self.safeguards.checks.push(CheckRecord { id: seq, actor: meta.actor.clone(), recorded_at: now, exceptions });
+        Ok(Outcome::accepted(seq))
+    }
+
+    /// Whether a safeguarding command can apply now (`already_exists` as an `Err` when it
+    /// applied before). Changes nothing: four-eyes control calls it before proposing.
+    pub(super) fn check_safeguard(&self, meta: &Meta, action: &SafeguardAction) -> Check<()> {
+        let now = meta.effective_at;
+        if let Some(key) = action.key()
+            && let Some((seq, before)) = self.safeguards.events.get(key)
+        {
+            return if before == action {
+                Err(Outcome::already_exists(*seq))
+            } else {
+                reject(Status::IdempotencyConflict, format!("key {key} was used at sequence {seq} for a different safeguarding event"))
+            };
+        }
+        let invalid = |detail: String| reject(Status::InvalidSafeguard, detail);
+        match action {
+            SafeguardAction::SetPolicy(policy) => {
+                if let Some(problem) = policy.problem() {
+                    return reject(Status::InvalidPolicy, problem);
+                }
+                if let Some((asset, _)) = policy.cold_floors.iter().find(|(asset, _)| !self.asset_index.contains_key(asset)) {
+                    return reject(Status::UnknownAsset, format!("asset {asset} is not registered"));
+                }
+                if let Some(current) = &self.safeguards.policy
+                    && current.value == *policy
+                {
+                    return Err(Outcome::already_exists(current.seq));
+                }
+                Ok(())
+            }
+            SafeguardAction::RecordInstruction(instruction) => self.check_instruction(now, instruction),
+            SafeguardAction::RevokeInstruction { id } => {
+                let record = self.known_instruction(id)?;
+                if let Some((seq, _)) = record.revoked {
+                    return Err(Outcome::already_exists(seq));
+                }
+                if !record.instruction.revocable {
+                    return reject(
+                        Status::InstructionNotRevocable,
+                        format!("client instruction {id} was given as irrevocable; it ends when it expires"),
+                    );
+                }
+                Ok(())
+            }
+            SafeguardAction::Encumber { instruction, amount, .. } => {
+                let record = self.known_instruction(instruction)?;
+                if amount.is_zero() {
+                    return reject(Status::AmountZero, "an encumbrance of 0");
+                }
+                if let Err(why) = record.live_at(now) {
+                    return reject(Status::InstructionNotLive, format!("{why}; no further encumbrance under it"));
+                }
+                let max = record.instruction.max_amount.units();
+                if record.encumbered.checked_add(amount.units()).is_none_or(|after| after > max) {
+                    return reject(
+                        Status::InstructionLimit,
+                        format!(
+                            "{} more of {} would take client instruction {} to {}, above its maximum of {max} ({} encumbered now)",
+                            amount,
+                            record.instruction.asset,
+                            instruction,
+                            record.encumbered.saturating_add(amount.units()),
+                            record.encumbered
+                        ),
+                    );
+                }
+                let client = self.client_index[&record.instruction.client];
+                let asset = self.asset_index[&record.instruction.asset];
+                let position = self.balances.get(&(Slot::Position(client), asset)).copied().unwrap_or(0);
+                let encumbered = self.safeguards.encumbered.get(&(client, asset)).copied().unwrap_or(0);
+                let free = position - encumbered.min(position);
+                if amount.units() > free {
+                    return reject(
+                        Status::EncumberedPosition,
+                        format!(
+                            "client {} has {free} of {} free to encumber (position {position}, encumbered {encumbered}); {} asked",
+                            record.instruction.client, record.instruction.asset, amount
+                        ),
+                    );
+                }
+                Ok(())
+            }
+            SafeguardAction::Release { instruction, amount, .. } => {
+                let record = self.known_instruction(instruction)?;
+                if amount.is_zero() {
+                    return reject(Status::AmountZero, "a release of 0");
+                }
+                if amount.units() > record.encumbered {
+                    return reject(
+                        Status::InsufficientFunds,
+                        format!(
+                            "{} is encumbered under client instruction {instruction}; {} cannot be released",
+                            record.encumbered, amount
+                        ),
+                    );
+                }
+                Ok(())
+            }
+            SafeguardAction::RecordRiskAssessment(assessment) => {
+                if let Some(&index) = self.safeguards.assessment_index.get(&assessment.id) {
+                    let record = &self.safeguards.assessments[index as usize];
+                    return if record.assessment == *assessment {
+                        Err(Outcome::already_exists(record.seq))
+                    } else {
+                        reject(
+                            Status::EntityConflict,
+                            format!("risk assessment {} is recorded already with different details", assessment.id),
+                        )
+                    };
+                }
+                if !self.asset_index.contains_key(&assessment.asset) {
+                    return reject(Status::UnknownAsset, format!("asset {} is not registered", assessment.asset));
+                }
+                if assessment.cold_floor_bp > BP_MAX {
+                    return invalid(format!("the assessment's cold floor is {}; at most 100 %", percent(assessment.cold_floor_bp)));
+                }
+                if assessment.valid_until <= now {
+                    return invalid(format!("risk assessment {} would end before it starts: its validity is in the past", assessment.id));
+                }
+                if let Some(problem) = text_problem("the reason", &assessment.reason) {
+                    return invalid(problem);
+                }
+                if self.four_eyes.policy.is_none() {
+                    return invalid("a risk assessment takes effect only with four-eyes approval; set an approval policy first".into());
+                }
+                Ok(())
+            }
+            SafeguardAction::RegisterInstitution(institution) => {
+                if let Some(&index) = self.safeguards.institution_index.get(&institution.id) {
+                    return super::existing(
+                        &self.safeguards.institutions[index as usize],
+                        institution,
+                        "institution",
+                        institution.id.as_str(),
+                    )
+                    .map(|_| ());
+                }
+                if let Some(problem) =
+                    text_problem("the name", &institution.name).or_else(|| text_problem("the reference", &institution.reference))
+                {
+                    return invalid(format!("institution {}: {problem}", institution.id));
+                }
+                Ok(())
+            }
+            SafeguardAction::RegisterFiatAccount(account) => {
+                if let Some(&index) = self.safeguards.account_index.get(&account.id) {
+                    let record = &self.safeguards.accounts[index as usize];
+                    return if record.account == *account {
+                        Err(Outcome::already_exists(record.seq))
+                    } else {
+                        reject(Status::EntityConflict, format!("fiat account {} is registered already with different details", account.id))
+                    };
+                }
+                if !self.safeguards.institution_index.contains_key(&account.institution) {
+                    return reject(
+                        Status::UnknownInstitution,
+                        format!("institution {} is not registered; register it first", account.institution),
+                    );
+                }
+                if let Some(problem) = text_problem("the account reference", &account.reference) {
+                    return invalid(format!("fiat account {}: {problem}", account.id));
+                }
+                Ok(())
+            }
+            SafeguardAction::ReceiveFiat(receipt) => {
+                if !self.client_index.contains_key(&receipt.client) {
+                    return reject(Status::UnknownClient, format!("client {} is not registered", receipt.client));
+                }
+                if receipt.amount.is_zero() {
+                    return reject(Status::AmountZero, "a fiat receipt of 0");
+                }
+                let owed = self.safeguards.fiat_positions.get(&(receipt.client.clone(), receipt.currency)).copied().unwrap_or(0);
+                if owed.checked_add(receipt.amount.units()).is_none() {
+                    return reject(Status::AmountOverflow, "the client's fiat balance would exceed 2^128 - 1");
+                }
+                Ok(())
+            }
+            SafeguardAction::PlaceFiat(placement) => {
+                let Some(&receipt) = self.safeguards.receipt_index.get(&placement.receipt) else {
+                    return reject(Status::UnknownReceipt, format!("no fiat receipt has key {}", placement.receipt));
+                };
+                let account = self.known_account(&placement.account)?;
+                let receipt = &self.safeguards.receipts[receipt as usize];
+                if placement.amount.is_zero() {
+                    return reject(Status::AmountZero, "a placement of 0");
+                }
+                if account.account.class != FiatAccountClass::ClientFunds {
+                    return reject(
+                        Status::OwnAccountUse,
+                        format!("fiat account {} is the firm's own; client funds go only to client-funds accounts", account.account.id),
+                    );
+                }
+                if account.account.currency != receipt.receipt.currency {
+                    return invalid(format!(
+                        "fiat account {} is in {}, the receipt in {}",
+                        account.account.id, account.account.currency, receipt.receipt.currency
+                    ));
+                }
+                if placement.amount.units() > receipt.unplaced() {
+                    return reject(
+                        Status::InsufficientFunds,
+                        format!(
+                            "{} of receipt {} is unplaced; {} cannot be placed",
+                            receipt.unplaced(),
+                            receipt.receipt.key,
+                            placement.amount
+                        ),
+                    );
+                }
+                if account.balance.checked_add(placement.amount.units()).is_none() {
+                    return reject(Status::AmountOverflow, "the account's balance would exceed 2^128 - 1");
+                }
+                Ok(())
+            }
+            SafeguardAction::WithdrawFiat(withdrawal) => {
+                if !self.client_index.contains_key(&withdrawal.client) {
+                    return reject(Status::UnknownClient, format!("client {} is not registered", withdrawal.client));
+                }
+                let account = self.known_account(&withdrawal.account)?;
+                if withdrawal.amount.is_zero() {
+                    return reject(Status::AmountZero, "a fiat withdrawal of 0");
+                }
+                let currency = account.account.currency;
+                let owed = self.safeguards.fiat_positions.get(&(withdrawal.client.clone(), currency)).copied().unwrap_or(0);
+                if withdrawal.amount.units() > owed {
+                    return reject(
+                        Status::InsufficientFunds,
+                        format!("client {} is owed {owed} {currency}; {} cannot be withdrawn", withdrawal.client, withdrawal.amount),
+                    );
+                }
+                if withdrawal.amount.units() > account.balance {
+                    return reject(
+                        Status::InsufficientFunds,
+                        format!(
+                            "fiat account {} holds {} {currency}; {} cannot be withdrawn",
+                            account.account.id, account.balance, withdrawal.amount
+                        ),
+                    );
+                }
+                Ok(())
+            }
+            SafeguardAction::Check => Ok(()),
+        }
+    }
+
+    fn known_instruction(&self, id: &InstructionId) -> Check<&InstructionRecord> {
+        match self.client_instruction(id) {
+            Some(record) => Ok(record),
+            None => reject(Status::UnknownInstruction, format!("client instruction {id} is not recorded")),
+        }
+    }
+
+    fn known_account(&self, id: &FiatAccountId) -> Check<&FiatAccountRecord> {
+        match self.safeguards.account_index.get(id) {
+            Some(&index) => Ok(&self.safeguards.accounts[index as usize]),
+            None => reject(Status::UnknownFiatAccount, format!("fiat account {id} is not registered")),
+        }
+    }
+
+    fn check_instruction(&self, now: Timestamp, instruction: &ClientInstruction) -> Check<()> {
+        if let Some(record) = self.client_instruction(&instruction.id) {
+            return if record.instruction == *instruction {
+                Err(Outcome::already_exists(record.seq))
+            } else {
+                reject(Status::EntityConflict, format!("client instruction {} is recorded already with different details", instruction.id))
+            };
+        }
+        if !self.asset_index.contains_key(&instruction.asset) {
+            return reject(Status::UnknownAsset, format!("asset {} is not registered", instruction.asset));
+        }
+        if !self.client_index.contains_key(&instruction.client) {
+            return reject(Status::UnknownClient, format!("client {} is not registered", instruction.client));
+        }
+        let invalid = |detail: String| reject(Status::InvalidInstruction, format!("client instruction {}: {detail}", instruction.id));
+        if instruction.max_amount.is_zero() {
+            return invalid("the maximum amount is 0".into());
+        }
+        if instruction.valid_until <= instruction.valid_from {
+            return invalid("its validity ends before it starts".into());
+        }
+        if instruction.valid_until <= now {
+            return invalid("its validity ends in the past".into());
+        }
+        if let Some(problem) = text_problem("the evidence", &instruction.evidence) {
+            return invalid(format!("{problem}; name the signed instruction or its SHA-256"));
+        }
+        if instruction.beneficiary == Beneficiary::Firm && self.policy_ref().own_account_use == OwnAccountUse::Forbidden {
+            return reject(
+                Status::OwnAccountUse,
+                format!(
+                    "client assets may not be used for the firm's own account ({} for the firm); the safeguarding policy forbids it",
+                    instruction.purpose.code()
+                ),
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,394 @@
+//! Safeguarding policies (MiCA Art 70 and 75, RTS 2025/305 Art 10): what the register enforces
+//! beyond segregation, and reports on.
+//!
+//! **Own-account ban and client instructions.** Client assets are never used for the firm's
+//! own account: a client instruction whose beneficiary is the firm is refused
+//! (`own_account_use`), unless the safeguarding policy allows own-account use on the client's
+//! express consent, a switch that is off by default because whether consent can ever allow it
+//! is legally contested. Encumbrance for the client's own benefit (staking, lending, collateral
+//! on the client's instruction) needs a recorded [`ClientInstruction`]: client, asset,
+//! purpose, maximum amount, validity period, whether it is revocable, who recorded it and on
+//! what evidence. An encumbrance moves part of the client's position into its *encumbered
+//! sub-position*: the position (what the firm owes the client) is unchanged, so every report
+//! of what a client owns still includes it, but movements cannot take the position below what
+//! is encumbered. Rewards are movements of kind `reward` that credit the instructing client's
+//! position under the instruction (`instruction` names it); a release returns encumbered
+//! assets to the free sub-position. Revocation and expiry stop further encumbrance; what stays
+//! encumbered under a lapsed instruction is an exception until released.
+//!
+//! **Hot/cold.** Per asset, a floor for the share of client-class holdings in cold wallets
+//! (default 80 %). A breach is an exception unless a recorded, approved (four-eyes) and
+//! unexpired [`RiskAssessment`] allows a lower floor that the current share still meets.
+//!
+//! **Sub-custody.** A wallet at a sub-custodian needs a live authorisation to be registered or
+//! to receive assets (in the movement checks); an authorisation within
+//! `lapse_notice_days` of its review date (`valid_until`) raises a warning exception, a lapsed
+//! one at a sub-custodian that still holds client assets a critical one.
+//!
+//! **Client fiat funds (Art 70(3)).** Receipts per client and currency in minor units,
+//! placements of a receipt into a client-funds account at a registered credit institution or
+//! central bank, and withdrawals back to the client. A receipt not wholly placed by the end of
+//! the next business day (TARGET2 calendar plus the policy's closing days, see
+//! [`crate::calendar`]) is a critical exception.
+//!
+//! **Checks.** `Check` entries (journaled by the store after every batch that changed
+//! something the policies look at, by the server as time passes, by `ringfence policy check`
+//! and after every reconciliation run) turn each breach that has no unresolved exception yet
+//! into one.
+
+use crate::amount::Amount;
+use crate::calendar::Date;
+use crate::ids::{AssessmentId, AssetId, ClientId, FiatAccountId, IdempotencyKey, InstitutionId, InstructionId};
+use crate::time::Timestamp;
+
+/// Shares are in basis points: 10 000 is 100 %.
+pub const BP_MAX: u16 = 10_000;
+/// The default floor for the cold share of client-class holdings.
+pub const COLD_FLOOR_DEFAULT_BP: u16 = 8_000;
+/// The default notice before a sub-custodian's authorisation lapses, in days.
+pub const LAPSE_NOTICE_DAYS_DEFAULT: u32 = 30;
+pub const LAPSE_NOTICE_DAYS_MAX: u32 = 365;
+/// The default limit on the share of client fiat funds at one institution.
+pub const CONCENTRATION_LIMIT_DEFAULT_BP: u16 = 5_000;
+/// Bounds on a policy's lists.
+pub const COLD_FLOORS_MAX: usize = 1_000;
+pub const CLOSING_DAYS_MAX: usize = 1_000;
+/// The longest evidence, reason, name or reference, in bytes.
+pub const TEXT_BYTES_MAX: usize = 1024;
+
+/// Whether client assets may ever be used for the firm's own account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OwnAccountUse {
+    /// Never (the default).
+    #[default]
+    Forbidden,
+    /// With the client's express consent, recorded as a client instruction whose beneficiary
+    /// is the firm. Legally contested; off unless a compliance officer turns it on.
+    ExpressConsent,
+}
+
+impl OwnAccountUse {
+    pub fn code(self) -> &'static str {
+        match self {
+            OwnAccountUse::Forbidden => "forbidden",
+            OwnAccountUse::ExpressConsent => "express_consent",
+        }
+    }
+}
+
+/// The safeguarding policy. Set by four-eyes approval once an approval policy is in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafeguardingPolicy {
+    pub own_account_use: OwnAccountUse,
+    /// The floor for the cold share of client-class holdings, for assets not listed below.
+    pub cold_floor_bp: u16,
+    /// Per-asset floors, sorted by asset, each asset once.
+    pub cold_floors: Vec<(AssetId, u16)>,
+    /// How long before a sub-custodian's review date its lapse is raised.
+    pub lapse_notice_days: u32,
+    /// Days the fiat calendar is closed besides TARGET2's, sorted, each once.
+    pub closing_days: Vec<Date>,
+    /// The largest share of client fiat funds (per currency) at one institution.
+    pub concentration_limit_bp: u16,
+}
+
+impl Default for SafeguardingPolicy {
+    fn default() -> Self {
+        SafeguardingPolicy {
+            own_account_use: OwnAccountUse::Forbidden,
+            cold_floor_bp: COLD_FLOOR_DEFAULT_BP,
+            cold_floors: Vec::new(),
+            lapse_notice_days: LAPSE_NOTICE_DAYS_DEFAULT,
+            closing_days: Vec::new(),
+            concentration_limit_bp: CONCENTRATION_LIMIT_DEFAULT_BP,
+        }
+    }
+}
+
+impl SafeguardingPolicy {
+    /// What is wrong with the policy, if anything.
+    pub fn problem(&self) -> Option<String> {
+        if self.cold_floor_bp > BP_MAX {
+            return Some(format!("cold_floor is {}; it must be 0 to 100 %", percent(self.cold_floor_bp)));
+        }
+        if let Some((asset, floor)) = self.cold_floors.iter().find(|(_, floor)| *floor > BP_MAX) {
+            return Some(format!("the cold floor of {asset} is {}; it must be 0 to 100 %", percent(*floor)));
+        }
+        if self.cold_floors.len() > COLD_FLOORS_MAX {
+            return Some(format!("{} cold floors; at most {COLD_FLOORS_MAX}", self.cold_floors.len()));
+        }
+        if self.cold_floors.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
+            return Some("cold floors must name each asset once, in order".into());
+        }
+        if !(1..=LAPSE_NOTICE_DAYS_MAX).contains(&self.lapse_notice_days) {
+            return Some(format!("lapse_notice_days is {}; it must be 1 to {LAPSE_NOTICE_DAYS_MAX}", self.lapse_notice_days));
+        }
+        if self.closing_days.len() > CLOSING_DAYS_MAX {
+            return Some(format!("{} closing days; at most {CLOSING_DAYS_MAX}", self.closing_days.len()));
+        }
+        if self.closing_days.windows(2).any(|pair| pair[0] >= pair[1]) {
+            return Some("closing days must name each date once, in order".into());
+        }
+        if self.concentration_limit_bp == 0 || self.concentration_limit_bp > BP_MAX {
+            return Some(format!("concentration_limit is {}; it must be above 0 and at most 100 %", percent(self.concentration_limit_bp)));
+        }
+        None
+    }
+
+    /// The cold floor of `asset`.
+    pub fn cold_floor(&self, asset: &AssetId) -> u16 {
+        self.cold_floors.binary_search_by(|(id, _)| id.cmp(asset)).map_or(self.cold_floor_bp, |index| self.cold_floors[index].1)
+    }
+}
+
+/// Basis points as a percentage for people: `8000` is `80.00 %`.
+pub fn percent(bp: u16) -> String {
+    format!("{}.{:02} %", bp / 100, bp % 100)
+}
+
+/// What a client instruction allows the assets to be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    Staking,
+    Lending,
+    Collateral,
+    Trading,
+}
+
+impl Purpose {
+    pub const ALL: [Purpose; 4] = [Purpose::Staking, Purpose::Lending, Purpose::Collateral, Purpose::Trading];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Purpose::Staking => "staking",
+            Purpose::Lending => "lending",
+            Purpose::Collateral => "collateral",
+            Purpose::Trading => "trading",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Purpose> {
+        Purpose::ALL.into_iter().find(|purpose| purpose.code() == code)
+    }
+}
+
+/// For whose account the encumbered assets are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Beneficiary {
+    /// The client's own benefit: rewards accrue to the client.
+    Client,
+    /// The firm's own account: refused unless the policy allows express consent.
+    Firm,
+}
+
+impl Beneficiary {
+    pub fn code(self) -> &'static str {
+        match self {
+            Beneficiary::Client => "client",
+            Beneficiary::Firm => "firm",
+        }
+    }
+}
+
+/// A client's instruction to encumber their assets (staking, lending…), as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInstruction {
+    pub id: InstructionId,
+    pub client: ClientId,
+    pub asset: AssetId,
+    pub purpose: Purpose,
+    pub beneficiary: Beneficiary,
+    /// The most that may be encumbered under it at any time.
+    pub max_amount: Amount,
+    pub valid_from: Timestamp,
+    /// Encumbrance is allowed up to and including this instant.
+    pub valid_until: Timestamp,
+    /// Whether the client may revoke it before it expires.
+    pub revocable: bool,
+    /// Where the instruction is on file: a signed document's reference or SHA-256.
+    pub evidence: String,
+}
+
+/// A documented risk assessment that allows a lower cold floor for one asset until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskAssessment {
+    pub id: AssessmentId,
+    pub asset: AssetId,
+    /// The cold share it accepts at least.
+    pub cold_floor_bp: u16,
+    pub valid_until: Timestamp,
+    /// Why, and where the assessment is on file.
+    pub reason: String,
+}
+
+/// What kind of institution holds client fiat funds (MiCA Art 70(3)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InstitutionKind {
+    CreditInstitution,
+    CentralBank,
+}
+
+impl InstitutionKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            InstitutionKind::CreditInstitution => "credit_institution",
+            InstitutionKind::CentralBank => "central_bank",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Institution {
+    pub id: InstitutionId,
+    pub name: String,
+    pub kind: InstitutionKind,
+    /// Its identifier in a public register: a BIC, an LEI or the supervisor's licence number.
+    pub reference: String,
+}
+
+/// An ISO 4217 currency code: three capital letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    pub fn parse(text: &str) -> Result<Currency, String> {
+        match text.as_bytes() {
+            &[a, b, c] if [a, b, c].iter().all(u8::is_ascii_uppercase) => Ok(Currency([a, b, c])),
+            _ => Err(format!("currency {text:?} is not an ISO 4217 code of three capital letters, e.g. EUR")),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Three ASCII capitals, checked on parse.
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+}
+
+impl std::fmt::Display for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whose money a fiat account holds. Client funds go only to client-funds accounts; firm
+/// accounts are registered so that the two can be told apart (and placing there is refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FiatAccountClass {
+    ClientFunds,
+    Firm,
+}
+
+impl FiatAccountClass {
+    pub fn code(self) -> &'static str {
+        match self {
+            FiatAccountClass::ClientFunds => "client_funds",
+            FiatAccountClass::Firm => "firm",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiatAccount {
+    pub id: FiatAccountId,
+    pub institution: InstitutionId,
+    pub currency: Currency,
+    pub class: FiatAccountClass,
+    /// The account's number at the institution (an IBAN).
+    pub reference: String,
+}
+
+/// Fiat received for a client, at the command's effective time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiatReceipt {
+    pub key: IdempotencyKey,
+    pub client: ClientId,
+    pub currency: Currency,
+    /// In minor units (cents for EUR).
+    pub amount: Amount,
+}
+
+/// Part or all of a receipt placed into a client-funds account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiatPlacement {
+    pub key: IdempotencyKey,
+    pub receipt: IdempotencyKey,
+    pub account: FiatAccountId,
+    pub amount: Amount,
+}
+
+/// Client fiat paid out of a client-funds account back to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiatWithdrawal {
+    pub key: IdempotencyKey,
+    pub client: ClientId,
+    pub account: FiatAccountId,
+    pub amount: Amount,
+}
+
+/// The safeguarding commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SafeguardAction {
+    /// Sets the safeguarding policy (four-eyes once an approval policy is in force).
+    SetPolicy(SafeguardingPolicy),
+    /// Records a client's encumbrance instruction (four-eyes).
+    RecordInstruction(ClientInstruction),
+    /// The client revokes a revocable instruction: no further encumbrance under it.
+    RevokeInstruction {
+        id: InstructionId,
+    },
+    /// Moves `amount` of the instructing client's position into its encumbered sub-position.
+    Encumber {
+        key: IdempotencyKey,
+        instruction: InstructionId,
+        amount: Amount,
+    },
+    /// Returns `amount` from the encumbered sub-position to the free one.
+    Release {
+        key: IdempotencyKey,
+        instruction: InstructionId,
+        amount: Amount,
+    },
+    /// Records a risk assessment allowing a lower cold floor (four-eyes).
+    RecordRiskAssessment(RiskAssessment),
+    /// Registers a credit institution or central bank (four-eyes).
+    RegisterInstitution(Institution),
+    /// Registers an account at a registered institution (four-eyes).
+    RegisterFiatAccount(FiatAccount),
+    ReceiveFiat(FiatReceipt),
+    PlaceFiat(FiatPlacement),
+    WithdrawFiat(FiatWithdrawal),
+    /// Turns every breach without an unresolved exception into one.
+    Check,
+}
+
+impl SafeguardAction {
+    /// What kind of journal entry it is, for people and the API (the import line's `type`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SafeguardAction::SetPolicy(_) => "safeguarding_policy",
+            SafeguardAction::RecordInstruction(_) => "client_instruction",
+            SafeguardAction::RevokeInstruction { .. } => "instruction_revocation",
+            SafeguardAction::Encumber { .. } => "encumbrance",
+            SafeguardAction::Release { .. } => "release",
+            SafeguardAction::RecordRiskAssessment(_) => "risk_assessment",
+            SafeguardAction::RegisterInstitution(_) => "institution",
+            SafeguardAction::RegisterFiatAccount(_) => "fiat_account",
+            SafeguardAction::ReceiveFiat(_) => "fiat_receipt",
+            SafeguardAction::PlaceFiat(_) => "fiat_placement",
+            SafeguardAction::WithdrawFiat(_) => "fiat_withdrawal",
+            SafeguardAction::Check => "safeguarding_check",
+        }
+    }
+
+    /// The idempotency key of an event (encumbrance, release, fiat receipt, placement,
+    /// withdrawal); these share one namespace.
+    pub fn key(&self) -> Option<&IdempotencyKey> {
+        match self {
+            SafeguardAction::Encumber { key, .. } | SafeguardAction::Release { key, .. } => Some(key),
+            SafeguardAction::ReceiveFiat(receipt) => Some(&receipt.key),
+            SafeguardAction::PlaceFiat(placement) => Some(&placement.key),
+            SafeguardAction::WithdrawFiat(withdrawal) => Some(&withdrawal.key),
+            _ => None,
+        }
+    }
+}
