@@ -431,6 +431,11 @@ fn import(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<ExitCode>
     })?;
     debug_assert_eq!(outcomes.len(), total);
     report::import_totals(&outcomes, args.json, out)?;
+    // The imported movements may breach a safeguarding policy (the cold floor, say).
+    let check = store.check_safeguards(clock::now()).context("failed to check the safeguarding policies after the import")?;
+    if !args.json {
+        report::safeguard_check(&store, check.as_ref(), out)?;
+    }
     let rejected = outcomes.iter().filter(|o| !o.outcome.status.is_ok()).count();
     Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

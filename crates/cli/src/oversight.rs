@@ -364,6 +364,8 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
                     }
                 }
                 print_run(register, record, out)?;
+                let check = result.safeguards.map(ringfence_core::Outcome::accepted);
+                crate::report::safeguard_check(&store, check.as_ref(), out)?;
             }
             Ok(if record.run.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }

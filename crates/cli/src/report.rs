@@ -207,3 +207,19 @@ pub fn import_totals(outcomes: &[LineOutcome], as_json: bool, out: &mut dyn Writ
     }
     Ok(())
 }
+
+/// What a safeguarding check opened, if it opened anything.
+pub fn safeguard_check(store: &ringfence_store::Store, check: Option<&ringfence_core::Outcome>, out: &mut dyn Write) -> Result<()> {
+    let Some(seq) = check.filter(|outcome| outcome.status == ringfence_core::Status::Accepted).and_then(|outcome| outcome.seq) else {
+        return Ok(());
+    };
+    let register = store.register();
+    let Some(record) = register.safeguard_checks().iter().find(|record| record.id == seq) else { return Ok(()) };
+    writeln!(out, "safeguarding check (sequence {seq}) opened {} exception(s):", record.exceptions.len())?;
+    for id in &record.exceptions {
+        if let Some(exception) = register.exception(*id) {
+            writeln!(out, "  exception {id} [{}] {}: {}", exception.severity.code(), exception.kind.code(), exception.detail)?;
+        }
+    }
+    Ok(())
+}

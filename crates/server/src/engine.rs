@@ -183,6 +183,9 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
                         // committed before it (a revocation must bite at once).
                         let own = outcomes.iter().filter(|o| o.status.is_journaled()).count() as u64;
                         let foreign = store.head().seq != before + own;
+                        if own > 0 {
+                            check_safeguards(&mut store, metrics);
+                        }
                         if foreign || (touches_tokens && own > 0) {
                             refresh_tokens(&store, tokens);
                         }
@@ -234,11 +237,32 @@ fn catch_up(mut store: Store, location: &Location, tokens: &RwLock<TokenBook>, r
     if !journal_by_itself(&mut store, metrics, now, escalations, ("escalate", "exception"), "overdue exception escalated") {
         store = reopen(store, location, ready);
     }
+    check_safeguards(&mut store, metrics);
     if store.head() != before {
         refresh_tokens(&store, tokens);
         metrics.set_head(store.head().seq);
     }
     store
+}
+
+/// Journals a safeguarding check when a breach has no exception yet (after every batch and as
+/// time passes: a fiat placement deadline, an authorisation's notice period). A failure is
+/// logged; the next batch or catch-up tries again.
+fn check_safeguards(store: &mut Store, metrics: &Metrics) {
+    let now = clock::now();
+    match store.check_safeguards(now) {
+        Ok(None) => {}
+        Ok(Some(outcome)) => {
+            metrics.record_outcomes(std::slice::from_ref(&outcome));
+            metrics.set_head(store.head().seq);
+            crate::log(
+                &serde_json::json!({"level": "info", "message": "safeguarding check recorded", "status": outcome.status.code(), "seq": outcome.seq}),
+            );
+        }
+        Err(error) => {
+            crate::log(&serde_json::json!({"level": "error", "message": "the safeguarding check failed", "error": error.to_string()}));
+        }
+    }
 }
 
 /// The actor recorded on what the server does by itself (expiries, escalations).

@@ -4,8 +4,8 @@
 
 use ringfence_core::register::kind_name;
 use ringfence_core::{
-    Account, Action, Asset, AssetId, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Movement, Net,
-    OwnAccount, Register, Segregation, Side, SubCustodian, Tier, Wallet, WalletClass,
+    Account, Action, Asset, AssetId, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Movement, Net, OwnAccount, Register,
+    Segregation, Side, SubCustodian, Tier, Wallet, WalletClass,
 };
 use ringfence_store::Recorded;
 use ringfence_wire::clock;
@@ -70,12 +70,7 @@ pub fn sub_custodian(sub: &SubCustodian) -> Value {
     json!({
         "id": sub.id.as_str(),
         "name": sub.name,
-        "basis": match sub.basis {
-            AuthorisationBasis::MicaCasp => "mica_casp",
-            AuthorisationBasis::CrrCreditInstitution => "crr_credit_institution",
-            AuthorisationBasis::Art60Entity => "art60_entity",
-            AuthorisationBasis::ThirdCountryEquivalent => "third_country_equivalent",
-        },
+        "basis": sub.basis.code(),
         "reference": sub.reference,
         "valid_until": clock::format(sub.valid_until),
     })
@@ -144,6 +139,7 @@ pub fn action_code(action: &Action) -> &'static str {
         Action::ApproveResolution { .. } => "exception_approve",
         Action::RejectResolution { .. } => "exception_reject",
         Action::EscalateException { .. } => "exception_escalate",
+        Action::Safeguard(action) => action.code(),
     }
 }
 

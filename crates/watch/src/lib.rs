@@ -296,6 +296,8 @@ pub struct RunResult {
     pub run: ReconRun,
     /// The exception each break opened or saw again, in break order.
     pub exceptions: Vec<u64>,
+    /// The safeguarding check journaled after the run, if a breach had no exception yet.
+    pub safeguards: Option<u64>,
     /// The full report (every comparison, matches included), as hashed into the run.
     pub report_json: String,
     pub report_csv: String,
@@ -501,7 +503,9 @@ pub fn run(store: &mut Store, settings: &Settings, request: &RunRequest) -> Resu
     let outcome = record(store, &request.actor, "recon-run", Action::RecordReconRun(run.clone()), "the reconciliation run")?;
     let id = outcome.seq.unwrap_or_default();
     let exceptions = store.register().recon_run(id).map(|record| record.exceptions.clone()).unwrap_or_default();
-    Ok(RunResult { id, run, exceptions, report_csv: ringfence_recon::render::to_csv(&report), report_json, ingested })
+    // Every reconciliation also checks the safeguarding policies (the cold floor among them).
+    let safeguards = store.check_safeguards(clock::now())?.filter(|outcome| outcome.status.is_journaled()).and_then(|outcome| outcome.seq);
+    Ok(RunResult { id, run, exceptions, safeguards, report_csv: ringfence_recon::render::to_csv(&report), report_json, ingested })
 }
 
 /// The block a cut-off maps to (the newest at or before it, but no newer than the newest

@@ -171,7 +171,13 @@ fn recorded_deposits_and_withdrawals_match_and_the_run_is_clean() {
 fn a_transfer_out_of_a_client_wallet_with_no_register_entry_is_a_critical_exception() {
     let Some(mut desk) = Desk::new() else { return };
     desk.deposit("dep-1", 500);
-    assert!(desk.run().run.is_clean());
+    let clean = desk.run();
+    assert!(clean.run.is_clean());
+    // Every run checks the safeguarding policies too: all of it sits in a hot wallet, below
+    // the default cold floor of 80 %.
+    let check = clean.safeguards.expect("the run's safeguarding check opened an exception");
+    let cold_floor = &desk.store.register().safeguard_checks().iter().find(|c| c.id == check).unwrap().exceptions;
+    assert_eq!(desk.store.register().exception(cold_floor[0]).unwrap().kind, ExceptionKind::ColdFloor);
 
     // Someone with the keys moves 50 out; nobody records it.
     desk.node.transfer_erc20(&desk.token, &desk.account(1), &desk.account(3), 50);
@@ -187,8 +193,9 @@ fn a_transfer_out_of_a_client_wallet_with_no_register_entry_is_a_critical_except
 
     // The next run sees the same breaks: no new exceptions.
     let again = desk.run();
-    assert_eq!(desk.store.register().exceptions().len(), result.exceptions.len());
+    assert_eq!(desk.store.register().exceptions().len(), result.exceptions.len() + 1, "the cold floor's and the run's");
     assert_eq!(again.exceptions, result.exceptions);
+    assert_eq!(again.safeguards, None, "the cold floor breach has its exception already");
 }
 
 #[test]

@@ -18,8 +18,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ringfence_core::{
-    Action, Actor, ApiToken, Break, ClientId, Command, ExceptionKind, InstructionId, Meta, ReconRun, Role, Severity, Status, Timestamp,
-    TokenId,
+    Action, Actor, ApiToken, Break, ClientId, Command, ExceptionKind, InstructionId, Meta, ReconRun, Role, SafeguardAction,
+    SafeguardingPolicy, Severity, Status, Timestamp, TokenId,
 };
 use ringfence_journal::Head;
 use ringfence_store::{Location, Store};
@@ -202,6 +202,10 @@ impl Server {
         let operator_approver = token(&mut commands, "t-ops-approver", &[Role::Operator, Role::Approver], None, None);
         let second_approver = token(&mut commands, "t-approver-2", &[Role::Approver], None, None);
         let wrong_secret = ApiToken::presented(&TokenId::parse("t-operator").unwrap(), "not-the-secret-0123456789abcdef");
+        // The book keeps client assets in hot wallets; these tests are not about the cold floor
+        // (crates/core/tests/safeguard.rs is), so it is 0 % here and checks open nothing.
+        let policy = SafeguardingPolicy { cold_floor_bp: 0, ..SafeguardingPolicy::default() };
+        commands.push(Command { meta: meta("safeguarding-policy"), action: Action::Safeguard(SafeguardAction::SetPolicy(policy)) });
 
         for (outcome, command) in store.submit(&commands, clock::now()).unwrap().iter().zip(&commands) {
             assert_eq!(outcome.status, Status::Accepted, "setting up {command:?}: {}", outcome.detail);
