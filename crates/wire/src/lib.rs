@@ -4,3 +4,4 @@
 
 pub mod clock;
 pub mod input;
+pub mod policy;
