@@ -1,5 +1,7 @@
-//! `ringfence policy show`: the policies in force and the access-separation report, with a
-//! signer on both sides of the wall flagged (exit 1).
+//! `ringfence policy show` and `ringfence policy check`: the policies in force, the
+//! access-separation report with a signer on both sides of the wall flagged (exit 1), and the
+//! safeguarding sections built from the examples (hot/cold, client instructions, sub-custody
+//! shares, client fiat funds and their concentration).
 
 #![allow(clippy::unwrap_used, reason = "a fixture or a tool that fails should fail the test at once")]
 
@@ -52,4 +54,48 @@ fn policy_show_lists_key_sets_with_their_wallets_and_flags_a_signer_on_both_side
     assert_eq!(shared[0]["signer"], "cfo");
     assert_eq!(shared[0]["client_key_sets"], serde_json::json!(["ks-omnibus-cold"]));
     assert_eq!(shared[0]["firm_key_sets"], serde_json::json!(["ks-treasury"]));
+}
+
+#[test]
+fn safeguarding_from_the_examples_shows_in_policy_show_and_an_own_account_instruction_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    assert!(run(dir.path(), &["init"]).status.success());
+    let casp = run(dir.path(), &["import", &format!("{examples}/casp.jsonl")]);
+    // The sample CASP keeps its USDC hot: the check after the import opens an exception.
+    assert!(stdout(&casp).contains("opened 1 exception(s)") && stdout(&casp).contains("cold_floor"), "{}", stdout(&casp));
+    let safeguarding = run(dir.path(), &["import", &format!("{examples}/safeguarding.jsonl")]);
+    assert!(safeguarding.status.success(), "{}", stdout(&safeguarding));
+
+    let show = run(dir.path(), &["policy", "show", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&show)).unwrap();
+    assert_eq!(report["safeguarding"]["own_account_use"], "forbidden");
+    let usdc = report["hot_cold"].as_array().unwrap().iter().find(|row| row["symbol"] == "USDC").unwrap();
+    assert_eq!((usdc["cold_share"].as_str(), usdc["breach"].as_bool()), (Some("0.00 %"), Some(true)));
+    let instruction = &report["client_instructions"][0];
+    assert_eq!(
+        (instruction["state"].as_str(), instruction["encumbered"].as_str(), instruction["rewards"].as_str()),
+        (Some("live"), Some("500000000000000000"), Some("1200000000000000"))
+    );
+    let nordbank = &report["sub_custody"]["sub_custodians"][0];
+    assert_eq!(nordbank["holdings"][0]["share_of_client_holdings"], "4.59 %");
+    let concentration = report["fiat"]["concentration"].as_array().unwrap();
+    let over: Vec<&str> = concentration.iter().filter(|c| c["over_limit"] == true).filter_map(|c| c["institution"].as_str()).collect();
+    assert_eq!(over, ["nordbank-ag"], "{concentration:?}");
+
+    // The firm staking client-1's ETH for itself: refused, and the journal does not move.
+    let head = stdout(&run(dir.path(), &["journal", "head"]));
+    let line = r#"{"type":"client_instruction","id":"ci-firm","client":"client-1","asset":"eip155:1/slip44:60","purpose":"staking","beneficiary":"firm","max_amount":"1","valid_until":"2030-01-01T00:00:00Z","evidence":"none"}"#;
+    let file = dir.path().join("own-account.jsonl");
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let refused = run(dir.path(), &["import", file.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("own_account_use"), "{}", stdout(&refused));
+    assert_eq!(stdout(&run(dir.path(), &["journal", "head"])), head);
+
+    // The check on demand: the breach stands (exit 1) with its one exception; nothing new.
+    let check = run(dir.path(), &["policy", "check"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(stdout(&check).contains("1 breach(es) stand") && !stdout(&check).contains("opened"), "{}", stdout(&check));
+    assert_eq!(stdout(&run(dir.path(), &["journal", "head"])), head);
 }
