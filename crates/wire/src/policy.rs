@@ -14,8 +14,6 @@ use serde_json::{Value, json};
 
 use crate::clock;
 
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-
 pub fn scheme(scheme: &KeyScheme, signers: usize) -> String {
     match scheme {
         KeyScheme::Multisig { threshold } => format!("multisig {threshold} of {signers}"),
@@ -144,7 +142,6 @@ fn instructions(register: &Register, now: Timestamp) -> Vec<Value> {
 }
 
 fn sub_custody(register: &Register, now: Timestamp) -> Value {
-    let (policy, _) = register.safeguarding_policy();
     // Client-class holdings per asset and custodian (None: in-house).
     let mut held: BTreeMap<(String, Option<String>), u128> = BTreeMap::new();
     let mut totals: BTreeMap<String, u128> = BTreeMap::new();
@@ -167,17 +164,10 @@ fn sub_custody(register: &Register, now: Timestamp) -> Value {
             })
             .collect()
     };
-    let notice = i64::from(policy.lapse_notice_days) * MICROS_PER_DAY;
     let subs: Vec<Value> = register
         .sub_custodians()
         .map(|sub| {
-            let status = if !sub.authorised_at(now) {
-                "lapsed"
-            } else if sub.valid_until.micros().saturating_sub(now.micros()) <= notice {
-                "lapsing"
-            } else {
-                "live"
-            };
+            let status = register.authorisation_status(sub, now);
             json!({
                 "id": sub.id.as_str(),
                 "name": sub.name,

@@ -245,6 +245,19 @@ impl Register {
         })
     }
 
+    /// Where a sub-custodian's authorisation stands at `now` under the policy's notice period:
+    /// `live`, `lapsing` (within the notice) or `lapsed`.
+    pub fn authorisation_status(&self, sub: &crate::entity::SubCustodian, now: Timestamp) -> &'static str {
+        let notice = i64::from(self.policy_ref().lapse_notice_days) * MICROS_PER_DAY;
+        if !sub.authorised_at(now) {
+            "lapsed"
+        } else if sub.valid_until.micros().saturating_sub(now.micros()) <= notice {
+            "lapsing"
+        } else {
+            "live"
+        }
+    }
+
     /// Every safeguarding breach at `now`, with or without an exception. `with_details`
     /// false leaves the details empty (cheap, for deciding whether a check is due).
     fn breaches(&self, now: Timestamp, with_details: bool, found: &mut dyn FnMut(Break) -> bool) {
@@ -278,11 +291,11 @@ impl Register {
                 return;
             }
         }
-        let notice = i64::from(policy.lapse_notice_days) * MICROS_PER_DAY;
         for registered in &self.sub_custodians {
             let sub = &registered.value;
             let until = sub.valid_until;
-            if !sub.authorised_at(now) {
+            let status = self.authorisation_status(sub, now);
+            if status == "lapsed" {
                 let held = self.client_assets_at(&sub.id);
                 if held.is_empty() {
                     continue;
@@ -304,7 +317,7 @@ impl Register {
                 if stop {
                     return;
                 }
-            } else if until.micros().saturating_sub(now.micros()) <= notice {
+            } else if status == "lapsing" {
                 let stop = found(Break {
                     kind: ExceptionKind::AuthorisationLapsing,
                     severity: Severity::Warning,
