@@ -8,18 +8,16 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ringfence_core::{Action, Actor, ApprovalPolicy, Command, InstructionId, Meta, Pending, PendingState, Register, Status};
+use ringfence_core::{Action, Actor, ApprovalPolicy, Command, Pending, PendingState, Register, Status};
 use ringfence_wire::clock;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::meta;
 use crate::routes::{APPROVERS, COMPLIANCE, CommandResult, STAFF};
-
-/// Fields a policy body may not carry: the actor and time are the server's.
-const POLICY_FIELDS_DENIED: &[&str] = &["actor", "instruction", "effective_at", "type"];
-use crate::{AppState, Principal, views};
+use crate::{AppState, views};
 
 /// The body of a rejection.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -201,14 +199,6 @@ fn pending_id(id: Result<Path<u64>, axum::extract::rejection::PathRejection>) ->
     id.map(|Path(id)| id).map_err(|_| ApiError::bad_request("invalid_path", "the pending instruction's id is a whole number"))
 }
 
-fn meta(principal: &Principal, instruction: &str) -> Result<Meta, ApiError> {
-    Ok(Meta {
-        actor: principal.actor.clone(),
-        instruction: InstructionId::parse(instruction).map_err(|e| ApiError::bad_request("invalid_instruction", e.to_string()))?,
-        effective_at: clock::now(),
-    })
-}
-
 /// The result of an approval or rejection. A retry by the same approver of an approval
 /// that was recorded gets that approval back (`already_exists`), so the request is idempotent.
 async fn decided(state: &AppState, id: u64, actor: Actor, outcome: ringfence_core::Outcome) -> Result<Response, ApiError> {
@@ -312,14 +302,7 @@ pub(crate) async fn set_policy(
 ) -> Result<Response, ApiError> {
     let principal = state.authorize(&headers, COMPLIANCE)?;
     crate::routes::idempotency_key(&headers)?;
-    let Value::Object(mut object) = crate::routes::parse_json(&crate::routes::body(raw)?)? else {
-        return Err(ApiError::bad_request("invalid_json", "the body must be a JSON object such as {\"approvals\": 2}"));
-    };
-    for field in POLICY_FIELDS_DENIED {
-        if object.contains_key(*field) {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "field_not_allowed", format!("leave out {field:?}")));
-        }
-    }
+    let mut object = crate::routes::policy_fields(raw, r#"{"approvals": 2}"#)?;
     object.insert("type".into(), Value::String("approval_policy".into()));
     let command = crate::routes::command_of(&state, &Value::Object(object).to_string(), &principal).await?;
     if !matches!(command.action, Action::SetApprovalPolicy(ApprovalPolicy { .. })) {

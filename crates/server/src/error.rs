@@ -64,11 +64,15 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "ringfence failed on this request (a bug); the server log says why")
     }
 
-    /// A command the register refused: 404 for an unknown pending instruction or exception,
-    /// 409 for conflicts (idempotency, entity, a closed or expired pending instruction, an
-    /// approver who may not approve, an exception not in the state the action needs, an
-    /// investigator reviewing their own resolution, an escalation before the due time), 422 for
-    /// every broken rule; the code is the status's own.
+    /// A command the register refused: 404 for an unknown pending instruction or exception
+    /// (the path's id); 409 for conflicts with what is recorded (idempotency, entity, a closed
+    /// or expired pending instruction, an approver who may not approve, an exception not in the
+    /// state the action needs, an investigator reviewing their own resolution, an escalation
+    /// before the due time, a client instruction no longer live or given as irrevocable, a
+    /// safeguarding check with nothing due); 422 for every broken rule and every unknown entity
+    /// a body names (`own_account_use`, `encumbered_position`, `instruction_limit`,
+    /// `insufficient_funds`, `instruction_mismatch`, `unknown_instruction`…). The code is the
+    /// status's own.
     pub fn rejected(status: Status, detail: &str) -> ApiError {
         let http = match status {
             Status::UnknownPending | Status::UnknownException => StatusCode::NOT_FOUND,
@@ -80,7 +84,10 @@ impl ApiError {
             | Status::ApproverNotDistinct
             | Status::ExceptionState
             | Status::InvestigatorCannotApprove
-            | Status::ExceptionNotDue => StatusCode::CONFLICT,
+            | Status::ExceptionNotDue
+            | Status::InstructionNotLive
+            | Status::InstructionNotRevocable
+            | Status::NothingDue => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(http, status.code(), detail)

@@ -15,6 +15,7 @@ pub mod error;
 pub mod metrics;
 mod oversight;
 mod routes;
+mod safeguarding;
 pub mod views;
 
 use std::net::SocketAddr;

@@ -15,8 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringfence_core::{
-    Action, Actor, Command, Exception, ExceptionPolicy, ExceptionState, IdempotencyKey, InstructionId, Meta, Register, Resolution,
-    Severity, Status, Timestamp,
+    Action, Actor, Command, Exception, ExceptionPolicy, ExceptionState, IdempotencyKey, Register, Resolution, Severity, Status, Timestamp,
 };
 use ringfence_store::Store;
 use ringfence_watch::views::{breaks_csv, exception_view, is_overdue, run_summary, run_view};
@@ -27,7 +26,7 @@ use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{COMPLIANCE, CommandResult, RECONCILERS, REVIEWERS, STAFF};
+use crate::routes::{COMPLIANCE, CommandResult, RECONCILERS, REVIEWERS, STAFF, meta};
 use crate::{AppState, Principal};
 
 // ----- what the routes take and answer, for the OpenAPI document ------------------------------
@@ -402,14 +401,6 @@ fn policy_of(raw: Result<Bytes, BytesRejection>) -> Result<ExceptionPolicy, ApiE
 
 fn path_id(id: Result<Path<u64>, PathRejection>, what: &str) -> Result<u64, ApiError> {
     id.map(|Path(id)| id).map_err(|_| ApiError::bad_request("invalid_path", format!("the {what}'s id is a whole number")))
-}
-
-fn meta(principal: &Principal, instruction: &str) -> Result<Meta, ApiError> {
-    Ok(Meta {
-        actor: principal.actor.clone(),
-        instruction: InstructionId::parse(instruction).map_err(|e| ApiError::bad_request("invalid_instruction", e.to_string()))?,
-        effective_at: clock::now(),
-    })
 }
 
 /// What a retry finds: the earlier request of this actor already took effect (the entry's

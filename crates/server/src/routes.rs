@@ -8,12 +8,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use ringfence_core::{Account, Action, AssetId, ClientId, Command, Outcome, OwnAccount, Role, Status, Timestamp, WalletId, build};
+use ringfence_core::{
+    Account, Action, AssetId, ClientId, Command, InstructionId, Meta, Outcome, OwnAccount, Role, Status, Timestamp, WalletId, build,
+};
 use ringfence_store::{BATCH_MAX, HISTORY_LIMIT_MAX, Subject};
 use ringfence_wire::clock;
 use ringfence_wire::input::{self, Defaults, Parsed};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
@@ -29,6 +31,9 @@ pub(crate) const RECONCILERS: &[Role] = &[Role::Operator, Role::Compliance];
 /// Who approves or rejects the proposed resolution of an exception.
 pub(crate) const REVIEWERS: &[Role] = &[Role::Approver, Role::Compliance];
 const INSPECTORS: &[Role] = &[Role::Compliance, Role::Auditor];
+/// Who may send something to `POST /v1/entities`; each type then needs its own roles
+/// ([`entity_roles`]): compliance records risk assessments and safeguarding checks only.
+const ENTITY_WRITERS: &[Role] = &[Role::Operator, Role::Compliance];
 
 /// Every route with the roles allowed on it (empty: no token needed). The README's table and
 /// the route-by-role test are made from this.
@@ -39,7 +44,7 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/openapi.json", &[]),
     ("POST", "/v1/movements", OPERATORS),
     ("POST", "/v1/movements/batch", OPERATORS),
-    ("POST", "/v1/entities", OPERATORS),
+    ("POST", "/v1/entities", ENTITY_WRITERS),
     ("GET", "/v1/entities/{kind}", STAFF),
     ("GET", "/v1/summary", STAFF),
     ("GET", "/v1/balances", STAFF_AND_CLIENTS),
@@ -63,6 +68,9 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/exceptions/{id}/reject", REVIEWERS),
     ("GET", "/v1/policy/exceptions", STAFF),
     ("PUT", "/v1/policy/exceptions", COMPLIANCE),
+    ("GET", "/v1/policy", STAFF),
+    ("GET", "/v1/policy/safeguarding", STAFF),
+    ("PUT", "/v1/policy/safeguarding", COMPLIANCE),
 ];
 
 pub(crate) fn router() -> Router<AppState> {
@@ -94,6 +102,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/exceptions/{id}/approve", post(crate::oversight::approve))
         .route("/v1/exceptions/{id}/reject", post(crate::oversight::reject))
         .route("/v1/policy/exceptions", get(crate::oversight::policy).put(crate::oversight::set_policy))
+        .route("/v1/policy", get(crate::safeguarding::report))
+        .route("/v1/policy/safeguarding", get(crate::safeguarding::policy).put(crate::safeguarding::set_policy))
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /openapi.json")
@@ -107,10 +117,11 @@ pub(crate) fn router() -> Router<AppState> {
         crate::approvals::list, crate::approvals::one, crate::approvals::approve, crate::approvals::reject, crate::approvals::policy,
         crate::approvals::set_policy, crate::oversight::runs, crate::oversight::make_run, crate::oversight::run,
         crate::oversight::exceptions, crate::oversight::exception, crate::oversight::investigate, crate::oversight::resolve,
-        crate::oversight::approve, crate::oversight::reject, crate::oversight::policy, crate::oversight::set_policy),
+        crate::oversight::approve, crate::oversight::reject, crate::oversight::policy, crate::oversight::set_policy,
+        crate::safeguarding::report, crate::safeguarding::policy, crate::safeguarding::set_policy),
     components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail, crate::approvals::RejectBody,
         crate::approvals::PolicyBody, crate::approvals::PendingStateText, crate::oversight::RunBody, crate::oversight::ResolveBody,
-        crate::oversight::ReasonBody, crate::oversight::ExceptionPolicyBody)),
+        crate::oversight::ReasonBody, crate::oversight::ExceptionPolicyBody, crate::safeguarding::SafeguardingPolicyBody, PercentText)),
     modifiers(&BearerAuth, &ClosedBodies),
     security(("bearer" = []))
 )]
@@ -151,7 +162,8 @@ impl utoipa::Modify for ClosedBodies {
 /// The register's verdict on one command.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommandResult {
-    /// `accepted`, `already_exists` or `pending_approval` (a rejection is an error response).
+    /// `accepted`, `already_exists`, `pending_approval` or, for a safeguarding check that found
+    /// nothing to record, `nothing_due` (a rejection is an error response).
     pub(crate) status: String,
     /// The journal sequence number of the command (the original one for `already_exists`; the
     /// pending instruction's id for `pending_approval`).
@@ -243,6 +255,8 @@ enum KindText {
     FirmFunding,
     FirmWithdrawal,
     Correction,
+    /// Needs `instruction`: the client instruction the reward accrues under.
+    Reward,
 }
 
 /// One posting of an explicit movement.
@@ -337,6 +351,17 @@ macro_rules! movement_body {
                 asset: AssetIdText,
                 amount: AmountText,
                 instruction: Option<Name>,
+                effective_at: Option<Instant>,
+            },
+            /// A reward earned by encumbered assets (staking, lending), shaped as a deposit;
+            /// `instruction` names the client instruction it accrues under.
+            Reward {
+                key: $key,
+                client: Name,
+                wallet: Name,
+                asset: AssetIdText,
+                amount: AmountText,
+                instruction: Name,
                 effective_at: Option<Instant>,
             },
             /// Reverses the movement `corrects` (not in a batch).
@@ -473,6 +498,158 @@ enum RegistrationBody {
         instruction: Option<Name>,
         effective_at: Option<Instant>,
     },
+    /// A client's instruction to encumber their assets (operators). Needs four-eyes approval
+    /// when a policy is in force; `beneficiary: firm` is own-account use (`own_account_use`).
+    ClientInstruction {
+        id: Name,
+        client: Name,
+        asset: AssetIdText,
+        #[schema(inline)]
+        purpose: PurposeText,
+        /// Default `client`.
+        #[schema(inline)]
+        beneficiary: Option<BeneficiaryText>,
+        max_amount: AmountText,
+        /// Default: the effective time.
+        valid_from: Option<Instant>,
+        valid_until: Instant,
+        /// Default true.
+        revocable: Option<bool>,
+        /// The client's signed request or its reference (at most 512 bytes).
+        #[schema(max_length = 512)]
+        evidence: String,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
+    /// The revocation of a revocable client instruction (operators).
+    InstructionRevocation { id: Name, instruction: Option<Name>, effective_at: Option<Instant> },
+    /// Encumbers `amount` of the client's position under the client instruction `instruction`
+    /// (operators).
+    Encumbrance { key: Name, amount: AmountText, instruction: Name, effective_at: Option<Instant> },
+    /// Releases `amount` encumbered under the client instruction `instruction` (operators).
+    Release { key: Name, amount: AmountText, instruction: Name, effective_at: Option<Instant> },
+    /// A risk assessment allowing a lower cold floor for one asset until `valid_until`
+    /// (compliance). Needs four-eyes approval when a policy is in force.
+    RiskAssessment {
+        id: Name,
+        asset: AssetIdText,
+        cold_floor: PercentText,
+        valid_until: Instant,
+        /// At most 512 bytes.
+        #[schema(max_length = 512)]
+        reason: String,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
+    /// A credit institution or central bank holding client fiat funds (operators).
+    Institution {
+        id: Name,
+        /// At most 512 bytes.
+        #[schema(max_length = 512)]
+        name: String,
+        #[schema(inline)]
+        kind: InstitutionKindText,
+        /// At most 512 bytes.
+        #[schema(max_length = 512)]
+        reference: String,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
+    /// An account at a registered institution (operators).
+    FiatAccount {
+        id: Name,
+        institution: Name,
+        currency: CurrencyText,
+        /// Default `client_funds`.
+        #[schema(inline)]
+        class: Option<FiatClassText>,
+        /// At most 512 bytes.
+        #[schema(max_length = 512)]
+        reference: String,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
+    /// Client fiat funds received (operators).
+    FiatReceipt {
+        key: Name,
+        client: Name,
+        currency: CurrencyText,
+        amount: AmountText,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
+    /// Received client funds placed into a fiat account (operators).
+    FiatPlacement { key: Name, receipt: Name, account: Name, amount: AmountText, instruction: Option<Name>, effective_at: Option<Instant> },
+    /// Client fiat funds paid out of a fiat account (operators).
+    FiatWithdrawal { key: Name, client: Name, account: Name, amount: AmountText, instruction: Option<Name>, effective_at: Option<Instant> },
+    /// Opens exceptions for safeguarding breaches that have none (operators or compliance);
+    /// 200 `nothing_due` when every breach has one.
+    SafeguardingCheck { instruction: Option<Name>, effective_at: Option<Instant> },
+}
+
+/// A percentage from 0 to 100 with at most 2 decimals: a string (`"80"`, `"80.5"`) or a number.
+/// The schema is written by hand: utoipa cannot bound the number of an untagged newtype.
+#[derive(Deserialize)]
+#[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
+pub(crate) struct PercentText(Value);
+
+impl utoipa::PartialSchema for PercentText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let text = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^0*(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)$"))
+            .examples([json!("80.5")]);
+        let number = ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .minimum(Some(0))
+            .maximum(Some(100))
+            .description(Some("At most 2 decimals (more are refused)"))
+            .examples([json!(80)]);
+        OneOfBuilder::new()
+            .item(text)
+            .item(number)
+            .description(Some("A percentage from 0 to 100 with at most 2 decimals: a string (`\"80\"`, `\"80.5\"`) or a number"))
+            .into()
+    }
+}
+
+impl ToSchema for PercentText {}
+
+/// An ISO 4217 currency code.
+#[derive(Deserialize, ToSchema)]
+#[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
+#[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
+struct CurrencyText(String);
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum PurposeText {
+    Staking,
+    Lending,
+    Collateral,
+    Trading,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum BeneficiaryText {
+    Client,
+    Firm,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum InstitutionKindText {
+    CreditInstitution,
+    CentralBank,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum FiatClassText {
+    ClientFunds,
+    Firm,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -664,8 +841,41 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 }
 
 const MOVEMENT_TYPES: &[&str] =
-    &["deposit", "withdrawal", "transfer", "fee", "rebalance", "firm_funding", "firm_withdrawal", "correction", "movement"];
-const REGISTRATION_TYPES: &[&str] = &["asset", "client", "sub_custodian", "sub_custodian_authorisation", "key_set", "wallet"];
+    &["deposit", "withdrawal", "transfer", "fee", "rebalance", "firm_funding", "firm_withdrawal", "correction", "movement", "reward"];
+/// What `POST /v1/entities` takes: registrations and the safeguarding records that are not
+/// movements (the safeguarding policy has its own route).
+const ENTITY_TYPES: &[&str] = &[
+    "asset",
+    "client",
+    "sub_custodian",
+    "sub_custodian_authorisation",
+    "key_set",
+    "wallet",
+    "wallet_change",
+    "client_instruction",
+    "instruction_revocation",
+    "encumbrance",
+    "release",
+    "risk_assessment",
+    "institution",
+    "fiat_account",
+    "fiat_receipt",
+    "fiat_placement",
+    "fiat_withdrawal",
+    "safeguarding_check",
+];
+
+/// Who may send an entity of type `kind`: a risk assessment lowers a cold floor, which is
+/// compliance's call; a safeguarding check only opens exceptions, which either may ask for.
+/// An unknown type goes on to the parser, which names the types there are.
+fn entity_roles(kind: &str) -> &'static [Role] {
+    match kind {
+        "risk_assessment" => COMPLIANCE,
+        "safeguarding_check" => ENTITY_WRITERS,
+        kind if ENTITY_TYPES.contains(&kind) => OPERATORS,
+        _ => ENTITY_WRITERS,
+    }
+}
 
 /// Checks one JSON object of the import format for the API: the actor is the token's, the
 /// type is of the expected family, and (for a single movement) the key is the header's.
@@ -684,16 +894,17 @@ fn object_for_api(value: Value, movement: bool, header_key: Option<&str>) -> Res
     if let Some(route) = match kind.as_str() {
         "approve" | "reject" => Some("/v1/pending/{id}/approve or /reject"),
         "expire" => Some("nowhere: the server expires pending instructions itself"),
-        "approval_policy" => Some("/v1/policy/approvals"),
+        "approval_policy" => Some("PUT /v1/policy/approvals"),
+        "safeguarding_policy" => Some("PUT /v1/policy/safeguarding"),
         _ => None,
     } {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_route", format!("type {kind:?} goes to {route}")));
     }
     let is_movement = MOVEMENT_TYPES.contains(&kind.as_str());
     // An unknown type is neither: the parser then names the types there are.
-    let is_registration = REGISTRATION_TYPES.contains(&kind.as_str());
-    if (movement && is_registration) || (!movement && is_movement) {
-        let (what, route) = if movement { ("a registration", "/v1/entities") } else { ("a movement", "/v1/movements") };
+    let is_entity = ENTITY_TYPES.contains(&kind.as_str());
+    if (movement && is_entity) || (!movement && is_movement) {
+        let (what, route) = if movement { ("not a movement", "/v1/entities") } else { ("a movement", "/v1/movements") };
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_route", format!("type {kind:?} is {what}; send it to {route}")));
     }
     if let Some(header_key) = header_key {
@@ -713,6 +924,30 @@ fn object_for_api(value: Value, movement: bool, header_key: Option<&str>) -> Res
         }
     }
     Ok(Value::Object(object).to_string())
+}
+
+/// Fields a policy body may not carry: the actor and time are the server's, the type the route's.
+const POLICY_FIELDS_DENIED: &[&str] = &["actor", "instruction", "effective_at", "type"];
+
+/// The body of a policy route (`PUT /v1/policy/…`): a JSON object without the fields the
+/// server sets. `example` shows the body in the error.
+pub(crate) fn policy_fields(raw: Result<Bytes, BytesRejection>, example: &str) -> Result<Map<String, Value>, ApiError> {
+    let Value::Object(object) = parse_json(&body(raw)?)? else {
+        return Err(ApiError::bad_request("invalid_json", format!("the body must be a JSON object such as {example}")));
+    };
+    if let Some(field) = POLICY_FIELDS_DENIED.iter().find(|field| object.contains_key(**field)) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "field_not_allowed", format!("leave out {field:?}")));
+    }
+    Ok(object)
+}
+
+/// What a command the server makes for the caller carries: their actor, now, `instruction`.
+pub(crate) fn meta(principal: &Principal, instruction: &str) -> Result<Meta, ApiError> {
+    Ok(Meta {
+        actor: principal.actor.clone(),
+        instruction: InstructionId::parse(instruction).map_err(|e| ApiError::bad_request("invalid_instruction", e.to_string()))?,
+        effective_at: clock::now(),
+    })
 }
 
 pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
@@ -748,7 +983,9 @@ pub(crate) fn single_result(outcome: Outcome) -> Result<Response, ApiError> {
             Json(CommandResult { status: outcome.status.code().into(), seq: outcome.seq, detail: outcome.detail }),
         )
             .into_response()),
-        Status::AlreadyExists => {
+        // A safeguarding check that found every breach with an exception already: nothing to
+        // record is the check's answer, not a refusal.
+        Status::AlreadyExists | Status::NothingDue => {
             Ok((StatusCode::OK, Json(CommandResult { status: outcome.status.code().into(), seq: outcome.seq, detail: outcome.detail }))
                 .into_response())
         }
@@ -868,18 +1105,31 @@ async fn post_movements(
 
 #[utoipa::path(post, path = "/v1/entities",
     params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request; a registration is idempotent by its entity id", example = "onboard-client-3")),
-    request_body(content = RegistrationBody, description = "One registration in the import format: asset, client, sub_custodian, sub_custodian_authorisation, key_set, wallet or wallet_change",
+    request_body(content = RegistrationBody, description = "One line of the import format that is not a movement: a registration (asset, client, sub_custodian, sub_custodian_authorisation, key_set, wallet, wallet_change) or a safeguarding record (client_instruction, instruction_revocation, encumbrance, release, institution, fiat_account, fiat_receipt, fiat_placement, fiat_withdrawal: operators; risk_assessment: compliance; safeguarding_check: either). The safeguarding policy goes to PUT /v1/policy/safeguarding",
         example = json!({"type": "client", "id": "client-3", "category": "retail", "segregation": "omnibus"})),
     responses(
-        (status = 201, body = CommandResult), (status = 200, body = CommandResult),
+        (status = 201, body = CommandResult),
+        (status = 200, description = "Recorded before (`already_exists`), or a safeguarding check with nothing to record (`nothing_due`)", body = CommandResult),
         (status = 202, description = "Needs four-eyes approval: journaled as a pending instruction (`seq` is its id)", body = CommandResult),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "The token lacks the role the type needs", body = ErrorBody),
+        (status = 409, description = "An entity or key taken with other details, a pending instruction on the same subject, a client instruction revoked or irrevocable (`instruction_not_live`, `instruction_not_revocable`)", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "A bad line, a wrong route, or a rule of the register (`own_account_use`, `encumbered_position`, `instruction_limit`, `insufficient_funds`, `unknown_instruction`…)", body = ErrorBody),
+        (status = 503, body = ErrorBody)
     ))]
 async fn post_entity(State(state): State<AppState>, headers: HeaderMap, raw: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    let principal = state.authorize(&headers, OPERATORS)?;
+    let principal = state.authorize(&headers, ENTITY_WRITERS)?;
     idempotency_key(&headers)?;
-    let text = object_for_api(parse_json(&body(raw)?)?, false, None)?;
+    let value = parse_json(&body(raw)?)?;
+    let kind = value.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = object_for_api(value, false, None)?;
+    let allowed = entity_roles(&kind);
+    if !principal.roles.iter().any(|role| allowed.contains(role)) {
+        let allowed: Vec<&str> = allowed.iter().map(|role| role.code()).collect();
+        return Err(ApiError::forbidden(format!("type {kind:?} needs one of the roles: {}", allowed.join(", "))));
+    }
     let command = command_of(&state, &text, &principal).await?;
     submit_one(&state, command).await
 }

@@ -88,9 +88,13 @@ fn sample(server: &Server, method: &str, route: &str, caller: Option<Role>) -> S
             second["key"] = json!(unique("batch-item"));
             write(route, json!([first, second]))
         }
+        // Compliance records no registrations: it asks for a safeguarding check (200 nothing_due).
+        ("POST", "/v1/entities") if caller == Some(Role::Compliance) => write(route, json!({"type": "safeguarding_check"})),
         ("POST", "/v1/entities") => {
             write(route, json!({"type": "client", "id": unique("client"), "category": "retail", "segregation": "omnibus"}))
         }
+        ("GET", "/v1/policy" | "/v1/policy/safeguarding") => read(route),
+        ("PUT", "/v1/policy/safeguarding") => write(route, json!({"cold_floor": "0", "lapse_notice_days": 30})),
         _ => panic!("add a sample request for {method} {route} to `sample` in crates/server/tests/roles.rs"),
     }
 }

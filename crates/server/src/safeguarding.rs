@@ -1,0 +1,184 @@
+//! The policy report (`GET /v1/policy`, what `ringfence policy show --json` prints) and the
+//! safeguarding policy (read and set). The report is `ringfence_wire::policy::report`, the
+//! policy body is parsed by `ringfence_wire::input::safeguarding_policy_from_json` and the
+//! register decides (crates/core/src/register/safeguard.rs); this module only authenticates,
+//! parses and renders.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use ringfence_core::{Action, Command, SafeguardAction, Status};
+use ringfence_wire::clock;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::{COMPLIANCE, CommandResult, PercentText, STAFF, meta};
+
+// ----- what the routes take and answer, for the OpenAPI document ------------------------------
+
+/// The safeguarding policy: the fields of the `safeguarding_policy` import line without `type`
+/// (docs/import-format.md). Each field left out (or null) takes its default, so `{}` is the
+/// default policy. Unknown fields are errors.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes JSON parsed by `safeguarding_policy_from_json`")]
+pub(crate) struct SafeguardingPolicyBody {
+    /// Whether client assets may be used for the firm's own account: `forbidden` (the
+    /// default) or `express_consent`.
+    #[schema(inline)]
+    own_account_use: Option<OwnAccountUseText>,
+    /// The share of each asset's client holdings kept in cold wallets, unless `cold_floors`
+    /// names the asset (default 80 %).
+    cold_floor: Option<PercentText>,
+    /// Per registered asset (CAIP-19 id), its own cold floor.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, PercentText>>, example = json!({"eip155:1/slip44:60": "90"}))]
+    cold_floors: Option<std::collections::BTreeMap<String, PercentText>>,
+    /// Days before a sub-custodian's authorisation lapses from which it is flagged.
+    #[schema(example = 30)]
+    lapse_notice_days: Option<u32>,
+    /// Days on which client fiat funds need not be placed (besides weekends and TARGET2
+    /// holidays), each `YYYY-MM-DD` once.
+    #[schema(value_type = Option<Vec<String>>, example = json!(["2026-12-24"]))]
+    closing_days: Option<Vec<String>>,
+    /// The largest share of a currency's placed client funds at one institution.
+    concentration_limit: Option<PercentText>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum OwnAccountUseText {
+    Forbidden,
+    ExpressConsent,
+}
+
+/// The safeguarding policy in force; percentages as text (`"80.00 %"`).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built by ringfence_wire::policy::report")]
+pub(crate) struct SafeguardingPolicyView {
+    /// The entry that set it; null while the defaults apply.
+    seq: Option<u64>,
+    /// `forbidden` or `express_consent`.
+    own_account_use: String,
+    cold_floor: String,
+    cold_floors: Vec<ColdFloorView>,
+    lapse_notice_days: u32,
+    closing_days: Vec<String>,
+    concentration_limit: String,
+}
+
+/// An asset's own cold floor.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built by ringfence_wire::policy::report")]
+pub(crate) struct ColdFloorView {
+    asset: String,
+    cold_floor: String,
+}
+
+/// Every policy in force with the evidence of how it is met, as `ringfence policy show
+/// --json` prints it.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built by ringfence_wire::policy::report")]
+pub(crate) struct PolicyReport {
+    /// The approval policy (`seq`, `approvals`, `expiry_hours`, `withdrawal_thresholds`);
+    /// null when none is set.
+    #[schema(value_type = Option<Object>)]
+    approvals: Option<Value>,
+    /// The exception policy: `seq`, `resolution_hours`, `confirmation_hours`.
+    #[schema(value_type = Object)]
+    exceptions: Value,
+    safeguarding: SafeguardingPolicyView,
+    /// Per asset: client holdings in hot and cold wallets, the cold share against its floor,
+    /// the risk assessment covering a shortfall, and whether it is a breach.
+    hot_cold: Vec<HotColdRow>,
+    /// Every risk assessment, live or not, with who recorded and approved it.
+    #[schema(value_type = Vec<Object>)]
+    risk_assessments: Vec<Value>,
+    /// Every client instruction with its state (`live`, `revoked`, `expired`,
+    /// `not_yet_valid`), what it encumbers and the rewards credited under it.
+    #[schema(value_type = Vec<Object>)]
+    client_instructions: Vec<Value>,
+    /// Client holdings in house and at each sub-custodian, with its authorisation status.
+    #[schema(value_type = Object)]
+    sub_custody: Value,
+    /// Key sets with their signers and wallets, and signers on both client and firm key sets.
+    #[schema(value_type = Object)]
+    access_separation: Value,
+    /// Institutions, fiat accounts, what is owed to clients, unplaced receipts and the
+    /// concentration per institution.
+    #[schema(value_type = Object)]
+    fiat: Value,
+}
+
+/// One asset's hot/cold split of client holdings (smallest unit, as digits).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes JSON built by ringfence_wire::policy::report")]
+pub(crate) struct HotColdRow {
+    asset: String,
+    symbol: String,
+    client_hot: String,
+    client_cold: String,
+    /// Null when the asset has no client holdings.
+    cold_share: Option<String>,
+    cold_floor: String,
+    /// The live risk assessment allowing a share below the floor, if any.
+    covered_by: Option<String>,
+    /// Below the floor with no live risk assessment.
+    breach: bool,
+}
+
+const POLICY_SHAPE: &str = r#"{"cold_floor": "80", "cold_floors": {"eip155:1/slip44:60": "90"}}"#;
+
+// ----- routes -----------------------------------------------------------------------------
+
+#[utoipa::path(get, path = "/v1/policy",
+    responses((status = 200, description = "Every policy in force with the evidence of how it is met", body = PolicyReport),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn report(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    state.authorize(&headers, STAFF)?;
+    let now = clock::now();
+    Ok(Json(state.engine.read(move |store| ringfence_wire::policy::report(store.register(), now)).await?))
+}
+
+#[utoipa::path(get, path = "/v1/policy/safeguarding",
+    responses((status = 200, description = "The safeguarding policy in force (`seq` null: the defaults)", body = SafeguardingPolicyView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn policy(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    state.authorize(&headers, STAFF)?;
+    let now = clock::now();
+    // The report's own section, so that both say the same; the report is cheap next to a request.
+    let mut report = state.engine.read(move |store| ringfence_wire::policy::report(store.register(), now)).await?;
+    Ok(Json(report["safeguarding"].take()))
+}
+
+#[utoipa::path(put, path = "/v1/policy/safeguarding",
+    params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request", example = "safeguarding-policy-2026-11")),
+    request_body(content = SafeguardingPolicyBody, example = json!({"cold_floor": "80", "cold_floors": {"eip155:1/slip44:60": "90"}, "lapse_notice_days": 30})),
+    responses(
+        (status = 201, description = "Set", body = CommandResult),
+        (status = 202, description = "An approval policy is in force: pending approval (`seq` is the instruction's id)", body = CommandResult),
+        (status = 200, description = "The same policy is in force (or pending) already", body = CommandResult),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "Another change of the safeguarding policy is pending approval", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "A bad body or a value out of bounds (`invalid_policy`), an asset not registered (`unknown_asset`), a field the server sets (`field_not_allowed`)", body = ErrorBody),
+        (status = 503, body = ErrorBody)
+    ))]
+pub(crate) async fn set_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let principal = state.authorize(&headers, COMPLIANCE)?;
+    crate::routes::idempotency_key(&headers)?;
+    let fields = crate::routes::policy_fields(raw, POLICY_SHAPE)?;
+    let policy = ringfence_wire::input::safeguarding_policy_from_json(Value::Object(fields))
+        .map_err(|error| ApiError::rejected(Status::InvalidPolicy, &format!("{error}; the body is like {POLICY_SHAPE}")))?;
+    let command = Command { meta: meta(&principal, "policy:safeguarding")?, action: Action::Safeguard(SafeguardAction::SetPolicy(policy)) };
+    crate::routes::submit_one(&state, command).await
+}
