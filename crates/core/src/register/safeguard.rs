@@ -891,11 +891,11 @@ impl Register {
         if instruction.max_amount.is_zero() {
             return invalid("the maximum amount is 0".into());
         }
-        if instruction.valid_until <= instruction.valid_from {
-            return invalid("its validity ends before it starts".into());
-        }
         if instruction.valid_until <= now {
             return invalid("its validity ends in the past".into());
+        }
+        if instruction.valid_until <= instruction.valid_from {
+            return invalid("its validity ends before it starts".into());
         }
         if let Some(problem) = text_problem("the evidence", &instruction.evidence) {
             return invalid(format!("{problem}; name the signed instruction or its SHA-256"));
