@@ -58,25 +58,31 @@ pub fn report(register: &Register, now: Timestamp) -> Value {
         })
     });
     let (exceptions, exceptions_seq) = register.exception_policy();
-    let (safeguarding, safeguarding_seq) = register.safeguarding_policy();
     json!({
         "approvals": approvals,
         "exceptions": {"seq": exceptions_seq, "resolution_hours": exceptions.resolution_hours, "confirmation_hours": exceptions.confirmation_hours},
-        "safeguarding": {
-            "seq": safeguarding_seq,
-            "own_account_use": safeguarding.own_account_use.code(),
-            "cold_floor": percent(safeguarding.cold_floor_bp),
-            "cold_floors": safeguarding.cold_floors.iter().map(|(asset, floor)| json!({"asset": asset.as_str(), "cold_floor": percent(*floor)})).collect::<Vec<_>>(),
-            "lapse_notice_days": safeguarding.lapse_notice_days,
-            "closing_days": safeguarding.closing_days.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "concentration_limit": percent(safeguarding.concentration_limit_bp),
-        },
+        "safeguarding": safeguarding(register),
         "hot_cold": hot_cold(register, now),
         "risk_assessments": register.risk_assessments().iter().map(|record| assessment(register, record, now)).collect::<Vec<_>>(),
         "client_instructions": instructions(register, now),
         "sub_custody": sub_custody(register, now),
         "access_separation": access(register),
         "fiat": fiat(register, now),
+    })
+}
+
+/// The safeguarding policy in force (the defaults until one is set, `seq` null), as in the
+/// report and `GET /v1/policy/safeguarding`.
+pub fn safeguarding(register: &Register) -> Value {
+    let (safeguarding, safeguarding_seq) = register.safeguarding_policy();
+    json!({
+        "seq": safeguarding_seq,
+        "own_account_use": safeguarding.own_account_use.code(),
+        "cold_floor": percent(safeguarding.cold_floor_bp),
+        "cold_floors": safeguarding.cold_floors.iter().map(|(asset, floor)| json!({"asset": asset.as_str(), "cold_floor": percent(*floor)})).collect::<Vec<_>>(),
+        "lapse_notice_days": safeguarding.lapse_notice_days,
+        "closing_days": safeguarding.closing_days.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "concentration_limit": percent(safeguarding.concentration_limit_bp),
     })
 }
 

@@ -75,8 +75,6 @@ pub struct ReceiptRecord {
     /// The end of the next business day after receipt.
     pub deadline: Timestamp,
     pub placed: u128,
-    /// When the last of it was placed.
-    pub placed_at: Option<Timestamp>,
 }
 
 impl ReceiptRecord {
@@ -296,8 +294,8 @@ impl Register {
             let until = sub.valid_until;
             let status = self.authorisation_status(sub, now);
             if status == "lapsed" {
-                let held = self.client_assets_at(&sub.id);
-                if held.is_empty() {
+                // The server checks every 500 ms: stop at the first client asset found.
+                if !self.holds_client_assets(&sub.id) {
                     continue;
                 }
                 let stop = found(Break {
@@ -305,7 +303,8 @@ impl Register {
                     severity: Severity::Critical,
                     subject: format!("authorisation-lapsed:{}:{}", sub.id, until.micros()),
                     detail: detail(&|| {
-                        let held: Vec<String> = held.iter().map(|(asset, amount)| format!("{amount} of {asset}")).collect();
+                        let held: Vec<String> =
+                            self.client_assets_at(&sub.id).iter().map(|(asset, amount)| format!("{amount} of {asset}")).collect();
                         format!(
                             "the authorisation of sub-custodian {} ({}) lapsed, and its wallets still hold client assets: {}",
                             sub.id,
@@ -400,11 +399,21 @@ impl Register {
         due
     }
 
+    /// Whether any client-class wallet at a sub-custodian holds anything.
+    fn holds_client_assets(&self, sub: &crate::ids::SubCustodianId) -> bool {
+        self.wallets.iter().enumerate().any(|(index, wallet)| {
+            wallet.value.class.kind().is_client()
+                && matches!(&wallet.value.custodian, Custodian::SubCustodian(id) if id == sub)
+                && (0..self.assets.len())
+                    .any(|asset| self.balances.get(&(Slot::Holding(index as u32), asset as u32)).is_some_and(|b| *b != 0))
+        })
+    }
+
     /// What client-class wallets at a sub-custodian hold, per asset (non-zero only).
     pub fn client_assets_at(&self, sub: &crate::ids::SubCustodianId) -> Vec<(&crate::ids::AssetId, u128)> {
         let mut held: Vec<(&crate::ids::AssetId, u128)> = Vec::new();
         for (index, wallet) in self.wallets.iter().enumerate() {
-            if !wallet.value.class.kind().is_client() || wallet.value.custodian != Custodian::SubCustodian(sub.clone()) {
+            if !wallet.value.class.kind().is_client() || !matches!(&wallet.value.custodian, Custodian::SubCustodian(id) if id == sub) {
                 continue;
             }
             for (asset, registered) in self.assets.iter().enumerate() {
@@ -562,14 +571,7 @@ impl Register {
                 let deadline = Calendar { closing_days: policy }.placement_deadline(now);
                 let index = super::index_of(safeguards.receipts.len());
                 safeguards.receipt_index.insert(receipt.key.clone(), index);
-                safeguards.receipts.push(ReceiptRecord {
-                    receipt: receipt.clone(),
-                    seq,
-                    received_at: now,
-                    deadline,
-                    placed: 0,
-                    placed_at: None,
-                });
+                safeguards.receipts.push(ReceiptRecord { receipt: receipt.clone(), seq, received_at: now, deadline, placed: 0 });
                 safeguards.unplaced.insert((deadline, index));
                 *safeguards.fiat_positions.entry((receipt.client.clone(), receipt.currency)).or_default() += receipt.amount.units();
             }
@@ -578,7 +580,6 @@ impl Register {
                 let record = &mut safeguards.receipts[index as usize];
                 record.placed += placement.amount.units();
                 if record.unplaced() == 0 {
-                    record.placed_at = Some(now);
                     safeguards.unplaced.remove(&(record.deadline, index));
                 }
                 let account = safeguards.account_index[&placement.account];
