@@ -53,8 +53,8 @@ fn seconds_until(now: u64, at: u32) -> u64 {
 /// The schedule thread: the daily reconciliation run. It opens its own connection to the
 /// store for each run, as another process would, and closes it afterwards (a register in
 /// memory is not kept twice between runs); the server sees what it records at its next
-/// refresh. Stops when `stop` is dropped. The escalation of overdue exceptions is the
-/// server's own (its store thread journals them when idle).
+/// refresh. Stops when `stop` is dropped. The run itself, like the expiries and escalations the
+/// server's store thread journals when idle, is in `ringfence_watch::system`.
 fn schedule(
     location: ringfence_store::Location,
     settings: ringfence_watch::Settings,
@@ -64,7 +64,6 @@ fn schedule(
     let at = daily.0?;
     Some(std::thread::spawn(move || {
         let log = |value: serde_json::Value| ringfence_server::log(&value);
-        let Ok(actor) = ringfence_core::Actor::parse("ringfence") else { return };
         let now_seconds = || u64::try_from(ringfence_wire::clock::now().micros() / 1_000_000).unwrap_or(0);
         loop {
             let wait = seconds_until(now_seconds(), at);
@@ -72,10 +71,9 @@ fn schedule(
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 _ => return,
             }
-            let recorded = ringfence_store::Store::open(&location).map_err(ringfence_watch::WatchError::from).and_then(|mut store| {
-                let request = ringfence_watch::RunRequest { at: None, statements: Vec::new(), actor: actor.clone() };
-                ringfence_watch::run(&mut store, &settings, &request)
-            });
+            let recorded = ringfence_store::Store::open(&location)
+                .map_err(ringfence_watch::WatchError::from)
+                .and_then(|mut store| ringfence_watch::system::daily_reconciliation(&mut store, &settings));
             match recorded {
                 Ok(result) => log(serde_json::json!({
                     "level": if result.run.is_clean() { "info" } else { "warn" },

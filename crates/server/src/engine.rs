@@ -13,8 +13,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use ringfence_core::{Action, Actor, ApiToken, Command, InstructionId, Meta, Outcome, TokenId};
+use ringfence_core::{Action, ApiToken, Command, Outcome, TokenId};
 use ringfence_store::{BATCH_MAX, Location, Store};
+use ringfence_watch::system::Duty;
 use ringfence_wire::clock;
 use tokio::sync::oneshot;
 
@@ -228,16 +229,21 @@ fn catch_up(mut store: Store, location: &Location, tokens: &RwLock<TokenBook>, r
             store = reopen(store, location, ready);
         }
     }
-    let now = clock::now();
-    let expiries = store.register().overdue(now).into_iter().map(|id| (id, Action::ExpirePending { id })).collect();
-    if !journal_by_itself(&mut store, metrics, now, expiries, ("expire", "pending"), "pending instruction expired") {
-        store = reopen(store, location, ready);
+    match ringfence_watch::system::perform_due(&mut store, clock::now()) {
+        Ok(done) => {
+            for (duty, outcome) in &done {
+                log_duty(*duty, outcome);
+            }
+            let outcomes: Vec<Outcome> = done.into_iter().map(|(_, outcome)| outcome).collect();
+            metrics.record_outcomes(&outcomes);
+        }
+        Err(error) => {
+            crate::log(
+                &serde_json::json!({"level": "error", "message": "journaling what the server does by itself failed", "error": error.to_string()}),
+            );
+            store = reopen(store, location, ready);
+        }
     }
-    let escalations = store.register().overdue_exceptions(now).into_iter().map(|id| (id, Action::EscalateException { id })).collect();
-    if !journal_by_itself(&mut store, metrics, now, escalations, ("escalate", "exception"), "overdue exception escalated") {
-        store = reopen(store, location, ready);
-    }
-    check_safeguards(&mut store, metrics);
     if store.head() != before {
         refresh_tokens(&store, tokens);
         metrics.set_head(store.head().seq);
@@ -245,19 +251,16 @@ fn catch_up(mut store: Store, location: &Location, tokens: &RwLock<TokenBook>, r
     store
 }
 
-/// Journals a safeguarding check when a breach has no exception yet (after every batch and as
-/// time passes: a fiat placement deadline, an authorisation's notice period). A failure is
-/// logged; the next batch or catch-up tries again.
+/// Journals a safeguarding check when a breach has no exception yet (after every batch; the
+/// idle catch-up covers time passing: a fiat placement deadline, an authorisation's notice
+/// period). A failure is logged; the next batch or catch-up tries again.
 fn check_safeguards(store: &mut Store, metrics: &Metrics) {
-    let now = clock::now();
-    match store.check_safeguards(now) {
+    match ringfence_watch::system::check_safeguards(store, clock::now()) {
         Ok(None) => {}
         Ok(Some(outcome)) => {
             metrics.record_outcomes(std::slice::from_ref(&outcome));
             metrics.set_head(store.head().seq);
-            crate::log(
-                &serde_json::json!({"level": "info", "message": "safeguarding check recorded", "status": outcome.status.code(), "seq": outcome.seq}),
-            );
+            log_duty(Duty::SafeguardingCheck, &outcome);
         }
         Err(error) => {
             crate::log(&serde_json::json!({"level": "error", "message": "the safeguarding check failed", "error": error.to_string()}));
@@ -265,56 +268,13 @@ fn check_safeguards(store: &mut Store, metrics: &Metrics) {
     }
 }
 
-/// The actor recorded on what the server does by itself (expiries, escalations).
-const SYSTEM_ACTOR: &str = "ringfence";
-
-/// Journals `actions` (each about the pending instruction or exception with that id) with the
-/// server as the actor and instruction `verb:id`, at most a batch at a time (the rest at the
-/// next catch-up), and logs each under `message` with the id as `what`. False when the write
-/// failed (the store must then be reopened).
-fn journal_by_itself(
-    store: &mut Store,
-    metrics: &Metrics,
-    now: ringfence_core::Timestamp,
-    mut actions: Vec<(u64, Action)>,
-    (verb, what): (&str, &str),
-    message: &str,
-) -> bool {
-    if actions.is_empty() {
-        return true;
+/// One log line for a duty the server did by itself, with its subject's id when it has one.
+fn log_duty(duty: Duty, outcome: &Outcome) {
+    let mut line = serde_json::json!({"level": "info", "message": duty.message(), "status": outcome.status.code(), "seq": outcome.seq});
+    if let Some((field, id)) = duty.subject() {
+        line[field] = serde_json::json!(id);
     }
-    actions.truncate(BATCH_MAX);
-    let commands: Vec<Command> = actions
-        .iter()
-        .filter_map(|(id, action)| {
-            Some(Command {
-                meta: Meta {
-                    actor: Actor::parse(SYSTEM_ACTOR).ok()?,
-                    instruction: InstructionId::parse(&format!("{verb}:{id}")).ok()?,
-                    effective_at: now,
-                },
-                action: action.clone(),
-            })
-        })
-        .collect();
-    match store.submit(&commands, now) {
-        Ok(outcomes) => {
-            metrics.record_outcomes(&outcomes);
-            for ((id, _), outcome) in actions.iter().zip(&outcomes) {
-                let mut line =
-                    serde_json::json!({"level": "info", "message": message, "status": outcome.status.code(), "seq": outcome.seq});
-                line[what] = serde_json::json!(id);
-                crate::log(&line);
-            }
-            true
-        }
-        Err(error) => {
-            crate::log(
-                &serde_json::json!({"level": "error", "message": format!("journaling what the server does by itself failed ({verb})"), "error": error.to_string()}),
-            );
-            false
-        }
-    }
+    crate::log(&line);
 }
 
 /// After a failed write the in-memory register may be ahead of the database: open the store

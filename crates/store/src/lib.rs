@@ -361,17 +361,6 @@ impl Store {
         Ok((outcomes, accepted))
     }
 
-    /// Checks the safeguarding policies at `now` and journals a check when a breach has no
-    /// exception yet (one exception per breach). The server and `ringfence import` call it after
-    /// every batch, the server also as time passes, `ringfence policy check` on demand, and a
-    /// reconciliation run after recording the run. `None` when nothing was due.
-    pub fn check_safeguards(&mut self, now: Timestamp) -> Result<Option<Outcome>, StoreError> {
-        if !self.register.safeguard_check_due(now) {
-            return Ok(None);
-        }
-        Ok(self.submit(&[safeguard_check(now)], now)?.pop())
-    }
-
     /// The balance of an account in an asset at an instant of effective time: the sum of the
     /// postings effective at or before `at`.
     pub fn balance_at(&self, account: &Account, asset: &AssetId, at: Timestamp) -> Result<Net, StoreError> {
@@ -534,19 +523,4 @@ pub fn count_statuses(outcomes: &[Outcome]) -> Vec<(Status, usize)> {
     }
     counts.sort();
     counts
-}
-
-/// The actor recorded on what the store does by itself.
-pub const SYSTEM_ACTOR: &str = "ringfence";
-
-/// The safeguarding check at `at`, as [`Store::check_safeguards`] journals it.
-pub fn safeguard_check(at: Timestamp) -> Command {
-    Command {
-        meta: ringfence_core::Meta {
-            actor: ringfence_core::Actor::parse(SYSTEM_ACTOR).expect("a valid actor"),
-            instruction: ringfence_core::InstructionId::parse("safeguarding-check").expect("a valid instruction id"),
-            effective_at: at,
-        },
-        action: ringfence_core::Action::Safeguard(ringfence_core::SafeguardAction::Check),
-    }
 }

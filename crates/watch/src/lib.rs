@@ -11,11 +11,13 @@
 //!   per chain, balances at that block, the register as at the cut-off, linkage, and one
 //!   `RecordReconRun` entry whose breaks open exceptions. A node that cannot be read makes its
 //!   wallets "source unavailable", never zero and never a break.
-//! - [`escalate_overdue`] records the escalation of exceptions past their due time.
+//! - [`system`] is what the system journals by itself (expiry, escalation, the safeguarding
+//!   check, the daily run), with the system actor: the one place for it.
 //!
 //! Every call blocks; from async code run it on a blocking thread. A [`Store`] is a connection:
 //! the server's scheduled runs open their own, like another process would.
 
+pub mod system;
 pub mod views;
 
 use std::collections::HashMap;
@@ -504,7 +506,8 @@ pub fn run(store: &mut Store, settings: &Settings, request: &RunRequest) -> Resu
     let id = outcome.seq.unwrap_or_default();
     let exceptions = store.register().recon_run(id).map(|record| record.exceptions.clone()).unwrap_or_default();
     // Every reconciliation also checks the safeguarding policies (the cold floor among them).
-    let safeguards = store.check_safeguards(clock::now())?.filter(|outcome| outcome.status.is_journaled()).and_then(|outcome| outcome.seq);
+    let safeguards =
+        system::check_safeguards(store, clock::now())?.filter(|outcome| outcome.status.is_journaled()).and_then(|outcome| outcome.seq);
     Ok(RunResult { id, run, exceptions, safeguards, report_csv: ringfence_recon::render::to_csv(&report), report_json, ingested })
 }
 
@@ -555,18 +558,4 @@ fn keep_evidence(settings: &Settings, name: &str, bytes: &[u8]) -> Result<(), Wa
     std::fs::write(&temporary, bytes).map_err(evidence)?;
     std::fs::rename(&temporary, path).map_err(evidence)?;
     Ok(())
-}
-
-/// Records the escalation of every exception past its due time; returns their ids.
-pub fn escalate_overdue(store: &mut Store, actor: &Actor) -> Result<Vec<u64>, WatchError> {
-    let now = clock::now();
-    let overdue = store.register().overdue_exceptions(now);
-    let mut escalated = Vec::new();
-    for id in overdue {
-        let outcome = record(store, actor, "exception-escalation", Action::EscalateException { id }, "the escalation")?;
-        if outcome.status == Status::Accepted {
-            escalated.push(id);
-        }
-    }
-    Ok(escalated)
 }
