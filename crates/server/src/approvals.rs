@@ -8,7 +8,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ringfence_core::{Action, Actor, ApprovalPolicy, Command, Pending, PendingState, Register, Status};
+use ringfence_core::{Action, Actor, ApprovalPolicy, Command, Pending, PendingState, PendingStateKind, Register, Status};
 use ringfence_wire::clock;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -51,25 +51,15 @@ pub struct PolicyBody {
 #[into_params(parameter_in = Query)]
 pub(crate) struct PendingQuery {
     /// Only instructions in this state.
-    #[param(value_type = Option<PendingStateText>)]
-    state: Option<String>,
+    #[param(value_type = Option<ringfence_wire::schema::PendingStateKindCode>)]
+    #[serde(default, deserialize_with = "ringfence_wire::input::optional_code")]
+    state: Option<PendingStateKind>,
     /// Instructions with an id above this (the `next_after` of the previous page).
     #[param(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
     after: Option<u64>,
     /// At most this many (1 to 1000, default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
-}
-
-/// The states of a pending instruction.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[expect(dead_code, reason = "describes the query parameter")]
-pub(crate) enum PendingStateText {
-    Open,
-    Applied,
-    Rejected,
-    Expired,
 }
 
 /// A policy's withdrawal thresholds as `{asset: "amount"}`.
@@ -112,7 +102,7 @@ fn command_view(register: &Register, command: &Command) -> Value {
         _ => Value::Null,
     };
     json!({
-        "type": views::action_code(&command.action),
+        "type": command.action.code(),
         "instruction": command.meta.instruction.as_str(),
         "effective_at": clock::format(command.meta.effective_at),
         "detail": detail,
@@ -151,18 +141,13 @@ pub(crate) async fn list(
     let q = crate::routes::query(q)?;
     let limit = crate::routes::page_limit(q.limit)?;
     let after = q.after.unwrap_or(0);
-    if let Some(wanted) = &q.state
-        && !["open", "applied", "rejected", "expired"].contains(&wanted.as_str())
-    {
-        return Err(ApiError::bad_request("invalid_query", "state must be open, applied, rejected or expired"));
-    }
     let value = state
         .engine
         .read(move |store| {
             let register = store.register();
             let items: Vec<Value> = register
                 .pendings()
-                .filter(|p| p.id > after && q.state.as_deref().is_none_or(|s| s == p.state.code()))
+                .filter(|p| p.id > after && q.state.is_none_or(|wanted| wanted == p.state.kind()))
                 .take(limit)
                 .map(|p| pending_view(register, p))
                 .collect();
@@ -304,7 +289,7 @@ pub(crate) async fn set_policy(
     crate::routes::idempotency_key(&headers)?;
     let mut object = crate::routes::policy_fields(raw, r#"{"approvals": 2}"#)?;
     object.insert("type".into(), Value::String("approval_policy".into()));
-    let command = crate::routes::command_of(&state, &Value::Object(object).to_string(), &principal).await?;
+    let command = crate::routes::command_of(&state, object, &principal).await?;
     if !matches!(command.action, Action::SetApprovalPolicy(ApprovalPolicy { .. })) {
         return Err(ApiError::bad_request("invalid_json", "the body is not an approval policy"));
     }

@@ -14,12 +14,17 @@ use ringfence_core::{
 use ringfence_store::{BATCH_MAX, HISTORY_LIMIT_MAX, Subject};
 use ringfence_wire::clock;
 use ringfence_wire::input::{self, Defaults, Parsed};
+use ringfence_wire::views::SummaryView;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::{AppState, PAGE_LIMIT_MAX, Principal, views};
+use ringfence_wire::schema::{
+    AuthorisationBasisCode, BeneficiaryCode, ClassKindCode, ClientCategoryCode, FiatAccountClassCode, InstitutionKindCode,
+    KeySchemeKindCode, MovementKindCode, PurposeCode, SegregationCode, SideCode, TierCode,
+};
 
 pub(crate) const STAFF: &[Role] = &[Role::Operator, Role::Approver, Role::Compliance, Role::Auditor];
 const STAFF_AND_CLIENTS: &[Role] = &[Role::Operator, Role::Approver, Role::Compliance, Role::Auditor, Role::Client];
@@ -120,7 +125,7 @@ pub(crate) fn router() -> Router<AppState> {
         crate::oversight::approve, crate::oversight::reject, crate::oversight::policy, crate::oversight::set_policy,
         crate::safeguarding::report, crate::safeguarding::policy, crate::safeguarding::set_policy),
     components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail, crate::approvals::RejectBody,
-        crate::approvals::PolicyBody, crate::approvals::PendingStateText, crate::oversight::RunBody, crate::oversight::ResolveBody,
+        crate::approvals::PolicyBody, ringfence_wire::schema::PendingStateKindCode, crate::oversight::RunBody, crate::oversight::ResolveBody,
         crate::oversight::ReasonBody, crate::oversight::ExceptionPolicyBody, crate::safeguarding::SafeguardingPolicyBody, PercentText)),
     modifiers(&BearerAuth, &ClosedBodies),
     security(("bearer" = []))
@@ -236,48 +241,18 @@ struct AmountNumber(u64);
 #[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
 struct Instant(String);
 
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum ClassText {
-    ClientIndividual,
-    ClientOmnibus,
-    Firm,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum KindText {
-    Deposit,
-    Withdrawal,
-    Transfer,
-    Fee,
-    Rebalance,
-    FirmFunding,
-    FirmWithdrawal,
-    Correction,
-    /// Needs `instruction`: the client instruction the reward accrues under.
-    Reward,
-}
-
 /// One posting of an explicit movement.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
 struct PostingText {
     #[schema(inline)]
-    side: SideText,
+    side: SideCode,
     /// `position:CLIENT`, `holding:WALLET`, `own:capital` or `own:fee_income`.
     #[schema(pattern = r"^(position:[A-Za-z0-9._:@/-]{1,128}|holding:[A-Za-z0-9._:@/-]{1,128}|own:capital|own:fee_income)$")]
     account: String,
     asset: AssetIdText,
     amount: AmountText,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum SideText {
-    Debit,
-    Credit,
 }
 
 /// Both movement bodies: `key` is optional in one (the `Idempotency-Key` header gives it),
@@ -369,8 +344,9 @@ macro_rules! movement_body {
             /// Explicit postings, for shapes the shorthands do not cover.
             Movement {
                 key: $key,
+                /// `reward` needs `instruction`: the client instruction the reward accrues under.
                 #[schema(inline)]
-                kind: KindText,
+                kind: MovementKindCode,
                 postings: Vec<PostingText>,
                 corrects: Option<Name>,
                 instruction: Option<Name>,
@@ -414,9 +390,9 @@ enum RegistrationBody {
     Client {
         id: Name,
         #[schema(inline)]
-        category: CategoryText,
+        category: ClientCategoryCode,
         #[schema(inline)]
-        segregation: SegregationText,
+        segregation: SegregationCode,
         instruction: Option<Name>,
         effective_at: Option<Instant>,
     },
@@ -426,7 +402,7 @@ enum RegistrationBody {
         #[schema(max_length = 512)]
         name: String,
         #[schema(inline)]
-        basis: BasisText,
+        basis: AuthorisationBasisCode,
         /// At most 512 bytes.
         #[schema(max_length = 512)]
         reference: String,
@@ -447,14 +423,14 @@ enum RegistrationBody {
     KeySet {
         id: Name,
         #[schema(inline)]
-        scheme: SchemeText,
+        scheme: KeySchemeKindCode,
         /// Signers needed (multisig and mpc).
         #[schema(minimum = 1, maximum = 255)]
         threshold: Option<u8>,
         #[schema(min_items = 1)]
         signers: Vec<String>,
         #[schema(inline)]
-        class: ClassText,
+        class: ClassKindCode,
         instruction: Option<Name>,
         effective_at: Option<Instant>,
     },
@@ -467,11 +443,11 @@ enum RegistrationBody {
         )]
         address: String,
         #[schema(inline)]
-        class: ClassText,
+        class: ClassKindCode,
         /// The client of an individually segregated wallet.
         client: Option<Name>,
         #[schema(inline)]
-        tier: TierText,
+        tier: TierCode,
         sub_custodian: Option<Name>,
         key_set: Name,
         instruction: Option<Name>,
@@ -488,11 +464,11 @@ enum RegistrationBody {
         )]
         address: String,
         #[schema(inline)]
-        class: ClassText,
+        class: ClassKindCode,
         /// The client of an individually segregated wallet.
         client: Option<Name>,
         #[schema(inline)]
-        tier: TierText,
+        tier: TierCode,
         sub_custodian: Option<Name>,
         key_set: Name,
         instruction: Option<Name>,
@@ -505,10 +481,10 @@ enum RegistrationBody {
         client: Name,
         asset: AssetIdText,
         #[schema(inline)]
-        purpose: PurposeText,
+        purpose: PurposeCode,
         /// Default `client`.
         #[schema(inline)]
-        beneficiary: Option<BeneficiaryText>,
+        beneficiary: Option<BeneficiaryCode>,
         max_amount: AmountText,
         /// Default: the effective time.
         valid_from: Option<Instant>,
@@ -548,7 +524,7 @@ enum RegistrationBody {
         #[schema(max_length = 512)]
         name: String,
         #[schema(inline)]
-        kind: InstitutionKindText,
+        kind: InstitutionKindCode,
         /// At most 512 bytes.
         #[schema(max_length = 512)]
         reference: String,
@@ -562,7 +538,7 @@ enum RegistrationBody {
         currency: CurrencyText,
         /// Default `client_funds`.
         #[schema(inline)]
-        class: Option<FiatClassText>,
+        class: Option<FiatAccountClassCode>,
         /// At most 512 bytes.
         #[schema(max_length = 512)]
         reference: String,
@@ -622,74 +598,6 @@ impl ToSchema for PercentText {}
 #[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
 struct CurrencyText(String);
 
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum PurposeText {
-    Staking,
-    Lending,
-    Collateral,
-    Trading,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum BeneficiaryText {
-    Client,
-    Firm,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum InstitutionKindText {
-    CreditInstitution,
-    CentralBank,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum FiatClassText {
-    ClientFunds,
-    Firm,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum CategoryText {
-    Retail,
-    Professional,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum SegregationText {
-    Individual,
-    Omnibus,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum BasisText {
-    MicaCasp,
-    CrrCreditInstitution,
-    Art60Entity,
-    ThirdCountryEquivalent,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum SchemeText {
-    Multisig,
-    Mpc,
-    Hsm,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum TierText {
-    Hot,
-    Cold,
-}
-
 // What the read routes answer, for the OpenAPI document only: the handlers build this JSON
 // with `json!` and `views`. crates/cli/tests/fuzz.rs checks every answer against these.
 
@@ -702,32 +610,6 @@ struct EntityPage {
     items: Vec<Value>,
     /// The `after` of the next page; null on the last.
     next_after: Option<u32>,
-}
-
-/// The segregation summary.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-struct SummaryView {
-    /// The journal sequence number the summary is at.
-    journal_seq: u64,
-    assets: Vec<SummaryRow>,
-}
-
-/// One asset of the summary; amounts in the smallest unit, as strings of digits.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-struct SummaryRow {
-    /// The asset: id, scale, symbol.
-    #[schema(value_type = Object)]
-    asset: Value,
-    /// Whether client holdings equal client positions.
-    segregated: bool,
-    client_positions: String,
-    client_holdings: String,
-    client_hot: String,
-    client_cold: String,
-    firm_holdings: String,
-    own_accounts: String,
 }
 
 /// A subject's balances per asset.
@@ -879,7 +761,7 @@ fn entity_roles(kind: &str) -> &'static [Role] {
 
 /// Checks one JSON object of the import format for the API: the actor is the token's, the
 /// type is of the expected family, and (for a single movement) the key is the header's.
-fn object_for_api(value: Value, movement: bool, header_key: Option<&str>) -> Result<String, ApiError> {
+fn object_for_api(value: Value, movement: bool, header_key: Option<&str>) -> Result<Map<String, Value>, ApiError> {
     let Value::Object(mut object) = value else {
         return Err(ApiError::bad_request("invalid_json", "the body must be a JSON object such as {\"type\": \"deposit\", …}"));
     };
@@ -923,7 +805,7 @@ fn object_for_api(value: Value, movement: bool, header_key: Option<&str>) -> Res
             }
         }
     }
-    Ok(Value::Object(object).to_string())
+    Ok(object)
 }
 
 /// Fields a policy body may not carry: the actor and time are the server's, the type the route's.
@@ -954,10 +836,21 @@ pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|error| ApiError::bad_request("invalid_json", format!("the body is not JSON: {error}")))
 }
 
-/// Parses an API object into a command; corrections are resolved against the store.
-pub(crate) async fn command_of(state: &AppState, text: &str, principal: &Principal) -> Result<Command, ApiError> {
+/// Parses an API object (read from the body once) into the import format's typed line, with
+/// the token's holder as the actor and now as the effective time.
+pub(crate) fn parse_object(object: Map<String, Value>, principal: &Principal) -> Result<Parsed, ApiError> {
     let defaults = Defaults { actor: principal.actor.clone(), effective_at: clock::now() };
-    match input::parse_line(text, &defaults).map_err(|error| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_command", error))? {
+    input::parse_object(object, &defaults).map_err(|error| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_command", error))
+}
+
+/// Parses an API object into a command; corrections are resolved against the store.
+pub(crate) async fn command_of(state: &AppState, object: Map<String, Value>, principal: &Principal) -> Result<Command, ApiError> {
+    resolve(state, parse_object(object, principal)?).await
+}
+
+/// The command of a parsed line: a correction is resolved against the movement it corrects.
+async fn resolve(state: &AppState, parsed: Parsed) -> Result<Command, ApiError> {
+    match parsed {
         Parsed::Ready(command) => Ok(command),
         Parsed::Correction { meta, key, corrects } => {
             let target = corrects.clone();
@@ -1045,8 +938,8 @@ async fn post_movement(
 ) -> Result<Response, ApiError> {
     let principal = state.authorize(&headers, OPERATORS)?;
     let key = idempotency_key(&headers)?;
-    let text = object_for_api(parse_json(&body(raw)?)?, true, Some(&key))?;
-    let command = command_of(&state, &text, &principal).await?;
+    let object = object_for_api(parse_json(&body(raw)?)?, true, Some(&key))?;
+    let command = command_of(&state, object, &principal).await?;
     submit_one(&state, command).await
 }
 
@@ -1082,16 +975,18 @@ async fn post_movements(
     // Every item is checked before anything is submitted: one bad item changes nothing.
     let mut commands = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
-        let text = object_for_api(item, true, None).map_err(|e| ApiError { message: format!("item {index}: {}", e.message), ..e })?;
-        if text.contains("\"type\":\"correction\"") {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "correction_in_batch",
-                format!("item {index}: send corrections one at a time to /v1/movements"),
-            ));
-        }
-        let command =
-            command_of(&state, &text, &principal).await.map_err(|e| ApiError { message: format!("item {index}: {}", e.message), ..e })?;
+        let in_item = |e: ApiError| ApiError { message: format!("item {index}: {}", e.message), ..e };
+        let object = object_for_api(item, true, None).map_err(in_item)?;
+        let command = match parse_object(object, &principal).map_err(in_item)? {
+            Parsed::Ready(command) => command,
+            Parsed::Correction { .. } => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "correction_in_batch",
+                    format!("item {index}: send corrections one at a time to /v1/movements"),
+                ));
+            }
+        };
         commands.push(command);
     }
     let outcomes = state.engine.submit(commands).await?;
@@ -1124,13 +1019,13 @@ async fn post_entity(State(state): State<AppState>, headers: HeaderMap, raw: Res
     idempotency_key(&headers)?;
     let value = parse_json(&body(raw)?)?;
     let kind = value.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let text = object_for_api(value, false, None)?;
+    let object = object_for_api(value, false, None)?;
     let allowed = entity_roles(&kind);
     if !principal.roles.iter().any(|role| allowed.contains(role)) {
         let allowed: Vec<&str> = allowed.iter().map(|role| role.code()).collect();
         return Err(ApiError::forbidden(format!("type {kind:?} needs one of the roles: {}", allowed.join(", "))));
     }
-    let command = command_of(&state, &text, &principal).await?;
+    let command = command_of(&state, object, &principal).await?;
     submit_one(&state, command).await
 }
 
@@ -1218,42 +1113,12 @@ async fn list_entities(
 #[utoipa::path(get, path = "/v1/summary",
     responses((status = 200, description = "The segregation summary per asset", body = SummaryView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn summary(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn summary(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<SummaryView>, ApiError> {
     state.authorize(&headers, STAFF)?;
-    let value = state
-        .engine
-        .read(|store| {
-            let register = store.register();
-            let assets: Vec<Value> = register
-                .summary()
-                .iter()
-                .map(|row| {
-                    json!({
-                        "asset": views::asset(&row.asset),
-                        "segregated": row.is_segregated(),
-                        "client_positions": row.client_positions.to_string(),
-                        "client_holdings": row.client_holdings.to_string(),
-                        "client_hot": row.client_hot.to_string(),
-                        "client_cold": row.client_cold.to_string(),
-                        "firm_holdings": row.firm_holdings.to_string(),
-                        "own_accounts": row.own_accounts.to_string(),
-                    })
-                })
-                .collect();
-            json!({"journal_seq": register.seq(), "assets": assets})
-        })
-        .await?;
-    Ok(Json(value))
+    Ok(Json(state.engine.read(|store| SummaryView::of(store.register())).await?))
 }
 
 /// A firm own account, as a query parameter.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum OwnQuery {
-    Capital,
-    FeeIncome,
-}
-
 // Exactly one of `client`, `wallet` and `own` names the subject: OpenAPI cannot say this of
 // query parameters, so only the descriptions do. The patterns are those of
 // `ringfence_core::ids` (a name: 1 to 128 of A-Z a-z 0-9 . _ : @ / -; a CAIP-19 asset id).
@@ -1268,8 +1133,9 @@ struct BalancesQuery {
     #[param(pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", example = "omnibus-hot")]
     wallet: Option<String>,
     /// A firm own account (exactly one of client, wallet and own).
-    #[param(inline)]
-    own: Option<OwnQuery>,
+    #[param(value_type = Option<ringfence_wire::schema::OwnAccountCode>)]
+    #[serde(default, deserialize_with = "ringfence_wire::input::optional_code")]
+    own: Option<OwnAccount>,
     /// Only this asset (CAIP-19).
     #[param(pattern = "^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}/[-a-z0-9]{3,8}:[-.%a-zA-Z0-9]{1,128}$", example = "eip155:1/slip44:60")]
     asset: Option<String>,
@@ -1292,8 +1158,9 @@ struct HistoryQuery {
     #[param(pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", example = "omnibus-hot")]
     wallet: Option<String>,
     /// A firm own account's movements (exactly one of client, wallet and own).
-    #[param(inline)]
-    own: Option<OwnQuery>,
+    #[param(value_type = Option<ringfence_wire::schema::OwnAccountCode>)]
+    #[serde(default, deserialize_with = "ringfence_wire::input::optional_code")]
+    own: Option<OwnAccount>,
     /// From this instant of effective time: RFC 3339 with an offset, or a date (midnight UTC).
     #[param(
         pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$",
@@ -1314,7 +1181,12 @@ struct HistoryQuery {
     limit: Option<u32>,
 }
 
-fn subject_of(client: &Option<String>, wallet: &Option<String>, own: Option<OwnQuery>, principal: &Principal) -> Result<Subject, ApiError> {
+fn subject_of(
+    client: &Option<String>,
+    wallet: &Option<String>,
+    own: Option<OwnAccount>,
+    principal: &Principal,
+) -> Result<Subject, ApiError> {
     let subject = match (client, wallet, own) {
         (Some(client), None, None) => {
             Subject::Client(ClientId::parse(client).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?)
@@ -1322,10 +1194,7 @@ fn subject_of(client: &Option<String>, wallet: &Option<String>, own: Option<OwnQ
         (None, Some(wallet), None) => {
             Subject::Wallet(WalletId::parse(wallet).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?)
         }
-        (None, None, Some(own)) => Subject::Own(match own {
-            OwnQuery::Capital => OwnAccount::Capital,
-            OwnQuery::FeeIncome => OwnAccount::FeeIncome,
-        }),
+        (None, None, Some(own)) => Subject::Own(own),
         _ => return Err(ApiError::bad_request("invalid_query", "name exactly one of client, wallet or own")),
     };
     // A client-role token reads its own client only.
@@ -1482,7 +1351,7 @@ async fn entries(
                         "effective_at": clock::format(entry.command.meta.effective_at),
                         "actor": entry.command.meta.actor.as_str(),
                         "instruction": entry.command.meta.instruction.as_str(),
-                        "type": views::action_code(&entry.command.action),
+                        "type": entry.command.action.code(),
                         "prev_hash": ringfence_store::hex(&entry.prev_hash),
                     })
                 })

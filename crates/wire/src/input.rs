@@ -5,9 +5,9 @@
 
 use ringfence_core::{
     Account, Action, Actor, Address, Amount, ApprovalPolicy, AssessmentId, Asset, AssetId, AuthorisationBasis, ClassKind, Client,
-    ClientCategory, ClientId, Command, Currency, Custodian, FiatAccountId, FiatPlacement, FiatReceipt, FiatWithdrawal, IdempotencyKey,
-    InstitutionId, InstructionId, KeyScheme, KeySet, KeySetId, Meta, Movement, MovementKind, OwnAccount, Posting, SafeguardAction,
-    Segregation, Side, SubCustodian, SubCustodianId, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
+    ClientCategory, ClientId, Code, Command, Currency, Custodian, FiatAccountId, FiatPlacement, FiatReceipt, FiatWithdrawal,
+    IdempotencyKey, InstitutionId, InstructionId, KeyScheme, KeySchemeKind, KeySet, KeySetId, Meta, Movement, MovementKind, OwnAccount,
+    Posting, SafeguardAction, Segregation, Side, SubCustodian, SubCustodianId, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
 };
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -20,6 +20,20 @@ pub use safeguard::safeguarding_policy_from_json;
 
 /// The longest line accepted, in bytes.
 pub const LINE_LENGTH_MAX: usize = 64 * 1024;
+
+/// A closed enum by its code (`ringfence_core::code`): the core's one spelling, and serde's
+/// "unknown variant `x`, expected one of …" for anything else.
+pub fn code<'de, D: Deserializer<'de>, T: Code>(deserializer: D) -> Result<T, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    T::from_code(&text).ok_or_else(|| de::Error::unknown_variant(&text, T::CODES))
+}
+
+pub fn optional_code<'de, D: Deserializer<'de>, T: Code>(deserializer: D) -> Result<Option<T>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) => T::from_code(&text).map(Some).ok_or_else(|| de::Error::unknown_variant(&text, T::CODES)),
+    }
+}
 
 fn amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Amount, D::Error> {
     struct AmountVisitor;
@@ -138,76 +152,10 @@ pub struct Common {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum CategoryText {
-    Retail,
-    Professional,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum SegregationText {
-    Individual,
-    Omnibus,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum BasisText {
-    MicaCasp,
-    CrrCreditInstitution,
-    Art60Entity,
-    ThirdCountryEquivalent,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum SchemeText {
-    Multisig,
-    Mpc,
-    Hsm,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-enum ClassText {
-    ClientIndividual,
-    ClientOmnibus,
-    Firm,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum TierText {
-    Hot,
-    Cold,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-enum KindText {
-    Deposit,
-    Withdrawal,
-    Transfer,
-    Fee,
-    Rebalance,
-    FirmFunding,
-    FirmWithdrawal,
-    Correction,
-    Reward,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum SideText {
-    Debit,
-    Credit,
-}
-
-#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PostingText {
-    side: SideText,
+    #[serde(deserialize_with = "code")]
+    side: Side,
     /// `position:CLIENT`, `holding:WALLET`, `own:capital` or `own:fee_income`.
     account: String,
     #[serde(deserialize_with = "asset_id")]
@@ -223,10 +171,12 @@ struct WalletText {
     id: WalletId,
     #[serde(deserialize_with = "address")]
     address: Address,
-    class: ClassText,
+    #[serde(deserialize_with = "code")]
+    class: ClassKind,
     #[serde(default, deserialize_with = "optional_client")]
     client: Option<ClientId>,
-    tier: TierText,
+    #[serde(deserialize_with = "code")]
+    tier: Tier,
     #[serde(default, deserialize_with = "optional_sub_custodian")]
     sub_custodian: Option<SubCustodianId>,
     #[serde(deserialize_with = "key_set_id")]
@@ -255,15 +205,18 @@ enum Line {
     Client {
         #[serde(deserialize_with = "client_id")]
         id: ClientId,
-        category: CategoryText,
-        segregation: SegregationText,
+        #[serde(deserialize_with = "code")]
+        category: ClientCategory,
+        #[serde(deserialize_with = "code")]
+        segregation: Segregation,
     },
     SubCustodian {
         #[serde(deserialize_with = "sub_custodian_id")]
         id: SubCustodianId,
         #[serde(deserialize_with = "bounded_text")]
         name: String,
-        basis: BasisText,
+        #[serde(deserialize_with = "code")]
+        basis: AuthorisationBasis,
         #[serde(deserialize_with = "bounded_text")]
         reference: String,
         #[serde(deserialize_with = "time_field")]
@@ -280,11 +233,13 @@ enum Line {
     KeySet {
         #[serde(deserialize_with = "key_set_id")]
         id: KeySetId,
-        scheme: SchemeText,
+        #[serde(deserialize_with = "code")]
+        scheme: KeySchemeKind,
         #[serde(default)]
         threshold: Option<u8>,
         signers: Vec<String>,
-        class: ClassText,
+        #[serde(deserialize_with = "code")]
+        class: ClassKind,
     },
     Wallet(WalletText),
     /// A change of a registered wallet's class, custodian or key set (four-eyes approval).
@@ -407,7 +362,8 @@ enum Line {
     Movement {
         #[serde(deserialize_with = "idempotency_key")]
         key: IdempotencyKey,
-        kind: KindText,
+        #[serde(deserialize_with = "code")]
+        kind: MovementKind,
         postings: Vec<PostingText>,
         #[serde(default, deserialize_with = "optional_id_key")]
         corrects: Option<IdempotencyKey>,
@@ -510,28 +466,6 @@ pub struct Defaults {
     pub effective_at: Timestamp,
 }
 
-fn class_kind(class: ClassText) -> ClassKind {
-    match class {
-        ClassText::ClientIndividual => ClassKind::ClientIndividual,
-        ClassText::ClientOmnibus => ClassKind::ClientOmnibus,
-        ClassText::Firm => ClassKind::Firm,
-    }
-}
-
-fn movement_kind(kind: KindText) -> MovementKind {
-    match kind {
-        KindText::Deposit => MovementKind::Deposit,
-        KindText::Withdrawal => MovementKind::Withdrawal,
-        KindText::Transfer => MovementKind::Transfer,
-        KindText::Fee => MovementKind::Fee,
-        KindText::Rebalance => MovementKind::Rebalance,
-        KindText::FirmFunding => MovementKind::FirmFunding,
-        KindText::FirmWithdrawal => MovementKind::FirmWithdrawal,
-        KindText::Correction => MovementKind::Correction,
-        KindText::Reward => MovementKind::Reward,
-    }
-}
-
 fn parse_account(text: &str) -> Result<Account, String> {
     let bad = || format!("account {text:?} is not position:CLIENT, holding:WALLET, own:capital or own:fee_income");
     let (kind, owner) = text.split_once(':').ok_or_else(bad)?;
@@ -551,10 +485,16 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
     }
     // Editors on some systems start a UTF-8 file with a byte-order mark; it is not content.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
-    let Some(object) = value.as_object_mut() else {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
+    let serde_json::Value::Object(object) = value else {
         return Err("each line must be a JSON object, such as {\"type\": \"deposit\", …}".into());
     };
+    parse_object(object, defaults)
+}
+
+/// Parses one line already read as a JSON object (the HTTP API's bodies): the same typed lines
+/// and checks as [`parse_line`], without writing the object out and reading it again.
+pub fn parse_object(mut object: serde_json::Map<String, serde_json::Value>, defaults: &Defaults) -> Result<Parsed, String> {
     let mut common_fields = serde_json::Map::new();
     for field in ["actor", "instruction", "effective_at"] {
         if let Some(field_value) = object.remove(field) {
@@ -562,7 +502,7 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
         }
     }
     let common: Common = serde_json::from_value(serde_json::Value::Object(common_fields)).map_err(|e| describe_json_error(&e))?;
-    let line = Line::deserialize(value).map_err(|e| describe_json_error(&e))?;
+    let line = Line::deserialize(serde_json::Value::Object(object)).map_err(|e| describe_json_error(&e))?;
     let meta = |default_instruction: &str| -> Result<Meta, String> {
         let instruction = match common.instruction.clone() {
             Some(instruction) => instruction,
@@ -593,24 +533,10 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
         }
         Line::Client { id, category, segregation } => {
             let name = id.to_string();
-            let category = match category {
-                CategoryText::Retail => ClientCategory::Retail,
-                CategoryText::Professional => ClientCategory::Professional,
-            };
-            let segregation = match segregation {
-                SegregationText::Individual => Segregation::Individual,
-                SegregationText::Omnibus => Segregation::Omnibus,
-            };
             registration(&name, Action::RegisterClient(Client { id, category, segregation }))
         }
         Line::SubCustodian { id, name, basis, reference, valid_until } => {
             let label = id.to_string();
-            let basis = match basis {
-                BasisText::MicaCasp => AuthorisationBasis::MicaCasp,
-                BasisText::CrrCreditInstitution => AuthorisationBasis::CrrCreditInstitution,
-                BasisText::Art60Entity => AuthorisationBasis::Art60Entity,
-                BasisText::ThirdCountryEquivalent => AuthorisationBasis::ThirdCountryEquivalent,
-            };
             registration(&label, Action::RegisterSubCustodian(SubCustodian { id, name, basis, reference, valid_until }))
         }
         Line::SubCustodianAuthorisation { id, reference, valid_until } => {
@@ -623,10 +549,10 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
         Line::KeySet { id, scheme, threshold, signers, class } => {
             let label = id.to_string();
             let scheme = match (scheme, threshold) {
-                (SchemeText::Multisig, Some(threshold)) => KeyScheme::Multisig { threshold },
-                (SchemeText::Mpc, Some(threshold)) => KeyScheme::Mpc { threshold },
-                (SchemeText::Hsm, None) => KeyScheme::Hsm,
-                (SchemeText::Hsm, Some(_)) => return Err("an hsm key set has no threshold; leave \"threshold\" out".into()),
+                (KeySchemeKind::Multisig, Some(threshold)) => KeyScheme::Multisig { threshold },
+                (KeySchemeKind::Mpc, Some(threshold)) => KeyScheme::Mpc { threshold },
+                (KeySchemeKind::Hsm, None) => KeyScheme::Hsm,
+                (KeySchemeKind::Hsm, Some(_)) => return Err("an hsm key set has no threshold; leave \"threshold\" out".into()),
                 (_, None) => return Err("a multisig or mpc key set needs \"threshold\" (m of the n signers)".into()),
             };
             if signers.len() > ringfence_core::entity::SIGNERS_MAX {
@@ -635,7 +561,7 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
             if let Some(long) = signers.iter().find(|s| s.len() > 256) {
                 return Err(format!("signer name {long:?} is longer than 256 bytes"));
             }
-            registration(&label, Action::RegisterKeySet(KeySet { id, scheme, signers, class: class_kind(class) }))
+            registration(&label, Action::RegisterKeySet(KeySet { id, scheme, signers, class }))
         }
         Line::Wallet(text) => {
             let wallet = wallet_of(text)?;
@@ -699,14 +625,10 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
                 .enumerate()
                 .map(|(index, p)| {
                     let account = parse_account(&p.account).map_err(|e| format!("posting {}: {e}", index + 1))?;
-                    let side = match p.side {
-                        SideText::Debit => Side::Debit,
-                        SideText::Credit => Side::Credit,
-                    };
-                    Ok(Posting { side, account, asset: p.asset, amount: p.amount })
+                    Ok(Posting { side: p.side, account, asset: p.asset, amount: p.amount })
                 })
                 .collect::<Result<Vec<_>, String>>()?;
-            movement(Movement { key, kind: movement_kind(kind), postings, corrects })
+            movement(Movement { key, kind, postings, corrects })
         }
         Line::Reward { key, client, wallet, asset, amount } => {
             let mut reward = build::deposit(key, &client, &wallet, &asset, amount);
@@ -757,17 +679,13 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
 fn wallet_of(text: WalletText) -> Result<Wallet, String> {
     let WalletText { id, address, class, client, tier, sub_custodian, key_set } = text;
     let class = match (class, client) {
-        (ClassText::ClientIndividual, Some(client)) => WalletClass::ClientIndividual(client),
-        (ClassText::ClientIndividual, None) => {
+        (ClassKind::ClientIndividual, Some(client)) => WalletClass::ClientIndividual(client),
+        (ClassKind::ClientIndividual, None) => {
             return Err("a client_individual wallet needs \"client\": the client it belongs to".into());
         }
-        (ClassText::ClientOmnibus, None) => WalletClass::ClientOmnibus,
-        (ClassText::Firm, None) => WalletClass::Firm,
+        (ClassKind::ClientOmnibus, None) => WalletClass::ClientOmnibus,
+        (ClassKind::Firm, None) => WalletClass::Firm,
         (_, Some(_)) => return Err("only a client_individual wallet names a \"client\"".into()),
-    };
-    let tier = match tier {
-        TierText::Hot => Tier::Hot,
-        TierText::Cold => Tier::Cold,
     };
     let custodian = sub_custodian.map_or(Custodian::InHouse, Custodian::SubCustodian);
     Ok(Wallet { id, address, class, tier, custodian, key_set })
