@@ -1,5 +1,6 @@
 //! `ringfence policy show`: every policy in force, with evidence of how it is met (the report
-//! is built by `ringfence_wire::policy`, shared with `GET /v1/policy`); `ringfence policy
+//! is the typed view `ringfence_wire::views::policy`, shared with `GET /v1/policy`; the text is
+//! rendered from its fields); `ringfence policy
 //! check`: the safeguarding check on demand.
 
 use std::io::Write;
@@ -7,8 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
+use ringfence_core::OwnAccountUse;
 use ringfence_wire::clock;
-use serde_json::Value;
+use ringfence_wire::views::policy::{self, HoldingShare, PolicyReport};
 
 use crate::{Cli, open};
 
@@ -32,97 +34,82 @@ pub fn run(cli: &Cli, command: &PolicyCommand, out: &mut dyn Write) -> Result<Ex
         PolicyCommand::Check => return check(cli, out),
     };
     let store = open(cli)?;
-    let value = ringfence_wire::policy::report(store.register(), clock::now());
-    let shared = value["access_separation"]["signers_on_both_sides"].as_array().map_or(0, Vec::len);
+    let report = policy::report(store.register(), clock::now());
+    let shared = report.access_separation.signers_on_both_sides.len();
     if *json {
-        writeln!(out, "{value}")?;
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
     } else {
-        match &value["approvals"] {
-            Value::Null => writeln!(out, "four-eyes approvals: none in force (nothing waits for approval)")?,
-            policy => {
-                let thresholds: Vec<String> = policy["withdrawal_thresholds"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|t| format!("{} above {}", t["asset"].as_str().unwrap_or_default(), t["amount"].as_str().unwrap_or_default()))
-                    .collect();
+        match &report.approvals {
+            None => writeln!(out, "four-eyes approvals: none in force (nothing waits for approval)")?,
+            Some(policy) => {
+                let thresholds: Vec<String> =
+                    policy.withdrawal_thresholds.iter().map(|t| format!("{} above {}", t.asset, t.amount)).collect();
                 writeln!(
                     out,
                     "four-eyes approvals: {} approval(s) from others than the initiator, within {} h (entry {}); withdrawals needing approval: {}",
-                    policy["approvals"],
-                    policy["expiry_hours"],
-                    policy["seq"],
+                    policy.approvals,
+                    policy.expiry_hours,
+                    policy.seq,
                     if thresholds.is_empty() { "none".to_owned() } else { thresholds.join(", ") }
                 )?;
             }
         }
-        let exceptions = &value["exceptions"];
+        let exceptions = &report.exceptions;
         writeln!(
             out,
             "exceptions: due {} h after they open, then escalated; legs wait {} h for their counterpart{}",
-            exceptions["resolution_hours"],
-            exceptions["confirmation_hours"],
-            if exceptions["seq"].is_null() { " (defaults)" } else { "" }
+            exceptions.resolution_hours,
+            exceptions.confirmation_hours,
+            if exceptions.seq.is_none() { " (defaults)" } else { "" }
         )?;
         writeln!(out, "access separation: a key set serves one class of wallet (enforced at registration)")?;
-        for key_set in value["access_separation"]["key_sets"].as_array().into_iter().flatten() {
-            let strings = |field: &str| -> String {
-                key_set[field].as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")
-            };
-            let wallets = strings("wallets");
+        for key_set in &report.access_separation.key_sets {
             writeln!(
                 out,
                 "  {} ({}, {}): signers {}; wallets {}",
-                key_set["id"].as_str().unwrap_or_default(),
-                key_set["class"].as_str().unwrap_or_default(),
-                key_set["scheme"].as_str().unwrap_or_default(),
-                strings("signers"),
-                if wallets.is_empty() { "none".to_owned() } else { wallets }
+                key_set.id,
+                key_set.class.code(),
+                key_set.scheme,
+                key_set.signers.join(", "),
+                if key_set.wallets.is_empty() { "none".to_owned() } else { key_set.wallets.join(", ") }
             )?;
         }
-        for signer in value["access_separation"]["signers_on_both_sides"].as_array().into_iter().flatten() {
+        for signer in &report.access_separation.signers_on_both_sides {
             writeln!(
                 out,
                 "  FLAG: signer {} holds keys in client key set(s) {} and firm key set(s) {}",
-                signer["signer"].as_str().unwrap_or_default(),
-                signer["client_key_sets"],
-                signer["firm_key_sets"]
+                signer.signer,
+                signer.client_key_sets.join(", "),
+                signer.firm_key_sets.join(", ")
             )?;
         }
         if shared == 0 {
             writeln!(out, "  no signer holds keys for both client assets and the firm's own")?;
         }
-        safeguarding_text(&value, out)?;
+        safeguarding_text(&report, out)?;
     }
     Ok(if shared > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap_or_default()
-}
-
 /// The safeguarding sections of the report, for people.
-fn safeguarding_text(value: &Value, out: &mut dyn Write) -> Result<()> {
-    let policy = &value["safeguarding"];
-    let defaults = if policy["seq"].is_null() { " (defaults)" } else { "" };
+fn safeguarding_text(report: &PolicyReport, out: &mut dyn Write) -> Result<()> {
+    let policy = &report.safeguarding;
+    let defaults = if policy.seq.is_none() { " (defaults)" } else { "" };
     writeln!(
         out,
         "own-account use of client assets: {}{defaults}",
-        if text(&policy["own_account_use"]) == "forbidden" {
-            "forbidden"
-        } else {
-            "allowed with the client's express consent (legally contested; see docs/safeguarding.md)"
+        match policy.own_account_use {
+            OwnAccountUse::Forbidden => "forbidden",
+            OwnAccountUse::ExpressConsent => "allowed with the client's express consent (legally contested; see docs/safeguarding.md)",
         }
     )?;
-    let mut floors = vec![format!("{} for every asset", text(&policy["cold_floor"]))];
-    floors.extend(
-        policy["cold_floors"].as_array().into_iter().flatten().map(|f| format!("{} for {}", text(&f["cold_floor"]), text(&f["asset"]))),
-    );
+    let mut floors = vec![format!("{} for every asset", policy.cold_floor)];
+    floors.extend(policy.cold_floors.iter().map(|f| format!("{} for {}", f.cold_floor, f.asset)));
     writeln!(out, "hot/cold: cold share of client holdings at least {}", floors.join(", "))?;
-    for row in value["hot_cold"].as_array().into_iter().flatten() {
-        let verdict = if row["breach"] == true {
+    for row in &report.hot_cold {
+        let verdict = if row.breach {
             "BREACH (an exception is opened)".to_owned()
-        } else if let Some(id) = row["covered_by"].as_str() {
+        } else if let Some(id) = &row.covered_by {
             format!("below the floor, allowed by risk assessment {id}")
         } else {
             "ok".to_owned()
@@ -130,111 +117,103 @@ fn safeguarding_text(value: &Value, out: &mut dyn Write) -> Result<()> {
         writeln!(
             out,
             "  {} ({}): {} hot, {} cold, {} cold against a floor of {}: {verdict}",
-            text(&row["symbol"]),
-            text(&row["asset"]),
-            text(&row["client_hot"]),
-            text(&row["client_cold"]),
-            row["cold_share"].as_str().unwrap_or("no client holdings"),
-            text(&row["cold_floor"])
+            row.symbol,
+            row.asset,
+            row.client_hot,
+            row.client_cold,
+            row.cold_share.as_deref().unwrap_or("no client holdings"),
+            row.cold_floor
         )?;
     }
-    for a in value["risk_assessments"].as_array().into_iter().flatten() {
+    for a in &report.risk_assessments {
         writeln!(
             out,
             "  risk assessment {} for {}: cold floor {} until {}{}, recorded by {}, approved by {}: {}",
-            text(&a["id"]),
-            text(&a["asset"]),
-            text(&a["cold_floor"]),
-            text(&a["valid_until"]),
-            if a["live"] == true { "" } else { " (expired)" },
-            text(&a["recorded_by"]),
-            a["approved_by"].as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
-            text(&a["reason"])
+            a.id,
+            a.asset,
+            a.cold_floor,
+            a.valid_until,
+            if a.live { "" } else { " (expired)" },
+            a.recorded_by,
+            a.approved_by.join(", "),
+            a.reason
         )?;
     }
-    let instructions = value["client_instructions"].as_array().map_or(&[][..], Vec::as_slice);
-    writeln!(out, "client instructions for encumbrance: {}", instructions.len())?;
-    for i in instructions {
+    writeln!(out, "client instructions for encumbrance: {}", report.client_instructions.len())?;
+    for i in &report.client_instructions {
         writeln!(
             out,
             "  {} [{}]: {} of client {} for {} ({} benefit), up to {}, {} to {}, {}; {} encumbered, {} rewards; recorded by {} on {}",
-            text(&i["id"]),
-            text(&i["state"]),
-            text(&i["asset"]),
-            text(&i["client"]),
-            text(&i["purpose"]),
-            text(&i["beneficiary"]),
-            text(&i["max_amount"]),
-            text(&i["valid_from"]),
-            text(&i["valid_until"]),
-            if i["revocable"] == true { "revocable" } else { "irrevocable" },
-            text(&i["encumbered"]),
-            text(&i["rewards"]),
-            text(&i["recorded_by"]),
-            text(&i["evidence"])
+            i.id,
+            i.state.code(),
+            i.asset,
+            i.client,
+            i.purpose.code(),
+            i.beneficiary.code(),
+            i.max_amount,
+            i.valid_from,
+            i.valid_until,
+            if i.revocable { "revocable" } else { "irrevocable" },
+            i.encumbered,
+            i.rewards,
+            i.recorded_by,
+            i.evidence
         )?;
     }
-    let custody = &value["sub_custody"];
-    writeln!(out, "sub-custody: authorisations raised {} days before their review date", policy["lapse_notice_days"])?;
-    let shares = |holdings: &Value| -> String {
-        let parts: Vec<String> = holdings
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|h| {
-                format!("{} of {} ({} of client holdings)", text(&h["amount"]), text(&h["asset"]), text(&h["share_of_client_holdings"]))
-            })
-            .collect();
+    let custody = &report.sub_custody;
+    writeln!(out, "sub-custody: authorisations raised {} days before their review date", policy.lapse_notice_days)?;
+    let shares = |holdings: &[HoldingShare]| -> String {
+        let parts: Vec<String> =
+            holdings.iter().map(|h| format!("{} of {} ({} of client holdings)", h.amount, h.asset, h.share_of_client_holdings)).collect();
         if parts.is_empty() { "nothing".to_owned() } else { parts.join(", ") }
     };
-    writeln!(out, "  in-house: {}", shares(&custody["in_house"]))?;
-    for sub in custody["sub_custodians"].as_array().into_iter().flatten() {
+    writeln!(out, "  in-house: {}", shares(&custody.in_house))?;
+    for sub in &custody.sub_custodians {
         writeln!(
             out,
             "  {} ({}, {} {}): authorisation {} until {}; holds {}",
-            text(&sub["id"]),
-            text(&sub["name"]),
-            text(&sub["basis"]),
-            text(&sub["reference"]),
-            text(&sub["status"]),
-            text(&sub["valid_until"]),
-            shares(&sub["holdings"])
+            sub.id,
+            sub.name,
+            sub.basis.code(),
+            sub.reference,
+            sub.status,
+            sub.valid_until,
+            shares(&sub.holdings)
         )?;
     }
-    let fiat = &value["fiat"];
-    let closing: Vec<&str> = policy["closing_days"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let fiat = &report.fiat;
     writeln!(
         out,
         "client fiat funds: placed by the end of the next TARGET2 business day{}; at most {} per institution",
-        if closing.is_empty() { String::new() } else { format!(" (also closed: {})", closing.join(", ")) },
-        text(&policy["concentration_limit"])
+        if policy.closing_days.is_empty() { String::new() } else { format!(" (also closed: {})", policy.closing_days.join(", ")) },
+        policy.concentration_limit
     )?;
-    for owed in fiat["owed_to_clients"].as_array().into_iter().flatten() {
-        writeln!(out, "  {}: {} owed to clients, {} placed", text(&owed["currency"]), text(&owed["owed"]), text(&owed["placed"]))?;
+    for owed in &fiat.owed_to_clients {
+        writeln!(out, "  {}: {} owed to clients, {} placed", owed.currency, owed.owed, owed.placed)?;
     }
-    for c in fiat["concentration"].as_array().into_iter().flatten() {
+    for c in &fiat.concentration {
         writeln!(
             out,
             "  {} at {}: {} ({} of placed client {}){}",
-            text(&c["currency"]),
-            text(&c["institution"]),
-            text(&c["placed"]),
-            text(&c["share"]),
-            text(&c["currency"]),
-            if c["over_limit"] == true { format!(", ABOVE the limit of {}", text(&c["limit"])) } else { String::new() }
+            c.currency,
+            c.institution,
+            c.placed,
+            c.share,
+            c.currency,
+            if c.over_limit { format!(", ABOVE the limit of {}", c.limit) } else { String::new() }
         )?;
     }
-    for r in fiat["unplaced"].as_array().into_iter().flatten() {
+    for r in &fiat.unplaced {
         writeln!(
             out,
             "  unplaced: {} {} of receipt {} for client {}, received {}, due {}{}",
-            text(&r["unplaced"]),
-            text(&r["currency"]),
-            text(&r["key"]),
-            text(&r["client"]),
-            text(&r["received_at"]),
-            text(&r["deadline"]),
-            if r["overdue"] == true { " OVERDUE" } else { "" }
+            r.unplaced,
+            r.currency,
+            r.key,
+            r.client,
+            r.received_at,
+            r.deadline,
+            if r.overdue { " OVERDUE" } else { "" }
         )?;
     }
     Ok(())
@@ -244,7 +223,7 @@ fn safeguarding_text(value: &Value, out: &mut dyn Write) -> Result<()> {
 fn check(cli: &Cli, out: &mut dyn Write) -> Result<ExitCode> {
     let mut store = open(cli)?;
     let now = clock::now();
-    let outcome = store.check_safeguards(now).context("failed to record the safeguarding check")?;
+    let outcome = ringfence_watch::system::check_safeguards(&mut store, now).context("failed to record the safeguarding check")?;
     crate::report::safeguard_check(&store, outcome.as_ref(), out)?;
     let breaches = store.register().safeguard_breaches(now);
     if breaches.is_empty() {

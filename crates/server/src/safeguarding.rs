@@ -1,5 +1,5 @@
 //! The policy report (`GET /v1/policy`, what `ringfence policy show --json` prints) and the
-//! safeguarding policy (read and set). The report is `ringfence_wire::policy::report`, the
+//! safeguarding policy (read and set). The report is `ringfence_wire::views::policy::report`, the
 //! policy body is parsed by `ringfence_wire::input::safeguarding_policy_from_json` and the
 //! register decides (crates/core/src/register/safeguard.rs); this module only authenticates,
 //! parses and renders.
@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use ringfence_core::{Action, Command, SafeguardAction, Status};
 use ringfence_wire::clock;
+use ringfence_wire::views::policy::{self, PolicyReport, SafeguardingPolicyView};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -32,7 +33,7 @@ pub(crate) struct SafeguardingPolicyBody {
     /// Whether client assets may be used for the firm's own account: `forbidden` (the
     /// default) or `express_consent`.
     #[schema(inline)]
-    own_account_use: Option<OwnAccountUseText>,
+    own_account_use: Option<ringfence_wire::schema::OwnAccountUseCode>,
     /// The share of each asset's client holdings kept in cold wallets, unless `cold_floors`
     /// names the asset (default 80 %).
     cold_floor: Option<PercentText>,
@@ -50,108 +51,26 @@ pub(crate) struct SafeguardingPolicyBody {
     concentration_limit: Option<PercentText>,
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum OwnAccountUseText {
-    Forbidden,
-    ExpressConsent,
-}
-
-/// The safeguarding policy in force; percentages as text (`"80.00 %"`).
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built by ringfence_wire::policy::report")]
-pub(crate) struct SafeguardingPolicyView {
-    /// The entry that set it; null while the defaults apply.
-    seq: Option<u64>,
-    /// `forbidden` or `express_consent`.
-    own_account_use: String,
-    cold_floor: String,
-    cold_floors: Vec<ColdFloorView>,
-    lapse_notice_days: u32,
-    closing_days: Vec<String>,
-    concentration_limit: String,
-}
-
-/// An asset's own cold floor.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built by ringfence_wire::policy::report")]
-pub(crate) struct ColdFloorView {
-    asset: String,
-    cold_floor: String,
-}
-
-/// Every policy in force with the evidence of how it is met, as `ringfence policy show
-/// --json` prints it.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built by ringfence_wire::policy::report")]
-pub(crate) struct PolicyReport {
-    /// The approval policy (`seq`, `approvals`, `expiry_hours`, `withdrawal_thresholds`);
-    /// null when none is set.
-    #[schema(value_type = Option<Object>)]
-    approvals: Option<Value>,
-    /// The exception policy: `seq`, `resolution_hours`, `confirmation_hours`.
-    #[schema(value_type = Object)]
-    exceptions: Value,
-    safeguarding: SafeguardingPolicyView,
-    /// Per asset: client holdings in hot and cold wallets, the cold share against its floor,
-    /// the risk assessment covering a shortfall, and whether it is a breach.
-    hot_cold: Vec<HotColdRow>,
-    /// Every risk assessment, live or not, with who recorded and approved it.
-    #[schema(value_type = Vec<Object>)]
-    risk_assessments: Vec<Value>,
-    /// Every client instruction with its state (`live`, `revoked`, `expired`,
-    /// `not_yet_valid`), what it encumbers and the rewards credited under it.
-    #[schema(value_type = Vec<Object>)]
-    client_instructions: Vec<Value>,
-    /// Client holdings in house and at each sub-custodian, with its authorisation status.
-    #[schema(value_type = Object)]
-    sub_custody: Value,
-    /// Key sets with their signers and wallets, and signers on both client and firm key sets.
-    #[schema(value_type = Object)]
-    access_separation: Value,
-    /// Institutions, fiat accounts, what is owed to clients, unplaced receipts and the
-    /// concentration per institution.
-    #[schema(value_type = Object)]
-    fiat: Value,
-}
-
-/// One asset's hot/cold split of client holdings (smallest unit, as digits).
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built by ringfence_wire::policy::report")]
-pub(crate) struct HotColdRow {
-    asset: String,
-    symbol: String,
-    client_hot: String,
-    client_cold: String,
-    /// Null when the asset has no client holdings.
-    cold_share: Option<String>,
-    cold_floor: String,
-    /// The live risk assessment allowing a share below the floor, if any.
-    covered_by: Option<String>,
-    /// Below the floor with no live risk assessment.
-    breach: bool,
-}
-
 const POLICY_SHAPE: &str = r#"{"cold_floor": "80", "cold_floors": {"eip155:1/slip44:60": "90"}}"#;
 
 // ----- routes -----------------------------------------------------------------------------
 
 #[utoipa::path(get, path = "/v1/policy",
-    responses((status = 200, description = "Every policy in force with the evidence of how it is met", body = PolicyReport),
+    responses((status = 200, description = "Every policy in force with the evidence of how it is met", body = ringfence_wire::views::policy::PolicyReport),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub(crate) async fn report(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn report(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<PolicyReport>, ApiError> {
     state.authorize(&headers, STAFF)?;
     let now = clock::now();
-    Ok(Json(state.engine.read(move |store| ringfence_wire::policy::report(store.register(), now)).await?))
+    Ok(Json(state.engine.read(move |store| policy::report(store.register(), now)).await?))
 }
 
 #[utoipa::path(get, path = "/v1/policy/safeguarding",
-    responses((status = 200, description = "The safeguarding policy in force (`seq` null: the defaults)", body = SafeguardingPolicyView),
+    responses((status = 200, description = "The safeguarding policy in force (`seq` null: the defaults)", body = ringfence_wire::views::policy::SafeguardingPolicyView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub(crate) async fn policy(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn policy(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<SafeguardingPolicyView>, ApiError> {
     state.authorize(&headers, STAFF)?;
     // The report's own section, from the one function that builds it for both.
-    Ok(Json(state.engine.read(|store| ringfence_wire::policy::safeguarding(store.register())).await?))
+    Ok(Json(state.engine.read(|store| policy::safeguarding(store.register())).await?))
 }
 
 #[utoipa::path(put, path = "/v1/policy/safeguarding",

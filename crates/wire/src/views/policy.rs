@@ -1,5 +1,6 @@
-//! Every policy in force as JSON, with the evidence of how it is met: what `ringfence policy
-//! show` prints and `GET /v1/policy` returns, from one place. Four-eyes approvals, exception
+//! Every policy in force, with the evidence of how it is met: what `ringfence policy show`
+//! prints (its text rendered from these fields, its `--json` these structs) and `GET /v1/policy`
+//! returns, with the OpenAPI schema taken from the same structs. Four-eyes approvals, exception
 //! clocks, the safeguarding policy (own-account use, cold floors, sub-custody notice, fiat
 //! calendar and concentration limit), the hot/cold split per asset with the risk assessments,
 //! client instructions and what they encumber, sub-custodians with their share of client
@@ -7,19 +8,336 @@
 
 use std::collections::BTreeMap;
 
-use ringfence_core::register::{AssessmentRecord, class_name, share_bp};
+use ringfence_core::register::{AssessmentRecord, InstructionRecord, share_bp};
 use ringfence_core::safeguard::percent;
-use ringfence_core::{Account, Custodian, KeyScheme, PendingState, Register, Timestamp};
-use serde_json::{Value, json};
+use ringfence_core::{
+    Account, Amount, AuthorisationBasis, Beneficiary, ClassKind, Custodian, FiatAccountClass, InstitutionKind, KeyScheme, OwnAccountUse,
+    PendingState, Purpose, Register, Timestamp,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::{code, digits, units};
 use crate::clock;
 
+/// How a key set signs, for people: `multisig 2 of 3`, `mpc 2 of 3`, `hsm under 2 signer(s)`.
 pub fn scheme(scheme: &KeyScheme, signers: usize) -> String {
     match scheme {
         KeyScheme::Multisig { threshold } => format!("multisig {threshold} of {signers}"),
         KeyScheme::Mpc { threshold } => format!("mpc {threshold} of {signers}"),
         KeyScheme::Hsm => format!("hsm under {signers} signer(s)"),
     }
+}
+
+/// Every policy in force with the evidence of how it is met.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PolicyReport {
+    /// The four-eyes approval policy; null when none is set (nothing waits for approval).
+    pub approvals: Option<ApprovalsView>,
+    pub exceptions: ExceptionClocksView,
+    pub safeguarding: SafeguardingPolicyView,
+    /// Per asset: client holdings in hot and cold wallets, the cold share against its floor,
+    /// the risk assessment covering a shortfall, and whether it is a breach.
+    pub hot_cold: Vec<HotColdRow>,
+    /// Every risk assessment, live or not, with who recorded and approved it.
+    pub risk_assessments: Vec<RiskAssessmentView>,
+    /// Every client instruction with its state, what it encumbers and the rewards credited
+    /// under it.
+    pub client_instructions: Vec<InstructionView>,
+    pub sub_custody: SubCustodyView,
+    pub access_separation: AccessSeparationView,
+    pub fiat: FiatView,
+}
+
+/// The four-eyes approval policy in force.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApprovalsView {
+    /// The entry that set it.
+    pub seq: u64,
+    /// Approvals needed from others than the initiator.
+    pub approvals: u8,
+    /// Hours a pending instruction waits before it expires.
+    pub expiry_hours: u32,
+    /// Withdrawals above these amounts need approval.
+    pub withdrawal_thresholds: Vec<ThresholdView>,
+}
+
+/// A withdrawal threshold: an amount of an asset, in its smallest unit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ThresholdView {
+    pub asset: String,
+    #[serde(serialize_with = "digits")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub amount: Amount,
+}
+
+/// The exception clocks.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExceptionClocksView {
+    /// The entry that set them; null while the defaults apply.
+    pub seq: Option<u64>,
+    /// Hours from opening to the due time; an exception unresolved then is escalated.
+    pub resolution_hours: u32,
+    /// Hours a movement leg may wait for its chain transfer.
+    pub confirmation_hours: u32,
+}
+
+/// The safeguarding policy in force; percentages as text (`"80.00 %"`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SafeguardingPolicyView {
+    /// The entry that set it; null while the defaults apply.
+    pub seq: Option<u64>,
+    #[serde(serialize_with = "code")]
+    #[schema(value_type = crate::schema::OwnAccountUseCode)]
+    pub own_account_use: OwnAccountUse,
+    pub cold_floor: String,
+    pub cold_floors: Vec<ColdFloorView>,
+    pub lapse_notice_days: u32,
+    /// Days on which client fiat funds need not be placed, `YYYY-MM-DD`.
+    pub closing_days: Vec<String>,
+    pub concentration_limit: String,
+}
+
+/// An asset's own cold floor.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ColdFloorView {
+    pub asset: String,
+    pub cold_floor: String,
+}
+
+/// One asset's hot/cold split of client holdings (smallest unit, as digits).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HotColdRow {
+    pub asset: String,
+    pub symbol: String,
+    #[serde(serialize_with = "digits")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub client_hot: Amount,
+    #[serde(serialize_with = "digits")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub client_cold: Amount,
+    /// Null when the asset has no client holdings.
+    pub cold_share: Option<String>,
+    pub cold_floor: String,
+    /// The live risk assessment allowing a share below the floor, if any.
+    pub covered_by: Option<String>,
+    /// Below the floor with no live risk assessment.
+    pub breach: bool,
+}
+
+/// A risk assessment allowing a lower cold floor for an asset.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RiskAssessmentView {
+    pub id: String,
+    pub asset: String,
+    pub cold_floor: String,
+    pub valid_until: String,
+    /// Still valid now.
+    pub live: bool,
+    pub reason: String,
+    pub recorded_by: String,
+    /// Who approved it (empty when it applied without four-eyes).
+    pub approved_by: Vec<String>,
+    pub seq: u64,
+}
+
+/// Where a client instruction stands now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InstructionState {
+    Live,
+    Revoked,
+    NotYetValid,
+    Expired,
+}
+
+impl InstructionState {
+    pub fn code(self) -> &'static str {
+        match self {
+            InstructionState::Live => "live",
+            InstructionState::Revoked => "revoked",
+            InstructionState::NotYetValid => "not_yet_valid",
+            InstructionState::Expired => "expired",
+        }
+    }
+
+    fn of(record: &InstructionRecord, now: Timestamp) -> InstructionState {
+        match (record.revoked, record.live_at(now)) {
+            (Some(_), _) => InstructionState::Revoked,
+            (None, Ok(())) => InstructionState::Live,
+            (None, Err(_)) if now < record.instruction.valid_from => InstructionState::NotYetValid,
+            (None, Err(_)) => InstructionState::Expired,
+        }
+    }
+}
+
+/// A client instruction for encumbrance and what it encumbers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InstructionView {
+    pub id: String,
+    pub client: String,
+    pub asset: String,
+    #[serde(serialize_with = "code")]
+    #[schema(value_type = crate::schema::PurposeCode)]
+    pub purpose: Purpose,
+    #[serde(serialize_with = "code")]
+    #[schema(value_type = crate::schema::BeneficiaryCode)]
+    pub beneficiary: Beneficiary,
+    #[serde(serialize_with = "digits")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub max_amount: Amount,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub revocable: bool,
+    pub evidence: String,
+    pub recorded_by: String,
+    pub approved_by: Vec<String>,
+    pub seq: u64,
+    pub state: InstructionState,
+    pub revoked_at: Option<String>,
+    #[serde(serialize_with = "units")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub encumbered: u128,
+    #[serde(serialize_with = "units")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub rewards: u128,
+}
+
+/// Client holdings in house and at each sub-custodian.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubCustodyView {
+    pub in_house: Vec<HoldingShare>,
+    pub sub_custodians: Vec<SubCustodianView>,
+}
+
+/// What one custodian holds of an asset, and its share of all client holdings of it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HoldingShare {
+    pub asset: String,
+    #[serde(serialize_with = "units")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub amount: u128,
+    pub share_of_client_holdings: String,
+}
+
+/// A sub-custodian with its authorisation and holdings.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubCustodianView {
+    pub id: String,
+    pub name: String,
+    #[serde(serialize_with = "code")]
+    #[schema(value_type = crate::schema::AuthorisationBasisCode)]
+    pub basis: AuthorisationBasis,
+    pub reference: String,
+    pub valid_until: String,
+    /// `live`, `lapsing` (within the notice period) or `lapsed`.
+    #[schema(value_type = String)]
+    pub status: &'static str,
+    pub holdings: Vec<HoldingShare>,
+}
+
+/// Key sets with their signers and wallets, and signers on both client and firm key sets.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessSeparationView {
+    pub key_sets: Vec<KeySetAccessView>,
+    pub signers_on_both_sides: Vec<SharedSignerView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct KeySetAccessView {
+    pub id: String,
+    #[serde(serialize_with = "code")]
+    #[schema(value_type = crate::schema::ClassKindCode)]
+    pub class: ClassKind,
+    /// How it signs, e.g. `multisig 2 of 3`.
+    pub scheme: String,
+    pub signers: Vec<String>,
+    pub wallets: Vec<String>,
+}
+
+/// A signer holding keys for client assets and for the firm's own.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SharedSignerView {
+    pub signer: String,
+    pub client_key_sets: Vec<String>,
+    pub firm_key_sets: Vec<String>,
+}
+
+/// Institutions, fiat accounts, what is owed to clients, unplaced receipts and the
+/// concentration per institution.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FiatView {
+    pub institutions: Vec<InstitutionView>,
+    pub accounts: Vec<FiatAccountView>,
+    pub owed_to_clients: Vec<OwedView>,
+    pub unplaced: Vec<UnplacedView>,
+    pub concentration: Vec<ConcentrationView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InstitutionView {
+    pub id: String,
+    pub name: String,
+    #[serde(serialize_with = "code")]
+    #[schema(value_type = crate::schema::InstitutionKindCode)]
+    pub kind: InstitutionKind,
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FiatAccountView {
+    pub id: String,
+    pub institution: String,
+    pub currency: String,
+    #[serde(serialize_with = "code")]
+    #[schema(value_type = crate::schema::FiatAccountClassCode)]
+    pub class: FiatAccountClass,
+    pub reference: String,
+    #[serde(serialize_with = "units")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub balance: u128,
+}
+
+/// Per currency: what clients are owed and what is placed for them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OwedView {
+    pub currency: String,
+    #[serde(serialize_with = "units")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub owed: u128,
+    #[serde(serialize_with = "units")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub placed: u128,
+}
+
+/// A fiat receipt not wholly placed yet.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UnplacedView {
+    pub key: String,
+    pub client: String,
+    pub currency: String,
+    #[serde(serialize_with = "digits")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub amount: Amount,
+    #[serde(serialize_with = "units")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub unplaced: u128,
+    pub received_at: String,
+    pub deadline: String,
+    pub overdue: bool,
+}
+
+/// Placed client funds of a currency at one institution against the concentration limit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConcentrationView {
+    pub currency: String,
+    pub institution: String,
+    #[serde(serialize_with = "units")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub placed: u128,
+    pub share: String,
+    pub limit: String,
+    pub over_limit: bool,
 }
 
 /// Who approved the command applied at `seq` (empty when it applied without four-eyes).
@@ -31,62 +349,72 @@ fn approvers(register: &Register, seq: u64) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn assessment(register: &Register, record: &AssessmentRecord, now: Timestamp) -> Value {
+fn assessment(register: &Register, record: &AssessmentRecord, now: Timestamp) -> RiskAssessmentView {
     let a = &record.assessment;
-    json!({
-        "id": a.id.as_str(),
-        "asset": a.asset.as_str(),
-        "cold_floor": percent(a.cold_floor_bp),
-        "valid_until": clock::format(a.valid_until),
-        "live": now <= a.valid_until,
-        "reason": a.reason,
-        "recorded_by": record.recorded_by.as_str(),
-        "approved_by": approvers(register, record.seq),
-        "seq": record.seq,
-    })
+    RiskAssessmentView {
+        id: a.id.as_str().to_owned(),
+        asset: a.asset.as_str().to_owned(),
+        cold_floor: percent(a.cold_floor_bp),
+        valid_until: clock::format(a.valid_until),
+        live: now <= a.valid_until,
+        reason: a.reason.clone(),
+        recorded_by: record.recorded_by.as_str().to_owned(),
+        approved_by: approvers(register, record.seq),
+        seq: record.seq,
+    }
 }
 
 /// The report at `now` (which instructions are live, which authorisations lapse, which fiat is
 /// overdue).
-pub fn report(register: &Register, now: Timestamp) -> Value {
-    let approvals = register.approval_policy().map(|(policy, seq)| {
-        json!({
-            "seq": seq,
-            "approvals": policy.approvals,
-            "expiry_hours": policy.expiry_hours,
-            "withdrawal_thresholds": policy.withdrawal_thresholds.iter().map(|(asset, amount)| json!({"asset": asset.as_str(), "amount": amount.to_string()})).collect::<Vec<_>>(),
-        })
+pub fn report(register: &Register, now: Timestamp) -> PolicyReport {
+    let approvals = register.approval_policy().map(|(policy, seq)| ApprovalsView {
+        seq,
+        approvals: policy.approvals,
+        expiry_hours: policy.expiry_hours,
+        withdrawal_thresholds: policy
+            .withdrawal_thresholds
+            .iter()
+            .map(|(asset, amount)| ThresholdView { asset: asset.as_str().to_owned(), amount: *amount })
+            .collect(),
     });
     let (exceptions, exceptions_seq) = register.exception_policy();
-    json!({
-        "approvals": approvals,
-        "exceptions": {"seq": exceptions_seq, "resolution_hours": exceptions.resolution_hours, "confirmation_hours": exceptions.confirmation_hours},
-        "safeguarding": safeguarding(register),
-        "hot_cold": hot_cold(register, now),
-        "risk_assessments": register.risk_assessments().iter().map(|record| assessment(register, record, now)).collect::<Vec<_>>(),
-        "client_instructions": instructions(register, now),
-        "sub_custody": sub_custody(register, now),
-        "access_separation": access(register),
-        "fiat": fiat(register, now),
-    })
+    PolicyReport {
+        approvals,
+        exceptions: ExceptionClocksView {
+            seq: exceptions_seq,
+            resolution_hours: exceptions.resolution_hours,
+            confirmation_hours: exceptions.confirmation_hours,
+        },
+        safeguarding: safeguarding(register),
+        hot_cold: hot_cold(register, now),
+        risk_assessments: register.risk_assessments().iter().map(|record| assessment(register, record, now)).collect(),
+        client_instructions: instructions(register, now),
+        sub_custody: sub_custody(register, now),
+        access_separation: access(register),
+        fiat: fiat(register, now),
+    }
 }
 
 /// The safeguarding policy in force (the defaults until one is set, `seq` null), as in the
 /// report and `GET /v1/policy/safeguarding`.
-pub fn safeguarding(register: &Register) -> Value {
-    let (safeguarding, safeguarding_seq) = register.safeguarding_policy();
-    json!({
-        "seq": safeguarding_seq,
-        "own_account_use": safeguarding.own_account_use.code(),
-        "cold_floor": percent(safeguarding.cold_floor_bp),
-        "cold_floors": safeguarding.cold_floors.iter().map(|(asset, floor)| json!({"asset": asset.as_str(), "cold_floor": percent(*floor)})).collect::<Vec<_>>(),
-        "lapse_notice_days": safeguarding.lapse_notice_days,
-        "closing_days": safeguarding.closing_days.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "concentration_limit": percent(safeguarding.concentration_limit_bp),
-    })
+pub fn safeguarding(register: &Register) -> SafeguardingPolicyView {
+    let (safeguarding, seq) = register.safeguarding_policy();
+    SafeguardingPolicyView {
+        seq,
+        own_account_use: safeguarding.own_account_use,
+        cold_floor: percent(safeguarding.cold_floor_bp),
+        cold_floors: safeguarding
+            .cold_floors
+            .iter()
+            .map(|(asset, floor)| ColdFloorView { asset: asset.as_str().to_owned(), cold_floor: percent(*floor) })
+            .collect(),
+        lapse_notice_days: safeguarding.lapse_notice_days,
+        closing_days: safeguarding.closing_days.iter().map(ToString::to_string).collect(),
+        concentration_limit: percent(safeguarding.concentration_limit_bp),
+    }
 }
 
-fn hot_cold(register: &Register, now: Timestamp) -> Vec<Value> {
+fn hot_cold(register: &Register, now: Timestamp) -> Vec<HotColdRow> {
     let (policy, _) = register.safeguarding_policy();
     register
         .summary()
@@ -98,56 +426,50 @@ fn hot_cold(register: &Register, now: Timestamp) -> Vec<Value> {
             let floor = policy.cold_floor(&row.asset.id);
             let below = total > 0 && share_bp(cold, total) < floor;
             let covering = register.covering_assessment(index as u32, now);
-            json!({
-                "asset": row.asset.id.as_str(),
-                "symbol": row.asset.symbol,
-                "client_hot": hot.to_string(),
-                "client_cold": cold.to_string(),
-                "cold_share": if total == 0 { Value::Null } else { json!(percent(share_bp(cold, total))) },
-                "cold_floor": percent(floor),
-                "covered_by": if below { covering.map(|record| json!(record.assessment.id.as_str())) } else { None },
-                "breach": below && covering.is_none(),
-            })
+            HotColdRow {
+                asset: row.asset.id.as_str().to_owned(),
+                symbol: row.asset.symbol.clone(),
+                client_hot: row.client_hot,
+                client_cold: row.client_cold,
+                cold_share: (total > 0).then(|| percent(share_bp(cold, total))),
+                cold_floor: percent(floor),
+                covered_by: if below { covering.map(|record| record.assessment.id.as_str().to_owned()) } else { None },
+                breach: below && covering.is_none(),
+            }
         })
         .collect()
 }
 
-fn instructions(register: &Register, now: Timestamp) -> Vec<Value> {
+fn instructions(register: &Register, now: Timestamp) -> Vec<InstructionView> {
     register
         .client_instructions()
         .iter()
         .map(|record| {
             let i = &record.instruction;
-            let state = match (record.revoked, record.live_at(now)) {
-                (Some(_), _) => "revoked",
-                (None, Ok(())) => "live",
-                (None, Err(_)) if now < i.valid_from => "not_yet_valid",
-                (None, Err(_)) => "expired",
-            };
-            json!({
-                "id": i.id.as_str(),
-                "client": i.client.as_str(),
-                "asset": i.asset.as_str(),
-                "purpose": i.purpose.code(),
-                "beneficiary": i.beneficiary.code(),
-                "max_amount": i.max_amount.to_string(),
-                "valid_from": clock::format(i.valid_from),
-                "valid_until": clock::format(i.valid_until),
-                "revocable": i.revocable,
-                "evidence": i.evidence,
-                "recorded_by": record.recorded_by.as_str(),
-                "approved_by": approvers(register, record.seq),
-                "seq": record.seq,
-                "state": state,
-                "revoked_at": record.revoked.map(|(_, at)| clock::format(at)),
-                "encumbered": record.encumbered.to_string(),
-                "rewards": record.rewards.to_string(),
-            })
+            InstructionView {
+                id: i.id.as_str().to_owned(),
+                client: i.client.as_str().to_owned(),
+                asset: i.asset.as_str().to_owned(),
+                purpose: i.purpose,
+                beneficiary: i.beneficiary,
+                max_amount: i.max_amount,
+                valid_from: clock::format(i.valid_from),
+                valid_until: clock::format(i.valid_until),
+                revocable: i.revocable,
+                evidence: i.evidence.clone(),
+                recorded_by: record.recorded_by.as_str().to_owned(),
+                approved_by: approvers(register, record.seq),
+                seq: record.seq,
+                state: InstructionState::of(record, now),
+                revoked_at: record.revoked.map(|(_, at)| clock::format(at)),
+                encumbered: record.encumbered,
+                rewards: record.rewards,
+            }
         })
         .collect()
 }
 
-fn sub_custody(register: &Register, now: Timestamp) -> Value {
+fn sub_custody(register: &Register, now: Timestamp) -> SubCustodyView {
     // Client-class holdings per asset and custodian (None: in-house).
     let mut held: BTreeMap<(String, Option<String>), u128> = BTreeMap::new();
     let mut totals: BTreeMap<String, u128> = BTreeMap::new();
@@ -157,108 +479,132 @@ fn sub_custody(register: &Register, now: Timestamp) -> Value {
             Custodian::SubCustodian(id) => Some(id.as_str().to_owned()),
         };
         for (asset, amount) in register.balances_of(&Account::Holding(wallet.id.clone())).unwrap_or_default() {
-            *held.entry((asset.as_str().to_owned(), custodian.clone())).or_default() += amount.units();
-            *totals.entry(asset.as_str().to_owned()).or_default() += amount.units();
+            let held = held.entry((asset.as_str().to_owned(), custodian.clone())).or_default();
+            *held = held.checked_add(amount.units()).expect("client holdings of an asset fit in u128");
+            let total = totals.entry(asset.as_str().to_owned()).or_default();
+            *total = total.checked_add(amount.units()).expect("client holdings of an asset fit in u128");
         }
     }
-    let shares = |custodian: Option<&str>| -> Vec<Value> {
+    let shares = |custodian: Option<&str>| -> Vec<HoldingShare> {
         held.iter()
             .filter(|((_, c), _)| c.as_deref() == custodian)
             .map(|((asset, _), amount)| {
                 let total = totals.get(asset).copied().unwrap_or(0);
-                json!({"asset": asset, "amount": amount.to_string(), "share_of_client_holdings": percent(share_bp(*amount, total))})
+                HoldingShare { asset: asset.clone(), amount: *amount, share_of_client_holdings: percent(share_bp(*amount, total)) }
             })
             .collect()
     };
-    let subs: Vec<Value> = register
+    let sub_custodians = register
         .sub_custodians()
-        .map(|sub| {
-            let status = register.authorisation_status(sub, now);
-            json!({
-                "id": sub.id.as_str(),
-                "name": sub.name,
-                "basis": sub.basis.code(),
-                "reference": sub.reference,
-                "valid_until": clock::format(sub.valid_until),
-                "status": status,
-                "holdings": shares(Some(sub.id.as_str())),
-            })
+        .map(|sub| SubCustodianView {
+            id: sub.id.as_str().to_owned(),
+            name: sub.name.clone(),
+            basis: sub.basis,
+            reference: sub.reference.clone(),
+            valid_until: clock::format(sub.valid_until),
+            status: register.authorisation_status(sub, now),
+            holdings: shares(Some(sub.id.as_str())),
         })
         .collect();
-    json!({"in_house": shares(None), "sub_custodians": subs})
+    SubCustodyView { in_house: shares(None), sub_custodians }
 }
 
-fn access(register: &Register) -> Value {
+fn access(register: &Register) -> AccessSeparationView {
     let (access, shared) = register.access_separation();
-    json!({
-        "key_sets": access.iter().map(|a| json!({
-            "id": a.key_set.id.as_str(),
-            "class": class_name(a.key_set.class),
-            "scheme": scheme(&a.key_set.scheme, a.key_set.signers.len()),
-            "signers": a.key_set.signers,
-            "wallets": a.wallets.iter().map(|w| w.as_str()).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "signers_on_both_sides": shared.iter().map(|s| json!({
-            "signer": s.signer,
-            "client_key_sets": s.client_key_sets.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-            "firm_key_sets": s.firm_key_sets.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
+    let names = |ids: &[&ringfence_core::KeySetId]| ids.iter().map(|id| id.as_str().to_owned()).collect();
+    AccessSeparationView {
+        key_sets: access
+            .iter()
+            .map(|a| KeySetAccessView {
+                id: a.key_set.id.as_str().to_owned(),
+                class: a.key_set.class,
+                scheme: scheme(&a.key_set.scheme, a.key_set.signers.len()),
+                signers: a.key_set.signers.clone(),
+                wallets: a.wallets.iter().map(|w| w.as_str().to_owned()).collect(),
+            })
+            .collect(),
+        signers_on_both_sides: shared
+            .iter()
+            .map(|s| SharedSignerView {
+                signer: s.signer.to_owned(),
+                client_key_sets: names(&s.client_key_sets),
+                firm_key_sets: names(&s.firm_key_sets),
+            })
+            .collect(),
+    }
 }
 
-fn fiat(register: &Register, now: Timestamp) -> Value {
+fn fiat(register: &Register, now: Timestamp) -> FiatView {
     let (policy, _) = register.safeguarding_policy();
     // Placed client funds per currency and institution.
     let mut placed: BTreeMap<(String, String), u128> = BTreeMap::new();
     let mut placed_total: BTreeMap<String, u128> = BTreeMap::new();
-    for record in register.fiat_accounts().iter().filter(|r| r.account.class == ringfence_core::FiatAccountClass::ClientFunds) {
+    for record in register.fiat_accounts().iter().filter(|r| r.account.class == FiatAccountClass::ClientFunds) {
         let currency = record.account.currency.as_str().to_owned();
-        *placed.entry((currency.clone(), record.account.institution.as_str().to_owned())).or_default() += record.balance;
-        *placed_total.entry(currency).or_default() += record.balance;
+        let at = placed.entry((currency.clone(), record.account.institution.as_str().to_owned())).or_default();
+        *at = at.checked_add(record.balance).expect("placed client funds of a currency fit in u128");
+        let total = placed_total.entry(currency).or_default();
+        *total = total.checked_add(record.balance).expect("placed client funds of a currency fit in u128");
     }
-    let concentration: Vec<Value> = placed
+    let concentration = placed
         .iter()
         .map(|((currency, institution), amount)| {
             let share = share_bp(*amount, placed_total.get(currency).copied().unwrap_or(0));
-            json!({
-                "currency": currency,
-                "institution": institution,
-                "placed": amount.to_string(),
-                "share": percent(share),
-                "limit": percent(policy.concentration_limit_bp),
-                "over_limit": share > policy.concentration_limit_bp,
-            })
+            ConcentrationView {
+                currency: currency.clone(),
+                institution: institution.clone(),
+                placed: *amount,
+                share: percent(share),
+                limit: percent(policy.concentration_limit_bp),
+                over_limit: share > policy.concentration_limit_bp,
+            }
         })
         .collect();
     let mut owed: BTreeMap<String, u128> = BTreeMap::new();
     for (_, currency, amount) in register.fiat_positions() {
-        *owed.entry(currency.as_str().to_owned()).or_default() += amount;
+        let sum = owed.entry(currency.as_str().to_owned()).or_default();
+        *sum = sum.checked_add(amount).expect("client fiat positions of a currency fit in u128");
     }
-    json!({
-        "institutions": register.institutions().map(|i| json!({"id": i.id.as_str(), "name": i.name, "kind": i.kind.code(), "reference": i.reference})).collect::<Vec<_>>(),
-        "accounts": register.fiat_accounts().iter().map(|r| json!({
-            "id": r.account.id.as_str(),
-            "institution": r.account.institution.as_str(),
-            "currency": r.account.currency.as_str(),
-            "class": r.account.class.code(),
-            "reference": r.account.reference,
-            "balance": r.balance.to_string(),
-        })).collect::<Vec<_>>(),
-        "owed_to_clients": owed.iter().map(|(currency, amount)| json!({
-            "currency": currency,
-            "owed": amount.to_string(),
-            "placed": placed_total.get(currency).copied().unwrap_or(0).to_string(),
-        })).collect::<Vec<_>>(),
-        "unplaced": register.fiat_receipts().iter().filter(|r| r.unplaced() > 0).map(|r| json!({
-            "key": r.receipt.key.as_str(),
-            "client": r.receipt.client.as_str(),
-            "currency": r.receipt.currency.as_str(),
-            "amount": r.receipt.amount.to_string(),
-            "unplaced": r.unplaced().to_string(),
-            "received_at": clock::format(r.received_at),
-            "deadline": clock::format(r.deadline),
-            "overdue": now >= r.deadline,
-        })).collect::<Vec<_>>(),
-        "concentration": concentration,
-    })
+    FiatView {
+        institutions: register
+            .institutions()
+            .map(|i| InstitutionView { id: i.id.as_str().to_owned(), name: i.name.clone(), kind: i.kind, reference: i.reference.clone() })
+            .collect(),
+        accounts: register
+            .fiat_accounts()
+            .iter()
+            .map(|r| FiatAccountView {
+                id: r.account.id.as_str().to_owned(),
+                institution: r.account.institution.as_str().to_owned(),
+                currency: r.account.currency.as_str().to_owned(),
+                class: r.account.class,
+                reference: r.account.reference.clone(),
+                balance: r.balance,
+            })
+            .collect(),
+        owed_to_clients: owed
+            .iter()
+            .map(|(currency, amount)| OwedView {
+                currency: currency.clone(),
+                owed: *amount,
+                placed: placed_total.get(currency).copied().unwrap_or(0),
+            })
+            .collect(),
+        unplaced: register
+            .fiat_receipts()
+            .iter()
+            .filter(|r| r.unplaced() > 0)
+            .map(|r| UnplacedView {
+                key: r.receipt.key.as_str().to_owned(),
+                client: r.receipt.client.as_str().to_owned(),
+                currency: r.receipt.currency.as_str().to_owned(),
+                amount: r.receipt.amount,
+                unplaced: r.unplaced(),
+                received_at: clock::format(r.received_at),
+                deadline: clock::format(r.deadline),
+                overdue: now >= r.deadline,
+            })
+            .collect(),
+        concentration,
+    }
 }
