@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use ringfence_core::{Account, Action, Actor, AssetId, ClientId, Command, Outcome, OwnAccount, Status, Timestamp, WalletId, build};
+use clap::{Args, Parser, Subcommand};
+use ringfence_core::{Account, Action, Actor, AssetId, ClientId, Code, Command, Outcome, OwnAccount, Status, Timestamp, WalletId, build};
 use ringfence_store::{Location, Store, Subject};
 
 use ringfence_wire::clock;
@@ -116,15 +116,15 @@ pub struct SubjectArgs {
     /// A wallet's holdings.
     #[arg(long)]
     pub wallet: Option<String>,
-    /// One of the firm's own accounts.
-    #[arg(long, value_enum)]
-    pub own: Option<OwnArg>,
+    /// One of the firm's own accounts: capital or fee_income.
+    #[arg(long, value_parser = own_account)]
+    pub own: Option<OwnAccount>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum OwnArg {
-    Capital,
-    FeeIncome,
+/// An own account by its code; `fee-income`, the spelling before codes were unified, is still
+/// read so that scripts written for it keep working.
+fn own_account(text: &str) -> Result<OwnAccount, String> {
+    OwnAccount::from_code(&text.replace('-', "_")).ok_or_else(|| format!("expected one of {}", OwnAccount::expected()))
 }
 
 #[derive(Debug, Args)]
@@ -255,8 +255,7 @@ fn subject(args: &SubjectArgs) -> Result<Subject> {
     Ok(match (&args.client, &args.wallet, args.own) {
         (Some(client), _, _) => Subject::Client(ClientId::parse(client)?),
         (_, Some(wallet), _) => Subject::Wallet(WalletId::parse(wallet)?),
-        (_, _, Some(OwnArg::Capital)) => Subject::Own(OwnAccount::Capital),
-        (_, _, Some(OwnArg::FeeIncome)) => Subject::Own(OwnAccount::FeeIncome),
+        (_, _, Some(own)) => Subject::Own(own),
         _ => bail!("name a --client, a --wallet or an --own account"),
     })
 }
@@ -432,7 +431,8 @@ fn import(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<ExitCode>
     debug_assert_eq!(outcomes.len(), total);
     report::import_totals(&outcomes, args.json, out)?;
     // The imported movements may breach a safeguarding policy (the cold floor, say).
-    let check = store.check_safeguards(clock::now()).context("failed to check the safeguarding policies after the import")?;
+    let check = ringfence_watch::system::check_safeguards(&mut store, clock::now())
+        .context("failed to check the safeguarding policies after the import")?;
     if !args.json {
         report::safeguard_check(&store, check.as_ref(), out)?;
     }

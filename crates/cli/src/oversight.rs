@@ -188,11 +188,9 @@ pub enum ExceptionsCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Record the escalation of every exception past its due time.
-    Escalate {
-        #[arg(long, default_value = "ringfence")]
-        actor: String,
-    },
+    /// Record the escalation of every exception past its due time, as the server does by
+    /// itself: the system actor records it (`ringfence`, instruction `escalate:ID`).
+    Escalate,
     /// Show the exception clocks, or set them (needs four-eyes approval once a policy is on).
     Policy {
         #[arg(long, requires = "confirmation_hours")]
@@ -519,8 +517,8 @@ pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -
         ExceptionsCommand::Reject { id, actor: who, reason } => {
             submit(&mut store, who, "exception", Action::RejectResolution { id: *id, reason: reason.clone() }, out)
         }
-        ExceptionsCommand::Escalate { actor: who } => {
-            let escalated = ringfence_watch::escalate_overdue(&mut store, &actor(who)?)?;
+        ExceptionsCommand::Escalate => {
+            let escalated = ringfence_watch::system::escalate_overdue(&mut store, clock::now())?;
             if escalated.is_empty() {
                 writeln!(out, "no exception is overdue")?;
             } else {

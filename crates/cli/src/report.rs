@@ -4,13 +4,13 @@
 use std::io::Write;
 
 use anyhow::Result;
-use ringfence_core::register::{class_name, kind_name};
 use ringfence_core::{Account, Action, Amount, AssetId, OwnAccount, Register, Side, Status, Timestamp};
 use ringfence_store::{Net, Recorded, Subject};
 use serde_json::json;
 
 use crate::LineOutcome;
 use ringfence_wire::clock;
+use ringfence_wire::views::SummaryView;
 
 fn decimal(register: &Register, asset: &AssetId, amount: Amount) -> String {
     match register.asset(asset) {
@@ -23,11 +23,11 @@ fn decimal(register: &Register, asset: &AssetId, amount: Amount) -> String {
 fn subject_name(register: &Register, subject: &Subject) -> String {
     match subject {
         Subject::Client(client) => match register.client(client) {
-            Some(c) => format!("client {client} ({:?}, {:?} segregation)", c.category, c.segregation).to_lowercase(),
+            Some(c) => format!("client {client} ({}, {} segregation)", c.category, c.segregation),
             None => format!("client {client}"),
         },
         Subject::Wallet(wallet) => match register.wallet(wallet) {
-            Some(w) => format!("wallet {wallet} ({}, {:?}, {})", class_name(w.class.kind()), w.tier, w.address).to_lowercase(),
+            Some(w) => format!("wallet {wallet} ({}, {}, {})", w.class.kind(), w.tier, w.address),
             None => format!("wallet {wallet}"),
         },
         Subject::Own(OwnAccount::Capital) => "the firm's capital account".into(),
@@ -97,7 +97,7 @@ pub fn history(register: &Register, subject: &Subject, recorded: &[Recorded], as
                 out,
                 "{}",
                 json!({
-                    "seq": entry.seq, "kind": kind_name(movement.kind), "key": movement.key.as_str(),
+                    "seq": entry.seq, "kind": movement.kind.code(), "key": movement.key.as_str(),
                     "corrects": movement.corrects.as_ref().map(|k| k.as_str()),
                     "instruction": meta.instruction.as_str(), "actor": meta.actor.as_str(),
                     "effective_at": clock::format(meta.effective_at), "recorded_at": clock::format(entry.recorded_at),
@@ -112,7 +112,7 @@ pub fn history(register: &Register, subject: &Subject, recorded: &[Recorded], as
                 "  #{:<8} {}  {:<15} {:<24} {}  instruction {} by {}{corrects}",
                 entry.seq,
                 clock::format(meta.effective_at),
-                kind_name(movement.kind),
+                movement.kind.code(),
                 movement.key,
                 changes.join(", "),
                 meta.instruction,
@@ -133,31 +133,21 @@ fn percent(part: u128, whole: u128) -> String {
 }
 
 pub fn summary(register: &Register, as_json: bool, out: &mut dyn Write) -> Result<()> {
-    let rows = register.summary();
+    let view = SummaryView::of(register);
     if as_json {
-        let rows: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                json!({
-                    "asset": r.asset.id.as_str(), "symbol": r.asset.symbol, "scale": r.asset.scale,
-                    "client_positions": r.client_positions.to_string(), "client_holdings": r.client_holdings.to_string(),
-                    "firm_holdings": r.firm_holdings.to_string(), "own_accounts": r.own_accounts.to_string(),
-                    "client_hot": r.client_hot.to_string(), "client_cold": r.client_cold.to_string(),
-                    "firm_hot": r.firm_hot.to_string(), "firm_cold": r.firm_cold.to_string(),
-                    "segregated": r.is_segregated(),
-                })
-            })
-            .collect();
-        writeln!(out, "{}", json!({"assets": rows}))?;
+        writeln!(out, "{}", serde_json::to_string(&view)?)?;
         return Ok(());
     }
-    writeln!(out, "segregation summary ({} assets, journal at sequence {}):", rows.len(), register.seq())?;
-    if rows.is_empty() {
+    writeln!(out, "segregation summary ({} assets, journal at sequence {}):", view.assets.len(), view.journal_seq)?;
+    if view.assets.is_empty() {
         writeln!(out, "  no assets registered yet; import registrations with `ringfence import FILE`")?;
     }
-    for r in &rows {
-        let d = |amount: Amount| decimal(register, &r.asset.id, amount);
-        let verdict = if r.is_segregated() { "segregated" } else { "NOT SEGREGATED" };
+    for r in &view.assets {
+        let d = |amount: Amount| match r.asset.symbol.as_str() {
+            "" => amount.to_decimal(r.asset.scale),
+            symbol => format!("{} {symbol}", amount.to_decimal(r.asset.scale)),
+        };
+        let verdict = if r.segregated { "segregated" } else { "NOT SEGREGATED" };
         writeln!(out, "  {} ({}): {verdict}", r.asset.id, if r.asset.symbol.is_empty() { "-" } else { &r.asset.symbol })?;
         writeln!(out, "    client positions   {:>32}", d(r.client_positions))?;
         writeln!(

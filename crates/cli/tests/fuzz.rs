@@ -278,3 +278,19 @@ fn journal_entries_after_a_sequence_number_beyond_i64_are_an_empty_page_not_the_
     let first = json_body(&get(server.address, "/v1/journal/entries?limit=1", Some(&token)).unwrap());
     assert_eq!(first["items"][0]["seq"], 1, "{first}");
 }
+
+/// `ringfence summary --json` and `GET /v1/summary` serialize one view: the same bytes for the
+/// same store (the CLI adds a newline).
+#[test]
+fn the_cli_summary_and_the_api_summary_are_byte_identical() {
+    let Fixture { dir: _dir, data_dir, token, server } = fixture();
+    let response = get(server.address, "/v1/summary", Some(&token)).unwrap();
+    let (_, api) = response.split_once("\r\n\r\n").unwrap();
+    server.stop();
+    let cli = ringfence(&data_dir, &["summary", "--json"]);
+    assert!(cli.status.success(), "{}", text(&cli.stderr));
+    assert_eq!(text(&cli.stdout), format!("{api}\n"));
+    let summary: serde_json::Value = serde_json::from_str(api).unwrap();
+    assert!(summary["journal_seq"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(summary["assets"][0]["asset"]["id"], "eip155:1/slip44:60", "{summary}");
+}

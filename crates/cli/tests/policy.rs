@@ -36,7 +36,7 @@ fn policy_show_lists_key_sets_with_their_wallets_and_flags_a_signer_on_both_side
     let text = stdout(&clean);
     assert!(text.contains("four-eyes approvals: none in force"), "{text}");
     assert!(
-        text.contains("ks-omnibus-cold (client-omnibus, multisig 3 of 5): signers cfo, coo, cco, vault-1, vault-2; wallets omnibus-cold"),
+        text.contains("ks-omnibus-cold (client_omnibus, multisig 3 of 5): signers cfo, coo, cco, vault-1, vault-2; wallets omnibus-cold"),
         "{text}"
     );
     assert!(text.contains("no signer holds keys for both"), "{text}");

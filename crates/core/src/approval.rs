@@ -78,14 +78,28 @@ pub enum PendingState {
     Expired { seq: u64 },
 }
 
+crate::codes! {
+    /// A pending instruction's state without its details: what the API filters on and spells.
+    pub enum PendingStateKind("pending state") {
+        Open = 0 => "open",
+        Applied = 1 => "applied",
+        Rejected = 2 => "rejected",
+        Expired = 3 => "expired",
+    }
+}
+
 impl PendingState {
-    pub fn code(&self) -> &'static str {
+    pub fn kind(&self) -> PendingStateKind {
         match self {
-            PendingState::Open => "open",
-            PendingState::Applied { .. } => "applied",
-            PendingState::Rejected { .. } => "rejected",
-            PendingState::Expired { .. } => "expired",
+            PendingState::Open => PendingStateKind::Open,
+            PendingState::Applied { .. } => PendingStateKind::Applied,
+            PendingState::Rejected { .. } => PendingStateKind::Rejected,
+            PendingState::Expired { .. } => PendingStateKind::Expired,
         }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.kind().code()
     }
 }
 

@@ -5,15 +5,11 @@
 
 use crate::amount::Amount;
 use crate::approval::ApprovalPolicy;
-use crate::entity::{
-    ApiToken, Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Role, Segregation, SubCustodian,
-    Tier, Wallet, WalletClass,
-};
+use crate::code::Code;
+use crate::entity::{ApiToken, Asset, Client, Custodian, KeyScheme, KeySchemeKind, KeySet, SubCustodian, Wallet, WalletClass};
 use crate::ids::{Actor, Address, AssetId, ClientId, IdError, IdempotencyKey, InstructionId, KeySetId, SubCustodianId, TokenId, WalletId};
-use crate::movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side};
-use crate::oversight::{
-    Break, ChainBlock, ChainObservation, ChainTransfer, ExceptionKind, ExceptionPolicy, ReconRun, Resolution, RunSource, Severity,
-};
+use crate::movement::{Account, Action, Command, Meta, Movement, POSTINGS_MAX, Posting};
+use crate::oversight::{Break, ChainBlock, ChainObservation, ChainTransfer, ExceptionPolicy, ReconRun, Resolution, RunSource};
 use crate::time::Timestamp;
 
 mod safeguard;
@@ -77,25 +73,14 @@ impl Encoder {
             Action::RegisterClient(client) => {
                 self.u8(2);
                 self.str(client.id.as_str());
-                self.u8(match client.category {
-                    ClientCategory::Retail => 0,
-                    ClientCategory::Professional => 1,
-                });
-                self.u8(match client.segregation {
-                    Segregation::Individual => 0,
-                    Segregation::Omnibus => 1,
-                });
+                self.code(client.category);
+                self.code(client.segregation);
             }
             Action::RegisterSubCustodian(sub) => {
                 self.u8(3);
                 self.str(sub.id.as_str());
                 self.str(&sub.name);
-                self.u8(match sub.basis {
-                    AuthorisationBasis::MicaCasp => 0,
-                    AuthorisationBasis::CrrCreditInstitution => 1,
-                    AuthorisationBasis::Art60Entity => 2,
-                    AuthorisationBasis::ThirdCountryEquivalent => 3,
-                });
+                self.code(sub.basis);
                 self.str(&sub.reference);
                 self.i64(sub.valid_until.micros());
             }
@@ -108,23 +93,16 @@ impl Encoder {
             Action::RegisterKeySet(key_set) => {
                 self.u8(5);
                 self.str(key_set.id.as_str());
-                match key_set.scheme {
-                    KeyScheme::Multisig { threshold } => {
-                        self.u8(0);
-                        self.u8(threshold);
-                    }
-                    KeyScheme::Mpc { threshold } => {
-                        self.u8(1);
-                        self.u8(threshold);
-                    }
-                    KeyScheme::Hsm => self.u8(2),
+                self.code(key_set.scheme.kind());
+                if let Some(threshold) = key_set.scheme.threshold() {
+                    self.u8(threshold);
                 }
                 let count = u8::try_from(key_set.signers.len()).unwrap_or(u8::MAX);
                 self.u8(count);
                 for signer in key_set.signers.iter().take(usize::from(count)) {
                     self.str(signer);
                 }
-                self.class_kind(key_set.class);
+                self.code(key_set.class);
             }
             Action::RegisterWallet(wallet) => {
                 self.u8(6);
@@ -141,7 +119,7 @@ impl Encoder {
                 let count = u8::try_from(token.roles.len()).unwrap_or(u8::MAX);
                 self.u8(count);
                 for role in token.roles.iter().take(usize::from(count)) {
-                    self.u8(role_tag(*role));
+                    self.code(*role);
                 }
                 match &token.client {
                     None => self.u8(0),
@@ -316,11 +294,8 @@ impl Encoder {
         self.raw(&run.report_sha256);
         self.u64(run.breaks.len() as u64);
         for found in &run.breaks {
-            self.u8(found.kind.tag());
-            self.u8(match found.severity {
-                Severity::Warning => 0,
-                Severity::Critical => 1,
-            });
+            self.code(found.kind);
+            self.code(found.severity);
             self.str(&found.subject);
             self.str(&found.detail);
         }
@@ -337,10 +312,7 @@ impl Encoder {
             WalletClass::ClientOmnibus => self.u8(1),
             WalletClass::Firm => self.u8(2),
         }
-        self.u8(match wallet.tier {
-            Tier::Hot => 0,
-            Tier::Cold => 1,
-        });
+        self.code(wallet.tier);
         match &wallet.custodian {
             Custodian::InHouse => self.u8(0),
             Custodian::SubCustodian(id) => {
@@ -357,17 +329,14 @@ impl Encoder {
         self.i64(meta.effective_at.micros());
     }
 
-    fn class_kind(&mut self, class: ClassKind) {
-        self.u8(match class {
-            ClassKind::ClientIndividual => 0,
-            ClassKind::ClientOmnibus => 1,
-            ClassKind::Firm => 2,
-        });
+    /// A closed enum's journal tag (see [`crate::code`]).
+    pub fn code<T: Code>(&mut self, value: T) {
+        self.u8(value.tag());
     }
 
     pub fn movement(&mut self, movement: &Movement) {
         self.str(movement.key.as_str());
-        self.u8(movement_kind_tag(movement.kind));
+        self.code(movement.kind);
         match &movement.corrects {
             None => self.u8(0),
             Some(key) => {
@@ -384,10 +353,7 @@ impl Encoder {
     }
 
     pub fn posting(&mut self, posting: &Posting) {
-        self.u8(match posting.side {
-            Side::Debit => 0,
-            Side::Credit => 1,
-        });
+        self.code(posting.side);
         match &posting.account {
             Account::Position(client) => {
                 self.u8(0);
@@ -399,28 +365,11 @@ impl Encoder {
             }
             Account::Own(own) => {
                 self.u8(2);
-                self.u8(match own {
-                    OwnAccount::Capital => 0,
-                    OwnAccount::FeeIncome => 1,
-                });
+                self.code(*own);
             }
         }
         self.str(posting.asset.as_str());
         self.u128(posting.amount.units());
-    }
-}
-
-pub(crate) fn movement_kind_tag(kind: MovementKind) -> u8 {
-    match kind {
-        MovementKind::Deposit => 0,
-        MovementKind::Withdrawal => 1,
-        MovementKind::Transfer => 2,
-        MovementKind::Fee => 3,
-        MovementKind::Rebalance => 4,
-        MovementKind::FirmFunding => 5,
-        MovementKind::FirmWithdrawal => 6,
-        MovementKind::Correction => 7,
-        MovementKind::Reward => 8,
     }
 }
 
@@ -505,20 +454,11 @@ impl<'a> Decoder<'a> {
         let offset = self.offset;
         let action = match self.u8()? {
             1 => Action::RegisterAsset(Asset { id: self.id(AssetId::parse)?, scale: self.u8()?, symbol: self.str()?.to_owned() }),
-            2 => Action::RegisterClient(Client {
-                id: self.id(ClientId::parse)?,
-                category: if self.tag("client category", 1)? == 0 { ClientCategory::Retail } else { ClientCategory::Professional },
-                segregation: if self.tag("segregation", 1)? == 0 { Segregation::Individual } else { Segregation::Omnibus },
-            }),
+            2 => Action::RegisterClient(Client { id: self.id(ClientId::parse)?, category: self.code()?, segregation: self.code()? }),
             3 => Action::RegisterSubCustodian(SubCustodian {
                 id: self.id(SubCustodianId::parse)?,
                 name: self.str()?.to_owned(),
-                basis: match self.tag("authorisation basis", 3)? {
-                    0 => AuthorisationBasis::MicaCasp,
-                    1 => AuthorisationBasis::CrrCreditInstitution,
-                    2 => AuthorisationBasis::Art60Entity,
-                    _ => AuthorisationBasis::ThirdCountryEquivalent,
-                },
+                basis: self.code()?,
                 reference: self.str()?.to_owned(),
                 valid_until: Timestamp::from_micros(self.i64()?),
             }),
@@ -529,14 +469,14 @@ impl<'a> Decoder<'a> {
             },
             5 => {
                 let id = self.id(KeySetId::parse)?;
-                let scheme = match self.tag("key scheme", 2)? {
-                    0 => KeyScheme::Multisig { threshold: self.u8()? },
-                    1 => KeyScheme::Mpc { threshold: self.u8()? },
-                    _ => KeyScheme::Hsm,
+                let scheme = match self.code()? {
+                    KeySchemeKind::Multisig => KeyScheme::Multisig { threshold: self.u8()? },
+                    KeySchemeKind::Mpc => KeyScheme::Mpc { threshold: self.u8()? },
+                    KeySchemeKind::Hsm => KeyScheme::Hsm,
                 };
                 let count = self.u8()?;
                 let signers = (0..count).map(|_| self.str().map(str::to_owned)).collect::<Result<_, _>>()?;
-                Action::RegisterKeySet(KeySet { id, scheme, signers, class: self.class_kind()? })
+                Action::RegisterKeySet(KeySet { id, scheme, signers, class: self.code()? })
             }
             6 => Action::RegisterWallet(self.wallet()?),
             7 => Action::Movement(self.movement()?),
@@ -544,7 +484,7 @@ impl<'a> Decoder<'a> {
                 let id = self.id(TokenId::parse)?;
                 let actor = self.id(Actor::parse)?;
                 let count = self.u8()?;
-                let roles = (0..count).map(|_| self.tag("role", 4).map(role_of_tag)).collect::<Result<_, _>>()?;
+                let roles = (0..count).map(|_| self.code()).collect::<Result<_, _>>()?;
                 let client = match self.tag("token client", 1)? {
                     0 => None,
                     _ => Some(self.id(ClientId::parse)?),
@@ -671,10 +611,8 @@ impl<'a> Decoder<'a> {
         let count = self.count(6)?;
         let mut breaks = Vec::with_capacity(count);
         for _ in 0..count {
-            let offset = self.offset;
-            let tag = self.u8()?;
-            let kind = ExceptionKind::from_tag(tag).ok_or(DecodeError::BadTag { what: "exception kind", tag, offset })?;
-            let severity = if self.tag("severity", 1)? == 0 { Severity::Warning } else { Severity::Critical };
+            let kind = self.code()?;
+            let severity = self.code()?;
             breaks.push(Break { kind, severity, subject: self.str()?.to_owned(), detail: self.str()?.to_owned() });
         }
         Ok(ReconRun { cut_off, sources, checked, matched, report_sha256, breaks })
@@ -689,7 +627,7 @@ impl<'a> Decoder<'a> {
                 1 => WalletClass::ClientOmnibus,
                 _ => WalletClass::Firm,
             },
-            tier: if self.tag("tier", 1)? == 0 { Tier::Hot } else { Tier::Cold },
+            tier: self.code()?,
             custodian: match self.tag("custodian", 1)? {
                 0 => Custodian::InHouse,
                 _ => Custodian::SubCustodian(self.id(SubCustodianId::parse)?),
@@ -698,27 +636,16 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    fn class_kind(&mut self) -> Result<ClassKind, DecodeError> {
-        Ok(match self.tag("class", 2)? {
-            0 => ClassKind::ClientIndividual,
-            1 => ClassKind::ClientOmnibus,
-            _ => ClassKind::Firm,
-        })
+    /// A closed enum from its journal tag; an unknown tag is an error, never a default.
+    pub fn code<T: Code>(&mut self) -> Result<T, DecodeError> {
+        let offset = self.offset;
+        let tag = self.u8()?;
+        T::from_tag(tag).ok_or(DecodeError::BadTag { what: T::WHAT, tag, offset })
     }
 
     pub fn movement(&mut self) -> Result<Movement, DecodeError> {
         let key = self.id(IdempotencyKey::parse)?;
-        let kind = match self.tag("movement kind", 8)? {
-            0 => MovementKind::Deposit,
-            1 => MovementKind::Withdrawal,
-            2 => MovementKind::Transfer,
-            3 => MovementKind::Fee,
-            4 => MovementKind::Rebalance,
-            5 => MovementKind::FirmFunding,
-            6 => MovementKind::FirmWithdrawal,
-            7 => MovementKind::Correction,
-            _ => MovementKind::Reward,
-        };
+        let kind = self.code()?;
         let corrects = match self.tag("correction flag", 1)? {
             0 => None,
             _ => Some(self.id(IdempotencyKey::parse)?),
@@ -733,11 +660,11 @@ impl<'a> Decoder<'a> {
     }
 
     pub fn posting(&mut self) -> Result<Posting, DecodeError> {
-        let side = if self.tag("side", 1)? == 0 { Side::Debit } else { Side::Credit };
+        let side = self.code()?;
         let account = match self.tag("account", 2)? {
             0 => Account::Position(self.id(ClientId::parse)?),
             1 => Account::Holding(self.id(WalletId::parse)?),
-            _ => Account::Own(if self.tag("own account", 1)? == 0 { OwnAccount::Capital } else { OwnAccount::FeeIncome }),
+            _ => Account::Own(self.code()?),
         };
         Ok(Posting { side, account, asset: self.id(AssetId::parse)?, amount: Amount::new(self.u128()?) })
     }
@@ -756,24 +683,4 @@ pub fn decode_command(bytes: &[u8]) -> Result<Command, DecodeError> {
     let command = decoder.command()?;
     decoder.finish()?;
     Ok(command)
-}
-
-fn role_tag(role: Role) -> u8 {
-    match role {
-        Role::Operator => 0,
-        Role::Approver => 1,
-        Role::Compliance => 2,
-        Role::Auditor => 3,
-        Role::Client => 4,
-    }
-}
-
-fn role_of_tag(tag: u8) -> Role {
-    match tag {
-        0 => Role::Operator,
-        1 => Role::Approver,
-        2 => Role::Compliance,
-        3 => Role::Auditor,
-        _ => Role::Client,
-    }
 }

@@ -13,19 +13,22 @@ pub struct Asset {
     pub symbol: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ClientCategory {
-    Retail,
-    Professional,
+crate::codes! {
+    /// A client's category under MiCA (retail clients get the cold-floor protection).
+    pub enum ClientCategory("client category") {
+        Retail = 0 => "retail",
+        Professional = 1 => "professional",
+    }
 }
 
-/// How a client's assets are kept apart on chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Segregation {
-    /// Only in wallets of this client.
-    Individual,
-    /// In omnibus wallets shared by omnibus clients only.
-    Omnibus,
+crate::codes! {
+    /// How a client's assets are kept apart on chain.
+    pub enum Segregation("segregation") {
+        /// Only in wallets of this client.
+        Individual = 0 => "individual",
+        /// In omnibus wallets shared by omnibus clients only.
+        Omnibus = 1 => "omnibus",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,23 +38,13 @@ pub struct Client {
     pub segregation: Segregation,
 }
 
-/// The legal ground on which a sub-custodian may hold client crypto-assets (MiCA Art 75(9)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AuthorisationBasis {
-    MicaCasp,
-    CrrCreditInstitution,
-    Art60Entity,
-    ThirdCountryEquivalent,
-}
-
-impl AuthorisationBasis {
-    pub fn code(self) -> &'static str {
-        match self {
-            AuthorisationBasis::MicaCasp => "mica_casp",
-            AuthorisationBasis::CrrCreditInstitution => "crr_credit_institution",
-            AuthorisationBasis::Art60Entity => "art60_entity",
-            AuthorisationBasis::ThirdCountryEquivalent => "third_country_equivalent",
-        }
+crate::codes! {
+    /// The legal ground on which a sub-custodian may hold client crypto-assets (MiCA Art 75(9)).
+    pub enum AuthorisationBasis("authorisation basis") {
+        MicaCasp = 0 => "mica_casp",
+        CrrCreditInstitution = 1 => "crr_credit_institution",
+        Art60Entity = 2 => "art60_entity",
+        ThirdCountryEquivalent = 3 => "third_country_equivalent",
     }
 }
 
@@ -72,12 +65,13 @@ impl SubCustodian {
     }
 }
 
-/// The three classes of wallet and key set. No address or key set serves two classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ClassKind {
-    ClientIndividual,
-    ClientOmnibus,
-    Firm,
+crate::codes! {
+    /// The three classes of wallet and key set. No address or key set serves two classes.
+    pub enum ClassKind("class") {
+        ClientIndividual = 0 => "client_individual",
+        ClientOmnibus = 1 => "client_omnibus",
+        Firm = 2 => "firm",
+    }
 }
 
 impl ClassKind {
@@ -107,10 +101,12 @@ impl WalletClass {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Tier {
-    Hot,
-    Cold,
+crate::codes! {
+    /// A wallet's storage tier.
+    pub enum Tier("tier") {
+        Hot = 0 => "hot",
+        Cold = 1 => "cold",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -128,6 +124,33 @@ pub enum KeyScheme {
     Mpc { threshold: u8 },
     /// A hardware security module under the named signers' dual control.
     Hsm,
+}
+
+crate::codes! {
+    /// A key scheme without its threshold: what the journal tags and the API spells.
+    pub enum KeySchemeKind("key scheme") {
+        Multisig = 0 => "multisig",
+        Mpc = 1 => "mpc",
+        Hsm = 2 => "hsm",
+    }
+}
+
+impl KeyScheme {
+    pub fn kind(self) -> KeySchemeKind {
+        match self {
+            KeyScheme::Multisig { .. } => KeySchemeKind::Multisig,
+            KeyScheme::Mpc { .. } => KeySchemeKind::Mpc,
+            KeyScheme::Hsm => KeySchemeKind::Hsm,
+        }
+    }
+
+    /// The threshold of a multisig or MPC scheme; None for an HSM.
+    pub fn threshold(self) -> Option<u8> {
+        match self {
+            KeyScheme::Multisig { threshold } | KeyScheme::Mpc { threshold } => Some(threshold),
+            KeyScheme::Hsm => None,
+        }
+    }
 }
 
 /// The most signers a key set may have.
@@ -183,37 +206,20 @@ pub struct Wallet {
     pub key_set: KeySetId,
 }
 
-/// What the holder of an API token may do. The server maps each route to the roles allowed on
-/// it; the register only records who holds which.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    /// Records movements and registrations.
-    Operator,
-    /// Approves or rejects others' pending instructions (four-eyes).
-    Approver,
-    /// Policies, exceptions and reports.
-    Compliance,
-    /// Reads everything, the journal included; changes nothing.
-    Auditor,
-    /// Reads one client's own positions and history only.
-    Client,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [Role::Operator, Role::Approver, Role::Compliance, Role::Auditor, Role::Client];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Role::Operator => "operator",
-            Role::Approver => "approver",
-            Role::Compliance => "compliance",
-            Role::Auditor => "auditor",
-            Role::Client => "client",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|role| role.code() == code)
+crate::codes! {
+    /// What the holder of an API token may do. The server maps each route to the roles allowed
+    /// on it; the register only records who holds which.
+    pub enum Role("role") {
+        /// Records movements and registrations.
+        Operator = 0 => "operator",
+        /// Approves or rejects others' pending instructions (four-eyes).
+        Approver = 1 => "approver",
+        /// Policies, exceptions and reports.
+        Compliance = 2 => "compliance",
+        /// Reads everything, the journal included; changes nothing.
+        Auditor = 3 => "auditor",
+        /// Reads one client's own positions and history only.
+        Client = 4 => "client",
     }
 }
 

@@ -100,6 +100,17 @@ name_type!(
     Actor,
     "actor"
 );
+impl Actor {
+    /// The actor recorded on what ringfence does by itself: expiring pending instructions,
+    /// escalating overdue exceptions, the safeguarding check and the daily reconciliation.
+    pub const SYSTEM: &'static str = "ringfence";
+
+    /// [`Actor::SYSTEM`] as an actor.
+    pub fn system() -> Actor {
+        Actor(Actor::SYSTEM.to_owned())
+    }
+}
+
 name_type!(
     /// A credit institution or central bank where client fiat funds are placed.
     InstitutionId,

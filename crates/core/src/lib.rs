@@ -8,6 +8,7 @@
 pub mod amount;
 pub mod approval;
 pub mod calendar;
+pub mod code;
 pub mod codec;
 pub mod entity;
 pub mod ids;
@@ -19,11 +20,12 @@ pub mod status;
 pub mod time;
 
 pub use amount::{Amount, AmountError, SCALE_MAX};
-pub use approval::{ApprovalPolicy, Pending, PendingState};
+pub use approval::{ApprovalPolicy, Pending, PendingState, PendingStateKind};
 pub use calendar::{Calendar, Date};
+pub use code::Code;
 pub use entity::{
-    ApiToken, Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Role, Segregation, SubCustodian,
-    TOKEN_PREFIX, Tier, TokenRefusal, Wallet, WalletClass,
+    ApiToken, Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySchemeKind, KeySet, Role, Segregation,
+    SubCustodian, TOKEN_PREFIX, Tier, TokenRefusal, Wallet, WalletClass,
 };
 pub use ids::{
     Actor, Address, AssessmentId, AssetId, ClientId, FiatAccountId, IdError, IdempotencyKey, InstitutionId, InstructionId, KeySetId,

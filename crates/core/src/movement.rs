@@ -6,13 +6,14 @@ use crate::entity::{Asset, Client, KeySet, SubCustodian, Wallet};
 use crate::ids::{Actor, AssetId, ClientId, IdempotencyKey, InstructionId, SubCustodianId, WalletId};
 use crate::time::Timestamp;
 
-/// The firm's own accounts. Their sum per asset equals what firm wallets hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum OwnAccount {
-    /// The firm's own funds placed in its wallets.
-    Capital,
-    /// Fees charged to clients.
-    FeeIncome,
+crate::codes! {
+    /// The firm's own accounts. Their sum per asset equals what firm wallets hold.
+    pub enum OwnAccount("own account") {
+        /// The firm's own funds placed in its wallets.
+        Capital = 0 => "capital",
+        /// Fees charged to clients.
+        FeeIncome = 1 => "fee_income",
+    }
 }
 
 /// Where a posting lands. Positions and own accounts are credit-normal (what is owed, what
@@ -27,10 +28,12 @@ pub enum Account {
     Own(OwnAccount),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Side {
-    Debit,
-    Credit,
+crate::codes! {
+    /// Which side of an account a posting lands on.
+    pub enum Side("side") {
+        Debit = 0 => "debit",
+        Credit = 1 => "credit",
+    }
 }
 
 impl Side {
@@ -50,28 +53,30 @@ pub struct Posting {
     pub amount: Amount,
 }
 
-/// The kinds of movement. Each allows only certain postings (see [`crate::register`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MovementKind {
-    /// A client's assets arrive: debit a client-class holding, credit the client's position.
-    Deposit,
-    /// A client's assets leave: debit the position, credit a client-class holding.
-    Withdrawal,
-    /// Between two clients' positions, with the holding move when their wallets differ.
-    Transfer,
-    /// Client debit, firm fee income credit, and the sweep from a client wallet to a firm wallet.
-    Fee,
-    /// Between wallets of the same class (hot to cold and back).
-    Rebalance,
-    /// The firm places its own assets in a firm wallet.
-    FirmFunding,
-    /// The firm takes its own assets out of a firm wallet.
-    FirmWithdrawal,
-    /// Reverses, posting by posting, the movement it names. Nothing is edited or deleted.
-    Correction,
-    /// A reward earned by a client's encumbered assets (staking, lending): shaped as a
-    /// deposit, under the client instruction its `instruction` names, to that client only.
-    Reward,
+crate::codes! {
+    /// The kinds of movement. Each allows only certain postings (see [`crate::register`]).
+    pub enum MovementKind("movement kind") {
+        /// A client's assets arrive: debit a client-class holding, credit the client's position.
+        Deposit = 0 => "deposit",
+        /// A client's assets leave: debit the position, credit a client-class holding.
+        Withdrawal = 1 => "withdrawal",
+        /// Between two clients' positions, with the holding move when their wallets differ.
+        Transfer = 2 => "transfer",
+        /// Client debit, firm fee income credit, and the sweep from a client wallet to a firm
+        /// wallet.
+        Fee = 3 => "fee",
+        /// Between wallets of the same class (hot to cold and back).
+        Rebalance = 4 => "rebalance",
+        /// The firm places its own assets in a firm wallet.
+        FirmFunding = 5 => "firm_funding",
+        /// The firm takes its own assets out of a firm wallet.
+        FirmWithdrawal = 6 => "firm_withdrawal",
+        /// Reverses, posting by posting, the movement it names. Nothing is edited or deleted.
+        Correction = 7 => "correction",
+        /// A reward earned by a client's encumbered assets (staking, lending): shaped as a
+        /// deposit, under the client instruction its `instruction` names, to that client only.
+        Reward = 8 => "reward",
+    }
 }
 
 /// The most postings one movement may carry.
@@ -176,6 +181,38 @@ pub enum Action {
     },
     /// Safeguarding policies, client instructions, encumbrance and client fiat funds (issue 6).
     Safeguard(crate::safeguard::SafeguardAction),
+}
+
+impl Action {
+    /// What kind of entry a journal entry is, as the API and the CLI name it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Action::RegisterAsset(_) => "asset",
+            Action::RegisterClient(_) => "client",
+            Action::RegisterSubCustodian(_) => "sub_custodian",
+            Action::UpdateSubCustodianAuthorisation { .. } => "sub_custodian_authorisation",
+            Action::RegisterKeySet(_) => "key_set",
+            Action::RegisterWallet(_) => "wallet",
+            Action::Movement(m) => m.kind.code(),
+            Action::RegisterApiToken(_) => "api_token",
+            Action::RevokeApiToken { .. } => "api_token_revocation",
+            Action::SetApprovalPolicy(_) => "approval_policy",
+            Action::ApprovePending { .. } => "approve",
+            Action::RejectPending { .. } => "reject",
+            Action::ExpirePending { .. } => "expire",
+            Action::ChangeWallet(_) => "wallet_change",
+            Action::WatchChain { .. } => "chain_watch",
+            Action::ObserveChain(_) => "chain_observation",
+            Action::RecordReconRun(_) => "recon_run",
+            Action::SetExceptionPolicy(_) => "exception_policy",
+            Action::InvestigateException { .. } => "exception_investigate",
+            Action::ProposeResolution { .. } => "exception_resolve",
+            Action::ApproveResolution { .. } => "exception_approve",
+            Action::RejectResolution { .. } => "exception_reject",
+            Action::EscalateException { .. } => "exception_escalate",
+            Action::Safeguard(action) => action.code(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

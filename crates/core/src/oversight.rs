@@ -84,104 +84,48 @@ pub struct ChainObservation {
     pub transfers: Vec<ChainTransfer>,
 }
 
-/// The kinds of break a run finds, and so of exception.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ExceptionKind {
-    /// A wallet holds another amount than the register says.
-    WalletDifference,
-    /// Client-class wallets hold less of an asset than clients are owed.
-    CoverageShortfall,
-    /// Client-class wallets hold more of an asset than clients are owed.
-    CoverageSurplus,
-    /// An individually segregated client's wallets differ from its position.
-    ClientDifference,
-    /// A wallet that holds an asset in the register was not observed, or a sum is incomplete.
-    NotObserved,
-    /// A statement or chain names a wallet or asset the register does not know.
-    Unregistered,
-    /// A transfer into a registered wallet that no movement explains.
-    UnmatchedInflow,
-    /// A transfer out of a registered wallet that no movement explains.
-    UnmatchedOutflow,
-    /// A movement whose transfer was not seen on chain within the confirmation time.
-    Unconfirmed,
-    /// The cold share of an asset's client-class holdings is below its floor, without a live
-    /// risk assessment that allows it.
-    ColdFloor,
-    /// A sub-custodian's authorisation reaches its review date within the notice period.
-    AuthorisationLapsing,
-    /// A sub-custodian whose authorisation lapsed still holds client assets.
-    AuthorisationLapsed,
-    /// Assets stay encumbered under a client instruction that was revoked or expired.
-    EncumbranceLapsed,
-    /// Client fiat funds not placed by the end of the next business day.
-    FiatUnplaced,
-}
-
-impl ExceptionKind {
-    pub const ALL: [ExceptionKind; 14] = [
-        ExceptionKind::WalletDifference,
-        ExceptionKind::CoverageShortfall,
-        ExceptionKind::CoverageSurplus,
-        ExceptionKind::ClientDifference,
-        ExceptionKind::NotObserved,
-        ExceptionKind::Unregistered,
-        ExceptionKind::UnmatchedInflow,
-        ExceptionKind::UnmatchedOutflow,
-        ExceptionKind::Unconfirmed,
-        ExceptionKind::ColdFloor,
-        ExceptionKind::AuthorisationLapsing,
-        ExceptionKind::AuthorisationLapsed,
-        ExceptionKind::EncumbranceLapsed,
-        ExceptionKind::FiatUnplaced,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            ExceptionKind::WalletDifference => "wallet_difference",
-            ExceptionKind::CoverageShortfall => "coverage_shortfall",
-            ExceptionKind::CoverageSurplus => "coverage_surplus",
-            ExceptionKind::ClientDifference => "client_difference",
-            ExceptionKind::NotObserved => "not_observed",
-            ExceptionKind::Unregistered => "unregistered",
-            ExceptionKind::UnmatchedInflow => "unmatched_inflow",
-            ExceptionKind::UnmatchedOutflow => "unmatched_outflow",
-            ExceptionKind::Unconfirmed => "unconfirmed",
-            ExceptionKind::ColdFloor => "cold_floor",
-            ExceptionKind::AuthorisationLapsing => "authorisation_lapsing",
-            ExceptionKind::AuthorisationLapsed => "authorisation_lapsed",
-            ExceptionKind::EncumbranceLapsed => "encumbrance_lapsed",
-            ExceptionKind::FiatUnplaced => "fiat_unplaced",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<ExceptionKind> {
-        ExceptionKind::ALL.into_iter().find(|kind| kind.code() == code)
-    }
-
-    pub(crate) fn tag(self) -> u8 {
-        ExceptionKind::ALL.iter().position(|&kind| kind == self).map_or(0, |index| index as u8)
-    }
-
-    pub(crate) fn from_tag(tag: u8) -> Option<ExceptionKind> {
-        ExceptionKind::ALL.get(usize::from(tag)).copied()
+crate::codes! {
+    /// The kinds of break a run finds, and so of exception. Tags are the positions these had
+    /// in `ALL` when the journal first stored them.
+    pub enum ExceptionKind("exception kind") {
+        /// A wallet holds another amount than the register says.
+        WalletDifference = 0 => "wallet_difference",
+        /// Client-class wallets hold less of an asset than clients are owed.
+        CoverageShortfall = 1 => "coverage_shortfall",
+        /// Client-class wallets hold more of an asset than clients are owed.
+        CoverageSurplus = 2 => "coverage_surplus",
+        /// An individually segregated client's wallets differ from its position.
+        ClientDifference = 3 => "client_difference",
+        /// A wallet that holds an asset in the register was not observed, or a sum is incomplete.
+        NotObserved = 4 => "not_observed",
+        /// A statement or chain names a wallet or asset the register does not know.
+        Unregistered = 5 => "unregistered",
+        /// A transfer into a registered wallet that no movement explains.
+        UnmatchedInflow = 6 => "unmatched_inflow",
+        /// A transfer out of a registered wallet that no movement explains.
+        UnmatchedOutflow = 7 => "unmatched_outflow",
+        /// A movement whose transfer was not seen on chain within the confirmation time.
+        Unconfirmed = 8 => "unconfirmed",
+        /// The cold share of an asset's client-class holdings is below its floor, without a live
+        /// risk assessment that allows it.
+        ColdFloor = 9 => "cold_floor",
+        /// A sub-custodian's authorisation reaches its review date within the notice period.
+        AuthorisationLapsing = 10 => "authorisation_lapsing",
+        /// A sub-custodian whose authorisation lapsed still holds client assets.
+        AuthorisationLapsed = 11 => "authorisation_lapsed",
+        /// Assets stay encumbered under a client instruction that was revoked or expired.
+        EncumbranceLapsed = 12 => "encumbrance_lapsed",
+        /// Client fiat funds not placed by the end of the next business day.
+        FiatUnplaced = 13 => "fiat_unplaced",
     }
 }
 
-/// How bad a break is. Critical: clients may have lost assets (a shortfall, less in a client
-/// wallet than recorded, a transfer out of a client wallet that nobody recorded).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Severity {
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn code(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
+crate::codes! {
+    /// How bad a break is. Critical: clients may have lost assets (a shortfall, less in a
+    /// client wallet than recorded, a transfer out of a client wallet that nobody recorded).
+    pub enum Severity("severity") {
+        Warning = 0 => "warning",
+        Critical = 1 => "critical",
     }
 }
 
@@ -263,30 +207,14 @@ pub enum Resolution {
     Explanation(String),
 }
 
-/// Where an exception is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExceptionState {
-    Open,
-    Investigating,
-    /// A resolution is proposed and awaits approval by someone other than the investigator.
-    Proposed,
-    Resolved,
-}
-
-impl ExceptionState {
-    pub fn code(self) -> &'static str {
-        match self {
-            ExceptionState::Open => "open",
-            ExceptionState::Investigating => "investigating",
-            ExceptionState::Proposed => "proposed",
-            ExceptionState::Resolved => "resolved",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<ExceptionState> {
-        [ExceptionState::Open, ExceptionState::Investigating, ExceptionState::Proposed, ExceptionState::Resolved]
-            .into_iter()
-            .find(|state| state.code() == code)
+crate::codes! {
+    /// Where an exception is in its lifecycle (derived from the journal, never stored).
+    pub enum ExceptionState("exception state") {
+        Open = 0 => "open",
+        Investigating = 1 => "investigating",
+        /// A resolution is proposed and awaits approval by someone other than the investigator.
+        Proposed = 2 => "proposed",
+        Resolved = 3 => "resolved",
     }
 }
 

@@ -402,7 +402,7 @@ impl Register {
         let encoder = &mut self.encoder;
         encoder.bytes.clear();
         encoder.str(movement.key.as_str());
-        encoder.u8(crate::codec::movement_kind_tag(movement.kind));
+        encoder.u8(movement.kind.tag());
         match &movement.corrects {
             None => encoder.u8(0),
             Some(key) => {
@@ -610,8 +610,8 @@ impl Register {
                 format!(
                     "key set {} serves {} wallets and cannot serve a {} wallet",
                     wallet.key_set,
-                    class_name(key_set_class),
-                    class_name(wallet.class.kind())
+                    key_set_class.code(),
+                    wallet.class.kind().code()
                 ),
             );
         }
@@ -900,7 +900,7 @@ impl Register {
     fn check_shape(&self, kind: MovementKind, resolved: &[Resolved]) -> Check<()> {
         let refuse = |status, posting: &Resolved| {
             let side = if posting.side == Side::Debit { "debit" } else { "credit" };
-            reject(status, format!("a {} may not {side} {}", kind_name(kind), self.slot_name(posting.slot)))
+            reject(status, format!("a {} may not {side} {}", kind.code(), self.slot_name(posting.slot)))
         };
         // Postings on accounts of the wrong kind first, then holdings of the wrong class.
         for posting in resolved {
@@ -1307,7 +1307,7 @@ impl Register {
             Slot::Position(client) => format!("client {}'s position", self.clients[client as usize].value.id),
             Slot::Holding(wallet) => {
                 let wallet = &self.wallets[wallet as usize].value;
-                format!("{} wallet {}", class_name(wallet.class.kind()), wallet.id)
+                format!("{} wallet {}", wallet.class.kind().code(), wallet.id)
             }
             Slot::Own(OwnAccount::Capital) => "the firm's capital account".to_owned(),
             Slot::Own(OwnAccount::FeeIncome) => "the firm's fee income account".to_owned(),
@@ -1549,26 +1549,4 @@ fn existing<T: PartialEq>(registered: &Registered<T>, candidate: &T, what: &str,
 
 fn index_of(length: usize) -> u32 {
     u32::try_from(length).expect("fewer than 2^32 entities of one kind")
-}
-
-pub fn class_name(class: ClassKind) -> &'static str {
-    match class {
-        ClassKind::ClientIndividual => "client-individual",
-        ClassKind::ClientOmnibus => "client-omnibus",
-        ClassKind::Firm => "firm",
-    }
-}
-
-pub fn kind_name(kind: MovementKind) -> &'static str {
-    match kind {
-        MovementKind::Deposit => "deposit",
-        MovementKind::Withdrawal => "withdrawal",
-        MovementKind::Transfer => "transfer",
-        MovementKind::Fee => "fee",
-        MovementKind::Rebalance => "rebalance",
-        MovementKind::FirmFunding => "firm_funding",
-        MovementKind::FirmWithdrawal => "firm_withdrawal",
-        MovementKind::Correction => "correction",
-        MovementKind::Reward => "reward",
-    }
 }

@@ -56,23 +56,17 @@ pub const CLOSING_DAYS_MAX: usize = 1_000;
 /// The longest evidence, reason, name or reference, in bytes.
 pub const TEXT_BYTES_MAX: usize = 1024;
 
-/// Whether client assets may ever be used for the firm's own account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum OwnAccountUse {
-    /// Never (the default).
-    #[default]
-    Forbidden,
-    /// With the client's express consent, recorded as a client instruction whose beneficiary
-    /// is the firm. Legally contested; off unless a compliance officer turns it on.
-    ExpressConsent,
-}
-
-impl OwnAccountUse {
-    pub fn code(self) -> &'static str {
-        match self {
-            OwnAccountUse::Forbidden => "forbidden",
-            OwnAccountUse::ExpressConsent => "express_consent",
-        }
+crate::codes! {
+    /// Whether client assets may ever be used for the firm's own account.
+    #[derive(Default)]
+    pub enum OwnAccountUse("own-account use") {
+        /// Never (the default).
+        #[default]
+        Forbidden = 0 => "forbidden",
+        /// With the client's express consent, recorded as a client instruction whose
+        /// beneficiary is the firm. Legally contested; off unless a compliance officer turns it
+        /// on.
+        ExpressConsent = 1 => "express_consent",
     }
 }
 
@@ -146,47 +140,24 @@ pub fn percent(bp: u16) -> String {
     format!("{}.{:02} %", bp / 100, bp % 100)
 }
 
-/// What a client instruction allows the assets to be used for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Purpose {
-    Staking,
-    Lending,
-    Collateral,
-    Trading,
-}
-
-impl Purpose {
-    pub const ALL: [Purpose; 4] = [Purpose::Staking, Purpose::Lending, Purpose::Collateral, Purpose::Trading];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Purpose::Staking => "staking",
-            Purpose::Lending => "lending",
-            Purpose::Collateral => "collateral",
-            Purpose::Trading => "trading",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Purpose> {
-        Purpose::ALL.into_iter().find(|purpose| purpose.code() == code)
+crate::codes! {
+    /// What a client instruction allows the assets to be used for. The tags are the positions
+    /// these had in `ALL` when the journal first stored them.
+    pub enum Purpose("purpose") {
+        Staking = 0 => "staking",
+        Lending = 1 => "lending",
+        Collateral = 2 => "collateral",
+        Trading = 3 => "trading",
     }
 }
 
-/// For whose account the encumbered assets are used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Beneficiary {
-    /// The client's own benefit: rewards accrue to the client.
-    Client,
-    /// The firm's own account: refused unless the policy allows express consent.
-    Firm,
-}
-
-impl Beneficiary {
-    pub fn code(self) -> &'static str {
-        match self {
-            Beneficiary::Client => "client",
-            Beneficiary::Firm => "firm",
-        }
+crate::codes! {
+    /// For whose account the encumbered assets are used.
+    pub enum Beneficiary("beneficiary") {
+        /// The client's own benefit: rewards accrue to the client.
+        Client = 0 => "client",
+        /// The firm's own account: refused unless the policy allows express consent.
+        Firm = 1 => "firm",
     }
 }
 
@@ -221,19 +192,11 @@ pub struct RiskAssessment {
     pub reason: String,
 }
 
-/// What kind of institution holds client fiat funds (MiCA Art 70(3)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum InstitutionKind {
-    CreditInstitution,
-    CentralBank,
-}
-
-impl InstitutionKind {
-    pub fn code(self) -> &'static str {
-        match self {
-            InstitutionKind::CreditInstitution => "credit_institution",
-            InstitutionKind::CentralBank => "central_bank",
-        }
+crate::codes! {
+    /// What kind of institution holds client fiat funds (MiCA Art 70(3)).
+    pub enum InstitutionKind("institution kind") {
+        CreditInstitution = 0 => "credit_institution",
+        CentralBank = 1 => "central_bank",
     }
 }
 
@@ -270,20 +233,13 @@ impl std::fmt::Display for Currency {
     }
 }
 
-/// Whose money a fiat account holds. Client funds go only to client-funds accounts; firm
-/// accounts are registered so that the two can be told apart (and placing there is refused).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FiatAccountClass {
-    ClientFunds,
-    Firm,
-}
-
-impl FiatAccountClass {
-    pub fn code(self) -> &'static str {
-        match self {
-            FiatAccountClass::ClientFunds => "client_funds",
-            FiatAccountClass::Firm => "firm",
-        }
+crate::codes! {
+    /// Whose money a fiat account holds. Client funds go only to client-funds accounts; firm
+    /// accounts are registered so that the two can be told apart (and placing there is
+    /// refused).
+    pub enum FiatAccountClass("fiat account class") {
+        ClientFunds = 0 => "client_funds",
+        Firm = 1 => "firm",
     }
 }
 

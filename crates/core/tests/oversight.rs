@@ -267,6 +267,14 @@ fn a_run_opens_one_exception_per_subject_and_its_resolution_needs_a_second_perso
     assert_eq!((exception.state, exception.severity, exception.run), (ExceptionState::Open, Severity::Critical, first_run));
     assert_eq!(exception.due_at, at(24), "the default clock is 24 hours");
 
+    // A run whose figures contradict themselves is refused and opens nothing.
+    let mut contradictory = run(vec![outflow_break("transfer:y:out")]);
+    if let Action::RecordReconRun(run) = &mut contradictory {
+        run.matched = run.checked + 1;
+    }
+    assert_eq!(desk.at("recon", contradictory), Status::InvalidRun);
+    assert_eq!(desk.register.exceptions().len(), 1);
+
     // Seen again by the next run: the same exception, no second one.
     let second_run = desk.ok("recon", run(vec![outflow_break("transfer:x:out")]));
     assert_eq!(desk.register.exceptions().len(), 1);

@@ -453,6 +453,9 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     desk.refused(Status::InstructionLimit, encumber("enc-1", "stake-1", 1_001), T0);
     // An unknown institution.
     desk.refused(Status::UnknownInstitution, fiat_account("acct", "no-such-bank", "EUR", FiatAccountClass::ClientFunds), T0);
+    // A placement into an account that was never registered.
+    desk.ok("ops", receive("r-bad", 100));
+    desk.refused(Status::UnknownFiatAccount, place("p-bad", "r-bad", "no-such-account", 100), T0);
     // A deadline in the past: an instruction or an assessment whose validity ended.
     desk.refused(Status::InvalidInstruction, record(instruction("stake-2", Beneficiary::Client, 1_000, at(-1), true)), T0);
     let past = RiskAssessment {

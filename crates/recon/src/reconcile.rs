@@ -101,93 +101,56 @@ impl Observations {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn code(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
+ringfence_core::codes! {
+    pub enum Severity("severity") {
+        Info = 0 => "info",
+        Warning = 1 => "warning",
+        Critical = 2 => "critical",
     }
 }
 
-/// Which comparison a finding comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Check {
-    /// Per asset: client-class wallets' observed balances against all client positions.
-    Coverage,
-    /// Per individually segregated client and asset: that client's wallets against its position.
-    Client,
-    /// Per wallet and asset: the register's holding against the observed balance.
-    Wallet,
-    /// An observation of a wallet or asset the register does not know, or of an asset on a
-    /// wallet of another chain.
-    Unregistered,
-    /// Chain transfers against movements: what one side has and the other has not.
-    Linkage,
-}
-
-impl Check {
-    pub fn code(self) -> &'static str {
-        match self {
-            Check::Coverage => "coverage",
-            Check::Client => "client",
-            Check::Wallet => "wallet",
-            Check::Unregistered => "unregistered",
-            Check::Linkage => "linkage",
-        }
+ringfence_core::codes! {
+    /// Which comparison a finding comes from.
+    pub enum Check("check") {
+        /// Per asset: client-class wallets' observed balances against all client positions.
+        Coverage = 0 => "coverage",
+        /// Per individually segregated client and asset: that client's wallets against its position.
+        Client = 1 => "client",
+        /// Per wallet and asset: the register's holding against the observed balance.
+        Wallet = 2 => "wallet",
+        /// An observation of a wallet or asset the register does not know, or of an asset on a
+        /// wallet of another chain.
+        Unregistered = 3 => "unregistered",
+        /// Chain transfers against movements: what one side has and the other has not.
+        Linkage = 4 => "linkage",
     }
 }
 
-/// What a comparison found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Verdict {
-    /// Observed equals the register.
-    Match,
-    /// A wallet's observed balance differs from its holding (`delta` = observed − register).
-    Difference,
-    /// Observed below what clients are owed.
-    Shortfall,
-    /// Observed above what clients are owed.
-    Surplus,
-    /// The source could not say.
-    Unavailable,
-    /// No source observed a wallet that holds the asset in the register.
-    NotObserved,
-    /// Some of the wallets summed were unavailable or not observed: no conclusion.
-    Incomplete,
-    /// The observation names something the register does not hold.
-    Unregistered,
-    /// A transfer into a registered wallet that no movement explains.
-    UnmatchedInflow,
-    /// A transfer out of a registered wallet that no movement explains.
-    UnmatchedOutflow,
-    /// A movement whose transfer was not seen on chain within the confirmation time.
-    Unconfirmed,
-}
-
-impl Verdict {
-    pub fn code(self) -> &'static str {
-        match self {
-            Verdict::Match => "match",
-            Verdict::Difference => "difference",
-            Verdict::Shortfall => "shortfall",
-            Verdict::Surplus => "surplus",
-            Verdict::Unavailable => "unavailable",
-            Verdict::NotObserved => "not_observed",
-            Verdict::Incomplete => "incomplete",
-            Verdict::Unregistered => "unregistered",
-            Verdict::UnmatchedInflow => "unmatched_inflow",
-            Verdict::UnmatchedOutflow => "unmatched_outflow",
-            Verdict::Unconfirmed => "unconfirmed",
-        }
+ringfence_core::codes! {
+    /// What a comparison found.
+    pub enum Verdict("verdict") {
+        /// Observed equals the register.
+        Match = 0 => "match",
+        /// A wallet's observed balance differs from its holding (`delta` = observed − register).
+        Difference = 1 => "difference",
+        /// Observed below what clients are owed.
+        Shortfall = 2 => "shortfall",
+        /// Observed above what clients are owed.
+        Surplus = 3 => "surplus",
+        /// The source could not say.
+        Unavailable = 4 => "unavailable",
+        /// No source observed a wallet that holds the asset in the register.
+        NotObserved = 5 => "not_observed",
+        /// Some of the wallets summed were unavailable or not observed: no conclusion.
+        Incomplete = 6 => "incomplete",
+        /// The observation names something the register does not hold.
+        Unregistered = 7 => "unregistered",
+        /// A transfer into a registered wallet that no movement explains.
+        UnmatchedInflow = 8 => "unmatched_inflow",
+        /// A transfer out of a registered wallet that no movement explains.
+        UnmatchedOutflow = 9 => "unmatched_outflow",
+        /// A movement whose transfer was not seen on chain within the confirmation time.
+        Unconfirmed = 10 => "unconfirmed",
     }
 }
 

@@ -2,22 +2,12 @@
 //! the import format (docs/import-format.md), amounts as decimal strings of the smallest unit
 //! (a u128 does not fit a JSON number) with the whole-unit decimal beside them.
 
-use ringfence_core::register::kind_name;
 use ringfence_core::{
-    Account, Action, Asset, AssetId, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySet, Movement, Net, OwnAccount, Register,
-    Segregation, Side, SubCustodian, Tier, Wallet, WalletClass,
+    Account, Action, Asset, AssetId, Client, Custodian, KeySet, Movement, Net, Register, SubCustodian, Wallet, WalletClass,
 };
 use ringfence_store::Recorded;
 use ringfence_wire::clock;
 use serde_json::{Value, json};
-
-pub fn class_code(class: ClassKind) -> &'static str {
-    match class {
-        ClassKind::ClientIndividual => "client_individual",
-        ClassKind::ClientOmnibus => "client_omnibus",
-        ClassKind::Firm => "firm",
-    }
-}
 
 pub fn asset(asset: &Asset) -> Value {
     json!({"id": asset.id.as_str(), "scale": asset.scale, "symbol": asset.symbol})
@@ -26,8 +16,8 @@ pub fn asset(asset: &Asset) -> Value {
 pub fn client(client: &Client) -> Value {
     json!({
         "id": client.id.as_str(),
-        "category": match client.category { ClientCategory::Retail => "retail", ClientCategory::Professional => "professional" },
-        "segregation": match client.segregation { Segregation::Individual => "individual", Segregation::Omnibus => "omnibus" },
+        "category": client.category.code(),
+        "segregation": client.segregation.code(),
     })
 }
 
@@ -43,26 +33,21 @@ pub fn wallet(wallet: &Wallet) -> Value {
     json!({
         "id": wallet.id.as_str(),
         "address": wallet.address.as_str(),
-        "class": class_code(wallet.class.kind()),
+        "class": wallet.class.kind().code(),
         "client": client,
-        "tier": match wallet.tier { Tier::Hot => "hot", Tier::Cold => "cold" },
+        "tier": wallet.tier.code(),
         "sub_custodian": sub_custodian,
         "key_set": wallet.key_set.as_str(),
     })
 }
 
 pub fn key_set(key_set: &KeySet) -> Value {
-    let (scheme, threshold) = match key_set.scheme {
-        KeyScheme::Multisig { threshold } => ("multisig", Some(threshold)),
-        KeyScheme::Mpc { threshold } => ("mpc", Some(threshold)),
-        KeyScheme::Hsm => ("hsm", None),
-    };
     json!({
         "id": key_set.id.as_str(),
-        "scheme": scheme,
-        "threshold": threshold,
+        "scheme": key_set.scheme.kind().code(),
+        "threshold": key_set.scheme.threshold(),
         "signers": key_set.signers,
-        "class": class_code(key_set.class),
+        "class": key_set.class.code(),
     })
 }
 
@@ -87,8 +72,7 @@ pub fn account(account: &Account) -> String {
     match account {
         Account::Position(client) => format!("position:{client}"),
         Account::Holding(wallet) => format!("holding:{wallet}"),
-        Account::Own(OwnAccount::Capital) => "own:capital".into(),
-        Account::Own(OwnAccount::FeeIncome) => "own:fee_income".into(),
+        Account::Own(own) => format!("own:{own}"),
     }
 }
 
@@ -98,7 +82,7 @@ pub fn movement(movement: &Movement) -> Value {
         .iter()
         .map(|p| {
             json!({
-                "side": if p.side == Side::Debit { "debit" } else { "credit" },
+                "side": p.side.code(),
                 "account": account(&p.account),
                 "asset": p.asset.as_str(),
                 "amount": p.amount.to_string(),
@@ -107,47 +91,17 @@ pub fn movement(movement: &Movement) -> Value {
         .collect();
     json!({
         "key": movement.key.as_str(),
-        "kind": kind_name(movement.kind),
+        "kind": movement.kind.code(),
         "corrects": movement.corrects.as_ref().map(|k| k.as_str()),
         "postings": postings,
     })
-}
-
-/// What kind of entry a journal entry is.
-pub fn action_code(action: &Action) -> &'static str {
-    match action {
-        Action::RegisterAsset(_) => "asset",
-        Action::RegisterClient(_) => "client",
-        Action::RegisterSubCustodian(_) => "sub_custodian",
-        Action::UpdateSubCustodianAuthorisation { .. } => "sub_custodian_authorisation",
-        Action::RegisterKeySet(_) => "key_set",
-        Action::RegisterWallet(_) => "wallet",
-        Action::Movement(m) => kind_name(m.kind),
-        Action::RegisterApiToken(_) => "api_token",
-        Action::RevokeApiToken { .. } => "api_token_revocation",
-        Action::SetApprovalPolicy(_) => "approval_policy",
-        Action::ApprovePending { .. } => "approve",
-        Action::RejectPending { .. } => "reject",
-        Action::ExpirePending { .. } => "expire",
-        Action::ChangeWallet(_) => "wallet_change",
-        Action::WatchChain { .. } => "chain_watch",
-        Action::ObserveChain(_) => "chain_observation",
-        Action::RecordReconRun(_) => "recon_run",
-        Action::SetExceptionPolicy(_) => "exception_policy",
-        Action::InvestigateException { .. } => "exception_investigate",
-        Action::ProposeResolution { .. } => "exception_resolve",
-        Action::ApproveResolution { .. } => "exception_approve",
-        Action::RejectResolution { .. } => "exception_reject",
-        Action::EscalateException { .. } => "exception_escalate",
-        Action::Safeguard(action) => action.code(),
-    }
 }
 
 /// One journaled movement (history).
 pub fn recorded(recorded: &Recorded) -> Value {
     let body = match &recorded.command.action {
         Action::Movement(m) => movement(m),
-        other => json!({"kind": action_code(other)}),
+        other => json!({"kind": other.code()}),
     };
     json!({
         "seq": recorded.seq,

@@ -166,7 +166,7 @@ fn every_route_admits_exactly_its_roles() {
         let probe = sample(&server, method, route, None);
         assert!(instance_of(&probe.path, route), "the sample {} is not a request for {route}", probe.path);
         let write = probe.body.is_some();
-        let callers = Role::ALL.into_iter().map(Some).chain([None]);
+        let callers = Role::ALL.iter().copied().map(Some).chain([None]);
         for role in callers {
             let token = role.map(|role| server.tokens.of(role).to_owned());
             let who = role.map_or("no token", Role::code);
@@ -250,7 +250,7 @@ fn documented_routes() -> Vec<(String, String, BTreeSet<Role>)> {
     let header = cells(lines.next().expect("docs/api.md has no table starting `| Method | Route | Token |`"));
     let roles: Vec<Role> =
         header[3..].iter().map(|code| Role::from_code(code).unwrap_or_else(|| panic!("{code:?} is not a role"))).collect();
-    assert_eq!(roles.iter().copied().collect::<BTreeSet<_>>(), Role::ALL.into_iter().collect(), "the table has a column per role");
+    assert_eq!(roles.iter().copied().collect::<BTreeSet<_>>(), Role::ALL.iter().copied().collect(), "the table has a column per role");
     let separator = lines.next().unwrap_or_default();
     assert!(separator.trim_start().starts_with("|-") || separator.trim_start().starts_with("|:"), "a table separator: {separator}");
     let mut rows = Vec::new();

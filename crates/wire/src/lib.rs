@@ -4,4 +4,5 @@
 
 pub mod clock;
 pub mod input;
-pub mod policy;
+pub mod schema;
+pub mod views;

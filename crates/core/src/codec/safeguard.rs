@@ -5,8 +5,8 @@ use crate::amount::Amount;
 use crate::calendar::Date;
 use crate::ids::{AssessmentId, AssetId, ClientId, FiatAccountId, IdempotencyKey, InstitutionId, InstructionId};
 use crate::safeguard::{
-    Beneficiary, ClientInstruction, Currency, FiatAccount, FiatAccountClass, FiatPlacement, FiatReceipt, FiatWithdrawal, Institution,
-    InstitutionKind, OwnAccountUse, Purpose, RiskAssessment, SafeguardAction, SafeguardingPolicy,
+    ClientInstruction, Currency, FiatAccount, FiatPlacement, FiatReceipt, FiatWithdrawal, Institution, RiskAssessment, SafeguardAction,
+    SafeguardingPolicy,
 };
 use crate::time::Timestamp;
 
@@ -17,10 +17,7 @@ impl Encoder {
         match action {
             SafeguardAction::SetPolicy(policy) => {
                 self.u8(0);
-                self.u8(match policy.own_account_use {
-                    OwnAccountUse::Forbidden => 0,
-                    OwnAccountUse::ExpressConsent => 1,
-                });
+                self.code(policy.own_account_use);
                 self.u64(u64::from(policy.cold_floor_bp));
                 self.u64(policy.cold_floors.len() as u64);
                 for (asset, floor) in &policy.cold_floors {
@@ -39,11 +36,8 @@ impl Encoder {
                 self.str(instruction.id.as_str());
                 self.str(instruction.client.as_str());
                 self.str(instruction.asset.as_str());
-                self.u8(Purpose::ALL.iter().position(|p| *p == instruction.purpose).unwrap_or(0) as u8);
-                self.u8(match instruction.beneficiary {
-                    Beneficiary::Client => 0,
-                    Beneficiary::Firm => 1,
-                });
+                self.code(instruction.purpose);
+                self.code(instruction.beneficiary);
                 self.u128(instruction.max_amount.units());
                 self.i64(instruction.valid_from.micros());
                 self.i64(instruction.valid_until.micros());
@@ -72,10 +66,7 @@ impl Encoder {
                 self.u8(6);
                 self.str(institution.id.as_str());
                 self.str(&institution.name);
-                self.u8(match institution.kind {
-                    InstitutionKind::CreditInstitution => 0,
-                    InstitutionKind::CentralBank => 1,
-                });
+                self.code(institution.kind);
                 self.str(&institution.reference);
             }
             SafeguardAction::RegisterFiatAccount(account) => {
@@ -83,10 +74,7 @@ impl Encoder {
                 self.str(account.id.as_str());
                 self.str(account.institution.as_str());
                 self.str(account.currency.as_str());
-                self.u8(match account.class {
-                    FiatAccountClass::ClientFunds => 0,
-                    FiatAccountClass::Firm => 1,
-                });
+                self.code(account.class);
                 self.str(&account.reference);
             }
             SafeguardAction::ReceiveFiat(receipt) => {
@@ -119,8 +107,7 @@ impl Decoder<'_> {
     pub(super) fn safeguard(&mut self) -> Result<SafeguardAction, DecodeError> {
         Ok(match self.tag("safeguarding action", 11)? {
             0 => {
-                let own_account_use =
-                    if self.tag("own-account use", 1)? == 0 { OwnAccountUse::Forbidden } else { OwnAccountUse::ExpressConsent };
+                let own_account_use = self.code()?;
                 let cold_floor_bp = self.bp()?;
                 let count = self.count(10)?;
                 let cold_floors = (0..count).map(|_| Ok((self.id(AssetId::parse)?, self.bp()?))).collect::<Result<_, DecodeError>>()?;
@@ -141,8 +128,8 @@ impl Decoder<'_> {
                 id: self.id(InstructionId::parse)?,
                 client: self.id(ClientId::parse)?,
                 asset: self.id(AssetId::parse)?,
-                purpose: Purpose::ALL[usize::from(self.tag("purpose", 3)?)],
-                beneficiary: if self.tag("beneficiary", 1)? == 0 { Beneficiary::Client } else { Beneficiary::Firm },
+                purpose: self.code()?,
+                beneficiary: self.code()?,
                 max_amount: Amount::new(self.u128()?),
                 valid_from: Timestamp::from_micros(self.i64()?),
                 valid_until: Timestamp::from_micros(self.i64()?),
@@ -169,14 +156,14 @@ impl Decoder<'_> {
             6 => SafeguardAction::RegisterInstitution(Institution {
                 id: self.id(InstitutionId::parse)?,
                 name: self.str()?.to_owned(),
-                kind: if self.tag("institution kind", 1)? == 0 { InstitutionKind::CreditInstitution } else { InstitutionKind::CentralBank },
+                kind: self.code()?,
                 reference: self.str()?.to_owned(),
             }),
             7 => SafeguardAction::RegisterFiatAccount(FiatAccount {
                 id: self.id(FiatAccountId::parse)?,
                 institution: self.id(InstitutionId::parse)?,
                 currency: self.currency()?,
-                class: if self.tag("fiat account class", 1)? == 0 { FiatAccountClass::ClientFunds } else { FiatAccountClass::Firm },
+                class: self.code()?,
                 reference: self.str()?.to_owned(),
             }),
             8 => SafeguardAction::ReceiveFiat(FiatReceipt {

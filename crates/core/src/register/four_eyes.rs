@@ -38,6 +38,9 @@ pub(super) struct FourEyes {
     pub(super) open_by_deadline: std::collections::BTreeSet<(Timestamp, u64)>,
 }
 
+// The three dispatches below name every action (no wildcard): a new action does not compile
+// until someone decides whether it needs four-eyes approval and what it binds.
+
 fn subject_of(action: &Action) -> Option<Subject> {
     Some(match action {
         Action::Movement(movement) => Subject::Movement(movement.key.as_str().to_owned()),
@@ -53,9 +56,30 @@ fn subject_of(action: &Action) -> Option<Subject> {
             SafeguardAction::RecordRiskAssessment(assessment) => format!("assessment:{}", assessment.id),
             SafeguardAction::RegisterInstitution(institution) => format!("institution:{}", institution.id),
             SafeguardAction::RegisterFiatAccount(account) => format!("fiat-account:{}", account.id),
-            _ => return None,
+            SafeguardAction::RevokeInstruction { .. }
+            | SafeguardAction::Encumber { .. }
+            | SafeguardAction::Release { .. }
+            | SafeguardAction::ReceiveFiat(_)
+            | SafeguardAction::PlaceFiat(_)
+            | SafeguardAction::WithdrawFiat(_)
+            | SafeguardAction::Check => return None,
         }),
-        _ => return None,
+        Action::RegisterAsset(_)
+        | Action::RegisterClient(_)
+        | Action::RegisterWallet(_)
+        | Action::RegisterApiToken(_)
+        | Action::RevokeApiToken { .. }
+        | Action::ApprovePending { .. }
+        | Action::RejectPending { .. }
+        | Action::ExpirePending { .. }
+        | Action::WatchChain { .. }
+        | Action::ObserveChain(_)
+        | Action::RecordReconRun(_)
+        | Action::InvestigateException { .. }
+        | Action::ProposeResolution { .. }
+        | Action::ApproveResolution { .. }
+        | Action::RejectResolution { .. }
+        | Action::EscalateException { .. } => return None,
     })
 }
 
@@ -208,9 +232,31 @@ impl Register {
                 SafeguardAction::RecordRiskAssessment(assessment) => Some(format!("the risk assessment {}", assessment.id)),
                 SafeguardAction::RegisterInstitution(institution) => Some(format!("the new institution {}", institution.id)),
                 SafeguardAction::RegisterFiatAccount(account) => Some(format!("the new fiat account {}", account.id)),
-                _ => None,
+                SafeguardAction::RevokeInstruction { .. }
+                | SafeguardAction::Encumber { .. }
+                | SafeguardAction::Release { .. }
+                | SafeguardAction::ReceiveFiat(_)
+                | SafeguardAction::PlaceFiat(_)
+                | SafeguardAction::WithdrawFiat(_)
+                | SafeguardAction::Check => None,
             },
-            _ => None,
+            Action::Movement(_) => None,
+            Action::RegisterAsset(_)
+            | Action::RegisterClient(_)
+            | Action::RegisterWallet(_)
+            | Action::RegisterApiToken(_)
+            | Action::RevokeApiToken { .. }
+            | Action::ApprovePending { .. }
+            | Action::RejectPending { .. }
+            | Action::ExpirePending { .. }
+            | Action::WatchChain { .. }
+            | Action::ObserveChain(_)
+            | Action::RecordReconRun(_)
+            | Action::InvestigateException { .. }
+            | Action::ProposeResolution { .. }
+            | Action::ApproveResolution { .. }
+            | Action::RejectResolution { .. }
+            | Action::EscalateException { .. } => None,
         }
     }
 
@@ -253,7 +299,23 @@ impl Register {
                 let (current, seq) = self.exception_policy();
                 seq.filter(|_| current == *policy).map(Outcome::already_exists)
             }
-            _ => None,
+            // Never gated by `needs_approval`, so never prechecked.
+            Action::RegisterAsset(_)
+            | Action::RegisterClient(_)
+            | Action::RegisterWallet(_)
+            | Action::RegisterApiToken(_)
+            | Action::RevokeApiToken { .. }
+            | Action::ApprovePending { .. }
+            | Action::RejectPending { .. }
+            | Action::ExpirePending { .. }
+            | Action::WatchChain { .. }
+            | Action::ObserveChain(_)
+            | Action::RecordReconRun(_)
+            | Action::InvestigateException { .. }
+            | Action::ProposeResolution { .. }
+            | Action::ApproveResolution { .. }
+            | Action::RejectResolution { .. }
+            | Action::EscalateException { .. } => None,
         }
     }
 

@@ -189,7 +189,7 @@ impl Server {
             })
             .collect();
         let mut by_role = BTreeMap::new();
-        for role in Role::ALL {
+        for &role in Role::ALL {
             let client = (role == Role::Client).then_some(C1);
             by_role.insert(role, token(&mut commands, &format!("t-{}", role.code()), &[role], client, None));
         }

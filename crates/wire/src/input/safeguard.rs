@@ -73,20 +73,13 @@ fn basis_points(field: &str, PercentText(text): &PercentText) -> Result<u16, Str
     u16::try_from(bp).ok().filter(|bp| *bp <= BP_MAX).ok_or_else(above)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum OwnAccountUseText {
-    Forbidden,
-    ExpressConsent,
-}
-
 /// The fields of the safeguarding policy; each left out (or `null`) keeps the default of
 /// [`SafeguardingPolicy::default`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PolicyText {
-    #[serde(default)]
-    own_account_use: Option<OwnAccountUseText>,
+    #[serde(default, deserialize_with = "super::optional_code")]
+    own_account_use: Option<OwnAccountUse>,
     #[serde(default)]
     cold_floor: Option<PercentText>,
     #[serde(default)]
@@ -102,11 +95,7 @@ pub(super) struct PolicyText {
 impl PolicyText {
     pub(super) fn into_policy(self) -> Result<SafeguardingPolicy, String> {
         let defaults = SafeguardingPolicy::default();
-        let own_account_use = match self.own_account_use {
-            None => defaults.own_account_use,
-            Some(OwnAccountUseText::Forbidden) => OwnAccountUse::Forbidden,
-            Some(OwnAccountUseText::ExpressConsent) => OwnAccountUse::ExpressConsent,
-        };
+        let own_account_use = self.own_account_use.unwrap_or(defaults.own_account_use);
         let cold_floor_bp = self.cold_floor.as_ref().map_or(Ok(defaults.cold_floor_bp), |text| basis_points("cold_floor", text))?;
         let mut cold_floors = self
             .cold_floors
@@ -153,22 +142,6 @@ pub fn safeguarding_policy_from_json(value: serde_json::Value) -> Result<Safegua
     PolicyText::deserialize(value).map_err(|e| describe_json_error(&e))?.into_policy()
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum PurposeText {
-    Staking,
-    Lending,
-    Collateral,
-    Trading,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum BeneficiaryText {
-    Client,
-    Firm,
-}
-
 /// A client's instruction to encumber their assets.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,9 +152,10 @@ pub(super) struct InstructionText {
     client: ClientId,
     #[serde(deserialize_with = "super::asset_id")]
     asset: AssetId,
-    purpose: PurposeText,
-    #[serde(default)]
-    beneficiary: Option<BeneficiaryText>,
+    #[serde(deserialize_with = "super::code")]
+    purpose: Purpose,
+    #[serde(default, deserialize_with = "super::optional_code")]
+    beneficiary: Option<Beneficiary>,
     #[serde(deserialize_with = "super::amount")]
     max_amount: Amount,
     #[serde(default, deserialize_with = "super::optional_time")]
@@ -202,16 +176,7 @@ impl InstructionText {
     /// The instruction, valid from `effective_at` unless it says otherwise.
     pub(super) fn into_instruction(self, effective_at: Timestamp) -> ClientInstruction {
         let InstructionText { id, client, asset, purpose, beneficiary, max_amount, valid_from, valid_until, revocable, evidence } = self;
-        let purpose = match purpose {
-            PurposeText::Staking => Purpose::Staking,
-            PurposeText::Lending => Purpose::Lending,
-            PurposeText::Collateral => Purpose::Collateral,
-            PurposeText::Trading => Purpose::Trading,
-        };
-        let beneficiary = match beneficiary {
-            None | Some(BeneficiaryText::Client) => Beneficiary::Client,
-            Some(BeneficiaryText::Firm) => Beneficiary::Firm,
-        };
+        let beneficiary = beneficiary.unwrap_or(Beneficiary::Client);
         ClientInstruction {
             id,
             client,
@@ -249,13 +214,6 @@ impl AssessmentText {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum InstitutionKindText {
-    CreditInstitution,
-    CentralBank,
-}
-
 /// A credit institution or central bank that holds client fiat funds.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -264,26 +222,16 @@ pub(super) struct InstitutionText {
     id: InstitutionId,
     #[serde(deserialize_with = "super::bounded_text")]
     name: String,
-    kind: InstitutionKindText,
+    #[serde(deserialize_with = "super::code")]
+    kind: InstitutionKind,
     #[serde(deserialize_with = "super::bounded_text")]
     reference: String,
 }
 
 impl InstitutionText {
     pub(super) fn into_institution(self) -> Institution {
-        let kind = match self.kind {
-            InstitutionKindText::CreditInstitution => InstitutionKind::CreditInstitution,
-            InstitutionKindText::CentralBank => InstitutionKind::CentralBank,
-        };
-        Institution { id: self.id, name: self.name, kind, reference: self.reference }
+        Institution { id: self.id, name: self.name, kind: self.kind, reference: self.reference }
     }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum FiatClassText {
-    ClientFunds,
-    Firm,
 }
 
 /// An account at a registered institution.
@@ -296,18 +244,15 @@ pub(super) struct FiatAccountText {
     institution: InstitutionId,
     #[serde(deserialize_with = "super::currency")]
     currency: Currency,
-    #[serde(default)]
-    class: Option<FiatClassText>,
+    #[serde(default, deserialize_with = "super::optional_code")]
+    class: Option<FiatAccountClass>,
     #[serde(deserialize_with = "super::bounded_text")]
     reference: String,
 }
 
 impl FiatAccountText {
     pub(super) fn into_account(self) -> FiatAccount {
-        let class = match self.class {
-            None | Some(FiatClassText::ClientFunds) => FiatAccountClass::ClientFunds,
-            Some(FiatClassText::Firm) => FiatAccountClass::Firm,
-        };
+        let class = self.class.unwrap_or(FiatAccountClass::ClientFunds);
         FiatAccount { id: self.id, institution: self.institution, currency: self.currency, class, reference: self.reference }
     }
 }
