@@ -23,6 +23,7 @@ use ringfence_store::{Location, Store, Subject};
 
 use ringfence_wire::clock;
 use ringfence_wire::input::{self, Defaults, Parsed};
+use ringfence_wire::views::BalancesView;
 
 /// ringfence: the client-asset register and safeguarding control plane of a crypto-asset
 /// service provider under MiCA (Articles 70 and 75).
@@ -281,30 +282,10 @@ fn balance(cli: &Cli, args: &BalanceArgs, out: &mut dyn Write) -> Result<ExitCod
     let store = open(cli)?;
     let subject = subject(&args.subject)?;
     check_known(&store, &subject)?;
-    let register = store.register();
-    let assets: Vec<AssetId> = match &args.asset {
-        Some(asset) => {
-            let asset = AssetId::parse(asset)?;
-            if register.asset(&asset).is_none() {
-                bail!("asset {asset} is not registered");
-            }
-            vec![asset]
-        }
-        None => register.assets().map(|a| a.id.clone()).collect(),
-    };
-    let account = account_of(&subject);
+    let asset = args.asset.as_deref().map(AssetId::parse).transpose()?;
     let at = args.at.as_deref().map(clock::parse).transpose().map_err(anyhow::Error::msg)?;
-    let mut rows = Vec::new();
-    for asset in &assets {
-        let net = match at {
-            Some(at) => store.balance_at(&account, asset, at)?,
-            None => ringfence_store::Net { negative: false, amount: register.balance(&account, asset).unwrap_or_default() },
-        };
-        if args.asset.is_some() || !net.amount.is_zero() {
-            rows.push((asset.clone(), net));
-        }
-    }
-    report::balances(register, &subject, at, &rows, args.json, out)?;
+    let view = BalancesView::of(store.register(), &account_of(&subject), asset.as_ref(), at).map_err(anyhow::Error::msg)?;
+    report::balances(store.register(), &subject, &view, args.json, out)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,13 +4,13 @@
 use std::io::Write;
 
 use anyhow::Result;
-use ringfence_core::{Account, Action, Amount, AssetId, OwnAccount, Register, Side, Status, Timestamp};
-use ringfence_store::{Net, Recorded, Subject};
+use ringfence_core::{Account, Action, Amount, AssetId, OwnAccount, Register, Side, Status};
+use ringfence_store::{Recorded, Subject};
 use serde_json::json;
 
 use crate::LineOutcome;
 use ringfence_wire::clock;
-use ringfence_wire::views::SummaryView;
+use ringfence_wire::views::{BalancesView, SummaryView};
 
 fn decimal(register: &Register, asset: &AssetId, amount: Amount) -> String {
     match register.asset(asset) {
@@ -35,37 +35,24 @@ fn subject_name(register: &Register, subject: &Subject) -> String {
     }
 }
 
-pub fn balances(
-    register: &Register,
-    subject: &Subject,
-    at: Option<Timestamp>,
-    rows: &[(AssetId, Net)],
-    as_json: bool,
-    out: &mut dyn Write,
-) -> Result<()> {
+/// An account's balances: `--json` is the view as the API returns it; the text adds the
+/// subject's description and each asset's symbol.
+pub fn balances(register: &Register, subject: &Subject, view: &BalancesView, as_json: bool, out: &mut dyn Write) -> Result<()> {
     if as_json {
-        let rows: Vec<_> = rows
-            .iter()
-            .map(|(asset, net)| json!({"asset": asset.as_str(), "amount": net.to_string(), "decimal": signed_decimal(register, asset, *net)}))
-            .collect();
-        let at = at.map(clock::format);
-        writeln!(out, "{}", json!({"subject": subject_name(register, subject), "at": at, "balances": rows}))?;
+        writeln!(out, "{}", serde_json::to_string(view)?)?;
         return Ok(());
     }
-    let when = at.map_or_else(|| "now".to_owned(), |at| format!("at {}", clock::format(at)));
+    let when = view.at.as_ref().map_or_else(|| "now".to_owned(), |at| format!("at {at}"));
     writeln!(out, "{} {when}:", subject_name(register, subject))?;
-    if rows.is_empty() {
+    if view.balances.is_empty() {
         writeln!(out, "  no balances")?;
     }
-    for (asset, net) in rows {
-        writeln!(out, "  {:<48} {:>40}  {}", asset.as_str(), net.to_string(), signed_decimal(register, asset, *net))?;
+    for row in &view.balances {
+        let symbol = AssetId::parse(&row.asset).ok().and_then(|id| register.asset(&id)).map(|a| a.symbol.as_str()).unwrap_or_default();
+        let decimal = if symbol.is_empty() { row.decimal.clone() } else { format!("{} {symbol}", row.decimal) };
+        writeln!(out, "  {:<48} {:>40}  {decimal}", row.asset, row.amount)?;
     }
     Ok(())
-}
-
-fn signed_decimal(register: &Register, asset: &AssetId, net: Net) -> String {
-    let text = decimal(register, asset, net.amount);
-    if net.negative { format!("-{text}") } else { text }
 }
 
 pub fn history(register: &Register, subject: &Subject, recorded: &[Recorded], as_json: bool, out: &mut dyn Write) -> Result<()> {

@@ -282,15 +282,37 @@ fn journal_entries_after_a_sequence_number_beyond_i64_are_an_empty_page_not_the_
 /// `ringfence summary --json` and `GET /v1/summary` serialize one view: the same bytes for the
 /// same store (the CLI adds a newline).
 #[test]
-fn the_cli_summary_and_the_api_summary_are_byte_identical() {
+fn the_cli_and_the_api_give_the_same_summary_and_balances_byte_for_byte() {
     let Fixture { dir: _dir, data_dir, token, server } = fixture();
-    let response = get(server.address, "/v1/summary", Some(&token)).unwrap();
-    let (_, api) = response.split_once("\r\n\r\n").unwrap();
+    // Each view: the API's route and the CLI command that shows the same thing.
+    let views: [(&str, &[&str]); 4] = [
+        ("/v1/summary", &["summary", "--json"]),
+        ("/v1/balances?client=client-1", &["balance", "--client", "client-1", "--json"]),
+        (
+            "/v1/balances?wallet=omnibus-hot&at=2026-03-01T00:00:00Z",
+            &["balance", "--wallet", "omnibus-hot", "--at", "2026-03-01T00:00:00Z", "--json"],
+        ),
+        (
+            "/v1/balances?own=fee_income&asset=eip155:1/slip44:60",
+            &["balance", "--own", "fee_income", "--asset", "eip155:1/slip44:60", "--json"],
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (path, _) in &views {
+        let response = get(server.address, path, Some(&token)).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
+        answers.push(response.split_once("\r\n\r\n").unwrap().1.to_owned());
+    }
     server.stop();
-    let cli = ringfence(&data_dir, &["summary", "--json"]);
-    assert!(cli.status.success(), "{}", text(&cli.stderr));
-    assert_eq!(text(&cli.stdout), format!("{api}\n"));
-    let summary: serde_json::Value = serde_json::from_str(api).unwrap();
+    for ((path, args), api) in views.iter().zip(&answers) {
+        let cli = ringfence(&data_dir, args);
+        assert!(cli.status.success(), "{}", text(&cli.stderr));
+        assert_eq!(text(&cli.stdout), format!("{api}\n"), "{path} and ringfence {args:?} differ");
+    }
+    let summary: serde_json::Value = serde_json::from_str(&answers[0]).unwrap();
     assert!(summary["journal_seq"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(summary["assets"][0]["asset"]["id"], "eip155:1/slip44:60", "{summary}");
+    let balances: serde_json::Value = serde_json::from_str(&answers[1]).unwrap();
+    assert_eq!(balances["subject"], "position:client-1", "{balances}");
+    assert!(!balances["balances"].as_array().unwrap().is_empty(), "{balances}");
 }

@@ -14,7 +14,7 @@ use ringfence_core::{
 use ringfence_store::{BATCH_MAX, HISTORY_LIMIT_MAX, Subject};
 use ringfence_wire::clock;
 use ringfence_wire::input::{self, Defaults, Parsed};
-use ringfence_wire::views::SummaryView;
+use ringfence_wire::views::{BalancesView, SummaryView, account_code};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -610,29 +610,6 @@ struct EntityPage {
     items: Vec<Value>,
     /// The `after` of the next page; null on the last.
     next_after: Option<u32>,
-}
-
-/// A subject's balances per asset.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-struct BalancesView {
-    /// The account: `position:CLIENT`, `holding:WALLET` or `own:ACCOUNT`.
-    subject: String,
-    /// The instant asked for; null for now.
-    at: Option<String>,
-    balances: Vec<AmountView>,
-}
-
-/// A signed amount of an asset.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-struct AmountView {
-    asset: String,
-    /// In the smallest unit, e.g. `"-1500"`.
-    #[schema(pattern = "^-?[0-9]+$")]
-    amount: String,
-    /// In whole units, e.g. `"-0.0000000000000015"`.
-    decimal: String,
 }
 
 /// A page of a subject's movements, oldest first.
@@ -1240,7 +1217,7 @@ async fn balances(
     State(state): State<AppState>,
     headers: HeaderMap,
     q: Result<Query<BalancesQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BalancesView>, ApiError> {
     let principal = state.authorize(&headers, STAFF_AND_CLIENTS)?;
     let q = query(q)?;
     let subject = subject_of(&q.client, &q.wallet, q.own, &principal)?;
@@ -1250,26 +1227,7 @@ async fn balances(
         .engine
         .read(move |store| {
             known(store, &subject)?;
-            let register = store.register();
-            let assets: Vec<AssetId> = match &asset {
-                Some(asset) if register.asset(asset).is_none() => {
-                    return Err(ApiError::not_found(format!("asset {asset} is not registered")));
-                }
-                Some(asset) => vec![asset.clone()],
-                None => register.assets().map(|a| a.id.clone()).collect(),
-            };
-            let account = account_of(&subject);
-            let mut rows = Vec::new();
-            for id in &assets {
-                let net = match at {
-                    Some(at) => store.balance_at(&account, id, at).map_err(|e| ApiError::unavailable(e.to_string()))?,
-                    None => ringfence_core::Net { negative: false, amount: register.balance(&account, id).unwrap_or_default() },
-                };
-                if asset.is_some() || !net.amount.is_zero() {
-                    rows.push(views::amount(register, id, net));
-                }
-            }
-            Ok(Json(json!({"subject": views::account(&account), "at": at.map(clock::format), "balances": rows})))
+            BalancesView::of(store.register(), &account_of(&subject), asset.as_ref(), at).map(Json).map_err(ApiError::not_found)
         })
         .await?
 }
@@ -1302,7 +1260,7 @@ async fn history(
                 .map_err(|e| ApiError::unavailable(e.to_string()))?;
             let next = (page.len() == limit as usize).then(|| page.last().map(|r| r.seq)).flatten();
             let movements: Vec<Value> = page.iter().map(views::recorded).collect();
-            Ok(Json(json!({"subject": views::account(&account_of(&subject)), "movements": movements, "next_after": next})))
+            Ok(Json(json!({"subject": account_code(&account_of(&subject)), "movements": movements, "next_after": next})))
         })
         .await?
 }

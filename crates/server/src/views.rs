@@ -2,9 +2,7 @@
 //! the import format (docs/import-format.md), amounts as decimal strings of the smallest unit
 //! (a u128 does not fit a JSON number) with the whole-unit decimal beside them.
 
-use ringfence_core::{
-    Account, Action, Asset, AssetId, Client, Custodian, KeySet, Movement, Net, Register, SubCustodian, Wallet, WalletClass,
-};
+use ringfence_core::{Action, Asset, Client, Custodian, KeySet, Movement, SubCustodian, Wallet, WalletClass};
 use ringfence_store::Recorded;
 use ringfence_wire::clock;
 use serde_json::{Value, json};
@@ -61,21 +59,6 @@ pub fn sub_custodian(sub: &SubCustodian) -> Value {
     })
 }
 
-/// A signed amount of an asset: smallest units and whole units.
-pub fn amount(register: &Register, asset: &AssetId, net: Net) -> Value {
-    let scale = register.asset(asset).map_or(0, |a| a.scale);
-    let sign = if net.negative && !net.amount.is_zero() { "-" } else { "" };
-    json!({"asset": asset.as_str(), "amount": format!("{sign}{}", net.amount), "decimal": format!("{sign}{}", net.amount.to_decimal(scale))})
-}
-
-pub fn account(account: &Account) -> String {
-    match account {
-        Account::Position(client) => format!("position:{client}"),
-        Account::Holding(wallet) => format!("holding:{wallet}"),
-        Account::Own(own) => format!("own:{own}"),
-    }
-}
-
 pub fn movement(movement: &Movement) -> Value {
     let postings: Vec<Value> = movement
         .postings
@@ -83,7 +66,7 @@ pub fn movement(movement: &Movement) -> Value {
         .map(|p| {
             json!({
                 "side": p.side.code(),
-                "account": account(&p.account),
+                "account": ringfence_wire::views::account_code(&p.account),
                 "asset": p.asset.as_str(),
                 "amount": p.amount.to_string(),
             })

@@ -10,7 +10,7 @@
 
 pub mod policy;
 
-use ringfence_core::{Amount, Asset, AssetSummary, Code, Register};
+use ringfence_core::{Account, Amount, Asset, AssetId, AssetSummary, Code, Net, Register, Timestamp};
 use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 
@@ -113,5 +113,73 @@ impl SummaryRow {
 impl SummaryView {
     pub fn of(register: &Register) -> SummaryView {
         SummaryView { journal_seq: register.seq(), assets: register.summary().iter().map(SummaryRow::of).collect() }
+    }
+}
+
+/// An account as the API and the CLI's `--json` name it: `position:CLIENT`, `holding:WALLET`
+/// or `own:capital`/`own:fee_income`.
+pub fn account_code(account: &Account) -> String {
+    match account {
+        Account::Position(client) => format!("position:{client}"),
+        Account::Holding(wallet) => format!("holding:{wallet}"),
+        Account::Own(own) => format!("own:{}", own.code()),
+    }
+}
+
+/// An account's balances per asset, now or at an instant of effective time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BalancesView {
+    /// The account: `position:CLIENT`, `holding:WALLET` or `own:ACCOUNT`.
+    pub subject: String,
+    /// The instant asked for; null for now.
+    pub at: Option<String>,
+    /// One row per asset with a balance (or the one asset asked for), in registration order.
+    pub balances: Vec<AmountView>,
+}
+
+/// A signed amount of an asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AmountView {
+    pub asset: String,
+    /// In the smallest unit, e.g. `"-1500"`.
+    #[schema(pattern = "^-?[0-9]+$")]
+    pub amount: String,
+    /// In whole units, exactly, e.g. `"-0.0000000000000015"`.
+    pub decimal: String,
+}
+
+impl AmountView {
+    pub fn of(register: &Register, asset: &AssetId, net: Net) -> AmountView {
+        let scale = register.asset(asset).map_or(0, |a| a.scale);
+        let sign = if net.negative && !net.amount.is_zero() { "-" } else { "" };
+        AmountView {
+            asset: asset.as_str().to_owned(),
+            amount: format!("{sign}{}", net.amount),
+            decimal: format!("{sign}{}", net.amount.to_decimal(scale)),
+        }
+    }
+}
+
+impl BalancesView {
+    /// The balances of `account` now (`at` None) or at `at`: of `asset` alone when given (even
+    /// when zero), else of every registered asset with a balance that is not zero. An `asset`
+    /// not registered is an error naming it.
+    pub fn of(register: &Register, account: &Account, asset: Option<&AssetId>, at: Option<Timestamp>) -> Result<BalancesView, String> {
+        let assets: Vec<&AssetId> = match asset {
+            Some(asset) if register.asset(asset).is_none() => return Err(format!("asset {asset} is not registered")),
+            Some(asset) => vec![asset],
+            None => register.assets().map(|a| &a.id).collect(),
+        };
+        let mut balances = Vec::new();
+        for id in assets {
+            let net = match at {
+                Some(at) => register.balance_at(account, id, at).unwrap_or_default(),
+                None => Net { negative: false, amount: register.balance(account, id).unwrap_or_default() },
+            };
+            if asset.is_some() || !net.amount.is_zero() {
+                balances.push(AmountView::of(register, id, net));
+            }
+        }
+        Ok(BalancesView { subject: account_code(account), at: at.map(crate::clock::format), balances })
     }
 }
