@@ -13,9 +13,10 @@ use ringfence_core::{
     RunRecord, Severity, Status,
 };
 use ringfence_store::{Store, hex};
-use ringfence_watch::views::{breaks_csv, exception_view, run_view};
+use ringfence_watch::views::{breaks_csv, run_view};
 use ringfence_watch::{Node, Settings};
 use ringfence_wire::clock;
+use ringfence_wire::views::oversight::ExceptionView;
 use serde_json::{Value, json};
 
 use crate::{Cli, open};
@@ -470,7 +471,8 @@ pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -
                 .filter(|e| !overdue || (!e.is_resolved() && e.due_at <= now))
                 .collect();
             if *json {
-                writeln!(out, "{}", Value::Array(chosen.iter().map(|e| exception_view(e, now)).collect()))?;
+                let views: Vec<ExceptionView> = chosen.iter().map(|e| ExceptionView::of(e, now)).collect();
+                writeln!(out, "{}", serde_json::to_string(&views)?)?;
             } else if chosen.is_empty() {
                 writeln!(out, "no exceptions match")?;
             } else {
@@ -494,11 +496,11 @@ pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -
             let Some(exception) = store.register().exception(*id) else {
                 bail!("no exception has id {id}; `ringfence exceptions list --state all` lists them");
             };
-            let value = exception_view(exception, now);
+            let view = ExceptionView::of(exception, now);
             if *json {
-                writeln!(out, "{value}")?;
+                writeln!(out, "{}", serde_json::to_string(&view)?)?;
             } else {
-                writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+                writeln!(out, "{}", serde_json::to_string_pretty(&view)?)?;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -43,7 +43,7 @@ pub fn run(cli: &Cli, command: &PolicyCommand, out: &mut dyn Write) -> Result<Ex
             None => writeln!(out, "four-eyes approvals: none in force (nothing waits for approval)")?,
             Some(policy) => {
                 let thresholds: Vec<String> =
-                    policy.withdrawal_thresholds.iter().map(|t| format!("{} above {}", t.asset, t.amount)).collect();
+                    policy.withdrawal_thresholds.iter().map(|(asset, amount)| format!("{asset} above {amount}")).collect();
                 writeln!(
                     out,
                     "four-eyes approvals: {} approval(s) from others than the initiator, within {} h (entry {}); withdrawals needing approval: {}",

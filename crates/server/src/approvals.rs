@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ringfence_core::{Action, Actor, ApprovalPolicy, Command, Pending, PendingState, PendingStateKind, Register, Status};
 use ringfence_wire::clock;
+use ringfence_wire::views::policy::ApprovalPolicyView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -62,26 +63,6 @@ pub(crate) struct PendingQuery {
     limit: Option<u32>,
 }
 
-/// A policy's withdrawal thresholds as `{asset: "amount"}`.
-fn thresholds(policy: &ApprovalPolicy) -> Value {
-    Value::Object(
-        policy.withdrawal_thresholds.iter().map(|(asset, amount)| (asset.to_string(), Value::String(amount.to_string()))).collect(),
-    )
-}
-
-fn policy_view(register: &Register) -> Value {
-    match register.approval_policy() {
-        None => json!({"in_force": false}),
-        Some((policy, seq)) => json!({
-            "in_force": true,
-            "seq": seq,
-            "approvals": policy.approvals,
-            "expiry_hours": policy.expiry_hours,
-            "withdrawal_thresholds": thresholds(policy),
-        }),
-    }
-}
-
 fn command_view(register: &Register, command: &Command) -> Value {
     let detail = match &command.action {
         Action::Movement(movement) => views::movement(movement),
@@ -94,7 +75,7 @@ fn command_view(register: &Register, command: &Command) -> Value {
         Action::SetApprovalPolicy(policy) => json!({
             "approvals": policy.approvals,
             "expiry_hours": policy.expiry_hours,
-            "withdrawal_thresholds": thresholds(policy),
+            "withdrawal_thresholds": policy.withdrawal_thresholds.iter().map(|(asset, amount)| (asset.to_string(), amount.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
         }),
         Action::SetExceptionPolicy(policy) => {
             json!({"resolution_hours": policy.resolution_hours, "confirmation_hours": policy.confirmation_hours})
@@ -263,11 +244,11 @@ pub(crate) async fn reject(
 }
 
 #[utoipa::path(get, path = "/v1/policy/approvals",
-    responses((status = 200, description = "The approval policy in force (`in_force: false` when none is set)", body = Object),
+    responses((status = 200, description = "The approval policy in force (`in_force: false` when none is set)", body = ApprovalPolicyView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub(crate) async fn policy(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn policy(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<ApprovalPolicyView>, ApiError> {
     state.authorize(&headers, STAFF)?;
-    Ok(Json(state.engine.read(|store| policy_view(store.register())).await?))
+    Ok(Json(state.engine.read(|store| ApprovalPolicyView::of(store.register())).await?))
 }
 
 #[utoipa::path(put, path = "/v1/policy/approvals",

@@ -18,10 +18,11 @@ use ringfence_core::{
     Action, Actor, Command, Exception, ExceptionPolicy, ExceptionState, IdempotencyKey, Register, Resolution, Severity, Status, Timestamp,
 };
 use ringfence_store::Store;
-use ringfence_watch::views::{breaks_csv, exception_view, is_overdue, run_summary, run_view};
+use ringfence_watch::views::{breaks_csv, run_summary, run_view};
 use ringfence_watch::{RunRequest, WatchError};
 use ringfence_wire::clock;
-use serde::Deserialize;
+use ringfence_wire::views::oversight::{ExceptionView, is_overdue};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 
@@ -162,62 +163,8 @@ pub(crate) struct RunPage {
     next_after: Option<u64>,
 }
 
-/// An exception and its history.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-pub(crate) struct ExceptionView {
-    /// 1, 2, 3… in the order opened.
-    id: u64,
-    /// `wallet_difference`, `coverage_shortfall`, `coverage_surplus`, `client_difference`,
-    /// `not_observed`, `unregistered`, `unmatched_inflow`, `unmatched_outflow`, `unconfirmed`.
-    kind: String,
-    /// `warning` or `critical`.
-    severity: String,
-    /// `open`, `investigating`, `proposed` or `resolved`.
-    state: String,
-    subject: String,
-    detail: String,
-    /// The run that opened it, and the runs that saw it again.
-    run: u64,
-    seen_again: Vec<u64>,
-    opened_at: String,
-    due_at: String,
-    /// Unresolved and past its due time.
-    overdue: bool,
-    escalated_at: Option<String>,
-    escalated_seq: Option<u64>,
-    investigator: Option<String>,
-    proposal: Option<ProposalView>,
-    /// Proposals rejected before, oldest first.
-    rejections: Vec<RejectionView>,
-    resolved_by: Option<String>,
-    resolved_at: Option<String>,
-    resolved_seq: Option<u64>,
-}
-
-/// A proposed (or, once resolved, the accepted) resolution.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-pub(crate) struct ProposalView {
-    by: String,
-    seq: u64,
-    reason: String,
-    /// The correcting movement's key, or null.
-    movement: Option<String>,
-    /// Why no movement is needed, or null.
-    explanation: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-pub(crate) struct RejectionView {
-    by: String,
-    reason: String,
-}
-
 /// A page of exceptions, in the order opened.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct ExceptionPage {
     items: Vec<ExceptionView>,
     /// The `after` of the next page; null on the last.
@@ -265,32 +212,18 @@ pub(crate) struct RunQuery {
     format: Option<Format>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum StateQuery {
-    Open,
-    Investigating,
-    Proposed,
-    Resolved,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum SeverityQuery {
-    Warning,
-    Critical,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ExceptionsQuery {
     /// Only exceptions in this state.
-    #[param(inline)]
-    state: Option<StateQuery>,
+    #[param(value_type = Option<ringfence_wire::schema::ExceptionStateCode>)]
+    #[serde(default, deserialize_with = "ringfence_wire::input::optional_code")]
+    state: Option<ExceptionState>,
     /// Only exceptions of this severity.
-    #[param(inline)]
-    severity: Option<SeverityQuery>,
+    #[param(value_type = Option<ringfence_wire::schema::SeverityCode>)]
+    #[serde(default, deserialize_with = "ringfence_wire::input::optional_code")]
+    severity: Option<Severity>,
     /// `true`: only unresolved exceptions past their due time; `false`: only the others.
     overdue: Option<bool>,
     /// Exceptions with an id above this (the `next_after` of the previous page).
@@ -585,28 +518,19 @@ pub(crate) async fn exceptions(
     State(state): State<AppState>,
     headers: HeaderMap,
     q: Result<Query<ExceptionsQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExceptionPage>, ApiError> {
     state.authorize(&headers, STAFF)?;
     let q = crate::routes::query(q)?;
     let limit = crate::routes::page_limit(q.limit)?;
-    let wanted_state = q.state.map(|s| match s {
-        StateQuery::Open => ExceptionState::Open,
-        StateQuery::Investigating => ExceptionState::Investigating,
-        StateQuery::Proposed => ExceptionState::Proposed,
-        StateQuery::Resolved => ExceptionState::Resolved,
-    });
-    let wanted_severity = q.severity.map(|s| match s {
-        SeverityQuery::Warning => Severity::Warning,
-        SeverityQuery::Critical => Severity::Critical,
-    });
+    let (wanted_state, wanted_severity) = (q.state, q.severity);
     // Exception ids are 1, 2, 3…: the one after `after` is at index `after`.
     let start = usize::try_from(q.after.unwrap_or(0)).unwrap_or(usize::MAX);
     let now = clock::now();
-    let value = state
+    let page = state
         .engine
         .read(move |store| {
             let all = store.register().exceptions();
-            let items: Vec<Value> = all
+            let items: Vec<ExceptionView> = all
                 .get(start..)
                 .unwrap_or_default()
                 .iter()
@@ -614,13 +538,13 @@ pub(crate) async fn exceptions(
                 .filter(|e| wanted_severity.is_none_or(|s| e.severity == s))
                 .filter(|e| q.overdue.is_none_or(|overdue| is_overdue(e, now) == overdue))
                 .take(limit)
-                .map(|e| exception_view(e, now))
+                .map(|e| ExceptionView::of(e, now))
                 .collect();
-            let next = (items.len() == limit).then(|| items.last().and_then(|v| v["id"].as_u64())).flatten();
-            json!({"items": items, "next_after": next})
+            let next_after = (items.len() == limit).then(|| items.last().map(|e| e.id)).flatten();
+            ExceptionPage { items, next_after }
         })
         .await?;
-    Ok(Json(value))
+    Ok(Json(page))
 }
 
 const EXCEPTION_ID: &str = "The exception's id";
@@ -634,7 +558,7 @@ pub(crate) async fn exception(
     State(state): State<AppState>,
     headers: HeaderMap,
     id: Result<Path<u64>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExceptionView>, ApiError> {
     state.authorize(&headers, STAFF)?;
     let id = path_id(id, "exception")?;
     let now = clock::now();
@@ -644,7 +568,7 @@ pub(crate) async fn exception(
             store
                 .register()
                 .exception(id)
-                .map(|e| Json(exception_view(e, now)))
+                .map(|e| Json(ExceptionView::of(e, now)))
                 .ok_or_else(|| ApiError::not_found(format!("no exception has id {id}")))
         })
         .await?

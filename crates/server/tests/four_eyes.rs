@@ -46,6 +46,10 @@ fn an_approved_withdrawal_applies_once_after_two_approvers_neither_of_them_the_i
     let shown = server.get("/v1/policy/approvals", Some(server.tokens.of(Role::Operator)));
     assert_eq!(shown.body["approvals"], json!(2));
     assert_eq!(shown.body["withdrawal_thresholds"][ETH], json!(ONE_ETH.to_string()));
+    // The policy report's section is the same view, without `in_force`.
+    let mut section = shown.body.clone();
+    assert_eq!(section.as_object_mut().and_then(|s| s.remove("in_force")), Some(json!(true)));
+    assert_eq!(server.get("/v1/policy", Some(server.tokens.of(Role::Compliance))).body["approvals"], section);
 
     let start = eth_position(&server);
     // A withdrawal at the threshold applies at once; above it, it waits.
@@ -128,4 +132,12 @@ fn a_rejected_instruction_never_applies_and_policy_changes_wait_for_approval() {
     // While it waits, another change of the policy is a conflict.
     put_policy(&server, &json!({"approvals": 3})).assert_error(409, "entity_conflict");
     server.journal_head();
+}
+
+#[test]
+fn without_an_approval_policy_the_policy_route_says_none_is_in_force_and_the_report_says_null() {
+    let server = Server::start();
+    let shown = server.get("/v1/policy/approvals", Some(server.tokens.of(Role::Operator)));
+    assert_eq!((shown.status, &shown.body), (200, &json!({"in_force": false})));
+    assert_eq!(server.get("/v1/policy", Some(server.tokens.of(Role::Compliance))).body["approvals"], Value::Null);
 }

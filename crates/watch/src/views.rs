@@ -1,7 +1,7 @@
-//! Runs and exceptions as JSON and CSV: what `ringfence recon show`, `ringfence exceptions
-//! show` and the HTTP API print, from one place.
+//! Runs as JSON and CSV: what `ringfence recon show` and the HTTP API print, from one place.
+//! (Exceptions are the typed view `ringfence_wire::views::oversight::ExceptionView`.)
 
-use ringfence_core::{Actor, Exception, Register, Resolution, RunRecord, Timestamp};
+use ringfence_core::{Register, RunRecord};
 use ringfence_wire::clock;
 use serde_json::{Value, json};
 
@@ -64,41 +64,4 @@ pub fn breaks_csv(record: &RunRecord) -> String {
         ));
     }
     text
-}
-
-pub fn is_overdue(exception: &Exception, now: Timestamp) -> bool {
-    !exception.is_resolved() && exception.due_at <= now
-}
-
-/// An exception as JSON: the fields of `ringfence exceptions show --json` and the entries'
-/// sequence numbers.
-pub fn exception_view(exception: &Exception, now: Timestamp) -> Value {
-    let proposal = exception.proposal.as_ref().map(|p| {
-        let (movement, explanation) = match &p.resolution {
-            Resolution::Movement(key) => (Some(key.as_str()), None),
-            Resolution::Explanation(text) => (None, Some(text.as_str())),
-        };
-        json!({"by": p.by.as_str(), "seq": p.seq, "reason": p.reason, "movement": movement, "explanation": explanation})
-    });
-    json!({
-        "id": exception.id,
-        "kind": exception.kind.code(),
-        "severity": exception.severity.code(),
-        "state": exception.state.code(),
-        "subject": exception.subject,
-        "detail": exception.detail,
-        "run": exception.run,
-        "seen_again": exception.seen_again,
-        "opened_at": clock::format(exception.opened_at),
-        "due_at": clock::format(exception.due_at),
-        "overdue": is_overdue(exception, now),
-        "escalated_at": exception.escalated.map(|(_, at)| clock::format(at)),
-        "escalated_seq": exception.escalated.map(|(seq, _)| seq),
-        "investigator": exception.investigator.as_ref().map(Actor::as_str),
-        "proposal": proposal,
-        "rejections": exception.rejections.iter().map(|(by, reason)| json!({"by": by.as_str(), "reason": reason})).collect::<Vec<_>>(),
-        "resolved_by": exception.resolved.as_ref().map(|(by, _, _)| by.as_str()),
-        "resolved_at": exception.resolved.as_ref().map(|(_, _, at)| clock::format(*at)),
-        "resolved_seq": exception.resolved.as_ref().map(|(_, seq, _)| *seq),
-    })
 }

@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 
 use ringfence_core::{
-    AuthorisationBasis, Beneficiary, ClassKind, ClientCategory, Code, FiatAccountClass, InstitutionKind, KeySchemeKind, MovementKind,
-    OwnAccount, OwnAccountUse, PendingStateKind, Purpose, Segregation, Side, Tier,
+    AuthorisationBasis, Beneficiary, ClassKind, ClientCategory, Code, ExceptionKind, ExceptionState, FiatAccountClass, InstitutionKind,
+    KeySchemeKind, MovementKind, OwnAccount, OwnAccountUse, PendingStateKind, Purpose, Segregation, Severity, Side, Tier,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -54,6 +54,8 @@ code_schemas! {
     AuthorisationBasisCode => AuthorisationBasis,
     BeneficiaryCode => Beneficiary,
     ClassKindCode => ClassKind,
+    ExceptionKindCode => ExceptionKind,
+    ExceptionStateCode => ExceptionState,
     ClientCategoryCode => ClientCategory,
     FiatAccountClassCode => FiatAccountClass,
     InstitutionKindCode => InstitutionKind,
@@ -64,6 +66,7 @@ code_schemas! {
     PendingStateKindCode => PendingStateKind,
     PurposeCode => Purpose,
     SegregationCode => Segregation,
+    SeverityCode => Severity,
     SideCode => Side,
     TierCode => Tier,
 }

@@ -8,6 +8,7 @@
 //! from the register; the CLI and the server call that function and nothing builds the JSON
 //! by hand.
 
+pub mod oversight;
 pub mod policy;
 
 use ringfence_core::{Account, Amount, Asset, AssetId, AssetSummary, Code, Net, Register, Timestamp};

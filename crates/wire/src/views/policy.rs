@@ -49,7 +49,8 @@ pub struct PolicyReport {
     pub fiat: FiatView,
 }
 
-/// The four-eyes approval policy in force.
+/// The four-eyes approval policy in force, as the report's `approvals` section and (with
+/// `in_force`) `GET /v1/policy/approvals`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ApprovalsView {
     /// The entry that set it.
@@ -58,17 +59,52 @@ pub struct ApprovalsView {
     pub approvals: u8,
     /// Hours a pending instruction waits before it expires.
     pub expiry_hours: u32,
-    /// Withdrawals above these amounts need approval.
-    pub withdrawal_thresholds: Vec<ThresholdView>,
+    /// Per asset (CAIP-19 id), the amount (smallest unit, digits) above which a withdrawal
+    /// needs approval: the shape `PUT /v1/policy/approvals` takes.
+    #[schema(value_type = BTreeMap<String, String>, example = json!({"eip155:1/slip44:60": "10000000000000000000"}))]
+    pub withdrawal_thresholds: BTreeMap<String, String>,
 }
 
-/// A withdrawal threshold: an amount of an asset, in its smallest unit.
+/// `GET /v1/policy/approvals`: whether an approval policy is in force and, if so, the fields
+/// of [`ApprovalsView`] (the report's section) beside `in_force`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ThresholdView {
-    pub asset: String,
-    #[serde(serialize_with = "digits")]
-    #[schema(value_type = String, pattern = "^[0-9]+$")]
-    pub amount: Amount,
+pub struct ApprovalPolicyView {
+    /// False while none is set: nothing waits for approval, and no other field is given.
+    pub in_force: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry_hours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub withdrawal_thresholds: Option<BTreeMap<String, String>>,
+}
+
+/// The approval policy in force, if any.
+pub fn approvals(register: &Register) -> Option<ApprovalsView> {
+    register.approval_policy().map(|(policy, seq)| ApprovalsView {
+        seq,
+        approvals: policy.approvals,
+        expiry_hours: policy.expiry_hours,
+        withdrawal_thresholds: policy.withdrawal_thresholds.iter().map(|(asset, amount)| (asset.to_string(), amount.to_string())).collect(),
+    })
+}
+
+impl ApprovalPolicyView {
+    pub fn of(register: &Register) -> ApprovalPolicyView {
+        match approvals(register) {
+            None => ApprovalPolicyView { in_force: false, seq: None, approvals: None, expiry_hours: None, withdrawal_thresholds: None },
+            Some(policy) => ApprovalPolicyView {
+                in_force: true,
+                seq: Some(policy.seq),
+                approvals: Some(policy.approvals),
+                expiry_hours: Some(policy.expiry_hours),
+                withdrawal_thresholds: Some(policy.withdrawal_thresholds),
+            },
+        }
+    }
 }
 
 /// The exception clocks.
@@ -367,16 +403,7 @@ fn assessment(register: &Register, record: &AssessmentRecord, now: Timestamp) ->
 /// The report at `now` (which instructions are live, which authorisations lapse, which fiat is
 /// overdue).
 pub fn report(register: &Register, now: Timestamp) -> PolicyReport {
-    let approvals = register.approval_policy().map(|(policy, seq)| ApprovalsView {
-        seq,
-        approvals: policy.approvals,
-        expiry_hours: policy.expiry_hours,
-        withdrawal_thresholds: policy
-            .withdrawal_thresholds
-            .iter()
-            .map(|(asset, amount)| ThresholdView { asset: asset.as_str().to_owned(), amount: *amount })
-            .collect(),
-    });
+    let approvals = approvals(register);
     let (exceptions, exceptions_seq) = register.exception_policy();
     PolicyReport {
         approvals,
