@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ringfence_core::{Action, Actor, ApprovalPolicy, Command, Pending, PendingState, PendingStateKind, Register, Status};
 use ringfence_wire::clock;
+use ringfence_wire::views::entities::{KeySetView, SubCustodianEntityView, WalletView};
 use ringfence_wire::views::policy::ApprovalPolicyView;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -66,12 +67,12 @@ pub(crate) struct PendingQuery {
 fn command_view(register: &Register, command: &Command) -> Value {
     let detail = match &command.action {
         Action::Movement(movement) => views::movement(movement),
-        Action::RegisterKeySet(key_set) => views::key_set(key_set),
-        Action::RegisterSubCustodian(sub) => views::sub_custodian(sub),
+        Action::RegisterKeySet(key_set) => json!(KeySetView::of(key_set)),
+        Action::RegisterSubCustodian(sub) => json!(SubCustodianEntityView::of(sub)),
         Action::UpdateSubCustodianAuthorisation { id, reference, valid_until } => {
             json!({"id": id.as_str(), "reference": reference, "valid_until": clock::format(*valid_until)})
         }
-        Action::ChangeWallet(wallet) => json!({"to": views::wallet(wallet), "from": register.wallet(&wallet.id).map(views::wallet)}),
+        Action::ChangeWallet(wallet) => json!({"to": WalletView::of(wallet), "from": register.wallet(&wallet.id).map(WalletView::of)}),
         Action::SetApprovalPolicy(policy) => json!({
             "approvals": policy.approvals,
             "expiry_hours": policy.expiry_hours,

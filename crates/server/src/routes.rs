@@ -14,7 +14,8 @@ use ringfence_core::{
 use ringfence_store::{BATCH_MAX, HISTORY_LIMIT_MAX, Subject};
 use ringfence_wire::clock;
 use ringfence_wire::input::{self, Defaults, Parsed};
-use ringfence_wire::views::{BalancesView, SummaryView, account_code};
+use ringfence_wire::views::entities::{ClientView, EntityView, KeySetView, SubCustodianEntityView, WalletView};
+use ringfence_wire::views::{AssetView, BalancesView, SummaryView, account_code};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -603,12 +604,10 @@ struct CurrencyText(String);
 // with `json!` and `views`. crates/cli/tests/fuzz.rs checks every answer against these.
 
 /// A page of registered entities, in registration order.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
+#[derive(Serialize, ToSchema)]
 struct EntityPage {
     /// The entities, as registered (the fields of their import-format line).
-    #[schema(value_type = Vec<Object>)]
-    items: Vec<Value>,
+    items: Vec<EntityView>,
     /// The `after` of the next page; null on the last.
     next_after: Option<u32>,
 }
@@ -1063,29 +1062,49 @@ async fn list_entities(
     headers: HeaderMap,
     kind: Result<Path<EntityKind>, PathRejection>,
     page: Result<Query<PageQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EntityPage>, ApiError> {
     state.authorize(&headers, STAFF)?;
     let page = query(page)?;
     let limit = page_limit(page.limit)?;
     let after = page.after.unwrap_or(0) as usize;
     let Path(kind) = kind.map_err(|_| ApiError::not_found("no such entities; use assets, clients, wallets, key-sets or sub-custodians"))?;
-    let value = state
+    let page = state
         .engine
         .read(move |store| {
             let register = store.register();
-            let all: Vec<Value> = match kind {
-                EntityKind::Assets => register.assets().map(views::asset).collect(),
-                EntityKind::Clients => register.clients().map(views::client).collect(),
-                EntityKind::Wallets => register.wallets().map(views::wallet).collect(),
-                EntityKind::KeySets => register.key_sets().map(views::key_set).collect(),
-                EntityKind::SubCustodians => register.sub_custodians().map(views::sub_custodian).collect(),
+            let (items, total) = match kind {
+                EntityKind::Assets => entity_page(register.assets(), after, limit, |a| EntityView::Asset(AssetView::of(a))),
+                EntityKind::Clients => entity_page(register.clients(), after, limit, |c| EntityView::Client(ClientView::of(c))),
+                EntityKind::Wallets => entity_page(register.wallets(), after, limit, |w| EntityView::Wallet(WalletView::of(w))),
+                EntityKind::KeySets => entity_page(register.key_sets(), after, limit, |k| EntityView::KeySet(KeySetView::of(k))),
+                EntityKind::SubCustodians => {
+                    entity_page(register.sub_custodians(), after, limit, |s| EntityView::SubCustodian(SubCustodianEntityView::of(s)))
+                }
             };
-            let items: Vec<Value> = all.iter().skip(after).take(limit).cloned().collect();
-            let next = (after + items.len() < all.len()).then_some(after + items.len());
-            json!({"items": items, "next_after": next})
+            let next_after = (after + items.len() < total).then(|| u32::try_from(after + items.len()).unwrap_or(u32::MAX));
+            EntityPage { items, next_after }
         })
         .await?;
-    Ok(Json(value))
+    Ok(Json(page))
+}
+
+/// The views of the entities after position `after`, at most `limit`, and how many there are
+/// (only the page is built).
+fn entity_page<'a, T: 'a>(
+    all: impl Iterator<Item = &'a T>,
+    after: usize,
+    limit: usize,
+    view: impl Fn(&T) -> EntityView,
+) -> (Vec<EntityView>, usize) {
+    let mut items = Vec::new();
+    let mut total = 0;
+    for (index, entity) in all.enumerate() {
+        total = index + 1;
+        if index >= after && items.len() < limit {
+            items.push(view(entity));
+        }
+    }
+    (items, total)
 }
 
 #[utoipa::path(get, path = "/v1/summary",

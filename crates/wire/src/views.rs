@@ -8,6 +8,7 @@
 //! from the register; the CLI and the server call that function and nothing builds the JSON
 //! by hand.
 
+pub mod entities;
 pub mod oversight;
 pub mod policy;
 
