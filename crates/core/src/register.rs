@@ -546,6 +546,15 @@ impl Register {
     /// Whether a wallet change can apply: same address and tier; a class change only when the
     /// wallet is empty; its key set, client and sub-custodian fit as for a registration.
     fn check_wallet_change(&self, meta: &Meta, wallet: &Wallet) -> Check<u32> {
+        // In `Status` order: the first rule broken is the one reported (unknown entities, then
+        // an invalid change, then a class, key set or authorisation that does not fit).
+        let client_segregation = match &wallet.class {
+            WalletClass::ClientIndividual(client) => match self.client_index.get(client) {
+                None => return reject(Status::UnknownClient, format!("client {client} is not registered")),
+                Some(&c) => Some((client, self.clients[c as usize].value.segregation)),
+            },
+            _ => None,
+        };
         let Some(&index) = self.wallet_index.get(&wallet.id) else {
             return reject(Status::UnknownWallet, format!("wallet {} is not registered", wallet.id));
         };
@@ -553,36 +562,21 @@ impl Register {
         if current.value == *wallet {
             return Err(Outcome::already_exists(current.seq));
         }
+        let Some(&key_set) = self.key_set_index.get(&wallet.key_set) else {
+            return reject(Status::UnknownKeySet, format!("key set {} is not registered", wallet.key_set));
+        };
+        let sub_custodian = match &wallet.custodian {
+            Custodian::InHouse => None,
+            Custodian::SubCustodian(sub) => match self.sub_custodian_index.get(sub) {
+                None => return reject(Status::UnknownSubCustodian, format!("sub-custodian {sub} is not registered")),
+                Some(&s) => Some((sub, &self.sub_custodians[s as usize].value)),
+            },
+        };
         if current.value.address != wallet.address || current.value.tier != wallet.tier {
             return reject(
                 Status::InvalidWalletChange,
                 format!("wallet {} keeps its address and tier; register a new wallet, or rebalance between tiers", wallet.id),
             );
-        }
-        if let WalletClass::ClientIndividual(client) = &wallet.class {
-            match self.client_index.get(client) {
-                None => return reject(Status::UnknownClient, format!("client {client} is not registered")),
-                Some(&c) if self.clients[c as usize].value.segregation != Segregation::Individual => {
-                    return reject(
-                        Status::WrongWalletClass,
-                        format!(
-                            "client {client} is segregated in omnibus wallets; an individual wallet needs an individually segregated client"
-                        ),
-                    );
-                }
-                Some(_) => {}
-            }
-        }
-        let Some(&key_set) = self.key_set_index.get(&wallet.key_set) else {
-            return reject(Status::UnknownKeySet, format!("key set {} is not registered", wallet.key_set));
-        };
-        if let Custodian::SubCustodian(sub) = &wallet.custodian {
-            let Some(&s) = self.sub_custodian_index.get(sub) else {
-                return reject(Status::UnknownSubCustodian, format!("sub-custodian {sub} is not registered"));
-            };
-            if !self.sub_custodians[s as usize].value.authorised_at(meta.effective_at) {
-                return reject(Status::SubCustodianNotAuthorised, format!("sub-custodian {sub} is not authorised at the effective time"));
-            }
         }
         if current.value.class != wallet.class
             && let Some((asset, amount)) = (0..index_of(self.assets.len()))
@@ -597,7 +591,20 @@ impl Register {
                 ),
             );
         }
+        if let Some((client, segregation)) = client_segregation
+            && segregation != Segregation::Individual
+        {
+            return reject(
+                Status::WrongWalletClass,
+                format!("client {client} is segregated in omnibus wallets; an individual wallet needs an individually segregated client"),
+            );
+        }
         self.check_key_set_class(key_set, wallet)?;
+        if let Some((sub, registered)) = sub_custodian
+            && !registered.authorised_at(meta.effective_at)
+        {
+            return reject(Status::SubCustodianNotAuthorised, format!("sub-custodian {sub} is not authorised at the effective time"));
+        }
         Ok(index)
     }
 

@@ -249,6 +249,20 @@ fn key_sets_sub_custodians_wallet_changes_and_policy_changes_wait_for_approval()
     assert_eq!(desk.at("ops", Action::ChangeWallet(to_firm)).0, Status::InvalidWalletChange);
     let hot = Wallet { tier: Tier::Hot, ..wallet() };
     assert_eq!(desk.at("ops", Action::ChangeWallet(hot)).0, Status::InvalidWalletChange);
+    // Several rules broken: the first in `Status` order is reported (unknown entities first,
+    // then an invalid change, then a class or authorisation that does not fit).
+    let nobody = ClientId::parse("nobody").unwrap();
+    let unknown_both = Wallet { id: WalletId::parse("nowhere").unwrap(), class: WalletClass::ClientIndividual(nobody), ..wallet() };
+    assert_eq!(desk.at("ops", Action::ChangeWallet(unknown_both)).0, Status::UnknownClient);
+    let unknown_keys = Wallet { id: WalletId::parse("nowhere").unwrap(), key_set: KeySetId::parse("ks-none").unwrap(), ..wallet() };
+    assert_eq!(desk.at("ops", Action::ChangeWallet(unknown_keys)).0, Status::UnknownWallet);
+    let hot_unknown_keys = Wallet { tier: Tier::Hot, key_set: KeySetId::parse("ks-none").unwrap(), ..wallet() };
+    assert_eq!(desk.at("ops", Action::ChangeWallet(hot_unknown_keys)).0, Status::UnknownKeySet);
+    let hot_unknown_sub =
+        Wallet { tier: Tier::Hot, custodian: Custodian::SubCustodian(SubCustodianId::parse("sub-none").unwrap()), ..wallet() };
+    assert_eq!(desk.at("ops", Action::ChangeWallet(hot_unknown_sub)).0, Status::UnknownSubCustodian);
+    let to_firm_with_client_keys = Wallet { class: WalletClass::Firm, ..wallet() };
+    assert_eq!(desk.at("ops", Action::ChangeWallet(to_firm_with_client_keys)).0, Status::InvalidWalletChange);
     let at_sub = Wallet { custodian: Custodian::SubCustodian(SubCustodianId::parse("sub-1").unwrap()), ..wallet() };
     let (status, id) = desk.at("ops", Action::ChangeWallet(at_sub.clone()));
     assert_eq!(status, Status::PendingApproval);

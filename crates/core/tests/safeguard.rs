@@ -406,6 +406,7 @@ fn a_fiat_receipt_on_a_friday_before_a_target2_holiday_gets_the_right_deadline()
     desk.ok("ops", fiat_account("client-eur", "nordbank", "EUR", FiatAccountClass::ClientFunds));
     desk.ok("ops", fiat_account("firm-eur", "nordbank", "EUR", FiatAccountClass::Firm));
     desk.ok("ops", fiat_account("client-usd", "nordbank", "USD", FiatAccountClass::ClientFunds));
+    desk.ok("ops", fiat_account("firm-usd", "nordbank", "USD", FiatAccountClass::Firm));
     // Friday 28 April 2028; Monday 1 May is a TARGET2 holiday: the end of Tuesday 2 May.
     let friday = utc("2028-04-28", 15);
     assert_eq!(desk.at("ops", receive("rcpt-1", 25000), friday), Status::Accepted);
@@ -423,6 +424,12 @@ fn a_fiat_receipt_on_a_friday_before_a_target2_holiday_gets_the_right_deadline()
     desk.refused(Status::InvalidSafeguard, place("p-2", "rcpt-1", "client-usd", 25000), friday);
     desk.refused(Status::InsufficientFunds, place("p-3", "rcpt-1", "client-eur", 25001), friday);
     desk.refused(Status::UnknownReceipt, place("p-4", "rcpt-9", "client-eur", 1), friday);
+    // Several rules broken: the first in `Status` order is reported, as for movements.
+    desk.refused(Status::AmountZero, place("p-4a", "rcpt-9", "no-such-account", 0), friday);
+    desk.refused(Status::UnknownFiatAccount, place("p-4b", "rcpt-9", "no-such-account", 1), friday);
+    desk.refused(Status::InvalidSafeguard, place("p-4c", "rcpt-1", "client-usd", 25001), friday);
+    desk.refused(Status::InvalidSafeguard, place("p-4d", "rcpt-1", "firm-usd", 25001), friday);
+    desk.refused(Status::OwnAccountUse, place("p-4e", "rcpt-1", "firm-eur", 25001), friday);
     assert_eq!(desk.at("ops", place("p-5", "rcpt-1", "client-eur", 10000), friday), Status::Accepted);
     // Not wholly placed by the deadline: a critical exception.
     assert!(!desk.register.safeguard_check_due(utc("2028-05-02", 23)));

@@ -793,13 +793,20 @@ impl Register {
                 Ok(())
             }
             SafeguardAction::PlaceFiat(placement) => {
+                // In `Status` order: the first rule broken is the one reported.
+                if placement.amount.is_zero() {
+                    return reject(Status::AmountZero, "a placement of 0");
+                }
+                let account = self.known_account(&placement.account)?;
                 let Some(&receipt) = self.safeguards.receipt_index.get(&placement.receipt) else {
                     return reject(Status::UnknownReceipt, format!("no fiat receipt has key {}", placement.receipt));
                 };
-                let account = self.known_account(&placement.account)?;
                 let receipt = &self.safeguards.receipts[receipt as usize];
-                if placement.amount.is_zero() {
-                    return reject(Status::AmountZero, "a placement of 0");
+                if account.account.currency != receipt.receipt.currency {
+                    return invalid(format!(
+                        "fiat account {} is in {}, the receipt in {}",
+                        account.account.id, account.account.currency, receipt.receipt.currency
+                    ));
                 }
                 if account.account.class != FiatAccountClass::ClientFunds {
                     return reject(
@@ -807,11 +814,8 @@ impl Register {
                         format!("fiat account {} is the firm's own; client funds go only to client-funds accounts", account.account.id),
                     );
                 }
-                if account.account.currency != receipt.receipt.currency {
-                    return invalid(format!(
-                        "fiat account {} is in {}, the receipt in {}",
-                        account.account.id, account.account.currency, receipt.receipt.currency
-                    ));
+                if account.balance.checked_add(placement.amount.units()).is_none() {
+                    return reject(Status::AmountOverflow, "the account's balance would exceed 2^128 - 1");
                 }
                 if placement.amount.units() > receipt.unplaced() {
                     return reject(
@@ -823,9 +827,6 @@ impl Register {
                             placement.amount
                         ),
                     );
-                }
-                if account.balance.checked_add(placement.amount.units()).is_none() {
-                    return reject(Status::AmountOverflow, "the account's balance would exceed 2^128 - 1");
                 }
                 Ok(())
             }
