@@ -127,7 +127,28 @@ impl Register {
             Action::ApprovePending { id } => return self.approve(meta, *id).map(Some),
             Action::RejectPending { id, reason } => return Ok(Some(self.reject_pending(meta, *id, reason).unwrap_or_else(|o| o))),
             Action::ExpirePending { id } => return Ok(Some(self.expire(*id).unwrap_or_else(|o| o))),
-            _ => {}
+            // Every other action goes on to the policy below (named, not a wildcard).
+            Action::RegisterAsset(_)
+            | Action::RegisterClient(_)
+            | Action::RegisterSubCustodian(_)
+            | Action::UpdateSubCustodianAuthorisation { .. }
+            | Action::RegisterKeySet(_)
+            | Action::RegisterWallet(_)
+            | Action::Movement(_)
+            | Action::RegisterApiToken(_)
+            | Action::RevokeApiToken { .. }
+            | Action::SetApprovalPolicy(_)
+            | Action::ChangeWallet(_)
+            | Action::WatchChain { .. }
+            | Action::ObserveChain(_)
+            | Action::RecordReconRun(_)
+            | Action::SetExceptionPolicy(_)
+            | Action::InvestigateException { .. }
+            | Action::ProposeResolution { .. }
+            | Action::ApproveResolution { .. }
+            | Action::RejectResolution { .. }
+            | Action::EscalateException { .. }
+            | Action::Safeguard(_) => {}
         }
         if self.four_eyes.policy.is_none() && self.four_eyes.subjects.is_empty() {
             return Ok(None);

@@ -131,7 +131,23 @@ impl Register {
             Action::ApproveResolution { id } => self.approve_resolution(meta, *id),
             Action::RejectResolution { id, reason } => self.reject_resolution(meta, *id, reason),
             Action::EscalateException { id } => self.escalate(*id),
-            _ => return None,
+            // Named, not a wildcard: a new action does not compile until someone decides
+            // whether it is an oversight command.
+            Action::RegisterAsset(_)
+            | Action::RegisterClient(_)
+            | Action::RegisterSubCustodian(_)
+            | Action::UpdateSubCustodianAuthorisation { .. }
+            | Action::RegisterKeySet(_)
+            | Action::RegisterWallet(_)
+            | Action::Movement(_)
+            | Action::RegisterApiToken(_)
+            | Action::RevokeApiToken { .. }
+            | Action::SetApprovalPolicy(_)
+            | Action::ApprovePending { .. }
+            | Action::RejectPending { .. }
+            | Action::ExpirePending { .. }
+            | Action::ChangeWallet(_)
+            | Action::Safeguard(_) => return None,
         })
     }
 
