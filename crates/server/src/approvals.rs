@@ -8,18 +8,17 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ringfence_core::{Action, Actor, ApprovalPolicy, Command, Pending, PendingState, PendingStateKind, Register, Status};
-use ringfence_wire::clock;
-use ringfence_wire::views::entities::{KeySetView, SubCustodianEntityView, WalletView};
+use ringfence_core::{Action, Actor, ApprovalPolicy, Command, PendingStateKind, Status};
+use ringfence_wire::views::journal::PendingView;
 use ringfence_wire::views::policy::ApprovalPolicyView;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::meta;
 use crate::routes::{APPROVERS, COMPLIANCE, CommandResult, STAFF};
-use crate::{AppState, views};
 
 /// The body of a rejection.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -64,90 +63,51 @@ pub(crate) struct PendingQuery {
     limit: Option<u32>,
 }
 
-fn command_view(register: &Register, command: &Command) -> Value {
-    let detail = match &command.action {
-        Action::Movement(movement) => views::movement(movement),
-        Action::RegisterKeySet(key_set) => json!(KeySetView::of(key_set)),
-        Action::RegisterSubCustodian(sub) => json!(SubCustodianEntityView::of(sub)),
-        Action::UpdateSubCustodianAuthorisation { id, reference, valid_until } => {
-            json!({"id": id.as_str(), "reference": reference, "valid_until": clock::format(*valid_until)})
-        }
-        Action::ChangeWallet(wallet) => json!({"to": WalletView::of(wallet), "from": register.wallet(&wallet.id).map(WalletView::of)}),
-        Action::SetApprovalPolicy(policy) => json!({
-            "approvals": policy.approvals,
-            "expiry_hours": policy.expiry_hours,
-            "withdrawal_thresholds": policy.withdrawal_thresholds.iter().map(|(asset, amount)| (asset.to_string(), amount.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
-        }),
-        Action::SetExceptionPolicy(policy) => {
-            json!({"resolution_hours": policy.resolution_hours, "confirmation_hours": policy.confirmation_hours})
-        }
-        _ => Value::Null,
-    };
-    json!({
-        "type": command.action.code(),
-        "instruction": command.meta.instruction.as_str(),
-        "effective_at": clock::format(command.meta.effective_at),
-        "detail": detail,
-    })
-}
-
-fn pending_view(register: &Register, pending: &Pending) -> Value {
-    let closed = match &pending.state {
-        PendingState::Open => Value::Null,
-        PendingState::Applied { seq } | PendingState::Expired { seq } => json!({"seq": seq}),
-        PendingState::Rejected { seq, by, reason } => json!({"seq": seq, "by": by.as_str(), "reason": reason}),
-    };
-    json!({
-        "id": pending.id,
-        "state": pending.state.code(),
-        "reason": pending.reason,
-        "initiator": pending.initiator().as_str(),
-        "proposed_at": clock::format(pending.proposed_at),
-        "expires_at": clock::format(pending.expires_at),
-        "required": pending.required,
-        "approvals": pending.approvals.iter().map(|(actor, seq)| json!({"actor": actor.as_str(), "seq": seq})).collect::<Vec<_>>(),
-        "closed": closed,
-        "command": command_view(register, &pending.command),
-    })
+/// A page of pending instructions, oldest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PendingPage {
+    items: Vec<PendingView>,
+    /// The `after` of the next page; null on the last.
+    next_after: Option<u64>,
 }
 
 #[utoipa::path(get, path = "/v1/pending", params(PendingQuery),
-    responses((status = 200, description = "One page of pending instructions, oldest first", body = Object),
+    responses((status = 200, description = "One page of pending instructions, oldest first", body = PendingPage),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
     q: Result<Query<PendingQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PendingPage>, ApiError> {
     state.authorize(&headers, STAFF)?;
     let q = crate::routes::query(q)?;
     let limit = crate::routes::page_limit(q.limit)?;
     let after = q.after.unwrap_or(0);
-    let value = state
+    let page = state
         .engine
         .read(move |store| {
             let register = store.register();
-            let items: Vec<Value> = register
+            let items: Vec<PendingView> = register
                 .pendings()
                 .filter(|p| p.id > after && q.state.is_none_or(|wanted| wanted == p.state.kind()))
                 .take(limit)
-                .map(|p| pending_view(register, p))
+                .map(|p| PendingView::of(register, p))
                 .collect();
-            let next = (items.len() == limit).then(|| items.last().and_then(|v| v["id"].as_u64())).flatten();
-            json!({"items": items, "next_after": next})
+            let next_after = (items.len() == limit).then(|| items.last().map(|p| p.id)).flatten();
+            PendingPage { items, next_after }
         })
         .await?;
-    Ok(Json(value))
+    Ok(Json(page))
 }
 
 #[utoipa::path(get, path = "/v1/pending/{id}", params(("id" = u64, Path, format = "uint64", minimum = 1, maximum = 18_446_744_073_709_551_615_u64, description = "The pending instruction's id")),
-    responses((status = 200, description = "The pending instruction", body = Object),
+    responses((status = 200, description = "The pending instruction", body = PendingView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,
     id: Result<Path<u64>, axum::extract::rejection::PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PendingView>, ApiError> {
     state.authorize(&headers, STAFF)?;
     let id = pending_id(id)?;
     state
@@ -156,7 +116,7 @@ pub(crate) async fn one(
             let register = store.register();
             register
                 .pending(id)
-                .map(|p| Json(pending_view(register, p)))
+                .map(|p| Json(PendingView::of(register, p)))
                 .ok_or_else(|| ApiError::not_found(format!("no pending instruction has id {id}")))
         })
         .await?

@@ -16,7 +16,6 @@ pub mod metrics;
 mod oversight;
 mod routes;
 mod safeguarding;
-pub mod views;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

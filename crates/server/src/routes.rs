@@ -15,13 +15,14 @@ use ringfence_store::{BATCH_MAX, HISTORY_LIMIT_MAX, Subject};
 use ringfence_wire::clock;
 use ringfence_wire::input::{self, Defaults, Parsed};
 use ringfence_wire::views::entities::{ClientView, EntityView, KeySetView, SubCustodianEntityView, WalletView};
+use ringfence_wire::views::journal::{HistoryView, RecordedView};
 use ringfence_wire::views::{AssetView, BalancesView, SummaryView, account_code};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::{AppState, PAGE_LIMIT_MAX, Principal, views};
+use crate::{AppState, PAGE_LIMIT_MAX, Principal};
 use ringfence_wire::schema::{
     AuthorisationBasisCode, BeneficiaryCode, ClassKindCode, ClientCategoryCode, FiatAccountClassCode, InstitutionKindCode,
     KeySchemeKindCode, MovementKindCode, PurposeCode, SegregationCode, SideCode, TierCode,
@@ -610,30 +611,6 @@ struct EntityPage {
     items: Vec<EntityView>,
     /// The `after` of the next page; null on the last.
     next_after: Option<u32>,
-}
-
-/// A page of a subject's movements, oldest first.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-struct HistoryView {
-    subject: String,
-    movements: Vec<RecordedView>,
-    /// The `after` of the next page; null on the last.
-    next_after: Option<u64>,
-}
-
-/// One journaled movement.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-struct RecordedView {
-    seq: u64,
-    recorded_at: String,
-    effective_at: String,
-    actor: String,
-    instruction: String,
-    /// Key, kind, corrected movement and postings.
-    #[schema(value_type = Object)]
-    movement: Value,
 }
 
 /// The journal checked against its hash chain: intact up to its head, or broken at an entry.
@@ -1260,7 +1237,7 @@ async fn history(
     State(state): State<AppState>,
     headers: HeaderMap,
     q: Result<Query<HistoryQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HistoryView>, ApiError> {
     let principal = state.authorize(&headers, STAFF_AND_CLIENTS)?;
     let q = query(q)?;
     let subject = subject_of(&q.client, &q.wallet, q.own, &principal)?;
@@ -1279,8 +1256,8 @@ async fn history(
                 .history_after(&subject, from, to, after, limit.min(HISTORY_LIMIT_MAX))
                 .map_err(|e| ApiError::unavailable(e.to_string()))?;
             let next = (page.len() == limit as usize).then(|| page.last().map(|r| r.seq)).flatten();
-            let movements: Vec<Value> = page.iter().map(views::recorded).collect();
-            Ok(Json(json!({"subject": account_code(&account_of(&subject)), "movements": movements, "next_after": next})))
+            let movements = page.iter().filter_map(|r| RecordedView::of(r.seq, r.recorded_at, &r.command, r.pending)).collect();
+            Ok(Json(HistoryView { subject: account_code(&account_of(&subject)), movements, next_after: next }))
         })
         .await?
 }

@@ -9,6 +9,7 @@
 //! by hand.
 
 pub mod entities;
+pub mod journal;
 pub mod oversight;
 pub mod policy;
 
