@@ -536,20 +536,16 @@ pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -
                     submit(&mut store, who, "exception-policy", Action::SetExceptionPolicy(policy), out)
                 }
                 _ => {
-                    let (policy, seq) = store.register().exception_policy();
+                    let clocks = ringfence_wire::views::policy::ExceptionClocksView::of(store.register());
                     if *json {
-                        writeln!(
-                            out,
-                            "{}",
-                            json!({"resolution_hours": policy.resolution_hours, "confirmation_hours": policy.confirmation_hours, "seq": seq})
-                        )?;
+                        writeln!(out, "{}", serde_json::to_string(&clocks)?)?;
                     } else {
                         writeln!(
                             out,
                             "exceptions are due {} h after they open (then escalated); a movement or transfer may wait {} h for its counterpart{}",
-                            policy.resolution_hours,
-                            policy.confirmation_hours,
-                            if seq.is_none() { " (defaults)" } else { "" }
+                            clocks.resolution_hours,
+                            clocks.confirmation_hours,
+                            if clocks.seq.is_none() { " (defaults)" } else { "" }
                         )?;
                     }
                     Ok(ExitCode::SUCCESS)

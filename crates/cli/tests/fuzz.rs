@@ -282,11 +282,13 @@ fn journal_entries_after_a_sequence_number_beyond_i64_are_an_empty_page_not_the_
 /// `ringfence summary --json` and `GET /v1/summary` serialize one view: the same bytes for the
 /// same store (the CLI adds a newline).
 #[test]
-fn the_cli_and_the_api_give_the_same_summary_and_balances_byte_for_byte() {
+fn the_cli_and_the_api_give_the_same_summary_balances_and_policies_byte_for_byte() {
     let Fixture { dir: _dir, data_dir, token, server } = fixture();
     // Each view: the API's route and the CLI command that shows the same thing.
-    let views: [(&str, &[&str]); 4] = [
+    let views: [(&str, &[&str]); 6] = [
         ("/v1/summary", &["summary", "--json"]),
+        ("/v1/policy", &["policy", "show", "--json"]),
+        ("/v1/policy/exceptions", &["exceptions", "policy", "--json"]),
         ("/v1/balances?client=client-1", &["balance", "--client", "client-1", "--json"]),
         (
             "/v1/balances?wallet=omnibus-hot&at=2026-03-01T00:00:00Z",
@@ -312,7 +314,7 @@ fn the_cli_and_the_api_give_the_same_summary_and_balances_byte_for_byte() {
     let summary: serde_json::Value = serde_json::from_str(&answers[0]).unwrap();
     assert!(summary["journal_seq"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(summary["assets"][0]["asset"]["id"], "eip155:1/slip44:60", "{summary}");
-    let balances: serde_json::Value = serde_json::from_str(&answers[1]).unwrap();
+    let balances: serde_json::Value = serde_json::from_str(&answers[3]).unwrap();
     assert_eq!(balances["subject"], "position:client-1", "{balances}");
     assert!(!balances["balances"].as_array().unwrap().is_empty(), "{balances}");
 }

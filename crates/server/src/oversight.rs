@@ -15,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringfence_core::{
-    Action, Actor, Command, Exception, ExceptionPolicy, ExceptionState, IdempotencyKey, Register, Resolution, Severity, Status, Timestamp,
+    Action, Actor, Command, Exception, ExceptionPolicy, ExceptionState, IdempotencyKey, Resolution, Severity, Status, Timestamp,
 };
 use ringfence_store::Store;
 use ringfence_watch::views::{breaks_csv, run_summary, run_view};
@@ -171,16 +171,6 @@ pub(crate) struct ExceptionPage {
     next_after: Option<u64>,
 }
 
-/// The exception policy in force.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-pub(crate) struct ExceptionPolicyView {
-    resolution_hours: u32,
-    confirmation_hours: u32,
-    /// The entry that set it; null while the defaults (24 and 24) apply.
-    seq: Option<u64>,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -235,11 +225,6 @@ pub(crate) struct ExceptionsQuery {
 }
 
 // ----- views ------------------------------------------------------------------------------
-
-fn policy_view(register: &Register) -> Value {
-    let (policy, seq) = register.exception_policy();
-    json!({"resolution_hours": policy.resolution_hours, "confirmation_hours": policy.confirmation_hours, "seq": seq})
-}
 
 // ----- bodies -----------------------------------------------------------------------------
 
@@ -675,11 +660,14 @@ pub(crate) async fn reject(
 // ----- policy -----------------------------------------------------------------------------
 
 #[utoipa::path(get, path = "/v1/policy/exceptions",
-    responses((status = 200, description = "The exception policy in force (`seq` null: the defaults)", body = ExceptionPolicyView),
+    responses((status = 200, description = "The exception policy in force (`seq` null: the defaults)", body = ringfence_wire::views::policy::ExceptionClocksView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub(crate) async fn policy(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<ringfence_wire::views::policy::ExceptionClocksView>, ApiError> {
     state.authorize(&headers, STAFF)?;
-    Ok(Json(state.engine.read(|store| policy_view(store.register())).await?))
+    Ok(Json(state.engine.read(|store| ringfence_wire::views::policy::ExceptionClocksView::of(store.register())).await?))
 }
 
 #[utoipa::path(put, path = "/v1/policy/exceptions",

@@ -107,7 +107,8 @@ impl ApprovalPolicyView {
     }
 }
 
-/// The exception clocks.
+/// The exception clocks: the report's `exceptions` section, `GET /v1/policy/exceptions` and
+/// `ringfence exceptions policy --json`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ExceptionClocksView {
     /// The entry that set them; null while the defaults apply.
@@ -116,6 +117,13 @@ pub struct ExceptionClocksView {
     pub resolution_hours: u32,
     /// Hours a movement leg may wait for its chain transfer.
     pub confirmation_hours: u32,
+}
+
+impl ExceptionClocksView {
+    pub fn of(register: &Register) -> ExceptionClocksView {
+        let (policy, seq) = register.exception_policy();
+        ExceptionClocksView { seq, resolution_hours: policy.resolution_hours, confirmation_hours: policy.confirmation_hours }
+    }
 }
 
 /// The safeguarding policy in force; percentages as text (`"80.00 %"`).
@@ -404,14 +412,9 @@ fn assessment(register: &Register, record: &AssessmentRecord, now: Timestamp) ->
 /// overdue).
 pub fn report(register: &Register, now: Timestamp) -> PolicyReport {
     let approvals = approvals(register);
-    let (exceptions, exceptions_seq) = register.exception_policy();
     PolicyReport {
         approvals,
-        exceptions: ExceptionClocksView {
-            seq: exceptions_seq,
-            resolution_hours: exceptions.resolution_hours,
-            confirmation_hours: exceptions.confirmation_hours,
-        },
+        exceptions: ExceptionClocksView::of(register),
         safeguarding: safeguarding(register),
         hot_cold: hot_cold(register, now),
         risk_assessments: register.risk_assessments().iter().map(|record| assessment(register, record, now)).collect(),
