@@ -455,9 +455,7 @@ impl Register {
                 Ok(Outcome::accepted(seq))
             }
             Action::RegisterSubCustodian(sub) => {
-                if let Some(&index) = self.sub_custodian_index.get(&sub.id) {
-                    return existing(&self.sub_custodian_registrations[index as usize], sub, "sub-custodian", sub.id.as_str());
-                }
+                self.check_sub_custodian(sub)?;
                 let index = index_of(self.sub_custodians.len());
                 let seq = self.next_seq();
                 self.sub_custodians.push(Registered { value: sub.clone(), seq });
@@ -466,13 +464,7 @@ impl Register {
                 Ok(Outcome::accepted(seq))
             }
             Action::UpdateSubCustodianAuthorisation { id, reference, valid_until } => {
-                let Some(&index) = self.sub_custodian_index.get(id) else {
-                    return reject(Status::UnknownSubCustodian, format!("sub-custodian {id} is not registered"));
-                };
-                let entry = &self.sub_custodians[index as usize];
-                if entry.value.reference == *reference && entry.value.valid_until == *valid_until {
-                    return Ok(Outcome::already_exists(entry.seq));
-                }
+                let index = self.check_authorisation(id, reference, *valid_until)?;
                 let seq = self.next_seq();
                 let entry = &mut self.sub_custodians[index as usize];
                 entry.value.reference = reference.clone();
@@ -481,12 +473,7 @@ impl Register {
                 Ok(Outcome::accepted(seq))
             }
             Action::RegisterKeySet(key_set) => {
-                if let Some(&index) = self.key_set_index.get(&key_set.id) {
-                    return existing(&self.key_sets[index as usize], key_set, "key set", key_set.id.as_str());
-                }
-                if let Some(problem) = key_set.scheme_problem() {
-                    return reject(Status::InvalidKeyScheme, format!("key set {}: {problem}", key_set.id));
-                }
+                self.check_key_set(key_set)?;
                 let index = index_of(self.key_sets.len());
                 let seq = self.next_seq();
                 self.key_sets.push(Registered { value: key_set.clone(), seq });
@@ -541,6 +528,43 @@ impl Register {
             | Action::EscalateException { .. } => unreachable!("oversight commands are applied by oversight_command()"),
             Action::Safeguard(_) => unreachable!("safeguarding commands are applied by safeguard_command()"),
         }
+    }
+
+    // The check halves of the registrations four-eyes control can hold back: the register
+    // calls them before it mutates, and `four_eyes::precheck` calls the same ones, so a
+    // command that could never apply is refused at once rather than sent for approval.
+
+    /// A key set can be registered: `Err` with `already_exists`, `entity_conflict` or
+    /// `invalid_key_scheme` otherwise.
+    pub(super) fn check_key_set(&self, key_set: &KeySet) -> Check<()> {
+        if let Some(&index) = self.key_set_index.get(&key_set.id) {
+            return existing(&self.key_sets[index as usize], key_set, "key set", key_set.id.as_str()).map(|_| ());
+        }
+        if let Some(problem) = key_set.scheme_problem() {
+            return reject(Status::InvalidKeyScheme, format!("key set {}: {problem}", key_set.id));
+        }
+        Ok(())
+    }
+
+    /// A sub-custodian can be registered: `Err` with `already_exists` or `entity_conflict`.
+    pub(super) fn check_sub_custodian(&self, sub: &SubCustodian) -> Check<()> {
+        match self.sub_custodian_index.get(&sub.id) {
+            Some(&index) => existing(&self.sub_custodian_registrations[index as usize], sub, "sub-custodian", sub.id.as_str()).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// A sub-custodian's authorisation can be updated: its index, or `Err` with
+    /// `unknown_sub_custodian` or `already_exists`.
+    pub(super) fn check_authorisation(&self, id: &SubCustodianId, reference: &str, valid_until: Timestamp) -> Check<u32> {
+        let Some(&index) = self.sub_custodian_index.get(id) else {
+            return reject(Status::UnknownSubCustodian, format!("sub-custodian {id} is not registered"));
+        };
+        let entry = &self.sub_custodians[index as usize];
+        if entry.value.reference == reference && entry.value.valid_until == valid_until {
+            return Err(Outcome::already_exists(entry.seq));
+        }
+        Ok(index)
     }
 
     /// Whether a wallet change can apply: same address and tier; a class change only when the

@@ -291,35 +291,16 @@ impl Register {
                 self.scratch = scratch;
                 result.err()
             }
-            Action::RegisterKeySet(key_set) => {
-                if let Some(&index) = self.key_set_index.get(&key_set.id) {
-                    return super::existing(&self.key_sets[index as usize], key_set, "key set", key_set.id.as_str()).err();
-                }
-                key_set
-                    .scheme_problem()
-                    .map(|problem| Outcome::rejected(Status::InvalidKeyScheme, format!("key set {}: {problem}", key_set.id)))
-            }
-            Action::RegisterSubCustodian(sub) => {
-                let index = *self.sub_custodian_index.get(&sub.id)?;
-                super::existing(&self.sub_custodian_registrations[index as usize], sub, "sub-custodian", sub.id.as_str()).err()
-            }
+            // The same check halves the register runs before it applies each of these.
+            Action::RegisterKeySet(key_set) => self.check_key_set(key_set).err(),
+            Action::RegisterSubCustodian(sub) => self.check_sub_custodian(sub).err(),
             Action::UpdateSubCustodianAuthorisation { id, reference, valid_until } => {
-                let Some(&index) = self.sub_custodian_index.get(id) else {
-                    return Some(Outcome::rejected(Status::UnknownSubCustodian, format!("sub-custodian {id} is not registered")));
-                };
-                let entry = &self.sub_custodians[index as usize];
-                (entry.value.reference == *reference && entry.value.valid_until == *valid_until).then(|| Outcome::already_exists(entry.seq))
+                self.check_authorisation(id, reference, *valid_until).err()
             }
             Action::ChangeWallet(wallet) => self.check_wallet_change(&command.meta, wallet).err(),
             Action::Safeguard(action) => self.check_safeguard(&command.meta, action).err(),
             Action::SetApprovalPolicy(policy) => self.check_policy(policy).err(),
-            Action::SetExceptionPolicy(policy) => {
-                if let Some(problem) = policy.problem() {
-                    return Some(Outcome::rejected(Status::InvalidPolicy, problem));
-                }
-                let (current, seq) = self.exception_policy();
-                seq.filter(|_| current == *policy).map(Outcome::already_exists)
-            }
+            Action::SetExceptionPolicy(policy) => self.check_exception_policy(policy).err(),
             // Never gated by `needs_approval`, so never prechecked.
             Action::RegisterAsset(_)
             | Action::RegisterClient(_)

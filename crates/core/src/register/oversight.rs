@@ -360,15 +360,22 @@ impl Register {
         }
     }
 
-    fn set_exception_policy(&mut self, policy: &ExceptionPolicy) -> Check<Outcome> {
+    /// An exception policy can be set: `Err` with `invalid_policy` or `already_exists`
+    /// (also four-eyes control's precheck).
+    pub(super) fn check_exception_policy(&self, policy: &ExceptionPolicy) -> Check<()> {
         if let Some(problem) = policy.problem() {
             return reject(Status::InvalidPolicy, problem);
         }
         if let Some(current) = &self.oversight.policy
             && current.value == *policy
         {
-            return Ok(Outcome::already_exists(current.seq));
+            return Err(Outcome::already_exists(current.seq));
         }
+        Ok(())
+    }
+
+    fn set_exception_policy(&mut self, policy: &ExceptionPolicy) -> Check<Outcome> {
+        self.check_exception_policy(policy)?;
         let seq = self.next_seq();
         self.oversight.policy = Some(Registered { value: *policy, seq });
         Ok(Outcome::accepted(seq))
