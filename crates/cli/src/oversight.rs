@@ -13,10 +13,10 @@ use ringfence_core::{
     RunRecord, Severity, Status,
 };
 use ringfence_store::{Store, hex};
-use ringfence_watch::views::{breaks_csv, run_view};
+use ringfence_watch::views::breaks_csv;
 use ringfence_watch::{Node, Settings};
 use ringfence_wire::clock;
-use ringfence_wire::views::oversight::ExceptionView;
+use ringfence_wire::views::oversight::{ExceptionView, RunView};
 use serde_json::{Value, json};
 
 use crate::{Cli, open};
@@ -348,7 +348,7 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
             let register = store.register();
             let record = register.recon_run(result.id).context("the run just recorded is not in the register")?;
             if args.json {
-                writeln!(out, "{}", run_view(register, record))?;
+                writeln!(out, "{}", serde_json::to_string(&RunView::of(register, record))?)?;
             } else {
                 for ingested in &result.ingested {
                     if let Ok(figures) = &ingested.result {
@@ -373,7 +373,8 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
             let all = register.recon_runs();
             let runs: Vec<&RunRecord> = all[all.len().saturating_sub(*limit)..].iter().collect();
             if *json {
-                writeln!(out, "{}", Value::Array(runs.iter().map(|r| run_view(register, r)).collect()))?;
+                let views: Vec<RunView> = runs.iter().map(|r| RunView::of(register, r)).collect();
+                writeln!(out, "{}", serde_json::to_string(&views)?)?;
             } else if runs.is_empty() {
                 writeln!(out, "no reconciliation run is recorded yet; run: ringfence recon run")?;
             } else {
@@ -399,7 +400,7 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
                 bail!("no reconciliation run has id {id}; `ringfence recon runs` lists them");
             };
             if *json {
-                writeln!(out, "{}", run_view(register, record))?;
+                writeln!(out, "{}", serde_json::to_string(&RunView::of(register, record))?)?;
             } else if *csv {
                 out.write_all(breaks_csv(record).as_bytes())?;
             } else {

@@ -18,10 +18,10 @@ use ringfence_core::{
     Action, Actor, Command, Exception, ExceptionPolicy, ExceptionState, IdempotencyKey, Resolution, Severity, Status, Timestamp,
 };
 use ringfence_store::Store;
-use ringfence_watch::views::{breaks_csv, run_summary, run_view};
+use ringfence_watch::views::breaks_csv;
 use ringfence_watch::{RunRequest, WatchError};
 use ringfence_wire::clock;
-use ringfence_wire::views::oversight::{ExceptionView, is_overdue};
+use ringfence_wire::views::oversight::{ExceptionView, RunSummaryView, RunView, is_overdue};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -97,68 +97,10 @@ pub(crate) struct ExceptionPolicyBody {
     confirmation_hours: u32,
 }
 
-/// A recorded reconciliation run.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-pub(crate) struct RunView {
-    /// The run's id: the sequence number of its journal entry.
-    id: u64,
-    recorded_at: String,
-    /// Who made the run (`ringfence` for the daily run).
-    ran_by: String,
-    cut_off: String,
-    /// No breaks, and every source was read.
-    clean: bool,
-    /// What was read: `chain` (at a block), `unavailable` (a chain that could not be read: its
-    /// wallets are unknown, never zero), `statement` (a sub-custodian statement and its SHA-256).
-    #[schema(value_type = Vec<Object>)]
-    sources: Vec<Value>,
-    /// Comparisons made, and how many matched.
-    checked: u64,
-    matched: u64,
-    /// Hex SHA-256 of the run's full report.
-    #[schema(pattern = "^[0-9a-f]{64}$")]
-    report_sha256: String,
-    breaks: Vec<BreakView>,
-}
-
-/// One break of a run and the exception it opened (or saw again).
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-pub(crate) struct BreakView {
-    exception: u64,
-    kind: String,
-    /// `warning` or `critical`.
-    severity: String,
-    subject: String,
-    detail: String,
-    /// The exception's state now.
-    state: Option<String>,
-}
-
-/// A run in a list: as `RunView`, with the number of breaks instead of the breaks.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-pub(crate) struct RunSummary {
-    id: u64,
-    recorded_at: String,
-    ran_by: String,
-    cut_off: String,
-    clean: bool,
-    #[schema(value_type = Vec<Object>)]
-    sources: Vec<Value>,
-    checked: u64,
-    matched: u64,
-    #[schema(pattern = "^[0-9a-f]{64}$")]
-    report_sha256: String,
-    break_count: u64,
-}
-
 /// A page of runs, oldest first.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct RunPage {
-    items: Vec<RunSummary>,
+    items: Vec<RunSummaryView>,
     /// The `after` of the next page; null on the last.
     next_after: Option<u64>,
 }
@@ -371,22 +313,22 @@ pub(crate) async fn runs(
     State(state): State<AppState>,
     headers: HeaderMap,
     q: Result<Query<RunsQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunPage>, ApiError> {
     state.authorize(&headers, STAFF)?;
     let q = crate::routes::query(q)?;
     let limit = crate::routes::page_limit(q.limit)?;
     let after = q.after.unwrap_or(0);
-    let value = state
+    let page = state
         .engine
         .read(move |store| {
             let runs = store.register().recon_runs();
             let start = runs.partition_point(|run| run.id <= after);
-            let items: Vec<Value> = runs[start..].iter().take(limit).map(run_summary).collect();
-            let next = (items.len() == limit).then(|| items.last().and_then(|v| v["id"].as_u64())).flatten();
-            json!({"items": items, "next_after": next})
+            let items: Vec<RunSummaryView> = runs[start..].iter().take(limit).map(RunSummaryView::of).collect();
+            let next_after = (items.len() == limit).then(|| items.last().map(|run| run.head.id)).flatten();
+            RunPage { items, next_after }
         })
         .await?;
-    Ok(Json(value))
+    Ok(Json(page))
 }
 
 #[utoipa::path(get, path = "/v1/recon/runs/{id}",
@@ -411,7 +353,7 @@ pub(crate) async fn run(
             let register = store.register();
             let record = register.recon_run(id).ok_or_else(|| ApiError::not_found(format!("no reconciliation run has id {id}")))?;
             Ok(match format {
-                Format::Json => Json(run_view(register, record)).into_response(),
+                Format::Json => Json(RunView::of(register, record)).into_response(),
                 Format::Csv => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], breaks_csv(record)).into_response(),
             })
         })
@@ -485,7 +427,7 @@ pub(crate) async fn make_run(
         }
     };
     state.engine.refresh().await?;
-    let view = state.engine.read(move |store| store.register().recon_run(id).map(|record| run_view(store.register(), record))).await?;
+    let view = state.engine.read(move |store| store.register().recon_run(id).map(|record| RunView::of(store.register(), record))).await?;
     match view {
         Some(view) => Ok((StatusCode::CREATED, Json(view)).into_response()),
         None => {

@@ -33,6 +33,7 @@ use ringfence_core::{
 use ringfence_recon::{Check, Finding, Observation, Observations, Observed, Report, Statement, StatementError, StatementFormat, Verdict};
 use ringfence_store::{Store, StoreError, hex};
 use ringfence_wire::clock;
+use ringfence_wire::views::oversight::SourceView;
 use sha2::{Digest as _, Sha256};
 
 /// Observations recorded per ingestion step: the register keeps at most this many block
@@ -370,29 +371,8 @@ fn truncated(mut text: String) -> String {
 
 /// A run's sources as JSON.
 pub fn sources_json(sources: &[RunSource]) -> serde_json::Value {
-    serde_json::Value::Array(
-        sources
-            .iter()
-            .map(|source| match source {
-                RunSource::Chain { chain, block } => serde_json::json!({
-                    "kind": "chain",
-                    "chain": chain,
-                    "block_number": block.number,
-                    "block_hash": format!("0x{}", hex(&block.hash)),
-                    "block_time": clock::format(Timestamp::from_micros(i64::try_from(block.timestamp).unwrap_or(i64::MAX / 1_000_000) * 1_000_000)),
-                }),
-                RunSource::Unavailable { chain, reason } => serde_json::json!({"kind": "unavailable", "chain": chain, "reason": reason}),
-                RunSource::Statement { sub_custodian, reference, file, sha256, rows } => serde_json::json!({
-                    "kind": "statement",
-                    "sub_custodian": sub_custodian.as_str(),
-                    "reference": reference,
-                    "file": file,
-                    "sha256": hex(sha256),
-                    "rows": rows,
-                }),
-            })
-            .collect(),
-    )
+    let views: Vec<SourceView> = sources.iter().map(SourceView::of).collect();
+    serde_json::to_value(views).unwrap_or(serde_json::Value::Null)
 }
 
 /// Runs a reconciliation at the request's cut-off and records it. See the crate documentation.

@@ -2,7 +2,8 @@
 //! `GET /v1/exceptions/{id}` return, with the OpenAPI schema taken from the same structs; the
 //! CLI's text is rendered from their fields.
 
-use ringfence_core::{Exception, ExceptionKind, ExceptionState, Resolution, Severity, Timestamp};
+use ringfence_core::register::RunRecord;
+use ringfence_core::{Exception, ExceptionKind, ExceptionState, Register, Resolution, RunSource, Severity, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -102,5 +103,179 @@ impl ExceptionView {
             resolved_at: exception.resolved.as_ref().map(|(_, _, at)| clock::format(*at)),
             resolved_seq: exception.resolved.as_ref().map(|(_, seq, _)| *seq),
         }
+    }
+}
+
+/// Lower-case hex of a digest.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a reconciliation run read. The fields are in alphabetical order, the order the
+/// evidence report has always written them in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SourceView {
+    /// Balances read from a chain at a block (the last at or before the cut-off).
+    Chain {
+        /// `0x` and the block hash in hex.
+        block_hash: String,
+        block_number: u64,
+        block_time: String,
+        chain: String,
+        /// `chain`.
+        #[schema(value_type = String)]
+        kind: &'static str,
+    },
+    /// A chain whose node could not be read: its wallets are unknown, never zero.
+    Unavailable {
+        chain: String,
+        /// `unavailable`.
+        #[schema(value_type = String)]
+        kind: &'static str,
+        reason: String,
+    },
+    /// A sub-custodian statement and the SHA-256 of the file as imported.
+    Statement {
+        file: String,
+        /// `statement`.
+        #[schema(value_type = String)]
+        kind: &'static str,
+        reference: String,
+        rows: u64,
+        sha256: String,
+        sub_custodian: String,
+    },
+}
+
+impl SourceView {
+    pub fn of(source: &RunSource) -> SourceView {
+        match source {
+            RunSource::Chain { chain, block } => SourceView::Chain {
+                block_hash: format!("0x{}", hex(&block.hash)),
+                block_number: block.number,
+                block_time: clock::format(Timestamp::from_micros(
+                    i64::try_from(block.timestamp).unwrap_or(i64::MAX / 1_000_000).saturating_mul(1_000_000),
+                )),
+                chain: chain.clone(),
+                kind: "chain",
+            },
+            RunSource::Unavailable { chain, reason } => {
+                SourceView::Unavailable { chain: chain.clone(), kind: "unavailable", reason: reason.clone() }
+            }
+            RunSource::Statement { sub_custodian, reference, file, sha256, rows } => SourceView::Statement {
+                file: file.clone(),
+                kind: "statement",
+                reference: reference.clone(),
+                rows: *rows,
+                sha256: hex(sha256),
+                sub_custodian: sub_custodian.as_str().to_owned(),
+            },
+        }
+    }
+}
+
+/// What every view of a recorded run shows.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunHead {
+    /// The run's id: the sequence number of its journal entry.
+    pub id: u64,
+    pub recorded_at: String,
+    /// Who made the run (`ringfence` for the daily run).
+    pub ran_by: String,
+    pub cut_off: String,
+    /// No breaks, and every source was read.
+    pub clean: bool,
+    /// What was read: a chain at a block, a chain that could not be read, a statement.
+    pub sources: Vec<SourceView>,
+    /// Comparisons made, and how many matched.
+    pub checked: u64,
+    pub matched: u64,
+    /// Hex SHA-256 of the run's full report.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub report_sha256: String,
+}
+
+impl RunHead {
+    fn of(record: &RunRecord) -> RunHead {
+        RunHead {
+            id: record.id,
+            recorded_at: clock::format(record.recorded_at),
+            ran_by: record.actor.as_str().to_owned(),
+            cut_off: clock::format(record.run.cut_off),
+            clean: record.run.is_clean(),
+            sources: record.run.sources.iter().map(SourceView::of).collect(),
+            checked: record.run.checked,
+            matched: record.run.matched,
+            report_sha256: hex(&record.run.report_sha256),
+        }
+    }
+}
+
+/// A recorded reconciliation run with its breaks: `GET /v1/recon/runs/{id}`, `POST
+/// /v1/recon/runs`, `ringfence recon show --json`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunView {
+    #[serde(flatten)]
+    pub head: RunHead,
+    pub breaks: Vec<BreakView>,
+}
+
+/// A run in a list (`GET /v1/recon/runs`): the number of breaks instead of the breaks.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunSummaryView {
+    #[serde(flatten)]
+    pub head: RunHead,
+    pub break_count: u64,
+}
+
+/// One break of a run and the exception it opened (or saw again).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BreakView {
+    pub exception: u64,
+    #[serde(serialize_with = "code")]
+    #[schema(value_type = crate::schema::ExceptionKindCode)]
+    pub kind: ExceptionKind,
+    #[serde(serialize_with = "code")]
+    #[schema(value_type = crate::schema::SeverityCode)]
+    pub severity: Severity,
+    pub subject: String,
+    pub detail: String,
+    /// The exception's state now.
+    #[schema(value_type = Option<crate::schema::ExceptionStateCode>)]
+    #[serde(serialize_with = "optional_code")]
+    pub state: Option<ExceptionState>,
+}
+
+fn optional_code<S: serde::Serializer>(value: &Option<ExceptionState>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(state) => serializer.serialize_str(ringfence_core::Code::code(*state)),
+        None => serializer.serialize_none(),
+    }
+}
+
+impl RunView {
+    pub fn of(register: &Register, record: &RunRecord) -> RunView {
+        let breaks = record
+            .run
+            .breaks
+            .iter()
+            .zip(&record.exceptions)
+            .map(|(found, exception)| BreakView {
+                exception: *exception,
+                kind: found.kind,
+                severity: found.severity,
+                subject: found.subject.clone(),
+                detail: found.detail.clone(),
+                state: register.exception(*exception).map(|e| e.state),
+            })
+            .collect();
+        RunView { head: RunHead::of(record), breaks }
+    }
+}
+
+impl RunSummaryView {
+    pub fn of(record: &RunRecord) -> RunSummaryView {
+        RunSummaryView { head: RunHead::of(record), break_count: record.run.breaks.len() as u64 }
     }
 }
