@@ -172,12 +172,12 @@ fn safeguarding_text(report: &PolicyReport, out: &mut dyn Write) -> Result<()> {
         writeln!(
             out,
             "  {} ({}, {} {}): authorisation {} until {}; holds {}",
-            sub.id,
-            sub.name,
-            sub.basis.code(),
-            sub.reference,
+            sub.registration.id,
+            sub.registration.name,
+            sub.registration.basis.code(),
+            sub.registration.reference,
             sub.status,
-            sub.valid_until,
+            sub.registration.valid_until,
             shares(&sub.holdings)
         )?;
     }

@@ -33,6 +33,14 @@ fn code<S: Serializer, T: Code>(value: &T, serializer: S) -> Result<S::Ok, S::Er
     serializer.serialize_str(value.code())
 }
 
+/// An optional closed enum as its code, or null.
+fn optional_code<S: Serializer, T: Code>(value: &Option<T>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.serialize_str(value.code()),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// A registered asset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AssetView {

@@ -7,7 +7,7 @@ use ringfence_core::{Exception, ExceptionKind, ExceptionState, Register, Resolut
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::code;
+use super::{code, optional_code};
 use crate::clock;
 
 /// An exception and its history.
@@ -245,13 +245,6 @@ pub struct BreakView {
     #[schema(value_type = Option<crate::schema::ExceptionStateCode>)]
     #[serde(serialize_with = "optional_code")]
     pub state: Option<ExceptionState>,
-}
-
-fn optional_code<S: serde::Serializer>(value: &Option<ExceptionState>, serializer: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(state) => serializer.serialize_str(ringfence_core::Code::code(*state)),
-        None => serializer.serialize_none(),
-    }
 }
 
 impl RunView {

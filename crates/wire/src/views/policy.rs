@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 use ringfence_core::register::{AssessmentRecord, InstructionRecord, share_bp};
 use ringfence_core::safeguard::percent;
 use ringfence_core::{
-    Account, Amount, AuthorisationBasis, Beneficiary, ClassKind, Custodian, FiatAccountClass, InstitutionKind, KeyScheme, OwnAccountUse,
-    PendingState, Purpose, Register, Timestamp,
+    Account, Amount, Beneficiary, ClassKind, Custodian, FiatAccountClass, InstitutionKind, KeyScheme, OwnAccountUse, PendingState, Purpose,
+    Register, Timestamp,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::entities::SubCustodianEntityView;
 use super::{code, digits, units};
 use crate::clock;
 
@@ -264,16 +265,12 @@ pub struct HoldingShare {
     pub share_of_client_holdings: String,
 }
 
-/// A sub-custodian with its authorisation and holdings.
+/// A sub-custodian (as `GET /v1/entities/sub-custodians` shows it) with where its
+/// authorisation stands and what it holds.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SubCustodianView {
-    pub id: String,
-    pub name: String,
-    #[serde(serialize_with = "code")]
-    #[schema(value_type = crate::schema::AuthorisationBasisCode)]
-    pub basis: AuthorisationBasis,
-    pub reference: String,
-    pub valid_until: String,
+    #[serde(flatten)]
+    pub registration: SubCustodianEntityView,
     /// `live`, `lapsing` (within the notice period) or `lapsed`.
     #[schema(value_type = String)]
     pub status: &'static str,
@@ -527,11 +524,7 @@ fn sub_custody(register: &Register, now: Timestamp) -> SubCustodyView {
     let sub_custodians = register
         .sub_custodians()
         .map(|sub| SubCustodianView {
-            id: sub.id.as_str().to_owned(),
-            name: sub.name.clone(),
-            basis: sub.basis,
-            reference: sub.reference.clone(),
-            valid_until: clock::format(sub.valid_until),
+            registration: SubCustodianEntityView::of(sub),
             status: register.authorisation_status(sub, now),
             holdings: shares(Some(sub.id.as_str())),
         })
