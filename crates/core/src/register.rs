@@ -367,28 +367,50 @@ impl Register {
         Ok(outcome)
     }
 
-    /// Decides a command on its merits, without four-eyes control.
+    /// Decides a command on its merits, without four-eyes control. One exhaustive match, no
+    /// wildcard: a new action does not compile until it is given its decision here. Every
+    /// decision is check, then commit: the check half reads the register and refuses with the
+    /// first rule broken in `Status` order; the commit half mutates and cannot refuse.
     fn decide(&mut self, command: &Command) -> Result<Outcome, InvariantViolation> {
-        Ok(match &command.action {
+        let meta = &command.meta;
+        let decided = match &command.action {
             Action::Movement(movement) => {
                 let mut scratch = std::mem::take(&mut self.scratch);
-                let outcome = match self.check_movement(&command.meta, movement, &mut scratch) {
-                    Ok(plan) => {
-                        self.commit_movement(&command.meta, movement, plan, &scratch)?;
-                        Outcome::accepted(self.seq)
-                    }
-                    Err(outcome) => outcome,
+                let decided = match self.check_movement(meta, movement, &mut scratch) {
+                    Ok(plan) => self.commit_movement(meta, movement, plan, &scratch).map(|()| Ok(Outcome::accepted(self.seq))),
+                    Err(outcome) => Ok(Err(outcome)),
                 };
                 self.scratch = scratch;
-                outcome
+                decided?
             }
-            action => match self
-                .oversight_command(&command.meta, action)
-                .or_else(|| self.safeguard_command(&command.meta, action))
-                .unwrap_or_else(|| self.apply_registration(&command.meta, action))
-            {
-                Ok(outcome) | Err(outcome) => outcome,
-            },
+            Action::RegisterAsset(asset) => self.check_asset(asset).map(|()| self.commit_asset(asset)),
+            Action::RegisterClient(client) => self.check_client(client).map(|()| self.commit_client(client)),
+            Action::RegisterSubCustodian(sub) => self.check_sub_custodian(sub).map(|()| self.commit_sub_custodian(sub)),
+            Action::UpdateSubCustodianAuthorisation { id, reference, valid_until } => {
+                self.check_authorisation(id, reference, *valid_until).map(|index| self.commit_authorisation(index, reference, *valid_until))
+            }
+            Action::RegisterKeySet(key_set) => self.check_key_set(key_set).map(|()| self.commit_key_set(key_set)),
+            Action::RegisterWallet(wallet) => self.check_wallet(meta, wallet).map(|segment| self.commit_wallet(wallet, segment)),
+            Action::ChangeWallet(wallet) => self.check_wallet_change(meta, wallet).map(|index| self.commit_wallet_change(wallet, index)),
+            Action::RegisterApiToken(token) => self.check_token(token).map(|()| self.commit_token(token)),
+            Action::RevokeApiToken { id } => self.check_revocation(id).map(|index| self.commit_revocation(index)),
+            Action::SetApprovalPolicy(policy) => self.set_policy(policy),
+            Action::ApprovePending { id } | Action::RejectPending { id, .. } | Action::ExpirePending { id } => {
+                reject(Status::UnknownPending, format!("pending instruction {id}: approvals are decided by four-eyes control"))
+            }
+            Action::WatchChain { chain, from_block } => self.watch_chain(chain, *from_block),
+            Action::ObserveChain(observation) => self.observe_chain(observation),
+            Action::RecordReconRun(run) => self.record_run(meta, run),
+            Action::SetExceptionPolicy(policy) => self.set_exception_policy(policy),
+            Action::InvestigateException { id } => self.investigate(meta, *id),
+            Action::ProposeResolution { id, reason, resolution } => self.propose_resolution(meta, *id, reason, resolution),
+            Action::ApproveResolution { id } => self.approve_resolution(meta, *id),
+            Action::RejectResolution { id, reason } => self.reject_resolution(meta, *id, reason),
+            Action::EscalateException { id } => self.escalate(*id),
+            Action::Safeguard(action) => self.decide_safeguard(meta, action),
+        };
+        Ok(match decided {
+            Ok(outcome) | Err(outcome) => outcome,
         })
     }
 
@@ -421,113 +443,118 @@ impl Register {
 
     // ----- registrations ---------------------------------------------------------------
 
-    fn apply_registration(&mut self, meta: &Meta, action: &Action) -> Check<Outcome> {
-        match action {
-            Action::RegisterAsset(asset) => {
-                if let Some(&index) = self.asset_index.get(&asset.id) {
-                    return existing(&self.assets[index as usize], asset, "asset", asset.id.as_str());
-                }
-                if asset.scale > crate::amount::SCALE_MAX {
-                    return reject(
-                        Status::InvalidScale,
-                        format!("asset {} has scale {}; at most 38 decimals fit in a u128", asset.id, asset.scale),
-                    );
-                }
-                let index = index_of(self.assets.len());
-                let seq = self.next_seq();
-                self.assets.push(Registered { value: asset.clone(), seq });
-                self.totals.push(Totals::default());
-                self.asset_index.insert(asset.id.clone(), index);
-                Ok(Outcome::accepted(seq))
-            }
-            Action::RegisterClient(client) => {
-                if let Some(&index) = self.client_index.get(&client.id) {
-                    return existing(&self.clients[index as usize], client, "client", client.id.as_str());
-                }
-                let index = index_of(self.clients.len());
-                let seq = self.next_seq();
-                self.clients.push(Registered { value: client.clone(), seq });
-                self.client_segments.push(match client.segregation {
-                    Segregation::Individual => Segment::Individual(index),
-                    Segregation::Omnibus => Segment::Omnibus,
-                });
-                self.client_index.insert(client.id.clone(), index);
-                Ok(Outcome::accepted(seq))
-            }
-            Action::RegisterSubCustodian(sub) => {
-                self.check_sub_custodian(sub)?;
-                let index = index_of(self.sub_custodians.len());
-                let seq = self.next_seq();
-                self.sub_custodians.push(Registered { value: sub.clone(), seq });
-                self.sub_custodian_registrations.push(Registered { value: sub.clone(), seq });
-                self.sub_custodian_index.insert(sub.id.clone(), index);
-                Ok(Outcome::accepted(seq))
-            }
-            Action::UpdateSubCustodianAuthorisation { id, reference, valid_until } => {
-                let index = self.check_authorisation(id, reference, *valid_until)?;
-                let seq = self.next_seq();
-                let entry = &mut self.sub_custodians[index as usize];
-                entry.value.reference = reference.clone();
-                entry.value.valid_until = *valid_until;
-                entry.seq = seq;
-                Ok(Outcome::accepted(seq))
-            }
-            Action::RegisterKeySet(key_set) => {
-                self.check_key_set(key_set)?;
-                let index = index_of(self.key_sets.len());
-                let seq = self.next_seq();
-                self.key_sets.push(Registered { value: key_set.clone(), seq });
-                self.key_set_index.insert(key_set.id.clone(), index);
-                Ok(Outcome::accepted(seq))
-            }
-            Action::RegisterWallet(wallet) => self.register_wallet(meta, wallet),
-            Action::RegisterApiToken(token) => {
-                if let Some(&index) = self.token_index.get(&token.id) {
-                    return existing(&self.tokens[index as usize], token, "token", token.id.as_str());
-                }
-                if let Some(client) = &token.client
-                    && !self.client_index.contains_key(client)
-                {
-                    return reject(Status::UnknownClient, format!("client {client} is not registered"));
-                }
-                if let Some(problem) = token.roles_problem() {
-                    return reject(Status::InvalidTokenRoles, format!("token {}: {problem}", token.id));
-                }
-                let index = index_of(self.tokens.len());
-                let seq = self.next_seq();
-                self.tokens.push(Registered { value: token.clone(), seq });
-                self.token_revocations.push(None);
-                self.token_index.insert(token.id.clone(), index);
-                Ok(Outcome::accepted(seq))
-            }
-            Action::RevokeApiToken { id } => {
-                let Some(&index) = self.token_index.get(id) else {
-                    return reject(Status::UnknownToken, format!("token {id} is not registered"));
-                };
-                if let Some(seq) = self.token_revocations[index as usize] {
-                    return Ok(Outcome::already_exists(seq));
-                }
-                let seq = self.next_seq();
-                self.token_revocations[index as usize] = Some(seq);
-                Ok(Outcome::accepted(seq))
-            }
-            Action::SetApprovalPolicy(policy) => self.set_policy(policy),
-            Action::ChangeWallet(wallet) => self.change_wallet(meta, wallet),
-            Action::ApprovePending { id } | Action::RejectPending { id, .. } | Action::ExpirePending { id } => {
-                reject(Status::UnknownPending, format!("pending instruction {id}: approvals are decided by four-eyes control"))
-            }
-            Action::Movement(_) => unreachable!("movements are applied by apply()"),
-            Action::WatchChain { .. }
-            | Action::ObserveChain(_)
-            | Action::RecordReconRun(_)
-            | Action::SetExceptionPolicy(_)
-            | Action::InvestigateException { .. }
-            | Action::ProposeResolution { .. }
-            | Action::ApproveResolution { .. }
-            | Action::RejectResolution { .. }
-            | Action::EscalateException { .. } => unreachable!("oversight commands are applied by oversight_command()"),
-            Action::Safeguard(_) => unreachable!("safeguarding commands are applied by safeguard_command()"),
+    /// An asset can be registered: `Err` with `already_exists`, `entity_conflict` or
+    /// `invalid_scale` otherwise.
+    fn check_asset(&self, asset: &Asset) -> Check<()> {
+        if let Some(&index) = self.asset_index.get(&asset.id) {
+            return existing(&self.assets[index as usize], asset, "asset", asset.id.as_str()).map(|_| ());
         }
+        if asset.scale > crate::amount::SCALE_MAX {
+            return reject(
+                Status::InvalidScale,
+                format!("asset {} has scale {}; at most 38 decimals fit in a u128", asset.id, asset.scale),
+            );
+        }
+        Ok(())
+    }
+
+    fn commit_asset(&mut self, asset: &Asset) -> Outcome {
+        let index = index_of(self.assets.len());
+        let seq = self.next_seq();
+        self.assets.push(Registered { value: asset.clone(), seq });
+        self.totals.push(Totals::default());
+        self.asset_index.insert(asset.id.clone(), index);
+        Outcome::accepted(seq)
+    }
+
+    /// A client can be registered: `Err` with `already_exists` or `entity_conflict` otherwise.
+    fn check_client(&self, client: &Client) -> Check<()> {
+        match self.client_index.get(&client.id) {
+            Some(&index) => existing(&self.clients[index as usize], client, "client", client.id.as_str()).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    fn commit_client(&mut self, client: &Client) -> Outcome {
+        let index = index_of(self.clients.len());
+        let seq = self.next_seq();
+        self.clients.push(Registered { value: client.clone(), seq });
+        self.client_segments.push(match client.segregation {
+            Segregation::Individual => Segment::Individual(index),
+            Segregation::Omnibus => Segment::Omnibus,
+        });
+        self.client_index.insert(client.id.clone(), index);
+        Outcome::accepted(seq)
+    }
+
+    fn commit_sub_custodian(&mut self, sub: &SubCustodian) -> Outcome {
+        let index = index_of(self.sub_custodians.len());
+        let seq = self.next_seq();
+        self.sub_custodians.push(Registered { value: sub.clone(), seq });
+        self.sub_custodian_registrations.push(Registered { value: sub.clone(), seq });
+        self.sub_custodian_index.insert(sub.id.clone(), index);
+        Outcome::accepted(seq)
+    }
+
+    fn commit_authorisation(&mut self, index: u32, reference: &str, valid_until: Timestamp) -> Outcome {
+        let seq = self.next_seq();
+        let entry = &mut self.sub_custodians[index as usize];
+        entry.value.reference = reference.to_owned();
+        entry.value.valid_until = valid_until;
+        entry.seq = seq;
+        Outcome::accepted(seq)
+    }
+
+    fn commit_key_set(&mut self, key_set: &KeySet) -> Outcome {
+        let index = index_of(self.key_sets.len());
+        let seq = self.next_seq();
+        self.key_sets.push(Registered { value: key_set.clone(), seq });
+        self.key_set_index.insert(key_set.id.clone(), index);
+        Outcome::accepted(seq)
+    }
+
+    /// An API token can be registered: `Err` with `already_exists`, `entity_conflict`,
+    /// `unknown_client` or `invalid_token_roles` otherwise.
+    fn check_token(&self, token: &ApiToken) -> Check<()> {
+        if let Some(&index) = self.token_index.get(&token.id) {
+            return existing(&self.tokens[index as usize], token, "token", token.id.as_str()).map(|_| ());
+        }
+        if let Some(client) = &token.client
+            && !self.client_index.contains_key(client)
+        {
+            return reject(Status::UnknownClient, format!("client {client} is not registered"));
+        }
+        if let Some(problem) = token.roles_problem() {
+            return reject(Status::InvalidTokenRoles, format!("token {}: {problem}", token.id));
+        }
+        Ok(())
+    }
+
+    fn commit_token(&mut self, token: &ApiToken) -> Outcome {
+        let index = index_of(self.tokens.len());
+        let seq = self.next_seq();
+        self.tokens.push(Registered { value: token.clone(), seq });
+        self.token_revocations.push(None);
+        self.token_index.insert(token.id.clone(), index);
+        Outcome::accepted(seq)
+    }
+
+    /// A token can be revoked: its index, or `Err` with `unknown_token` or (revoked before)
+    /// `already_exists`.
+    fn check_revocation(&self, id: &TokenId) -> Check<u32> {
+        let Some(&index) = self.token_index.get(id) else {
+            return reject(Status::UnknownToken, format!("token {id} is not registered"));
+        };
+        match self.token_revocations[index as usize] {
+            Some(seq) => Err(Outcome::already_exists(seq)),
+            None => Ok(index),
+        }
+    }
+
+    fn commit_revocation(&mut self, index: u32) -> Outcome {
+        let seq = self.next_seq();
+        self.token_revocations[index as usize] = Some(seq);
+        Outcome::accepted(seq)
     }
 
     // The check halves of the registrations four-eyes control can hold back: the register
@@ -649,8 +676,7 @@ impl Register {
         Ok(())
     }
 
-    fn change_wallet(&mut self, meta: &Meta, wallet: &Wallet) -> Check<Outcome> {
-        let index = self.check_wallet_change(meta, wallet)?;
+    fn commit_wallet_change(&mut self, wallet: &Wallet, index: u32) -> Outcome {
         let seq = self.next_seq();
         let previous = std::mem::replace(&mut self.wallets[index as usize], Registered { value: wallet.clone(), seq });
         self.wallet_registrations.entry(index).or_insert(previous);
@@ -659,13 +685,15 @@ impl Register {
             WalletClass::ClientOmnibus => Segment::Omnibus,
             WalletClass::ClientIndividual(client) => Segment::Individual(self.client_index[client]),
         };
-        Ok(Outcome::accepted(seq))
+        Outcome::accepted(seq)
     }
 
-    fn register_wallet(&mut self, meta: &Meta, wallet: &Wallet) -> Check<Outcome> {
+    /// A wallet can be registered: the segment its holdings count in, or `Err` with the first
+    /// rule broken in `Status` order.
+    fn check_wallet(&self, meta: &Meta, wallet: &Wallet) -> Check<Segment> {
         if let Some(&index) = self.wallet_index.get(&wallet.id) {
             let registered = self.wallet_registrations.get(&index).unwrap_or(&self.wallets[index as usize]);
-            return existing(registered, wallet, "wallet", wallet.id.as_str());
+            return existing(registered, wallet, "wallet", wallet.id.as_str()).map(|_| Segment::Firm);
         }
         // Checks in `Status` order.
         let client_index = match &wallet.class {
@@ -708,18 +736,21 @@ impl Register {
         {
             return reject(Status::SubCustodianNotAuthorised, format!("sub-custodian {} is not authorised at the effective time", sub.id));
         }
+        Ok(match client_index {
+            Some(client) => Segment::Individual(client),
+            None if wallet.class == WalletClass::Firm => Segment::Firm,
+            None => Segment::Omnibus,
+        })
+    }
+
+    fn commit_wallet(&mut self, wallet: &Wallet, segment: Segment) -> Outcome {
         let index = index_of(self.wallets.len());
         let seq = self.next_seq();
-        let segment = match &wallet.class {
-            WalletClass::Firm => Segment::Firm,
-            WalletClass::ClientOmnibus => Segment::Omnibus,
-            WalletClass::ClientIndividual(client) => Segment::Individual(self.client_index[client]),
-        };
         self.wallets.push(Registered { value: wallet.clone(), seq });
         self.wallet_segments.push(segment);
         self.wallet_index.insert(wallet.id.clone(), index);
         self.address_index.insert(wallet.address.as_str().to_owned(), index);
-        Ok(Outcome::accepted(seq))
+        Outcome::accepted(seq)
     }
 
     // ----- movements -------------------------------------------------------------------

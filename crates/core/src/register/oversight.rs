@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Check, HashMap, Register, Registered, Resolved, Slot, reject};
 use crate::entity::Custodian;
 use crate::ids::Actor;
-use crate::movement::{Action, Meta, Movement, MovementKind, Side};
+use crate::movement::{Meta, Movement, MovementKind, Side};
 use crate::oversight::{
     BREAKS_MAX, CHAIN_BYTES_MAX, ChainObservation, ChainWatch, Direction, Exception, ExceptionPolicy, ExceptionState, MovementLeg,
     ObservedLeg, Proposal, ReconRun, Resolution, RunSource, SOURCES_MAX, TEXT_BYTES_MAX, TRACKED_BLOCKS_MAX, TRANSFERS_MAX, TransferRef,
@@ -120,38 +120,7 @@ impl Register {
     // ----- commands ------------------------------------------------------------------
 
     /// Decides the oversight commands; `None` for any other.
-    pub(super) fn oversight_command(&mut self, meta: &Meta, action: &Action) -> Option<Check<Outcome>> {
-        Some(match action {
-            Action::WatchChain { chain, from_block } => self.watch_chain(chain, *from_block),
-            Action::ObserveChain(observation) => self.observe_chain(observation),
-            Action::RecordReconRun(run) => self.record_run(meta, run),
-            Action::SetExceptionPolicy(policy) => self.set_exception_policy(policy),
-            Action::InvestigateException { id } => self.investigate(meta, *id),
-            Action::ProposeResolution { id, reason, resolution } => self.propose_resolution(meta, *id, reason, resolution),
-            Action::ApproveResolution { id } => self.approve_resolution(meta, *id),
-            Action::RejectResolution { id, reason } => self.reject_resolution(meta, *id, reason),
-            Action::EscalateException { id } => self.escalate(*id),
-            // Named, not a wildcard: a new action does not compile until someone decides
-            // whether it is an oversight command.
-            Action::RegisterAsset(_)
-            | Action::RegisterClient(_)
-            | Action::RegisterSubCustodian(_)
-            | Action::UpdateSubCustodianAuthorisation { .. }
-            | Action::RegisterKeySet(_)
-            | Action::RegisterWallet(_)
-            | Action::Movement(_)
-            | Action::RegisterApiToken(_)
-            | Action::RevokeApiToken { .. }
-            | Action::SetApprovalPolicy(_)
-            | Action::ApprovePending { .. }
-            | Action::RejectPending { .. }
-            | Action::ExpirePending { .. }
-            | Action::ChangeWallet(_)
-            | Action::Safeguard(_) => return None,
-        })
-    }
-
-    fn watch_chain(&mut self, chain: &str, from_block: u64) -> Check<Outcome> {
+    pub(super) fn watch_chain(&mut self, chain: &str, from_block: u64) -> Check<Outcome> {
         if !chain.starts_with("eip155:") || chain.len() > CHAIN_BYTES_MAX || chain[7..].parse::<u64>().is_err() {
             return reject(Status::InvalidObservation, format!("chain {chain:?} is not eip155:<chain id>; only EVM chains are watched"));
         }
@@ -171,7 +140,7 @@ impl Register {
         Ok(Outcome::accepted(seq))
     }
 
-    fn observe_chain(&mut self, observation: &ChainObservation) -> Check<Outcome> {
+    pub(super) fn observe_chain(&mut self, observation: &ChainObservation) -> Check<Outcome> {
         let chain = &observation.chain;
         let Some(watch) = self.oversight.chains.get(chain) else {
             return reject(Status::UnknownChain, format!("chain {chain} is not watched; watch it first"));
@@ -374,14 +343,14 @@ impl Register {
         Ok(())
     }
 
-    fn set_exception_policy(&mut self, policy: &ExceptionPolicy) -> Check<Outcome> {
+    pub(super) fn set_exception_policy(&mut self, policy: &ExceptionPolicy) -> Check<Outcome> {
         self.check_exception_policy(policy)?;
         let seq = self.next_seq();
         self.oversight.policy = Some(Registered { value: *policy, seq });
         Ok(Outcome::accepted(seq))
     }
 
-    fn record_run(&mut self, meta: &Meta, run: &ReconRun) -> Check<Outcome> {
+    pub(super) fn record_run(&mut self, meta: &Meta, run: &ReconRun) -> Check<Outcome> {
         let invalid = |detail: String| reject(Status::InvalidRun, detail);
         if run.sources.len() > SOURCES_MAX {
             return invalid(format!("{} sources; at most {SOURCES_MAX}", run.sources.len()));
@@ -480,7 +449,7 @@ impl Register {
         }
     }
 
-    fn investigate(&mut self, meta: &Meta, id: u64) -> Check<Outcome> {
+    pub(super) fn investigate(&mut self, meta: &Meta, id: u64) -> Check<Outcome> {
         let exception = self.exception_mut(id)?;
         match exception.state {
             ExceptionState::Open => {}
@@ -499,7 +468,7 @@ impl Register {
         Ok(Outcome::accepted(seq))
     }
 
-    fn propose_resolution(&mut self, meta: &Meta, id: u64, reason: &str, resolution: &Resolution) -> Check<Outcome> {
+    pub(super) fn propose_resolution(&mut self, meta: &Meta, id: u64, reason: &str, resolution: &Resolution) -> Check<Outcome> {
         if let Some(problem) = text_problem("the reason", reason, true) {
             return reject(Status::InvalidResolution, problem);
         }
@@ -558,7 +527,7 @@ impl Register {
         Ok(())
     }
 
-    fn approve_resolution(&mut self, meta: &Meta, id: u64) -> Check<Outcome> {
+    pub(super) fn approve_resolution(&mut self, meta: &Meta, id: u64) -> Check<Outcome> {
         self.check_reviewer(meta, id)?;
         let seq = self.next_seq();
         let now = self.now;
@@ -573,7 +542,7 @@ impl Register {
         Ok(Outcome::accepted(seq))
     }
 
-    fn reject_resolution(&mut self, meta: &Meta, id: u64, reason: &str) -> Check<Outcome> {
+    pub(super) fn reject_resolution(&mut self, meta: &Meta, id: u64, reason: &str) -> Check<Outcome> {
         if let Some(problem) = text_problem("the reason", reason, true) {
             return reject(Status::InvalidResolution, problem);
         }
@@ -586,7 +555,7 @@ impl Register {
         Ok(Outcome::accepted(seq))
     }
 
-    fn escalate(&mut self, id: u64) -> Check<Outcome> {
+    pub(super) fn escalate(&mut self, id: u64) -> Check<Outcome> {
         let now = self.now;
         let exception = self.exception_mut(id)?;
         if let Some((seq, _)) = exception.escalated {

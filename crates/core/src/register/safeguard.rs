@@ -8,7 +8,7 @@ use super::{Check, HashMap, Register, Registered, Slot, reject};
 use crate::calendar::Calendar;
 use crate::entity::Custodian;
 use crate::ids::{Actor, AssessmentId, ClientId, FiatAccountId, IdempotencyKey, InstitutionId, InstructionId};
-use crate::movement::{Action, Meta, Movement, MovementKind, Side};
+use crate::movement::{Meta, Movement, MovementKind, Side};
 use crate::oversight::{Break, ExceptionKind, Severity};
 use crate::safeguard::{
     BP_MAX, Beneficiary, ClientInstruction, Currency, FiatAccount, FiatAccountClass, FiatReceipt, Institution, OwnAccountUse,
@@ -505,12 +505,7 @@ impl Register {
     // ----- commands ------------------------------------------------------------------
 
     /// Decides the safeguarding commands; `None` for any other.
-    pub(super) fn safeguard_command(&mut self, meta: &Meta, action: &Action) -> Option<Check<Outcome>> {
-        let Action::Safeguard(action) = action else { return None };
-        Some(self.decide_safeguard(meta, action))
-    }
-
-    fn decide_safeguard(&mut self, meta: &Meta, action: &SafeguardAction) -> Check<Outcome> {
+    pub(super) fn decide_safeguard(&mut self, meta: &Meta, action: &SafeguardAction) -> Check<Outcome> {
         if let SafeguardAction::Check = action {
             return self.record_check(meta);
         }
