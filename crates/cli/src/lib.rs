@@ -24,6 +24,7 @@ use ringfence_store::{Location, Store, Subject};
 use ringfence_wire::clock;
 use ringfence_wire::input::{self, Defaults, Parsed};
 use ringfence_wire::views::BalancesView;
+use ringfence_wire::views::journal::{HistoryView, VerifyView};
 
 /// ringfence: the client-asset register and safeguarding control plane of a crypto-asset
 /// service provider under MiCA (Articles 70 and 75).
@@ -155,6 +156,11 @@ pub struct HistoryArgs {
     /// At most this many movements (at most 10000).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub limit: u32,
+    /// Only movements recorded after this journal sequence number: the `next_after` of the
+    /// page before (as `GET /v1/history`).
+    #[arg(long, default_value_t = 0)]
+    pub after: u64,
+    /// The page as `GET /v1/history` answers it.
     #[arg(long)]
     pub json: bool,
 }
@@ -169,7 +175,11 @@ pub struct SummaryArgs {
 pub enum JournalCommand {
     /// Check every stored entry against the hash chain. Exit 0 when intact; otherwise exit 1
     /// and name the first bad sequence number.
-    Verify,
+    Verify {
+        /// The result as `GET /v1/journal/verify` answers it.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the journal head (last sequence number and its hash), to anchor it elsewhere.
     Head,
 }
@@ -216,18 +226,20 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             report::summary(store.register(), args.json, out)?;
             Ok(ExitCode::SUCCESS)
         }
-        CliCommand::Journal(JournalCommand::Verify) => {
+        CliCommand::Journal(JournalCommand::Verify { json }) => {
             let store = open_for_verify(&cli)?;
-            match store.verify()? {
-                Ok(head) => {
-                    writeln!(out, "journal intact: {} entries, head hash {}", head.seq, ringfence_store::hex(&head.hash))?;
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(broken) => {
-                    writeln!(out, "journal damaged at sequence {}: {broken}", broken.seq())?;
-                    Ok(ExitCode::from(1))
-                }
+            let view = match store.verify()? {
+                Ok(head) => VerifyView::intact(head.seq, &head.hash),
+                Err(broken) => VerifyView::broken(broken.seq(), broken.to_string()),
+            };
+            if *json {
+                writeln!(out, "{}", serde_json::to_string(&view)?)?;
+            } else if let (Some(seq), Some(hash)) = (view.head_seq, &view.head_hash) {
+                writeln!(out, "journal intact: {seq} entries, head hash {hash}")?;
+            } else {
+                writeln!(out, "journal damaged at sequence {}: {}", view.broken_at.unwrap_or(0), view.message.as_deref().unwrap_or(""))?;
             }
+            Ok(if view.intact { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         CliCommand::Journal(JournalCommand::Head) => {
             let store = open(&cli)?;
@@ -298,8 +310,10 @@ fn history(cli: &Cli, args: &HistoryArgs, out: &mut dyn Write) -> Result<ExitCod
     if from > to {
         bail!("--from is after --to; give a period that starts before it ends");
     }
-    let recorded = store.history(&subject, from, to, args.limit)?;
-    report::history(store.register(), &subject, &recorded, args.json, out)?;
+    let page = store.history_after(&subject, from, to, args.after, args.limit)?;
+    let entries = page.iter().map(|r| (r.seq, r.recorded_at, &r.command, r.pending));
+    let view = HistoryView::of(store.register(), &subject.account(), entries, args.limit as usize);
+    report::history(store.register(), &subject, &view, args.json, out)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -16,8 +16,7 @@ use ringfence_store::{Store, hex};
 use ringfence_watch::views::breaks_csv;
 use ringfence_watch::{Node, Settings};
 use ringfence_wire::clock;
-use ringfence_wire::views::oversight::{ExceptionView, RunView};
-use serde_json::{Value, json};
+use ringfence_wire::views::oversight::{ChainWatchView, ExceptionView, RunView};
 
 use crate::{Cli, open};
 
@@ -285,44 +284,24 @@ pub fn chain(cli: &Cli, command: &ChainCommand, out: &mut dyn Write) -> Result<E
         }
         ChainCommand::Status { json } => {
             let register = store.register();
-            let (policy, _) = register.exception_policy();
-            let limit = clock::now().micros() - i64::from(policy.confirmation_hours) * 3_600_000_000;
-            let rows: Vec<Value> = register
-                .chain_watches()
-                .map(|watch| {
-                    let waiting =
-                        register.unconfirmed_legs(ringfence_core::Timestamp::MAX).filter(|l| l.asset.chain() == watch.chain).count();
-                    let overdue = register
-                        .unconfirmed_legs(ringfence_core::Timestamp::from_micros(limit))
-                        .filter(|l| l.asset.chain() == watch.chain)
-                        .count();
-                    let unmatched = register.unmatched_legs().filter(|l| l.transfer.chain == watch.chain).count();
-                    json!({
-                        "chain": watch.chain,
-                        "from_block": watch.from_block,
-                        "next_block": watch.next_block(),
-                        "unconfirmed_legs": waiting,
-                        "unconfirmed_past_limit": overdue,
-                        "unmatched_transfers": unmatched,
-                    })
-                })
-                .collect();
+            let rows = ChainWatchView::all(register, clock::now());
             if *json {
-                writeln!(out, "{}", Value::Array(rows))?;
+                writeln!(out, "{}", serde_json::to_string(&rows)?)?;
             } else if rows.is_empty() {
                 writeln!(out, "no chain is watched")?;
             } else {
+                let (policy, _) = register.exception_policy();
                 for row in rows {
                     writeln!(
                         out,
                         "{}: watched from block {}, next block {}; {} movement leg(s) unconfirmed ({} past {} h), {} observed leg(s) unmatched",
-                        row["chain"].as_str().unwrap_or_default(),
-                        row["from_block"],
-                        row["next_block"],
-                        row["unconfirmed_legs"],
-                        row["unconfirmed_past_limit"],
+                        row.chain,
+                        row.from_block,
+                        row.next_block,
+                        row.unconfirmed_legs,
+                        row.unconfirmed_past_limit,
                         policy.confirmation_hours,
-                        row["unmatched_transfers"],
+                        row.unmatched_transfers,
                     )?;
                 }
             }

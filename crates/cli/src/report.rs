@@ -4,21 +4,12 @@
 use std::io::Write;
 
 use anyhow::Result;
-use ringfence_core::{Account, Action, Amount, AssetId, OwnAccount, Register, Side, Status};
-use ringfence_store::{Recorded, Subject};
-use serde_json::json;
+use ringfence_core::{Amount, AssetId, OwnAccount, Register, Status};
+use ringfence_store::Subject;
 
 use crate::LineOutcome;
-use ringfence_wire::clock;
-use ringfence_wire::views::{BalancesView, SummaryView};
-
-fn decimal(register: &Register, asset: &AssetId, amount: Amount) -> String {
-    match register.asset(asset) {
-        Some(asset) if !asset.symbol.is_empty() => format!("{} {}", amount.to_decimal(asset.scale), asset.symbol),
-        Some(asset) => amount.to_decimal(asset.scale),
-        None => amount.to_string(),
-    }
-}
+use ringfence_wire::views::journal::HistoryView;
+use ringfence_wire::views::{BalancesView, LineResult, SummaryView};
 
 fn subject_name(register: &Register, subject: &Subject) -> String {
     match subject {
@@ -48,66 +39,52 @@ pub fn balances(register: &Register, subject: &Subject, view: &BalancesView, as_
         writeln!(out, "  no balances")?;
     }
     for row in &view.balances {
-        let symbol = AssetId::parse(&row.asset).ok().and_then(|id| register.asset(&id)).map(|a| a.symbol.as_str()).unwrap_or_default();
-        let decimal = if symbol.is_empty() { row.decimal.clone() } else { format!("{} {symbol}", row.decimal) };
-        writeln!(out, "  {:<48} {:>40}  {decimal}", row.asset, row.amount)?;
+        writeln!(out, "  {:<48} {:>40}  {}", row.asset, row.amount, with_symbol(register, &row.asset, &row.decimal))?;
     }
     Ok(())
 }
 
-pub fn history(register: &Register, subject: &Subject, recorded: &[Recorded], as_json: bool, out: &mut dyn Write) -> Result<()> {
-    let own_account = match subject {
-        Subject::Client(client) => Account::Position(client.clone()),
-        Subject::Wallet(wallet) => Account::Holding(wallet.clone()),
-        Subject::Own(own) => Account::Own(*own),
-    };
-    if !as_json {
-        writeln!(out, "movements of {} ({}):", subject_name(register, subject), recorded.len())?;
+/// A page of an account's movements: `--json` is the page as the API returns it; the text
+/// shows each movement's changes to the subject with the asset's symbol.
+pub fn history(register: &Register, subject: &Subject, view: &HistoryView, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    if as_json {
+        writeln!(out, "{}", serde_json::to_string(view)?)?;
+        return Ok(());
     }
-    for entry in recorded {
-        let Action::Movement(movement) = &entry.command.action else { continue };
-        let legs: Vec<_> = movement
-            .postings
+    writeln!(out, "movements of {} ({}):", subject_name(register, subject), view.movements.len())?;
+    for entry in &view.movements {
+        let changes: Vec<String> = entry
+            .changes
             .iter()
-            .filter(|p| p.account == own_account)
-            .map(|p| {
-                let increases = matches!(p.account, Account::Holding(_)) == (p.side == Side::Debit);
-                let sign = if increases { "+" } else { "-" };
-                (p.asset.clone(), format!("{sign}{}", p.amount), format!("{sign}{}", decimal(register, &p.asset, p.amount)))
+            .map(|change| {
+                let sign = if change.decimal.starts_with('-') { "" } else { "+" };
+                format!("{sign}{}", with_symbol(register, &change.asset, &change.decimal))
             })
             .collect();
-        let meta = &entry.command.meta;
-        if as_json {
-            let legs: Vec<_> =
-                legs.iter().map(|(asset, units, text)| json!({"asset": asset.as_str(), "change": units, "decimal": text})).collect();
-            writeln!(
-                out,
-                "{}",
-                json!({
-                    "seq": entry.seq, "kind": movement.kind.code(), "key": movement.key.as_str(),
-                    "corrects": movement.corrects.as_ref().map(|k| k.as_str()),
-                    "instruction": meta.instruction.as_str(), "actor": meta.actor.as_str(),
-                    "effective_at": clock::format(meta.effective_at), "recorded_at": clock::format(entry.recorded_at),
-                    "changes": legs,
-                })
-            )?;
-        } else {
-            let changes: Vec<String> = legs.iter().map(|(_, _, text)| text.clone()).collect();
-            let corrects = movement.corrects.as_ref().map(|k| format!(" (corrects {k})")).unwrap_or_default();
-            writeln!(
-                out,
-                "  #{:<8} {}  {:<15} {:<24} {}  instruction {} by {}{corrects}",
-                entry.seq,
-                clock::format(meta.effective_at),
-                movement.kind.code(),
-                movement.key,
-                changes.join(", "),
-                meta.instruction,
-                meta.actor,
-            )?;
-        }
+        let movement = &entry.movement;
+        let corrects = movement.corrects.as_ref().map(|k| format!(" (corrects {k})")).unwrap_or_default();
+        writeln!(
+            out,
+            "  #{:<8} {}  {:<15} {:<24} {}  instruction {} by {}{corrects}",
+            entry.seq,
+            entry.effective_at,
+            movement.kind.code(),
+            movement.key,
+            changes.join(", "),
+            entry.instruction,
+            entry.actor,
+        )?;
+    }
+    if let Some(after) = view.next_after {
+        writeln!(out, "  (more: --after {after})")?;
     }
     Ok(())
+}
+
+/// An amount in whole units followed by its asset's symbol, when the asset has one.
+fn with_symbol(register: &Register, asset: &str, decimal: &str) -> String {
+    let symbol = AssetId::parse(asset).ok().and_then(|id| register.asset(&id)).map(|a| a.symbol.as_str()).unwrap_or_default();
+    if symbol.is_empty() { decimal.to_owned() } else { format!("{decimal} {symbol}") }
 }
 
 fn percent(part: u128, whole: u128) -> String {
@@ -159,7 +136,7 @@ pub fn import_lines(outcomes: &[LineOutcome], quiet: bool, as_json: bool, out: &
             continue;
         }
         if as_json {
-            writeln!(out, "{}", json!({"line": line, "status": outcome.status.code(), "seq": outcome.seq, "detail": outcome.detail}))?;
+            writeln!(out, "{}", serde_json::to_string(&LineResult::of(*line, outcome))?)?;
             continue;
         }
         match (outcome.status, outcome.seq) {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use ringfence_core::{Action, Actor, ApiToken, ClientId, Command, InstructionId, Meta, Role, Status, TokenId};
-use serde_json::json;
+use ringfence_wire::views::entities::{TokenView, TokensView};
 
 use ringfence_wire::clock;
 
@@ -124,20 +124,8 @@ fn list(cli: &Cli, as_json: bool, out: &mut dyn Write) -> Result<ExitCode> {
     let store = open(cli)?;
     let rows: Vec<_> = store.register().tokens().collect();
     if as_json {
-        let tokens: Vec<_> = rows
-            .iter()
-            .map(|(token, revoked)| {
-                json!({
-                    "id": token.id.as_str(),
-                    "actor": token.actor.as_str(),
-                    "roles": token.roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
-                    "client": token.client.as_ref().map(ClientId::as_str),
-                    "expires_at": token.expires_at.map(clock::format),
-                    "revoked_at_seq": revoked,
-                })
-            })
-            .collect();
-        writeln!(out, "{}", json!({ "tokens": tokens }))?;
+        let tokens = rows.iter().map(|(token, revoked)| TokenView::of(token, *revoked)).collect();
+        writeln!(out, "{}", serde_json::to_string(&TokensView { tokens })?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {

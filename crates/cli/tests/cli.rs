@@ -74,13 +74,6 @@ impl Ringfence {
         assert_success(&output);
         serde_json::from_str(&stdout(&output)).unwrap_or_else(|error| panic!("{args:?} printed no JSON ({error}): {}", stdout(&output)))
     }
-
-    /// Each line of the output parsed as JSON.
-    fn json_lines(&self, args: &[&str]) -> Vec<Value> {
-        let output = self.run(args);
-        assert_success(&output);
-        stdout(&output).lines().map(|line| serde_json::from_str(line).unwrap()).collect()
-    }
 }
 
 fn stdout(output: &Output) -> String {
@@ -327,27 +320,32 @@ fn balances_now_and_at_an_instant() {
 fn history_lists_a_clients_movements_oldest_first_within_the_period_and_limit() {
     let ringfence = populated();
     let keys = |args: &[&str]| -> Vec<String> {
-        ringfence
-            .json_lines(&[&["history", "--json"], args].concat())
-            .iter()
-            .map(|entry| entry["key"].as_str().unwrap().to_owned())
-            .collect()
+        let page = ringfence.json(&[&["history", "--json"], args].concat());
+        page["movements"].as_array().unwrap().iter().map(|entry| entry["movement"]["key"].as_str().unwrap().to_owned()).collect()
     };
     assert_eq!(keys(&["--client", "alice"]), ["d-1", "t-1", "f-1", "d-4", "c-1"]);
     assert_eq!(keys(&["--client", "carol"]), ["d-3", "m-1"]);
     assert_eq!(keys(&["--wallet", "w-firm"]), ["f-1", "ff-1", "fw-1"]);
     assert_eq!(keys(&["--client", "alice", "--limit", "2"]), ["d-1", "t-1"]);
+    // Paging as `GET /v1/history` does: a full page names the `after` of the next one.
+    let first = ringfence.json(&["history", "--client", "alice", "--limit", "2", "--json"]);
+    assert_eq!(first["subject"], "position:alice");
+    let after = first["next_after"].as_u64().expect("a full page has a next one").to_string();
+    assert_eq!(keys(&["--client", "alice", "--limit", "2", "--after", &after]), ["f-1", "d-4"]);
+    assert_eq!(keys(&["--client", "alice", "--limit", "10", "--after", &after]), ["f-1", "d-4", "c-1"]);
+    assert_eq!(ringfence.json(&["history", "--client", "alice", "--limit", "10", "--json"])["next_after"], Value::Null);
     assert_eq!(keys(&["--client", "alice", "--from", "2026-01-13", "--to", "2026-01-14T10:00:00Z"]), ["t-1", "f-1"]);
     assert_eq!(keys(&["--client", "alice", "--from", "2026-02-01"]), Vec::<String>::new());
 
-    let entries = ringfence.json_lines(&["history", "--client", "alice", "--json", "--from", "2026-01-20"]);
+    let page = ringfence.json(&["history", "--client", "alice", "--json", "--from", "2026-01-20"]);
+    let entries = page["movements"].as_array().unwrap();
     assert_eq!(entries.len(), 1);
     let correction = &entries[0];
-    assert_eq!(correction["kind"], "correction");
-    assert_eq!(correction["corrects"], "d-4");
+    assert_eq!(correction["movement"]["kind"], "correction");
+    assert_eq!(correction["movement"]["corrects"], "d-4");
     assert_eq!(correction["actor"], "ops:bob");
     assert_eq!(correction["instruction"], "fix-d-4");
-    assert_eq!(correction["changes"][0]["change"], "-7");
+    assert_eq!(correction["changes"][0]["amount"], "-7");
 
     let text = stdout(&ringfence.run(&["history", "--client", "alice"]));
     assert!(text.contains("movements of client alice") && text.contains("(corrects d-4)"), "{text}");

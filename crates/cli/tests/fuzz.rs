@@ -282,10 +282,10 @@ fn journal_entries_after_a_sequence_number_beyond_i64_are_an_empty_page_not_the_
 /// `ringfence summary --json` and `GET /v1/summary` serialize one view: the same bytes for the
 /// same store (the CLI adds a newline).
 #[test]
-fn the_cli_and_the_api_give_the_same_summary_balances_and_policies_byte_for_byte() {
+fn the_cli_and_the_api_give_the_same_summary_balances_history_policies_and_verification_byte_for_byte() {
     let Fixture { dir: _dir, data_dir, token, server } = fixture();
     // Each view: the API's route and the CLI command that shows the same thing.
-    let views: [(&str, &[&str]); 6] = [
+    let views: [(&str, &[&str]); 9] = [
         ("/v1/summary", &["summary", "--json"]),
         ("/v1/policy", &["policy", "show", "--json"]),
         ("/v1/policy/exceptions", &["exceptions", "policy", "--json"]),
@@ -298,6 +298,12 @@ fn the_cli_and_the_api_give_the_same_summary_balances_and_policies_byte_for_byte
             "/v1/balances?own=fee_income&asset=eip155:1/slip44:60",
             &["balance", "--own", "fee_income", "--asset", "eip155:1/slip44:60", "--json"],
         ),
+        ("/v1/history?client=client-1&limit=3", &["history", "--client", "client-1", "--limit", "3", "--json"]),
+        (
+            "/v1/history?wallet=omnibus-hot&after=3&limit=500",
+            &["history", "--wallet", "omnibus-hot", "--after", "3", "--limit", "500", "--json"],
+        ),
+        ("/v1/journal/verify", &["journal", "verify", "--json"]),
     ];
     let mut answers = Vec::new();
     for (path, _) in &views {
@@ -317,4 +323,9 @@ fn the_cli_and_the_api_give_the_same_summary_balances_and_policies_byte_for_byte
     let balances: serde_json::Value = serde_json::from_str(&answers[3]).unwrap();
     assert_eq!(balances["subject"], "position:client-1", "{balances}");
     assert!(!balances["balances"].as_array().unwrap().is_empty(), "{balances}");
+    let history: serde_json::Value = serde_json::from_str(&answers[6]).unwrap();
+    assert_eq!(history["movements"].as_array().unwrap().len(), 3, "{history}");
+    assert!(history["next_after"].is_u64(), "{history}");
+    let verified: serde_json::Value = serde_json::from_str(&answers[8]).unwrap();
+    assert_eq!(verified["intact"], true, "{verified}");
 }

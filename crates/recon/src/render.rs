@@ -1,7 +1,7 @@
 //! The report as JSON and as CSV (columns in `docs/statement-format.md#the-report`). Amounts
 //! are strings of digits in the asset's smallest unit, deltas carry a `-` when negative.
 
-use serde_json::{Value, json};
+use ringfence_wire::views::oversight::{FindingView, FindingsView, SeverityCountsView};
 
 use crate::reconcile::{Finding, Report, Severity};
 
@@ -29,30 +29,41 @@ fn fields(finding: &Finding) -> [String; 11] {
     ]
 }
 
-/// One JSON document: counts per severity, then every finding in the report's order. Empty
-/// fields are `null`.
-pub fn to_json(report: &Report) -> String {
-    let findings: Vec<Value> = report
+/// The report's view: counts per severity, then every finding in the report's order, empty
+/// fields null.
+pub fn view(report: &Report) -> FindingsView {
+    let empty_is_null = |text: String| (!text.is_empty()).then_some(text);
+    let findings = report
         .findings
         .iter()
-        .map(|finding| {
-            let mut object = serde_json::Map::new();
-            for (column, value) in CSV_COLUMNS.iter().zip(fields(finding)) {
-                object.insert((*column).to_owned(), if value.is_empty() { Value::Null } else { Value::String(value) });
-            }
-            Value::Object(object)
+        .map(|finding| FindingView {
+            asset: finding.asset.to_string(),
+            check: finding.check.code(),
+            client: finding.client.as_ref().map(ToString::to_string),
+            delta: finding.delta.map(|d| d.to_string()),
+            detail: empty_is_null(finding.detail.clone()),
+            observed: finding.observed.map(|a| a.to_string()),
+            register: finding.register.map(|a| a.to_string()),
+            severity: finding.severity.code(),
+            source: finding.source.as_deref().map(str::to_owned),
+            verdict: finding.verdict.code(),
+            wallet: finding.wallet.as_ref().map(ToString::to_string),
         })
         .collect();
-    let document = json!({
-        "worst": report.worst().code(),
-        "counts": {
-            "info": report.count(Severity::Info),
-            "warning": report.count(Severity::Warning),
-            "critical": report.count(Severity::Critical),
+    FindingsView {
+        counts: SeverityCountsView {
+            critical: report.count(Severity::Critical),
+            info: report.count(Severity::Info),
+            warning: report.count(Severity::Warning),
         },
-        "findings": findings,
-    });
-    let mut text = document.to_string();
+        findings,
+        worst: report.worst().code(),
+    }
+}
+
+/// The report's view as one JSON document and a newline.
+pub fn to_json(report: &Report) -> String {
+    let mut text = serde_json::to_string(&view(report)).unwrap_or_else(|error| unreachable!("a view of strings and numbers: {error}"));
     text.push('\n');
     text
 }

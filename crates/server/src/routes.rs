@@ -9,15 +9,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ringfence_core::{
-    Account, Action, AssetId, ClientId, Command, InstructionId, Meta, Outcome, OwnAccount, Role, Status, Timestamp, WalletId, build,
+    Action, AssetId, ClientId, Command, InstructionId, Meta, Outcome, OwnAccount, Role, Status, Timestamp, WalletId, build,
 };
 use ringfence_store::{BATCH_MAX, HISTORY_LIMIT_MAX, Subject};
 use ringfence_wire::clock;
 use ringfence_wire::input::{self, Defaults, Parsed};
-use ringfence_wire::views::entities::{ClientView, EntityView, KeySetView, SubCustodianEntityView, WalletView};
-use ringfence_wire::views::journal::{HistoryView, RecordedView};
-use ringfence_wire::views::{AssetView, BalancesView, SummaryView, account_code};
-use serde::{Deserialize, Serialize};
+use ringfence_wire::views::entities::{ClientView, EntityPageView, EntityView, KeySetView, SubCustodianEntityView, WalletView};
+use ringfence_wire::views::journal::{EntriesView, EntryView, HistoryView, VerifyView};
+use ringfence_wire::views::{AssetView, BalancesView, SummaryView};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -167,32 +167,7 @@ impl utoipa::Modify for ClosedBodies {
     }
 }
 
-/// The register's verdict on one command.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CommandResult {
-    /// `accepted`, `already_exists`, `pending_approval` or, for a safeguarding check that found
-    /// nothing to record, `nothing_due` (a rejection is an error response).
-    pub(crate) status: String,
-    /// The journal sequence number of the command (the original one for `already_exists`; the
-    /// pending instruction's id for `pending_approval`).
-    pub(crate) seq: Option<u64>,
-    pub(crate) detail: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchResult {
-    results: Vec<BatchItem>,
-}
-
-/// One movement of a batch: its own status, which may be a rejection.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchItem {
-    index: usize,
-    /// Any status of the register: `accepted`, `already_exists`, `segregation_breach`…
-    status: String,
-    seq: Option<u64>,
-    detail: String,
-}
+pub use ringfence_wire::views::{BatchItem, BatchResult, CommandResult};
 
 // What the writes take, for the OpenAPI document only: the import format
 // (docs/import-format.md), which `ringfence_wire::input` parses. The patterns are those of
@@ -601,56 +576,6 @@ impl ToSchema for PercentText {}
 #[expect(dead_code, reason = "describes JSON parsed by ringfence_wire::input")]
 struct CurrencyText(String);
 
-// What the read routes answer, for the OpenAPI document only: the handlers build this JSON
-// with `json!` and `views`. crates/cli/tests/fuzz.rs checks every answer against these.
-
-/// A page of registered entities, in registration order.
-#[derive(Serialize, ToSchema)]
-struct EntityPage {
-    /// The entities, as registered (the fields of their import-format line).
-    items: Vec<EntityView>,
-    /// The `after` of the next page; null on the last.
-    next_after: Option<u32>,
-}
-
-/// The journal checked against its hash chain: intact up to its head, or broken at an entry.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-struct VerifyView {
-    intact: bool,
-    /// When intact: the last entry's sequence number and hash (hex).
-    head_seq: Option<u64>,
-    head_hash: Option<String>,
-    /// When broken: the first bad entry and what is wrong with it.
-    broken_at: Option<u64>,
-    message: Option<String>,
-}
-
-/// A page of journal entries.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-struct EntriesView {
-    items: Vec<EntryView>,
-    /// The `after` of the next page; null on the last.
-    next_after: Option<u64>,
-}
-
-/// One journal entry and the hash of the one before it.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes JSON built with json!")]
-struct EntryView {
-    seq: u64,
-    recorded_at: String,
-    effective_at: String,
-    actor: String,
-    instruction: String,
-    /// What was recorded: a registration (`client`, `api_token`…) or a movement's kind.
-    #[schema(rename = "type")]
-    kind: String,
-    /// Hex SHA-256.
-    prev_hash: String,
-}
-
 pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     query.map(|Query(value)| value).map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))
 }
@@ -820,22 +745,11 @@ async fn resolve(state: &AppState, parsed: Parsed) -> Result<Command, ApiError> 
 
 pub(crate) fn single_result(outcome: Outcome) -> Result<Response, ApiError> {
     match outcome.status {
-        Status::Accepted => Ok((
-            StatusCode::CREATED,
-            Json(CommandResult { status: outcome.status.code().into(), seq: outcome.seq, detail: outcome.detail }),
-        )
-            .into_response()),
-        Status::PendingApproval => Ok((
-            StatusCode::ACCEPTED,
-            Json(CommandResult { status: outcome.status.code().into(), seq: outcome.seq, detail: outcome.detail }),
-        )
-            .into_response()),
+        Status::Accepted => Ok((StatusCode::CREATED, Json(CommandResult::of(outcome))).into_response()),
+        Status::PendingApproval => Ok((StatusCode::ACCEPTED, Json(CommandResult::of(outcome))).into_response()),
         // A safeguarding check that found every breach with an exception already: nothing to
         // record is the check's answer, not a refusal.
-        Status::AlreadyExists | Status::NothingDue => {
-            Ok((StatusCode::OK, Json(CommandResult { status: outcome.status.code().into(), seq: outcome.seq, detail: outcome.detail }))
-                .into_response())
-        }
+        Status::AlreadyExists | Status::NothingDue => Ok((StatusCode::OK, Json(CommandResult::of(outcome))).into_response()),
         status => Err(ApiError::rejected(status, &outcome.detail)),
     }
 }
@@ -944,11 +858,7 @@ async fn post_movements(
         commands.push(command);
     }
     let outcomes = state.engine.submit(commands).await?;
-    let results = outcomes
-        .into_iter()
-        .enumerate()
-        .map(|(index, o)| BatchItem { index, status: o.status.code().into(), seq: o.seq, detail: o.detail })
-        .collect();
+    let results = outcomes.into_iter().enumerate().map(|(index, o)| BatchItem::of(index, o)).collect();
     Ok(Json(BatchResult { results }).into_response())
 }
 
@@ -1031,7 +941,7 @@ enum EntityKind {
 
 #[utoipa::path(get, path = "/v1/entities/{kind}",
     params(("kind" = inline(EntityKind), Path, description = "The kind of entity"), PageQuery),
-    responses((status = 200, description = "One page of the entities, in registration order", body = EntityPage),
+    responses((status = 200, description = "One page of the entities, in registration order", body = EntityPageView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 async fn list_entities(
@@ -1039,7 +949,7 @@ async fn list_entities(
     headers: HeaderMap,
     kind: Result<Path<EntityKind>, PathRejection>,
     page: Result<Query<PageQuery>, QueryRejection>,
-) -> Result<Json<EntityPage>, ApiError> {
+) -> Result<Json<EntityPageView>, ApiError> {
     state.authorize(&headers, STAFF)?;
     let page = query(page)?;
     let limit = page_limit(page.limit)?;
@@ -1059,7 +969,7 @@ async fn list_entities(
                 }
             };
             let next_after = (after + items.len() < total).then(|| u32::try_from(after + items.len()).unwrap_or(u32::MAX));
-            EntityPage { items, next_after }
+            EntityPageView { items, next_after }
         })
         .await?;
     Ok(Json(page))
@@ -1185,14 +1095,6 @@ fn instant(text: &Option<String>, name: &str) -> Result<Option<Timestamp>, ApiEr
     text.as_deref().map(clock::parse).transpose().map_err(|error| ApiError::bad_request("invalid_query", format!("{name}: {error}")))
 }
 
-fn account_of(subject: &Subject) -> Account {
-    match subject {
-        Subject::Client(client) => Account::Position(client.clone()),
-        Subject::Wallet(wallet) => Account::Holding(wallet.clone()),
-        Subject::Own(own) => Account::Own(*own),
-    }
-}
-
 fn known(store: &ringfence_store::Store, subject: &Subject) -> Result<(), ApiError> {
     let register = store.register();
     match subject {
@@ -1224,7 +1126,7 @@ async fn balances(
         .engine
         .read(move |store| {
             known(store, &subject)?;
-            BalancesView::of(store.register(), &account_of(&subject), asset.as_ref(), at).map(Json).map_err(ApiError::not_found)
+            BalancesView::of(store.register(), &subject.account(), asset.as_ref(), at).map(Json).map_err(ApiError::not_found)
         })
         .await?
 }
@@ -1252,12 +1154,10 @@ async fn history(
         .engine
         .read(move |store| {
             known(store, &subject)?;
-            let page = store
-                .history_after(&subject, from, to, after, limit.min(HISTORY_LIMIT_MAX))
-                .map_err(|e| ApiError::unavailable(e.to_string()))?;
-            let next = (page.len() == limit as usize).then(|| page.last().map(|r| r.seq)).flatten();
-            let movements = page.iter().filter_map(|r| RecordedView::of(r.seq, r.recorded_at, &r.command, r.pending)).collect();
-            Ok(Json(HistoryView { subject: account_code(&account_of(&subject)), movements, next_after: next }))
+            let limit = limit.min(HISTORY_LIMIT_MAX);
+            let page = store.history_after(&subject, from, to, after, limit).map_err(|e| ApiError::unavailable(e.to_string()))?;
+            let entries = page.iter().map(|r| (r.seq, r.recorded_at, &r.command, r.pending));
+            Ok(Json(HistoryView::of(store.register(), &subject.account(), entries, limit as usize)))
         })
         .await?
 }
@@ -1265,13 +1165,13 @@ async fn history(
 #[utoipa::path(get, path = "/v1/journal/verify",
     responses((status = 200, description = "The whole journal checked against its hash chain", body = VerifyView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn verify(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn verify(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<VerifyView>, ApiError> {
     state.authorize(&headers, INSPECTORS)?;
     state
         .engine
         .read(|store| match store.verify() {
-            Ok(Ok(head)) => Ok(Json(json!({"intact": true, "head_seq": head.seq, "head_hash": ringfence_store::hex(&head.hash)}))),
-            Ok(Err(broken)) => Ok(Json(json!({"intact": false, "broken_at": broken.seq(), "message": broken.to_string()}))),
+            Ok(Ok(head)) => Ok(Json(VerifyView::intact(head.seq, &head.hash))),
+            Ok(Err(broken)) => Ok(Json(VerifyView::broken(broken.seq(), broken.to_string()))),
             Err(error) => Err(ApiError::unavailable(format!("the journal could not be read: {error}"))),
         })
         .await?
@@ -1284,7 +1184,7 @@ async fn entries(
     State(state): State<AppState>,
     headers: HeaderMap,
     page: Result<Query<EntriesQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EntriesView>, ApiError> {
     state.authorize(&headers, INSPECTORS)?;
     let page = query(page)?;
     let limit = page_limit(page.limit)? as u32;
@@ -1297,21 +1197,8 @@ async fn entries(
         .read(move |store| {
             let entries = store.entries(after, limit).map_err(|e| ApiError::unavailable(format!("the journal could not be read: {e}")))?;
             let next = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.seq)).flatten();
-            let items: Vec<Value> = entries
-                .iter()
-                .map(|entry| {
-                    json!({
-                        "seq": entry.seq,
-                        "recorded_at": clock::format(entry.recorded_at),
-                        "effective_at": clock::format(entry.command.meta.effective_at),
-                        "actor": entry.command.meta.actor.as_str(),
-                        "instruction": entry.command.meta.instruction.as_str(),
-                        "type": entry.command.action.code(),
-                        "prev_hash": ringfence_store::hex(&entry.prev_hash),
-                    })
-                })
-                .collect();
-            Ok(Json(json!({"items": items, "next_after": next})))
+            let items = entries.iter().map(|e| EntryView::of(e.seq, e.recorded_at, &e.command, &e.prev_hash)).collect();
+            Ok(Json(EntriesView { items, next_after: next }))
         })
         .await?
 }

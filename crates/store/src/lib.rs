@@ -120,6 +120,17 @@ pub enum Subject {
     Own(OwnAccount),
 }
 
+impl Subject {
+    /// The account whose postings make the subject's history.
+    pub fn account(&self) -> Account {
+        match self {
+            Subject::Client(client) => Account::Position(client.clone()),
+            Subject::Wallet(wallet) => Account::Holding(wallet.clone()),
+            Subject::Own(own) => Account::Own(*own),
+        }
+    }
+}
+
 /// One movement in a history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
@@ -383,11 +394,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Recorded>, StoreError> {
         let limit = limit.min(HISTORY_LIMIT_MAX) as usize;
-        let account = match subject {
-            Subject::Client(client) => Account::Position(client.clone()),
-            Subject::Wallet(wallet) => Account::Holding(wallet.clone()),
-            Subject::Own(own) => Account::Own(*own),
-        };
+        let account = subject.account();
         let bound = if after == 0 { limit } else { usize::MAX };
         let seqs: Vec<u64> = self
             .register

@@ -33,7 +33,7 @@ use ringfence_core::{
 use ringfence_recon::{Check, Finding, Observation, Observations, Observed, Report, Statement, StatementError, StatementFormat, Verdict};
 use ringfence_store::{Store, StoreError, hex};
 use ringfence_wire::clock;
-use ringfence_wire::views::oversight::SourceView;
+use ringfence_wire::views::oversight::EvidenceReportView;
 use sha2::{Digest as _, Sha256};
 
 /// Observations recorded per ingestion step: the register keeps at most this many block
@@ -369,12 +369,6 @@ fn truncated(mut text: String) -> String {
     text
 }
 
-/// A run's sources as JSON.
-pub fn sources_json(sources: &[RunSource]) -> serde_json::Value {
-    let views: Vec<SourceView> = sources.iter().map(SourceView::of).collect();
-    serde_json::to_value(views).unwrap_or(serde_json::Value::Null)
-}
-
 /// Runs a reconciliation at the request's cut-off and records it. See the crate documentation.
 pub fn run(store: &mut Store, settings: &Settings, request: &RunRequest) -> Result<RunResult, WatchError> {
     let now = clock::now();
@@ -516,15 +510,8 @@ fn balances_at(
 /// The whole report of a run (what its SHA-256 covers): cut-off, sources, counts and every
 /// finding, matches included.
 fn full_report(cut_off: Timestamp, sources: &[RunSource], report: &Report) -> String {
-    let findings: serde_json::Value = serde_json::from_str(&ringfence_recon::render::to_json(report)).unwrap_or_default();
-    let mut document = serde_json::json!({
-        "cut_off": clock::format(cut_off),
-        "sources": sources_json(sources),
-    });
-    if let (Some(object), serde_json::Value::Object(rest)) = (document.as_object_mut(), findings) {
-        object.extend(rest);
-    }
-    let mut text = document.to_string();
+    let view = EvidenceReportView::of(cut_off, sources, ringfence_recon::render::view(report));
+    let mut text = serde_json::to_string(&view).unwrap_or_else(|error| unreachable!("a view of strings and numbers: {error}"));
     text.push('\n');
     text
 }

@@ -13,7 +13,7 @@ pub mod journal;
 pub mod oversight;
 pub mod policy;
 
-use ringfence_core::{Account, Amount, Asset, AssetId, AssetSummary, Code, Net, Register, Timestamp};
+use ringfence_core::{Account, Amount, Asset, AssetId, AssetSummary, Code, Net, Outcome, Register, Timestamp};
 use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 
@@ -39,6 +39,11 @@ fn optional_code<S: Serializer, T: Code>(value: &Option<T>, serializer: S) -> Re
         Some(value) => serializer.serialize_str(value.code()),
         None => serializer.serialize_none(),
     }
+}
+
+/// Bytes (a hash) as lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A registered asset.
@@ -192,5 +197,63 @@ impl BalancesView {
             }
         }
         Ok(BalancesView { subject: account_code(account), at: at.map(crate::clock::format), balances })
+    }
+}
+
+/// The register's verdict on one command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CommandResult {
+    /// `accepted`, `already_exists`, `pending_approval` or, for a safeguarding check that found
+    /// nothing to record, `nothing_due` (over the API, a rejection is an error response).
+    pub status: String,
+    /// The journal sequence number of the command (the original one for `already_exists`; the
+    /// pending instruction's id for `pending_approval`).
+    pub seq: Option<u64>,
+    pub detail: String,
+}
+
+impl CommandResult {
+    pub fn of(outcome: Outcome) -> CommandResult {
+        CommandResult { status: outcome.status.code().to_owned(), seq: outcome.seq, detail: outcome.detail }
+    }
+}
+
+/// The results of a batch of movements, in the batch's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BatchResult {
+    pub results: Vec<BatchItem>,
+}
+
+/// One movement of a batch: its own status, which may be a rejection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BatchItem {
+    /// Its position in the batch, from 0.
+    pub index: usize,
+    /// Any status of the register: `accepted`, `already_exists`, `segregation_breach`…
+    pub status: String,
+    pub seq: Option<u64>,
+    pub detail: String,
+}
+
+impl BatchItem {
+    pub fn of(index: usize, outcome: Outcome) -> BatchItem {
+        BatchItem { index, status: outcome.status.code().to_owned(), seq: outcome.seq, detail: outcome.detail }
+    }
+}
+
+/// One line of an import file (`import --json`): its own status, which may be a rejection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LineResult {
+    /// Its line number in the file, from 1.
+    pub line: usize,
+    /// Any status of the register: `accepted`, `already_exists`, `segregation_breach`…
+    pub status: String,
+    pub seq: Option<u64>,
+    pub detail: String,
+}
+
+impl LineResult {
+    pub fn of(line: usize, outcome: &Outcome) -> LineResult {
+        LineResult { line, status: outcome.status.code().to_owned(), seq: outcome.seq, detail: outcome.detail.clone() }
     }
 }

@@ -3,8 +3,8 @@
 //! (docs/import-format.md), codes as the import format spells them.
 
 use ringfence_core::{
-    AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeySchemeKind, KeySet, Segregation, SubCustodian, Tier, Wallet,
-    WalletClass,
+    ApiToken, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeySchemeKind, KeySet, Segregation, SubCustodian, Tier,
+    Wallet, WalletClass,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -129,4 +129,48 @@ pub enum EntityView {
     Wallet(WalletView),
     KeySet(KeySetView),
     SubCustodian(SubCustodianEntityView),
+}
+
+/// A page of registered entities, in registration order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EntityPageView {
+    /// The entities, as registered (the fields of their import-format line).
+    pub items: Vec<EntityView>,
+    /// The `after` of the next page; null on the last.
+    pub next_after: Option<u32>,
+}
+
+/// An API token as `token list --json` shows it: never its secret or digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TokenView {
+    pub id: String,
+    /// Recorded as the actor of everything done with the token.
+    pub actor: String,
+    /// Role codes: `operator`, `compliance`, `auditor`, `client`…
+    pub roles: Vec<&'static str>,
+    /// The client whose data a client-role token reads; null for every other role.
+    pub client: Option<String>,
+    /// After this instant the token is refused; null for no expiry.
+    pub expires_at: Option<String>,
+    /// The journal entry that revoked it; null while it is in force.
+    pub revoked_at_seq: Option<u64>,
+}
+
+impl TokenView {
+    pub fn of(token: &ApiToken, revoked_at_seq: Option<u64>) -> TokenView {
+        TokenView {
+            id: token.id.as_str().to_owned(),
+            actor: token.actor.as_str().to_owned(),
+            roles: token.roles.iter().map(|role| ringfence_core::Code::code(*role)).collect(),
+            client: token.client.as_ref().map(|c| c.as_str().to_owned()),
+            expires_at: token.expires_at.map(clock::format),
+            revoked_at_seq,
+        }
+    }
+}
+
+/// Every API token, in the order they were created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TokensView {
+    pub tokens: Vec<TokenView>,
 }

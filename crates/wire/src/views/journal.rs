@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use ringfence_core::{Action, Command, Movement, MovementKind, Pending, PendingState, PendingStateKind, Register, Side, Timestamp};
+use ringfence_core::{
+    Account, Action, Command, Movement, MovementKind, Net, Pending, PendingState, PendingStateKind, Register, Side, Timestamp,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::entities::{KeySetView, SubCustodianEntityView, WalletView};
-use super::{account_code, code, digits};
+use super::{AmountView, account_code, code, digits, hex};
 use crate::clock;
 
 /// A movement: its key, kind, the movement it corrects and its postings.
@@ -67,14 +69,34 @@ pub struct RecordedView {
     pub instruction: String,
     /// The pending instruction this entry applied by approving it; null otherwise.
     pub approved_pending: Option<u64>,
+    /// What the movement did to the history's subject: one signed amount per posting on it
+    /// (`+` when the subject's balance grew).
+    pub changes: Vec<AmountView>,
     pub movement: MovementView,
 }
 
 impl RecordedView {
-    /// The view of the entry at `seq` recorded at `recorded_at` with `command`; `None` when
-    /// the command is not a movement.
-    pub fn of(seq: u64, recorded_at: Timestamp, command: &Command, approved_pending: Option<u64>) -> Option<RecordedView> {
+    /// The view, for the history of `subject`, of the entry at `seq` recorded at
+    /// `recorded_at` with `command`; `None` when the command is not a movement.
+    pub fn of(
+        register: &Register,
+        subject: &Account,
+        seq: u64,
+        recorded_at: Timestamp,
+        command: &Command,
+        approved_pending: Option<u64>,
+    ) -> Option<RecordedView> {
         let Action::Movement(movement) = &command.action else { return None };
+        let changes = movement
+            .postings
+            .iter()
+            .filter(|p| &p.account == subject)
+            .map(|p| {
+                // A holding grows with a debit; a position or an own account with a credit.
+                let grows = matches!(p.account, Account::Holding(_)) == (p.side == Side::Debit);
+                AmountView::of(register, &p.asset, Net { negative: !grows, amount: p.amount })
+            })
+            .collect();
         Some(RecordedView {
             seq,
             recorded_at: clock::format(recorded_at),
@@ -82,6 +104,7 @@ impl RecordedView {
             actor: command.meta.actor.as_str().to_owned(),
             instruction: command.meta.instruction.as_str().to_owned(),
             approved_pending,
+            changes,
             movement: MovementView::of(movement),
         })
     }
@@ -95,6 +118,93 @@ pub struct HistoryView {
     pub movements: Vec<RecordedView>,
     /// The `after` of the next page; null on the last.
     pub next_after: Option<u64>,
+}
+
+/// One stored history entry: its sequence number, when it was recorded, the command that took
+/// effect and the pending instruction it applied, if any.
+pub type HistoryEntry<'a> = (u64, Timestamp, &'a Command, Option<u64>);
+
+impl HistoryView {
+    /// The view of one page of `subject`'s history, asked for with `limit`: a full page has a
+    /// next one (which may be empty).
+    pub fn of<'a>(register: &Register, subject: &Account, page: impl IntoIterator<Item = HistoryEntry<'a>>, limit: usize) -> HistoryView {
+        let mut count = 0;
+        let mut last = None;
+        let movements = page
+            .into_iter()
+            .filter_map(|(seq, recorded_at, command, pending)| {
+                count += 1;
+                last = Some(seq);
+                RecordedView::of(register, subject, seq, recorded_at, command, pending)
+            })
+            .collect();
+        HistoryView { subject: account_code(subject), movements, next_after: if count == limit { last } else { None } }
+    }
+}
+
+/// The journal checked against its hash chain: intact up to its head, or broken at an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct VerifyView {
+    pub intact: bool,
+    /// When intact: the last entry's sequence number and hash (hex).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head_seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head_hash: Option<String>,
+    /// When broken: the first bad entry and what is wrong with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl VerifyView {
+    /// An intact journal whose last entry is `seq` with `hash`.
+    pub fn intact(seq: u64, hash: &[u8; 32]) -> VerifyView {
+        VerifyView { intact: true, head_seq: Some(seq), head_hash: Some(hex(hash)), broken_at: None, message: None }
+    }
+
+    /// A journal broken at entry `seq`, for the reason `message`.
+    pub fn broken(seq: u64, message: String) -> VerifyView {
+        VerifyView { intact: false, head_seq: None, head_hash: None, broken_at: Some(seq), message: Some(message) }
+    }
+}
+
+/// A page of journal entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EntriesView {
+    pub items: Vec<EntryView>,
+    /// The `after` of the next page; null on the last.
+    pub next_after: Option<u64>,
+}
+
+/// One journal entry and the hash of the one before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EntryView {
+    pub seq: u64,
+    pub recorded_at: String,
+    pub effective_at: String,
+    pub actor: String,
+    pub instruction: String,
+    /// What was recorded: a registration (`client`, `api_token`…) or a movement's kind.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Hex SHA-256.
+    pub prev_hash: String,
+}
+
+impl EntryView {
+    pub fn of(seq: u64, recorded_at: Timestamp, command: &Command, prev_hash: &[u8; 32]) -> EntryView {
+        EntryView {
+            seq,
+            recorded_at: clock::format(recorded_at),
+            effective_at: clock::format(command.meta.effective_at),
+            actor: command.meta.actor.as_str().to_owned(),
+            instruction: command.meta.instruction.as_str().to_owned(),
+            kind: command.action.code(),
+            prev_hash: hex(prev_hash),
+        }
+    }
 }
 
 /// A pending instruction: a command waiting for four-eyes approval, and what became of it.
@@ -145,8 +255,30 @@ pub struct PendingCommandView {
     pub effective_at: String,
     /// What it would register or change, in the import format's words (a movement, a key
     /// set, a wallet's `from` and `to`, a policy…); null for a command without details.
-    #[schema(value_type = Option<Object>)]
-    pub detail: serde_json::Value,
+    pub detail: PendingDetailView,
+}
+
+/// What a pending instruction's command would register or change: one of these shapes, by
+/// the command's `type`, or null.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PendingDetailView {
+    /// A movement (`withdrawal`, `transfer`…).
+    Movement(MovementView),
+    /// A key set (`key_set`).
+    KeySet(KeySetView),
+    /// A sub-custodian (`sub_custodian`).
+    SubCustodian(SubCustodianEntityView),
+    /// A sub-custodian's new authorisation (`sub_custodian_authorisation`).
+    Authorisation { id: String, reference: String, valid_until: String },
+    /// A wallet change (`wallet_change`): the wallet as it would be and as it is.
+    WalletChange { to: WalletView, from: Option<WalletView> },
+    /// An approval policy (`approval_policy`); thresholds per asset in the smallest unit.
+    ApprovalPolicy { approvals: u8, expiry_hours: u32, withdrawal_thresholds: BTreeMap<String, String> },
+    /// The exception clocks (`exception_policy`).
+    ExceptionClocks { resolution_hours: u32, confirmation_hours: u32 },
+    /// A command shown by its type and instruction alone.
+    None,
 }
 
 impl PendingView {
@@ -178,45 +310,21 @@ impl PendingView {
     }
 }
 
-fn to_json<T: Serialize>(value: T) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
-}
-
 /// What a command would register or change.
-fn detail(register: &Register, action: &Action) -> serde_json::Value {
-    #[derive(Serialize)]
-    struct Authorisation<'a> {
-        id: &'a str,
-        reference: &'a str,
-        valid_until: String,
-    }
-    #[derive(Serialize)]
-    struct WalletChange {
-        to: WalletView,
-        from: Option<WalletView>,
-    }
-    #[derive(Serialize)]
-    struct ApprovalPolicyChange {
-        approvals: u8,
-        expiry_hours: u32,
-        withdrawal_thresholds: BTreeMap<String, String>,
-    }
-    #[derive(Serialize)]
-    struct ExceptionClocks {
-        resolution_hours: u32,
-        confirmation_hours: u32,
-    }
+fn detail(register: &Register, action: &Action) -> PendingDetailView {
     match action {
-        Action::Movement(movement) => to_json(MovementView::of(movement)),
-        Action::RegisterKeySet(key_set) => to_json(KeySetView::of(key_set)),
-        Action::RegisterSubCustodian(sub) => to_json(SubCustodianEntityView::of(sub)),
-        Action::UpdateSubCustodianAuthorisation { id, reference, valid_until } => {
-            to_json(Authorisation { id: id.as_str(), reference, valid_until: clock::format(*valid_until) })
-        }
+        Action::Movement(movement) => PendingDetailView::Movement(MovementView::of(movement)),
+        Action::RegisterKeySet(key_set) => PendingDetailView::KeySet(KeySetView::of(key_set)),
+        Action::RegisterSubCustodian(sub) => PendingDetailView::SubCustodian(SubCustodianEntityView::of(sub)),
+        Action::UpdateSubCustodianAuthorisation { id, reference, valid_until } => PendingDetailView::Authorisation {
+            id: id.as_str().to_owned(),
+            reference: reference.clone(),
+            valid_until: clock::format(*valid_until),
+        },
         Action::ChangeWallet(wallet) => {
-            to_json(WalletChange { to: WalletView::of(wallet), from: register.wallet(&wallet.id).map(WalletView::of) })
+            PendingDetailView::WalletChange { to: WalletView::of(wallet), from: register.wallet(&wallet.id).map(WalletView::of) }
         }
-        Action::SetApprovalPolicy(policy) => to_json(ApprovalPolicyChange {
+        Action::SetApprovalPolicy(policy) => PendingDetailView::ApprovalPolicy {
             approvals: policy.approvals,
             expiry_hours: policy.expiry_hours,
             withdrawal_thresholds: policy
@@ -224,9 +332,9 @@ fn detail(register: &Register, action: &Action) -> serde_json::Value {
                 .iter()
                 .map(|(asset, amount)| (asset.to_string(), amount.to_string()))
                 .collect(),
-        }),
+        },
         Action::SetExceptionPolicy(policy) => {
-            to_json(ExceptionClocks { resolution_hours: policy.resolution_hours, confirmation_hours: policy.confirmation_hours })
+            PendingDetailView::ExceptionClocks { resolution_hours: policy.resolution_hours, confirmation_hours: policy.confirmation_hours }
         }
         // Safeguarding commands and registrations that never wait for approval: no details
         // shown yet (the type and instruction say what it is).
@@ -246,6 +354,6 @@ fn detail(register: &Register, action: &Action) -> serde_json::Value {
         | Action::ApproveResolution { .. }
         | Action::RejectResolution { .. }
         | Action::EscalateException { .. }
-        | Action::Safeguard(_) => serde_json::Value::Null,
+        | Action::Safeguard(_) => PendingDetailView::None,
     }
 }

@@ -7,7 +7,7 @@ use ringfence_core::{Exception, ExceptionKind, ExceptionState, Register, Resolut
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{code, optional_code};
+use super::{code, hex, optional_code};
 use crate::clock;
 
 /// An exception and its history.
@@ -104,11 +104,6 @@ impl ExceptionView {
             resolved_seq: exception.resolved.as_ref().map(|(_, seq, _)| *seq),
         }
     }
-}
-
-/// Lower-case hex of a digest.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What a reconciliation run read. The fields are in alphabetical order, the order the
@@ -270,5 +265,100 @@ impl RunView {
 impl RunSummaryView {
     pub fn of(record: &RunRecord) -> RunSummaryView {
         RunSummaryView { head: RunHead::of(record), break_count: record.run.breaks.len() as u64 }
+    }
+}
+
+/// A watched chain: where its watch started, the next block to ingest, and what is still
+/// unconfirmed or unmatched (`chain status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ChainWatchView {
+    /// The CAIP-2 chain id.
+    pub chain: String,
+    pub from_block: u64,
+    pub next_block: u64,
+    /// Movement legs on this chain not yet seen on it.
+    pub unconfirmed_legs: usize,
+    /// Of those, the ones older than the exception policy's confirmation clock.
+    pub unconfirmed_past_limit: usize,
+    /// Transfers seen on the chain that match no movement.
+    pub unmatched_transfers: usize,
+}
+
+impl ChainWatchView {
+    /// Every watched chain, at `now`.
+    pub fn all(register: &Register, now: Timestamp) -> Vec<ChainWatchView> {
+        let (policy, _) = register.exception_policy();
+        let limit = Timestamp::from_micros(now.micros().saturating_sub(i64::from(policy.confirmation_hours) * 3_600_000_000));
+        register
+            .chain_watches()
+            .map(|watch| ChainWatchView {
+                chain: watch.chain.clone(),
+                from_block: watch.from_block,
+                next_block: watch.next_block(),
+                unconfirmed_legs: register.unconfirmed_legs(Timestamp::MAX).filter(|l| l.asset.chain() == watch.chain).count(),
+                unconfirmed_past_limit: register.unconfirmed_legs(limit).filter(|l| l.asset.chain() == watch.chain).count(),
+                unmatched_transfers: register.unmatched_legs().filter(|l| l.transfer.chain == watch.chain).count(),
+            })
+            .collect()
+    }
+}
+
+/// A reconciliation report's findings (`docs/statement-format.md#the-report`): the count per
+/// severity, the worst severity, and every finding in the report's order. The fields of this
+/// struct and of those below are in alphabetical order, the order the report has always been
+/// written in: a report's SHA-256 is journaled, so its bytes must not move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FindingsView {
+    pub counts: SeverityCountsView,
+    pub findings: Vec<FindingView>,
+    /// `info`, `warning` or `critical`.
+    pub worst: &'static str,
+}
+
+/// How many findings have each severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SeverityCountsView {
+    pub critical: usize,
+    pub info: usize,
+    pub warning: usize,
+}
+
+/// One finding of a reconciliation: the CSV report's columns, empty ones null; amounts in the
+/// smallest unit, a delta with `-` when negative.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FindingView {
+    pub asset: String,
+    pub check: &'static str,
+    pub client: Option<String>,
+    pub delta: Option<String>,
+    pub detail: Option<String>,
+    pub observed: Option<String>,
+    pub register: Option<String>,
+    pub severity: &'static str,
+    pub source: Option<String>,
+    pub verdict: &'static str,
+    pub wallet: Option<String>,
+}
+
+/// The whole report of a run as kept in the evidence directory (`report-SHA256.json`): the
+/// cut-off, what was read, and the findings. Its SHA-256 is the run's `report_sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EvidenceReportView {
+    pub counts: SeverityCountsView,
+    pub cut_off: String,
+    pub findings: Vec<FindingView>,
+    pub sources: Vec<SourceView>,
+    pub worst: &'static str,
+}
+
+impl EvidenceReportView {
+    pub fn of(cut_off: Timestamp, sources: &[RunSource], findings: FindingsView) -> EvidenceReportView {
+        EvidenceReportView {
+            counts: findings.counts,
+            cut_off: clock::format(cut_off),
+            findings: findings.findings,
+            sources: sources.iter().map(SourceView::of).collect(),
+            worst: findings.worst,
+        }
     }
 }
