@@ -24,7 +24,7 @@ use ringfence_store::{Location, Store, Subject};
 use ringfence_wire::clock;
 use ringfence_wire::input::{self, Defaults, Parsed};
 use ringfence_wire::views::BalancesView;
-use ringfence_wire::views::journal::{HistoryView, VerifyView};
+use ringfence_wire::views::journal::{Audience, HistoryView, VerifyView};
 
 /// ringfence: the client-asset register and safeguarding control plane of a crypto-asset
 /// service provider under MiCA (Articles 70 and 75).
@@ -312,7 +312,7 @@ fn history(cli: &Cli, args: &HistoryArgs, out: &mut dyn Write) -> Result<ExitCod
     }
     let page = store.history_after(&subject, from, to, args.after, args.limit)?;
     let entries = page.iter().map(|r| (r.seq, r.recorded_at, &r.command, r.pending));
-    let view = HistoryView::of(store.register(), &subject.account(), entries, args.limit as usize);
+    let view = HistoryView::of(store.register(), &subject.account(), Audience::Staff, entries, args.limit as usize);
     report::history(store.register(), &subject, &view, args.json, out)?;
     Ok(ExitCode::SUCCESS)
 }

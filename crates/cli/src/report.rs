@@ -71,8 +71,8 @@ pub fn history(register: &Register, subject: &Subject, view: &HistoryView, as_js
             movement.kind.code(),
             movement.key,
             changes.join(", "),
-            entry.instruction,
-            entry.actor,
+            entry.instruction.as_deref().unwrap_or("-"),
+            entry.actor.as_deref().unwrap_or("-"),
         )?;
     }
     if let Some(after) = view.next_after {

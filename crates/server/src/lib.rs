@@ -68,6 +68,18 @@ pub struct Principal {
     pub client: Option<ClientId>,
 }
 
+impl Principal {
+    /// Whom the views are for: a client token gets the client's view (its own postings only),
+    /// every staff role the whole view.
+    pub fn audience(&self) -> ringfence_wire::views::journal::Audience {
+        if self.roles.contains(&Role::Client) {
+            ringfence_wire::views::journal::Audience::Client
+        } else {
+            ringfence_wire::views::journal::Audience::Staff
+        }
+    }
+}
+
 impl AppState {
     /// Starts the store thread on `store`. Reconciliation runs asked for through the API read
     /// no node until [`AppState::with_recon`] names them (in-house wallets are then "source

@@ -1150,6 +1150,7 @@ async fn history(
     }
     let limit = page_limit(q.limit)? as u32;
     let after = q.after.unwrap_or(0);
+    let audience = principal.audience();
     state
         .engine
         .read(move |store| {
@@ -1157,7 +1158,7 @@ async fn history(
             let limit = limit.min(HISTORY_LIMIT_MAX);
             let page = store.history_after(&subject, from, to, after, limit).map_err(|e| ApiError::unavailable(e.to_string()))?;
             let entries = page.iter().map(|r| (r.seq, r.recorded_at, &r.command, r.pending));
-            Ok(Json(HistoryView::of(store.register(), &subject.account(), entries, limit as usize)))
+            Ok(Json(HistoryView::of(store.register(), &subject.account(), audience, entries, limit as usize)))
         })
         .await?
 }

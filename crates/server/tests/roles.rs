@@ -239,6 +239,46 @@ fn a_client_token_reads_its_own_client_only() {
     assert_eq!(own.body["movements"].as_array().map(Vec::len), Some(1), "{own:?}");
 }
 
+#[test]
+fn a_client_sees_its_own_postings_only_never_another_clients_the_firms_wallets_or_staff_names() {
+    let server = Server::start();
+    let operator = server.tokens.of(Role::Operator).to_owned();
+    let c1 = server.tokens.of(Role::Client).to_owned();
+    let c2 = server.tokens.client_c2.clone();
+    // A transfer between two clients: a movement they share.
+    let transfer = json!({"type": "transfer", "from_client": C1, "to_client": C2, "asset": ETH, "amount": "700"});
+    let recorded = server.post("/v1/movements", Some(&operator), Some("privacy-transfer-1"), &transfer);
+    assert_eq!(recorded.status, 201, "{recorded:?}");
+
+    for (token, me, other) in [(&c1, C1, C2), (&c2, C2, C1)] {
+        let page = server.get(&format!("/v1/history?client={me}"), Some(token));
+        assert_eq!(page.status, 200, "{page:?}");
+        let text = page.body.to_string();
+        for hidden in [
+            format!("position:{other}"),
+            "holding:".to_owned(),
+            OMNIBUS_WALLET.to_owned(),
+            "own:".to_owned(),
+            "holder-of-".to_owned(),
+            "test-setup".to_owned(),
+        ] {
+            assert!(!text.contains(&hidden), "{me}'s history shows {hidden:?}: {text}");
+        }
+        let movements = page.body["movements"].as_array().unwrap();
+        let shared = movements.iter().find(|m| m["movement"]["key"] == "privacy-transfer-1").expect("the transfer");
+        let postings = shared["movement"]["postings"].as_array().unwrap();
+        assert_eq!(postings.len(), 1, "{shared}");
+        assert_eq!(postings[0]["account"], format!("position:{me}"), "{shared}");
+        assert_eq!((&shared["actor"], &shared["instruction"]), (&Value::Null, &Value::Null), "{shared}");
+        let sign = if me == C1 { "-" } else { "" };
+        assert_eq!(shared["changes"][0]["amount"], format!("{sign}700"), "{shared}");
+    }
+    // Staff see the whole movement, with who recorded it.
+    let staff = server.get(&format!("/v1/history?client={C1}"), Some(server.tokens.of(Role::Auditor)));
+    let text = staff.body.to_string();
+    assert!(text.contains(&format!("position:{C2}")) && text.contains("holding:") && text.contains("holder-of-"), "{text}");
+}
+
 /// The route × role table of docs/api.md, as (method, route, roles).
 fn documented_routes() -> Vec<(String, String, BTreeSet<Role>)> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md");

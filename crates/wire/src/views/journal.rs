@@ -59,15 +59,28 @@ impl MovementView {
     }
 }
 
+/// Who a view is for. Staff see a movement whole; a client sees only what concerns it: the
+/// postings on its own position, without the staff member who recorded the movement, the
+/// firm's instruction id or pending instruction, other clients' postings, the firm's accounts
+/// or the firm's wallet ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Staff,
+    Client,
+}
+
 /// One journaled movement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RecordedView {
     pub seq: u64,
     pub recorded_at: String,
     pub effective_at: String,
-    pub actor: String,
-    pub instruction: String,
-    /// The pending instruction this entry applied by approving it; null otherwise.
+    /// Who recorded it; null in a client's view.
+    pub actor: Option<String>,
+    /// The firm's instruction id; null in a client's view.
+    pub instruction: Option<String>,
+    /// The pending instruction this entry applied by approving it; null otherwise, and in a
+    /// client's view.
     pub approved_pending: Option<u64>,
     /// What the movement did to the history's subject: one signed amount per posting on it
     /// (`+` when the subject's balance grew).
@@ -76,17 +89,17 @@ pub struct RecordedView {
 }
 
 impl RecordedView {
-    /// The view, for the history of `subject`, of the entry at `seq` recorded at
-    /// `recorded_at` with `command`; `None` when the command is not a movement.
-    pub fn of(
-        register: &Register,
-        subject: &Account,
-        seq: u64,
-        recorded_at: Timestamp,
-        command: &Command,
-        approved_pending: Option<u64>,
-    ) -> Option<RecordedView> {
+    /// The view, for `audience` reading the history of `subject`, of the entry at `seq`
+    /// recorded at `recorded_at` with `command`; `None` when the command is not a movement.
+    pub fn of(register: &Register, subject: &Account, audience: Audience, entry: HistoryEntry<'_>) -> Option<RecordedView> {
+        let (seq, recorded_at, command, approved_pending) = entry;
         let Action::Movement(movement) = &command.action else { return None };
+        let staff = audience == Audience::Staff;
+        let mut whole = MovementView::of(movement);
+        if !staff {
+            let own = account_code(subject);
+            whole.postings.retain(|posting| posting.account == own);
+        }
         let changes = movement
             .postings
             .iter()
@@ -101,11 +114,11 @@ impl RecordedView {
             seq,
             recorded_at: clock::format(recorded_at),
             effective_at: clock::format(command.meta.effective_at),
-            actor: command.meta.actor.as_str().to_owned(),
-            instruction: command.meta.instruction.as_str().to_owned(),
-            approved_pending,
+            actor: staff.then(|| command.meta.actor.as_str().to_owned()),
+            instruction: staff.then(|| command.meta.instruction.as_str().to_owned()),
+            approved_pending: approved_pending.filter(|_| staff),
             changes,
-            movement: MovementView::of(movement),
+            movement: whole,
         })
     }
 }
@@ -125,17 +138,23 @@ pub struct HistoryView {
 pub type HistoryEntry<'a> = (u64, Timestamp, &'a Command, Option<u64>);
 
 impl HistoryView {
-    /// The view of one page of `subject`'s history, asked for with `limit`: a full page has a
-    /// next one (which may be empty).
-    pub fn of<'a>(register: &Register, subject: &Account, page: impl IntoIterator<Item = HistoryEntry<'a>>, limit: usize) -> HistoryView {
+    /// The view, for `audience`, of one page of `subject`'s history asked for with `limit`: a
+    /// full page has a next one (which may be empty).
+    pub fn of<'a>(
+        register: &Register,
+        subject: &Account,
+        audience: Audience,
+        page: impl IntoIterator<Item = HistoryEntry<'a>>,
+        limit: usize,
+    ) -> HistoryView {
         let mut count = 0;
         let mut last = None;
         let movements = page
             .into_iter()
-            .filter_map(|(seq, recorded_at, command, pending)| {
+            .filter_map(|entry| {
                 count += 1;
-                last = Some(seq);
-                RecordedView::of(register, subject, seq, recorded_at, command, pending)
+                last = Some(entry.0);
+                RecordedView::of(register, subject, audience, entry)
             })
             .collect();
         HistoryView { subject: account_code(subject), movements, next_after: if count == limit { last } else { None } }
