@@ -26,6 +26,32 @@ pub struct ServeArgs {
     pub evidence_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub nodes: crate::oversight::NodeArgs,
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a request's body once its headers are in (408 after).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout: u64,
+    /// Connections open at once; one more is answered 503 and closed.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// MiB of request bodies held at once across every connection; a body that does not fit
+    /// is answered 503 `busy`.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(8..=65_536))]
+    pub body_budget_mib: u64,
+}
+
+impl ServeArgs {
+    /// The server's limits from the flags.
+    pub fn limits(&self) -> ringfence_server::Limits {
+        ringfence_server::Limits {
+            header_read: std::time::Duration::from_secs(self.header_timeout),
+            body_read: std::time::Duration::from_secs(self.body_timeout),
+            body_bytes_in_flight: usize::try_from(self.body_budget_mib * 1024 * 1024).unwrap_or(usize::MAX),
+            connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
 }
 
 /// The daily run's time of day, in seconds after midnight UTC; `None` when off.
@@ -116,7 +142,10 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
     let runtime = runtime.build().context("failed to start the async runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
-        let state = ringfence_server::AppState::start(store).context("failed to start the store thread")?.with_recon(settings.clone());
+        let state = ringfence_server::AppState::start(store)
+            .context("failed to start the store thread")?
+            .with_recon(settings.clone())
+            .with_limits(args.limits());
         writeln!(out, "ringfence serving {} on http://{} (OpenAPI at /openapi.json)", described, listener.local_addr()?)?;
         match args.recon_daily.0 {
             Some(at) => writeln!(

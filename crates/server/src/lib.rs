@@ -5,19 +5,21 @@
 //! writes is journaled with the token's actor. Writes need an `Idempotency-Key` header. One
 //! thread owns the store ([`engine`]): concurrent writes share one durable commit.
 //!
-//! Bodies are bounded ([`BODY_BYTES_MAX`]), batches too (`BATCH_MAX`), lists are paged. Every
+//! Limits come before work ([`limits`]): the token is checked from the headers before the body
+//! is read, bodies are bounded per route and in time, headers in time, connections in number;
+//! batches are bounded too (`BATCH_MAX`), lists are paged. Every
 //! error is JSON with a machine-readable code ([`error::ApiError`]); nothing is a 500 unless
 //! ringfence has a bug, and then the message says nothing internal.
 
 mod approvals;
 pub mod engine;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 mod oversight;
 mod routes;
 mod safeguarding;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -37,8 +39,7 @@ use crate::metrics::Metrics;
 
 pub use routes::{ApiDoc, ROUTES};
 
-/// The largest request body accepted: a full batch of 8,190 movements fits.
-pub const BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
+pub use limits::{BATCH_BODY_BYTES_MAX, BODY_BYTES_MAX, Limits};
 /// The most items a list returns per page.
 pub const PAGE_LIMIT_MAX: u32 = 1_000;
 
@@ -50,6 +51,7 @@ pub struct AppState {
     /// Where the store is: a reconciliation run opens its own handle on it.
     location: Location,
     recon: Arc<Recon>,
+    limits: Arc<limits::Enforced>,
 }
 
 /// How reconciliation runs asked for through the API read their sources, and the one run at a
@@ -93,7 +95,13 @@ impl AppState {
             metrics,
             location,
             recon: Arc::new(Recon { settings, running: tokio::sync::Mutex::new(()) }),
+            limits: Arc::new(limits::Enforced::new(Limits::default())),
         })
+    }
+
+    /// The same state with other limits (timeouts, body budget, connections).
+    pub fn with_limits(self, limits: Limits) -> AppState {
+        AppState { limits: Arc::new(limits::Enforced::new(limits)), ..self }
     }
 
     /// The same state with runs made through `POST /v1/recon/runs` reading the sources as
@@ -133,8 +141,9 @@ impl AppState {
 /// The whole application: routes, limits, request ids, logs and metrics.
 pub fn app(state: AppState) -> Router {
     routes::router()
+        .route_layer(middleware::from_fn_with_state(state.clone(), limits::gate))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(DefaultBodyLimit::max(BATCH_BODY_BYTES_MAX))
         .with_state(state)
 }
 
@@ -188,11 +197,65 @@ pub fn log(line: &serde_json::Value) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves, then lets the requests in progress finish (at most as
+/// long as the header deadline more). HTTP/1.1, with the header deadline (which also closes
+/// idle keep-alive connections) and the connection cap of the state's [`Limits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    use tokio::io::AsyncWriteExt as _;
+
+    let limits = state.limits.limits;
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.connections.max(1)));
+    let (closing, closed) = tokio::sync::watch::channel(false);
+    let app = app(state);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let (stream, _peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors or a connection reset before accept: wait a
+                    // little and go on, rather than stop serving.
+                    log(&serde_json::json!({"level": "warn", "message": "accepting a connection failed", "error": error.to_string()}));
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            tasks.spawn(async move {
+                let mut stream = stream;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), stream.write_all(&limits::busy_response())).await;
+            });
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let mut closed = closed.clone();
+        tasks.spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read).keep_alive(true);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = async { drop(closed.wait_for(|closing| *closing).await) } => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            drop(permit);
+        });
+    }
+    let _ = closing.send(true);
+    while tasks.join_next().await.is_some() {}
+    Ok(())
 }

@@ -585,7 +585,7 @@ pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiErro
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            format!("the body is larger than {} bytes; split the batch", crate::BODY_BYTES_MAX),
+            format!("the body is larger than {} bytes; split the batch", crate::BATCH_BODY_BYTES_MAX),
         ),
         _ => ApiError::bad_request("invalid_body", rejection.body_text()),
     })

@@ -9,7 +9,7 @@ mod common;
 
 use common::{C1, ETH, OMNIBUS_WALLET, Response, Server, USDC, deposit, unique};
 use ringfence_core::Role;
-use ringfence_server::BODY_BYTES_MAX;
+use ringfence_server::{BATCH_BODY_BYTES_MAX, BODY_BYTES_MAX};
 use ringfence_store::BATCH_MAX;
 use serde_json::{Value, json};
 
@@ -197,11 +197,11 @@ fn oversized_bodies_and_batches_are_refused_and_change_nothing() {
     let batch_over: Vec<Value> = (0..=BATCH_MAX).map(|n| with(deposit("5"), "key", json!(format!("over-{n}")))).collect();
     assert_eq!(batch_over.len(), 8191);
     let batch_over = Request::post_json("/v1/movements/batch", &Value::Array(batch_over)).token(&op).keyed();
-    assert!(batch_over.body.as_ref().unwrap().len() < BODY_BYTES_MAX, "the batch is refused for its count, not its size");
+    assert!(batch_over.body.as_ref().unwrap().len() < BATCH_BODY_BYTES_MAX, "the batch is refused for its count, not its size");
     let cases = vec![
         (
-            "a body over BODY_BYTES_MAX",
-            Request::post("/v1/movements/batch", body_of(BODY_BYTES_MAX + 1)).token(&op).keyed(),
+            "a batch over BATCH_BODY_BYTES_MAX",
+            Request::post("/v1/movements/batch", body_of(BATCH_BODY_BYTES_MAX + 1)).token(&op).keyed(),
             413,
             "body_too_large",
         ),
@@ -222,11 +222,15 @@ fn oversized_bodies_and_batches_are_refused_and_change_nothing() {
     ];
     all_refused(server, cases);
 
-    // BODY_BYTES_MAX itself is accepted: the limit is exact.
+    // Each limit itself is accepted: the limits are exact.
     let server = Server::start();
-    let response = Request::post("/v1/movements/batch", body_of(BODY_BYTES_MAX)).token(&operator(&server)).keyed().send(&server);
+    let response = Request::post("/v1/movements/batch", body_of(BATCH_BODY_BYTES_MAX)).token(&operator(&server)).keyed().send(&server);
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.body["results"][0]["status"], json!("accepted"), "{response:?}");
+    let mut single = deposit("5").to_string().into_bytes();
+    single.resize(BODY_BYTES_MAX, b' ');
+    let response = Request::post("/v1/movements", single).token(&operator(&server)).keyed().send(&server);
+    assert_eq!(response.status, 201, "{response:?}");
 }
 
 #[test]

@@ -176,6 +176,11 @@ impl Server {
 
     /// As [`Server::start`], with `setup` recording more on the store before the server starts.
     pub fn start_with(setup: impl FnOnce(&mut Store)) -> Server {
+        Server::start_limited(ringfence_server::Limits::default(), setup)
+    }
+
+    /// As [`Server::start_with`], serving with `limits`.
+    pub fn start_limited(limits: ringfence_server::Limits, setup: impl FnOnce(&mut Store)) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let location = Location::data_dir(dir.path());
         let mut store = Store::create(&location).unwrap();
@@ -217,7 +222,7 @@ impl Server {
         assert_eq!(store.register().exceptions().len() as u64, FIXTURE_EXCEPTIONS);
         setup(&mut store);
 
-        let state = ringfence_server::AppState::start(store).unwrap();
+        let state = ringfence_server::AppState::start(store).unwrap().with_limits(limits);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (bound, address) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -448,7 +453,7 @@ fn complete(raw: &[u8]) -> bool {
         .is_some_and(|n| body.len() >= n)
 }
 
-fn parse_response(raw: &[u8]) -> Option<Response> {
+pub fn parse_response(raw: &[u8]) -> Option<Response> {
     let (head, rest) = split_head(raw)?;
     let head = std::str::from_utf8(head).ok()?;
     let mut lines = head.split("\r\n");
