@@ -100,17 +100,20 @@ async fn admit(state: &AppState, request: Request) -> Result<(Request, Option<to
     if request.headers().get_all(header::AUTHORIZATION).iter().nth(1).is_some() {
         return Err(ApiError::bad_request("invalid_header", "send one Authorization header, not several"));
     }
-    let method = request.method().as_str().to_owned();
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    if let Some((_, _, roles)) = crate::ROUTES.iter().find(|(m, r, _)| *m == method && *r == route)
-        && !roles.is_empty()
-    {
+    // What the route needs, read without copying anything out of the request.
+    let (roles, limit, has_body) = {
+        let method = request.method().as_str();
+        let route = request.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
+        let roles: &[ringfence_core::Role] =
+            crate::ROUTES.iter().find(|(m, r, _)| *m == method && *r == route).map_or(&[], |(_, _, roles)| roles);
+        (roles, body_limit(method, route), method == "POST" || method == "PUT")
+    };
+    if !roles.is_empty() {
         state.authorize(request.headers(), roles)?;
     }
-    if method != "POST" && method != "PUT" {
+    if !has_body {
         return Ok((request, None));
     }
-    let limit = body_limit(&method, &route);
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large(limit));
