@@ -16,6 +16,7 @@
 
 mod access;
 mod four_eyes;
+pub use four_eyes::CORRECTIONS_GATED_FROM;
 mod oversight;
 mod safeguard;
 

@@ -440,3 +440,32 @@ mod random {
         }
     }
 }
+
+#[test]
+fn a_correction_that_lowers_a_client_position_waits_for_approval_but_one_recorded_before_the_rule_replays_as_it_was() {
+    let after_rule = ringfence_core::register::CORRECTIONS_GATED_FROM;
+    let mut desk = Desk::new();
+    let deposit = build::deposit(key("dep-1"), &client(), &wallet().id, &eth(), Amount::new(1_000)).postings;
+    desk.policy(1, 1_000_000);
+    // Recorded before the rule existed (a journal written by an earlier ringfence): applied at
+    // once, and so on every replay.
+    let early = Action::Movement(build::correction(key("fix-early"), key("dep-1"), &deposit));
+    assert_eq!(desk.run("ops", early, at(1)).0, Status::Accepted);
+    assert_eq!(desk.position(), 0);
+    // A new deposit, and its correction recorded under the rule: it waits, nothing moves.
+    let second = build::deposit(key("dep-2"), &client(), &wallet().id, &eth(), Amount::new(500));
+    let postings = second.postings.clone();
+    assert_eq!(desk.run("ops", Action::Movement(second), after_rule).0, Status::Accepted);
+    assert_eq!(desk.position(), 500);
+    let late = Action::Movement(build::correction(key("fix-late"), key("dep-2"), &postings));
+    let (status, id) = desk.run("ops", late.clone(), after_rule);
+    assert_eq!(status, Status::PendingApproval);
+    assert_eq!(desk.position(), 500);
+    assert!(desk.register.pending(id.unwrap()).unwrap().reason.contains("correction lowering client alice"), "the reason names it");
+    // Another approver applies it.
+    assert_eq!(desk.run("ops", Action::ApprovePending { id: id.unwrap() }, after_rule).0, Status::InitiatorCannotApprove);
+    assert_eq!(desk.run("bob", Action::ApprovePending { id: id.unwrap() }, after_rule).0, Status::Accepted);
+    assert_eq!(desk.position(), 0);
+    desk.register.audit().unwrap();
+    desk.assert_replays();
+}

@@ -1499,3 +1499,87 @@ fn golden_journals_cover_every_variant() {
     }
     assert_eq!(seen.missing(), Vec::<&str>::new(), "variants no golden journal contains; add them in a new fixture version");
 }
+
+/// Every action, and whether four-eyes control holds it back while an approval policy is in
+/// force (with thresholds of 0, so any withdrawal counts): the table docs/four-eyes.md shows.
+/// An action missing here fails the test by name, so a new one is not left undecided.
+const GATED: &[(&str, bool)] = &[
+    ("asset", false),
+    ("client", false),
+    ("wallet", false),
+    ("key_set", true),
+    ("sub_custodian", true),
+    ("sub_custodian_authorisation", true),
+    ("wallet_change", true),
+    ("api_token", false),
+    ("api_token_revocation", false),
+    ("approval_policy", true),
+    ("approve", false),
+    ("reject", false),
+    ("expire", false),
+    ("deposit", false),
+    ("withdrawal", true),
+    ("transfer", false),
+    ("fee", false),
+    ("rebalance", false),
+    ("firm_funding", false),
+    ("firm_withdrawal", false),
+    ("reward", false),
+    ("correction lowering a client position", true),
+    ("correction not lowering a client position", false),
+    ("chain_watch", false),
+    ("chain_observation", false),
+    ("recon_run", false),
+    ("exception_policy", true),
+    ("exception_investigate", false),
+    ("exception_resolve", false),
+    ("exception_approve", false),
+    ("exception_reject", false),
+    ("exception_escalate", false),
+    ("safeguarding_policy", true),
+    ("client_instruction", true),
+    ("instruction_revocation", false),
+    ("encumbrance", false),
+    ("release", false),
+    ("risk_assessment", true),
+    ("institution", true),
+    ("fiat_account", true),
+    ("fiat_receipt", false),
+    ("fiat_placement", false),
+    ("fiat_withdrawal", false),
+    ("safeguarding_check", false),
+];
+
+#[test]
+fn every_action_states_whether_four_eyes_control_holds_it_back() {
+    let policy = ApprovalPolicy {
+        approvals: 1,
+        expiry_hours: 24,
+        withdrawal_thresholds: {
+            let mut thresholds = vec![(eth(), Amount::new(0)), (usdc(), Amount::new(0)), (btc(), Amount::new(0))];
+            thresholds.sort();
+            thresholds
+        },
+    };
+    let mut seen = std::collections::BTreeMap::new();
+    for entry in verified("journal-v1") {
+        let action = &entry.command.action;
+        let label = match action {
+            Action::Movement(movement) if movement.kind == MovementKind::Correction => {
+                if movement.postings.iter().any(|p| p.side == Side::Debit && matches!(p.account, Account::Position(_))) {
+                    "correction lowering a client position"
+                } else {
+                    "correction not lowering a client position"
+                }
+            }
+            action => action.code(),
+        };
+        let expected = GATED.iter().find(|(name, _)| *name == label).unwrap_or_else(|| panic!("{label} is not in GATED: decide it"));
+        assert_eq!(policy.gates(action).is_some(), expected.1, "{label}: {:?}", policy.gates(action));
+        seen.insert(label, expected.1);
+    }
+    // The golden journal holds a correction of each kind except, possibly, one that raises a
+    // position; every other action is in it.
+    let missing: Vec<&str> = GATED.iter().map(|(name, _)| *name).filter(|name| !seen.contains_key(name)).collect();
+    assert!(missing.iter().all(|name| *name == "correction not lowering a client position"), "not in the golden journal: {missing:?}");
+}

@@ -141,3 +141,23 @@ fn without_an_approval_policy_the_policy_route_says_none_is_in_force_and_the_rep
     assert_eq!((shown.status, &shown.body), (200, &json!({"in_force": false})));
     assert_eq!(server.get("/v1/policy", Some(server.tokens.of(Role::Compliance))).body["approvals"], Value::Null);
 }
+
+#[test]
+fn a_correction_that_lowers_a_client_position_waits_for_approval() {
+    let server = Server::start();
+    let operator = server.tokens.of(Role::Operator).to_owned();
+    let approver = server.tokens.of(Role::Approver).to_owned();
+    let set = put_policy(&server, &json!({"approvals": 1, "expiry_hours": 24, "withdrawal_thresholds": {}}));
+    assert_eq!(set.status, 201, "{}", set.body);
+    let start = eth_position(&server);
+    // The fixture's dep-1 credited c1 2.5 ETH; its correction would take them back.
+    let correction = json!({"type": "correction", "key": "fix-dep-1", "corrects": "dep-1"});
+    let proposed = post(&server, &operator, "/v1/movements", &correction);
+    assert_eq!((proposed.status, proposed.body["status"].as_str()), (202, Some("pending_approval")), "{}", proposed.body);
+    assert!(proposed.body["detail"].as_str().unwrap().contains("correction lowering client c1"), "{}", proposed.body);
+    assert_eq!(eth_position(&server), start, "nothing moved");
+    let id = proposed.body["seq"].as_u64().unwrap();
+    let approved = post(&server, &approver, &format!("/v1/pending/{id}/approve"), &json!({}));
+    assert_eq!(approved.status, 201, "{}", approved.body);
+    assert_eq!(eth_position(&server), start - 2_500_000_000_000_000_000);
+}

@@ -38,6 +38,11 @@ pub(super) struct FourEyes {
     pub(super) open_by_deadline: std::collections::BTreeSet<(Timestamp, u64)>,
 }
 
+/// Corrections that lower a client position need approval when recorded from this instant
+/// on (2026-12-06T00:00:00Z, when the rule came in); entries recorded before it were decided
+/// without the rule, and a replay decides them the same way.
+pub const CORRECTIONS_GATED_FROM: Timestamp = Timestamp::from_micros(1_796_515_200_000_000);
+
 // The three dispatches below name every action (no wildcard): a new action does not compile
 // until someone decides whether it needs four-eyes approval and what it binds.
 
@@ -197,9 +202,14 @@ impl Register {
         let Some(policy) = self.four_eyes.policy.as_ref().map(|p| &p.value) else {
             return Ok(None);
         };
-        let Some(reason) = self.needs_approval(policy, command) else {
+        let Some(reason) = policy.gates(&command.action) else {
             return Ok(None);
         };
+        // A rule added later applies to what was recorded after it existed: an entry recorded
+        // before decides on replay exactly as it did then.
+        if matches!(&command.action, Action::Movement(m) if m.kind == MovementKind::Correction) && self.now < CORRECTIONS_GATED_FROM {
+            return Ok(None);
+        }
         let (required, expiry) = (policy.approvals, policy.expiry_micros());
         if let Some(refusal) = self.precheck(command) {
             return Ok(Some(refusal));
@@ -232,55 +242,6 @@ impl Register {
     }
 
     /// Why `command` needs approval under `policy`, if it does.
-    fn needs_approval(&self, policy: &ApprovalPolicy, command: &Command) -> Option<String> {
-        match &command.action {
-            Action::Movement(movement) if movement.kind == MovementKind::Withdrawal => {
-                withdrawn(&movement.postings).into_iter().find_map(|(asset, amount)| {
-                    let threshold = policy.threshold(asset)?;
-                    (amount > threshold.units())
-                        .then(|| format!("a withdrawal of {amount} of {asset}, above the threshold of {}", threshold.units()))
-                })
-            }
-            Action::RegisterKeySet(key_set) => Some(format!("the new key set {}", key_set.id)),
-            Action::RegisterSubCustodian(sub) => Some(format!("the new sub-custodian {}", sub.id)),
-            Action::UpdateSubCustodianAuthorisation { id, .. } => Some(format!("the change of sub-custodian {id}'s authorisation")),
-            Action::ChangeWallet(wallet) => Some(format!("the change of wallet {}", wallet.id)),
-            Action::SetApprovalPolicy(_) => Some("the change of the approval policy".into()),
-            Action::SetExceptionPolicy(_) => Some("the change of the exception policy".into()),
-            Action::Safeguard(action) => match action {
-                SafeguardAction::SetPolicy(_) => Some("the change of the safeguarding policy".into()),
-                SafeguardAction::RecordInstruction(instruction) => Some(format!("the client instruction {}", instruction.id)),
-                SafeguardAction::RecordRiskAssessment(assessment) => Some(format!("the risk assessment {}", assessment.id)),
-                SafeguardAction::RegisterInstitution(institution) => Some(format!("the new institution {}", institution.id)),
-                SafeguardAction::RegisterFiatAccount(account) => Some(format!("the new fiat account {}", account.id)),
-                SafeguardAction::RevokeInstruction { .. }
-                | SafeguardAction::Encumber { .. }
-                | SafeguardAction::Release { .. }
-                | SafeguardAction::ReceiveFiat(_)
-                | SafeguardAction::PlaceFiat(_)
-                | SafeguardAction::WithdrawFiat(_)
-                | SafeguardAction::Check => None,
-            },
-            Action::Movement(_) => None,
-            Action::RegisterAsset(_)
-            | Action::RegisterClient(_)
-            | Action::RegisterWallet(_)
-            | Action::RegisterApiToken(_)
-            | Action::RevokeApiToken { .. }
-            | Action::ApprovePending { .. }
-            | Action::RejectPending { .. }
-            | Action::ExpirePending { .. }
-            | Action::WatchChain { .. }
-            | Action::ObserveChain(_)
-            | Action::RecordReconRun(_)
-            | Action::InvestigateException { .. }
-            | Action::ProposeResolution { .. }
-            | Action::ApproveResolution { .. }
-            | Action::RejectResolution { .. }
-            | Action::EscalateException { .. } => None,
-        }
-    }
-
     /// The refusal (or `already_exists`) `command` would get now, so that a command that
     /// cannot apply is refused at once rather than sent for approval.
     fn precheck(&mut self, command: &Command) -> Option<Outcome> {
@@ -453,5 +414,72 @@ impl Register {
         let seq = self.next_seq();
         self.close(index, PendingState::Expired { seq });
         Ok(Outcome { status: Status::Accepted, seq: Some(seq), detail: format!("pending instruction {id} expired") })
+    }
+}
+
+impl ApprovalPolicy {
+    /// Why `action` needs approval under this policy, or `None` when it does not. Gated: a
+    /// withdrawal above its asset's threshold; a correction that lowers a client position
+    /// (whatever the amount: a correction takes from a client what the register said it had);
+    /// every change of the firm's custody set-up (key sets, sub-custodians and their
+    /// authorisations, wallet changes), of a policy (approval, exception, safeguarding) and
+    /// every client instruction, risk assessment, institution and fiat account. The table in
+    /// docs/four-eyes.md lists every action; `crates/journal/tests/golden.rs` checks it.
+    pub fn gates(&self, action: &Action) -> Option<String> {
+        let policy = self;
+        match action {
+            Action::Movement(movement) if movement.kind == MovementKind::Withdrawal => {
+                withdrawn(&movement.postings).into_iter().find_map(|(asset, amount)| {
+                    let threshold = policy.threshold(asset)?;
+                    (amount > threshold.units())
+                        .then(|| format!("a withdrawal of {amount} of {asset}, above the threshold of {}", threshold.units()))
+                })
+            }
+            Action::RegisterKeySet(key_set) => Some(format!("the new key set {}", key_set.id)),
+            Action::RegisterSubCustodian(sub) => Some(format!("the new sub-custodian {}", sub.id)),
+            Action::UpdateSubCustodianAuthorisation { id, .. } => Some(format!("the change of sub-custodian {id}'s authorisation")),
+            Action::ChangeWallet(wallet) => Some(format!("the change of wallet {}", wallet.id)),
+            Action::SetApprovalPolicy(_) => Some("the change of the approval policy".into()),
+            Action::SetExceptionPolicy(_) => Some("the change of the exception policy".into()),
+            Action::Safeguard(action) => match action {
+                SafeguardAction::SetPolicy(_) => Some("the change of the safeguarding policy".into()),
+                SafeguardAction::RecordInstruction(instruction) => Some(format!("the client instruction {}", instruction.id)),
+                SafeguardAction::RecordRiskAssessment(assessment) => Some(format!("the risk assessment {}", assessment.id)),
+                SafeguardAction::RegisterInstitution(institution) => Some(format!("the new institution {}", institution.id)),
+                SafeguardAction::RegisterFiatAccount(account) => Some(format!("the new fiat account {}", account.id)),
+                SafeguardAction::RevokeInstruction { .. }
+                | SafeguardAction::Encumber { .. }
+                | SafeguardAction::Release { .. }
+                | SafeguardAction::ReceiveFiat(_)
+                | SafeguardAction::PlaceFiat(_)
+                | SafeguardAction::WithdrawFiat(_)
+                | SafeguardAction::Check => None,
+            },
+            Action::Movement(movement) if movement.kind == MovementKind::Correction => movement
+                .postings
+                .iter()
+                .find_map(|p| match &p.account {
+                    Account::Position(client) if p.side == Side::Debit => Some((client, &p.asset)),
+                    _ => None,
+                })
+                .map(|(client, asset)| format!("a correction lowering client {client}'s position in {asset}")),
+            Action::Movement(_) => None,
+            Action::RegisterAsset(_)
+            | Action::RegisterClient(_)
+            | Action::RegisterWallet(_)
+            | Action::RegisterApiToken(_)
+            | Action::RevokeApiToken { .. }
+            | Action::ApprovePending { .. }
+            | Action::RejectPending { .. }
+            | Action::ExpirePending { .. }
+            | Action::WatchChain { .. }
+            | Action::ObserveChain(_)
+            | Action::RecordReconRun(_)
+            | Action::InvestigateException { .. }
+            | Action::ProposeResolution { .. }
+            | Action::ApproveResolution { .. }
+            | Action::RejectResolution { .. }
+            | Action::EscalateException { .. } => None,
+        }
     }
 }
