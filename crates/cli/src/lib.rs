@@ -6,6 +6,7 @@ mod bench_chain;
 mod bench_http;
 mod bench_recon;
 pub mod demo;
+pub mod identity;
 pub mod oversight;
 pub mod policy;
 pub mod report;
@@ -38,6 +39,11 @@ pub struct Cli {
     /// PostgreSQL, or sqlite:///path/to/file.sqlite3.
     #[arg(long, global = true, env = "RINGFENCE_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// An API token (`rf_…`, see `ringfence token create`) saying who records what this
+    /// command records. Needed, while an approval policy is in force, for four-eyes decisions
+    /// and for the commands the policy holds back; a typed --actor is refused for them.
+    #[arg(long, global = true, env = "RINGFENCE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     #[command(subcommand)]
     pub command: CliCommand,
 }
@@ -419,6 +425,14 @@ fn import(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<ExitCode>
         return Ok(ExitCode::from(2));
     }
     let mut store = open(cli)?;
+    let refused = identity::check_import(store.register(), cli.token.as_deref(), &defaults.actor, &mut parsed, now)?;
+    if !refused.is_empty() {
+        for (line, error) in &refused {
+            writeln!(out, "line {line}: error: {error}")?;
+        }
+        writeln!(out, "nothing was imported: {} line(s) need an identity; import the file again with --token", refused.len())?;
+        return Ok(ExitCode::from(2));
+    }
     let total = parsed.len();
     let outcomes = apply_lines(&mut store, parsed, usize::from(args.batch_size), now, &mut |durable| {
         report::import_lines(durable, args.quiet, args.json, out)
@@ -431,6 +445,6 @@ fn import(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<ExitCode>
     if !args.json {
         report::safeguard_check(&store, check.as_ref(), out)?;
     }
-    let rejected = outcomes.iter().filter(|o| !o.outcome.status.is_ok()).count();
+    let rejected = outcomes.iter().filter(|o| !o.outcome.status.is_ok() && o.outcome.status != Status::PendingApproval).count();
     Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

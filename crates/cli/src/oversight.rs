@@ -158,15 +158,19 @@ pub enum ExceptionsCommand {
     /// Take an exception up (you become its investigator).
     Investigate {
         id: u64,
+        /// Who you are, when no --token says it (refused for this while an approval policy
+        /// is in force).
         #[arg(long)]
-        actor: String,
+        actor: Option<String>,
     },
     /// Propose the resolution, as its investigator: a reason and a correcting movement (by
     /// its idempotency key, recorded first) or an explanation.
     Resolve {
         id: u64,
+        /// Who you are, when no --token says it (refused for this while an approval policy
+        /// is in force).
         #[arg(long)]
-        actor: String,
+        actor: Option<String>,
         #[arg(long)]
         reason: String,
         #[arg(long, required_unless_present = "explanation", conflicts_with = "explanation")]
@@ -177,14 +181,18 @@ pub enum ExceptionsCommand {
     /// Approve the proposed resolution (someone other than the investigator).
     Approve {
         id: u64,
+        /// Who you are, when no --token says it (refused for this while an approval policy
+        /// is in force).
         #[arg(long)]
-        actor: String,
+        actor: Option<String>,
     },
     /// Send the proposed resolution back to the investigator, saying why.
     Reject {
         id: u64,
+        /// Who you are, when no --token says it (refused for this while an approval policy
+        /// is in force).
         #[arg(long)]
-        actor: String,
+        actor: Option<String>,
         #[arg(long)]
         reason: String,
     },
@@ -197,8 +205,10 @@ pub enum ExceptionsCommand {
         resolution_hours: Option<u32>,
         #[arg(long, requires = "resolution_hours")]
         confirmation_hours: Option<u32>,
-        #[arg(long, default_value = "cli")]
-        actor: String,
+        /// Who sets them, when no --token says it (default `cli`; refused while an approval
+        /// policy is in force).
+        #[arg(long)]
+        actor: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -209,14 +219,12 @@ fn actor(text: &str) -> Result<Actor> {
 }
 
 /// Records one command; prints its status. Exit 1 when refused.
-fn submit(store: &mut Store, who: &str, instruction: &str, action: Action, out: &mut dyn Write) -> Result<ExitCode> {
+fn submit(store: &mut Store, cli: &Cli, who: Option<&str>, instruction: &str, action: Action, out: &mut dyn Write) -> Result<ExitCode> {
     let now = clock::now();
+    let asserted = who.map(actor).transpose()?;
+    let actor = crate::identity::actor_for(store.register(), cli.token.as_deref(), &action, asserted.as_ref(), now)?;
     let command = Command {
-        meta: Meta {
-            actor: actor(who)?,
-            instruction: InstructionId::parse(instruction).unwrap_or_else(|_| unreachable!()),
-            effective_at: now,
-        },
+        meta: Meta { actor, instruction: InstructionId::parse(instruction).unwrap_or_else(|_| unreachable!()), effective_at: now },
         action,
     };
     let outcome = store.submit(&[command], now).context("failed to record the command; nothing was applied")?.remove(0);
@@ -485,7 +493,7 @@ pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -
             Ok(ExitCode::SUCCESS)
         }
         ExceptionsCommand::Investigate { id, actor: who } => {
-            submit(&mut store, who, "exception", Action::InvestigateException { id: *id }, out)
+            submit(&mut store, cli, who.as_deref(), "exception", Action::InvestigateException { id: *id }, out)
         }
         ExceptionsCommand::Resolve { id, actor: who, reason, movement, explanation } => {
             let resolution = match (movement, explanation) {
@@ -493,11 +501,20 @@ pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -
                 (None, Some(text)) => Resolution::Explanation(text.clone()),
                 _ => bail!("give exactly one of --movement and --explanation"),
             };
-            submit(&mut store, who, "exception", Action::ProposeResolution { id: *id, reason: reason.clone(), resolution }, out)
+            submit(
+                &mut store,
+                cli,
+                who.as_deref(),
+                "exception",
+                Action::ProposeResolution { id: *id, reason: reason.clone(), resolution },
+                out,
+            )
         }
-        ExceptionsCommand::Approve { id, actor: who } => submit(&mut store, who, "exception", Action::ApproveResolution { id: *id }, out),
+        ExceptionsCommand::Approve { id, actor: who } => {
+            submit(&mut store, cli, who.as_deref(), "exception", Action::ApproveResolution { id: *id }, out)
+        }
         ExceptionsCommand::Reject { id, actor: who, reason } => {
-            submit(&mut store, who, "exception", Action::RejectResolution { id: *id, reason: reason.clone() }, out)
+            submit(&mut store, cli, who.as_deref(), "exception", Action::RejectResolution { id: *id, reason: reason.clone() }, out)
         }
         ExceptionsCommand::Escalate => {
             let escalated = ringfence_watch::system::escalate_overdue(&mut store, clock::now())?;
@@ -513,7 +530,14 @@ pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -
             match (resolution_hours, confirmation_hours) {
                 (Some(resolution_hours), Some(confirmation_hours)) => {
                     let policy = ExceptionPolicy { resolution_hours: *resolution_hours, confirmation_hours: *confirmation_hours };
-                    submit(&mut store, who, "exception-policy", Action::SetExceptionPolicy(policy), out)
+                    submit(
+                        &mut store,
+                        cli,
+                        who.as_deref().or(cli.token.is_none().then_some("cli")),
+                        "exception-policy",
+                        Action::SetExceptionPolicy(policy),
+                        out,
+                    )
                 }
                 _ => {
                     let clocks = ringfence_wire::views::policy::ExceptionClocksView::of(store.register());

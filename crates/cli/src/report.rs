@@ -144,6 +144,7 @@ pub fn import_lines(outcomes: &[LineOutcome], quiet: bool, as_json: bool, out: &
             (Status::AlreadyExists, Some(seq)) => {
                 writeln!(out, "line {line}: already_exists (recorded at sequence {seq}; nothing changed)")?
             }
+            (Status::PendingApproval, _) => writeln!(out, "line {line}: pending_approval: {}", outcome.detail)?,
             (status, _) => writeln!(out, "line {line}: rejected: {status}: {}", outcome.detail)?,
         }
     }

@@ -46,6 +46,7 @@ impl Ringfence {
             .args(args)
             .env_remove("RINGFENCE_DATA_DIR")
             .env_remove("RINGFENCE_DATABASE_URL")
+            .env_remove("RINGFENCE_TOKEN")
             .output()
             .unwrap()
     }
@@ -517,4 +518,70 @@ fn a_token_is_shown_once_listed_without_its_secret_and_revoked() {
         assert!(String::from_utf8_lossy(&output.stderr).contains(message), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
     }
     assert!(stdout(&ringfence.run(&["journal", "verify"])).contains("journal intact: 2 entries"));
+}
+
+/// The `rf_…` token that `token create` printed.
+fn created_token(output: &Output) -> String {
+    assert_success(output);
+    stdout(output).lines().find(|line| line.starts_with("rf_")).expect("the token is printed once").to_owned()
+}
+
+#[test]
+fn under_an_approval_policy_decisions_need_a_token_not_a_typed_actor() {
+    let ringfence = populated();
+    let approver = created_token(&ringfence.run(&["token", "create", "--actor", "risk:grace", "--role", "approver"]));
+    let operator = created_token(&ringfence.run(&["token", "create", "--actor", "ops:alice", "--role", "operator"]));
+    let compliance = created_token(&ringfence.run(&["token", "create", "--actor", "cco:bea", "--role", "compliance"]));
+    // Without a policy, a typed actor still records (nothing is four-eyes yet).
+    let policy = format!(r#"{{"type":"approval_policy","approvals":1,"withdrawal_thresholds":{{"{ETH}":"0"}}}}"#);
+    let withdrawal =
+        format!(r#"{{"type":"withdrawal","key":"wd-big","client":"alice","wallet":"w-omni-hot","asset":"{ETH}","amount":"5"}}"#);
+    let proposed = ringfence.import("policy.jsonl", &[policy]);
+    assert_success(&proposed);
+    // Under it, the withdrawal it holds back needs an identity too: the operator's token.
+    let refused = ringfence.import("withdrawal.jsonl", std::slice::from_ref(&withdrawal));
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(stdout(&refused).contains("needs an identity") && stdout(&refused).contains("nothing was imported"), "{}", stdout(&refused));
+    let path = ringfence.file("withdrawal.jsonl", &[withdrawal]);
+    let proposed = ringfence.run(&["--token", &operator, "import", path.to_str().unwrap()]);
+    assert_eq!(proposed.status.code(), Some(0), "{}", stdout(&proposed));
+    let id: String =
+        stdout(&proposed).split("pending instruction ").nth(1).map(|rest| rest.chars().take_while(char::is_ascii_digit).collect()).unwrap();
+    assert!(stdout(&proposed).contains("pending_approval"), "{}", stdout(&proposed));
+
+    // An approval line whose actor is typed: refused, nothing changes.
+    let before = ringfence.head();
+    let typed = format!(r#"{{"type":"approve","pending":{id},"actor":"risk:grace"}}"#);
+    let refused = ringfence.import("approve.jsonl", std::slice::from_ref(&typed));
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert_eq!(ringfence.head(), before);
+    // A token that is not an approver's, a token that is not valid, a line naming someone else:
+    // refused.
+    let path = ringfence.file("approve.jsonl", &[typed]);
+    let wrong_role = ringfence.run(&["--token", &operator, "import", path.to_str().unwrap()]);
+    assert!(stdout(&wrong_role).contains("needs a token with one of the roles approver"), "{}", stdout(&wrong_role));
+    let forged = ringfence.run(&["--token", "rf_t-nobody_0123456789abcdef0123456789", "import", path.to_str().unwrap()]);
+    assert!(!forged.status.success() && stderr(&forged).contains("the token is not valid"), "{}", stderr(&forged));
+    let other = ringfence.file("other.jsonl", &[format!(r#"{{"type":"approve","pending":{id},"actor":"risk:someone-else"}}"#)]);
+    let mismatch = ringfence.run(&["--token", &approver, "import", other.to_str().unwrap()]);
+    assert!(stdout(&mismatch).contains("is not the token's (risk:grace)"), "{}", stdout(&mismatch));
+    assert_eq!(ringfence.head(), before);
+    // The approver's token: applied, recorded as risk:grace.
+    let approved = ringfence.run(&["--token", &approver, "import", path.to_str().unwrap()]);
+    assert_eq!(approved.status.code(), Some(0), "{}{}", stdout(&approved), stderr(&approved));
+    assert!(stdout(&approved).contains("accepted"), "{}", stdout(&approved));
+
+    // The exception clocks: a typed --actor is refused, an approver's token lacks the role,
+    // compliance's proposes the change (it waits for approval).
+    let set = ["exceptions", "policy", "--resolution-hours", "48", "--confirmation-hours", "24"];
+    let typed = ringfence.run(&[&set[..], &["--actor", "cco:bea"]].concat());
+    assert!(
+        !typed.status.success() && stderr(&typed).contains("needs an identity while an approval policy is in force"),
+        "{}",
+        stderr(&typed)
+    );
+    let wrong = ringfence.run(&[&["--token", approver.as_str()][..], &set[..]].concat());
+    assert!(!wrong.status.success() && stderr(&wrong).contains("one of the roles compliance"), "{}", stderr(&wrong));
+    let proposed = ringfence.run(&[&["--token", compliance.as_str()][..], &set[..]].concat());
+    assert!(proposed.status.success() && stdout(&proposed).contains("pending approval"), "{}{}", stdout(&proposed), stderr(&proposed));
 }

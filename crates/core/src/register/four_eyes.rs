@@ -482,4 +482,22 @@ impl ApprovalPolicy {
             | Action::EscalateException { .. } => None,
         }
     }
+
+    /// While this policy is in force, the roles of a verified identity (an API token) that
+    /// may record `action`, when it needs one: a four-eyes decision (approving or rejecting a
+    /// pending instruction, the exception lifecycle) or a command this policy holds back,
+    /// whose initiator no approver may be. `None`: the action needs no identity beyond the
+    /// actor named. The roles are those of the API's routes for the same action.
+    pub fn identity_roles(&self, action: &Action) -> Option<&'static [crate::Role]> {
+        use crate::Role::{Approver, Compliance, Operator};
+        match action {
+            Action::ApprovePending { .. } | Action::RejectPending { .. } => Some(&[Approver]),
+            Action::InvestigateException { .. } | Action::ProposeResolution { .. } => Some(&[Operator, Compliance]),
+            Action::ApproveResolution { .. } | Action::RejectResolution { .. } => Some(&[Approver, Compliance]),
+            Action::SetApprovalPolicy(_)
+            | Action::SetExceptionPolicy(_)
+            | Action::Safeguard(SafeguardAction::SetPolicy(_) | SafeguardAction::RecordRiskAssessment(_)) => Some(&[Compliance]),
+            action => self.gates(action).map(|_| &[Operator][..]),
+        }
+    }
 }
