@@ -14,7 +14,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use ringfence_core::{Action, ApiToken, Command, Outcome, TokenId};
-use ringfence_store::{BATCH_MAX, Location, Store};
+use ringfence_journal::Head;
+use ringfence_store::{BATCH_MAX, Location, Store, StoredCursor};
 use ringfence_watch::system::Duty;
 use ringfence_wire::clock;
 use tokio::sync::oneshot;
@@ -28,6 +29,11 @@ pub const QUEUE_MAX: usize = 65_536;
 const ANSWER_WAIT_MAX: Duration = Duration::from_secs(30);
 /// How often the store thread catches up on other processes' commits, idle or busy.
 pub const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the store thread checks the stored journal against the head it holds, and how
+/// many stored entries each check walks on (`Store::check_stored`): a store edited behind the
+/// server's back stops its writes within seconds at the head, within a pass at worst.
+pub const STORED_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+pub const STORED_CHECK_CHUNK: u32 = 4096;
 
 type Reply = oneshot::Sender<Result<Vec<Outcome>, ApiError>>;
 
@@ -49,6 +55,8 @@ pub(crate) struct Engine {
     jobs: SyncSender<Job>,
     pub(crate) tokens: Arc<RwLock<TokenBook>>,
     pub(crate) ready: Arc<AtomicBool>,
+    /// Why writes are stopped: the stored journal differs from what this server recorded.
+    pub(crate) stopped: Arc<RwLock<Option<String>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -64,12 +72,19 @@ impl Engine {
         let tokens = Arc::new(RwLock::new(token_book(&store)));
         let ready = Arc::new(AtomicBool::new(true));
         metrics.set_head(store.head().seq);
+        let stopped = Arc::new(RwLock::new(None));
         let thread_tokens = Arc::clone(&tokens);
         let thread_ready = Arc::clone(&ready);
+        let thread_stopped = Arc::clone(&stopped);
         std::thread::Builder::new().name("ringfence-store".into()).spawn(move || {
-            serve(store, &inbox, &thread_tokens, &thread_ready, &metrics);
+            serve(store, &inbox, &thread_tokens, &thread_ready, &thread_stopped, &metrics);
         })?;
-        Ok(Engine { jobs, tokens, ready })
+        Ok(Engine { jobs, tokens, ready, stopped })
+    }
+
+    /// Why writes are stopped, if they are.
+    pub(crate) fn stopped(&self) -> Option<String> {
+        self.stopped.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     fn send(&self, job: Job) -> Result<(), ApiError> {
@@ -122,17 +137,31 @@ fn refresh_tokens(store: &Store, tokens: &RwLock<TokenBook>) {
     *shared = book;
 }
 
-fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, ready: &AtomicBool, metrics: &Metrics) {
+fn serve(
+    mut store: Store,
+    inbox: &Receiver<Job>,
+    tokens: &RwLock<TokenBook>,
+    ready: &AtomicBool,
+    stopped: &RwLock<Option<String>>,
+    metrics: &Metrics,
+) {
     let location: Location = store.location().clone();
     let mut carried: Option<Job> = None;
     let mut caught_up = Instant::now();
+    let mut cursor = StoredCursor::default();
+    let mut checked = Instant::now();
+    let is_stopped = || stopped.read().unwrap_or_else(std::sync::PoisonError::into_inner).is_some();
     loop {
+        if checked.elapsed() >= STORED_CHECK_INTERVAL && !is_stopped() {
+            check_stored(&store, &mut cursor, ready, stopped);
+            checked = Instant::now();
+        }
         let job = match carried.take() {
             Some(job) => job,
             None => match inbox.recv_timeout(REFRESH_INTERVAL.saturating_sub(caught_up.elapsed())) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
-                    store = catch_up(store, &location, tokens, ready, metrics);
+                    store = catch_up(store, &location, tokens, ready, stopped, metrics);
                     caught_up = Instant::now();
                     continue;
                 }
@@ -142,15 +171,21 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
         // A steady stream of reads never leaves the queue empty: catch up between them anyway,
         // so that what another process recorded shows within the interval.
         if caught_up.elapsed() >= REFRESH_INTERVAL {
-            store = catch_up(store, &location, tokens, ready, metrics);
+            store = catch_up(store, &location, tokens, ready, stopped, metrics);
             caught_up = Instant::now();
         }
         match job {
             Job::Read(read) => read(&store),
             Job::Refresh(reply) => {
-                store = catch_up(store, &location, tokens, ready, metrics);
+                store = catch_up(store, &location, tokens, ready, stopped, metrics);
                 caught_up = Instant::now();
                 let _ = reply.send(());
+            }
+            Job::Submit { reply, .. } if is_stopped() => {
+                let why = stopped.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone().unwrap_or_default();
+                let _ = reply.send(Err(ApiError::unavailable(format!(
+                    "writes are stopped: {why}; the store was changed behind this server's back (run `ringfence journal verify`)"
+                ))));
             }
             Job::Submit { commands, reply } => {
                 // Gather every write already waiting, up to one batch; reads wait for the commit.
@@ -175,7 +210,8 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
                     }
                 }
                 let touches_tokens = batch.iter().any(|c| matches!(c.action, Action::RegisterApiToken(_) | Action::RevokeApiToken { .. }));
-                let before = store.head().seq;
+                let held = store.head();
+                let before = held.seq;
                 match store.submit(&batch, clock::now()) {
                     Ok(outcomes) => {
                         metrics.record_outcomes(&outcomes);
@@ -202,7 +238,7 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
                         for (reply, _) in replies {
                             let _ = reply.send(Err(ApiError::unavailable("the batch was not recorded; nothing of it was applied; retry")));
                         }
-                        store = reopen(store, &location, ready);
+                        store = reopen(store, &location, ready, stopped, held);
                     }
                 }
                 for read in reads {
@@ -219,14 +255,26 @@ fn serve(mut store: Store, inbox: &Receiver<Job>, tokens: &RwLock<TokenBook>, re
 /// Catches up on what other processes committed, then journals what the server does by
 /// itself; reopens the store when a read or write failed. Keeps the token book and the head
 /// metric current.
-fn catch_up(mut store: Store, location: &Location, tokens: &RwLock<TokenBook>, ready: &AtomicBool, metrics: &Metrics) -> Store {
+fn catch_up(
+    mut store: Store,
+    location: &Location,
+    tokens: &RwLock<TokenBook>,
+    ready: &AtomicBool,
+    stopped: &RwLock<Option<String>>,
+    metrics: &Metrics,
+) -> Store {
+    if stopped.read().unwrap_or_else(std::sync::PoisonError::into_inner).is_some() {
+        // Nothing is read into or written on a store that was edited behind our back.
+        ready.store(false, Ordering::Relaxed);
+        return store;
+    }
     let before = store.head();
     match store.refresh() {
         Ok(()) => ready.store(true, Ordering::Relaxed),
         Err(error) => {
             crate::log(&serde_json::json!({"level": "error", "message": "catching up failed", "error": error.to_string()}));
             ready.store(false, Ordering::Relaxed);
-            store = reopen(store, location, ready);
+            store = reopen(store, location, ready, stopped, before);
         }
     }
     match ringfence_watch::system::perform_due(&mut store, clock::now()) {
@@ -241,7 +289,7 @@ fn catch_up(mut store: Store, location: &Location, tokens: &RwLock<TokenBook>, r
             crate::log(
                 &serde_json::json!({"level": "error", "message": "journaling what the server does by itself failed", "error": error.to_string()}),
             );
-            store = reopen(store, location, ready);
+            store = reopen(store, location, ready, stopped, before);
         }
     }
     if store.head() != before {
@@ -249,6 +297,27 @@ fn catch_up(mut store: Store, location: &Location, tokens: &RwLock<TokenBook>, r
         metrics.set_head(store.head().seq);
     }
     store
+}
+
+/// Checks the stored journal against the head this server holds; on a difference, stops
+/// writes, reports unready and logs why. A failure to read is not a difference: the next
+/// check tries again.
+fn check_stored(store: &Store, cursor: &mut StoredCursor, ready: &AtomicBool, stopped: &RwLock<Option<String>>) {
+    match store.check_stored(cursor, STORED_CHECK_CHUNK) {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => {
+            crate::log(&serde_json::json!({
+                "level": "error",
+                "message": "the stored journal differs from what this server recorded: writes stopped",
+                "why": why,
+            }));
+            ready.store(false, Ordering::Relaxed);
+            *stopped.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
+        }
+        Err(error) => {
+            crate::log(&serde_json::json!({"level": "warn", "message": "checking the stored journal failed", "error": error.to_string()}));
+        }
+    }
 }
 
 /// Journals a safeguarding check when a breach has no exception yet (after every batch; the
@@ -279,13 +348,35 @@ fn log_duty(duty: Duty, outcome: &Outcome) {
 
 /// After a failed write the in-memory register may be ahead of the database: open the store
 /// again (rebuilding the register from the journal), retrying until it opens.
-fn reopen(store: Store, location: &Location, ready: &AtomicBool) -> Store {
+/// `held` is the last head this server knows to be committed: the reopened store must still
+/// hold it (an entry at its sequence number with its hash), or the store was rolled back or
+/// rewritten behind the server's back, and writes stop.
+fn reopen(store: Store, location: &Location, ready: &AtomicBool, stopped: &RwLock<Option<String>>, held: Head) -> Store {
     drop(store);
     let mut wait = Duration::from_millis(100);
     loop {
         match Store::open(location) {
             Ok(store) => {
-                ready.store(true, Ordering::Relaxed);
+                match store.holds(held) {
+                    Ok(true) => ready.store(true, Ordering::Relaxed),
+                    Ok(false) => {
+                        let why = format!(
+                            "the store no longer holds entry {}, which this server recorded (a deleted or rewritten tail)",
+                            held.seq
+                        );
+                        crate::log(
+                            &serde_json::json!({"level": "error", "message": "the stored journal differs from what this server recorded: writes stopped", "why": why}),
+                        );
+                        ready.store(false, Ordering::Relaxed);
+                        *stopped.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
+                    }
+                    Err(error) => {
+                        crate::log(
+                            &serde_json::json!({"level": "warn", "message": "checking the reopened store failed", "error": error.to_string()}),
+                        );
+                        ready.store(true, Ordering::Relaxed);
+                    }
+                }
                 return store;
             }
             Err(error) => {

@@ -769,6 +769,9 @@ async fn healthz() -> &'static str {
     (status = 503, description = "The store is being reopened", body = ErrorBody)
 ))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    if let Some(why) = state.engine.stopped() {
+        return Err(ApiError::unavailable(format!("writes are stopped: {why}")));
+    }
     if !state.engine.ready.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(ApiError::unavailable("the store is being reopened"));
     }
