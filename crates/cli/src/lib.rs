@@ -185,6 +185,20 @@ pub enum JournalCommand {
         /// The result as `GET /v1/journal/verify` answers it.
         #[arg(long)]
         json: bool,
+        /// Also check that the journal extends every head in this anchor file (written by
+        /// `journal anchor` or `serve --anchor-file`): a deleted tail or a rewritten middle,
+        /// which the hash chain alone cannot show, fails here at the anchor's entry.
+        #[arg(long)]
+        anchors: Option<PathBuf>,
+    },
+    /// Append the journal head (sequence number, hash, time) to an anchor file kept outside
+    /// the database (another volume, another machine's share): `journal verify --anchors`
+    /// then checks the journal still extends it. Run it on a schedule, or let `serve
+    /// --anchor-file` do it.
+    Anchor {
+        /// The anchor file (JSON Lines, appended; created if missing).
+        #[arg(long)]
+        file: PathBuf,
     },
     /// Print the journal head (last sequence number and its hash), to anchor it elsewhere.
     Head,
@@ -232,20 +246,46 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             report::summary(store.register(), args.json, out)?;
             Ok(ExitCode::SUCCESS)
         }
-        CliCommand::Journal(JournalCommand::Verify { json }) => {
+        CliCommand::Journal(JournalCommand::Verify { json, anchors }) => {
+            // The anchor file first: a file that cannot be read or parsed is an error before
+            // anything is checked.
+            let anchors = anchors
+                .as_ref()
+                .map(|path| {
+                    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the anchor file {}", path.display()))?;
+                    ringfence_journal::anchor::parse(&text).map_err(|e| anyhow::anyhow!("the anchor file {}: {e}", path.display()))
+                })
+                .transpose()?;
             let store = open_for_verify(&cli)?;
-            let view = match store.verify()? {
+            let mut view = match store.verify()? {
                 Ok(head) => VerifyView::intact(head.seq, &head.hash),
                 Err(broken) => VerifyView::broken(broken.seq(), broken.to_string()),
             };
+            if let (Some(anchors), true, Some(seq), Some(_)) = (&anchors, view.intact, view.head_seq, &view.head_hash) {
+                let seqs: Vec<u64> = anchors.iter().map(|a| a.seq).collect();
+                let hashes = store.hashes_at(&seqs)?;
+                let head = ringfence_journal::Head { seq, hash: hashes.get(&seq).copied().unwrap_or_default() };
+                match ringfence_journal::anchor::check(anchors, head, |seq| hashes.get(&seq).copied()) {
+                    Ok(extended) => view.anchors = Some(extended),
+                    Err(broken) => view = VerifyView::broken(broken.seq(), broken.to_string()),
+                }
+            }
             if *json {
                 writeln!(out, "{}", serde_json::to_string(&view)?)?;
             } else if let (Some(seq), Some(hash)) = (view.head_seq, &view.head_hash) {
-                writeln!(out, "journal intact: {seq} entries, head hash {hash}")?;
+                let anchored = view.anchors.map(|n| format!("; extends all {n} anchor(s)")).unwrap_or_default();
+                writeln!(out, "journal intact: {seq} entries, head hash {hash}{anchored}")?;
             } else {
                 writeln!(out, "journal damaged at sequence {}: {}", view.broken_at.unwrap_or(0), view.message.as_deref().unwrap_or(""))?;
             }
             Ok(if view.intact { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        CliCommand::Journal(JournalCommand::Anchor { file }) => {
+            let store = open(&cli)?;
+            let head = store.head();
+            anchor_to(file, head)?;
+            writeln!(out, "anchored entry {} (head hash {}) to {}", head.seq, ringfence_store::hex(&head.hash), file.display())?;
+            Ok(ExitCode::SUCCESS)
         }
         CliCommand::Journal(JournalCommand::Head) => {
             let store = open(&cli)?;
@@ -265,6 +305,21 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 /// `journal verify` must work on a damaged journal, which `Store::open` refuses to load.
+/// Appends `head` to the anchor file at `path` (created if missing) and makes it durable.
+pub fn anchor_to(path: &std::path::Path, head: ringfence_journal::Head) -> Result<()> {
+    use std::io::Write as _;
+    let line = ringfence_journal::anchor::line(head, &clock::format(clock::now()));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open the anchor file {}", path.display()))?;
+    file.write_all(format!("{line}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write the anchor file {}", path.display()))?;
+    Ok(())
+}
+
 fn open_for_verify(cli: &Cli) -> Result<ringfence_store::Verification> {
     let location = cli.location()?;
     ringfence_store::Verification::open(&location).with_context(|| format!("failed to open the store at {}", location.describe()))

@@ -40,6 +40,14 @@ pub struct ServeArgs {
     /// is answered 503 `busy`.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(8..=65_536))]
     pub body_budget_mib: u64,
+    /// Publish the journal head to this anchor file (keep it outside the database: another
+    /// volume, another machine's share) every --anchor-every seconds when it moved. At start,
+    /// the store must extend every head the file holds, or the server refuses to start.
+    #[arg(long)]
+    pub anchor_file: Option<std::path::PathBuf>,
+    /// Seconds between anchors.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub anchor_every: u64,
 }
 
 impl ServeArgs {
@@ -130,6 +138,9 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
             "warning: no approval policy is in force, so nothing waits for four-eyes approval; compliance sets one with PUT /v1/policy/approvals (docs/api.md)."
         );
     }
+    if let Some(path) = &args.anchor_file {
+        check_anchors(&store, path)?;
+    }
     let described = store.location().describe();
     let settings = args.nodes.settings(crate::oversight::evidence_dir(cli, args.evidence_dir.as_ref()));
     let (stop_schedule, stopped) = std::sync::mpsc::channel();
@@ -156,6 +167,10 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
             )?,
             None => writeln!(out, "daily reconciliation run off; overdue exceptions are escalated as they fall due")?,
         }
+        if let Some(path) = args.anchor_file.clone() {
+            writeln!(out, "anchoring the journal head to {} every {} s", path.display(), args.anchor_every)?;
+            tokio::spawn(anchoring(state.clone(), path, std::time::Duration::from_secs(args.anchor_every)));
+        }
         out.flush()?;
         ringfence_server::serve(listener, state, shutdown_signal()).await.context("the HTTP server failed")?;
         drop(stop_schedule);
@@ -165,6 +180,61 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
         writeln!(out, "ringfence stopped")?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Refuses to serve a store that does not extend every head of the anchor file (a missing
+/// file is a new one: nothing to check yet).
+fn check_anchors(store: &ringfence_store::Store, path: &std::path::Path) -> Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error).with_context(|| format!("cannot read the anchor file {}", path.display())),
+    };
+    let anchors = ringfence_journal::anchor::parse(&text).map_err(|e| anyhow::anyhow!("the anchor file {}: {e}", path.display()))?;
+    let mut failure = None;
+    let extended = ringfence_journal::anchor::check(&anchors, store.head(), |seq| {
+        let hash = anchors.iter().find(|a| a.seq == seq).map(|a| a.hash)?;
+        match store.holds(ringfence_journal::Head { seq, hash }) {
+            Ok(true) => Some(hash),
+            Ok(false) => None,
+            Err(error) => {
+                failure = Some(error);
+                None
+            }
+        }
+    });
+    if let Some(error) = failure {
+        return Err(error).context("cannot read the journal to check the anchors");
+    }
+    if let Err(broken) = extended {
+        bail!(
+            "the store does not extend the anchor file {}: {broken}; not serving it (run `ringfence journal verify --anchors`)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Appends the head to the anchor file every `every` when it moved; a failure is logged and
+/// tried again at the next tick.
+async fn anchoring(state: ringfence_server::AppState, path: std::path::PathBuf, every: std::time::Duration) {
+    let mut last = None;
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let Ok(head) = state.head().await else { continue };
+        if head.seq == 0 || last == Some(head) {
+            continue;
+        }
+        let path = path.clone();
+        match tokio::task::spawn_blocking(move || crate::anchor_to(&path, head)).await {
+            Ok(Ok(())) => last = Some(head),
+            Ok(Err(error)) => ringfence_server::log(
+                &serde_json::json!({"level": "error", "message": "anchoring the journal head failed", "error": format!("{error:#}")}),
+            ),
+            Err(_) => {}
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM; requests in flight finish first.

@@ -7,6 +7,8 @@
 //! body. Because the body holds the previous entry's hash, changing, removing or reordering
 //! any entry breaks the chain at that entry.
 
+pub mod anchor;
+
 use ringfence_core::codec::{DecodeError, Decoder, Encoder};
 use ringfence_core::{Command, Timestamp};
 use sha2::{Digest, Sha256};

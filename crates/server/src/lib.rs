@@ -99,6 +99,11 @@ impl AppState {
         })
     }
 
+    /// The journal head the server holds now.
+    pub async fn head(&self) -> Result<ringfence_journal::Head, ApiError> {
+        self.engine.read(Store::head).await
+    }
+
     /// The same state with other limits (timeouts, body budget, connections).
     pub fn with_limits(self, limits: Limits) -> AppState {
         AppState { limits: Arc::new(limits::Enforced::new(limits)), ..self }

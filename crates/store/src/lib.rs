@@ -19,6 +19,7 @@ mod postgres;
 mod sqlite;
 mod writer;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -555,6 +556,17 @@ impl Verification {
 
     pub fn verify(&self) -> Result<Result<Head, Break>, StoreError> {
         verify_reader(self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut())
+    }
+
+    /// The stored hashes of the entries `seqs` names (those stored), for checking anchors
+    /// after [`Verification::verify`] found the chain intact.
+    pub fn hashes_at(&self, seqs: &[u64]) -> Result<HashMap<u64, ringfence_journal::Hash>, StoreError> {
+        let mut hashes = HashMap::new();
+        self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entries_at(seqs, &mut |seq, _, hash| {
+            hashes.insert(seq, read_hash(hash));
+            Ok(())
+        })?;
+        Ok(hashes)
     }
 }
 

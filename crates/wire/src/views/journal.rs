@@ -175,17 +175,21 @@ pub struct VerifyView {
     pub broken_at: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// How many anchors (heads published outside the database) the journal extends, when it
+    /// was checked against an anchor file (`journal verify --anchors`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchors: Option<usize>,
 }
 
 impl VerifyView {
     /// An intact journal whose last entry is `seq` with `hash`.
     pub fn intact(seq: u64, hash: &[u8; 32]) -> VerifyView {
-        VerifyView { intact: true, head_seq: Some(seq), head_hash: Some(hex(hash)), broken_at: None, message: None }
+        VerifyView { intact: true, head_seq: Some(seq), head_hash: Some(hex(hash)), broken_at: None, message: None, anchors: None }
     }
 
     /// A journal broken at entry `seq`, for the reason `message`.
     pub fn broken(seq: u64, message: String) -> VerifyView {
-        VerifyView { intact: false, head_seq: None, head_hash: None, broken_at: Some(seq), message: Some(message) }
+        VerifyView { intact: false, head_seq: None, head_hash: None, broken_at: Some(seq), message: Some(message), anchors: None }
     }
 }
 
