@@ -22,9 +22,10 @@ use crate::{Cli, report};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Where to build the sample store; a previous demo there is replaced.
-    #[arg(long, default_value = "./ringfence-demo")]
-    pub dir: PathBuf,
+    /// Where to build the sample store [default: --data-dir when given, else ./ringfence-demo].
+    /// A previous demo there is replaced; a store the demo did not create never is.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
     /// How many omnibus clients to create (10 or more; each gets a few dozen movements).
     #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u32).range(10..=100_000))]
     pub clients: u32,
@@ -387,14 +388,27 @@ pub fn script(clients: u32) -> (Vec<Command>, Vec<(usize, &'static str)>) {
     (s.commands, s.attempts)
 }
 
+/// The file that marks a store as one `demo` built: only such a store is ever replaced.
+pub const DEMO_MARKER: &str = "ringfence-demo.marker";
+
+/// Clears a previous demo from `dir`. Refuses a directory that holds anything else: a store
+/// without the demo's marker (a real register, whatever its name), or other files.
 fn replace_previous_demo(dir: &Path) -> Result<()> {
     if !dir.exists() {
         return Ok(());
     }
     let entries: Vec<_> = std::fs::read_dir(dir).with_context(|| format!("failed to read {}", dir.display()))?.collect::<Result<_, _>>()?;
-    let only_store = entries.iter().all(|e| e.file_name().to_string_lossy().starts_with(DATABASE_FILE));
-    if !only_store {
-        bail!("{} holds files other than a ringfence store; pass another --dir", dir.display());
+    let names: Vec<String> = entries.iter().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let marked = names.iter().any(|name| name == DEMO_MARKER);
+    let store = names.iter().any(|name| name.starts_with(DATABASE_FILE));
+    if store && !marked {
+        bail!(
+            "{} holds a ringfence store that `demo` did not create; the demo never replaces one. Pass another --dir (the default is ./ringfence-demo)",
+            dir.display()
+        );
+    }
+    if names.iter().any(|name| name != DEMO_MARKER && !name.starts_with(DATABASE_FILE)) {
+        bail!("{} holds files other than a demo store; the demo never replaces them. Pass another --dir", dir.display());
     }
     for entry in entries {
         std::fs::remove_file(entry.path()).with_context(|| format!("failed to remove {}", entry.path().display()))?;
@@ -402,12 +416,32 @@ fn replace_previous_demo(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn run(_cli: &Cli, args: &DemoArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    replace_previous_demo(&args.dir)?;
-    let location = Location::data_dir(&args.dir);
-    let mut store = Store::create(&location).with_context(|| format!("failed to create the demo store in {}", args.dir.display()))?;
+/// Where the demo builds: --dir, or --data-dir when that is given, else ./ringfence-demo. The
+/// demo builds an embedded store only, so --database-url is refused rather than ignored.
+fn demo_dir(cli: &Cli, args: &DemoArgs) -> Result<PathBuf> {
+    if cli.database_url.is_some() {
+        bail!(
+            "the demo builds its sample on the embedded store (SQLite) only; it does not take --database-url (nor RINGFENCE_DATABASE_URL)"
+        );
+    }
+    match (&args.dir, &cli.data_dir) {
+        (Some(dir), Some(data_dir)) if dir != data_dir => {
+            bail!("--dir {} and --data-dir {} name two places; give one", dir.display(), data_dir.display())
+        }
+        (Some(dir), _) | (None, Some(dir)) => Ok(dir.clone()),
+        (None, None) => Ok(PathBuf::from("./ringfence-demo")),
+    }
+}
+
+pub fn run(cli: &Cli, args: &DemoArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let dir = demo_dir(cli, args)?;
+    replace_previous_demo(&dir)?;
+    let location = Location::data_dir(&dir);
+    let mut store = Store::create(&location).with_context(|| format!("failed to create the demo store in {}", dir.display()))?;
+    std::fs::write(dir.join(DEMO_MARKER), "built by `ringfence demo`: a demo run may replace this store\n")
+        .with_context(|| format!("failed to mark {} as a demo store", dir.display()))?;
     let (commands, attempts) = script(args.clients);
-    writeln!(out, "building a sample CASP in {} ({} commands)…", args.dir.display(), commands.len())?;
+    writeln!(out, "building a sample CASP in {} ({} commands)…", dir.display(), commands.len())?;
     let started = std::time::Instant::now();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(commands.len());
     for chunk in commands.chunks(BATCH_MAX) {
@@ -454,7 +488,7 @@ pub fn run(_cli: &Cli, args: &DemoArgs, out: &mut dyn Write) -> Result<ExitCode>
         "journal verify",
         "token create --actor you --role auditor   # then: serve, and see docs/api.md",
     ] {
-        writeln!(out, "  ringfence --data-dir {} {command}", args.dir.display())?;
+        writeln!(out, "  ringfence --data-dir {} {command}", dir.display())?;
     }
     if !missed.is_empty() || unexpected > 0 {
         bail!("the demo went wrong: {} attempt(s) were not refused and {unexpected} command(s) were refused unexpectedly", missed.len());

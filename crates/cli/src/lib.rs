@@ -32,9 +32,9 @@ use ringfence_wire::views::journal::{Audience, HistoryView, VerifyView};
 #[derive(Debug, Parser)]
 #[command(name = "ringfence", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
-    /// Directory of the embedded store (SQLite).
-    #[arg(long, global = true, env = "RINGFENCE_DATA_DIR", default_value = "./ringfence-data")]
-    pub data_dir: PathBuf,
+    /// Directory of the embedded store (SQLite) [default: ./ringfence-data].
+    #[arg(long, global = true, env = "RINGFENCE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Database URL instead of --data-dir: postgres://user[:password]@host[:port]/database for
     /// PostgreSQL, or sqlite:///path/to/file.sqlite3.
     #[arg(long, global = true, env = "RINGFENCE_DATABASE_URL")]
@@ -204,11 +204,19 @@ pub enum JournalCommand {
     Head,
 }
 
+/// The embedded store's directory when no --data-dir (or RINGFENCE_DATA_DIR) names one.
+pub const DEFAULT_DATA_DIR: &str = "./ringfence-data";
+
 impl Cli {
+    /// The embedded store's directory: --data-dir, or the default.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+
     pub fn location(&self) -> Result<Location> {
         match &self.database_url {
             Some(url) => Ok(Location::parse_url(url)?),
-            None => Ok(Location::data_dir(&self.data_dir)),
+            None => Ok(Location::data_dir(&self.data_dir())),
         }
     }
 }

@@ -50,7 +50,7 @@ impl NodeArgs {
 /// Where evidence goes by default: next to the embedded store; nowhere for a database URL
 /// unless `--evidence-dir` says.
 pub fn evidence_dir(cli: &Cli, given: Option<&PathBuf>) -> Option<PathBuf> {
-    given.cloned().or_else(|| cli.database_url.is_none().then(|| cli.data_dir.join("evidence")))
+    given.cloned().or_else(|| cli.database_url.is_none().then(|| cli.data_dir().join("evidence")))
 }
 
 #[derive(Debug, Subcommand)]

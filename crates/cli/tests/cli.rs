@@ -585,3 +585,31 @@ fn under_an_approval_policy_decisions_need_a_token_not_a_typed_actor() {
     let proposed = ringfence.run(&[&["--token", compliance.as_str()][..], &set[..]].concat());
     assert!(proposed.status.success() && stdout(&proposed).contains("pending approval"), "{}{}", stdout(&proposed), stderr(&proposed));
 }
+
+#[test]
+fn demo_never_replaces_a_store_it_did_not_create_and_takes_the_global_options() {
+    let ringfence = populated();
+    let head = ringfence.head();
+    let data = ringfence.data_dir();
+    // The real register, by --data-dir or by --dir: refused, untouched.
+    for args in [vec!["demo".to_owned()], vec!["demo".to_owned(), "--dir".to_owned(), data.display().to_string()]] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let refused = ringfence.run(&args);
+        assert!(!refused.status.success(), "{args:?}");
+        assert!(stderr(&refused).contains("did not create; the demo never replaces one"), "{}", stderr(&refused));
+        assert_eq!(ringfence.head(), head, "the register is untouched");
+    }
+    // --database-url is refused, not ignored.
+    let url = Command::new(BIN).args(["--database-url", "postgres://nobody@127.0.0.1:1/none", "demo"]).output().unwrap();
+    assert!(!url.status.success() && stderr(&url).contains("does not take --database-url"), "{}", stderr(&url));
+    // --data-dir names where the demo builds; a second demo there replaces the first.
+    let dir = tempfile::tempdir().unwrap();
+    let place = dir.path().join("sample");
+    for _ in 0..2 {
+        let built = Command::new(BIN).arg("--data-dir").arg(&place).args(["demo", "--clients", "10"]).output().unwrap();
+        assert_success(&built);
+        assert!(place.join("ringfence-demo.marker").exists());
+    }
+    let both = Command::new(BIN).arg("--data-dir").arg(&place).args(["demo", "--dir", "elsewhere"]).output().unwrap();
+    assert!(!both.status.success() && stderr(&both).contains("name two places"), "{}", stderr(&both));
+}
