@@ -130,7 +130,7 @@ pub(crate) fn router() -> Router<AppState> {
         crate::approvals::PolicyBody, ringfence_wire::schema::PendingStateKindCode, ringfence_wire::schema::ExceptionStateCode,
         ringfence_wire::schema::SeverityCode, crate::oversight::RunBody, crate::oversight::ResolveBody,
         crate::oversight::ReasonBody, crate::oversight::ExceptionPolicyBody, crate::safeguarding::SafeguardingPolicyBody, PercentText)),
-    modifiers(&BearerAuth, &ClosedBodies),
+    modifiers(&BearerAuth, &ClosedBodies, &ShapesByType),
     security(("bearer" = []))
 )]
 #[derive(Debug)]
@@ -163,6 +163,23 @@ impl utoipa::Modify for ClosedBodies {
                     }
                 }
             }
+        }
+    }
+}
+
+/// A pending instruction's `detail` is one of several shapes, chosen by the command's `type`
+/// beside it, and two shapes can fit one value (a sub-custodian has every field of an
+/// authorisation): `anyOf`, not the `oneOf` utoipa writes for an untagged enum.
+struct ShapesByType;
+
+impl utoipa::Modify for ShapesByType {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+        let Some(components) = openapi.components.as_mut() else { return };
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get("PendingDetailView") {
+            let any_of = one_of.items.iter().cloned().fold(AnyOfBuilder::new(), AnyOfBuilder::item).description(one_of.description.clone());
+            components.schemas.insert("PendingDetailView".to_owned(), RefOr::T(Schema::AnyOf(any_of.build())));
         }
     }
 }
