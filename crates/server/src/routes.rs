@@ -128,7 +128,7 @@ pub(crate) fn router() -> Router<AppState> {
         crate::safeguarding::report, crate::safeguarding::policy, crate::safeguarding::set_policy),
     components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail, crate::approvals::RejectBody,
         crate::approvals::PolicyBody, ringfence_wire::schema::PendingStateKindCode, ringfence_wire::schema::ExceptionStateCode,
-        ringfence_wire::schema::SeverityCode, crate::oversight::RunBody, crate::oversight::ResolveBody,
+        ringfence_wire::schema::SeverityCode, ringfence_wire::schema::OwnAccountCode, crate::oversight::RunBody, crate::oversight::ResolveBody,
         crate::oversight::ReasonBody, crate::oversight::ExceptionPolicyBody, crate::safeguarding::SafeguardingPolicyBody, PercentText)),
     modifiers(&BearerAuth, &ClosedBodies, &ShapesByType),
     security(("bearer" = []))
