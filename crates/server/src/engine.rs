@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use ringfence_core::{Action, ApiToken, Command, Outcome, TokenId};
 use ringfence_journal::Head;
-use ringfence_store::{BATCH_MAX, Location, Store, StoredCursor};
+use ringfence_store::{BATCH_MAX, Location, Store};
 use ringfence_watch::system::Duty;
 use ringfence_wire::clock;
 use tokio::sync::oneshot;
@@ -148,7 +148,7 @@ fn serve(
     let location: Location = store.location().clone();
     let mut carried: Option<Job> = None;
     let mut caught_up = Instant::now();
-    let mut cursor = StoredCursor::default();
+    let mut cursor = Head::EMPTY;
     let mut checked = Instant::now();
     let is_stopped = || stopped.read().unwrap_or_else(std::sync::PoisonError::into_inner).is_some();
     loop {
@@ -302,7 +302,7 @@ fn catch_up(
 /// Checks the stored journal against the head this server holds; on a difference, stops
 /// writes, reports unready and logs why. A failure to read is not a difference: the next
 /// check tries again.
-fn check_stored(store: &Store, cursor: &mut StoredCursor, ready: &AtomicBool, stopped: &RwLock<Option<String>>) {
+fn check_stored(store: &Store, cursor: &mut Head, ready: &AtomicBool, stopped: &RwLock<Option<String>>) {
     match store.check_stored(cursor, STORED_CHECK_CHUNK) {
         Ok(Ok(())) => {}
         Ok(Err(why)) => {

@@ -113,13 +113,6 @@ impl Location {
     }
 }
 
-/// Where [`Store::check_stored`] goes on from: the last entry it checked and its hash.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StoredCursor {
-    pub seq: u64,
-    pub hash: ringfence_journal::Hash,
-}
-
 /// Whose movements a history query asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
@@ -463,12 +456,12 @@ impl Store {
     /// Checks the stored journal against what this handle holds in memory, a part at a time,
     /// so that a long-running process notices the store being edited behind its back. Each
     /// call checks that the entry at the head this handle holds is stored with the same hash
-    /// (a deleted tail, or a re-chained middle, changes it), then walks on from `cursor` over
+    /// (a deleted tail, or a re-chained middle, changes it), then walks on from `cursor` (the last entry it checked, empty at first) over
     /// at most `chunk` stored entries up to that head: each body must hash to its stored hash
     /// and chain to the one before it; at the head the walk starts again from the first entry.
     /// `Ok(Err(why))` names the first difference. Entries other processes committed after
     /// this handle's head are not checked here (catching up reads them).
-    pub fn check_stored(&self, cursor: &mut StoredCursor, chunk: u32) -> Result<Result<(), String>, StoreError> {
+    pub fn check_stored(&self, cursor: &mut Head, chunk: u32) -> Result<Result<(), String>, StoreError> {
         let head = self.head();
         if head.seq == 0 {
             return Ok(Ok(()));
@@ -486,31 +479,23 @@ impl Store {
             Some(_) => {}
         }
         if cursor.seq >= head.seq {
-            *cursor = StoredCursor::default();
+            *cursor = Head::EMPTY;
         }
         let limit = chunk.min(u32::try_from(head.seq - cursor.seq).unwrap_or(u32::MAX)).max(1);
+        let mut verifier = Verifier::resume(*cursor);
         let mut problem = None;
         self.reader().entries_after(cursor.seq, limit, &mut |seq, body, hash| {
-            if problem.is_some() {
-                return Ok(());
+            if problem.is_none()
+                && let Err(broken) = verifier.check(seq, body, hash)
+            {
+                problem = Some(broken.to_string());
             }
-            let body_hash = ringfence_journal::hash_of(body);
-            let entry = ringfence_journal::decode(body).ok();
-            problem = if seq != cursor.seq + 1 {
-                Some(format!("entry {} is missing from the store", cursor.seq + 1))
-            } else if body_hash != read_hash(hash) {
-                Some(format!("entry {seq} in the store does not hash to its stored hash"))
-            } else if entry.is_none_or(|entry| entry.seq != seq || entry.prev_hash != cursor.hash) {
-                Some(format!("entry {seq} in the store does not chain to entry {}", cursor.seq))
-            } else {
-                *cursor = StoredCursor { seq, hash: body_hash };
-                None
-            };
             Ok(())
         })?;
         if let Some(problem) = problem {
             return Ok(Err(problem));
         }
+        *cursor = verifier.head();
         if cursor.seq == head.seq && cursor.hash != head.hash {
             return Ok(Err(format!("the stored chain does not end at the head this server holds (entry {})", head.seq)));
         }
