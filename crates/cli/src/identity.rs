@@ -6,7 +6,32 @@
 //! then the token's.
 
 use anyhow::{Result, bail};
-use ringfence_core::{Action, Actor, ApiToken, Register, Timestamp};
+use ringfence_core::{Action, Actor, ApiToken, Register, Role, Timestamp};
+
+/// The refusal of `what` without a token while it needs one of `roles`.
+fn needs_identity(what: &str, roles: &[Role]) -> String {
+    format!(
+        "recording {what} needs an identity while an approval policy is in force: give an API token with one of the roles {} \
+         (--token or RINGFENCE_TOKEN); a typed --actor or a line's actor is not one",
+        codes(roles)
+    )
+}
+
+/// The refusal of `what` with a token that holds none of `roles`, if it holds none.
+fn lacks_roles(token: &ApiToken, what: &str, roles: &[Role]) -> Option<String> {
+    (!token.roles.iter().any(|role| roles.contains(role)))
+        .then(|| format!("recording {what} needs a token with one of the roles {}; {}'s has not", codes(roles), token.actor))
+}
+
+fn codes(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.code()).collect::<Vec<_>>().join(", ")
+}
+
+/// The token `presented` names, verified against the register's token book.
+fn verified<'a>(register: &'a Register, presented: &str, now: Timestamp) -> Result<&'a ApiToken> {
+    ApiToken::authenticate(presented.trim(), now, |id| register.token(id))
+        .map_err(|_| anyhow::anyhow!("the token is not valid (unknown, wrong, revoked or expired)"))
+}
 
 /// The actor to record `action` with: the token's when one is given (and `asserted`, if
 /// named, must be the same), else `asserted`. Refused when the action needs an identity under
@@ -16,23 +41,13 @@ pub fn actor_for(register: &Register, token: Option<&str>, action: &Action, asse
     let needed = register.approval_policy().and_then(|(policy, _)| policy.identity_roles(action));
     let Some(presented) = token else {
         if let Some(roles) = needed {
-            let roles: Vec<&str> = roles.iter().map(|r| r.code()).collect();
-            bail!(
-                "recording {} needs an identity while an approval policy is in force: give an API token with one of the roles {} \
-                 (--token or RINGFENCE_TOKEN); a typed --actor or line actor is not one",
-                action.code(),
-                roles.join(", ")
-            );
+            bail!(needs_identity(action.code(), roles));
         }
         return asserted.cloned().ok_or_else(|| anyhow::anyhow!("name who records {} with --actor, or give --token", action.code()));
     };
-    let token = ApiToken::authenticate(presented.trim(), now, |id| register.token(id))
-        .map_err(|_| anyhow::anyhow!("the token is not valid (unknown, wrong, revoked or expired)"))?;
-    if let Some(roles) = needed
-        && !token.roles.iter().any(|role| roles.contains(role))
-    {
-        let roles: Vec<&str> = roles.iter().map(|r| r.code()).collect();
-        bail!("recording {} needs a token with one of the roles {}; {}'s has not", action.code(), roles.join(", "), token.actor);
+    let token = verified(register, presented, now)?;
+    if let Some(refusal) = needed.and_then(|roles| lacks_roles(token, action.code(), roles)) {
+        bail!(refusal);
     }
     if let Some(asserted) = asserted
         && *asserted != token.actor
@@ -56,14 +71,7 @@ pub fn check_import(
     now: Timestamp,
 ) -> Result<Vec<(usize, String)>> {
     use ringfence_wire::input::Parsed;
-    let token = match token {
-        Some(presented) => Some(
-            ApiToken::authenticate(presented.trim(), now, |id| register.token(id))
-                .map_err(|_| anyhow::anyhow!("the token is not valid (unknown, wrong, revoked or expired)"))?
-                .clone(),
-        ),
-        None => None,
-    };
+    let token = token.map(|presented| verified(register, presented, now)).transpose()?;
     let mut policy = register.approval_policy().map(|(policy, _)| policy.clone());
     let mut errors = Vec::new();
     for (number, parsed) in lines.iter_mut() {
@@ -76,30 +84,15 @@ pub fn check_import(
                 }
                 (&mut command.meta, needed, what)
             }
-            Parsed::Correction { meta, .. } => (meta, policy.as_ref().map(|_| &[ringfence_core::Role::Operator][..]), "correction"),
+            Parsed::Correction { meta, .. } => (meta, policy.as_ref().map(|_| &[Role::Operator][..]), "correction"),
         };
         let named = (meta.actor != *default).then(|| meta.actor.clone());
-        match (&token, needed) {
-            (None, Some(roles)) => {
-                let roles: Vec<&str> = roles.iter().map(|r| r.code()).collect();
-                errors.push((
-                    *number,
-                    format!(
-                        "recording {what} needs an identity while an approval policy is in force: give an API token with one of the roles {} (--token or RINGFENCE_TOKEN); a line's actor is not one",
-                        roles.join(", ")
-                    ),
-                ));
-            }
+        match (token, needed) {
+            (None, Some(roles)) => errors.push((*number, needs_identity(what, roles))),
             (None, None) => {}
             (Some(token), needed) => {
-                if let Some(roles) = needed
-                    && !token.roles.iter().any(|role| roles.contains(role))
-                {
-                    let roles: Vec<&str> = roles.iter().map(|r| r.code()).collect();
-                    errors.push((
-                        *number,
-                        format!("recording {what} needs a token with one of the roles {}; {}'s has not", roles.join(", "), token.actor),
-                    ));
+                if let Some(refusal) = needed.and_then(|roles| lacks_roles(token, what, roles)) {
+                    errors.push((*number, refusal));
                     continue;
                 }
                 match named {
