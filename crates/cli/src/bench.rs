@@ -72,6 +72,11 @@ pub struct BenchArgs {
     /// wallet as well as ether; without it, ether only.
     #[arg(long, requires = "chain")]
     pub token: Option<String>,
+    /// Sign every commit (Ed25519, a key generated for the run and registered in the scratch
+    /// store), as a store with a journal signing key does; reopening also checks every
+    /// signature.
+    #[arg(long, conflicts_with_all = ["http", "recon", "chain"])]
+    pub sign: bool,
 }
 
 pub(crate) fn id<T>(parse: fn(&str) -> Result<T, ringfence_core::IdError>, text: &str) -> T {
@@ -215,16 +220,30 @@ impl Scratch {
     }
 }
 
-fn run_one(scratch: &Scratch, batch_size: usize, count: usize, clients: u32) -> Result<Run> {
+fn run_one(scratch: &Scratch, batch_size: usize, count: usize, clients: u32, sign: bool) -> Result<Run> {
     let location = scratch.location(&batch_size.to_string())?;
-    let result = measure(&location, batch_size, count, clients);
+    let result = measure(&location, batch_size, count, clients, sign);
     scratch.remove(&location);
     result
 }
 
-fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -> Result<Run> {
+fn measure(location: &Location, batch_size: usize, count: usize, clients: u32, sign: bool) -> Result<Run> {
     let mut store = Store::create(location)?;
-    for chunk in setup(clients).chunks(BATCH_MAX) {
+    let mut registrations = setup(clients);
+    let mut signer = None;
+    if sign {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|error| anyhow::anyhow!("failed to read random bytes from the operating system: {error}"))?;
+        let key = std::sync::Arc::new(ringfence_store::Signer::from_seed(seed));
+        let n = registrations.len();
+        registrations.push(Command {
+            meta: meta(n),
+            action: Action::RegisterSigningKey(ringfence_core::SigningKey { public_key: key.public_key(), label: "bench".into() }),
+        });
+        store.set_signer(std::sync::Arc::clone(&key))?;
+        signer = Some(key);
+    }
+    for chunk in registrations.chunks(BATCH_MAX) {
         store.submit(chunk, Timestamp::from_micros(0))?;
     }
     // Seed every client so most debits find funds.
@@ -264,7 +283,7 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -
     }
     drop(store);
     let reopen_started = Instant::now();
-    let reopened = Store::open(location)?;
+    let reopened = Store::open_with(location, signer)?;
     let reopen = reopen_started.elapsed();
     drop(reopened);
     Ok(Run { batch_size, recorded: count, accepted, elapsed, latencies, reopen })
@@ -313,6 +332,9 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     }
     let scratch = scratch(cli, args, out)?;
     writeln!(out, "each movement is decided by the state machine (all invariants checked), hash-chained and indexed")?;
+    if args.sign {
+        writeln!(out, "every commit is signed (Ed25519); reopening checks every signature")?;
+    }
     writeln!(
         out,
         "{:>10} {:>12} {:>12} {:>14} {:>12} {:>12} {:>14}",
@@ -321,7 +343,7 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     let mut result = Ok(());
     for &batch_size in &args.batch_sizes {
         let count = args.movements.min(batch_size * 2_000);
-        match run_one(&scratch, batch_size, count, args.clients) {
+        match run_one(&scratch, batch_size, count, args.clients, args.sign) {
             Ok(run) => {
                 let mut latencies = run.latencies.clone();
                 latencies.sort();

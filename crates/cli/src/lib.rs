@@ -7,8 +7,10 @@ mod bench_http;
 mod bench_recon;
 pub mod demo;
 pub mod identity;
+pub mod key;
 pub mod oversight;
 pub mod policy;
+pub mod proof;
 pub mod report;
 pub mod serve;
 pub mod token;
@@ -44,6 +46,10 @@ pub struct Cli {
     /// and for the commands the policy holds back; a typed --actor is refused for them.
     #[arg(long, global = true, env = "RINGFENCE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// The journal signing key file (`ringfence key generate`) this process signs its
+    /// commits with. Needed by every command that writes once a signing key is registered.
+    #[arg(long, global = true, env = "RINGFENCE_SIGNING_KEY", value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     #[command(subcommand)]
     pub command: CliCommand,
 }
@@ -95,6 +101,9 @@ pub enum CliCommand {
     /// The policies in force: four-eyes approvals, exception clocks, access separation.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Journal signing keys: generate a key file, register or retire a public key, list them.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +211,41 @@ pub enum JournalCommand {
     },
     /// Print the journal head (last sequence number and its hash), to anchor it elsewhere.
     Head,
+    /// The journal's Merkle root (RFC 6962, over the entries' hashes) at its head or at
+    /// --size. Keep it: `journal prove --from` later shows the journal still extends it.
+    Root {
+        /// The number of entries to take (default: all).
+        #[arg(long)]
+        size: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a Merkle proof (JSON): that entry --seq is in the journal (inclusion), or that the
+    /// journal extends its first --from entries (consistency), in about log2(entries) hashes.
+    /// `journal check-proof` (or any RFC 9162 verifier) checks it without the journal.
+    Prove {
+        /// The entry to prove included.
+        #[arg(long, conflicts_with = "from", required_unless_present = "from")]
+        seq: Option<u64>,
+        /// The size of the older journal (whose root the auditor kept) to prove extended.
+        #[arg(long)]
+        from: Option<u64>,
+        /// The size of the journal the proof is for (default: all entries).
+        #[arg(long)]
+        size: Option<u64>,
+        /// Write the proof to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a proof file from `journal prove`, offline: exit 0 when valid, 1 when not.
+    CheckProof {
+        file: PathBuf,
+        /// The root you hold: the journal's for an inclusion proof, the older journal's (from
+        /// `journal root` then) for a consistency proof. Without it, the proof is only checked
+        /// against the roots it carries.
+        #[arg(long)]
+        root: Option<String>,
+    },
 }
 
 /// The embedded store's directory when no --data-dir (or RINGFENCE_DATA_DIR) names one.
@@ -223,7 +267,8 @@ impl Cli {
 
 pub(crate) fn open(cli: &Cli) -> Result<Store> {
     let location = cli.location()?;
-    Store::open(&location).with_context(|| format!("failed to open the store at {}", location.describe()))
+    let signer = key::signer(cli)?;
+    Store::open_with(&location, signer).with_context(|| format!("failed to open the store at {}", location.describe()))
 }
 
 /// Runs one command, writing to `out`.
@@ -301,6 +346,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             writeln!(out, "{} {}", head.seq, ringfence_store::hex(&head.hash))?;
             Ok(ExitCode::SUCCESS)
         }
+        CliCommand::Journal(JournalCommand::Root { size, json }) => proof::root(&cli, *size, *json, out),
+        CliCommand::Journal(JournalCommand::Prove { seq, from, size, out: file }) => {
+            proof::prove(&cli, *seq, *from, *size, file.as_deref(), out)
+        }
+        CliCommand::Journal(JournalCommand::CheckProof { file, root }) => proof::check(file, root.as_deref(), out),
         CliCommand::Demo(args) => demo::run(&cli, args, out),
         CliCommand::Token(command) => token::run(&cli, command, out),
         CliCommand::Bench(args) => bench::run(&cli, args, out),
@@ -309,6 +359,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Recon(command) => oversight::recon(&cli, command, out),
         CliCommand::Exceptions(command) => oversight::exceptions(&cli, command, out),
         CliCommand::Policy(command) => policy::run(&cli, command, out),
+        CliCommand::Key(command) => key::run(&cli, command, out),
     }
 }
 
@@ -328,7 +379,7 @@ pub fn anchor_to(path: &std::path::Path, head: ringfence_journal::Head) -> Resul
     Ok(())
 }
 
-fn open_for_verify(cli: &Cli) -> Result<ringfence_store::Verification> {
+pub(crate) fn open_for_verify(cli: &Cli) -> Result<ringfence_store::Verification> {
     let location = cli.location()?;
     ringfence_store::Verification::open(&location).with_context(|| format!("failed to open the store at {}", location.describe()))
 }

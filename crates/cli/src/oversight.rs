@@ -219,7 +219,14 @@ fn actor(text: &str) -> Result<Actor> {
 }
 
 /// Records one command; prints its status. Exit 1 when refused.
-fn submit(store: &mut Store, cli: &Cli, who: Option<&str>, instruction: &str, action: Action, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn submit(
+    store: &mut Store,
+    cli: &Cli,
+    who: Option<&str>,
+    instruction: &str,
+    action: Action,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
     let now = clock::now();
     let asserted = who.map(actor).transpose()?;
     let actor = crate::identity::actor_for(store.register(), cli.token.as_deref(), &action, asserted.as_ref(), now)?;

@@ -91,6 +91,7 @@ fn seconds_until(now: u64, at: u32) -> u64 {
 /// server's store thread journals when idle, is in `ringfence_watch::system`.
 fn schedule(
     location: ringfence_store::Location,
+    signer: Option<std::sync::Arc<ringfence_store::Signer>>,
     settings: ringfence_watch::Settings,
     daily: Daily,
     stop: std::sync::mpsc::Receiver<()>,
@@ -105,7 +106,7 @@ fn schedule(
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 _ => return,
             }
-            let recorded = ringfence_store::Store::open(&location)
+            let recorded = ringfence_store::Store::open_with(&location, signer.clone())
                 .map_err(ringfence_watch::WatchError::from)
                 .and_then(|mut store| ringfence_watch::system::daily_reconciliation(&mut store, &settings));
             match recorded {
@@ -130,6 +131,11 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
         bail!("--threads must be at least 1");
     }
     let store = crate::open(cli)?;
+    if !store.register().signing_keys().is_empty() && store.signer().is_none() {
+        bail!(
+            "this journal's commits are signed (see `ringfence key list`): start the server with --signing-key FILE (or RINGFENCE_SIGNING_KEY) holding an active key, or it could not record anything"
+        );
+    }
     if store.register().tokens().next().is_none() {
         eprintln!("warning: no API token exists yet; every request will get 401. Create one with `ringfence token create`.");
     }
@@ -144,7 +150,7 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
     let described = store.location().describe();
     let settings = args.nodes.settings(crate::oversight::evidence_dir(cli, args.evidence_dir.as_ref()));
     let (stop_schedule, stopped) = std::sync::mpsc::channel();
-    let scheduler = schedule(store.location().clone(), settings.clone(), args.recon_daily, stopped);
+    let scheduler = schedule(store.location().clone(), store.signer(), settings.clone(), args.recon_daily, stopped);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(threads) = args.threads {

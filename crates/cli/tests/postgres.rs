@@ -73,10 +73,10 @@ fn migrate_creates_the_schema_in_an_empty_database_and_is_then_up_to_date() {
     let url = ringfence_testdb::server().fresh_database();
     let migrate = ringfence(&url, &["migrate"]);
     assert_code(&migrate, 0);
-    assert!(text(&migrate).contains("from schema 0 to 1"), "{}", text(&migrate));
+    assert!(text(&migrate).contains("from schema 0 to 2"), "{}", text(&migrate));
     let again = ringfence(&url, &["migrate"]);
     assert_code(&again, 0);
-    assert!(text(&again).contains("is up to date (schema 1)"), "{}", text(&again));
+    assert!(text(&again).contains("is up to date (schema 2)"), "{}", text(&again));
     assert_code(&ringfence(&url, &["summary"]), 0);
 }
 

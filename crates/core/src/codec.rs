@@ -223,6 +223,15 @@ impl Encoder {
                 self.u8(24);
                 self.safeguard(action);
             }
+            Action::RegisterSigningKey(key) => {
+                self.u8(25);
+                self.raw(&key.public_key);
+                self.str(&key.label);
+            }
+            Action::RetireSigningKey { public_key } => {
+                self.u8(26);
+                self.raw(public_key);
+            }
         }
     }
 
@@ -532,6 +541,8 @@ impl<'a> Decoder<'a> {
             22 => Action::RejectResolution { id: self.u64()?, reason: self.str()?.to_owned() },
             23 => Action::EscalateException { id: self.u64()? },
             24 => Action::Safeguard(self.safeguard()?),
+            25 => Action::RegisterSigningKey(crate::entity::SigningKey { public_key: self.hash()?, label: self.str()?.to_owned() }),
+            26 => Action::RetireSigningKey { public_key: self.hash()? },
             tag => return Err(DecodeError::BadTag { what: "action", tag, offset }),
         };
         Ok(Command { meta, action })

@@ -239,6 +239,27 @@ pub struct ApiToken {
     pub expires_at: Option<Timestamp>,
 }
 
+/// A journal signing key (issue 14): an Ed25519 public key whose holder may sign the
+/// journal's commits. Registered and retired by journal entries, four-eyes gated; the private
+/// half never enters the register (it stays in the writer's key file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub public_key: [u8; 32],
+    /// Who holds it or where it lives, for people ("writer on db-1, key file /etc/…").
+    pub label: String,
+}
+
+impl SigningKey {
+    /// How the key is named in outputs: `ed25519:` and the first 16 hex digits of the public key.
+    pub fn fingerprint(public_key: &[u8; 32]) -> String {
+        let mut text = String::from("ed25519:");
+        for byte in &public_key[..8] {
+            text.push_str(&format!("{byte:02x}"));
+        }
+        text
+    }
+}
+
 /// Why a presented token is refused. Deliberately coarse towards the caller (all are "not a
 /// valid token"); the variants are for logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

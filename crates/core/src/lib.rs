@@ -25,7 +25,7 @@ pub use calendar::{Calendar, Date};
 pub use code::Code;
 pub use entity::{
     ApiToken, Asset, AuthorisationBasis, ClassKind, Client, ClientCategory, Custodian, KeyScheme, KeySchemeKind, KeySet, Role, Segregation,
-    SubCustodian, TOKEN_PREFIX, Tier, TokenRefusal, Wallet, WalletClass,
+    SigningKey, SubCustodian, TOKEN_PREFIX, Tier, TokenRefusal, Wallet, WalletClass,
 };
 pub use ids::{
     Actor, Address, AssessmentId, AssetId, ClientId, FiatAccountId, IdError, IdempotencyKey, InstitutionId, InstructionId, KeySetId,
@@ -36,7 +36,7 @@ pub use oversight::{
     Break, ChainBlock, ChainObservation, ChainTransfer, ChainWatch, Direction, Exception, ExceptionKind, ExceptionPolicy, ExceptionState,
     MovementLeg, ObservedLeg, Proposal, ReconRun, Resolution, RunSource, Severity, TransferRef,
 };
-pub use register::{AssetSummary, InvariantViolation, KeySetAccess, Net, Register, RunRecord, SharedSigner};
+pub use register::{AssetSummary, InvariantViolation, KeySetAccess, Net, Register, RunRecord, SharedSigner, SigningKeyRecord};
 pub use safeguard::{
     Beneficiary, ClientInstruction, Currency, FiatAccount, FiatAccountClass, FiatPlacement, FiatReceipt, FiatWithdrawal, Institution,
     InstitutionKind, OwnAccountUse, Purpose, RiskAssessment, SafeguardAction, SafeguardingPolicy,

@@ -181,6 +181,12 @@ pub enum Action {
     },
     /// Safeguarding policies, client instructions, encumbrance and client fiat funds (issue 6).
     Safeguard(crate::safeguard::SafeguardAction),
+    /// From this entry on, commits may be signed by this key (issue 14).
+    RegisterSigningKey(crate::entity::SigningKey),
+    /// From this entry on, commits signed by this key are refused by verification.
+    RetireSigningKey {
+        public_key: [u8; 32],
+    },
 }
 
 impl Action {
@@ -211,6 +217,8 @@ impl Action {
             Action::RejectResolution { .. } => "exception_reject",
             Action::EscalateException { .. } => "exception_escalate",
             Action::Safeguard(action) => action.code(),
+            Action::RegisterSigningKey(_) => "signing_key",
+            Action::RetireSigningKey { .. } => "signing_key_retirement",
         }
     }
 }

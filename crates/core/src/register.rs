@@ -28,7 +28,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::amount::Amount;
 use crate::codec::Encoder;
-use crate::entity::{ApiToken, Asset, ClassKind, Client, Custodian, KeySet, Segregation, SubCustodian, Tier, Wallet, WalletClass};
+use crate::entity::{
+    ApiToken, Asset, ClassKind, Client, Custodian, KeySet, Segregation, SigningKey, SubCustodian, Tier, Wallet, WalletClass,
+};
 use crate::ids::{AssetId, ClientId, IdempotencyKey, KeySetId, SubCustodianId, TokenId, WalletId};
 use crate::movement::{Account, Action, Command, Meta, Movement, MovementKind, OwnAccount, POSTINGS_MAX, Posting, Side};
 use crate::status::{Outcome, Status};
@@ -209,6 +211,23 @@ pub struct Totals {
     pub firm_cold: u128,
 }
 
+/// A journal signing key with the entries that registered and (if so) retired it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub key: SigningKey,
+    pub registered: u64,
+    pub retired: Option<u64>,
+}
+
+impl SigningKeyRecord {
+    /// Whether the key may sign a commit whose entries are `first..=last`: registered at or
+    /// before `last` (the commit that registers a key may be signed by it) and not retired
+    /// before `first` (the commit that retires a key may still be signed by it).
+    pub fn may_sign(&self, first: u64, last: u64) -> bool {
+        self.registered <= last && self.retired.is_none_or(|retired| retired >= first)
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Registered<T> {
     value: T,
@@ -279,6 +298,9 @@ pub struct Register {
     tokens: Vec<Registered<ApiToken>>,
     token_revocations: Vec<Option<u64>>,
     token_index: HashMap<TokenId, u32>,
+    /// Journal signing keys, in registration order, with the sequence number of each one's
+    /// retirement.
+    signing_keys: Vec<SigningKeyRecord>,
     balances: HashMap<(Slot, u32), u128>,
     /// Per individually segregated client and asset: what that client's wallets hold.
     individual_holdings: HashMap<(u32, u32), u128>,
@@ -422,6 +444,8 @@ impl Register {
             Action::RejectResolution { id, reason } => self.reject_resolution(meta, *id, reason),
             Action::EscalateException { id } => self.escalate(*id),
             Action::Safeguard(action) => self.decide_safeguard(meta, action),
+            Action::RegisterSigningKey(key) => self.check_signing_key(key).map(|()| self.commit_signing_key(key)),
+            Action::RetireSigningKey { public_key } => self.check_key_retirement(public_key).map(|index| self.commit_key_retirement(index)),
         };
         Ok(match decided {
             Ok(outcome) | Err(outcome) => outcome,
@@ -568,6 +592,58 @@ impl Register {
     fn commit_revocation(&mut self, index: u32) -> Outcome {
         let seq = self.next_seq();
         self.token_revocations[index as usize] = Some(seq);
+        Outcome::accepted(seq)
+    }
+
+    /// A signing key can be registered: `Err` with `already_exists`, or `invalid_signing_key`
+    /// (a retired key never comes back; a label is 1 to 200 characters).
+    pub(super) fn check_signing_key(&self, key: &SigningKey) -> Check<()> {
+        if key.label.trim().is_empty() || key.label.chars().count() > 200 {
+            return reject(Status::InvalidSigningKey, "a signing key's label is 1 to 200 characters");
+        }
+        let Some(record) = self.signing_keys.iter().find(|r| r.key.public_key == key.public_key) else {
+            return Ok(());
+        };
+        let name = SigningKey::fingerprint(&key.public_key);
+        match record.retired {
+            Some(seq) => reject(
+                Status::InvalidSigningKey,
+                format!("signing key {name} was retired at entry {seq}; a retired key is not registered again"),
+            ),
+            None if record.key.label == key.label => Err(Outcome::already_exists(record.registered)),
+            None => reject(Status::EntityConflict, format!("signing key {name} is registered with another label")),
+        }
+    }
+
+    fn commit_signing_key(&mut self, key: &SigningKey) -> Outcome {
+        let seq = self.next_seq();
+        self.signing_keys.push(SigningKeyRecord { key: key.clone(), registered: seq, retired: None });
+        Outcome::accepted(seq)
+    }
+
+    /// A signing key can be retired: its index, or `Err` with `unknown_signing_key`,
+    /// `already_exists` (retired before) or `invalid_signing_key` (the last active key: the
+    /// journal would have no key left to sign with).
+    pub(super) fn check_key_retirement(&self, public_key: &[u8; 32]) -> Check<usize> {
+        let name = SigningKey::fingerprint(public_key);
+        let Some(index) = self.signing_keys.iter().position(|r| r.key.public_key == *public_key) else {
+            return reject(Status::UnknownSigningKey, format!("signing key {name} is not registered"));
+        };
+        if let Some(seq) = self.signing_keys[index].retired {
+            return Err(Outcome::already_exists(seq));
+        }
+        if self.signing_keys.iter().filter(|r| r.retired.is_none()).count() == 1 {
+            return reject(
+                Status::InvalidSigningKey,
+                format!("signing key {name} is the last active key: register its successor first, then retire it"),
+            );
+        }
+        Ok(index)
+    }
+
+    fn commit_key_retirement(&mut self, index: usize) -> Outcome {
+        let seq = self.next_seq();
+        self.signing_keys[index].retired = Some(seq);
         Outcome::accepted(seq)
     }
 
@@ -1607,6 +1683,12 @@ impl Register {
     /// The live token a presented `rf_<id>_<secret>` string belongs to, at `now`.
     pub fn authenticate(&self, presented: &str, now: Timestamp) -> Result<&ApiToken, crate::entity::TokenRefusal> {
         ApiToken::authenticate(presented, now, |id| self.token(id))
+    }
+
+    /// Every journal signing key, in registration order, with when it was registered and
+    /// retired.
+    pub fn signing_keys(&self) -> &[SigningKeyRecord] {
+        &self.signing_keys
     }
 
     /// Every API token, in registration order, with its revocation if any.

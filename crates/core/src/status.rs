@@ -60,6 +60,8 @@ statuses! {
     UnknownMovement => "unknown_movement",
     /// An API token that is not registered.
     UnknownToken => "unknown_token",
+    /// A retirement names a journal signing key that is not registered.
+    UnknownSigningKey => "unknown_signing_key",
     /// No pending instruction has that id.
     UnknownPending => "unknown_pending",
     /// An observation of a chain that is not watched.
@@ -135,6 +137,9 @@ statuses! {
     /// An API token whose roles do not fit: none, repeated, or the client role mixed with
     /// others or without its client.
     InvalidTokenRoles => "invalid_token_roles",
+    /// A signing key that cannot be registered or retired: a retired key registered again,
+    /// the last active key retired, or a label that is empty or too long.
+    InvalidSigningKey => "invalid_signing_key",
     /// The address is registered to another wallet.
     AddressInUse => "address_in_use",
     /// A wallet and an asset on different chains.

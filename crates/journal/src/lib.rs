@@ -8,6 +8,8 @@
 //! any entry breaks the chain at that entry.
 
 pub mod anchor;
+pub mod merkle;
+pub mod signing;
 
 use ringfence_core::codec::{DecodeError, Decoder, Encoder};
 use ringfence_core::{Command, Timestamp};
@@ -120,6 +122,14 @@ pub enum Break {
         "entry {seq} and later are not covered by the recorded head (which ends at {recorded}): they were added outside ringfence, or the head was altered"
     )]
     Unrecorded { seq: u64, recorded: u64 },
+    #[error(
+        "entry {seq} is not covered by a commit signature of a journal signing key: it was added by someone without the key, or its signature was removed"
+    )]
+    Unsigned { seq: u64 },
+    #[error(
+        "the commit of entries {first} to {last} fails its signature check ({reason}): an entry in it was altered, or the signature forged"
+    )]
+    BadSignature { first: u64, last: u64, reason: String },
 }
 
 impl Break {
@@ -132,7 +142,9 @@ impl Break {
             | Break::HashMismatch { seq }
             | Break::ChainMismatch { seq, .. }
             | Break::HeadMismatch { seq }
-            | Break::Unrecorded { seq, .. } => *seq,
+            | Break::Unrecorded { seq, .. }
+            | Break::Unsigned { seq } => *seq,
+            Break::BadSignature { first, .. } => *first,
             Break::Truncated { last, .. } => last + 1,
         }
     }

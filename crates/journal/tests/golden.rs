@@ -20,6 +20,8 @@
 //!   computed, not journaled): rewording it changes what a replay shows for old records, and
 //!   this test says so.
 //! - [`HEAD_V1`]: the hash of the last entry, so the whole chain is pinned by one constant.
+//! - `journal-v2.*`, [`HEAD_V2`]: the same format, v1's entries and then the actions added
+//!   since (journal signing keys, issue 14), written by [`generate_v2`].
 //!
 //! The rule: a change of format is a new FORMAT_VERSION with a migration, never a silent
 //! reinterpretation; never edit journal-v1.* — add journal-v2.* beside it.
@@ -48,8 +50,8 @@ use ringfence_core::{
     Custodian, Date, ExceptionKind, ExceptionPolicy, FiatAccount, FiatAccountClass, FiatAccountId, FiatPlacement, FiatReceipt,
     FiatWithdrawal, IdempotencyKey, Institution, InstitutionId, InstitutionKind, InstructionId, KeyScheme, KeySet, KeySetId, Meta,
     Movement, MovementKind, OwnAccount, OwnAccountUse, PendingState, Posting, Purpose, ReconRun, Register, Resolution, RiskAssessment,
-    Role, RunSource, SafeguardAction, SafeguardingPolicy, Segregation, Severity, Side, Status, SubCustodian, SubCustodianId, Tier,
-    Timestamp, TokenId, Wallet, WalletClass, WalletId, build,
+    Role, RunSource, SafeguardAction, SafeguardingPolicy, Segregation, Severity, Side, SigningKey, Status, SubCustodian, SubCustodianId,
+    Tier, Timestamp, TokenId, Wallet, WalletClass, WalletId, build,
 };
 use ringfence_journal::{Entry, Head, Verifier, decode, hex};
 use sha2::{Digest as _, Sha256};
@@ -57,8 +59,12 @@ use sha2::{Digest as _, Sha256};
 /// The hash of the last entry of `journal-v1.hex` (entry 129): the head of the golden chain.
 const HEAD_V1: &str = "e8c3562ff5a35dc97305eeb6da4f8a922d14c3dee0a40413b260f9d232906749";
 
+/// The hash of the last entry of `journal-v2.hex` (v1's 129 entries, then the journal signing
+/// keys of issue 14).
+const HEAD_V2: &str = "c2116d514c817b1b8d5911f9ee75170f061ad2cdf887666bc1056684aef7cdf8";
+
 /// The golden journals, oldest first. Each must verify, decode and replay on every build.
-const FIXTURES: &[&str] = &["journal-v1"];
+const FIXTURES: &[&str] = &["journal-v1", "journal-v2"];
 
 /// Set to 1 to (re)write the fixture files from the generator (never in CI).
 const BLESS: &str = "RINGFENCE_BLESS_GOLDEN";
@@ -146,6 +152,15 @@ impl Script {
     fn approved(&mut self, initiator: &str, approver: &str, action: Action) -> u64 {
         let id = self.propose(initiator, action);
         let seq = self.accept(approver, Action::ApprovePending { id });
+        assert_eq!(self.register.pending(id).unwrap().state, PendingState::Applied { seq });
+        seq
+    }
+
+    /// Proposes `action` and has two approvers approve it (the policy v1 ends with needs two).
+    fn approved_by_two(&mut self, initiator: &str, approvers: [&str; 2], action: Action) -> u64 {
+        let id = self.propose(initiator, action);
+        self.accept(approvers[0], Action::ApprovePending { id });
+        let seq = self.accept(approvers[1], Action::ApprovePending { id });
         assert_eq!(self.register.pending(id).unwrap().state, PendingState::Applied { seq });
         seq
     }
@@ -767,6 +782,20 @@ fn generate_v1() -> Script {
     s
 }
 
+/// Version 2: journal v1, then what came after it was pinned. Issue 14: journal signing keys
+/// registered and retired under the approval policy v1 leaves in force (two approvals).
+fn generate_v2() -> Script {
+    let mut s = generate_v1();
+    let (first, second) = ([0x11; 32], [0x22; 32]);
+    s.wait_until(s.hour + DAY);
+    let key = |public_key, label: &str| Action::RegisterSigningKey(SigningKey { public_key, label: label.into() });
+    let approvers = ["approver-1", "approver-2"];
+    s.approved_by_two("ops", approvers, key(first, "writer on db-1"));
+    s.approved_by_two("ops", approvers, key(second, "writer on db-2 (rotation)"));
+    s.approved_by_two("ops", approvers, Action::RetireSigningKey { public_key: first });
+    s
+}
+
 // ----- coverage --------------------------------------------------------------------------
 
 /// Declares [`Coverage`]: one flag per variant that the golden journals must contain.
@@ -797,6 +826,7 @@ coverage! {
     register_wallet, movement, register_api_token, revoke_api_token, set_approval_policy, approve_pending, reject_pending,
     expire_pending, change_wallet, watch_chain, observe_chain, record_recon_run, set_exception_policy, investigate_exception,
     propose_resolution, approve_resolution, reject_resolution, escalate_exception, safeguard,
+    register_signing_key, retire_signing_key,
     // SafeguardAction
     set_safeguarding_policy, record_instruction, revoke_instruction, encumber, release, record_risk_assessment,
     register_institution, register_fiat_account, receive_fiat, place_fiat, withdraw_fiat, check,
@@ -959,6 +989,8 @@ fn cover(seen: &mut Coverage, command: &Command) {
             seen.safeguard = true;
             cover_safeguard(seen, action);
         }
+        Action::RegisterSigningKey(_) => seen.register_signing_key = true,
+        Action::RetireSigningKey { .. } => seen.retire_signing_key = true,
     }
 }
 
@@ -1186,6 +1218,13 @@ fn fingerprint(name: &str, register: &Register, statuses: &[Status], now: Timest
         writeln!(o, "{token:?} revoked={revoked:?} authenticate={result:?}").unwrap();
     }
 
+    if !register.signing_keys().is_empty() {
+        writeln!(o, "\n## journal signing keys (printed only when there are any: journal-v1 has none)").unwrap();
+        for record in register.signing_keys() {
+            writeln!(o, "{record:?} may_sign_last_entry={}", record.may_sign(register.seq(), register.seq())).unwrap();
+        }
+    }
+
     writeln!(o, "\n## balances now, at T0 + 2 days and at T0 + 6 days (effective time); movements posting to it").unwrap();
     let mut accounts: Vec<(String, Account)> = Vec::new();
     for client in register.clients() {
@@ -1337,7 +1376,9 @@ fn hex_file(name: &str, bodies: &[Vec<u8>]) -> String {
     out
 }
 
-/// In bless mode, once per test run: writes the v1 fixtures from the generator.
+/// In bless mode, once per test run: writes the newest fixture (journal-v2) from its generator.
+/// Older fixtures are committed and never rewritten (their generators must still write them:
+/// see `generator_still_writes_*`).
 fn bless_once() {
     static BLESSED: OnceLock<()> = OnceLock::new();
     BLESSED.get_or_init(|| {
@@ -1345,15 +1386,16 @@ fn bless_once() {
             return;
         }
         assert!(std::env::var_os("CI").is_none(), "{BLESS} is refused in CI: a pinned fixture is never rewritten there");
-        let script = generate_v1();
+        let name = "journal-v2";
+        let script = generate_v2();
         let (bodies, head) = seal(&script.entries);
         let entries: Vec<Entry> = bodies.iter().map(|body| decode(body).unwrap()).collect();
         let now = script.entries.last().unwrap().1;
         std::fs::create_dir_all(fixture_path("")).unwrap();
-        std::fs::write(fixture_path("journal-v1.hex"), hex_file("journal-v1", &bodies)).unwrap();
-        std::fs::write(fixture_path("journal-v1.commands.txt"), describe("journal-v1", &entries)).unwrap();
-        std::fs::write(fixture_path("journal-v1.state.txt"), fingerprint("journal-v1", &script.register, &script.statuses, now)).unwrap();
-        eprintln!("{BLESS}: wrote journal-v1.* with {} entries; pin HEAD_V1 = \"{}\"", bodies.len(), hex(&head.hash));
+        std::fs::write(fixture_path(&format!("{name}.hex")), hex_file(name, &bodies)).unwrap();
+        std::fs::write(fixture_path(&format!("{name}.commands.txt")), describe(name, &entries)).unwrap();
+        std::fs::write(fixture_path(&format!("{name}.state.txt")), fingerprint(name, &script.register, &script.statuses, now)).unwrap();
+        eprintln!("{BLESS}: wrote {name}.* with {} entries; pin HEAD_V2 = \"{}\"", bodies.len(), hex(&head.hash));
     });
 }
 
@@ -1361,6 +1403,7 @@ fn bless_once() {
 fn pinned_head(name: &str) -> &'static str {
     match name {
         "journal-v1" => HEAD_V1,
+        "journal-v2" => HEAD_V2,
         _ => panic!("{name} has no pinned head"),
     }
 }
@@ -1424,10 +1467,8 @@ fn assert_same_text(file: &str, expected: &str, actual: &str) {
 
 /// The pinned bytes verify, decode to the pinned commands, and replay into a fresh register
 /// entry by entry (each journaled at its own sequence number) to the pinned state.
-#[test]
-fn golden_journal_v1_replays_to_the_same_state_and_head() {
+fn replays_to_the_same_state_and_head(name: &str) {
     bless_once();
-    let name = "journal-v1";
     let entries = verified(name);
     assert_same_text(&format!("{name}.commands.txt"), &read(&format!("{name}.commands.txt")), &describe(name, &entries));
     let mut register = Register::new();
@@ -1443,47 +1484,74 @@ fn golden_journal_v1_replays_to_the_same_state_and_head() {
     assert_same_text(&format!("{name}.state.txt"), &read(&format!("{name}.state.txt")), &fingerprint(name, &register, &statuses, now));
 }
 
+#[test]
+fn golden_journal_v1_replays_to_the_same_state_and_head() {
+    replays_to_the_same_state_and_head("journal-v1");
+}
+
+#[test]
+fn golden_journal_v2_replays_to_the_same_state_and_head() {
+    replays_to_the_same_state_and_head("journal-v2");
+}
+
 /// Today's encoder writes the decoded commands back to the very same bytes, and sealing them
 /// again gives the same bodies and head. When FORMAT_VERSION moves on, this becomes a test of
-/// the v1 encoding kept for the migration (or is limited to the command bytes); the fixture
+/// the old encoding kept for the migration (or is limited to the command bytes); the fixture
 /// stays as it is.
-#[test]
-fn golden_journal_v1_reencodes_byte_for_byte() {
+fn reencodes_byte_for_byte(name: &str) {
     bless_once();
-    let bodies = bodies("journal-v1");
+    let bodies = bodies(name);
     let mut head = Head::EMPTY;
     for body in &bodies {
         let entry = decode(body).unwrap();
         let command = encode_command(&entry.command);
-        assert_eq!(command.as_slice(), &body[49..], "entry {}: the command re-encodes to other bytes", entry.seq);
+        assert_eq!(command.as_slice(), &body[49..], "{name} entry {}: the command re-encodes to other bytes", entry.seq);
         let mut resealed = Vec::new();
         let (seq, hash) = head.seal_encoded(entry.recorded_at, &command, &mut resealed);
-        assert_eq!((seq, &resealed), (entry.seq, body), "entry {}: sealing again gives another body", entry.seq);
+        assert_eq!((seq, &resealed), (entry.seq, body), "{name} entry {}: sealing again gives another body", entry.seq);
         assert_eq!(hash, ringfence_journal::hash_of(body));
     }
     if !blessing() {
-        assert_eq!(hex(&head.hash), HEAD_V1);
+        assert_eq!(hex(&head.hash), pinned_head(name));
     }
 }
 
+#[test]
+fn golden_journal_v1_reencodes_byte_for_byte() {
+    reencodes_byte_for_byte("journal-v1");
+}
+
+#[test]
+fn golden_journal_v2_reencodes_byte_for_byte() {
+    reencodes_byte_for_byte("journal-v2");
+}
+
 /// The generator, run by today's code, still writes exactly the pinned journal, commands and
-/// state. Unlike the two tests above, this one may legitimately fail when the format or the
-/// rules change on purpose: then the generator's output is a new fixture version (journal-v2.*,
-/// written beside v1 by a `generate_v2`), and v1 stays pinned by the replay tests.
+/// state. Unlike the tests above, this one may legitimately fail when the format or the rules
+/// change on purpose: then the generator's output is a new fixture version (written beside
+/// the others by a new `generate_vN`), and the old ones stay pinned by the replay tests.
+fn generator_still_writes(name: &str, script: &Script) {
+    bless_once();
+    let (bodies, head) = seal(&script.entries);
+    assert_same_text(&format!("{name}.hex"), &read(&format!("{name}.hex")), &hex_file(name, &bodies));
+    let entries: Vec<Entry> = bodies.iter().map(|body| decode(body).unwrap()).collect();
+    assert_same_text(&format!("{name}.commands.txt"), &read(&format!("{name}.commands.txt")), &describe(name, &entries));
+    let now = script.entries.last().unwrap().1;
+    let state = fingerprint(name, &script.register, &script.statuses, now);
+    assert_same_text(&format!("{name}.state.txt"), &read(&format!("{name}.state.txt")), &state);
+    if !blessing() {
+        assert_eq!(hex(&head.hash), pinned_head(name));
+    }
+}
+
 #[test]
 fn generator_still_writes_journal_v1() {
-    bless_once();
-    let script = generate_v1();
-    let (bodies, head) = seal(&script.entries);
-    assert_same_text("journal-v1.hex", &read("journal-v1.hex"), &hex_file("journal-v1", &bodies));
-    let entries: Vec<Entry> = bodies.iter().map(|body| decode(body).unwrap()).collect();
-    assert_same_text("journal-v1.commands.txt", &read("journal-v1.commands.txt"), &describe("journal-v1", &entries));
-    let now = script.entries.last().unwrap().1;
-    let state = fingerprint("journal-v1", &script.register, &script.statuses, now);
-    assert_same_text("journal-v1.state.txt", &read("journal-v1.state.txt"), &state);
-    if !blessing() {
-        assert_eq!(hex(&head.hash), HEAD_V1);
-    }
+    generator_still_writes("journal-v1", &generate_v1());
+}
+
+#[test]
+fn generator_still_writes_journal_v2() {
+    generator_still_writes("journal-v2", &generate_v2());
 }
 
 /// Every variant of `Action`, `SafeguardAction` and every enum the codec encodes is in some
@@ -1548,6 +1616,8 @@ const GATED: &[(&str, bool)] = &[
     ("fiat_placement", false),
     ("fiat_withdrawal", false),
     ("safeguarding_check", false),
+    ("signing_key", true),
+    ("signing_key_retirement", true),
 ];
 
 #[test]
@@ -1562,7 +1632,7 @@ fn every_action_states_whether_four_eyes_control_holds_it_back() {
         },
     };
     let mut seen = std::collections::BTreeMap::new();
-    for entry in verified("journal-v1") {
+    for entry in verified(FIXTURES[FIXTURES.len() - 1]) {
         let action = &entry.command.action;
         let label = match action {
             Action::Movement(movement) if movement.kind == MovementKind::Correction => {

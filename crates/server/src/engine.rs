@@ -352,10 +352,11 @@ fn log_duty(duty: Duty, outcome: &Outcome) {
 /// hold it (an entry at its sequence number with its hash), or the store was rolled back or
 /// rewritten behind the server's back, and writes stop.
 fn reopen(store: Store, location: &Location, ready: &AtomicBool, stopped: &RwLock<Option<String>>, held: Head) -> Store {
+    let signer = store.signer();
     drop(store);
     let mut wait = Duration::from_millis(100);
     loop {
-        match Store::open(location) {
+        match Store::open_with(location, signer.clone()) {
             Ok(store) => {
                 match store.holds(held) {
                     Ok(true) => ready.store(true, Ordering::Relaxed),

@@ -52,6 +52,8 @@ pub struct AppState {
     location: Location,
     recon: Arc<Recon>,
     limits: Arc<limits::Enforced>,
+    /// The journal signing key, for the handles a reconciliation run opens.
+    signer: Option<Arc<ringfence_store::Signer>>,
 }
 
 /// How reconciliation runs asked for through the API read their sources, and the one run at a
@@ -89,6 +91,7 @@ impl AppState {
     pub fn start(store: Store) -> std::io::Result<AppState> {
         let metrics = Arc::new(Metrics::default());
         let location = store.location().clone();
+        let signer = store.signer();
         let settings = ringfence_watch::Settings { nodes: Vec::new(), ..ringfence_watch::Settings::default() };
         Ok(AppState {
             engine: Engine::start(store, Arc::clone(&metrics))?,
@@ -96,6 +99,7 @@ impl AppState {
             location,
             recon: Arc::new(Recon { settings, running: tokio::sync::Mutex::new(()) }),
             limits: Arc::new(limits::Enforced::new(Limits::default())),
+            signer,
         })
     }
 

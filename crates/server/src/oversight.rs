@@ -411,10 +411,10 @@ pub(crate) async fn make_run(
             "a reconciliation run of this server is in progress; retry when it is recorded",
         ));
     };
-    let (location, recon) = (state.location.clone(), std::sync::Arc::clone(&state.recon));
+    let (location, recon, signer) = (state.location.clone(), std::sync::Arc::clone(&state.recon), state.signer.clone());
     let request = RunRequest { at, statements: Vec::new(), actor: principal.actor.clone() };
     let made = tokio::task::spawn_blocking(move || {
-        let mut store = Store::open(&location)?;
+        let mut store = Store::open_with(&location, signer)?;
         ringfence_watch::run(&mut store, &recon.settings, &request).map(|result| result.id)
     })
     .await;

@@ -21,16 +21,18 @@ mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use ringfence_core::{
     Account, Action, AssetId, ClientId, Command, InvariantViolation, Movement, Outcome, OwnAccount, Register, Status, Timestamp, WalletId,
 };
+use ringfence_journal::signing::{CommitSignature, SignatureCheck};
 use ringfence_journal::{Break, Entry, Head, Verifier};
 
 pub use crate::postgres::PostgresTarget;
 pub use ringfence_core::Net;
 pub use ringfence_journal::hex;
+pub use ringfence_journal::signing::Signer;
 
 /// The most commands one batch may carry (as many as TigerBeetle's batches).
 pub const BATCH_MAX: usize = 8190;
@@ -75,6 +77,8 @@ pub enum StoreError {
     Directory { path: PathBuf, source: std::io::Error },
     #[error("cannot start a store thread: {0}")]
     Thread(std::io::Error),
+    #[error("{0}")]
+    Signing(String),
 }
 
 /// Where the store lives.
@@ -154,6 +158,74 @@ pub struct Migrated {
 /// Called with each stored entry read: sequence number, body, stored hash.
 pub(crate) type Visit<'a> = &'a mut dyn FnMut(u64, &[u8], &[u8]) -> Result<(), StoreError>;
 
+/// What a [`Reader::read`] walks through, in one snapshot: the signatures of the commits that
+/// end after where the walk starts, then each entry.
+pub(crate) trait Walk {
+    fn signatures(&mut self, signatures: Vec<CommitSignature>);
+    fn entry(&mut self, seq: u64, body: &[u8], hash: &[u8]) -> Result<(), StoreError>;
+}
+
+/// A stored signature row; malformed columns read as zeros (and then fail verification).
+pub(crate) fn stored_signature(first: i64, last: i64, public_key: &[u8], signature: &[u8]) -> CommitSignature {
+    let mut stored = CommitSignature { first: first.max(0) as u64, last: last.max(0) as u64, public_key: [0; 32], signature: [0; 64] };
+    if public_key.len() == 32 {
+        stored.public_key.copy_from_slice(public_key);
+    }
+    if signature.len() == 64 {
+        stored.signature.copy_from_slice(signature);
+    }
+    stored
+}
+
+/// Replays entries into a register while checking the chain and the commit signatures.
+struct Replay<'a> {
+    verifier: Verifier,
+    register: &'a mut Register,
+    signatures: SignatureCheck,
+    /// Verification only: the register stopped replaying (an entry it refuses); the chain is
+    /// still checked, and signatures against the keys known until then.
+    lenient: bool,
+    stalled: bool,
+    /// Verification only: the first break found (the walk reads on to the end).
+    broken: Option<Break>,
+}
+
+impl Replay<'_> {
+    fn step(&mut self, seq: u64, body: &[u8], hash: &[u8]) -> Result<(), StoreError> {
+        let entry = self.verifier.check(seq, body, hash)?;
+        if !self.stalled {
+            match self.register.apply_at(&entry.command, entry.recorded_at) {
+                Ok(outcome) if outcome.status.is_journaled() && outcome.seq == Some(seq) => {}
+                Ok(_) | Err(_) if self.lenient => self.stalled = true,
+                Ok(outcome) => return Err(StoreError::Replay { seq, status: outcome.status, detail: outcome.detail }),
+                Err(violation) => return Err(violation.into()),
+            }
+        }
+        self.signatures.entry(seq, &self.verifier.head().hash, self.register.signing_keys())?;
+        Ok(())
+    }
+}
+
+impl Walk for Replay<'_> {
+    fn signatures(&mut self, signatures: Vec<CommitSignature>) {
+        self.signatures = SignatureCheck::resume(self.signatures.covered(), signatures);
+    }
+
+    fn entry(&mut self, seq: u64, body: &[u8], hash: &[u8]) -> Result<(), StoreError> {
+        if !self.lenient {
+            return self.step(seq, body, hash);
+        }
+        if self.broken.is_none() {
+            match self.step(seq, body, hash) {
+                Ok(()) => {}
+                Err(StoreError::Corrupt(broken)) => self.broken = Some(broken),
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Which entries a [`Reader::read`] visits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scan {
@@ -165,8 +237,9 @@ pub(crate) enum Scan {
 
 /// What the store reads from its database: the same queries on every backend.
 pub(crate) trait Reader: Send + std::fmt::Debug {
-    /// In one snapshot: the recorded head and the entries `scan` asks for, in order.
-    fn read(&mut self, scan: Scan, visit: Visit<'_>) -> Result<Head, StoreError>;
+    /// In one snapshot: the recorded head, the signatures of the commits ending after where
+    /// `scan` starts, and the entries it asks for, in order.
+    fn read(&mut self, scan: Scan, walk: &mut dyn Walk) -> Result<Head, StoreError>;
     /// The stored entries with these sequence numbers, in the order given; a missing one is
     /// not visited.
     fn entries_at(&mut self, seqs: &[u64], visit: Visit<'_>) -> Result<(), StoreError>;
@@ -214,6 +287,10 @@ pub struct Store {
     head: Head,
     poisoned: bool,
     writer: Option<writer::Writer>,
+    /// The key commits are signed with, if this process holds one.
+    signer: Option<Arc<Signer>>,
+    /// The last entry whose commit signature was checked (or that needs none).
+    covered: u64,
 }
 
 impl Drop for Store {
@@ -235,9 +312,27 @@ impl Store {
         Self::load(reader_for(location, Intent::Open)?, location.clone())
     }
 
+    /// Opens an existing store (as [`Store::open`]) whose commits this handle signs with
+    /// `signer`, when given (see [`Store::set_signer`]).
+    pub fn open_with(location: &Location, signer: Option<Arc<Signer>>) -> Result<Store, StoreError> {
+        let mut store = Self::open(location)?;
+        if let Some(signer) = signer {
+            store.set_signer(signer)?;
+        }
+        Ok(store)
+    }
+
     fn load(reader: Box<dyn Reader>, location: Location) -> Result<Store, StoreError> {
-        let mut store =
-            Store { reader: Mutex::new(reader), location, register: Register::new(), head: Head::EMPTY, poisoned: false, writer: None };
+        let mut store = Store {
+            reader: Mutex::new(reader),
+            location,
+            register: Register::new(),
+            head: Head::EMPTY,
+            poisoned: false,
+            writer: None,
+            signer: None,
+            covered: 0,
+        };
         store.catch_up()?;
         store.register.audit()?;
         let sink = store.reader().sink()?;
@@ -265,21 +360,66 @@ impl Store {
     }
 
     /// Replays journal entries this process has not seen (all of them on open), verifying the
-    /// chain and re-deciding every command: each must be accepted again at its own sequence.
+    /// chain and the commit signatures and re-deciding every command: each must be accepted
+    /// again at its own sequence.
     fn catch_up(&mut self) -> Result<(), StoreError> {
-        let mut verifier = Verifier::resume(self.head);
-        let register = &mut self.register;
+        let mut replay = Replay {
+            verifier: Verifier::resume(self.head),
+            register: &mut self.register,
+            signatures: SignatureCheck::resume(self.covered, Vec::new()),
+            lenient: false,
+            stalled: false,
+            broken: None,
+        };
         let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let recorded = reader.read(Scan::Behind(self.head), &mut |seq, body, hash| {
-            let entry = verifier.check(seq, body, hash)?;
-            let outcome = register.apply_at(&entry.command, entry.recorded_at)?;
-            if !outcome.status.is_journaled() || outcome.seq != Some(seq) {
-                return Err(StoreError::Replay { seq, status: outcome.status, detail: outcome.detail });
-            }
-            Ok(())
-        })?;
-        self.head = verifier.finish(recorded)?;
+        let recorded = reader.read(Scan::Behind(self.head), &mut replay)?;
+        let head = replay.verifier.finish(recorded)?;
+        replay.signatures.finish(head.seq)?;
+        self.covered = replay.signatures.covered();
+        self.head = head;
         Ok(())
+    }
+
+    /// Signs this handle's commits with `signer` from now on. Refused when the journal has
+    /// signing keys and this is not one that may sign now (registered and not retired).
+    pub fn set_signer(&mut self, signer: Arc<Signer>) -> Result<(), StoreError> {
+        let keys = self.register.signing_keys();
+        let next = self.head.seq + 1;
+        if !keys.is_empty() && !keys.iter().any(|r| r.key.public_key == signer.public_key() && r.may_sign(next, next)) {
+            return Err(StoreError::Signing(format!(
+                "the signing key {} is not an active journal signing key of this store (active: {}); register it with `ringfence key register` and have it approved, or use the key file of an active key",
+                signer.fingerprint(),
+                active_keys(&self.register)
+            )));
+        }
+        self.signer = Some(signer);
+        Ok(())
+    }
+
+    /// The key this handle signs with, if any (to open another handle with it).
+    pub fn signer(&self) -> Option<Arc<Signer>> {
+        self.signer.clone()
+    }
+
+    /// Why a batch that appends entries `first..=last` cannot be signed as the journal needs,
+    /// with the register as it is after deciding it (`None`: it can).
+    fn unsigned_problem(&self, first: u64, last: u64) -> Option<String> {
+        let keys = self.register.signing_keys();
+        if keys.is_empty() || last < first {
+            return None;
+        }
+        match &self.signer {
+            None => Some(format!(
+                "from the first journal signing key on, every commit must be signed (keys: {}); pass --signing-key FILE (or set RINGFENCE_SIGNING_KEY) with an active key's file",
+                active_keys(&self.register)
+            )),
+            Some(signer) if !keys.iter().any(|r| r.key.public_key == signer.public_key() && r.may_sign(first, last)) => Some(format!(
+                "the signing key {} may not sign entries {first} to {last} (active: {})",
+                signer.fingerprint(),
+                active_keys(&self.register)
+            )),
+            Some(_) => None,
+        }
     }
 
     /// Catches up on entries other processes committed since this store last looked (a
@@ -299,6 +439,12 @@ impl Store {
         }
         if commands.len() > BATCH_MAX {
             return Err(StoreError::BatchTooLarge { count: commands.len(), max: BATCH_MAX });
+        }
+        // Refused before anything is decided when this handle cannot sign what the journal
+        // needs signed (checked again after deciding: the batch may register a key).
+        let next = self.head.seq + 1;
+        if let Some(problem) = self.unsigned_problem(next, next) {
+            return Err(StoreError::Signing(problem));
         }
         // Until the commit succeeds, the in-memory register may be ahead of the database.
         self.poisoned = true;
@@ -322,7 +468,13 @@ impl Store {
         writer.begin()?;
         match self.decide(writer, commands, recorded_at) {
             Ok((outcomes, accepted)) => {
-                let head = writer.commit()?;
+                let first = self.head.seq + 1;
+                if let Some(problem) = self.unsigned_problem(first, self.register.seq()) {
+                    let _ = writer.rollback();
+                    return Err(StoreError::Signing(problem));
+                }
+                let signer = if self.register.signing_keys().is_empty() { None } else { self.signer.clone() };
+                let head = writer.commit(signer)?;
                 // Pair assertion: the writer chained exactly the commands the register accepted.
                 if head.seq != self.head.seq + accepted || head.seq != self.register.seq() {
                     return Err(InvariantViolation(format!(
@@ -333,6 +485,7 @@ impl Store {
                     .into());
                 }
                 self.head = head;
+                self.covered = head.seq;
                 Ok(outcomes)
             }
             Err(error) => {
@@ -543,6 +696,25 @@ impl Verification {
         verify_reader(self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut())
     }
 
+    /// The stored hashes of entries 1 to `upto`, in order, for the Merkle tree (after
+    /// [`Verification::verify`] found the chain intact).
+    pub fn entry_hashes(&self, upto: u64) -> Result<Vec<ringfence_journal::Hash>, StoreError> {
+        let mut hashes = Vec::with_capacity(usize::try_from(upto).unwrap_or(0));
+        let mut reader = self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while (hashes.len() as u64) < upto {
+            let before = hashes.len();
+            let limit = u32::try_from((upto - before as u64).min(HISTORY_LIMIT_MAX.into())).unwrap_or(HISTORY_LIMIT_MAX);
+            reader.entries_after(before as u64, limit, &mut |_, _, hash| {
+                hashes.push(read_hash(hash));
+                Ok(())
+            })?;
+            if hashes.len() == before {
+                return Err(Break::Missing { expected: before as u64 + 1, found: 0 }.into());
+            }
+        }
+        Ok(hashes)
+    }
+
     /// The stored hashes of the entries `seqs` names (those stored), for checking anchors
     /// after [`Verification::verify`] found the chain intact.
     pub fn hashes_at(&self, seqs: &[u64]) -> Result<HashMap<u64, ringfence_journal::Hash>, StoreError> {
@@ -555,22 +727,35 @@ impl Verification {
     }
 }
 
+/// Reads the whole journal in one snapshot (so the head and the entries agree even while
+/// another process commits), checking the chain and, replaying it into a scratch register to
+/// know the signing keys, every commit signature.
 fn verify_reader(reader: &mut dyn Reader) -> Result<Result<Head, Break>, StoreError> {
-    let mut verifier = Verifier::new();
-    let mut broken = None;
-    // One snapshot, so the head and the entries agree even while another process commits.
-    let recorded = reader.read(Scan::All, &mut |seq, body, hash| {
-        if broken.is_none()
-            && let Err(error) = verifier.check(seq, body, hash)
-        {
-            broken = Some(error);
-        }
-        Ok(())
-    })?;
-    Ok(match broken {
-        Some(broken) => Err(broken),
-        None => verifier.finish(recorded),
-    })
+    let mut register = Register::new();
+    let mut replay = Replay {
+        verifier: Verifier::new(),
+        register: &mut register,
+        signatures: SignatureCheck::resume(0, Vec::new()),
+        lenient: true,
+        stalled: false,
+        broken: None,
+    };
+    let recorded = reader.read(Scan::All, &mut replay)?;
+    if let Some(broken) = replay.broken {
+        return Ok(Err(broken));
+    }
+    Ok(replay.verifier.finish(recorded).and_then(|head| replay.signatures.finish(head.seq).map(|()| head)))
+}
+
+/// The active signing keys, for messages.
+fn active_keys(register: &Register) -> String {
+    let active: Vec<String> = register
+        .signing_keys()
+        .iter()
+        .filter(|r| r.retired.is_none())
+        .map(|r| ringfence_core::SigningKey::fingerprint(&r.key.public_key))
+        .collect();
+    if active.is_empty() { "none".into() } else { active.join(", ") }
 }
 
 /// Decodes a stored entry after checking it against its own hash (not the whole chain).

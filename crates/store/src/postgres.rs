@@ -19,7 +19,8 @@ use postgres::{Client, Config, IsolationLevel, NoTls, Statement};
 use ringfence_journal::Head;
 
 use crate::writer::{Rows, Sink};
-use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, read_hash};
+use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash, stored_signature};
+use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `schema_version` records how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -37,6 +38,13 @@ const MIGRATIONS: &[&str] = &[
      );
      INSERT INTO chain_head (id, head_seq, head_hash)
          VALUES (0, 0, '\\x0000000000000000000000000000000000000000000000000000000000000000');",
+    // 2: commit signatures (issue 14): one row per signed commit, by its last entry.
+    "CREATE TABLE commit_signature (
+         last_seq   BIGINT PRIMARY KEY,
+         first_seq  BIGINT NOT NULL,
+         public_key BYTEA NOT NULL,
+         signature  BYTEA NOT NULL
+     );",
 ];
 
 /// Serialises `init` and `migrate` of ringfence processes on one database (an arbitrary
@@ -253,8 +261,9 @@ fn visit_rows(rows: postgres::RowIter<'_>, visit: Visit<'_>) -> Result<(), Store
 }
 
 impl Reader for PostgresReader {
-    fn read(&mut self, scan: Scan, visit: Visit<'_>) -> Result<Head, StoreError> {
-        // One snapshot for the head and the entries, even while another process commits.
+    fn read(&mut self, scan: Scan, walk: &mut dyn Walk) -> Result<Head, StoreError> {
+        // One snapshot for the head, the signatures and the entries, even while another
+        // process commits.
         let mut tx = self.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().map_err(pg)?;
         let recorded = recorded_head(&mut tx)?;
         let after = match scan {
@@ -262,7 +271,17 @@ impl Reader for PostgresReader {
             Scan::Behind(known) => known.seq,
             Scan::All => 0,
         };
-        visit_rows(tx.query_raw(&self.since, [after as i64]).map_err(pg)?, visit)?;
+        let signatures = tx
+            .query(
+                "SELECT first_seq, last_seq, public_key, signature FROM commit_signature WHERE last_seq > $1 ORDER BY last_seq",
+                &[&(after as i64)],
+            )
+            .map_err(pg)?
+            .iter()
+            .map(|row| stored_signature(row.get(0), row.get(1), row.get(2), row.get(3)))
+            .collect();
+        walk.signatures(signatures);
+        visit_rows(tx.query_raw(&self.since, [after as i64]).map_err(pg)?, &mut |seq, body, hash| walk.entry(seq, body, hash))?;
         tx.commit().map_err(pg)?;
         Ok(recorded)
     }
@@ -331,13 +350,20 @@ impl Sink for PostgresSink {
         Ok(())
     }
 
-    fn commit(&mut self, head: Head) -> Result<(), StoreError> {
-        // Literal values (an integer and hex) of our own making: one round trip for both.
-        let sql = format!(
-            "UPDATE chain_head SET head_seq = {}, head_hash = '\\x{}' WHERE id = 0; COMMIT",
-            head.seq,
-            ringfence_journal::hex(&head.hash)
-        );
+    fn commit(&mut self, head: Head, signature: Option<&CommitSignature>) -> Result<(), StoreError> {
+        use ringfence_journal::hex;
+        // Literal values (integers and hex) of our own making: one round trip for all.
+        let signed = signature.map_or_else(String::new, |s| {
+            format!(
+                "INSERT INTO commit_signature (last_seq, first_seq, public_key, signature) VALUES ({}, {}, '\\x{}', '\\x{}'); ",
+                s.last,
+                s.first,
+                hex(&s.public_key),
+                hex(&s.signature)
+            )
+        });
+        let sql =
+            format!("{signed}UPDATE chain_head SET head_seq = {}, head_hash = '\\x{}' WHERE id = 0; COMMIT", head.seq, hex(&head.hash));
         let result = self.client.batch_execute(&sql).map_err(pg);
         if result.is_err() {
             self.abort();

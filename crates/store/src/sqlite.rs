@@ -10,7 +10,8 @@ use ringfence_journal::Head;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::writer::{Rows, Sink};
-use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, read_hash};
+use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash, stored_signature};
+use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -24,6 +25,13 @@ const MIGRATIONS: &[&str] = &[
          id        INTEGER PRIMARY KEY CHECK (id = 0),
          head_seq  INTEGER NOT NULL,
          head_hash BLOB NOT NULL
+     );",
+    // 2: commit signatures (issue 14): one row per signed commit, by its last entry.
+    "CREATE TABLE commit_signature (
+         last_seq   INTEGER PRIMARY KEY,
+         first_seq  INTEGER NOT NULL,
+         public_key BLOB NOT NULL,
+         signature  BLOB NOT NULL
      );",
 ];
 
@@ -127,13 +135,23 @@ impl SqliteReader {
         Ok(head.unwrap_or(Head::EMPTY))
     }
 
-    fn read_snapshot(&self, scan: Scan, visit: Visit<'_>) -> Result<Head, StoreError> {
+    fn read_snapshot(&self, scan: Scan, walk: &mut dyn Walk) -> Result<Head, StoreError> {
         let recorded = self.recorded_head()?;
         let after = match scan {
             Scan::Behind(known) if known == recorded => return Ok(recorded),
             Scan::Behind(known) => known.seq,
             Scan::All => 0,
         };
+        let mut statement = self.conn.prepare_cached(
+            "SELECT first_seq, last_seq, public_key, signature FROM commit_signature WHERE last_seq > ?1 ORDER BY last_seq",
+        )?;
+        let signatures = statement
+            .query_map([after as i64], |row| {
+                Ok(stored_signature(row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, &row.get::<_, Vec<u8>>(2)?, &row.get::<_, Vec<u8>>(3)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        walk.signatures(signatures);
+        let visit = &mut |seq: u64, body: &[u8], hash: &[u8]| walk.entry(seq, body, hash);
         let mut statement = self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 ORDER BY seq")?;
         let mut rows = statement.query([after as i64])?;
         while let Some(row) = rows.next()? {
@@ -145,11 +163,11 @@ impl SqliteReader {
 }
 
 impl Reader for SqliteReader {
-    fn read(&mut self, scan: Scan, visit: Visit<'_>) -> Result<Head, StoreError> {
-        // The recorded head and the entries must come from one snapshot while other processes
-        // commit: a read transaction gives it.
+    fn read(&mut self, scan: Scan, walk: &mut dyn Walk) -> Result<Head, StoreError> {
+        // The recorded head, the signatures and the entries must come from one snapshot while
+        // other processes commit: a read transaction gives it.
         self.conn.execute_batch("BEGIN")?;
-        let result = self.read_snapshot(scan, visit);
+        let result = self.read_snapshot(scan, walk);
         self.conn.execute_batch("COMMIT")?;
         result
     }
@@ -220,11 +238,26 @@ impl Sink for SqliteSink {
         Ok(())
     }
 
-    fn commit(&mut self, head: Head) -> Result<(), StoreError> {
-        let recorded = self
-            .conn
-            .prepare_cached("INSERT OR REPLACE INTO chain_head (id, head_seq, head_hash) VALUES (0, ?1, ?2)")
-            .and_then(|mut statement| statement.execute(params![head.seq as i64, head.hash.as_slice()]));
+    fn commit(&mut self, head: Head, signature: Option<&CommitSignature>) -> Result<(), StoreError> {
+        let signed = match signature {
+            None => Ok(0),
+            Some(signature) => self
+                .conn
+                .prepare_cached("INSERT INTO commit_signature (last_seq, first_seq, public_key, signature) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        signature.last as i64,
+                        signature.first as i64,
+                        signature.public_key.as_slice(),
+                        signature.signature.as_slice()
+                    ])
+                }),
+        };
+        let recorded = signed.and_then(|_| {
+            self.conn
+                .prepare_cached("INSERT OR REPLACE INTO chain_head (id, head_seq, head_hash) VALUES (0, ?1, ?2)")
+                .and_then(|mut statement| statement.execute(params![head.seq as i64, head.hash.as_slice()]))
+        });
         match recorded.and_then(|_| self.conn.execute_batch("COMMIT")) {
             Ok(()) => Ok(()),
             Err(error) => {

@@ -10,6 +10,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use ringfence_core::{InvariantViolation, Timestamp};
+use std::sync::Arc;
+
+use ringfence_journal::signing::{CommitSignature, Signer};
 use ringfence_journal::{Hash, Head};
 
 use crate::StoreError;
@@ -53,9 +56,9 @@ pub(crate) trait Sink: Send {
     fn begin(&mut self) -> Result<(), StoreError>;
     /// Inserts sealed entries inside the open transaction.
     fn insert(&mut self, rows: &Rows) -> Result<(), StoreError>;
-    /// Records the new head and commits: durable when this returns Ok. On failure the
-    /// transaction is rolled back.
-    fn commit(&mut self, head: Head) -> Result<(), StoreError>;
+    /// Records the commit's signature (when signed) and the new head, and commits: durable
+    /// when this returns Ok. On failure the transaction is rolled back.
+    fn commit(&mut self, head: Head, signature: Option<&CommitSignature>) -> Result<(), StoreError>;
     fn rollback(&mut self) -> Result<(), StoreError>;
 }
 
@@ -69,7 +72,8 @@ enum Request {
         recorded_at: Timestamp,
     },
     Entries(Chunk),
-    Commit,
+    /// Commit, signing the commit with this key when given.
+    Commit(Option<Arc<Signer>>),
     Rollback,
 }
 
@@ -120,9 +124,10 @@ impl Writer {
         self.send(Request::Entries(chunk))
     }
 
-    /// Records the head and commits: durable when this returns the new head.
-    pub(crate) fn commit(&self) -> Result<Head, StoreError> {
-        self.call(Request::Commit)
+    /// Records the head (and the commit's signature by `signer`) and commits: durable when
+    /// this returns the new head.
+    pub(crate) fn commit(&self, signer: Option<Arc<Signer>>) -> Result<Head, StoreError> {
+        self.call(Request::Commit(signer))
     }
 
     pub(crate) fn rollback(&self) -> Result<(), StoreError> {
@@ -141,6 +146,8 @@ impl Drop for Writer {
 
 fn serve(mut sink: Box<dyn Sink>, inbox: &mpsc::Receiver<Request>, outbox: &mpsc::Sender<Result<Head, StoreError>>) {
     let mut head = Head::EMPTY;
+    // The first entry of the batch is the one after this.
+    let mut start = Head::EMPTY;
     let mut recorded_at = Timestamp::from_micros(0);
     let mut rows = Rows::default();
     // The first error of a batch; later entries are skipped and the commit reports it.
@@ -151,8 +158,8 @@ fn serve(mut sink: Box<dyn Sink>, inbox: &mpsc::Receiver<Request>, outbox: &mpsc
                 failed = None;
                 sink.begin().map(|()| head)
             }
-            Request::Chain { head: start, recorded_at: at } => {
-                (head, recorded_at) = (start, at);
+            Request::Chain { head: from, recorded_at: at } => {
+                (head, start, recorded_at) = (from, from, at);
                 continue;
             }
             Request::Entries(chunk) => {
@@ -163,12 +170,17 @@ fn serve(mut sink: Box<dyn Sink>, inbox: &mpsc::Receiver<Request>, outbox: &mpsc
                 }
                 continue;
             }
-            Request::Commit => match failed.take() {
+            Request::Commit(signer) => match failed.take() {
                 Some(error) => {
                     let _ = sink.rollback();
                     Err(error)
                 }
-                None => sink.commit(head).map(|()| head),
+                None => {
+                    // Signed only when the batch appended entries (a batch of refusals commits
+                    // nothing new).
+                    let signature = signer.filter(|_| head.seq > start.seq).map(|signer| signer.sign(start.seq + 1, head.seq, &head.hash));
+                    sink.commit(head, signature.as_ref()).map(|()| head)
+                }
             },
             Request::Rollback => {
                 failed = None;

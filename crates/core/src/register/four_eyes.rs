@@ -22,6 +22,8 @@ pub(super) enum Subject {
     /// The safeguarding policy, a client instruction, a risk assessment, an institution or a
     /// fiat account, by a prefixed name.
     Safeguard(String),
+    /// A journal signing key, by its public key.
+    SigningKey([u8; 32]),
 }
 
 /// The four-eyes part of the register's state.
@@ -69,6 +71,8 @@ fn subject_of(action: &Action) -> Option<Subject> {
             | SafeguardAction::WithdrawFiat(_)
             | SafeguardAction::Check => return None,
         }),
+        Action::RegisterSigningKey(key) => Subject::SigningKey(key.public_key),
+        Action::RetireSigningKey { public_key } => Subject::SigningKey(*public_key),
         Action::RegisterAsset(_)
         | Action::RegisterClient(_)
         | Action::RegisterWallet(_)
@@ -153,7 +157,9 @@ impl Register {
             | Action::ApproveResolution { .. }
             | Action::RejectResolution { .. }
             | Action::EscalateException { .. }
-            | Action::Safeguard(_) => {}
+            | Action::Safeguard(_)
+            | Action::RegisterSigningKey(_)
+            | Action::RetireSigningKey { .. } => {}
         }
         if self.four_eyes.policy.is_none() && self.four_eyes.subjects.is_empty() {
             return Ok(None);
@@ -262,6 +268,8 @@ impl Register {
             Action::Safeguard(action) => self.check_safeguard(&command.meta, action).err(),
             Action::SetApprovalPolicy(policy) => self.check_policy(policy).err(),
             Action::SetExceptionPolicy(policy) => self.check_exception_policy(policy).err(),
+            Action::RegisterSigningKey(key) => self.check_signing_key(key).err(),
+            Action::RetireSigningKey { public_key } => self.check_key_retirement(public_key).err(),
             // Never gated by `needs_approval`, so never prechecked.
             Action::RegisterAsset(_)
             | Action::RegisterClient(_)
@@ -441,6 +449,12 @@ impl ApprovalPolicy {
             Action::ChangeWallet(wallet) => Some(format!("the change of wallet {}", wallet.id)),
             Action::SetApprovalPolicy(_) => Some("the change of the approval policy".into()),
             Action::SetExceptionPolicy(_) => Some("the change of the exception policy".into()),
+            Action::RegisterSigningKey(key) => {
+                Some(format!("the new journal signing key {}", crate::entity::SigningKey::fingerprint(&key.public_key)))
+            }
+            Action::RetireSigningKey { public_key } => {
+                Some(format!("the retirement of journal signing key {}", crate::entity::SigningKey::fingerprint(public_key)))
+            }
             Action::Safeguard(action) => match action {
                 SafeguardAction::SetPolicy(_) => Some("the change of the safeguarding policy".into()),
                 SafeguardAction::RecordInstruction(instruction) => Some(format!("the client instruction {}", instruction.id)),

@@ -174,3 +174,35 @@ impl TokenView {
 pub struct TokensView {
     pub tokens: Vec<TokenView>,
 }
+
+/// A journal signing key as `key list --json` shows it (issue 14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SigningKeyView {
+    /// `ed25519:` and the first 16 hex digits of the public key.
+    pub key: String,
+    /// The Ed25519 public key, 64 hex digits.
+    pub public_key: String,
+    pub label: String,
+    /// The journal entry from which it may sign.
+    pub registered_seq: u64,
+    /// The journal entry that retired it; null while it is active.
+    pub retired_seq: Option<u64>,
+}
+
+impl SigningKeyView {
+    pub fn of(record: &ringfence_core::SigningKeyRecord) -> SigningKeyView {
+        SigningKeyView {
+            key: ringfence_core::SigningKey::fingerprint(&record.key.public_key),
+            public_key: super::hex(&record.key.public_key),
+            label: record.key.label.clone(),
+            registered_seq: record.registered,
+            retired_seq: record.retired,
+        }
+    }
+}
+
+/// Every journal signing key, in the order they were registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SigningKeysView {
+    pub keys: Vec<SigningKeyView>,
+}

@@ -300,6 +300,9 @@ pub enum PendingDetailView {
     ApprovalPolicy { approvals: u8, expiry_hours: u32, withdrawal_thresholds: BTreeMap<String, String> },
     /// The exception clocks (`exception_policy`).
     ExceptionClocks { resolution_hours: u32, confirmation_hours: u32 },
+    /// A journal signing key registered (`signing_key`, with its label) or retired
+    /// (`signing_key_retirement`): its fingerprint and public key (64 hex digits).
+    SigningKey { key: String, public_key: String, label: Option<String> },
     /// A command shown by its type and instruction alone.
     None,
 }
@@ -359,6 +362,16 @@ fn detail(register: &Register, action: &Action) -> PendingDetailView {
         Action::SetExceptionPolicy(policy) => {
             PendingDetailView::ExceptionClocks { resolution_hours: policy.resolution_hours, confirmation_hours: policy.confirmation_hours }
         }
+        Action::RegisterSigningKey(key) => PendingDetailView::SigningKey {
+            key: ringfence_core::SigningKey::fingerprint(&key.public_key),
+            public_key: hex(&key.public_key),
+            label: Some(key.label.clone()),
+        },
+        Action::RetireSigningKey { public_key } => PendingDetailView::SigningKey {
+            key: ringfence_core::SigningKey::fingerprint(public_key),
+            public_key: hex(public_key),
+            label: None,
+        },
         // Safeguarding commands and registrations that never wait for approval: no details
         // shown yet (the type and instruction say what it is).
         Action::RegisterAsset(_)
@@ -379,4 +392,27 @@ fn detail(register: &Register, action: &Action) -> PendingDetailView {
         | Action::EscalateException { .. }
         | Action::Safeguard(_) => PendingDetailView::None,
     }
+}
+
+/// The Merkle root of the journal's first `size` entries (`ringfence journal root`): what an
+/// auditor keeps, to ask later for a consistency proof (docs/signing.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct MerkleRootView {
+    pub size: u64,
+    /// The root, 64 hex digits (RFC 6962 tree over the entries' hashes).
+    pub root: String,
+    /// The hash of entry `size`, the chain head at that size.
+    pub head_hash: String,
+}
+
+/// A Merkle proof file (`ringfence journal prove`), checked offline by `ringfence journal
+/// check-proof` or any RFC 9162 verifier (leaves: SHA-256(0x00 | entry hash)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProofView {
+    /// Entry `seq` (hash `entry_hash`) is in the journal of `size` entries whose root is `root`.
+    Inclusion { version: u8, size: u64, root: String, seq: u64, entry_hash: String, path: Vec<String> },
+    /// The journal of `size` entries (root `root`) extends its first `first_size` entries
+    /// (root `first_root`): nothing up to entry `first_size` was changed or removed.
+    Consistency { version: u8, first_size: u64, first_root: String, size: u64, root: String, proof: Vec<String> },
 }
