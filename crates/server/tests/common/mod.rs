@@ -183,6 +183,15 @@ impl Server {
     pub fn start_limited(limits: ringfence_server::Limits, setup: impl FnOnce(&mut Store)) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let location = Location::data_dir(dir.path());
+        Server::start_at(location, Some(dir), limits, setup)
+    }
+
+    /// As [`Server::start`], on a store at `location` (a fresh PostgreSQL database, say).
+    pub fn start_on(location: Location) -> Server {
+        Server::start_at(location, None, ringfence_server::Limits::default(), |_| {})
+    }
+
+    fn start_at(location: Location, dir: Option<TempDir>, limits: ringfence_server::Limits, setup: impl FnOnce(&mut Store)) -> Server {
         let mut store = Store::create(&location).unwrap();
 
         let defaults = Defaults { actor: Actor::parse("test-setup").unwrap(), effective_at: clock::parse("2026-01-02T08:00:00Z").unwrap() };
@@ -241,16 +250,7 @@ impl Server {
             })
             .unwrap();
         let address = address.recv_timeout(START_WAIT_MAX).expect("the server did not bind a port in time");
-        Server {
-            address,
-            tokens,
-            fixture_run,
-            next_exception: AtomicU64::new(1),
-            location,
-            stop: Some(stop),
-            thread: Some(thread),
-            dir: Some(dir),
-        }
+        Server { address, tokens, fixture_run, next_exception: AtomicU64::new(1), location, stop: Some(stop), thread: Some(thread), dir }
     }
 
     /// A fixture exception no test step used yet: open.
