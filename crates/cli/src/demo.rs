@@ -453,8 +453,14 @@ pub fn run(cli: &Cli, args: &DemoArgs, out: &mut dyn Write) -> Result<ExitCode> 
     for (status, count) in ringfence_store::count_statuses(&outcomes) {
         writeln!(out, "  {count:>6} {status}")?;
     }
+    // The sample's safeguarding state as a check finds it (a lapsed sub-custodian
+    // authorisation, a cold share below its floor…), recorded as exceptions.
+    let checked_at = clock::now();
+    let check = ringfence_watch::system::check_safeguards(&mut store, checked_at).context("failed to check the safeguarding policies")?;
     writeln!(out)?;
     report::summary(store.register(), false, out)?;
+    writeln!(out)?;
+    report::safeguarding_result(&store, check.as_ref(), checked_at, out)?;
     writeln!(out)?;
     writeln!(out, "refused ({}):", outcomes.iter().filter(|o| !o.status.is_ok()).count())?;
     let mut unexpected = 0;

@@ -56,6 +56,7 @@ pub enum KeyCommand {
     },
     /// The signing keys: fingerprint, public key, label, registered and retired at which entry.
     List {
+        /// Print JSON (the same view as the API's) instead of text.
         #[arg(long)]
         json: bool,
     },

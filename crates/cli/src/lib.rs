@@ -101,9 +101,29 @@ pub enum CliCommand {
     /// The policies in force: four-eyes approvals, exception clocks, access separation.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// List registered entities of one kind, in registration order: assets, clients, wallets,
+    /// key-sets, sub-custodians, institutions, fiat-accounts or client-instructions (the
+    /// same pages as `GET /v1/entities/{kind}`).
+    List(ListArgs),
     /// Journal signing keys: generate a key file, register or retire a public key, list them.
     #[command(subcommand)]
     Key(key::KeyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// assets, clients, wallets, key-sets, sub-custodians, institutions, fiat-accounts or
+    /// client-instructions.
+    pub kind: String,
+    /// At most this many (1 to 1000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    /// Skip the first N (the `next_after` of the page before).
+    #[arg(long, default_value_t = 0)]
+    pub after: u32,
+    /// Print the page as `GET /v1/entities/{kind}` answers it.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -151,9 +171,11 @@ pub struct BalanceArgs {
     /// Only this asset (CAIP-19).
     #[arg(long)]
     pub asset: Option<String>,
-    /// The balance at this instant of effective time (RFC 3339 or a date) instead of now.
+    /// The balance at this instant of effective time instead of now: RFC 3339, or a date,
+    /// which means the end of that day (2026-03-31 is 2026-03-31T23:59:59.999999Z).
     #[arg(long)]
     pub at: Option<String>,
+    /// Print JSON (the same view as the API's) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -162,10 +184,12 @@ pub struct BalanceArgs {
 pub struct HistoryArgs {
     #[command(flatten)]
     pub subject: SubjectArgs,
-    /// From this instant of effective time (inclusive).
+    /// From this instant of effective time (inclusive): RFC 3339, or a date, which means the
+    /// start of that day.
     #[arg(long)]
     pub from: Option<String>,
-    /// Up to this instant of effective time (inclusive).
+    /// Up to this instant of effective time (inclusive): RFC 3339, or a date, which means the
+    /// end of that day (`--to 2026-03-31` includes 31 March).
     #[arg(long)]
     pub to: Option<String>,
     /// At most this many movements (at most 10000).
@@ -182,6 +206,7 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
+    /// Print JSON (the same view as the API's) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -217,6 +242,7 @@ pub enum JournalCommand {
         /// The number of entries to take (default: all).
         #[arg(long)]
         size: Option<u64>,
+        /// Print JSON (the same view as the API's) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -239,6 +265,7 @@ pub enum JournalCommand {
     },
     /// Check a proof file from `journal prove`, offline: exit 0 when valid, 1 when not.
     CheckProof {
+        /// The proof file (JSON, from `journal prove`).
         file: PathBuf,
         /// The root you hold: the journal's for an inclusion proof, the older journal's (from
         /// `journal root` then) for a consistency proof. Without it, the proof is only checked
@@ -360,6 +387,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Exceptions(command) => oversight::exceptions(&cli, command, out),
         CliCommand::Policy(command) => policy::run(&cli, command, out),
         CliCommand::Key(command) => key::run(&cli, command, out),
+        CliCommand::List(args) => list(&cli, args, out),
     }
 }
 
@@ -410,12 +438,55 @@ fn check_known(store: &Store, subject: &Subject) -> Result<()> {
     }
 }
 
+fn list(cli: &Cli, args: &ListArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    use ringfence_wire::views::entities::{EntityKind, EntityPageView};
+    let Some(kind) = EntityKind::parse(&args.kind) else {
+        bail!("no such entities: {:?}; use one of {}", args.kind, EntityKind::names());
+    };
+    let store = open(cli)?;
+    let page = EntityPageView::of(store.register(), kind, args.after as usize, args.limit as usize, clock::now());
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&page)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if page.items.is_empty() {
+        writeln!(
+            out,
+            "no {} registered{}",
+            args.kind,
+            if args.after > 0 { format!(" after the first {}", args.after) } else { String::new() }
+        )?;
+    }
+    for item in &page.items {
+        // Each entity's fields as the API names them, `name=value`: the id first, then the
+        // others in alphabetical order.
+        let fields = match serde_json::to_value(item)? {
+            serde_json::Value::Object(fields) => fields,
+            _ => continue,
+        };
+        let mut ordered: Vec<(&String, &serde_json::Value)> = fields.iter().collect();
+        ordered.sort_by_key(|(name, _)| name.as_str() != "id");
+        let text: Vec<String> = ordered
+            .into_iter()
+            .map(|(name, value)| match value {
+                serde_json::Value::String(text) => format!("{name}={text}"),
+                other => format!("{name}={other}"),
+            })
+            .collect();
+        writeln!(out, "{}", text.join("  "))?;
+    }
+    if let Some(next) = page.next_after {
+        writeln!(out, "(more: --after {next})")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn balance(cli: &Cli, args: &BalanceArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let store = open(cli)?;
     let subject = subject(&args.subject)?;
     check_known(&store, &subject)?;
     let asset = args.asset.as_deref().map(AssetId::parse).transpose()?;
-    let at = args.at.as_deref().map(clock::parse).transpose().map_err(anyhow::Error::msg)?;
+    let at = args.at.as_deref().map(clock::parse_end).transpose().map_err(anyhow::Error::msg)?;
     let view = BalancesView::of(store.register(), &account_of(&subject), asset.as_ref(), at).map_err(anyhow::Error::msg)?;
     report::balances(store.register(), &subject, &view, args.json, out)?;
     Ok(ExitCode::SUCCESS)
@@ -426,7 +497,7 @@ fn history(cli: &Cli, args: &HistoryArgs, out: &mut dyn Write) -> Result<ExitCod
     let subject = subject(&args.subject)?;
     check_known(&store, &subject)?;
     let from = args.from.as_deref().map(clock::parse).transpose().map_err(anyhow::Error::msg)?.unwrap_or(Timestamp::MIN);
-    let to = args.to.as_deref().map(clock::parse).transpose().map_err(anyhow::Error::msg)?.unwrap_or(Timestamp::MAX);
+    let to = args.to.as_deref().map(clock::parse_end).transpose().map_err(anyhow::Error::msg)?.unwrap_or(Timestamp::MAX);
     if from > to {
         bail!("--from is after --to; give a period that starts before it ends");
     }
@@ -526,7 +597,7 @@ fn import(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<ExitCode>
         if line.trim().is_empty() {
             continue;
         }
-        match input::parse_line(&line, &defaults) {
+        match input::parse_line(&line, &defaults).and_then(|command| command.check_not_future(now).map(|()| command)) {
             Ok(command) => parsed.push((number, command)),
             Err(error) => errors.push((number, error)),
         }
@@ -553,11 +624,13 @@ fn import(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<ExitCode>
     })?;
     debug_assert_eq!(outcomes.len(), total);
     report::import_totals(&outcomes, args.json, out)?;
-    // The imported movements may breach a safeguarding policy (the cold floor, say).
-    let check = ringfence_watch::system::check_safeguards(&mut store, clock::now())
+    // The imported movements may breach a safeguarding policy (the cold floor, say): the
+    // import ends with the check's result.
+    let checked_at = clock::now();
+    let check = ringfence_watch::system::check_safeguards(&mut store, checked_at)
         .context("failed to check the safeguarding policies after the import")?;
     if !args.json {
-        report::safeguard_check(&store, check.as_ref(), out)?;
+        report::safeguarding_result(&store, check.as_ref(), checked_at, out)?;
     }
     let rejected = outcomes.iter().filter(|o| !o.outcome.status.is_ok() && o.outcome.status != Status::PendingApproval).count();
     Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -60,10 +60,13 @@ pub enum ChainCommand {
     Watch {
         /// The chain, eip155:<chain id>; its node comes from --node.
         chain: String,
+        /// The first block to ingest (default: the block after the node's newest confirmed
+        /// one; needs no --node when given).
         #[arg(long)]
         from_block: Option<u64>,
         #[command(flatten)]
         nodes: NodeArgs,
+        /// Who records it (the actor in the journal).
         #[arg(long, default_value = "cli")]
         actor: String,
     },
@@ -72,11 +75,13 @@ pub enum ChainCommand {
     Ingest {
         #[command(flatten)]
         nodes: NodeArgs,
+        /// Who records it (the actor in the journal).
         #[arg(long, default_value = "cli")]
         actor: String,
     },
     /// Watched chains, how far they are ingested, and what is not linked yet.
     Status {
+        /// Print JSON (the same view as the API's) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -89,14 +94,18 @@ pub enum ReconCommand {
     Run(RunArgs),
     /// The latest runs recorded (oldest of them first, as the API lists them).
     Runs {
+        /// How many of the latest runs to list.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Print JSON (the same view as the API's) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// One run: inputs, figures and breaks with their exceptions.
     Show {
+        /// The run's id (`recon runs` lists them).
         id: u64,
+        /// Print JSON (the same view as the API's) instead of text.
         #[arg(long, conflicts_with = "csv")]
         json: bool,
         /// The breaks as CSV.
@@ -129,6 +138,7 @@ pub struct RunArgs {
     /// Who runs it (recorded in the journal).
     #[arg(long, default_value = "cli")]
     pub actor: String,
+    /// Print the run as JSON (the same view as the API's) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -146,17 +156,21 @@ pub enum ExceptionsCommand {
         /// Only those past their due time.
         #[arg(long)]
         overdue: bool,
+        /// Print JSON (the same view as the API's) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// One exception and its history.
     Show {
+        /// The exception's id (`exceptions list` shows them).
         id: u64,
+        /// Print JSON (the same view as the API's) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Take an exception up (you become its investigator).
     Investigate {
+        /// The exception's id (`exceptions list` shows them).
         id: u64,
         /// Who you are, when no --token says it (refused for this while an approval policy
         /// is in force).
@@ -166,20 +180,25 @@ pub enum ExceptionsCommand {
     /// Propose the resolution, as its investigator: a reason and a correcting movement (by
     /// its idempotency key, recorded first) or an explanation.
     Resolve {
+        /// The exception's id (`exceptions list` shows them).
         id: u64,
         /// Who you are, when no --token says it (refused for this while an approval policy
         /// is in force).
         #[arg(long)]
         actor: Option<String>,
+        /// Why: what caused the break, for the approver and the record.
         #[arg(long)]
         reason: String,
+        /// The idempotency key of the correcting movement (recorded first) that cures it.
         #[arg(long, required_unless_present = "explanation", conflicts_with = "explanation")]
         movement: Option<String>,
+        /// Why no movement is needed (e.g. a later block matched).
         #[arg(long)]
         explanation: Option<String>,
     },
     /// Approve the proposed resolution (someone other than the investigator).
     Approve {
+        /// The exception's id (`exceptions list` shows them).
         id: u64,
         /// Who you are, when no --token says it (refused for this while an approval policy
         /// is in force).
@@ -188,11 +207,13 @@ pub enum ExceptionsCommand {
     },
     /// Send the proposed resolution back to the investigator, saying why.
     Reject {
+        /// The exception's id (`exceptions list` shows them).
         id: u64,
         /// Who you are, when no --token says it (refused for this while an approval policy
         /// is in force).
         #[arg(long)]
         actor: Option<String>,
+        /// Why it goes back to the investigator.
         #[arg(long)]
         reason: String,
     },
@@ -201,14 +222,18 @@ pub enum ExceptionsCommand {
     Escalate,
     /// Show the exception clocks, or set them (needs four-eyes approval once a policy is on).
     Policy {
+        /// Hours from an exception's opening to its due time (then it is escalated).
         #[arg(long, requires = "confirmation_hours")]
         resolution_hours: Option<u32>,
+        /// Hours a movement leg waits for its chain transfer (and a transfer for its
+        /// movement) before it is a break.
         #[arg(long, requires = "resolution_hours")]
         confirmation_hours: Option<u32>,
         /// Who sets them, when no --token says it (default `cli`; refused while an approval
         /// policy is in force).
         #[arg(long)]
         actor: Option<String>,
+        /// Print JSON (the same view as the API's) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -247,6 +272,26 @@ pub(crate) fn submit(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a listed run's figures do not say by themselves: clean, or why not.
+fn run_verdict(run: &ringfence_core::ReconRun) -> String {
+    if run.is_clean() {
+        return "  clean".into();
+    }
+    let unavailable: Vec<&str> = run
+        .sources
+        .iter()
+        .filter_map(|source| match source {
+            ringfence_core::RunSource::Unavailable { chain, .. } => Some(chain.as_str()),
+            _ => None,
+        })
+        .collect();
+    if unavailable.is_empty() {
+        "  NOT clean".into()
+    } else {
+        format!("  NOT clean: source unavailable ({}), so what it holds was not checked", unavailable.join(", "))
+    }
 }
 
 pub fn chain(cli: &Cli, command: &ChainCommand, out: &mut dyn Write) -> Result<ExitCode> {
@@ -329,7 +374,7 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
     let mut store = open(cli)?;
     match command {
         ReconCommand::Run(args) => {
-            let at = args.at.as_deref().map(clock::parse).transpose().map_err(|e| anyhow::anyhow!("--at: {e}"))?;
+            let at = args.at.as_deref().map(clock::parse_end).transpose().map_err(|e| anyhow::anyhow!("--at: {e}"))?;
             let settings = args.nodes.settings(evidence_dir(cli, args.evidence_dir.as_ref()));
             let request = ringfence_watch::RunRequest { at, statements: args.statements.clone(), actor: actor(&args.actor)? };
             let result = ringfence_watch::run(&mut store, &settings, &request)?;
@@ -382,7 +427,7 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
                         run.run.checked,
                         run.run.matched,
                         run.run.breaks.len(),
-                        if run.run.is_clean() { "  clean" } else { "" }
+                        run_verdict(&run.run)
                     )?;
                 }
             }

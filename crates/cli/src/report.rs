@@ -41,6 +41,17 @@ pub fn balances(register: &Register, subject: &Subject, view: &BalancesView, as_
     for row in &view.balances {
         writeln!(out, "  {:<48} {:>40}  {}", row.asset, row.amount, with_symbol(register, &row.asset, &row.decimal))?;
     }
+    for row in &view.encumbered {
+        writeln!(
+            out,
+            "  of which encumbered under the client's instructions: {} ({} in the smallest unit)",
+            with_symbol(register, &row.asset, &row.decimal),
+            row.amount
+        )?;
+    }
+    for row in &view.fiat {
+        writeln!(out, "  client fiat funds owed: {} ({} minor units)", row.money, row.amount)?;
+    }
     Ok(())
 }
 
@@ -164,6 +175,28 @@ pub fn import_totals(outcomes: &[LineOutcome], as_json: bool, out: &mut dyn Writ
 }
 
 /// What a safeguarding check opened, if it opened anything.
+/// The safeguarding check's result, as `import`, `demo` and `policy check` end with it: the
+/// exceptions it opened, then every breach that stands (each has an unresolved exception), or
+/// that none does. Returns how many breaches stand.
+pub fn safeguarding_result(
+    store: &ringfence_store::Store,
+    check: Option<&ringfence_core::Outcome>,
+    now: ringfence_core::Timestamp,
+    out: &mut dyn Write,
+) -> Result<usize> {
+    safeguard_check(store, check, out)?;
+    let breaches = store.register().safeguard_breaches(now);
+    if breaches.is_empty() {
+        writeln!(out, "safeguarding: no breach")?;
+    } else {
+        writeln!(out, "safeguarding: {} breach(es) stand, each with an unresolved exception:", breaches.len())?;
+        for found in &breaches {
+            writeln!(out, "  [{}] {}: {}", found.severity.code(), found.kind.code(), found.detail)?;
+        }
+    }
+    Ok(breaches.len())
+}
+
 pub fn safeguard_check(store: &ringfence_store::Store, check: Option<&ringfence_core::Outcome>, out: &mut dyn Write) -> Result<()> {
     let Some(seq) = check.filter(|outcome| outcome.status == ringfence_core::Status::Accepted).and_then(|outcome| outcome.seq) else {
         return Ok(());

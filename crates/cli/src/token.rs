@@ -20,6 +20,7 @@ pub enum TokenCommand {
     Create(CreateArgs),
     /// List the tokens: id, holder, roles, client, expiry, revocation (never a secret).
     List {
+        /// Print JSON (the same view as the API's) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -97,7 +98,7 @@ fn create(cli: &Cli, args: &CreateArgs, out: &mut dyn Write) -> Result<ExitCode>
         );
     }
     let client = args.client.as_deref().map(ClientId::parse).transpose().context("--client is not a valid client id")?;
-    let expires_at = args.expires_at.as_deref().map(clock::parse).transpose().map_err(anyhow::Error::msg)?;
+    let expires_at = args.expires_at.as_deref().map(clock::parse_end).transpose().map_err(anyhow::Error::msg)?;
     if let Some(expiry) = expires_at
         && expiry <= clock::now()
     {

@@ -303,7 +303,9 @@ fn balances_now_and_at_an_instant() {
     assert_eq!(balance(&["--client", "alice", "--at", "2026-01-09"]), vec![]);
     assert_eq!(balance(&["--client", "alice", "--at", "2026-01-09", "--asset", ETH]), eth_balance("0"));
     assert_eq!(balance(&["--client", "alice", "--at", "2026-01-10T10:00:00Z"]), eth_balance("1000"));
-    assert_eq!(balance(&["--client", "alice", "--at", "2026-01-13"]), eth_balance("1000"));
+    // A date as a cut-off means the end of that day: the 12th holds d-1 only, the 13th t-1 too.
+    assert_eq!(balance(&["--client", "alice", "--at", "2026-01-12"]), eth_balance("1000"));
+    assert_eq!(balance(&["--client", "alice", "--at", "2026-01-13"]), eth_balance("900"));
     assert_eq!(balance(&["--client", "alice", "--at", "2026-01-13T10:00:00Z"]), eth_balance("900"));
     assert_eq!(balance(&["--client", "alice", "--at", "2026-01-19T12:00:00+00:00"]), eth_balance("897"));
     assert_eq!(balance(&["--client", "alice", "--at", "2026-01-20T11:00:00+01:00"]), eth_balance("890"));
@@ -312,7 +314,7 @@ fn balances_now_and_at_an_instant() {
     assert_eq!(balance(&["--client", "bob", "--at", "2026-01-11T08:59:59Z"]), vec![]);
 
     let at = ringfence.json(&["balance", "--client", "alice", "--at", "2026-01-13", "--json"]);
-    assert_eq!(at["at"], "2026-01-13T00:00:00Z");
+    assert_eq!(at["at"], "2026-01-13T23:59:59.999999Z", "a date as a cut-off is the end of that day");
     let text = stdout(&ringfence.run(&["balance", "--client", "alice"]));
     assert!(text.contains("client alice") && text.contains("890") && text.contains(ETH), "{text}");
 }
@@ -612,4 +614,130 @@ fn demo_never_replaces_a_store_it_did_not_create_and_takes_the_global_options() 
     }
     let both = Command::new(BIN).arg("--data-dir").arg(&place).args(["demo", "--dir", "elsewhere"]).output().unwrap();
     assert!(!both.status.success() && stderr(&both).contains("name two places"), "{}", stderr(&both));
+}
+
+// ----- issue 15: what a compliance officer misread --------------------------------------
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+
+/// The sample CASP with its safeguarding records (fiat, an encumbrance).
+fn sample_with_safeguarding() -> Ringfence {
+    let ringfence = Ringfence::initialised();
+    ringfence.run(&["import", &format!("{EXAMPLES}/casp.jsonl")]);
+    let safeguarding = ringfence.run(&["import", &format!("{EXAMPLES}/safeguarding.jsonl")]);
+    assert_success(&safeguarding);
+    ringfence
+}
+
+#[test]
+fn a_pending_approval_is_reported_as_pending_not_rejected_and_exits_0() {
+    let ringfence = populated();
+    let operator = created_token(&ringfence.run(&["token", "create", "--actor", "ops:alice", "--role", "operator"]));
+    assert_success(
+        &ringfence
+            .import("policy.jsonl", &[format!(r#"{{"type":"approval_policy","approvals":1,"withdrawal_thresholds":{{"{ETH}":"0"}}}}"#)]),
+    );
+    let path = ringfence.file(
+        "wd.jsonl",
+        &[format!(r#"{{"type":"withdrawal","key":"wd-p","client":"alice","wallet":"w-omni-hot","asset":"{ETH}","amount":"5"}}"#)],
+    );
+    let pending = ringfence.run(&["--token", &operator, "import", path.to_str().unwrap()]);
+    assert_exit(&pending, 0);
+    let text = stdout(&pending);
+    assert!(text.contains("pending_approval") && !text.contains("rejected"), "{text}");
+}
+
+#[test]
+fn a_deadline_prints_as_a_date_and_fiat_as_money_not_raw_units() {
+    let ringfence = sample_with_safeguarding();
+    // A receipt never placed: the check opens an exception whose deadline is an instant in
+    // RFC 3339 and whose amount is money.
+    let path = ringfence.file(
+        "late.jsonl",
+        &[r#"{"type":"fiat_receipt","key":"fiat-late","client":"client-1","currency":"EUR","amount":"99900","effective_at":"2026-05-04T10:00:00Z"}"#.into()],
+    );
+    let imported = ringfence.run(&["import", path.to_str().unwrap()]);
+    let text = stdout(&imported);
+    assert!(text.contains("EUR 999.00 (99900 minor units) of EUR 999.00"), "{text}");
+    assert!(text.contains("the deadline was 2026-05-06T00:00:00Z") && !text.contains("µs"), "{text}");
+    let policy = stdout(&ringfence.run(&["policy", "show"]));
+    assert!(policy.contains("EUR 2549.00 (254900 minor units) owed to clients"), "{policy}");
+}
+
+#[test]
+fn a_date_that_ends_a_period_includes_that_day() {
+    let ringfence = populated();
+    // t-1 is effective at 2026-01-13T10:00:00Z: `--to 2026-01-13` includes it, as the
+    // README's quarter example (`--to 2026-03-31`) includes 31 March.
+    let history = ringfence.json(&["history", "--client", "alice", "--from", "2026-01-13", "--to", "2026-01-13", "--json"]);
+    let keys: Vec<&str> = history["movements"].as_array().unwrap().iter().filter_map(|m| m["movement"]["key"].as_str()).collect();
+    assert_eq!(keys, ["t-1"], "{history}");
+}
+
+#[test]
+fn a_movement_dated_in_the_future_is_refused_and_nothing_is_imported() {
+    let ringfence = populated();
+    let head = ringfence.head();
+    let lines = [
+        format!(r#"{{"type":"deposit","key":"d-now","client":"alice","wallet":"w-omni-hot","asset":"{ETH}","amount":"1"}}"#),
+        format!(
+            r#"{{"type":"deposit","key":"d-2031","client":"alice","wallet":"w-omni-hot","asset":"{ETH}","amount":"1","effective_at":"2031-01-01T00:00:00Z"}}"#
+        ),
+    ];
+    let refused = ringfence.import("future.jsonl", &lines);
+    assert_exit(&refused, 2);
+    assert!(stdout(&refused).contains("line 2: error: effective_at 2031-01-01T00:00:00Z is in the future"), "{}", stdout(&refused));
+    assert_eq!(ringfence.head(), head);
+}
+
+#[test]
+fn history_says_when_more_movements_follow_the_page() {
+    let ringfence = populated();
+    let page = stdout(&ringfence.run(&["history", "--client", "alice", "--limit", "2"]));
+    assert!(page.contains("(more: --after "), "{page}");
+}
+
+#[test]
+fn every_kind_of_entity_can_be_listed_in_text_and_json() {
+    let ringfence = sample_with_safeguarding();
+    for (kind, id) in [
+        ("assets", "eip155:1/slip44:60"),
+        ("clients", "client-1"),
+        ("wallets", "omnibus-hot"),
+        ("key-sets", "ks-omnibus-hot"),
+        ("sub-custodians", "nordbank"),
+        ("institutions", "bundesbank"),
+        ("fiat-accounts", "eur-clients-nordbank"),
+        ("client-instructions", "ci-client-1-staking"),
+    ] {
+        let page = ringfence.json(&["list", kind, "--json"]);
+        assert!(page["items"].as_array().unwrap().iter().any(|item| item["id"] == id), "{kind}: {page}");
+        let text = stdout(&ringfence.run(&["list", kind]));
+        assert!(text.contains(&format!("id={id}")), "{kind}: {text}");
+    }
+    let unknown = ringfence.run(&["list", "unicorns"]);
+    assert!(!unknown.status.success() && stderr(&unknown).contains("use one of assets, clients"), "{}", stderr(&unknown));
+}
+
+#[test]
+fn a_client_sees_its_encumbered_part_and_its_fiat_funds() {
+    let ringfence = sample_with_safeguarding();
+    let balances = ringfence.json(&["balance", "--client", "client-1", "--json"]);
+    assert_eq!(balances["encumbered"][0]["amount"], "500000000000000000", "{balances}");
+    assert_eq!(balances["fiat"][0]["money"], "EUR 500.00", "{balances}");
+    let text = stdout(&ringfence.run(&["balance", "--client", "client-1"]));
+    assert!(text.contains("of which encumbered") && text.contains("client fiat funds owed: EUR 500.00"), "{text}");
+}
+
+#[test]
+fn an_import_ends_with_the_safeguarding_checks_result() {
+    let ringfence = Ringfence::initialised();
+    let imported = stdout(&ringfence.run(&["import", &format!("{EXAMPLES}/casp.jsonl")]));
+    assert!(imported.contains("safeguarding: 1 breach(es) stand"), "{imported}");
+    let clean = populated();
+    let again = stdout(&clean.import(
+        "one.jsonl",
+        &[format!(r#"{{"type":"deposit","key":"d-x","client":"alice","wallet":"w-omni-hot","asset":"{ETH}","amount":"1"}}"#)],
+    ));
+    assert!(again.contains("safeguarding: "), "{again}");
 }

@@ -79,7 +79,10 @@ fn ringfence(data_dir: &Path, args: &[&str]) -> Output {
         .env_remove("RINGFENCE_DATABASE_URL")
         .output()
         .unwrap();
-    assert!(output.status.success(), "ringfence {args:?} failed:\n{}\n{}", text(&output.stdout), text(&output.stderr));
+    // `policy show` exits 1 when what it shows is a breach (the example's USDC is all in hot
+    // wallets, below the cold floor); its output is still the whole report.
+    let breach = args.starts_with(&["policy", "show"]) && output.status.code() == Some(1);
+    assert!(output.status.success() || breach, "ringfence {args:?} failed:\n{}\n{}", text(&output.stdout), text(&output.stderr));
     output
 }
 
@@ -314,7 +317,6 @@ fn the_cli_and_the_api_give_the_same_summary_balances_history_policies_and_verif
     server.stop();
     for ((path, args), api) in views.iter().zip(&answers) {
         let cli = ringfence(&data_dir, args);
-        assert!(cli.status.success(), "{}", text(&cli.stderr));
         assert_eq!(text(&cli.stdout), format!("{api}\n"), "{path} and ringfence {args:?} differ");
     }
     let summary: serde_json::Value = serde_json::from_str(&answers[0]).unwrap();

@@ -225,6 +225,9 @@ fn a_statement_sets_the_cut_off_and_a_chain_without_a_node_is_unavailable() {
     assert_eq!(kinds, ["statement", "unavailable"]);
     assert_eq!(report["sources"][1]["reason"], "no node is given for eip155:1");
     assert!(dir.path().join("evidence").read_dir().unwrap().count() >= 2, "the statement and the report are kept");
+    // The list says why a run with no break is not clean (it used to show "0 break(s)" only).
+    let runs = stdout(&run(&["recon", "runs"]));
+    assert!(runs.contains("0 break(s)  NOT clean: source unavailable (eip155:1)"), "{runs}");
 
     let head = stdout(&run(&["journal", "head"]));
     let refused = run(&["recon", "run", "--statement", &statement, "--at", "2026-11-24"]);

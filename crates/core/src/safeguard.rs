@@ -225,6 +225,29 @@ impl Currency {
         // Three ASCII capitals, checked on parse.
         std::str::from_utf8(&self.0).unwrap_or("???")
     }
+
+    /// The exponent of the currency's minor unit (ISO 4217): amounts are kept in minor units,
+    /// 100 to the euro. 0 for the currencies without one (JPY, KRW, ISK…), 3 for BHD, KWD…,
+    /// 4 for CLF and UYW, 2 for every other code.
+    pub fn exponent(&self) -> u32 {
+        match self.as_str() {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "UYI" | "VND" | "VUV" | "XAF"
+            | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            "CLF" | "UYW" => 4,
+            _ => 2,
+        }
+    }
+
+    /// An amount in minor units as money: `EUR 999.00` for 99900, `JPY 5000` for 5000.
+    pub fn money(&self, minor: u128) -> String {
+        let exponent = self.exponent();
+        if exponent == 0 {
+            return format!("{self} {minor}");
+        }
+        let unit = 10u128.pow(exponent);
+        format!("{self} {}.{:0width$}", minor / unit, minor % unit, width = exponent as usize)
+    }
 }
 
 impl std::fmt::Display for Currency {

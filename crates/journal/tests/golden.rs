@@ -32,6 +32,11 @@
 //! appends entries using it, add `"journal-v2"` to [`FIXTURES`] with its own pinned head, and
 //! bless once. v1 stays as it is, and must go on replaying.
 //!
+//! Derived text changes on purpose (re-pinned, not silently): `RINGFENCE_BLESS_STATE=1 cargo
+//! test -p ringfence-journal --test golden golden_journal` rewrites the `state.txt` files from
+//! the replay of the pinned bytes; the diff shows what a replay of old records now says. Done
+//! for 2026-12-07's wording: instants as RFC 3339, fiat amounts as money.
+//!
 //! Blessing: `RINGFENCE_BLESS_GOLDEN=1 cargo test -p ringfence-journal --test golden` (re)writes
 //! the fixture files from the generator and prints the head to pin in [`HEAD_V1`]. Only for
 //! creating a new fixture version; never in CI (refused when `CI` is set), and never for
@@ -68,6 +73,12 @@ const FIXTURES: &[&str] = &["journal-v1", "journal-v2"];
 
 /// Set to 1 to (re)write the fixture files from the generator (never in CI).
 const BLESS: &str = "RINGFENCE_BLESS_GOLDEN";
+
+/// Set to 1 to re-pin every fixture's `state.txt` from the replay of its pinned bytes (never in
+/// CI): for a deliberate change of derived text (an exception's wording, a field of derived
+/// state), which the commit must name. The `.hex` and `.commands.txt` files, the records
+/// themselves, are never rewritten.
+const BLESS_STATE: &str = "RINGFENCE_BLESS_STATE";
 
 /// 2026-01-01T00:00:00Z, a Thursday.
 const T0: Timestamp = Timestamp::from_micros(1_767_225_600_000_000);
@@ -1481,7 +1492,14 @@ fn replays_to_the_same_state_and_head(name: &str) {
     }
     register.audit().unwrap();
     let now = entries.last().unwrap().recorded_at;
-    assert_same_text(&format!("{name}.state.txt"), &read(&format!("{name}.state.txt")), &fingerprint(name, &register, &statuses, now));
+    let state = fingerprint(name, &register, &statuses, now);
+    if std::env::var(BLESS_STATE).is_ok_and(|value| value == "1") {
+        assert!(std::env::var_os("CI").is_none(), "{BLESS_STATE} is refused in CI");
+        std::fs::write(fixture_path(&format!("{name}.state.txt")), &state).unwrap();
+        eprintln!("{BLESS_STATE}: re-pinned {name}.state.txt from the replay of the pinned bytes");
+        return;
+    }
+    assert_same_text(&format!("{name}.state.txt"), &read(&format!("{name}.state.txt")), &state);
 }
 
 #[test]

@@ -355,7 +355,7 @@ impl Parser<'_> {
                 None
             }
         };
-        let cut_off = match ringfence_wire::clock::parse(cut_off) {
+        let cut_off = match ringfence_wire::clock::parse_end(cut_off) {
             Ok(at) => Some(at),
             Err(message) => {
                 self.problems.push(line, format!("cut_off: {message}"));

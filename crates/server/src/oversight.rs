@@ -215,7 +215,7 @@ fn cut_off_of(raw: Result<Bytes, BytesRejection>) -> Result<Option<Timestamp>, A
     };
     match object.get("at") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => clock::parse(text).map(Some).map_err(|error| invalid(format!("at: {error}"))),
+        Some(Value::String(text)) => clock::parse_end(text).map(Some).map_err(|error| invalid(format!("at: {error}"))),
         Some(other) => Err(invalid(format!("at must be a string, not {other}; the body is {RUN_SHAPE}"))),
     }
 }

@@ -14,9 +14,9 @@ use ringfence_core::{
 use ringfence_store::{BATCH_MAX, HISTORY_LIMIT_MAX, Subject};
 use ringfence_wire::clock;
 use ringfence_wire::input::{self, Defaults, Parsed};
-use ringfence_wire::views::entities::{ClientView, EntityPageView, EntityView, KeySetView, SubCustodianEntityView, WalletView};
+use ringfence_wire::views::entities::{EntityKind, EntityPageView};
 use ringfence_wire::views::journal::{EntriesView, EntryView, HistoryView, VerifyView};
-use ringfence_wire::views::{AssetView, BalancesView, SummaryView};
+use ringfence_wire::views::{BalancesView, SummaryView};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -735,8 +735,11 @@ pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
 /// Parses an API object (read from the body once) into the import format's typed line, with
 /// the token's holder as the actor and now as the effective time.
 pub(crate) fn parse_object(object: Map<String, Value>, principal: &Principal) -> Result<Parsed, ApiError> {
-    let defaults = Defaults { actor: principal.actor.clone(), effective_at: clock::now() };
-    input::parse_object(object, &defaults).map_err(|error| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_command", error))
+    let now = clock::now();
+    let defaults = Defaults { actor: principal.actor.clone(), effective_at: now };
+    input::parse_object(object, &defaults)
+        .and_then(|parsed| parsed.check_not_future(now).map(|()| parsed))
+        .map_err(|error| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_command", error))
 }
 
 /// Parses an API object into a command; corrections are resolved against the store.
@@ -948,17 +951,6 @@ pub(crate) fn page_limit(limit: Option<u32>) -> Result<usize, ApiError> {
     }
 }
 
-/// What `GET /v1/entities/{kind}` lists.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-enum EntityKind {
-    Assets,
-    Clients,
-    Wallets,
-    KeySets,
-    SubCustodians,
-}
-
 #[utoipa::path(get, path = "/v1/entities/{kind}",
     params(("kind" = inline(EntityKind), Path, description = "The kind of entity"), PageQuery),
     responses((status = 200, description = "One page of the entities, in registration order", body = EntityPageView),
@@ -974,44 +966,9 @@ async fn list_entities(
     let page = query(page)?;
     let limit = page_limit(page.limit)?;
     let after = page.after.unwrap_or(0) as usize;
-    let Path(kind) = kind.map_err(|_| ApiError::not_found("no such entities; use assets, clients, wallets, key-sets or sub-custodians"))?;
-    let page = state
-        .engine
-        .read(move |store| {
-            let register = store.register();
-            let (items, total) = match kind {
-                EntityKind::Assets => entity_page(register.assets(), after, limit, |a| EntityView::Asset(AssetView::of(a))),
-                EntityKind::Clients => entity_page(register.clients(), after, limit, |c| EntityView::Client(ClientView::of(c))),
-                EntityKind::Wallets => entity_page(register.wallets(), after, limit, |w| EntityView::Wallet(WalletView::of(w))),
-                EntityKind::KeySets => entity_page(register.key_sets(), after, limit, |k| EntityView::KeySet(KeySetView::of(k))),
-                EntityKind::SubCustodians => {
-                    entity_page(register.sub_custodians(), after, limit, |s| EntityView::SubCustodian(SubCustodianEntityView::of(s)))
-                }
-            };
-            let next_after = (after + items.len() < total).then(|| u32::try_from(after + items.len()).unwrap_or(u32::MAX));
-            EntityPageView { items, next_after }
-        })
-        .await?;
+    let Path(kind) = kind.map_err(|_| ApiError::not_found(format!("no such entities; use one of {}", EntityKind::names())))?;
+    let page = state.engine.read(move |store| EntityPageView::of(store.register(), kind, after, limit, clock::now())).await?;
     Ok(Json(page))
-}
-
-/// The views of the entities after position `after`, at most `limit`, and how many there are
-/// (only the page is built).
-fn entity_page<'a, T: 'a>(
-    all: impl Iterator<Item = &'a T>,
-    after: usize,
-    limit: usize,
-    view: impl Fn(&T) -> EntityView,
-) -> (Vec<EntityView>, usize) {
-    let mut items = Vec::new();
-    let mut total = 0;
-    for (index, entity) in all.enumerate() {
-        total = index + 1;
-        if index >= after && items.len() < limit {
-            items.push(view(entity));
-        }
-    }
-    (items, total)
 }
 
 #[utoipa::path(get, path = "/v1/summary",
@@ -1111,8 +1068,11 @@ fn subject_of(
     Ok(subject)
 }
 
+/// A query's instant; a plain date means the start of that day for `from` and the end of it
+/// for `to` and `at` (one rule: `ringfence_wire::clock`).
 fn instant(text: &Option<String>, name: &str) -> Result<Option<Timestamp>, ApiError> {
-    text.as_deref().map(clock::parse).transpose().map_err(|error| ApiError::bad_request("invalid_query", format!("{name}: {error}")))
+    let parse = if name == "from" { clock::parse } else { clock::parse_end };
+    text.as_deref().map(parse).transpose().map_err(|error| ApiError::bad_request("invalid_query", format!("{name}: {error}")))
 }
 
 fn known(store: &ringfence_store::Store, subject: &Subject) -> Result<(), ApiError> {

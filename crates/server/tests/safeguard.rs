@@ -115,6 +115,14 @@ fn an_operator_encumbers_under_a_client_instruction_and_the_report_shows_it() {
     assert_eq!(row["state"], json!("live"), "{row}");
     assert_eq!(row["encumbered"], json!("400000000000000000"), "{row}");
     assert_eq!(row["rewards"], json!("1000"), "{row}");
+    // The instruction is listed among the entities, and the client sees what is encumbered.
+    let listed = server.get("/v1/entities/client-instructions", Some(server.tokens.of(Role::Auditor)));
+    assert!(listed.body["items"].as_array().unwrap().iter().any(|i| i["id"] == json!(id)), "{listed:?}");
+    for kind in ["institutions", "fiat-accounts"] {
+        assert_eq!(server.get(&format!("/v1/entities/{kind}"), Some(server.tokens.of(Role::Auditor))).status, 200, "{kind}");
+    }
+    let own = server.get(&format!("/v1/balances?client={C1}"), Some(server.tokens.of(Role::Client))).body;
+    assert_eq!(own["encumbered"][0]["amount"], json!("400000000000000000"), "{own}");
 
     // More than is free to encumber, and a release of more than is encumbered: refused.
     let head = server.journal_head();

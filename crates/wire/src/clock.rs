@@ -1,5 +1,8 @@
-//! Reading and writing instants at the edge: RFC 3339 (with any offset) or a plain date,
-//! which means midnight UTC.
+//! Reading and writing instants at the edge: RFC 3339 (with any offset) or a plain date.
+//! One rule for the whole program: a date that starts a period (`--from`, an effective time)
+//! means the start of that day, 00:00 UTC ([`parse`]); a date that ends one or is a cut-off
+//! (`--to`, `--at`, an expiry) means the end of that day, its last microsecond
+//! ([`parse_end`]), so `--to 2026-03-31` includes 31 March.
 
 use ringfence_core::Timestamp;
 use time::format_description::well_known::Rfc3339;
@@ -14,6 +17,13 @@ pub fn parse(text: &str) -> Result<Timestamp, String> {
         }
         None => Err(format!("time {text:?} is not RFC 3339 (like 2026-03-31T17:00:00Z) or a date (like 2026-03-31)")),
     }
+}
+
+/// As [`parse`], but a plain date means the end of that day (23:59:59.999999 UTC): for the
+/// end of a period or a cut-off.
+pub fn parse_end(text: &str) -> Result<Timestamp, String> {
+    let start = parse(text)?;
+    Ok(if parse_date(text).is_some() { Timestamp::from_micros(start.micros().saturating_add(86_400_000_000 - 1)) } else { start })
 }
 
 fn parse_date(text: &str) -> Option<Date> {
@@ -42,6 +52,13 @@ pub fn now() -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_that_ends_a_period_means_the_end_of_that_day() {
+        assert_eq!(format(parse_end("2026-03-31").unwrap()), "2026-03-31T23:59:59.999999Z");
+        assert_eq!(format(parse("2026-03-31").unwrap()), "2026-03-31T00:00:00Z");
+        assert_eq!(parse_end("2026-03-31T12:00:00Z"), parse("2026-03-31T12:00:00Z"));
+    }
 
     #[test]
     fn dates_are_four_two_two_digits_and_nothing_else() {

@@ -119,8 +119,9 @@ fn optional_instruction<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Instru
 fn optional_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
     optional_id(d, clock::parse)
 }
-fn time_field<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-    parsed(d, clock::parse)
+/// The end of a validity (`valid_until`): a plain date means the end of that day.
+fn end_time_field<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    parsed(d, clock::parse_end)
 }
 
 fn bounded<E: de::Error>(text: String) -> Result<String, E> {
@@ -219,7 +220,7 @@ enum Line {
         basis: AuthorisationBasis,
         #[serde(deserialize_with = "bounded_text")]
         reference: String,
-        #[serde(deserialize_with = "time_field")]
+        #[serde(deserialize_with = "end_time_field")]
         valid_until: Timestamp,
     },
     SubCustodianAuthorisation {
@@ -227,7 +228,7 @@ enum Line {
         id: SubCustodianId,
         #[serde(deserialize_with = "bounded_text")]
         reference: String,
-        #[serde(deserialize_with = "time_field")]
+        #[serde(deserialize_with = "end_time_field")]
         valid_until: Timestamp,
     },
     KeySet {
@@ -457,6 +458,34 @@ pub enum Parsed {
         key: IdempotencyKey,
         corrects: IdempotencyKey,
     },
+}
+
+/// How far in the future an effective time may be: clock skew between the sender and
+/// ringfence, never a movement dated ahead ("now" would count it before it happened).
+pub const FUTURE_TOLERANCE_MICROS: i64 = 5 * 60 * 1_000_000;
+
+impl Parsed {
+    /// When the line takes effect.
+    pub fn effective_at(&self) -> Timestamp {
+        match self {
+            Parsed::Ready(command) => command.meta.effective_at,
+            Parsed::Correction { meta, .. } => meta.effective_at,
+        }
+    }
+
+    /// Refused when it takes effect more than [`FUTURE_TOLERANCE_MICROS`] after `now`: a
+    /// balance "now" would include a movement that has not happened.
+    pub fn check_not_future(&self, now: Timestamp) -> Result<(), String> {
+        let at = self.effective_at();
+        if at.micros() > now.micros().saturating_add(FUTURE_TOLERANCE_MICROS) {
+            return Err(format!(
+                "effective_at {} is in the future (now is {}); record a movement when it happens, at most 5 minutes ahead of this clock",
+                clock::format(at),
+                clock::format(now)
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Defaults for fields a line leaves out.
@@ -887,7 +916,7 @@ mod tests {
             beneficiary: ringfence_core::Beneficiary::Client,
             max_amount: Amount::new(5000),
             valid_from: time("2026-03-01T00:00:00Z"),
-            valid_until: time("2027-01-01"),
+            valid_until: clock::parse_end("2027-01-01").unwrap(),
             revocable: true,
             evidence: "sha256:ab12".into(),
         };
@@ -935,7 +964,7 @@ mod tests {
             id: AssessmentId::parse("ra-1").unwrap(),
             asset: AssetId::parse(ETH).unwrap(),
             cold_floor_bp: 7050,
-            valid_until: time("2026-06-30"),
+            valid_until: clock::parse_end("2026-06-30").unwrap(),
             reason: "staking desk, memo RISK-12".into(),
         };
         assert_eq!(action, SafeguardAction::RecordRiskAssessment(expected));

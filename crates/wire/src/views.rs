@@ -151,6 +151,24 @@ pub struct BalancesView {
     pub at: Option<String>,
     /// One row per asset with a balance (or the one asset asked for), in registration order.
     pub balances: Vec<AmountView>,
+    /// For a client's positions now: the part of each balance encumbered under the client's
+    /// instructions (staked, lent, pledged), per asset with any. Empty otherwise (the
+    /// register keeps encumbrance as it stands now, not at past instants).
+    pub encumbered: Vec<AmountView>,
+    /// For a client's positions now: the client fiat funds the CASP owes it, per currency.
+    pub fiat: Vec<FiatAmountView>,
+}
+
+/// Client fiat funds of one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FiatAmountView {
+    /// ISO 4217, e.g. `EUR`.
+    pub currency: String,
+    /// In minor units (cents), e.g. `"99900"`.
+    #[schema(pattern = "^[0-9]+$")]
+    pub amount: String,
+    /// As money, e.g. `"EUR 999.00"`.
+    pub money: String,
 }
 
 /// A signed amount of an asset.
@@ -196,7 +214,27 @@ impl BalancesView {
                 balances.push(AmountView::of(register, id, net));
             }
         }
-        Ok(BalancesView { subject: account_code(account), at: at.map(crate::clock::format), balances })
+        let (mut encumbered, mut fiat) = (Vec::new(), Vec::new());
+        if let (Account::Position(client), None) = (account, at) {
+            for id in register.assets().map(|a| &a.id).filter(|id| asset.is_none_or(|asked| asked == *id)) {
+                let units = register.encumbered(client, id);
+                if units != 0 {
+                    encumbered.push(AmountView::of(register, id, Net { negative: false, amount: ringfence_core::Amount::new(units) }));
+                }
+            }
+            let mut owed: Vec<(&ringfence_core::Currency, u128)> =
+                register.fiat_positions().filter(|(owner, _, _)| *owner == client).map(|(_, currency, units)| (currency, units)).collect();
+            owed.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+            fiat = owed
+                .into_iter()
+                .map(|(currency, units)| FiatAmountView {
+                    currency: currency.to_string(),
+                    amount: units.to_string(),
+                    money: currency.money(units),
+                })
+                .collect();
+        }
+        Ok(BalancesView { subject: account_code(account), at: at.map(crate::clock::format), balances, encumbered, fiat })
     }
 }
 

@@ -565,10 +565,7 @@ impl Register {
             return reject(Status::ExceptionState, format!("exception {id} is resolved; it is not escalated"));
         }
         if now < exception.due_at {
-            return reject(
-                Status::ExceptionNotDue,
-                format!("exception {id} is due at {}µs; it is escalated only after", exception.due_at.micros()),
-            );
+            return reject(Status::ExceptionNotDue, format!("exception {id} is due at {}; it is escalated only after", exception.due_at));
         }
         let due_at = exception.due_at;
         let seq = self.next_seq();

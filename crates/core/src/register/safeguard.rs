@@ -142,6 +142,29 @@ pub(crate) fn share_below(part: u128, whole: u128, floor_bp: u16) -> bool {
     widened(part, u128::from(BP_MAX)) < widened(whole, u128::from(floor_bp))
 }
 
+/// Whether `part / whole` is above `bp / 10 000`, exactly.
+pub fn share_exceeds(part: u128, whole: u128, bp: u16) -> bool {
+    widened(part, u128::from(BP_MAX)) > widened(whole, u128::from(bp))
+}
+
+/// `part / whole` in basis points for people, rounded half to even (0 when `whole` is 0), so
+/// that shares of one whole add up to 100 % as nearly as rounding allows (truncating made
+/// three thirds 99.99 %). Decisions compare exactly ([`share_exceeds`], `share_below`), never
+/// on a rounded figure.
+pub fn share_bp_rounded(part: u128, whole: u128) -> u16 {
+    let down = share_bp(part, whole);
+    if whole == 0 || down == BP_MAX {
+        return down;
+    }
+    // part / whole against down + ½, i.e. part × 20 000 against whole × (2 × down + 1).
+    let (twice, half) = (widened(part, 2 * u128::from(BP_MAX)), widened(whole, 2 * u128::from(down) + 1));
+    match twice.cmp(&half) {
+        std::cmp::Ordering::Greater => down + 1,
+        std::cmp::Ordering::Equal if down % 2 == 1 => down + 1,
+        _ => down,
+    }
+}
+
 /// `part / whole` in basis points, rounded down (0 when `whole` is 0).
 pub fn share_bp(part: u128, whole: u128) -> u16 {
     if whole == 0 {
@@ -364,12 +387,12 @@ impl Register {
                 subject: format!("fiat-unplaced:{}", record.receipt.key),
                 detail: detail(&|| {
                     format!(
-                        "{} {} of {} received for client {} is not placed with a credit institution or central bank; the deadline was {} µs",
+                        "{} ({} minor units) of {} received for client {} is not placed with a credit institution or central bank; the deadline was {}",
+                        record.receipt.currency.money(record.unplaced()),
                         record.unplaced(),
-                        record.receipt.currency,
-                        record.receipt.amount,
+                        record.receipt.currency.money(record.receipt.amount.units()),
                         record.receipt.client,
-                        deadline.micros()
+                        deadline
                     )
                 }),
             });
@@ -907,5 +930,26 @@ impl Register {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod share_tests {
+    use super::*;
+
+    #[test]
+    fn shares_for_people_round_half_to_even_and_decisions_stay_exact() {
+        // Two thirds truncated to 66.66 % made shares of one whole add to 99.99 %; rounded, it
+        // is 66.67 %, and a third stays 33.33 %.
+        assert_eq!((share_bp(1, 3), share_bp_rounded(1, 3)), (3333, 3333));
+        assert_eq!((share_bp(2, 3), share_bp_rounded(2, 3)), (6666, 6667));
+        // Exactly half a basis point: to the even neighbour.
+        assert_eq!(share_bp_rounded(1, 20_000), 0);
+        assert_eq!(share_bp_rounded(3, 20_000), 2);
+        assert_eq!(share_bp_rounded(u128::MAX, u128::MAX), 10_000);
+        assert_eq!(share_bp_rounded(5, 0), 0);
+        // 40.004 % is above a 40 % limit although it prints as 40.00 %.
+        assert!(share_exceeds(40_004, 100_000, 4_000));
+        assert!(!share_exceeds(40_000, 100_000, 4_000));
     }
 }

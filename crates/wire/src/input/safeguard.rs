@@ -160,7 +160,7 @@ pub(super) struct InstructionText {
     max_amount: Amount,
     #[serde(default, deserialize_with = "super::optional_time")]
     valid_from: Option<Timestamp>,
-    #[serde(deserialize_with = "super::time_field")]
+    #[serde(deserialize_with = "super::end_time_field")]
     valid_until: Timestamp,
     #[serde(default)]
     revocable: Option<bool>,
@@ -201,7 +201,7 @@ pub(super) struct AssessmentText {
     #[serde(deserialize_with = "super::asset_id")]
     asset: AssetId,
     cold_floor: PercentText,
-    #[serde(deserialize_with = "super::time_field")]
+    #[serde(deserialize_with = "super::end_time_field")]
     valid_until: Timestamp,
     #[serde(deserialize_with = "super::bounded_text")]
     reason: String,

@@ -129,6 +129,90 @@ pub enum EntityView {
     Wallet(WalletView),
     KeySet(KeySetView),
     SubCustodian(SubCustodianEntityView),
+    Institution(super::policy::InstitutionView),
+    FiatAccount(super::policy::FiatAccountView),
+    ClientInstruction(super::policy::InstructionView),
+}
+
+/// What `GET /v1/entities/{kind}` and `ringfence list KIND` list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntityKind {
+    Assets,
+    Clients,
+    Wallets,
+    KeySets,
+    SubCustodians,
+    Institutions,
+    FiatAccounts,
+    ClientInstructions,
+}
+
+impl EntityKind {
+    pub const ALL: [(EntityKind, &'static str); 8] = [
+        (EntityKind::Assets, "assets"),
+        (EntityKind::Clients, "clients"),
+        (EntityKind::Wallets, "wallets"),
+        (EntityKind::KeySets, "key-sets"),
+        (EntityKind::SubCustodians, "sub-custodians"),
+        (EntityKind::Institutions, "institutions"),
+        (EntityKind::FiatAccounts, "fiat-accounts"),
+        (EntityKind::ClientInstructions, "client-instructions"),
+    ];
+
+    /// The kind named `text` (as in the route), if any.
+    pub fn parse(text: &str) -> Option<EntityKind> {
+        Self::ALL.iter().find(|(_, name)| *name == text).map(|(kind, _)| *kind)
+    }
+
+    /// Every kind's name, for messages: `assets, clients, …`.
+    pub fn names() -> String {
+        Self::ALL.iter().map(|(_, name)| *name).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl EntityPageView {
+    /// The entities of `kind` after position `after`, at most `limit`, in registration order;
+    /// client instructions with their state at `now`. Only the page is built.
+    pub fn of(register: &ringfence_core::Register, kind: EntityKind, after: usize, limit: usize, now: ringfence_core::Timestamp) -> Self {
+        use super::policy::{FiatAccountView, InstitutionView, InstructionView};
+        let (items, total) = match kind {
+            EntityKind::Assets => page(register.assets(), after, limit, |a| EntityView::Asset(AssetView::of(a))),
+            EntityKind::Clients => page(register.clients(), after, limit, |c| EntityView::Client(ClientView::of(c))),
+            EntityKind::Wallets => page(register.wallets(), after, limit, |w| EntityView::Wallet(WalletView::of(w))),
+            EntityKind::KeySets => page(register.key_sets(), after, limit, |k| EntityView::KeySet(KeySetView::of(k))),
+            EntityKind::SubCustodians => {
+                page(register.sub_custodians(), after, limit, |s| EntityView::SubCustodian(SubCustodianEntityView::of(s)))
+            }
+            EntityKind::Institutions => page(register.institutions(), after, limit, |i| EntityView::Institution(InstitutionView::of(i))),
+            EntityKind::FiatAccounts => {
+                page(register.fiat_accounts().iter(), after, limit, |r| EntityView::FiatAccount(FiatAccountView::of(r)))
+            }
+            EntityKind::ClientInstructions => page(register.client_instructions().iter(), after, limit, |r| {
+                EntityView::ClientInstruction(InstructionView::of(register, r, now))
+            }),
+        };
+        let next_after = (after + items.len() < total).then(|| u32::try_from(after + items.len()).unwrap_or(u32::MAX));
+        EntityPageView { items, next_after }
+    }
+}
+
+/// The views of the entities after position `after`, at most `limit`, and how many there are.
+fn page<'a, T: 'a>(
+    all: impl Iterator<Item = &'a T>,
+    after: usize,
+    limit: usize,
+    view: impl Fn(&T) -> EntityView,
+) -> (Vec<EntityView>, usize) {
+    let mut items = Vec::new();
+    let mut total = 0;
+    for (index, entity) in all.enumerate() {
+        total = index + 1;
+        if index >= after && items.len() < limit {
+            items.push(view(entity));
+        }
+    }
+    (items, total)
 }
 
 /// A page of registered entities, in registration order.

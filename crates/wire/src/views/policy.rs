@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use ringfence_core::register::{AssessmentRecord, InstructionRecord, share_bp};
+use ringfence_core::register::{AssessmentRecord, InstructionRecord, share_bp, share_bp_rounded, share_exceeds};
 use ringfence_core::safeguard::percent;
 use ringfence_core::{
     Account, Amount, Beneficiary, ClassKind, Custodian, FiatAccountClass, InstitutionKind, KeyScheme, OwnAccountUse, PendingState, Purpose,
@@ -161,7 +161,8 @@ pub struct HotColdRow {
     #[serde(serialize_with = "digits")]
     #[schema(value_type = String, pattern = "^[0-9]+$")]
     pub client_cold: Amount,
-    /// Null when the asset has no client holdings.
+    /// Null when the asset has no client holdings. Rounded half to even to 0.01 % (the breach
+    /// is decided on the exact share).
     pub cold_share: Option<String>,
     pub cold_floor: String,
     /// The live risk assessment allowing a share below the floor, if any.
@@ -217,7 +218,7 @@ impl InstructionState {
 }
 
 /// A client instruction for encumbrance and what it encumbers.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct InstructionView {
     pub id: String,
     pub client: String,
@@ -262,6 +263,7 @@ pub struct HoldingShare {
     #[serde(serialize_with = "units")]
     #[schema(value_type = String, pattern = "^[0-9]+$")]
     pub amount: u128,
+    /// Rounded half to even to 0.01 %.
     pub share_of_client_holdings: String,
 }
 
@@ -315,7 +317,7 @@ pub struct FiatView {
     pub concentration: Vec<ConcentrationView>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct InstitutionView {
     pub id: String,
     pub name: String,
@@ -325,7 +327,7 @@ pub struct InstitutionView {
     pub reference: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FiatAccountView {
     pub id: String,
     pub institution: String,
@@ -376,6 +378,7 @@ pub struct ConcentrationView {
     #[serde(serialize_with = "units")]
     #[schema(value_type = String, pattern = "^[0-9]+$")]
     pub placed: u128,
+    /// Rounded half to even to 0.01 % (`over_limit` is decided on the exact share).
     pub share: String,
     pub limit: String,
     pub over_limit: bool,
@@ -458,7 +461,7 @@ fn hot_cold(register: &Register, now: Timestamp) -> Vec<HotColdRow> {
                 symbol: row.asset.symbol.clone(),
                 client_hot: row.client_hot,
                 client_cold: row.client_cold,
-                cold_share: (total > 0).then(|| percent(share_bp(cold, total))),
+                cold_share: (total > 0).then(|| percent(share_bp_rounded(cold, total))),
                 cold_floor: percent(floor),
                 covered_by: if below { covering.map(|record| record.assessment.id.as_str().to_owned()) } else { None },
                 breach: below && covering.is_none(),
@@ -468,32 +471,52 @@ fn hot_cold(register: &Register, now: Timestamp) -> Vec<HotColdRow> {
 }
 
 fn instructions(register: &Register, now: Timestamp) -> Vec<InstructionView> {
-    register
-        .client_instructions()
-        .iter()
-        .map(|record| {
-            let i = &record.instruction;
-            InstructionView {
-                id: i.id.as_str().to_owned(),
-                client: i.client.as_str().to_owned(),
-                asset: i.asset.as_str().to_owned(),
-                purpose: i.purpose,
-                beneficiary: i.beneficiary,
-                max_amount: i.max_amount,
-                valid_from: clock::format(i.valid_from),
-                valid_until: clock::format(i.valid_until),
-                revocable: i.revocable,
-                evidence: i.evidence.clone(),
-                recorded_by: record.recorded_by.as_str().to_owned(),
-                approved_by: approvers(register, record.seq),
-                seq: record.seq,
-                state: InstructionState::of(record, now),
-                revoked_at: record.revoked.map(|(_, at)| clock::format(at)),
-                encumbered: record.encumbered,
-                rewards: record.rewards,
-            }
-        })
-        .collect()
+    register.client_instructions().iter().map(|record| InstructionView::of(register, record, now)).collect()
+}
+
+impl InstructionView {
+    /// A client instruction as recorded, with its state at `now` and what it encumbers.
+    pub fn of(register: &Register, record: &InstructionRecord, now: Timestamp) -> InstructionView {
+        let i = &record.instruction;
+        InstructionView {
+            id: i.id.as_str().to_owned(),
+            client: i.client.as_str().to_owned(),
+            asset: i.asset.as_str().to_owned(),
+            purpose: i.purpose,
+            beneficiary: i.beneficiary,
+            max_amount: i.max_amount,
+            valid_from: clock::format(i.valid_from),
+            valid_until: clock::format(i.valid_until),
+            revocable: i.revocable,
+            evidence: i.evidence.clone(),
+            recorded_by: record.recorded_by.as_str().to_owned(),
+            approved_by: approvers(register, record.seq),
+            seq: record.seq,
+            state: InstructionState::of(record, now),
+            revoked_at: record.revoked.map(|(_, at)| clock::format(at)),
+            encumbered: record.encumbered,
+            rewards: record.rewards,
+        }
+    }
+}
+
+impl InstitutionView {
+    pub fn of(i: &ringfence_core::Institution) -> InstitutionView {
+        InstitutionView { id: i.id.as_str().to_owned(), name: i.name.clone(), kind: i.kind, reference: i.reference.clone() }
+    }
+}
+
+impl FiatAccountView {
+    pub fn of(r: &ringfence_core::register::FiatAccountRecord) -> FiatAccountView {
+        FiatAccountView {
+            id: r.account.id.as_str().to_owned(),
+            institution: r.account.institution.as_str().to_owned(),
+            currency: r.account.currency.as_str().to_owned(),
+            class: r.account.class,
+            reference: r.account.reference.clone(),
+            balance: r.balance,
+        }
+    }
 }
 
 fn sub_custody(register: &Register, now: Timestamp) -> SubCustodyView {
@@ -517,7 +540,7 @@ fn sub_custody(register: &Register, now: Timestamp) -> SubCustodyView {
             .filter(|((_, c), _)| c.as_deref() == custodian)
             .map(|((asset, _), amount)| {
                 let total = totals.get(asset).copied().unwrap_or(0);
-                HoldingShare { asset: asset.clone(), amount: *amount, share_of_client_holdings: percent(share_bp(*amount, total)) }
+                HoldingShare { asset: asset.clone(), amount: *amount, share_of_client_holdings: percent(share_bp_rounded(*amount, total)) }
             })
             .collect()
     };
@@ -572,14 +595,14 @@ fn fiat(register: &Register, now: Timestamp) -> FiatView {
     let concentration = placed
         .iter()
         .map(|((currency, institution), amount)| {
-            let share = share_bp(*amount, placed_total.get(currency).copied().unwrap_or(0));
+            let total = placed_total.get(currency).copied().unwrap_or(0);
             ConcentrationView {
                 currency: currency.clone(),
                 institution: institution.clone(),
                 placed: *amount,
-                share: percent(share),
+                share: percent(share_bp_rounded(*amount, total)),
                 limit: percent(policy.concentration_limit_bp),
-                over_limit: share > policy.concentration_limit_bp,
+                over_limit: share_exceeds(*amount, total, policy.concentration_limit_bp),
             }
         })
         .collect();
@@ -589,22 +612,8 @@ fn fiat(register: &Register, now: Timestamp) -> FiatView {
         *sum = sum.checked_add(amount).expect("client fiat positions of a currency fit in u128");
     }
     FiatView {
-        institutions: register
-            .institutions()
-            .map(|i| InstitutionView { id: i.id.as_str().to_owned(), name: i.name.clone(), kind: i.kind, reference: i.reference.clone() })
-            .collect(),
-        accounts: register
-            .fiat_accounts()
-            .iter()
-            .map(|r| FiatAccountView {
-                id: r.account.id.as_str().to_owned(),
-                institution: r.account.institution.as_str().to_owned(),
-                currency: r.account.currency.as_str().to_owned(),
-                class: r.account.class,
-                reference: r.account.reference.clone(),
-                balance: r.balance,
-            })
-            .collect(),
+        institutions: register.institutions().map(InstitutionView::of).collect(),
+        accounts: register.fiat_accounts().iter().map(FiatAccountView::of).collect(),
         owed_to_clients: owed
             .iter()
             .map(|(currency, amount)| OwedView {
