@@ -511,16 +511,17 @@ pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -
                 .filter(|e| !overdue || (!e.is_resolved() && e.due_at <= now))
                 .collect();
             if *json {
-                let views: Vec<ExceptionView> = chosen.iter().map(|e| ExceptionView::of(e, now)).collect();
+                let views: Vec<ExceptionView> = chosen.iter().map(|e| ExceptionView::of(register, e, now)).collect();
                 writeln!(out, "{}", serde_json::to_string(&views)?)?;
             } else if chosen.is_empty() {
                 writeln!(out, "no exceptions match")?;
             } else {
                 for e in chosen {
                     let overdue = if !e.is_resolved() && e.due_at <= now { "  OVERDUE" } else { "" };
+                    let cured = if register.safeguard_cause_cured(e, now) { "  CAUSE CURED: resolve it with a note" } else { "" };
                     writeln!(
                         out,
-                        "{:>5}  {:8}  {:13}  {:18}  due {}{overdue}  {}",
+                        "{:>5}  {:8}  {:13}  {:18}  due {}{overdue}{cured}  {}",
                         e.id,
                         e.severity.code(),
                         e.state.code(),
@@ -536,7 +537,7 @@ pub fn exceptions(cli: &Cli, command: &ExceptionsCommand, out: &mut dyn Write) -
             let Some(exception) = store.register().exception(*id) else {
                 bail!("no exception has id {id}; `ringfence exceptions list --state all` lists them");
             };
-            let view = ExceptionView::of(exception, now);
+            let view = ExceptionView::of(store.register(), exception, now);
             if *json {
                 writeln!(out, "{}", serde_json::to_string(&view)?)?;
             } else {

@@ -220,14 +220,22 @@ fn a_statement_sets_the_cut_off_and_a_chain_without_a_node_is_unavailable() {
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["cut_off"], "2026-11-23T23:59:59Z");
-    assert_eq!(report["breaks"].as_array().map(Vec::len), Some(0), "{report}");
+    // The chain without a node is a break of its own (it used to leave nothing to resolve).
+    let breaks = report["breaks"].as_array().unwrap();
+    assert_eq!(breaks.len(), 1, "{report}");
+    assert_eq!(
+        (breaks[0]["kind"].as_str(), breaks[0]["subject"].as_str()),
+        (Some("source_unavailable"), Some("source-unavailable:eip155:1"))
+    );
     let kinds: Vec<&str> = report["sources"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["statement", "unavailable"]);
     assert_eq!(report["sources"][1]["reason"], "no node is given for eip155:1");
     assert!(dir.path().join("evidence").read_dir().unwrap().count() >= 2, "the statement and the report are kept");
     // The list says why a run with no break is not clean (it used to show "0 break(s)" only).
     let runs = stdout(&run(&["recon", "runs"]));
-    assert!(runs.contains("0 break(s)  NOT clean: source unavailable (eip155:1)"), "{runs}");
+    assert!(runs.contains("1 break(s)  NOT clean: source unavailable (eip155:1)"), "{runs}");
+    let exceptions = stdout(&run(&["exceptions", "list"]));
+    assert!(exceptions.contains("source_unavailable"), "{exceptions}");
 
     let head = stdout(&run(&["journal", "head"]));
     let refused = run(&["recon", "run", "--statement", &statement, "--at", "2026-11-24"]);

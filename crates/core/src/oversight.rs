@@ -117,6 +117,11 @@ crate::codes! {
         EncumbranceLapsed = 12 => "encumbrance_lapsed",
         /// Client fiat funds not placed by the end of the next business day.
         FiatUnplaced = 13 => "fiat_unplaced",
+        /// A run's source (a chain's node) could not be read: what it holds was not checked.
+        SourceUnavailable = 14 => "source_unavailable",
+        /// Placed client funds of a currency at one institution (not a central bank) above the
+        /// concentration limit.
+        FiatConcentration = 15 => "fiat_concentration",
     }
 }
 

@@ -65,8 +65,8 @@ use sha2::{Digest as _, Sha256};
 const HEAD_V1: &str = "e8c3562ff5a35dc97305eeb6da4f8a922d14c3dee0a40413b260f9d232906749";
 
 /// The hash of the last entry of `journal-v2.hex` (v1's 129 entries, then the journal signing
-/// keys of issue 14).
-const HEAD_V2: &str = "c2116d514c817b1b8d5911f9ee75170f061ad2cdf887666bc1056684aef7cdf8";
+/// keys of issue 14, and the exception kinds of issue 15).
+const HEAD_V2: &str = "80fc5e13cc03ad8b352d2ff8e06aebfbffd3a6a0fdc340dbe44df08353aab9ea";
 
 /// The golden journals, oldest first. Each must verify, decode and replay on every build.
 const FIXTURES: &[&str] = &["journal-v1", "journal-v2"];
@@ -804,6 +804,23 @@ fn generate_v2() -> Script {
     s.approved_by_two("ops", approvers, key(first, "writer on db-1"));
     s.approved_by_two("ops", approvers, key(second, "writer on db-2 (rotation)"));
     s.approved_by_two("ops", approvers, Action::RetireSigningKey { public_key: first });
+    // Issue 15: a run whose node was unreachable records it as a break of its own, and placed
+    // client funds above the concentration limit are one too.
+    let btc_down = RunSource::Unavailable { chain: BTC_CHAIN.into(), reason: "node unreachable: connection refused".into() };
+    s.accept(
+        "recon",
+        Action::RecordReconRun(ReconRun {
+            cut_off: at(s.hour - 1),
+            sources: vec![btc_down],
+            checked: 2,
+            matched: 0,
+            report_sha256: [0x44; 32],
+            breaks: vec![
+                found(ExceptionKind::SourceUnavailable, Severity::Warning, &format!("source-unavailable:{BTC_CHAIN}"), "not reconciled"),
+                found(ExceptionKind::FiatConcentration, Severity::Warning, "fiat-concentration:EUR:bank-1", "above the limit"),
+            ],
+        }),
+    );
     s
 }
 
@@ -861,7 +878,7 @@ coverage! {
     source_chain, source_unavailable, source_statement, breaks_none, breaks_listed,
     wallet_difference, coverage_shortfall, coverage_surplus, client_difference, not_observed, unregistered,
     unmatched_inflow, unmatched_outflow, unconfirmed, cold_floor, authorisation_lapsing, authorisation_lapsed,
-    encumbrance_lapsed, fiat_unplaced, warning, critical,
+    encumbrance_lapsed, fiat_unplaced, unavailable_source, fiat_concentration, warning, critical,
     // Resolution
     resolution_movement, resolution_explanation,
     // SafeguardingPolicy: OwnAccountUse and its lists
@@ -1085,6 +1102,8 @@ fn cover_run(seen: &mut Coverage, run: &ReconRun) {
             ExceptionKind::AuthorisationLapsed => seen.authorisation_lapsed = true,
             ExceptionKind::EncumbranceLapsed => seen.encumbrance_lapsed = true,
             ExceptionKind::FiatUnplaced => seen.fiat_unplaced = true,
+            ExceptionKind::SourceUnavailable => seen.unavailable_source = true,
+            ExceptionKind::FiatConcentration => seen.fiat_concentration = true,
         }
         match found.severity {
             Severity::Warning => seen.warning = true,

@@ -456,7 +456,8 @@ pub(crate) async fn exceptions(
     let page = state
         .engine
         .read(move |store| {
-            let all = store.register().exceptions();
+            let register = store.register();
+            let all = register.exceptions();
             let items: Vec<ExceptionView> = all
                 .get(start..)
                 .unwrap_or_default()
@@ -465,7 +466,7 @@ pub(crate) async fn exceptions(
                 .filter(|e| wanted_severity.is_none_or(|s| e.severity == s))
                 .filter(|e| q.overdue.is_none_or(|overdue| is_overdue(e, now) == overdue))
                 .take(limit)
-                .map(|e| ExceptionView::of(e, now))
+                .map(|e| ExceptionView::of(register, e, now))
                 .collect();
             let next_after = (items.len() == limit).then(|| items.last().map(|e| e.id)).flatten();
             ExceptionPage { items, next_after }
@@ -492,10 +493,10 @@ pub(crate) async fn exception(
     state
         .engine
         .read(move |store| {
-            store
-                .register()
+            let register = store.register();
+            register
                 .exception(id)
-                .map(|e| Json(ExceptionView::of(e, now)))
+                .map(|e| Json(ExceptionView::of(register, e, now)))
                 .ok_or_else(|| ApiError::not_found(format!("no exception has id {id}")))
         })
         .await?

@@ -468,7 +468,19 @@ pub fn run(store: &mut Store, settings: &Settings, request: &RunRequest) -> Resu
     let mut report = ringfence_recon::reconcile_at(register, &observations, cut_off);
     let (policy, _) = register.exception_policy();
     report.findings.extend(ringfence_recon::linkage(register, cut_off, policy.confirmation_hours));
-    let breaks: Vec<Break> = report.findings.iter().filter_map(break_of).collect();
+    let mut breaks: Vec<Break> = report.findings.iter().filter_map(break_of).collect();
+    // A source that could not be read is a break of its own: its wallets were not reconciled,
+    // and a run after run of "not clean" must leave something to resolve.
+    for source in &sources {
+        if let RunSource::Unavailable { chain, reason } = source {
+            breaks.push(Break {
+                kind: ExceptionKind::SourceUnavailable,
+                severity: Severity::Warning,
+                subject: format!("source-unavailable:{chain}"),
+                detail: format!("{chain} could not be read ({reason}): its wallets were not reconciled in this run"),
+            });
+        }
+    }
     let matched = report.findings.iter().filter(|f| f.verdict == Verdict::Match).count() as u64;
     let report_json = full_report(cut_off, &sources, &report);
     let mut report_sha256 = [0u8; 32];

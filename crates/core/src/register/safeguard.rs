@@ -11,8 +11,8 @@ use crate::ids::{Actor, AssessmentId, ClientId, FiatAccountId, IdempotencyKey, I
 use crate::movement::{Meta, Movement, MovementKind, Side};
 use crate::oversight::{Break, ExceptionKind, Severity};
 use crate::safeguard::{
-    BP_MAX, Beneficiary, ClientInstruction, Currency, FiatAccount, FiatAccountClass, FiatReceipt, Institution, OwnAccountUse,
-    RiskAssessment, SafeguardAction, SafeguardingPolicy, TEXT_BYTES_MAX, percent,
+    BP_MAX, Beneficiary, ClientInstruction, Currency, FiatAccount, FiatAccountClass, FiatReceipt, Institution, InstitutionKind,
+    OwnAccountUse, RiskAssessment, SafeguardAction, SafeguardingPolicy, TEXT_BYTES_MAX, percent,
 };
 use crate::status::{Outcome, Status};
 use crate::time::Timestamp;
@@ -116,6 +116,8 @@ pub(super) struct Safeguards {
     /// Client fiat owed per client and currency.
     fiat_positions: BTreeMap<(ClientId, Currency), u128>,
     checks: Vec<CheckRecord>,
+    /// Receipts placed after their deadline whose missed deadline no check has recorded yet.
+    placed_late: Vec<u32>,
 }
 
 fn text_problem(name: &str, value: &str) -> Option<String> {
@@ -140,6 +142,17 @@ fn widened(a: u128, b: u128) -> (u128, u128) {
 /// Whether `part / whole` is below `floor_bp / 10 000`, exactly.
 pub(crate) fn share_below(part: u128, whole: u128, floor_bp: u16) -> bool {
     widened(part, u128::from(BP_MAX)) < widened(whole, u128::from(floor_bp))
+}
+
+/// Issue 15's rules apply to entries recorded from this instant on (2026-12-07T00:00:00Z):
+/// checks record placed client funds above the concentration limit, and a fiat placement after
+/// its deadline leaves an exception. Entries recorded before it were decided without them,
+/// and a replay decides them the same way.
+pub const ISSUE_15_RULES_FROM: Timestamp = Timestamp::from_micros(1_796_601_600_000_000);
+
+/// The exception subject of a receipt placed after its deadline.
+fn placed_late_subject(record: &ReceiptRecord) -> String {
+    format!("fiat-placed-late:{}", record.receipt.key)
 }
 
 /// Whether `part / whole` is above `bp / 10 000`, exactly.
@@ -400,6 +413,75 @@ impl Register {
                 return;
             }
         }
+        for &index in &self.safeguards.placed_late {
+            let record = &self.safeguards.receipts[index as usize];
+            let stop = found(Break {
+                kind: ExceptionKind::FiatUnplaced,
+                severity: Severity::Warning,
+                subject: placed_late_subject(record),
+                detail: detail(&|| {
+                    format!(
+                        "{} received for client {} at {} was placed after its deadline of {}: the deadline was missed, although the funds are placed now",
+                        record.receipt.currency.money(record.receipt.amount.units()),
+                        record.receipt.client,
+                        record.received_at,
+                        record.deadline
+                    )
+                }),
+            });
+            if stop {
+                return;
+            }
+        }
+        if now >= ISSUE_15_RULES_FROM {
+            self.concentration_breaches(policy.concentration_limit_bp, with_details, found);
+        }
+    }
+
+    /// Placed client funds above the concentration limit at an institution that is not a
+    /// central bank (a central bank is no concentration risk), per currency.
+    fn concentration_breaches(&self, limit_bp: u16, with_details: bool, found: &mut dyn FnMut(Break) -> bool) {
+        // (currency, institution index) → placed, in the order the accounts were registered.
+        let mut placed: Vec<(Currency, u32, u128)> = Vec::new();
+        let mut totals: BTreeMap<Currency, u128> = BTreeMap::new();
+        for record in self.safeguards.accounts.iter().filter(|r| r.account.class == FiatAccountClass::ClientFunds) {
+            let Some(&institution) = self.safeguards.institution_index.get(&record.account.institution) else { continue };
+            let currency = record.account.currency;
+            let total = totals.entry(currency).or_default();
+            *total = total.saturating_add(record.balance);
+            match placed.iter_mut().find(|(c, i, _)| *c == currency && *i == institution) {
+                Some((_, _, sum)) => *sum = sum.saturating_add(record.balance),
+                None => placed.push((currency, institution, record.balance)),
+            }
+        }
+        for (currency, index, amount) in placed {
+            let institution = &self.safeguards.institutions[index as usize].value;
+            let total = totals.get(&currency).copied().unwrap_or(0);
+            if institution.kind == InstitutionKind::CentralBank || !share_exceeds(amount, total, limit_bp) {
+                continue;
+            }
+            let stop = found(Break {
+                kind: ExceptionKind::FiatConcentration,
+                severity: Severity::Warning,
+                subject: format!("fiat-concentration:{currency}:{}", institution.id),
+                detail: if with_details {
+                    format!(
+                        "{} of {} of placed client {currency} ({}) is at {} ({}), above the concentration limit of {}",
+                        currency.money(amount),
+                        currency.money(total),
+                        percent(share_bp_rounded(amount, total)),
+                        institution.name,
+                        institution.id,
+                        percent(limit_bp)
+                    )
+                } else {
+                    String::new()
+                },
+            });
+            if stop {
+                return;
+            }
+        }
     }
 
     /// Every safeguarding breach at `now`, with details, whether it has an exception or not.
@@ -410,6 +492,21 @@ impl Register {
             false
         });
         breaks
+    }
+
+    /// Whether an unresolved exception that a safeguarding check opened has lost its cause at
+    /// `now` (the breach no longer stands: the funds are placed, the floor met again…). It
+    /// stays open: a person resolves it with a note, so the breach stays on the record.
+    pub fn safeguard_cause_cured(&self, exception: &crate::oversight::Exception, now: Timestamp) -> bool {
+        if exception.is_resolved() || !self.safeguards.checks.iter().any(|check| check.exceptions.contains(&exception.id)) {
+            return false;
+        }
+        let mut stands = false;
+        self.breaches(now, false, &mut |found| {
+            stands = found.subject == exception.subject;
+            stands
+        });
+        !stands
     }
 
     /// Whether a check at `now` would open an exception: some breach has no unresolved one.
@@ -538,7 +635,25 @@ impl Register {
         if let Some(key) = action.key() {
             self.safeguards.events.insert(key.clone(), (seq, action.clone()));
         }
+        // A placement after its receipt's deadline leaves a trace even though it cures the
+        // breach: the next check opens an exception for the missed deadline (issue 15; for
+        // placements recorded from ISSUE_15_RULES_FROM on, so replays of older ones decide as
+        // they did), unless the missed deadline has an exception already.
+        let placed_late = match action {
+            SafeguardAction::PlaceFiat(placement) if self.now >= ISSUE_15_RULES_FROM => {
+                let index = self.safeguards.receipt_index[&placement.receipt];
+                let record = &self.safeguards.receipts[index as usize];
+                let unplaced = format!("fiat-unplaced:{}", record.receipt.key);
+                (now > record.deadline && !self.exceptions().iter().any(|e| e.subject == unplaced)).then_some(index)
+            }
+            _ => None,
+        };
         let safeguards = &mut self.safeguards;
+        if let Some(index) = placed_late
+            && !safeguards.placed_late.contains(&index)
+        {
+            safeguards.placed_late.push(index);
+        }
         match action {
             SafeguardAction::SetPolicy(policy) => safeguards.policy = Some(Registered { value: policy.clone(), seq }),
             SafeguardAction::RecordInstruction(instruction) => {
@@ -631,6 +746,15 @@ impl Register {
         let seq = self.next_seq();
         let exceptions = self.open_exceptions(seq, &fresh);
         self.safeguards.checks.push(CheckRecord { id: seq, actor: meta.actor.clone(), recorded_at: now, exceptions });
+        // A missed deadline is recorded once: its exception is the trace.
+        let opened: Vec<u32> = self
+            .safeguards
+            .placed_late
+            .iter()
+            .copied()
+            .filter(|&index| self.exception_open_for(&placed_late_subject(&self.safeguards.receipts[index as usize])))
+            .collect();
+        self.safeguards.placed_late.retain(|index| !opened.contains(index));
         Ok(Outcome::accepted(seq))
     }
 

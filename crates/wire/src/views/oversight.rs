@@ -34,6 +34,9 @@ pub struct ExceptionView {
     pub due_at: String,
     /// Unresolved and past its due time.
     pub overdue: bool,
+    /// Opened by a safeguarding check whose breach no longer stands: the cause is cured, and
+    /// the exception waits for a person's resolution note (it never closes by itself).
+    pub cause_cured: bool,
     pub escalated_at: Option<String>,
     pub escalated_seq: Option<u64>,
     pub investigator: Option<String>,
@@ -70,7 +73,7 @@ pub fn is_overdue(exception: &Exception, now: Timestamp) -> bool {
 }
 
 impl ExceptionView {
-    pub fn of(exception: &Exception, now: Timestamp) -> ExceptionView {
+    pub fn of(register: &ringfence_core::Register, exception: &Exception, now: Timestamp) -> ExceptionView {
         let proposal = exception.proposal.as_ref().map(|p| {
             let (movement, explanation) = match &p.resolution {
                 Resolution::Movement(key) => (Some(key.as_str().to_owned()), None),
@@ -90,6 +93,7 @@ impl ExceptionView {
             opened_at: clock::format(exception.opened_at),
             due_at: clock::format(exception.due_at),
             overdue: is_overdue(exception, now),
+            cause_cured: register.safeguard_cause_cured(exception, now),
             escalated_at: exception.escalated.map(|(_, at)| clock::format(at)),
             escalated_seq: exception.escalated.map(|(seq, _)| seq),
             investigator: exception.investigator.as_ref().map(|a| a.as_str().to_owned()),

@@ -596,13 +596,17 @@ fn fiat(register: &Register, now: Timestamp) -> FiatView {
         .iter()
         .map(|((currency, institution), amount)| {
             let total = placed_total.get(currency).copied().unwrap_or(0);
+            // A central bank is no concentration risk: the limit does not apply to it.
+            let central_bank = register
+                .institutions()
+                .any(|i| i.id.as_str() == institution.as_str() && i.kind == ringfence_core::InstitutionKind::CentralBank);
             ConcentrationView {
                 currency: currency.clone(),
                 institution: institution.clone(),
                 placed: *amount,
                 share: percent(share_bp_rounded(*amount, total)),
-                limit: percent(policy.concentration_limit_bp),
-                over_limit: share_exceeds(*amount, total, policy.concentration_limit_bp),
+                limit: if central_bank { "none (central bank)".to_owned() } else { percent(policy.concentration_limit_bp) },
+                over_limit: !central_bank && share_exceeds(*amount, total, policy.concentration_limit_bp),
             }
         })
         .collect();
