@@ -337,10 +337,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                 })
                 .transpose()?;
             let store = open_for_verify(&cli)?;
-            let mut view = match store.verify()? {
+            let (verified, keys) = store.verify_with_keys()?;
+            let mut view = match verified {
                 Ok(head) => VerifyView::intact(head.seq, &head.hash),
                 Err(broken) => VerifyView::broken(broken.seq(), broken.to_string()),
             };
+            let mut signed = 0;
             if let (Some(anchors), true, Some(seq), Some(_)) = (&anchors, view.intact, view.head_seq, &view.head_hash) {
                 let seqs: Vec<u64> = anchors.iter().map(|a| a.seq).collect();
                 let hashes = store.hashes_at(&seqs)?;
@@ -349,11 +351,38 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                     Ok(extended) => view.anchors = Some(extended),
                     Err(broken) => view = VerifyView::broken(broken.seq(), broken.to_string()),
                 }
+                // A signed anchor must carry a valid signature of a key the journal registered.
+                for anchor in anchors {
+                    let problem = match anchor.verify_signature() {
+                        Ok(None) => continue,
+                        Ok(Some(key)) if keys.iter().any(|r| r.key.public_key == key) => {
+                            signed += 1;
+                            continue;
+                        }
+                        Ok(Some(key)) => format!(
+                            "is signed by {}, which this journal never registered as a signing key",
+                            ringfence_core::SigningKey::fingerprint(&key)
+                        ),
+                        Err(why) => why,
+                    };
+                    if view.intact {
+                        view = VerifyView::broken(
+                            anchor.seq,
+                            format!(
+                                "the anchor of entry {} published at {} {problem}: the anchor file was edited",
+                                anchor.seq, anchor.anchored_at
+                            ),
+                        );
+                    }
+                }
             }
             if *json {
                 writeln!(out, "{}", serde_json::to_string(&view)?)?;
             } else if let (Some(seq), Some(hash)) = (view.head_seq, &view.head_hash) {
-                let anchored = view.anchors.map(|n| format!("; extends all {n} anchor(s)")).unwrap_or_default();
+                let anchored = view
+                    .anchors
+                    .map(|n| format!("; extends all {n} anchor(s), {signed} of them signed by a journal signing key"))
+                    .unwrap_or_default();
                 writeln!(out, "journal intact: {seq} entries, head hash {hash}{anchored}")?;
             } else {
                 writeln!(out, "journal damaged at sequence {}: {}", view.broken_at.unwrap_or(0), view.message.as_deref().unwrap_or(""))?;
@@ -363,7 +392,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Journal(JournalCommand::Anchor { file }) => {
             let store = open(&cli)?;
             let head = store.head();
-            anchor_to(file, head)?;
+            anchor_to(file, head, store.signer().as_deref())?;
             writeln!(out, "anchored entry {} (head hash {}) to {}", head.seq, ringfence_store::hex(&head.hash), file.display())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -393,9 +422,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
 
 /// `journal verify` must work on a damaged journal, which `Store::open` refuses to load.
 /// Appends `head` to the anchor file at `path` (created if missing) and makes it durable.
-pub fn anchor_to(path: &std::path::Path, head: ringfence_journal::Head) -> Result<()> {
+/// Signed by `signer` when given (docs/signing.md).
+pub fn anchor_to(path: &std::path::Path, head: ringfence_journal::Head, signer: Option<&ringfence_store::Signer>) -> Result<()> {
     use std::io::Write as _;
-    let line = ringfence_journal::anchor::line(head, &clock::format(clock::now()));
+    let line = ringfence_journal::anchor::line(head, &clock::format(clock::now()), signer);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

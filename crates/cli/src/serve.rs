@@ -150,7 +150,8 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
     let described = store.location().describe();
     let settings = args.nodes.settings(crate::oversight::evidence_dir(cli, args.evidence_dir.as_ref()));
     let (stop_schedule, stopped) = std::sync::mpsc::channel();
-    let scheduler = schedule(store.location().clone(), store.signer(), settings.clone(), args.recon_daily, stopped);
+    let signer = store.signer();
+    let scheduler = schedule(store.location().clone(), signer.clone(), settings.clone(), args.recon_daily, stopped);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(threads) = args.threads {
@@ -175,7 +176,7 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
         }
         if let Some(path) = args.anchor_file.clone() {
             writeln!(out, "anchoring the journal head to {} every {} s", path.display(), args.anchor_every)?;
-            tokio::spawn(anchoring(state.clone(), path, std::time::Duration::from_secs(args.anchor_every)));
+            tokio::spawn(anchoring(state.clone(), path, std::time::Duration::from_secs(args.anchor_every), signer.clone()));
         }
         out.flush()?;
         ringfence_server::serve(listener, state, shutdown_signal()).await.context("the HTTP server failed")?;
@@ -223,7 +224,12 @@ fn check_anchors(store: &ringfence_store::Store, path: &std::path::Path) -> Resu
 
 /// Appends the head to the anchor file every `every` when it moved; a failure is logged and
 /// tried again at the next tick.
-async fn anchoring(state: ringfence_server::AppState, path: std::path::PathBuf, every: std::time::Duration) {
+async fn anchoring(
+    state: ringfence_server::AppState,
+    path: std::path::PathBuf,
+    every: std::time::Duration,
+    signer: Option<std::sync::Arc<ringfence_store::Signer>>,
+) {
     let mut last = None;
     let mut ticks = tokio::time::interval(every);
     loop {
@@ -232,8 +238,8 @@ async fn anchoring(state: ringfence_server::AppState, path: std::path::PathBuf, 
         if head.seq == 0 || last == Some(head) {
             continue;
         }
-        let path = path.clone();
-        match tokio::task::spawn_blocking(move || crate::anchor_to(&path, head)).await {
+        let (path, signer) = (path.clone(), signer.clone());
+        match tokio::task::spawn_blocking(move || crate::anchor_to(&path, head, signer.as_deref())).await {
             Ok(Ok(())) => last = Some(head),
             Ok(Err(error)) => ringfence_server::log(
                 &serde_json::json!({"level": "error", "message": "anchoring the journal head failed", "error": format!("{error:#}")}),

@@ -162,3 +162,25 @@ fn commits_need_an_active_private_key_once_one_is_registered() {
     assert!(listed.contains("retired at entry 34") && listed.contains("successor"), "{listed}");
     assert!(verify(&backend).0);
 }
+
+#[test]
+fn an_anchor_is_signed_by_the_writers_key_and_an_edited_one_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Sqlite(dir.path().join("data"));
+    let key = signed_store(&backend, dir.path());
+    let anchors = dir.path().join("anchors.jsonl");
+    ok(&backend.run_signed(Some(&key), &["journal", "anchor", "--file", anchors.to_str().unwrap()]));
+    let line = std::fs::read_to_string(&anchors).unwrap();
+    assert!(line.contains("\"key\":\"") && line.contains("\"signature\":\""), "{line}");
+    let verified = ok(&backend.run(&["journal", "verify", "--anchors", anchors.to_str().unwrap()]));
+    assert!(verified.contains("extends all 1 anchor(s), 1 of them signed by a journal signing key"), "{verified}");
+    // The publication time changed by hand: the chain still extends the anchor, but its
+    // signature no longer matches.
+    let at = line.find("\"anchored_at\":\"").unwrap() + 15;
+    let mut edited = line.clone();
+    edited.replace_range(at..at + 4, "1999");
+    std::fs::write(&anchors, edited).unwrap();
+    let caught = backend.run(&["journal", "verify", "--anchors", anchors.to_str().unwrap()]);
+    assert_eq!(caught.status.code(), Some(1), "{}", text(&caught));
+    assert!(text(&caught).contains("its signature does not match the anchor: the anchor file was edited"), "{}", text(&caught));
+}

@@ -603,7 +603,7 @@ impl Store {
     /// Reads the whole stored journal and checks its hash chain against the recorded head.
     /// `Ok(Err(break))` names the first bad entry.
     pub fn verify(&self) -> Result<Result<Head, Break>, StoreError> {
-        verify_reader(self.reader().as_mut())
+        Ok(verify_reader(self.reader().as_mut())?.0)
     }
 
     /// Checks the stored journal against what this handle holds in memory, a part at a time,
@@ -693,6 +693,12 @@ impl Verification {
     }
 
     pub fn verify(&self) -> Result<Result<Head, Break>, StoreError> {
+        Ok(self.verify_with_keys()?.0)
+    }
+
+    /// As [`Verification::verify`], with the journal signing keys the replay found (to check
+    /// signed anchors against).
+    pub fn verify_with_keys(&self) -> Result<(Result<Head, Break>, Vec<ringfence_core::SigningKeyRecord>), StoreError> {
         verify_reader(self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut())
     }
 
@@ -730,7 +736,7 @@ impl Verification {
 /// Reads the whole journal in one snapshot (so the head and the entries agree even while
 /// another process commits), checking the chain and, replaying it into a scratch register to
 /// know the signing keys, every commit signature.
-fn verify_reader(reader: &mut dyn Reader) -> Result<Result<Head, Break>, StoreError> {
+fn verify_reader(reader: &mut dyn Reader) -> Result<(Result<Head, Break>, Vec<ringfence_core::SigningKeyRecord>), StoreError> {
     let mut register = Register::new();
     let mut replay = Replay {
         verifier: Verifier::new(),
@@ -741,10 +747,11 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Result<Head, Break>, StoreEr
         broken: None,
     };
     let recorded = reader.read(Scan::All, &mut replay)?;
-    if let Some(broken) = replay.broken {
-        return Ok(Err(broken));
-    }
-    Ok(replay.verifier.finish(recorded).and_then(|head| replay.signatures.finish(head.seq).map(|()| head)))
+    let result = match replay.broken {
+        Some(broken) => Err(broken),
+        None => replay.verifier.finish(recorded).and_then(|head| replay.signatures.finish(head.seq).map(|()| head)),
+    };
+    Ok((result, register.signing_keys().to_vec()))
 }
 
 /// The active signing keys, for messages.
