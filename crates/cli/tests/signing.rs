@@ -91,6 +91,14 @@ fn attacks_are_caught(fresh: impl Fn(&str) -> Backend, dir: &Path) {
     assert_eq!((intact, at), (false, Some(30)), "{message}");
     assert!(message.contains("the commit of entries 30 to 30 fails its signature check"), "{message}");
 
+    // A signature removed from its row: the entries of that commit are unsigned.
+    let stripped = fresh("stripped");
+    signed_store(&stripped, dir);
+    stripped.strip_signature(31);
+    let (intact, at, message) = verify(&stripped);
+    assert_eq!((intact, at), (false, Some(31)), "{message}");
+    assert!(message.contains("or its signature was removed"), "{message}");
+
     // A deleted tail with its signatures and the head reset: a signed prefix verifies; the
     // anchor taken at entry 32 catches it.
     let shortened = fresh("shortened");

@@ -34,6 +34,30 @@ pub struct CommitSignature {
     pub signature: [u8; 64],
 }
 
+impl CommitSignature {
+    /// The bytes stored in the row of the commit's last entry: `first (u64 LE) | public key |
+    /// signature`.
+    pub fn to_stored(&self) -> [u8; 104] {
+        let mut out = [0u8; 104];
+        out[..8].copy_from_slice(&self.first.to_le_bytes());
+        out[8..40].copy_from_slice(&self.public_key);
+        out[40..].copy_from_slice(&self.signature);
+        out
+    }
+
+    /// The signature stored in entry `last`'s row; malformed bytes read as zeros (which then
+    /// fail verification, naming the commit).
+    pub fn from_stored(last: u64, bytes: &[u8]) -> CommitSignature {
+        let mut signature = CommitSignature { first: last, last, public_key: [0; 32], signature: [0; 64] };
+        if bytes.len() == 104 {
+            signature.first = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
+            signature.public_key.copy_from_slice(&bytes[8..40]);
+            signature.signature.copy_from_slice(&bytes[40..]);
+        }
+        signature
+    }
+}
+
 /// The bytes a commit's signature covers.
 pub fn message(first: u64, last: u64, hash: &Hash) -> [u8; 28 + 16 + 32] {
     let mut out = [0u8; 28 + 16 + 32];
@@ -155,23 +179,19 @@ pub fn verify_commit(signature: &CommitSignature, hash: &Hash, keys: &[SigningKe
         .map_err(|_| format!("the signature by {name} does not match the entries"))
 }
 
-/// Checks commit signatures while a journal is replayed: fed the stored signatures (sorted
-/// by their last entry) before the entries, then each entry's sequence number and hash after
-/// the register applied it, with the keys the register then knows.
-#[derive(Debug, Clone)]
+/// Checks commit signatures while a journal is replayed: fed each entry's sequence number,
+/// hash and stored signature (only the last entry of a signed commit has one) after the
+/// register applied it, with the keys the register then knows.
+#[derive(Debug, Clone, Copy)]
 pub struct SignatureCheck {
-    signatures: Vec<CommitSignature>,
-    next: usize,
     /// The last entry covered: by a verified signature, or written before any key existed.
     covered: u64,
 }
 
 impl SignatureCheck {
-    /// Continues after entry `covered` with the signatures of later commits.
-    pub fn resume(covered: u64, mut signatures: Vec<CommitSignature>) -> SignatureCheck {
-        signatures.sort_by_key(|signature| signature.last);
-        signatures.retain(|signature| signature.last > covered);
-        SignatureCheck { signatures, next: 0, covered }
+    /// Continues after entry `covered`.
+    pub fn resume(covered: u64) -> SignatureCheck {
+        SignatureCheck { covered }
     }
 
     /// The last entry covered so far.
@@ -179,26 +199,16 @@ impl SignatureCheck {
         self.covered
     }
 
-    /// After entry `seq` (whose stored and verified hash is `hash`) was applied.
-    pub fn entry(&mut self, seq: u64, hash: &Hash, keys: &[SigningKeyRecord]) -> Result<(), Break> {
-        while self.signatures.get(self.next).is_some_and(|signature| signature.last < seq) {
-            // A signature ending where no entry of this walk is (a commit before it): nothing
-            // to check it against here.
-            self.next += 1;
-        }
+    /// After entry `seq` (whose stored and verified hash is `hash`, and stored signature
+    /// `signature`) was applied.
+    pub fn entry(&mut self, seq: u64, hash: &Hash, signature: Option<&CommitSignature>, keys: &[SigningKeyRecord]) -> Result<(), Break> {
         if keys.is_empty() {
             // Before the first key: not signed.
             self.covered = seq;
-            if self.signatures.get(self.next).is_some_and(|signature| signature.last == seq) {
-                self.next += 1;
-            }
             return Ok(());
         }
-        let Some(signature) = self.signatures.get(self.next).filter(|signature| signature.last == seq) else {
-            return Ok(());
-        };
-        self.next += 1;
-        if signature.first > self.covered + 1 || signature.first > signature.last {
+        let Some(signature) = signature else { return Ok(()) };
+        if signature.first > self.covered + 1 || signature.first > seq || signature.last != seq {
             return Err(Break::Unsigned { seq: self.covered + 1 });
         }
         if let Err(reason) = verify_commit(signature, hash, keys) {
@@ -248,10 +258,11 @@ mod tests {
         let signatures = vec![signer.sign(3, 4, &hash(4)), signer.sign(5, 5, &hash(5))];
         let keys = [record(&signer, 3, None)];
         let walk = |signatures: Vec<CommitSignature>, head: u64| -> Result<(), Break> {
-            let mut check = SignatureCheck::resume(0, signatures);
+            let mut check = SignatureCheck::resume(0);
             for seq in 1..=head {
                 let known: &[SigningKeyRecord] = if seq >= 3 { &keys } else { &[] };
-                check.entry(seq, &hash(seq), known)?;
+                let stored = signatures.iter().find(|s| s.last == seq).map(|s| CommitSignature::from_stored(seq, &s.to_stored()));
+                check.entry(seq, &hash(seq), stored.as_ref(), known)?;
             }
             check.finish(head)
         };

@@ -158,23 +158,10 @@ pub struct Migrated {
 /// Called with each stored entry read: sequence number, body, stored hash.
 pub(crate) type Visit<'a> = &'a mut dyn FnMut(u64, &[u8], &[u8]) -> Result<(), StoreError>;
 
-/// What a [`Reader::read`] walks through, in one snapshot: the signatures of the commits that
-/// end after where the walk starts, then each entry.
+/// What a [`Reader::read`] walks through, in one snapshot: each entry with the signature
+/// stored in its row (the last entry of a signed commit has one).
 pub(crate) trait Walk {
-    fn signatures(&mut self, signatures: Vec<CommitSignature>);
-    fn entry(&mut self, seq: u64, body: &[u8], hash: &[u8]) -> Result<(), StoreError>;
-}
-
-/// A stored signature row; malformed columns read as zeros (and then fail verification).
-pub(crate) fn stored_signature(first: i64, last: i64, public_key: &[u8], signature: &[u8]) -> CommitSignature {
-    let mut stored = CommitSignature { first: first.max(0) as u64, last: last.max(0) as u64, public_key: [0; 32], signature: [0; 64] };
-    if public_key.len() == 32 {
-        stored.public_key.copy_from_slice(public_key);
-    }
-    if signature.len() == 64 {
-        stored.signature.copy_from_slice(signature);
-    }
-    stored
+    fn entry(&mut self, seq: u64, body: &[u8], hash: &[u8], signature: Option<&[u8]>) -> Result<(), StoreError>;
 }
 
 /// Replays entries into a register while checking the chain and the commit signatures.
@@ -191,7 +178,7 @@ struct Replay<'a> {
 }
 
 impl Replay<'_> {
-    fn step(&mut self, seq: u64, body: &[u8], hash: &[u8]) -> Result<(), StoreError> {
+    fn step(&mut self, seq: u64, body: &[u8], hash: &[u8], signature: Option<&[u8]>) -> Result<(), StoreError> {
         let entry = self.verifier.check(seq, body, hash)?;
         if !self.stalled {
             match self.register.apply_at(&entry.command, entry.recorded_at) {
@@ -201,22 +188,19 @@ impl Replay<'_> {
                 Err(violation) => return Err(violation.into()),
             }
         }
-        self.signatures.entry(seq, &self.verifier.head().hash, self.register.signing_keys())?;
+        let signature = signature.map(|bytes| CommitSignature::from_stored(seq, bytes));
+        self.signatures.entry(seq, &self.verifier.head().hash, signature.as_ref(), self.register.signing_keys())?;
         Ok(())
     }
 }
 
 impl Walk for Replay<'_> {
-    fn signatures(&mut self, signatures: Vec<CommitSignature>) {
-        self.signatures = SignatureCheck::resume(self.signatures.covered(), signatures);
-    }
-
-    fn entry(&mut self, seq: u64, body: &[u8], hash: &[u8]) -> Result<(), StoreError> {
+    fn entry(&mut self, seq: u64, body: &[u8], hash: &[u8], signature: Option<&[u8]>) -> Result<(), StoreError> {
         if !self.lenient {
-            return self.step(seq, body, hash);
+            return self.step(seq, body, hash, signature);
         }
         if self.broken.is_none() {
-            match self.step(seq, body, hash) {
+            match self.step(seq, body, hash, signature) {
                 Ok(()) => {}
                 Err(StoreError::Corrupt(broken)) => self.broken = Some(broken),
                 Err(other) => return Err(other),
@@ -366,7 +350,7 @@ impl Store {
         let mut replay = Replay {
             verifier: Verifier::resume(self.head),
             register: &mut self.register,
-            signatures: SignatureCheck::resume(self.covered, Vec::new()),
+            signatures: SignatureCheck::resume(self.covered),
             lenient: false,
             stalled: false,
             broken: None,
@@ -741,7 +725,7 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<(Result<Head, Break>, Vec<ri
     let mut replay = Replay {
         verifier: Verifier::new(),
         register: &mut register,
-        signatures: SignatureCheck::resume(0, Vec::new()),
+        signatures: SignatureCheck::resume(0),
         lenient: true,
         stalled: false,
         broken: None,

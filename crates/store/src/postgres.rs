@@ -19,7 +19,7 @@ use postgres::{Client, Config, IsolationLevel, NoTls, Statement};
 use ringfence_journal::Head;
 
 use crate::writer::{Rows, Sink};
-use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash, stored_signature};
+use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `schema_version` records how many have run.
@@ -38,13 +38,9 @@ const MIGRATIONS: &[&str] = &[
      );
      INSERT INTO chain_head (id, head_seq, head_hash)
          VALUES (0, 0, '\\x0000000000000000000000000000000000000000000000000000000000000000');",
-    // 2: commit signatures (issue 14): one row per signed commit, by its last entry.
-    "CREATE TABLE commit_signature (
-         last_seq   BIGINT PRIMARY KEY,
-         first_seq  BIGINT NOT NULL,
-         public_key BYTEA NOT NULL,
-         signature  BYTEA NOT NULL
-     );",
+    // 2: commit signatures (issue 14), in the row of each signed commit's last entry: its first
+    // entry (u64 LE), the public key and the Ed25519 signature (104 bytes); NULL elsewhere.
+    "ALTER TABLE journal ADD COLUMN signature BYTEA;",
 ];
 
 /// Serialises `init` and `migrate` of ringfence processes on one database (an arbitrary
@@ -239,7 +235,7 @@ impl PostgresReader {
                 Some(_) => {}
             },
         }
-        let since = client.prepare("SELECT seq, body, hash FROM journal WHERE seq > $1 ORDER BY seq").map_err(pg)?;
+        let since = client.prepare("SELECT seq, body, hash, signature FROM journal WHERE seq > $1 ORDER BY seq").map_err(pg)?;
         let at = client.prepare("SELECT seq, body, hash FROM journal WHERE seq = ANY($1)").map_err(pg)?;
         let after = client.prepare("SELECT seq, body, hash FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2").map_err(pg)?;
         Ok(PostgresReader { client, target: target.clone(), since, at, after })
@@ -271,17 +267,11 @@ impl Reader for PostgresReader {
             Scan::Behind(known) => known.seq,
             Scan::All => 0,
         };
-        let signatures = tx
-            .query(
-                "SELECT first_seq, last_seq, public_key, signature FROM commit_signature WHERE last_seq > $1 ORDER BY last_seq",
-                &[&(after as i64)],
-            )
-            .map_err(pg)?
-            .iter()
-            .map(|row| stored_signature(row.get(0), row.get(1), row.get(2), row.get(3)))
-            .collect();
-        walk.signatures(signatures);
-        visit_rows(tx.query_raw(&self.since, [after as i64]).map_err(pg)?, &mut |seq, body, hash| walk.entry(seq, body, hash))?;
+        let mut rows = tx.query_raw(&self.since, [after as i64]).map_err(pg)?;
+        while let Some(row) = rows.next().map_err(pg)? {
+            walk.entry(row.get::<_, i64>(0) as u64, row.get::<_, &[u8]>(1), row.get::<_, &[u8]>(2), row.get::<_, Option<&[u8]>>(3))?;
+        }
+        drop(rows);
         tx.commit().map_err(pg)?;
         Ok(recorded)
     }
@@ -353,15 +343,8 @@ impl Sink for PostgresSink {
     fn commit(&mut self, head: Head, signature: Option<&CommitSignature>) -> Result<(), StoreError> {
         use ringfence_journal::hex;
         // Literal values (integers and hex) of our own making: one round trip for all.
-        let signed = signature.map_or_else(String::new, |s| {
-            format!(
-                "INSERT INTO commit_signature (last_seq, first_seq, public_key, signature) VALUES ({}, {}, '\\x{}', '\\x{}'); ",
-                s.last,
-                s.first,
-                hex(&s.public_key),
-                hex(&s.signature)
-            )
-        });
+        let signed = signature
+            .map_or_else(String::new, |s| format!("UPDATE journal SET signature = '\\x{}' WHERE seq = {}; ", hex(&s.to_stored()), s.last));
         let sql =
             format!("{signed}UPDATE chain_head SET head_seq = {}, head_hash = '\\x{}' WHERE id = 0; COMMIT", head.seq, hex(&head.hash));
         let result = self.client.batch_execute(&sql).map_err(pg);

@@ -10,7 +10,7 @@ use ringfence_journal::Head;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::writer::{Rows, Sink};
-use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash, stored_signature};
+use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
@@ -26,13 +26,9 @@ const MIGRATIONS: &[&str] = &[
          head_seq  INTEGER NOT NULL,
          head_hash BLOB NOT NULL
      );",
-    // 2: commit signatures (issue 14): one row per signed commit, by its last entry.
-    "CREATE TABLE commit_signature (
-         last_seq   INTEGER PRIMARY KEY,
-         first_seq  INTEGER NOT NULL,
-         public_key BLOB NOT NULL,
-         signature  BLOB NOT NULL
-     );",
+    // 2: commit signatures (issue 14), in the row of each signed commit's last entry: its first
+    // entry (u64 LE), the public key and the Ed25519 signature (104 bytes); NULL elsewhere.
+    "ALTER TABLE journal ADD COLUMN signature BLOB;",
 ];
 
 /// Commits between checkpoints: fewer, larger checkpoints take less from the two threads
@@ -142,21 +138,17 @@ impl SqliteReader {
             Scan::Behind(known) => known.seq,
             Scan::All => 0,
         };
-        let mut statement = self.conn.prepare_cached(
-            "SELECT first_seq, last_seq, public_key, signature FROM commit_signature WHERE last_seq > ?1 ORDER BY last_seq",
-        )?;
-        let signatures = statement
-            .query_map([after as i64], |row| {
-                Ok(stored_signature(row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, &row.get::<_, Vec<u8>>(2)?, &row.get::<_, Vec<u8>>(3)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        walk.signatures(signatures);
-        let visit = &mut |seq: u64, body: &[u8], hash: &[u8]| walk.entry(seq, body, hash);
-        let mut statement = self.conn.prepare_cached("SELECT seq, body, hash FROM journal WHERE seq > ?1 ORDER BY seq")?;
+        let mut statement = self.conn.prepare_cached("SELECT seq, body, hash, signature FROM journal WHERE seq > ?1 ORDER BY seq")?;
         let mut rows = statement.query([after as i64])?;
         while let Some(row) = rows.next()? {
             let seq = row.get::<_, i64>(0)? as u64;
-            visit(seq, row.get_ref(1)?.as_blob().unwrap_or(&[]), row.get_ref(2)?.as_blob().unwrap_or(&[]))?;
+            // Anything but a blob or NULL is a malformed signature (it then fails verification).
+            let signature = match row.get_ref(3)? {
+                rusqlite::types::ValueRef::Null => None,
+                rusqlite::types::ValueRef::Blob(bytes) => Some(bytes),
+                _ => Some(&[][..]),
+            };
+            walk.entry(seq, row.get_ref(1)?.as_blob().unwrap_or(&[]), row.get_ref(2)?.as_blob().unwrap_or(&[]), signature)?;
         }
         Ok(recorded)
     }
@@ -239,19 +231,14 @@ impl Sink for SqliteSink {
     }
 
     fn commit(&mut self, head: Head, signature: Option<&CommitSignature>) -> Result<(), StoreError> {
+        // The last entry's row was written by this transaction: its page is already dirty, so
+        // the signature costs no page of its own.
         let signed = match signature {
             None => Ok(0),
             Some(signature) => self
                 .conn
-                .prepare_cached("INSERT INTO commit_signature (last_seq, first_seq, public_key, signature) VALUES (?1, ?2, ?3, ?4)")
-                .and_then(|mut statement| {
-                    statement.execute(params![
-                        signature.last as i64,
-                        signature.first as i64,
-                        signature.public_key.as_slice(),
-                        signature.signature.as_slice()
-                    ])
-                }),
+                .prepare_cached("UPDATE journal SET signature = ?1 WHERE seq = ?2")
+                .and_then(|mut statement| statement.execute(params![signature.to_stored().as_slice(), signature.last as i64])),
         };
         let recorded = signed.and_then(|_| {
             self.conn

@@ -62,23 +62,29 @@ impl Backend {
         }
     }
 
-    /// Writes entry `seq` (inserted, or replaced) with `body` and its hash, and points the
-    /// head record at it when it is the last.
+    /// Writes entry `seq` (inserted, or its body and hash replaced, the rest of the row kept)
+    /// with `body` and its hash, and points the head record at it when it is the last.
     pub fn put(&self, seq: i64, body: &[u8], last: bool) {
         let hash = Sha256::digest(body).to_vec();
         match self {
             Backend::Sqlite(dir) => {
                 let db = rusqlite::Connection::open(dir.join("ringfence.sqlite3")).unwrap();
-                db.execute("INSERT OR REPLACE INTO journal (seq, body, hash) VALUES (?1, ?2, ?3)", rusqlite::params![seq, body, hash])
-                    .unwrap();
+                db.execute(
+                    "INSERT INTO journal (seq, body, hash) VALUES (?1, ?2, ?3) ON CONFLICT (seq) DO UPDATE SET body = excluded.body, hash = excluded.hash",
+                    rusqlite::params![seq, body, hash],
+                )
+                .unwrap();
                 if last {
                     db.execute("UPDATE chain_head SET head_seq = ?1, head_hash = ?2", rusqlite::params![seq, hash]).unwrap();
                 }
             }
             Backend::Postgres(url) => {
                 let mut db = postgres::Client::connect(url, postgres::NoTls).unwrap();
-                db.execute("DELETE FROM journal WHERE seq = $1", &[&seq]).unwrap();
-                db.execute("INSERT INTO journal (seq, body, hash) VALUES ($1, $2, $3)", &[&seq, &body, &hash]).unwrap();
+                db.execute(
+                    "INSERT INTO journal (seq, body, hash) VALUES ($1, $2, $3) ON CONFLICT (seq) DO UPDATE SET body = excluded.body, hash = excluded.hash",
+                    &[&seq, &body, &hash],
+                )
+                .unwrap();
                 if last {
                     db.execute("UPDATE chain_head SET head_seq = $1, head_hash = $2", &[&seq, &hash]).unwrap();
                 }
@@ -86,7 +92,22 @@ impl Backend {
         }
     }
 
-    /// Deletes every entry after `keep` (and the signatures of their commits) and points the
+    /// Removes the commit signature stored in entry `seq`'s row.
+    pub fn strip_signature(&self, seq: i64) {
+        match self {
+            Backend::Sqlite(dir) => {
+                let db = rusqlite::Connection::open(dir.join("ringfence.sqlite3")).unwrap();
+                db.execute("UPDATE journal SET signature = NULL WHERE seq = ?1", [seq]).unwrap();
+            }
+            Backend::Postgres(url) => {
+                let mut db = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                db.execute("UPDATE journal SET signature = NULL WHERE seq = $1", &[&seq]).unwrap();
+            }
+        }
+    }
+
+    /// Deletes every entry after `keep` (with their commits' signatures, kept in their rows)
+    /// and points the
     /// head record at it, as an attacker hiding the last entries would.
     pub fn delete_after(&self, keep: i64) {
         let hash = Sha256::digest(&self.entries()[usize::try_from(keep - 1).unwrap()].1).to_vec();
@@ -94,13 +115,11 @@ impl Backend {
             Backend::Sqlite(dir) => {
                 let db = rusqlite::Connection::open(dir.join("ringfence.sqlite3")).unwrap();
                 db.execute("DELETE FROM journal WHERE seq > ?1", [keep]).unwrap();
-                db.execute("DELETE FROM commit_signature WHERE last_seq > ?1", [keep]).unwrap();
                 db.execute("UPDATE chain_head SET head_seq = ?1, head_hash = ?2", rusqlite::params![keep, hash]).unwrap();
             }
             Backend::Postgres(url) => {
                 let mut db = postgres::Client::connect(url, postgres::NoTls).unwrap();
                 db.execute("DELETE FROM journal WHERE seq > $1", &[&keep]).unwrap();
-                db.execute("DELETE FROM commit_signature WHERE last_seq > $1", &[&keep]).unwrap();
                 db.execute("UPDATE chain_head SET head_seq = $1, head_hash = $2", &[&keep, &hash]).unwrap();
             }
         }
