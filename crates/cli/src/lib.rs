@@ -534,6 +534,11 @@ fn history(cli: &Cli, args: &HistoryArgs, out: &mut dyn Write) -> Result<ExitCod
     let page = store.history_after(&subject, from, to, args.after, args.limit)?;
     let entries = page.iter().map(|r| (r.seq, r.recorded_at, &r.command, r.pending));
     let view = HistoryView::of(store.register(), &subject.account(), Audience::Staff, entries, args.limit as usize);
+    let encumbrances = match &subject {
+        Subject::Client(client) => store.encumbrance_history(client, from, to)?,
+        _ => Vec::new(),
+    };
+    let view = view.with_encumbrances(store.register(), encumbrances.iter().map(|r| (r.seq, r.recorded_at, &r.command, r.pending)));
     report::history(store.register(), &subject, &view, args.json, out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -89,6 +89,21 @@ pub fn history(register: &Register, subject: &Subject, view: &HistoryView, as_js
     if let Some(after) = view.next_after {
         writeln!(out, "  (more: --after {after})")?;
     }
+    if !view.encumbrances.is_empty() {
+        writeln!(out, "encumbered and released under the client's instructions ({}):", view.encumbrances.len())?;
+        for event in &view.encumbrances {
+            writeln!(
+                out,
+                "  #{:<8} {}  {:<11} {:<24} {}  instruction {}",
+                event.seq,
+                event.effective_at,
+                event.kind,
+                event.key,
+                with_symbol(register, &event.asset, &event.decimal),
+                event.instruction
+            )?;
+        }
+    }
     Ok(())
 }
 

@@ -727,6 +727,13 @@ fn a_client_sees_its_encumbered_part_and_its_fiat_funds() {
     assert_eq!(balances["fiat"][0]["money"], "EUR 500.00", "{balances}");
     let text = stdout(&ringfence.run(&["balance", "--client", "client-1"]));
     assert!(text.contains("of which encumbered") && text.contains("client fiat funds owed: EUR 500.00"), "{text}");
+    // The encumbrance is in the client's history too.
+    let history = ringfence.json(&["history", "--client", "client-1", "--json"]);
+    let events = history["encumbrances"].as_array().unwrap();
+    assert_eq!((events[0]["type"].as_str(), events[0]["key"].as_str()), (Some("encumbrance"), Some("enc-0001")), "{history}");
+    assert_eq!(events[0]["amount"], "500000000000000000", "{history}");
+    let text = stdout(&ringfence.run(&["history", "--client", "client-1"]));
+    assert!(text.contains("encumbered and released under the client's instructions (1)"), "{text}");
 }
 
 #[test]

@@ -417,7 +417,15 @@ fn a_fiat_receipt_on_a_friday_before_a_target2_holiday_gets_the_right_deadline()
     // Thursday before Easter 2026: Good Friday and Easter Monday closed, so Tuesday 7 April.
     assert_eq!(desk.register.placement_deadline(utc("2026-04-02", 9)), utc("2026-04-08", 0));
     // The policy's own closing days count too (a national holiday, say).
-    desk.ok("compliance", policy(|p| p.closing_days = vec!["2028-05-02".parse().unwrap()]));
+    // (One bank holds everything here: the concentration limit, not this test's subject, is
+    // raised to 100 %.)
+    desk.ok(
+        "compliance",
+        policy(|p| {
+            p.closing_days = vec!["2028-05-02".parse().unwrap()];
+            p.concentration_limit_bp = 10_000;
+        }),
+    );
     assert_eq!(desk.register.placement_deadline(friday), utc("2028-05-04", 0));
     // Client money never goes to the firm's account, nor to an account in another currency.
     desk.refused(Status::OwnAccountUse, place("p-1", "rcpt-1", "firm-eur", 25000), friday);

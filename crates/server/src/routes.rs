@@ -1138,7 +1138,13 @@ async fn history(
             let limit = limit.min(HISTORY_LIMIT_MAX);
             let page = store.history_after(&subject, from, to, after, limit).map_err(|e| ApiError::unavailable(e.to_string()))?;
             let entries = page.iter().map(|r| (r.seq, r.recorded_at, &r.command, r.pending));
-            Ok(Json(HistoryView::of(store.register(), &subject.account(), audience, entries, limit as usize)))
+            let view = HistoryView::of(store.register(), &subject.account(), audience, entries, limit as usize);
+            let encumbrances = match &subject {
+                Subject::Client(client) => store.encumbrance_history(client, from, to).map_err(|e| ApiError::unavailable(e.to_string()))?,
+                _ => Vec::new(),
+            };
+            let events = encumbrances.iter().map(|r| (r.seq, r.recorded_at, &r.command, r.pending));
+            Ok(Json(view.with_encumbrances(store.register(), events)))
         })
         .await?
 }

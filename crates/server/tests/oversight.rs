@@ -101,10 +101,11 @@ fn a_run_made_through_the_api_is_recorded_and_shown_at_once() {
     assert!(id > server.fixture_run, "{run}");
     assert_eq!(run["ran_by"], json!("holder-of-t-operator"));
     assert_eq!(run["cut_off"], json!("2026-02-01T00:00:00Z"));
-    // No node is given: the in-house wallets' chain is unavailable, which is no break but
-    // keeps the run from being clean.
+    // No node is given: the in-house wallets' chain is unavailable, a break of its own
+    // (source_unavailable) that keeps the run from being clean.
     assert_eq!(run["sources"], json!([{"kind": "unavailable", "chain": "eip155:1", "reason": "no node is given for eip155:1"}]), "{run}");
-    assert_eq!((run["clean"].as_bool(), run["breaks"].as_array().map(Vec::len)), (Some(false), Some(0)), "{run}");
+    assert_eq!((run["clean"].as_bool(), run["breaks"].as_array().map(Vec::len)), (Some(false), Some(1)), "{run}");
+    assert_eq!(run["breaks"][0]["kind"], json!("source_unavailable"), "{run}");
     assert!(run["report_sha256"].as_str().is_some_and(|hex| hex.len() == 64), "{run}");
 
     // Read right after the answer: the server shows what the run's own store handle recorded.

@@ -546,6 +546,19 @@ impl Store {
         Ok(entries.into_iter().map(|entry| self.resolved(entry)).collect())
     }
 
+    /// The encumbrances and releases of `client`'s positions with effective time in
+    /// `[from, to]`, oldest first (each an entry of its own; an approval that applied one
+    /// stands for it).
+    pub fn encumbrance_history(&self, client: &ClientId, from: Timestamp, to: Timestamp) -> Result<Vec<Recorded>, StoreError> {
+        let seqs = self.register.encumbrance_events(client);
+        let entries = self.entries_checked(&seqs)?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| self.resolved(entry))
+            .filter(|recorded| (from..=to).contains(&recorded.command.meta.effective_at))
+            .collect())
+    }
+
     /// The entry with the command that took effect in it: an approval that applied a pending
     /// instruction stands for the instruction's command.
     fn resolved(&self, entry: Entry) -> Recorded {

@@ -223,6 +223,23 @@ impl Register {
         self.safeguards.instruction_index.get(id).map(|&index| &self.safeguards.instructions[index as usize])
     }
 
+    /// The journal entries that encumbered or released part of `client`'s positions, in order.
+    pub fn encumbrance_events(&self, client: &ClientId) -> Vec<u64> {
+        let mut seqs: Vec<u64> = self
+            .safeguards
+            .events
+            .values()
+            .filter_map(|(seq, action)| match action {
+                SafeguardAction::Encumber { instruction, .. } | SafeguardAction::Release { instruction, .. } => {
+                    self.client_instruction(instruction).filter(|record| &record.instruction.client == client).map(|_| *seq)
+                }
+                _ => None,
+            })
+            .collect();
+        seqs.sort_unstable();
+        seqs
+    }
+
     /// What is encumbered of a client's position in an asset, over all instructions.
     pub fn encumbered(&self, client: &ClientId, asset: &crate::ids::AssetId) -> u128 {
         let (Some(&client), Some(&asset)) = (self.client_index.get(client), self.asset_index.get(asset)) else { return 0 };

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use ringfence_core::{
-    Account, Action, Command, Movement, MovementKind, Net, Pending, PendingState, PendingStateKind, Register, Side, Timestamp,
+    Account, Action, Command, Movement, MovementKind, Net, Pending, PendingState, PendingStateKind, Register, SafeguardAction, Side,
+    Timestamp,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -131,6 +132,28 @@ pub struct HistoryView {
     pub movements: Vec<RecordedView>,
     /// The `after` of the next page; null on the last.
     pub next_after: Option<u64>,
+    /// For a client: the parts of its positions encumbered (staked, lent, pledged) and
+    /// released under its instructions in the period, oldest first (not paged; empty for other
+    /// subjects).
+    pub encumbrances: Vec<EncumbranceView>,
+}
+
+/// Part of a client's position encumbered or released under one of its instructions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EncumbranceView {
+    pub seq: u64,
+    /// `encumbrance` or `release`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub key: String,
+    pub instruction: String,
+    pub effective_at: String,
+    pub asset: String,
+    /// In the smallest unit.
+    #[schema(pattern = "^[0-9]+$")]
+    pub amount: String,
+    /// In whole units, exactly.
+    pub decimal: String,
 }
 
 /// One stored history entry: its sequence number, when it was recorded, the command that took
@@ -157,7 +180,39 @@ impl HistoryView {
                 RecordedView::of(register, subject, audience, entry)
             })
             .collect();
-        HistoryView { subject: account_code(subject), movements, next_after: if count == limit { last } else { None } }
+        HistoryView {
+            subject: account_code(subject),
+            movements,
+            next_after: if count == limit { last } else { None },
+            encumbrances: Vec::new(),
+        }
+    }
+
+    /// The same view with the client's encumbrances and releases (`entries`: their journal
+    /// entries in the period).
+    pub fn with_encumbrances<'a>(mut self, register: &Register, entries: impl IntoIterator<Item = HistoryEntry<'a>>) -> HistoryView {
+        for (seq, _, command, _) in entries {
+            let Action::Safeguard(
+                action @ (SafeguardAction::Encumber { key, instruction, amount } | SafeguardAction::Release { key, instruction, amount }),
+            ) = &command.action
+            else {
+                continue;
+            };
+            let Some(record) = register.client_instruction(instruction) else { continue };
+            let asset = &record.instruction.asset;
+            let scale = register.asset(asset).map_or(0, |a| a.scale);
+            self.encumbrances.push(EncumbranceView {
+                seq,
+                kind: action.code(),
+                key: key.as_str().to_owned(),
+                instruction: instruction.as_str().to_owned(),
+                effective_at: clock::format(command.meta.effective_at),
+                asset: asset.as_str().to_owned(),
+                amount: amount.to_string(),
+                decimal: amount.to_decimal(scale),
+            });
+        }
+        self
     }
 }
 
