@@ -160,7 +160,7 @@ fn safeguarding_text(report: &PolicyReport, out: &mut dyn Write) -> Result<()> {
     for i in &report.client_instructions {
         writeln!(
             out,
-            "  {} [{}]: {} of client {} for {} ({} benefit), up to {}, {} to {}, {}; {} encumbered, {} rewards; recorded by {} on {}",
+            "  {} [{}]: {} of client {} for {} ({} benefit), up to {}, {} to {}, {}; {} encumbered, {} rewards; recorded by {} on {} (consent: {})",
             i.id,
             i.state.code(),
             i.asset,
@@ -174,7 +174,8 @@ fn safeguarding_text(report: &PolicyReport, out: &mut dyn Write) -> Result<()> {
             i.encumbered,
             i.rewards,
             i.recorded_by,
-            i.evidence
+            i.evidence,
+            i.consent.code()
         )?;
     }
     let custody = &report.sub_custody;

@@ -171,3 +171,33 @@ fn a_fiat_placement_after_its_deadline_leaves_an_exception_whose_cause_is_cured(
     let check = stdout(&run(dir.path(), &["policy", "check"]));
     assert!(!check.contains("opened"), "{check}");
 }
+
+#[test]
+fn express_consent_to_own_account_use_is_a_separate_signed_agreement_not_the_general_terms() {
+    let dir = sample_with_safeguarding();
+    let import = |name: &str, lines: &[&str]| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        run(dir.path(), &["import", file.to_str().unwrap()])
+    };
+    assert!(import("policy.jsonl", &[r#"{"type":"safeguarding_policy","own_account_use":"express_consent"}"#]).status.success());
+    let line = |id: &str, consent: &str| {
+        format!(
+            r#"{{"type":"client_instruction","id":"{id}","client":"client-2","asset":"eip155:1/slip44:60","purpose":"lending","beneficiary":"firm","max_amount":"1","valid_until":"2030-01-01","evidence":"ToS v3 clause 12"{consent}}}"#
+        )
+    };
+    let terms = import("terms.jsonl", &[&line("ci-terms", r#","consent":"general_terms""#)]);
+    assert_eq!(terms.status.code(), Some(1), "{}", stdout(&terms));
+    assert!(
+        stdout(&terms).contains("own_account_use") && stdout(&terms).contains("not a clause of the general terms"),
+        "{}",
+        stdout(&terms)
+    );
+    let unsaid = import("unsaid.jsonl", &[&line("ci-unsaid", "")]);
+    assert_eq!(unsaid.status.code(), Some(1), "{}", stdout(&unsaid));
+    let signed = import("signed.jsonl", &[&line("ci-signed", r#","consent":"separate_agreement""#)]);
+    assert!(signed.status.success(), "{}", stdout(&signed));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&run(dir.path(), &["policy", "show", "--json"]))).unwrap();
+    let recorded = report["client_instructions"].as_array().unwrap().iter().find(|i| i["id"] == "ci-signed").unwrap().clone();
+    assert_eq!(recorded["consent"], "separate_agreement", "{recorded}");
+}

@@ -131,7 +131,7 @@ mod tests {
     use crate::entity::{AuthorisationBasis, ClassKind, ClientCategory, KeySchemeKind, Role, Segregation, Tier};
     use crate::movement::{MovementKind, OwnAccount, Side};
     use crate::oversight::{ExceptionKind, ExceptionState, Severity};
-    use crate::safeguard::{Beneficiary, FiatAccountClass, InstitutionKind, OwnAccountUse, Purpose};
+    use crate::safeguard::{Beneficiary, Consent, FiatAccountClass, InstitutionKind, OwnAccountUse, Purpose};
 
     fn round_trips<T: Code>() {
         assert!(!T::ALL.is_empty(), "{} has no values", T::WHAT);
@@ -174,6 +174,7 @@ mod tests {
         round_trips::<OwnAccountUse>();
         round_trips::<Purpose>();
         round_trips::<Beneficiary>();
+        round_trips::<Consent>();
         round_trips::<InstitutionKind>();
         round_trips::<FiatAccountClass>();
         round_trips::<PendingStateKind>();

@@ -38,8 +38,8 @@ pub use oversight::{
 };
 pub use register::{AssetSummary, InvariantViolation, KeySetAccess, Net, Register, RunRecord, SharedSigner, SigningKeyRecord};
 pub use safeguard::{
-    Beneficiary, ClientInstruction, Currency, FiatAccount, FiatAccountClass, FiatPlacement, FiatReceipt, FiatWithdrawal, Institution,
-    InstitutionKind, OwnAccountUse, Purpose, RiskAssessment, SafeguardAction, SafeguardingPolicy,
+    Beneficiary, ClientInstruction, Consent, Currency, FiatAccount, FiatAccountClass, FiatPlacement, FiatReceipt, FiatWithdrawal,
+    Institution, InstitutionKind, OwnAccountUse, Purpose, RiskAssessment, SafeguardAction, SafeguardingPolicy,
 };
 pub use status::{Outcome, Status};
 pub use time::Timestamp;

@@ -152,6 +152,22 @@ crate::codes! {
 }
 
 crate::codes! {
+    /// What kind of consent a client instruction's evidence is. Express consent to the firm's
+    /// own use of client assets is a separate agreement the client signed, never a clause of
+    /// the general terms.
+    #[derive(Default)]
+    pub enum Consent("consent") {
+        /// Not said (instructions recorded before the kind was asked).
+        #[default]
+        Unstated = 0 => "unstated",
+        /// A separate agreement the client signed for this use.
+        SeparateAgreement = 1 => "separate_agreement",
+        /// A clause of the general terms and conditions.
+        GeneralTerms = 2 => "general_terms",
+    }
+}
+
+crate::codes! {
     /// For whose account the encumbered assets are used.
     pub enum Beneficiary("beneficiary") {
         /// The client's own benefit: rewards accrue to the client.
@@ -162,7 +178,7 @@ crate::codes! {
 }
 
 /// A client's instruction to encumber their assets (staking, lending…), as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientInstruction {
     pub id: InstructionId,
     pub client: ClientId,
@@ -178,6 +194,31 @@ pub struct ClientInstruction {
     pub revocable: bool,
     /// Where the instruction is on file: a signed document's reference or SHA-256.
     pub evidence: String,
+    /// What kind of consent the evidence is (issue 15); `unstated` for instructions recorded
+    /// before it was asked.
+    pub consent: Consent,
+}
+
+impl std::fmt::Debug for ClientInstruction {
+    /// The fields in order; `consent` only when stated, so that the text of an instruction
+    /// recorded before the kind was asked is what it always was (the golden journals pin it).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("ClientInstruction");
+        out.field("id", &self.id)
+            .field("client", &self.client)
+            .field("asset", &self.asset)
+            .field("purpose", &self.purpose)
+            .field("beneficiary", &self.beneficiary)
+            .field("max_amount", &self.max_amount)
+            .field("valid_from", &self.valid_from)
+            .field("valid_until", &self.valid_until)
+            .field("revocable", &self.revocable)
+            .field("evidence", &self.evidence);
+        if self.consent != Consent::Unstated {
+            out.field("consent", &self.consent);
+        }
+        out.finish()
+    }
 }
 
 /// A documented risk assessment that allows a lower cold floor for one asset until it expires.

@@ -8,7 +8,7 @@
 use ringfence_core::codec::{decode_command, encode_command};
 use ringfence_core::{
     Account, Action, Actor, Address, Amount, ApprovalPolicy, Asset, AssetId, AuthorisationBasis, Beneficiary, ClassKind, Client,
-    ClientCategory, ClientId, ClientInstruction, Command, Currency, Custodian, Date, ExceptionKind, FiatAccount, FiatAccountClass,
+    ClientCategory, ClientId, ClientInstruction, Command, Consent, Currency, Custodian, Date, ExceptionKind, FiatAccount, FiatAccountClass,
     FiatAccountId, FiatPlacement, FiatReceipt, FiatWithdrawal, IdempotencyKey, Institution, InstitutionId, InstitutionKind, InstructionId,
     KeyScheme, KeySet, KeySetId, Meta, MovementKind, OwnAccountUse, Purpose, Register, RiskAssessment, SafeguardAction, SafeguardingPolicy,
     Segregation, Severity, Status, SubCustodian, SubCustodianId, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
@@ -180,6 +180,7 @@ fn instruction(id: &str, beneficiary: Beneficiary, max: u128, until: Timestamp, 
         valid_until: until,
         revocable,
         evidence: "signed instruction sha256:ab12".into(),
+        consent: Consent::Unstated,
     }
 }
 fn record(instruction: ClientInstruction) -> Action {
@@ -237,6 +238,28 @@ fn place(k: &str, receipt: &str, account: &str, amount: u128) -> Action {
 }
 fn utc(date: &str, hour: i64) -> Timestamp {
     Timestamp::from_micros(date.parse::<Date>().unwrap().start().micros() + hour * HOUR)
+}
+
+#[test]
+fn own_account_use_needs_a_separate_signed_agreement_not_general_terms() {
+    let mut desk = Desk::new();
+    desk.ok("compliance", policy(|p| p.own_account_use = OwnAccountUse::ExpressConsent));
+    // Recorded after the rule came in (ringfence_core::register::ISSUE_15_RULES_FROM).
+    let now = Timestamp::from_micros(ringfence_core::register::ISSUE_15_RULES_FROM.micros() + HOUR);
+    let until = Timestamp::from_micros(now.micros() + 24 * 30 * HOUR);
+    let firm =
+        |id: &str, consent| record(ClientInstruction { consent, valid_from: now, ..instruction(id, Beneficiary::Firm, 500, until, true) });
+    desk.refused(Status::OwnAccountUse, firm("stake-terms", Consent::GeneralTerms), now);
+    desk.refused(Status::OwnAccountUse, firm("stake-unsaid", Consent::Unstated), now);
+    assert_eq!(desk.at("ops", firm("stake-signed", Consent::SeparateAgreement), now), Status::Accepted);
+    // For the client's own benefit, the general terms may do.
+    let own = ClientInstruction {
+        consent: Consent::GeneralTerms,
+        valid_from: now,
+        ..instruction("stake-own", Beneficiary::Client, 500, until, true)
+    };
+    assert_eq!(desk.at("ops", record(own), now), Status::Accepted);
+    desk.assert_replays();
 }
 
 #[test]

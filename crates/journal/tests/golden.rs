@@ -51,8 +51,8 @@ use std::sync::OnceLock;
 use ringfence_core::codec::encode_command;
 use ringfence_core::{
     Account, Action, Actor, Address, Amount, ApiToken, ApprovalPolicy, AssessmentId, Asset, AssetId, AuthorisationBasis, Beneficiary,
-    Break, ChainBlock, ChainObservation, ChainTransfer, ClassKind, Client, ClientCategory, ClientId, ClientInstruction, Command, Currency,
-    Custodian, Date, ExceptionKind, ExceptionPolicy, FiatAccount, FiatAccountClass, FiatAccountId, FiatPlacement, FiatReceipt,
+    Break, ChainBlock, ChainObservation, ChainTransfer, ClassKind, Client, ClientCategory, ClientId, ClientInstruction, Command, Consent,
+    Currency, Custodian, Date, ExceptionKind, ExceptionPolicy, FiatAccount, FiatAccountClass, FiatAccountId, FiatPlacement, FiatReceipt,
     FiatWithdrawal, IdempotencyKey, Institution, InstitutionId, InstitutionKind, InstructionId, KeyScheme, KeySet, KeySetId, Meta,
     Movement, MovementKind, OwnAccount, OwnAccountUse, PendingState, Posting, Purpose, ReconRun, Register, Resolution, RiskAssessment,
     Role, RunSource, SafeguardAction, SafeguardingPolicy, Segregation, Severity, Side, SigningKey, Status, SubCustodian, SubCustodianId,
@@ -65,8 +65,8 @@ use sha2::{Digest as _, Sha256};
 const HEAD_V1: &str = "e8c3562ff5a35dc97305eeb6da4f8a922d14c3dee0a40413b260f9d232906749";
 
 /// The hash of the last entry of `journal-v2.hex` (v1's 129 entries, then the journal signing
-/// keys of issue 14, and the exception kinds of issue 15).
-const HEAD_V2: &str = "80fc5e13cc03ad8b352d2ff8e06aebfbffd3a6a0fdc340dbe44df08353aab9ea";
+/// keys of issue 14, and the exception kinds and consent kinds of issue 15).
+const HEAD_V2: &str = "e7874cc2ec7520adc85406144f95971e2cb80cfaff6c5ab5e1f6a1191e38a53c";
 
 /// The golden journals, oldest first. Each must verify, decode and replay on every build.
 const FIXTURES: &[&str] = &["journal-v1", "journal-v2"];
@@ -286,6 +286,7 @@ fn instruction(
         valid_until,
         revocable,
         evidence: format!("signed instruction {id}, sha256:5e1f0c2a"),
+        consent: Consent::Unstated,
     }))
 }
 fn encumber(k: &str, instruction: &str, units: u128) -> Action {
@@ -821,6 +822,19 @@ fn generate_v2() -> Script {
             ],
         }),
     );
+    // Client instructions that state their consent's kind (encoded with tag 12).
+    for (id, beneficiary, consent) in
+        [("consent-signed", Beneficiary::Firm, Consent::SeparateAgreement), ("consent-terms", Beneficiary::Client, Consent::GeneralTerms)]
+    {
+        let Action::Safeguard(SafeguardAction::RecordInstruction(mut recorded)) =
+            instruction(id, "bob", eth(), Purpose::Lending, beneficiary, ETH_UNIT, at(60 * DAY), true)
+        else {
+            unreachable!("instruction() records an instruction")
+        };
+        recorded.consent = consent;
+        recorded.valid_from = at(s.hour);
+        s.approved_by_two("ops", ["approver-1", "approver-2"], safeguard(SafeguardAction::RecordInstruction(recorded)));
+    }
     s
 }
 
@@ -885,6 +899,7 @@ coverage! {
     forbidden, express_consent, cold_floors_none, cold_floors_listed, closing_days_none, closing_days_listed,
     // ClientInstruction: Purpose, Beneficiary, revocable
     staking, lending, collateral, trading, beneficiary_client, beneficiary_firm, revocable, irrevocable,
+    consent_unstated, consent_separate_agreement, consent_general_terms,
     // InstitutionKind, FiatAccountClass
     credit_institution, central_bank, client_funds, firm_account,
 }
@@ -1142,6 +1157,11 @@ fn cover_safeguard(seen: &mut Coverage, action: &SafeguardAction) {
             match instruction.beneficiary {
                 Beneficiary::Client => seen.beneficiary_client = true,
                 Beneficiary::Firm => seen.beneficiary_firm = true,
+            }
+            match instruction.consent {
+                Consent::Unstated => seen.consent_unstated = true,
+                Consent::SeparateAgreement => seen.consent_separate_agreement = true,
+                Consent::GeneralTerms => seen.consent_general_terms = true,
             }
             if instruction.revocable {
                 seen.revocable = true;

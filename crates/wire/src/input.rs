@@ -919,6 +919,7 @@ mod tests {
             valid_until: clock::parse_end("2027-01-01").unwrap(),
             revocable: true,
             evidence: "sha256:ab12".into(),
+            consent: ringfence_core::Consent::Unstated,
         };
         assert_eq!(action, SafeguardAction::RecordInstruction(expected.clone()));
         let line = format!(
@@ -931,7 +932,12 @@ mod tests {
             revocable: false,
             ..expected
         };
-        assert_eq!(safeguard_action(&line).1, SafeguardAction::RecordInstruction(firm));
+        assert_eq!(safeguard_action(&line).1, SafeguardAction::RecordInstruction(firm.clone()));
+        // The consent's kind, when the line states it.
+        let signed = line.replace("\"evidence\"", "\"consent\":\"separate_agreement\",\"evidence\"");
+        let expected = ringfence_core::ClientInstruction { consent: ringfence_core::Consent::SeparateAgreement, ..firm };
+        assert_eq!(safeguard_action(&signed).1, SafeguardAction::RecordInstruction(expected));
+        assert!(error(&line.replace("\"evidence\"", "\"consent\":\"a handshake\",\"evidence\"")).contains("unknown variant"));
         assert!(error(&line.replace("lending", "speculation")).contains("unknown variant `speculation`"));
         assert!(error(&line.replace("\"valid_until\":\"2027-01-01\"", "\"valid_until\":\"2027-01-01T00:00\"")).contains("RFC 3339"));
     }

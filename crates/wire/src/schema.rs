@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 
 use ringfence_core::{
-    AuthorisationBasis, Beneficiary, ClassKind, ClientCategory, Code, ExceptionKind, ExceptionState, FiatAccountClass, InstitutionKind,
-    KeySchemeKind, MovementKind, OwnAccount, OwnAccountUse, PendingStateKind, Purpose, Segregation, Severity, Side, Tier,
+    AuthorisationBasis, Beneficiary, ClassKind, ClientCategory, Code, Consent, ExceptionKind, ExceptionState, FiatAccountClass,
+    InstitutionKind, KeySchemeKind, MovementKind, OwnAccount, OwnAccountUse, PendingStateKind, Purpose, Segregation, Severity, Side, Tier,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -57,6 +57,7 @@ code_schemas! {
     ExceptionKindCode => ExceptionKind,
     ExceptionStateCode => ExceptionState,
     ClientCategoryCode => ClientCategory,
+    ConsentCode => Consent,
     FiatAccountClassCode => FiatAccountClass,
     InstitutionKindCode => InstitutionKind,
     KeySchemeKindCode => KeySchemeKind,

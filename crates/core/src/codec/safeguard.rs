@@ -5,8 +5,8 @@ use crate::amount::Amount;
 use crate::calendar::Date;
 use crate::ids::{AssessmentId, AssetId, ClientId, FiatAccountId, IdempotencyKey, InstitutionId, InstructionId};
 use crate::safeguard::{
-    ClientInstruction, Currency, FiatAccount, FiatPlacement, FiatReceipt, FiatWithdrawal, Institution, RiskAssessment, SafeguardAction,
-    SafeguardingPolicy,
+    ClientInstruction, Consent, Currency, FiatAccount, FiatPlacement, FiatReceipt, FiatWithdrawal, Institution, RiskAssessment,
+    SafeguardAction, SafeguardingPolicy,
 };
 use crate::time::Timestamp;
 
@@ -32,7 +32,10 @@ impl Encoder {
                 self.u64(u64::from(policy.concentration_limit_bp));
             }
             SafeguardAction::RecordInstruction(instruction) => {
-                self.u8(1);
+                // Tag 1 is the encoding from before the consent kind; an instruction that
+                // states one is tag 12, the same fields and then the kind. So an unstated one
+                // keeps its bytes.
+                self.u8(if instruction.consent == Consent::Unstated { 1 } else { 12 });
                 self.str(instruction.id.as_str());
                 self.str(instruction.client.as_str());
                 self.str(instruction.asset.as_str());
@@ -43,6 +46,9 @@ impl Encoder {
                 self.i64(instruction.valid_until.micros());
                 self.u8(u8::from(instruction.revocable));
                 self.str(&instruction.evidence);
+                if instruction.consent != Consent::Unstated {
+                    self.code(instruction.consent);
+                }
             }
             SafeguardAction::RevokeInstruction { id } => {
                 self.u8(2);
@@ -105,7 +111,7 @@ impl Encoder {
 
 impl Decoder<'_> {
     pub(super) fn safeguard(&mut self) -> Result<SafeguardAction, DecodeError> {
-        Ok(match self.tag("safeguarding action", 11)? {
+        Ok(match self.tag("safeguarding action", 12)? {
             0 => {
                 let own_account_use = self.code()?;
                 let cold_floor_bp = self.bp()?;
@@ -124,18 +130,25 @@ impl Decoder<'_> {
                     concentration_limit_bp,
                 })
             }
-            1 => SafeguardAction::RecordInstruction(ClientInstruction {
-                id: self.id(InstructionId::parse)?,
-                client: self.id(ClientId::parse)?,
-                asset: self.id(AssetId::parse)?,
-                purpose: self.code()?,
-                beneficiary: self.code()?,
-                max_amount: Amount::new(self.u128()?),
-                valid_from: Timestamp::from_micros(self.i64()?),
-                valid_until: Timestamp::from_micros(self.i64()?),
-                revocable: self.tag("revocable flag", 1)? == 1,
-                evidence: self.str()?.to_owned(),
-            }),
+            tag @ (1 | 12) => {
+                let mut instruction = ClientInstruction {
+                    id: self.id(InstructionId::parse)?,
+                    client: self.id(ClientId::parse)?,
+                    asset: self.id(AssetId::parse)?,
+                    purpose: self.code()?,
+                    beneficiary: self.code()?,
+                    max_amount: Amount::new(self.u128()?),
+                    valid_from: Timestamp::from_micros(self.i64()?),
+                    valid_until: Timestamp::from_micros(self.i64()?),
+                    revocable: self.tag("revocable flag", 1)? == 1,
+                    evidence: self.str()?.to_owned(),
+                    consent: Consent::Unstated,
+                };
+                if tag == 12 {
+                    instruction.consent = self.code()?;
+                }
+                SafeguardAction::RecordInstruction(instruction)
+            }
             2 => SafeguardAction::RevokeInstruction { id: self.id(InstructionId::parse)? },
             tag @ (3 | 4) => {
                 let (key, instruction, amount) =
@@ -184,7 +197,8 @@ impl Decoder<'_> {
                 account: self.id(FiatAccountId::parse)?,
                 amount: Amount::new(self.u128()?),
             }),
-            _ => SafeguardAction::Check,
+            11 => SafeguardAction::Check,
+            tag => return Err(DecodeError::BadTag { what: "safeguarding action", tag, offset: self.offset }),
         })
     }
 

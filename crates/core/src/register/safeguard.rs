@@ -1070,6 +1070,24 @@ impl Register {
                 ),
             );
         }
+        // Express consent is a separate agreement the client signed: a clause of the general
+        // terms (or a kind not stated) is not, for instructions recorded from issue 15 on.
+        if instruction.beneficiary == Beneficiary::Firm
+            && self.now >= ISSUE_15_RULES_FROM
+            && instruction.consent != crate::safeguard::Consent::SeparateAgreement
+        {
+            return reject(
+                Status::OwnAccountUse,
+                format!(
+                    "using client assets for the firm's own account ({} for the firm) needs the client's express consent: a separate agreement it signed (consent: separate_agreement), not {}",
+                    instruction.purpose.code(),
+                    match instruction.consent {
+                        crate::safeguard::Consent::GeneralTerms => "a clause of the general terms",
+                        _ => "a consent whose kind is not stated",
+                    }
+                ),
+            );
+        }
         Ok(())
     }
 }

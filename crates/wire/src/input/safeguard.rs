@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use ringfence_core::safeguard::BP_MAX;
 use ringfence_core::{
-    AssessmentId, AssetId, Beneficiary, ClientId, ClientInstruction, Currency, Date, FiatAccount, FiatAccountClass, FiatAccountId,
+    AssessmentId, AssetId, Beneficiary, ClientId, ClientInstruction, Consent, Currency, Date, FiatAccount, FiatAccountClass, FiatAccountId,
     Institution, InstitutionId, InstitutionKind, InstructionId, OwnAccountUse, Purpose, RiskAssessment, SafeguardingPolicy, Timestamp,
 };
 use serde::Deserialize;
@@ -166,6 +166,9 @@ pub(super) struct InstructionText {
     revocable: Option<bool>,
     #[serde(deserialize_with = "super::bounded_text")]
     evidence: String,
+    /// `separate_agreement` or `general_terms` (`unstated` when left out).
+    #[serde(default, deserialize_with = "super::optional_code")]
+    consent: Option<Consent>,
 }
 
 impl InstructionText {
@@ -175,7 +178,8 @@ impl InstructionText {
 
     /// The instruction, valid from `effective_at` unless it says otherwise.
     pub(super) fn into_instruction(self, effective_at: Timestamp) -> ClientInstruction {
-        let InstructionText { id, client, asset, purpose, beneficiary, max_amount, valid_from, valid_until, revocable, evidence } = self;
+        let InstructionText { id, client, asset, purpose, beneficiary, max_amount, valid_from, valid_until, revocable, evidence, consent } =
+            self;
         let beneficiary = beneficiary.unwrap_or(Beneficiary::Client);
         ClientInstruction {
             id,
@@ -188,6 +192,7 @@ impl InstructionText {
             valid_until,
             revocable: revocable.unwrap_or(true),
             evidence,
+            consent: consent.unwrap_or_default(),
         }
     }
 }

@@ -236,6 +236,11 @@ pub struct InstructionView {
     pub valid_until: String,
     pub revocable: bool,
     pub evidence: String,
+    /// What kind of consent the evidence is: `separate_agreement`, `general_terms`, or
+    /// `unstated` (recorded before the kind was asked).
+    #[serde(serialize_with = "code")]
+    #[schema(value_type = crate::schema::ConsentCode)]
+    pub consent: ringfence_core::Consent,
     pub recorded_by: String,
     pub approved_by: Vec<String>,
     pub seq: u64,
@@ -489,6 +494,7 @@ impl InstructionView {
             valid_until: clock::format(i.valid_until),
             revocable: i.revocable,
             evidence: i.evidence.clone(),
+            consent: i.consent,
             recorded_by: record.recorded_by.as_str().to_owned(),
             approved_by: approvers(register, record.seq),
             seq: record.seq,
