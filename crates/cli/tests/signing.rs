@@ -82,22 +82,20 @@ fn attacks_are_caught(fresh: impl Fn(&str) -> Backend, dir: &Path) {
     let serve = forged.run_signed(Some(&key), &["serve", "--listen", "127.0.0.1:0", "--recon-daily", "off"]);
     assert!(!serve.status.success() && text(&serve).contains("entry 33 is not covered"), "{}", text(&serve));
 
+    // Each on a fresh signed store: the edit, the entry it is caught at, what is said.
+    let caught = |name: &str, edit: &dyn Fn(&Backend), seq: u64, said: &str| {
+        let backend = fresh(name);
+        signed_store(&backend, dir);
+        edit(&backend);
+        let (intact, at, message) = verify(&backend);
+        assert_eq!((intact, at), (false, Some(seq)), "{name}: {message}");
+        assert!(message.contains(said), "{name}: {message}");
+    };
     // A re-chained middle: entry 30's recorded time moved by a microsecond, every later link,
     // hash and the head recomputed. The chain verifies; the signature of entry 30's commit not.
-    let rechained = fresh("rechained");
-    signed_store(&rechained, dir);
-    rechained.rechain_from(30);
-    let (intact, at, message) = verify(&rechained);
-    assert_eq!((intact, at), (false, Some(30)), "{message}");
-    assert!(message.contains("the commit of entries 30 to 30 fails its signature check"), "{message}");
-
+    caught("rechained", &|b| b.rechain_from(30), 30, "the commit of entries 30 to 30 fails its signature check");
     // A signature removed from its row: the entries of that commit are unsigned.
-    let stripped = fresh("stripped");
-    signed_store(&stripped, dir);
-    stripped.strip_signature(31);
-    let (intact, at, message) = verify(&stripped);
-    assert_eq!((intact, at), (false, Some(31)), "{message}");
-    assert!(message.contains("or its signature was removed"), "{message}");
+    caught("stripped", &|b| b.strip_signature(31), 31, "or its signature was removed");
 
     // A deleted tail with its signatures and the head reset: a signed prefix verifies; the
     // anchor taken at entry 32 catches it.

@@ -1694,6 +1694,12 @@ impl Register {
         &self.signing_keys
     }
 
+    /// Whether `public_key` is a journal signing key that may sign a commit of entries
+    /// `first..=last` ([`SigningKeyRecord::may_sign`]).
+    pub fn may_sign(&self, public_key: &[u8; 32], first: u64, last: u64) -> bool {
+        self.signing_keys.iter().any(|record| record.key.public_key == *public_key && record.may_sign(first, last))
+    }
+
     /// Every API token, in registration order, with its revocation if any.
     pub fn tokens(&self) -> impl Iterator<Item = (&ApiToken, Option<u64>)> {
         self.tokens.iter().zip(&self.token_revocations).map(|(token, revoked)| (&token.value, *revoked))

@@ -221,8 +221,8 @@ pub(crate) enum Scan {
 
 /// What the store reads from its database: the same queries on every backend.
 pub(crate) trait Reader: Send + std::fmt::Debug {
-    /// In one snapshot: the recorded head, the signatures of the commits ending after where
-    /// `scan` starts, and the entries it asks for, in order.
+    /// In one snapshot: the recorded head and the entries `scan` asks for, in order, each with
+    /// the commit signature stored in its row.
     fn read(&mut self, scan: Scan, walk: &mut dyn Walk) -> Result<Head, StoreError>;
     /// The stored entries with these sequence numbers, in the order given; a missing one is
     /// not visited.
@@ -367,14 +367,9 @@ impl Store {
     /// Signs this handle's commits with `signer` from now on. Refused when the journal has
     /// signing keys and this is not one that may sign now (registered and not retired).
     pub fn set_signer(&mut self, signer: Arc<Signer>) -> Result<(), StoreError> {
-        let keys = self.register.signing_keys();
         let next = self.head.seq + 1;
-        if !keys.is_empty() && !keys.iter().any(|r| r.key.public_key == signer.public_key() && r.may_sign(next, next)) {
-            return Err(StoreError::Signing(format!(
-                "the signing key {} is not an active journal signing key of this store (active: {}); register it with `ringfence key register` and have it approved, or use the key file of an active key",
-                signer.fingerprint(),
-                active_keys(&self.register)
-            )));
+        if let Some(problem) = self.signing_problem(Some(&signer), next, next) {
+            return Err(StoreError::Signing(problem));
         }
         self.signer = Some(signer);
         Ok(())
@@ -385,20 +380,20 @@ impl Store {
         self.signer.clone()
     }
 
-    /// Why a batch that appends entries `first..=last` cannot be signed as the journal needs,
-    /// with the register as it is after deciding it (`None`: it can).
-    fn unsigned_problem(&self, first: u64, last: u64) -> Option<String> {
-        let keys = self.register.signing_keys();
-        if keys.is_empty() || last < first {
+    /// Why a batch that appends entries `first..=last` cannot be signed by `signer` as the
+    /// journal needs, with the register as it is (after deciding the batch, it may register
+    /// the first key). `None`: it can.
+    fn signing_problem(&self, signer: Option<&Signer>, first: u64, last: u64) -> Option<String> {
+        if self.register.signing_keys().is_empty() || last < first {
             return None;
         }
-        match &self.signer {
+        match signer {
             None => Some(format!(
                 "from the first journal signing key on, every commit must be signed (keys: {}); pass --signing-key FILE (or set RINGFENCE_SIGNING_KEY) with an active key's file",
                 active_keys(&self.register)
             )),
-            Some(signer) if !keys.iter().any(|r| r.key.public_key == signer.public_key() && r.may_sign(first, last)) => Some(format!(
-                "the signing key {} may not sign entries {first} to {last} (active: {})",
+            Some(signer) if !self.register.may_sign(&signer.public_key(), first, last) => Some(format!(
+                "the signing key {} is not an active journal signing key of this store for entries {first} to {last} (active: {}); register it with `ringfence key register` and have it approved, or use the key file of an active key",
                 signer.fingerprint(),
                 active_keys(&self.register)
             )),
@@ -427,7 +422,7 @@ impl Store {
         // Refused before anything is decided when this handle cannot sign what the journal
         // needs signed (checked again after deciding: the batch may register a key).
         let next = self.head.seq + 1;
-        if let Some(problem) = self.unsigned_problem(next, next) {
+        if let Some(problem) = self.signing_problem(self.signer.as_deref(), next, next) {
             return Err(StoreError::Signing(problem));
         }
         // Until the commit succeeds, the in-memory register may be ahead of the database.
@@ -453,7 +448,7 @@ impl Store {
         match self.decide(writer, commands, recorded_at) {
             Ok((outcomes, accepted)) => {
                 let first = self.head.seq + 1;
-                if let Some(problem) = self.unsigned_problem(first, self.register.seq()) {
+                if let Some(problem) = self.signing_problem(self.signer.as_deref(), first, self.register.seq()) {
                     let _ = writer.rollback();
                     return Err(StoreError::Signing(problem));
                 }
