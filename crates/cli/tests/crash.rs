@@ -50,6 +50,8 @@ impl Sequence {
 struct Target {
     args: Vec<String>,
     location: Location,
+    /// The database URL on PostgreSQL, whose sessions are waited for after a kill.
+    postgres_url: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -57,19 +59,33 @@ impl Target {
     fn sqlite() -> Target {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        Target { args: vec!["--data-dir".into(), data.display().to_string()], location: Location::data_dir(&data), _dir: dir }
+        Target {
+            args: vec!["--data-dir".into(), data.display().to_string()],
+            location: Location::data_dir(&data),
+            postgres_url: None,
+            _dir: dir,
+        }
     }
 
     fn postgres() -> Target {
         let url = ringfence_testdb::server().fresh_database();
         let location = Location::parse_url(&url).unwrap();
-        Target { args: vec!["--database-url".into(), url], location, _dir: tempfile::tempdir().unwrap() }
+        Target { args: vec!["--database-url".into(), url.clone()], location, postgres_url: Some(url), _dir: tempfile::tempdir().unwrap() }
     }
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
         command.args(&self.args).args(args).env_remove("RINGFENCE_DATA_DIR").env_remove("RINGFENCE_DATABASE_URL");
         command
+    }
+
+    /// Makes what the killed child left final: on PostgreSQL its server process may still be
+    /// committing a batch whose `COMMIT` was sent just before the kill (SQLite has no such
+    /// process; its commit happens in the killed process or not at all).
+    fn settle(&self) {
+        if let Some(url) = &self.postgres_url {
+            ringfence_testdb::server().wait_for_other_sessions_to_end(url);
+        }
     }
 
     fn file(&self, name: &str, lines: &[String]) -> PathBuf {
@@ -148,6 +164,7 @@ fn import_and_kill(target: &Target, file: &Path, rng: &mut Sequence) -> (Vec<(us
     }
     let killed = !finished && child.kill().is_ok();
     child.wait().unwrap();
+    target.settle();
     reader.join().unwrap();
     printed.extend(lines_rx.try_iter());
     let acknowledged = printed

@@ -142,6 +142,35 @@ impl Server {
         self.database_url(&name)
     }
 
+    /// Waits until no session but this one is connected to the database at `database_url`.
+    ///
+    /// A client killed with SIGKILL leaves its server process running until that process
+    /// notices the closed socket: a `COMMIT` already sent still commits after the kill. A test
+    /// that checks the store after killing a client waits here first, so that what it reads
+    /// is final.
+    ///
+    /// # Panics
+    /// When the database cannot be reached, or other sessions remain after 30 seconds.
+    pub fn wait_for_other_sessions_to_end(&self, database_url: &str) {
+        let mut client = Client::connect(database_url, NoTls)
+            .unwrap_or_else(|error| panic!("could not connect to {database_url}: {}{}", error_chain(&error), self.log_hint()));
+        let started = std::time::Instant::now();
+        loop {
+            let others: i64 = client
+                .query_one("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", &[])
+                .unwrap_or_else(|error| panic!("could not list the sessions of {database_url}: {}", error_chain(&error)))
+                .get(0);
+            if others == 0 {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{others} other sessions are still connected to {database_url} after 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// The URL of the server's maintenance database (`postgres`), e.g. to create databases or schemas.
     pub fn admin_url(&self) -> String {
         self.database_url(MAINTENANCE_DATABASE)
