@@ -91,7 +91,7 @@ pub enum ChainCommand {
 pub enum ReconCommand {
     /// Reconcile the register with the chains and sub-custodian statements at a cut-off, and
     /// record the run: every break opens an exception. Exit 0 when clean, 1 when not.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// The latest runs recorded (oldest of them first, as the API lists them).
     Runs {
         /// How many of the latest runs to list.
@@ -124,6 +124,10 @@ pub struct RunArgs {
     /// A sub-custodian statement (.csv or .jsonl, docs/statement-format.md); repeat for several.
     #[arg(long = "statement")]
     pub statements: Vec<PathBuf>,
+    /// Take the statements from this inbox directory as the daily run of `serve` does: those
+    /// of the newest cut-off that no recorded run has used (the run is at their cut-off).
+    #[arg(long, conflicts_with_all = ["statements", "at"])]
+    pub statements_inbox: Option<PathBuf>,
     #[command(flatten)]
     pub nodes: NodeArgs,
     /// Write the full report (every comparison) as JSON to this file.
@@ -376,7 +380,21 @@ pub fn recon(cli: &Cli, command: &ReconCommand, out: &mut dyn Write) -> Result<E
         ReconCommand::Run(args) => {
             let at = args.at.as_deref().map(clock::parse_end).transpose().map_err(|e| anyhow::anyhow!("--at: {e}"))?;
             let settings = args.nodes.settings(evidence_dir(cli, args.evidence_dir.as_ref()));
-            let request = ringfence_watch::RunRequest { at, statements: args.statements.clone(), actor: actor(&args.actor)? };
+            let mut request = ringfence_watch::RunRequest { at, statements: args.statements.clone(), actor: actor(&args.actor)? };
+            if let Some(dir) = &args.statements_inbox {
+                let inbox = ringfence_watch::system::read_inbox(store.register(), dir, clock::now())
+                    .with_context(|| format!("cannot read the statements inbox {}", dir.display()))?;
+                for (path, why) in &inbox.skipped {
+                    writeln!(out, "inbox: skipped {}: {why}", path.display())?;
+                }
+                for path in &inbox.statements {
+                    writeln!(out, "inbox: using {}", path.display())?;
+                }
+                if inbox.statements.is_empty() {
+                    writeln!(out, "inbox: no statement that a run has not used yet; the run is at now, without statements")?;
+                }
+                (request.at, request.statements) = (inbox.cut_off, inbox.statements);
+            }
             let result = ringfence_watch::run(&mut store, &settings, &request)?;
             if let Some(path) = &args.report_json {
                 std::fs::write(path, &result.report_json).with_context(|| format!("failed to write {}", path.display()))?;

@@ -24,6 +24,11 @@ pub struct ServeArgs {
     /// Keep statements and run reports here (default: <data-dir>/evidence).
     #[arg(long)]
     pub evidence_dir: Option<std::path::PathBuf>,
+    /// A directory where sub-custodians' statements are dropped (.csv, .jsonl): the daily run
+    /// takes those of the newest cut-off that no run has used yet and runs at their cut-off,
+    /// so wallets at sub-custodians are observed too. Malformed files are skipped and logged.
+    #[arg(long, env = "RINGFENCE_STATEMENTS_INBOX")]
+    pub statements_inbox: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub nodes: crate::oversight::NodeArgs,
     /// Seconds a client has to send a request's headers; also how long an idle keep-alive
@@ -94,6 +99,7 @@ fn schedule(
     signer: Option<std::sync::Arc<ringfence_store::Signer>>,
     settings: ringfence_watch::Settings,
     daily: Daily,
+    inbox: Option<std::path::PathBuf>,
     stop: std::sync::mpsc::Receiver<()>,
 ) -> Option<std::thread::JoinHandle<()>> {
     let at = daily.0?;
@@ -106,9 +112,24 @@ fn schedule(
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 _ => return,
             }
-            let recorded = ringfence_store::Store::open_with(&location, signer.clone())
-                .map_err(ringfence_watch::WatchError::from)
-                .and_then(|mut store| ringfence_watch::system::daily_reconciliation(&mut store, &settings));
+            let recorded = ringfence_store::Store::open_with(&location, signer.clone()).map_err(ringfence_watch::WatchError::from).and_then(
+                |mut store| {
+                    let statements = match &inbox {
+                        None => ringfence_watch::system::Inbox::default(),
+                        Some(dir) => match ringfence_watch::system::read_inbox(store.register(), dir, ringfence_wire::clock::now()) {
+                            Ok(statements) => statements,
+                            Err(error) => {
+                                log(serde_json::json!({"level": "error", "message": "cannot read the statements inbox; the run goes on without statements", "inbox": dir.display().to_string(), "error": error.to_string()}));
+                                ringfence_watch::system::Inbox::default()
+                            }
+                        },
+                    };
+                    for (path, why) in &statements.skipped {
+                        log(serde_json::json!({"level": "warn", "message": "statement skipped", "file": path.display().to_string(), "why": why}));
+                    }
+                    ringfence_watch::system::daily_reconciliation(&mut store, &settings, &statements)
+                },
+            );
             match recorded {
                 Ok(result) => log(serde_json::json!({
                     "level": if result.run.is_clean() { "info" } else { "warn" },
@@ -151,7 +172,13 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
     let settings = args.nodes.settings(crate::oversight::evidence_dir(cli, args.evidence_dir.as_ref()));
     let (stop_schedule, stopped) = std::sync::mpsc::channel();
     let signer = store.signer();
-    let scheduler = schedule(store.location().clone(), signer.clone(), settings.clone(), args.recon_daily, stopped);
+    if let Some(dir) = &args.statements_inbox
+        && !dir.is_dir()
+    {
+        bail!("--statements-inbox {}: not a directory; create it, or leave the option out", dir.display());
+    }
+    let scheduler =
+        schedule(store.location().clone(), signer.clone(), settings.clone(), args.recon_daily, args.statements_inbox.clone(), stopped);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(threads) = args.threads {
@@ -168,9 +195,10 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
         match args.recon_daily.0 {
             Some(at) => writeln!(
                 out,
-                "daily reconciliation run at {:02}:{:02} UTC; overdue exceptions are escalated as they fall due",
+                "daily reconciliation run at {:02}:{:02} UTC{}; overdue exceptions are escalated as they fall due",
                 at / 3600,
-                at % 3600 / 60
+                at % 3600 / 60,
+                args.statements_inbox.as_ref().map_or_else(String::new, |dir| format!(" with the statements in {}", dir.display()))
             )?,
             None => writeln!(out, "daily reconciliation run off; overdue exceptions are escalated as they fall due")?,
         }

@@ -247,3 +247,64 @@ fn a_statement_sets_the_cut_off_and_a_chain_without_a_node_is_unavailable() {
     );
     assert_eq!(stdout(&run(&["journal", "head"])), head);
 }
+
+/// Issue 15: the daily run in `serve` could not use sub-custodian statements, so their wallets
+/// were always `not_observed` there. A statements inbox gives it them: the run takes the
+/// statements of the newest cut-off that no run has used (here through `recon run
+/// --statements-inbox`, the same code as the daily run), skips malformed, older and used
+/// ones, and `serve` refuses an inbox that is not a directory.
+#[test]
+fn a_statements_inbox_gives_a_run_the_newest_unused_statements_and_skips_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(args)
+            .env_remove("RINGFENCE_DATA_DIR")
+            .env_remove("RINGFENCE_DATABASE_URL")
+            .env_remove("RINGFENCE_NODES")
+            .env_remove("RINGFENCE_STATEMENTS_INBOX")
+            .output()
+            .unwrap()
+    };
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    ok(&run(&["init"]));
+    ok(&run(&["import", &format!("{examples}/casp.jsonl")]));
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let statement = |cut_off: &str, reference: &str| {
+        format!(
+            "# sub_custodian=nordbank cut_off={cut_off} reference={reference}\nwallet,asset,balance\nomnibus-cold,eip155:1/slip44:60,2000000000000000000\n"
+        )
+    };
+    std::fs::write(inbox.join("nordbank-2026-11-22.csv"), statement("2026-11-22T23:59:59Z", "NB-22")).unwrap();
+    std::fs::write(inbox.join("nordbank-2026-11-23.csv"), statement("2026-11-23T23:59:59Z", "NB-23")).unwrap();
+    std::fs::write(inbox.join("garbled.csv"), "wallet,asset\n\"unterminated\n").unwrap();
+    std::fs::write(inbox.join("notes.txt"), "not a statement").unwrap();
+    let inbox_arg = inbox.to_str().unwrap();
+
+    let output = run(&["recon", "run", "--statements-inbox", inbox_arg]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "not clean: the chain has no node\n{text}");
+    assert!(text.contains("inbox: using ") && text.contains("nordbank-2026-11-23.csv"), "{text}");
+    assert!(text.contains("nordbank-2026-11-22.csv: an older cut-off (2026-11-22T23:59:59Z)"), "{text}");
+    assert!(text.contains("garbled.csv: "), "{text}");
+    assert!(!text.contains("notes.txt"), "{text}");
+    let runs: Value = serde_json::from_str(&stdout(&run(&["recon", "runs", "--json"]))).unwrap();
+    let last = runs.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["cut_off"], "2026-11-23T23:59:59Z", "{last}");
+    assert_eq!(last["sources"][0]["kind"], "statement", "{last}");
+    assert_eq!(last["sources"][0]["reference"], "NB-23", "{last}");
+
+    // Run again: the statement was used, so the run is at now, without statements.
+    let again = stdout(&run(&["recon", "run", "--statements-inbox", inbox_arg]));
+    assert!(again.contains("nordbank-2026-11-23.csv: a recorded run used this statement already"), "{again}");
+    assert!(again.contains("nordbank-2026-11-22.csv: a run used a statement of nordbank at a later or the same cut-off"), "{again}");
+    assert!(again.contains("inbox: no statement that a run has not used yet"), "{again}");
+
+    let missing = dir.path().join("no-such-inbox");
+    let serve = run(&["serve", "--listen", "127.0.0.1:0", "--statements-inbox", missing.to_str().unwrap()]);
+    assert_eq!(serve.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("not a directory; create it"), "{}", String::from_utf8_lossy(&serve.stderr));
+}

@@ -12,8 +12,12 @@
 //! The register decides each of them like any other command: an expiry or escalation that
 //! raced with a person's action is refused with a status, never applied twice.
 
+use std::path::{Path, PathBuf};
+
 use ringfence_core::{Action, Actor, Command, InstructionId, Meta, Outcome, Register, SafeguardAction, Status, Timestamp};
+use ringfence_recon::StatementFormat;
 use ringfence_store::{BATCH_MAX, Store, StoreError};
+use ringfence_wire::clock;
 
 use crate::{RunRequest, RunResult, Settings, WatchError};
 
@@ -115,8 +119,79 @@ pub fn check_safeguards(store: &mut Store, now: Timestamp) -> Result<Option<Outc
     Ok(store.submit(&[Duty::SafeguardingCheck.command(now)], now)?.pop())
 }
 
-/// The daily reconciliation run: every watched chain and wallet now, no statements, recorded
-/// by the system actor.
-pub fn daily_reconciliation(store: &mut Store, settings: &Settings) -> Result<RunResult, WatchError> {
-    crate::run(store, settings, &RunRequest { at: None, statements: Vec::new(), actor: Actor::system() })
+/// What the daily run takes from a statements inbox: the statements of the newest cut-off
+/// that no recorded run has used yet, and the files it passed over, with why.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    /// The run's cut-off: these statements' (`None`: no new statement, the run is at now).
+    pub cut_off: Option<Timestamp>,
+    pub statements: Vec<PathBuf>,
+    /// Files not used: malformed, from the future, of an older cut-off, used already, or older
+    /// than a statement of the same sub-custodian that a run used.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Reads the statements inbox `dir` (files ending `.csv`, `.jsonl` or `.ndjson`; others are
+/// not looked at): every statement that parses against the register, is not in the future at
+/// `now`, whose SHA-256 no recorded run holds yet and that is newer than any statement of its
+/// sub-custodian a run used is a candidate, and the run takes the candidates of the newest
+/// cut-off. A malformed file is skipped with its problem, so that one
+/// bad upload does not stop the daily run (its sub-custodian's wallets are then `not_observed`,
+/// which the run records as breaks).
+pub fn read_inbox(register: &Register, dir: &Path, now: Timestamp) -> Result<Inbox, std::io::Error> {
+    // The statements recorded runs used, and per sub-custodian the newest cut-off used.
+    let mut used = std::collections::HashSet::new();
+    let mut newest_used: std::collections::HashMap<&ringfence_core::SubCustodianId, Timestamp> = std::collections::HashMap::new();
+    for record in register.recon_runs() {
+        for source in &record.run.sources {
+            if let ringfence_core::RunSource::Statement { sha256, sub_custodian, .. } = source {
+                used.insert(*sha256);
+                let newest = newest_used.entry(sub_custodian).or_insert(record.run.cut_off);
+                *newest = (*newest).max(record.run.cut_off);
+            }
+        }
+    }
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file() && StatementFormat::of_path(path).is_some())
+        .collect();
+    paths.sort();
+    let mut inbox = Inbox::default();
+    let mut candidates = Vec::new();
+    for path in paths {
+        let Some(format) = StatementFormat::of_path(&path) else { continue };
+        let parsed = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| ringfence_recon::Statement::parse(format, &bytes, register).map_err(|e| e.to_string()));
+        match parsed {
+            Err(problem) => inbox.skipped.push((path, problem)),
+            Ok(statement) if used.contains(&statement.sha256) => {
+                inbox.skipped.push((path, "a recorded run used this statement already".to_owned()));
+            }
+            Ok(statement) if newest_used.get(&statement.sub_custodian).is_some_and(|newest| statement.cut_off <= *newest) => {
+                inbox.skipped.push((path, format!("a run used a statement of {} at a later or the same cut-off", statement.sub_custodian)));
+            }
+            Ok(statement) if statement.cut_off > now => {
+                inbox.skipped.push((path, format!("its cut-off {} is in the future", clock::format(statement.cut_off))));
+            }
+            Ok(statement) => candidates.push((statement.cut_off, path)),
+        }
+    }
+    inbox.cut_off = candidates.iter().map(|(cut_off, _)| *cut_off).max();
+    for (cut_off, path) in candidates {
+        if Some(cut_off) == inbox.cut_off {
+            inbox.statements.push(path);
+        } else {
+            inbox.skipped.push((path, format!("an older cut-off ({}) than the newest statement's", clock::format(cut_off))));
+        }
+    }
+    Ok(inbox)
+}
+
+/// The daily reconciliation run, recorded by the system actor: every watched chain and wallet,
+/// now or, when the statements inbox holds statements no run has used, at their cut-off with
+/// them (so that wallets at sub-custodians are observed too).
+pub fn daily_reconciliation(store: &mut Store, settings: &Settings, inbox: &Inbox) -> Result<RunResult, WatchError> {
+    crate::run(store, settings, &RunRequest { at: inbox.cut_off, statements: inbox.statements.clone(), actor: Actor::system() })
 }
