@@ -19,7 +19,8 @@ pub enum PolicyCommand {
     /// Print every policy in force and the access-separation report. Exit 1 when anything it
     /// shows is a breach: a signer holding keys for client assets and for the firm's own, a
     /// cold share below its floor without a risk assessment, a lapsed sub-custodian
-    /// authorisation, an overdue fiat placement, placed funds above the concentration limit.
+    /// authorisation, an overdue fiat placement, placed funds above the concentration limit,
+    /// an institution holding client funds past its review date, an overdue reconciliation run.
     Show {
         /// Print JSON (the same view as the API's) instead of text.
         #[arg(long)]
@@ -43,7 +44,9 @@ pub fn run(cli: &Cli, command: &PolicyCommand, out: &mut dyn Write) -> Result<Ex
         || report.hot_cold.iter().any(|row| row.breach)
         || report.sub_custody.sub_custodians.iter().any(|sub| sub.status == "lapsed")
         || report.fiat.unplaced.iter().any(|r| r.overdue)
-        || report.fiat.concentration.iter().any(|c| c.over_limit);
+        || report.fiat.concentration.iter().any(|c| c.over_limit)
+        || report.fiat.reviews.iter().any(|r| r.overdue)
+        || report.reconciliation.overdue;
     if *json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
     } else {
@@ -122,7 +125,12 @@ fn safeguarding_text(report: &PolicyReport, out: &mut dyn Write) -> Result<()> {
     )?;
     let mut floors = vec![format!("{} for every asset", policy.cold_floor)];
     floors.extend(policy.cold_floors.iter().map(|f| format!("{} for {}", f.cold_floor, f.asset)));
-    writeln!(out, "hot/cold: cold share of client holdings at least {}", floors.join(", "))?;
+    writeln!(
+        out,
+        "hot/cold: cold share of client holdings at least {}, in each pool holding assets of {} clients",
+        floors.join(", "),
+        policy.cold_floor_categories.join(" or ")
+    )?;
     for row in &report.hot_cold {
         let verdict = if row.breach {
             "BREACH (an exception is opened)".to_owned()
@@ -141,6 +149,43 @@ fn safeguarding_text(report: &PolicyReport, out: &mut dyn Write) -> Result<()> {
             row.cold_share.as_deref().unwrap_or("no client holdings"),
             row.cold_floor
         )?;
+    }
+    if !report.cold_pools.is_empty() {
+        writeln!(
+            out,
+            "  per pool (the omnibus wallets of an asset, or one segregated client's wallets; pools with nothing hot always meet it):"
+        )?;
+    }
+    for pool in &report.cold_pools {
+        let verdict = if !pool.floor_applies {
+            format!("the floor does not apply (no {} client's assets)", policy.cold_floor_categories.join(" or "))
+        } else if pool.breach {
+            "BREACH (an exception is opened)".to_owned()
+        } else if let Some(id) = &pool.covered_by {
+            format!("below the floor, allowed by risk assessment {id}")
+        } else {
+            "ok".to_owned()
+        };
+        writeln!(
+            out,
+            "    {} {}: {} hot, {} cold, {} cold against a floor of {}: {verdict}",
+            pool.symbol, pool.pool, pool.hot, pool.cold, pool.cold_share, pool.cold_floor
+        )?;
+    }
+    let recon = &report.reconciliation;
+    match (&recon.last_run_at, &recon.next_due) {
+        (Some(last), Some(due)) => writeln!(
+            out,
+            "reconciliation: at most {} h between runs; last run {} at {last}; next due by {due}{}",
+            recon.max_gap_hours,
+            recon.last_run.unwrap_or_default(),
+            if recon.overdue { ": OVERDUE (an exception is opened)" } else { "" }
+        )?,
+        _ => writeln!(
+            out,
+            "reconciliation: at most {} h between runs; no run recorded yet (run `ringfence recon run`)",
+            recon.max_gap_hours
+        )?,
     }
     for a in &report.risk_assessments {
         writeln!(
@@ -206,6 +251,18 @@ fn safeguarding_text(report: &PolicyReport, out: &mut dyn Write) -> Result<()> {
         if policy.closing_days.is_empty() { String::new() } else { format!(" (also closed: {})", policy.closing_days.join(", ")) },
         policy.concentration_limit
     )?;
+    writeln!(out, "  institutions holding client funds are reviewed every {} days", policy.institution_review_days)?;
+    for review in fiat.reviews.iter().filter(|r| r.holds_client_funds) {
+        writeln!(
+            out,
+            "  {}: registered or last reviewed {} (entry {}), review due by {}{}",
+            review.institution,
+            review.reviewed_at,
+            review.seq,
+            review.review_due,
+            if review.overdue { ": OVERDUE (an exception is opened)" } else { "" }
+        )?;
+    }
     for owed in &fiat.owed_to_clients {
         writeln!(
             out,

@@ -176,7 +176,8 @@ fn importing_a_good_file_accepts_every_line_and_reimporting_it_changes_nothing()
         assert!(text.lines().any(|line| line == prefix), "no {prefix:?} in:\n{text}");
     }
     assert!(text.contains(&format!("{} line(s): {} accepted", lines.len(), lines.len())), "{text}");
-    // The file keeps its USDC in a hot wallet: the check after the import opens one exception.
+    // The file keeps its retail omnibus ETH 44.77 % cold: the check after the import opens one
+    // exception.
     let check = format!("safeguarding check (sequence {}) opened 1 exception(s):", lines.len() + 1);
     assert!(text.contains(&check) && text.contains("cold_floor"), "{text}");
     let head = ringfence.head();
@@ -740,7 +741,7 @@ fn a_client_sees_its_encumbered_part_and_its_fiat_funds() {
 fn an_import_ends_with_the_safeguarding_checks_result() {
     let ringfence = Ringfence::initialised();
     let imported = stdout(&ringfence.run(&["import", &format!("{EXAMPLES}/casp.jsonl")]));
-    assert!(imported.contains("safeguarding: 1 breach(es) stand"), "{imported}");
+    assert!(imported.contains("safeguarding: 2 breach(es) stand"), "{imported}");
     let clean = populated();
     let again = stdout(&clean.import(
         "one.jsonl",

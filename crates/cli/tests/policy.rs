@@ -65,8 +65,9 @@ fn safeguarding_from_the_examples_shows_in_policy_show_and_an_own_account_instru
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
     assert!(run(dir.path(), &["init"]).status.success());
     let casp = run(dir.path(), &["import", &format!("{examples}/casp.jsonl")]);
-    // The sample CASP keeps its USDC hot: the check after the import opens an exception.
-    assert!(stdout(&casp).contains("opened 1 exception(s)") && stdout(&casp).contains("cold_floor"), "{}", stdout(&casp));
+    // The sample CASP keeps its USDC hot, and its retail clients' omnibus ETH 57 % cold: the
+    // check after the import opens an exception for each.
+    assert!(stdout(&casp).contains("opened 2 exception(s)") && stdout(&casp).contains("cold_floor"), "{}", stdout(&casp));
     let safeguarding = run(dir.path(), &["import", &format!("{examples}/safeguarding.jsonl")]);
     assert!(safeguarding.status.success(), "{}", stdout(&safeguarding));
     // Placed client EUR above the 50 % limit at Nordbank opens an exception (it was printed as
@@ -102,11 +103,11 @@ fn safeguarding_from_the_examples_shows_in_policy_show_and_an_own_account_instru
     assert!(stdout(&refused).contains("own_account_use"), "{}", stdout(&refused));
     assert_eq!(stdout(&run(dir.path(), &["journal", "head"])), head);
 
-    // The check on demand: the breaches stand (exit 1), the cold floor's and Nordbank's
-    // concentration, each with its exception; nothing new.
+    // The check on demand: the breaches stand (exit 1), the two cold floors' (ETH and USDC
+    // omnibus pools) and Nordbank's concentration, each with its exception; nothing new.
     let check = run(dir.path(), &["policy", "check"]);
     assert_eq!(check.status.code(), Some(1));
-    assert!(stdout(&check).contains("2 breach(es) stand") && !stdout(&check).contains("opened"), "{}", stdout(&check));
+    assert!(stdout(&check).contains("3 breach(es) stand") && !stdout(&check).contains("opened"), "{}", stdout(&check));
     assert!(stdout(&check).contains("[warning] fiat_concentration: EUR 1050.00 of EUR 1550.00 of placed client EUR (67.74 %) is at Nordbank AG (nordbank-ag), above the concentration limit of 50.00 %"), "{}", stdout(&check));
     assert_eq!(stdout(&run(dir.path(), &["journal", "head"])), head);
 }
@@ -200,4 +201,59 @@ fn express_consent_to_own_account_use_is_a_separate_signed_agreement_not_the_gen
     let report: serde_json::Value = serde_json::from_str(&stdout(&run(dir.path(), &["policy", "show", "--json"]))).unwrap();
     let recorded = report["client_instructions"].as_array().unwrap().iter().find(|i| i["id"] == "ci-signed").unwrap().clone();
     assert_eq!(recorded["consent"], "separate_agreement", "{recorded}");
+}
+
+/// Issue 15: the cold floor protects retail clients' assets, pool by pool. In the sample CASP
+/// the professional fund's cold wallet held most of the ETH, so the share over all client
+/// holdings (96.54 % truncated, 96.55 % rounded) hid the retail omnibus pool at 57.14 %.
+#[test]
+fn the_cold_floor_holds_per_pool_for_the_categories_it_protects_not_over_all_client_holdings() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    assert!(run(dir.path(), &["init"]).status.success());
+    let casp = run(dir.path(), &["import", &format!("{examples}/casp.jsonl")]);
+    let text = stdout(&casp);
+    assert!(
+        text.contains("cold_floor: 2000000000000000000 of 3500000000000000000 of eip155:1/slip44:60 held for omnibus clients is in cold wallets (57.14 %), below the floor of 80.00 %"),
+        "{text}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout(&run(dir.path(), &["policy", "show", "--json"]))).unwrap();
+    assert_eq!(report["safeguarding"]["cold_floor_categories"], serde_json::json!(["retail"]));
+    let eth = report["hot_cold"].as_array().unwrap().iter().find(|row| row["symbol"] == "ETH").unwrap();
+    assert_eq!((eth["cold_share"].as_str(), eth["breach"].as_bool()), (Some("96.55 %"), Some(true)), "{eth}");
+    let pools = report["cold_pools"].as_array().unwrap();
+    let omnibus = pools.iter().find(|pool| pool["symbol"] == "ETH" && pool["pool"] == "omnibus").unwrap();
+    assert_eq!(
+        (omnibus["cold_share"].as_str(), omnibus["floor_applies"].as_bool(), omnibus["breach"].as_bool()),
+        (Some("57.14 %"), Some(true), Some(true)),
+        "{omnibus}"
+    );
+    let show = stdout(&run(dir.path(), &["policy", "show"]));
+    assert!(show.contains("in each pool holding assets of retail clients"), "{show}");
+    assert!(
+        show.contains("ETH omnibus: 1500000000000000000 hot, 2000000000000000000 cold, 57.14 % cold against a floor of 80.00 %: BREACH"),
+        "{show}"
+    );
+
+    // A policy whose floor protects professional clients only: the omnibus pool holds retail
+    // clients' assets alone, so the floor no longer applies to it, and the check says so.
+    let file = dir.path().join("professional.jsonl");
+    std::fs::write(&file, "{\"type\":\"safeguarding_policy\",\"cold_floor_categories\":[\"professional\"],\"cold_floors\":{\"eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48\":\"0\"}}\n").unwrap();
+    let changed = run(dir.path(), &["import", file.to_str().unwrap()]);
+    assert!(changed.status.success(), "{}", stdout(&changed));
+    let show = stdout(&run(dir.path(), &["policy", "show"]));
+    assert!(show.contains("ETH omnibus: 1500000000000000000 hot, 2000000000000000000 cold, 57.14 % cold against a floor of 80.00 %: the floor does not apply (no professional client's assets)"), "{show}");
+    let exceptions = stdout(&run(dir.path(), &["exceptions", "list"]));
+    assert!(exceptions.contains("CAUSE CURED"), "{exceptions}");
+    // An unknown category is refused with the ones there are, and changes nothing.
+    std::fs::write(&file, "{\"type\":\"safeguarding_policy\",\"cold_floor_categories\":[\"retial\"]}\n").unwrap();
+    let head = stdout(&run(dir.path(), &["journal", "head"]));
+    let refused = run(dir.path(), &["import", file.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        stdout(&refused).contains(r#"cold_floor_categories: "retial" is not a client category; give some of "retail", "professional""#),
+        "{}",
+        stdout(&refused)
+    );
+    assert_eq!(stdout(&run(dir.path(), &["journal", "head"])), head);
 }

@@ -44,8 +44,9 @@ fn init_import_and_every_query_work_on_postgres_and_a_second_init_is_refused() {
     let import = ringfence(&url, &["import", EXAMPLE]);
     assert_code(&import, 0);
     assert!(text(&import).contains("25 line(s): 25 accepted"), "{}", text(&import));
-    // The example keeps its USDC hot: the safeguarding check after the import is entry 26.
-    assert!(text(&import).contains("safeguarding check (sequence 26) opened 1 exception(s)"), "{}", text(&import));
+    // The example keeps its USDC hot and its retail omnibus ETH below the floor: the
+    // safeguarding check after the import is entry 26.
+    assert!(text(&import).contains("safeguarding check (sequence 26) opened 2 exception(s)"), "{}", text(&import));
     let reimport = ringfence(&url, &["import", "--quiet", EXAMPLE]);
     assert_code(&reimport, 0);
     assert!(text(&reimport).contains("25 line(s): 25 already_exists"), "{}", text(&reimport));

@@ -122,6 +122,11 @@ crate::codes! {
         /// Placed client funds of a currency at one institution (not a central bank) above the
         /// concentration limit.
         FiatConcentration = 15 => "fiat_concentration",
+        /// An institution holding client funds was not reviewed within the policy's review
+        /// period (RTS 2025/305 Art 10(1)(e): how often the selection is reviewed).
+        InstitutionReviewOverdue = 16 => "institution_review_overdue",
+        /// No reconciliation run was recorded within the policy's longest gap after the last one.
+        ReconciliationOverdue = 17 => "reconciliation_overdue",
     }
 }
 

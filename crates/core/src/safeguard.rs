@@ -38,6 +38,7 @@
 
 use crate::amount::Amount;
 use crate::calendar::Date;
+use crate::entity::ClientCategory;
 use crate::ids::{AssessmentId, AssetId, ClientId, FiatAccountId, IdempotencyKey, InstitutionId, InstructionId};
 use crate::time::Timestamp;
 
@@ -52,6 +53,12 @@ pub const LAPSE_NOTICE_DAYS_MAX: u32 = 365;
 pub const CONCENTRATION_LIMIT_DEFAULT_BP: u16 = 5_000;
 /// Bounds on a policy's lists.
 pub const COLD_FLOORS_MAX: usize = 1_000;
+/// The default longest gap between two reconciliation runs: a daily run, with two hours' grace.
+pub const RECON_MAX_GAP_HOURS_DEFAULT: u32 = 26;
+pub const RECON_MAX_GAP_HOURS_MAX: u32 = 24 * 31;
+/// The default period within which each institution holding client funds is reviewed again.
+pub const INSTITUTION_REVIEW_DAYS_DEFAULT: u32 = 365;
+pub const INSTITUTION_REVIEW_DAYS_MAX: u32 = 3 * 365;
 pub const CLOSING_DAYS_MAX: usize = 1_000;
 /// The longest evidence, reason, name or reference, in bytes.
 pub const TEXT_BYTES_MAX: usize = 1024;
@@ -71,7 +78,7 @@ crate::codes! {
 }
 
 /// The safeguarding policy. Set by four-eyes approval once an approval policy is in force.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SafeguardingPolicy {
     pub own_account_use: OwnAccountUse,
     /// The floor for the cold share of client-class holdings, for assets not listed below.
@@ -84,6 +91,36 @@ pub struct SafeguardingPolicy {
     pub closing_days: Vec<Date>,
     /// The largest share of client fiat funds (per currency) at one institution.
     pub concentration_limit_bp: u16,
+    /// The client categories whose assets the cold floor protects (default: retail), sorted,
+    /// each once. A pool (the omnibus wallets of an asset, or one individually segregated
+    /// client's wallets) is held to the floor when it holds assets of a client of these.
+    pub cold_floor_categories: Vec<ClientCategory>,
+    /// The longest time after a reconciliation run before the next one is overdue.
+    pub recon_max_gap_hours: u32,
+    /// How long after its registration or last review an institution holding client funds is
+    /// due for review.
+    pub institution_review_days: u32,
+}
+
+impl std::fmt::Debug for SafeguardingPolicy {
+    /// The fields in order; issue 15's only when one of them is not the default, so that the
+    /// text of a policy recorded before they existed is what it always was (the golden
+    /// journals pin it).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("SafeguardingPolicy");
+        out.field("own_account_use", &self.own_account_use)
+            .field("cold_floor_bp", &self.cold_floor_bp)
+            .field("cold_floors", &self.cold_floors)
+            .field("lapse_notice_days", &self.lapse_notice_days)
+            .field("closing_days", &self.closing_days)
+            .field("concentration_limit_bp", &self.concentration_limit_bp);
+        if self.states_issue_15_fields() {
+            out.field("cold_floor_categories", &self.cold_floor_categories)
+                .field("recon_max_gap_hours", &self.recon_max_gap_hours)
+                .field("institution_review_days", &self.institution_review_days);
+        }
+        out.finish()
+    }
 }
 
 impl Default for SafeguardingPolicy {
@@ -95,6 +132,9 @@ impl Default for SafeguardingPolicy {
             lapse_notice_days: LAPSE_NOTICE_DAYS_DEFAULT,
             closing_days: Vec::new(),
             concentration_limit_bp: CONCENTRATION_LIMIT_DEFAULT_BP,
+            cold_floor_categories: vec![ClientCategory::Retail],
+            recon_max_gap_hours: RECON_MAX_GAP_HOURS_DEFAULT,
+            institution_review_days: INSTITUTION_REVIEW_DAYS_DEFAULT,
         }
     }
 }
@@ -126,7 +166,33 @@ impl SafeguardingPolicy {
         if self.concentration_limit_bp == 0 || self.concentration_limit_bp > BP_MAX {
             return Some(format!("concentration_limit is {}; it must be above 0 and at most 100 %", percent(self.concentration_limit_bp)));
         }
+        if self.cold_floor_categories.is_empty() {
+            return Some(
+                "cold_floor_categories is empty; name at least one client category (to drop the floor, set cold_floor to 0)".into(),
+            );
+        }
+        if self.cold_floor_categories.windows(2).any(|pair| pair[0] >= pair[1]) {
+            return Some("cold_floor_categories must name each category once, in order".into());
+        }
+        if !(1..=RECON_MAX_GAP_HOURS_MAX).contains(&self.recon_max_gap_hours) {
+            return Some(format!("recon_max_gap_hours is {}; it must be 1 to {RECON_MAX_GAP_HOURS_MAX}", self.recon_max_gap_hours));
+        }
+        if !(1..=INSTITUTION_REVIEW_DAYS_MAX).contains(&self.institution_review_days) {
+            return Some(format!(
+                "institution_review_days is {}; it must be 1 to {INSTITUTION_REVIEW_DAYS_MAX}",
+                self.institution_review_days
+            ));
+        }
         None
+    }
+
+    /// Whether the fields added by issue 15 differ from their defaults (the policy is then
+    /// encoded with them; otherwise in the older form, byte for byte).
+    pub fn states_issue_15_fields(&self) -> bool {
+        let default = SafeguardingPolicy::default();
+        self.cold_floor_categories != default.cold_floor_categories
+            || self.recon_max_gap_hours != default.recon_max_gap_hours
+            || self.institution_review_days != default.institution_review_days
     }
 
     /// The cold floor of `asset`.
@@ -379,6 +445,12 @@ pub enum SafeguardAction {
     WithdrawFiat(FiatWithdrawal),
     /// Turns every breach without an unresolved exception into one.
     Check,
+    /// Records that the selection of an institution holding client funds was reviewed (at
+    /// the entry's effective time), on the evidence named (four-eyes).
+    ReviewInstitution {
+        institution: InstitutionId,
+        evidence: String,
+    },
 }
 
 impl SafeguardAction {
@@ -397,6 +469,7 @@ impl SafeguardAction {
             SafeguardAction::PlaceFiat(_) => "fiat_placement",
             SafeguardAction::WithdrawFiat(_) => "fiat_withdrawal",
             SafeguardAction::Check => "safeguarding_check",
+            SafeguardAction::ReviewInstitution { .. } => "institution_review",
         }
     }
 

@@ -441,12 +441,13 @@ fn a_fiat_receipt_on_a_friday_before_a_target2_holiday_gets_the_right_deadline()
     assert_eq!(desk.register.placement_deadline(utc("2026-04-02", 9)), utc("2026-04-08", 0));
     // The policy's own closing days count too (a national holiday, say).
     // (One bank holds everything here: the concentration limit, not this test's subject, is
-    // raised to 100 %.)
+    // raised to 100 %, and the bank's review period to three years.)
     desk.ok(
         "compliance",
         policy(|p| {
             p.closing_days = vec!["2028-05-02".parse().unwrap()];
             p.concentration_limit_bp = 10_000;
+            p.institution_review_days = 1095;
         }),
     );
     assert_eq!(desk.register.placement_deadline(friday), utc("2028-05-04", 0));
@@ -569,4 +570,154 @@ fn every_safeguarding_action_round_trips_through_the_codec() {
         assert_eq!(decode_command(&bytes).unwrap(), command);
         assert!(decode_command(&bytes[..bytes.len() - 1]).is_err(), "a truncated entry is reported");
     }
+}
+
+fn review(institution: &str, evidence: &str) -> Action {
+    Action::Safeguard(SafeguardAction::ReviewInstitution {
+        institution: InstitutionId::parse(institution).unwrap(),
+        evidence: evidence.into(),
+    })
+}
+
+const DAY_MICROS: i64 = 24 * HOUR;
+
+/// Issue 15: RTS 2025/305 Art 10(1)(e) asks how often the selection of the institutions that
+/// hold client funds is reviewed. Past its review date such an institution is a breach; a
+/// recorded review moves the date on and cures the cause (the exception stays for a person).
+#[test]
+fn an_institution_holding_client_funds_past_its_review_date_is_a_breach_until_it_is_reviewed() {
+    let mut desk = Desk::new();
+    let registered = utc("2027-01-04", 9);
+    for action in [
+        institution("nordbank"),
+        institution("idle"),
+        fiat_account("client-eur", "nordbank", "EUR", FiatAccountClass::ClientFunds),
+        fiat_account("firm-eur", "idle", "EUR", FiatAccountClass::Firm),
+    ] {
+        assert_eq!(desk.at("ops", action, registered), Status::Accepted);
+    }
+    let due = Timestamp::from_micros(registered.micros() + 365 * DAY_MICROS);
+    let (_, _, _, nordbank_due) = desk.register.institution_reviews().next().unwrap();
+    assert_eq!(nordbank_due, due);
+    assert!(!desk.register.safeguard_check_due(due), "due at, not before");
+    let late = Timestamp::from_micros(due.micros() + HOUR);
+    assert!(desk.register.safeguard_check_due(late));
+    assert_eq!(desk.check(late), Status::Accepted);
+    // Only the bank with a client-funds account: the other holds none.
+    assert_eq!(desk.open_kinds(), vec![(ExceptionKind::InstitutionReviewOverdue, Severity::Warning)]);
+    let exception = desk.register.exceptions().last().unwrap().clone();
+    assert_eq!(exception.subject, format!("institution-review-overdue:nordbank:{}", due.micros()));
+
+    // Refused: an unknown institution, no evidence; nothing changes.
+    let reviewed = Timestamp::from_micros(late.micros() + HOUR);
+    assert_eq!(desk.at("compliance", review("no-such-bank", "minutes"), reviewed), Status::UnknownInstitution);
+    assert_eq!(desk.at("compliance", review("nordbank", "  "), reviewed), Status::InvalidSafeguard);
+    assert_eq!(desk.at("compliance", review("nordbank", "bank selection review, minutes BSR-2028-01"), reviewed), Status::Accepted);
+    // The same review again is a no-op; one older than the last is refused.
+    assert_eq!(desk.at("compliance", review("nordbank", "bank selection review, minutes BSR-2028-01"), reviewed), Status::AlreadyExists);
+    assert_eq!(desk.at("compliance", review("nordbank", "an older review"), late), Status::InvalidSafeguard);
+    let (_, since, _, next) = desk.register.institution_reviews().next().unwrap();
+    assert_eq!((since, next), (reviewed, Timestamp::from_micros(reviewed.micros() + 365 * DAY_MICROS)));
+    assert!(desk.register.safeguard_cause_cured(&exception, reviewed), "the review cures the cause");
+    assert!(!exception.is_resolved(), "a person still resolves the exception");
+    assert!(!desk.register.safeguard_check_due(Timestamp::from_micros(reviewed.micros() + 300 * DAY_MICROS)));
+    // A shorter review period in the policy brings the next review forward.
+    assert_eq!(desk.at("compliance", policy(|p| p.institution_review_days = 90), reviewed), Status::Accepted);
+    assert!(desk.register.safeguard_check_due(Timestamp::from_micros(reviewed.micros() + 91 * DAY_MICROS)));
+    desk.assert_replays();
+}
+
+fn recon_run(cut_off: Timestamp) -> Action {
+    Action::RecordReconRun(ringfence_core::ReconRun {
+        cut_off,
+        sources: Vec::new(),
+        checked: 0,
+        matched: 0,
+        report_sha256: [0; 32],
+        breaks: Vec::new(),
+    })
+}
+
+/// Issue 15: nothing detected a missed daily run. After the first run, no run within the
+/// policy's longest gap (26 hours by default) is a breach; the next run cures it.
+#[test]
+fn a_missed_reconciliation_run_is_a_breach_once_the_longest_gap_has_passed() {
+    let mut desk = Desk::new();
+    let first = utc("2027-01-04", 9);
+    assert!(!desk.register.safeguard_check_due(first), "nothing is due before the first run");
+    assert_eq!(desk.at("recon", recon_run(first), first), Status::Accepted);
+    let due = Timestamp::from_micros(first.micros() + 26 * HOUR);
+    assert_eq!(desk.register.reconciliation_due(), Some(due));
+    assert!(!desk.register.safeguard_check_due(due));
+    let missed = Timestamp::from_micros(due.micros() + 1);
+    assert!(desk.register.safeguard_check_due(missed));
+    assert_eq!(desk.check(missed), Status::Accepted);
+    assert_eq!(desk.open_kinds(), vec![(ExceptionKind::ReconciliationOverdue, Severity::Warning)]);
+    let exception = desk.register.exceptions().last().unwrap().clone();
+    assert_eq!(exception.subject, format!("reconciliation-overdue:{}", due.micros()));
+    assert!(exception.detail.contains("at most 26 hours apart"), "{}", exception.detail);
+    // The late run cures the cause; the next gap is a new breach with its own subject.
+    let late = Timestamp::from_micros(missed.micros() + HOUR);
+    assert_eq!(desk.at("recon", recon_run(late), late), Status::Accepted);
+    assert!(desk.register.safeguard_cause_cured(&exception, late));
+    assert!(!desk.register.safeguard_check_due(late));
+    // A weekly schedule: 7 days' gap allowed.
+    assert_eq!(desk.at("compliance", policy(|p| p.recon_max_gap_hours = 7 * 24), late), Status::Accepted);
+    assert!(!desk.register.safeguard_check_due(Timestamp::from_micros(late.micros() + 6 * DAY_MICROS)));
+    assert!(desk.register.safeguard_check_due(Timestamp::from_micros(late.micros() + 7 * DAY_MICROS + 1)));
+    desk.assert_replays();
+}
+
+/// Issue 15: the floor protects retail clients (by default) pool by pool: an individually
+/// segregated professional's cold wallet no longer hides a retail omnibus pool below it.
+#[test]
+fn the_cold_floor_holds_per_pool_and_a_professional_pool_does_not_lift_a_retail_one() {
+    let mut desk = Desk::new();
+    let when = utc("2027-01-04", 9);
+    assert_eq!(
+        desk.at(
+            "setup",
+            Action::RegisterClient(Client {
+                id: cid("fund"),
+                category: ClientCategory::Professional,
+                segregation: Segregation::Individual
+            }),
+            when
+        ),
+        Status::Accepted
+    );
+    desk.at("setup", Action::RegisterKeySet(key_set("ks-fund", ClassKind::ClientIndividual)), when);
+    let fund_wallet = |id: &str, byte: u8, tier: Tier| Wallet {
+        key_set: KeySetId::parse("ks-fund").unwrap(),
+        ..wallet(id, byte, WalletClass::ClientIndividual(cid("fund")), tier, Custodian::InHouse)
+    };
+    let (fund_cold, fund_hot) = (fund_wallet("fund-cold", 0xb1, Tier::Cold), fund_wallet("fund-hot", 0xb2, Tier::Hot));
+    assert_eq!(desk.at("setup", Action::RegisterWallet(fund_cold), when), Status::Accepted);
+    assert_eq!(desk.at("setup", Action::RegisterWallet(fund_hot), when), Status::Accepted);
+    // Retail omnibus: 1 000 hot, 9 000 cold (90 %). Then 9 000 more hot: 47.4 % cold.
+    assert_eq!(desk.at("ops", deposit("d-hot-2", "alice", "hot", 9_000), when), Status::Accepted);
+    // The fund: 100 000 cold, 40 000 hot (71 %): over all client holdings 81.2 %, above 80 %.
+    assert_eq!(desk.at("ops", deposit("d-fund-cold", "fund", "fund-cold", 100_000), when), Status::Accepted);
+    assert_eq!(desk.at("ops", deposit("d-fund-hot", "fund", "fund-hot", 40_000), when), Status::Accepted);
+    let pools = desk.register.cold_pools();
+    let subjects: Vec<(String, bool, bool)> = pools.iter().map(|p| (p.subject(), p.covered, p.below_floor())).collect();
+    assert_eq!(
+        subjects,
+        vec![(format!("cold-floor:{ETH}"), true, true), (format!("cold-floor:{ETH}:fund"), false, true)],
+        "the omnibus pool (retail) is held to the floor; the professional fund's is not"
+    );
+    let breaches = desk.register.safeguard_breaches(when);
+    assert_eq!(breaches.len(), 1, "{breaches:?}");
+    assert_eq!(breaches[0].subject, format!("cold-floor:{ETH}"));
+    assert!(breaches[0].detail.contains("9000 of 19000 of eip155:1/slip44:60 held for omnibus clients"), "{}", breaches[0].detail);
+    // Covering professionals too: the fund's pool is a breach of its own.
+    let both = vec![ClientCategory::Retail, ClientCategory::Professional];
+    assert_eq!(desk.at("compliance", policy(|p| p.cold_floor_categories = both), when), Status::Accepted);
+    let subjects: Vec<String> = desk.register.safeguard_breaches(when).into_iter().map(|b| b.subject).collect();
+    assert_eq!(subjects, vec![format!("cold-floor:{ETH}"), format!("cold-floor:{ETH}:fund")]);
+    // An empty or repeated category list is refused.
+    assert_eq!(desk.at("compliance", policy(|p| p.cold_floor_categories = Vec::new()), when), Status::InvalidPolicy);
+    let twice = vec![ClientCategory::Retail, ClientCategory::Retail];
+    assert_eq!(desk.at("compliance", policy(|p| p.cold_floor_categories = twice), when), Status::InvalidPolicy);
+    desk.assert_replays();
 }

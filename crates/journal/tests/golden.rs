@@ -68,8 +68,12 @@ const HEAD_V1: &str = "e8c3562ff5a35dc97305eeb6da4f8a922d14c3dee0a40413b260f9d23
 /// keys of issue 14, and the exception kinds and consent kinds of issue 15).
 const HEAD_V2: &str = "e7874cc2ec7520adc85406144f95971e2cb80cfaff6c5ab5e1f6a1191e38a53c";
 
+/// The hash of the last entry of `journal-v3.hex` (v2's entries, then issue 15's later
+/// additions: institution reviews, the policy's new fields, two new exception kinds).
+const HEAD_V3: &str = "cf4b4ab7a4db1060e676c7ecd89c8cc5e1fe695f62178f38348bb84f4b7f80ed";
+
 /// The golden journals, oldest first. Each must verify, decode and replay on every build.
-const FIXTURES: &[&str] = &["journal-v1", "journal-v2"];
+const FIXTURES: &[&str] = &["journal-v1", "journal-v2", "journal-v3"];
 
 /// Set to 1 to (re)write the fixture files from the generator (never in CI).
 const BLESS: &str = "RINGFENCE_BLESS_GOLDEN";
@@ -453,6 +457,7 @@ fn generate_v1() -> Script {
             lapse_notice_days: 14,
             closing_days: Vec::new(),
             concentration_limit_bp: 4_000,
+            ..SafeguardingPolicy::default()
         })),
     );
     s.accept("compliance", institution("nordbank-ag", "Nordbank Zürich AG", InstitutionKind::CreditInstitution, "BIC NORDCHZZ"));
@@ -709,6 +714,7 @@ fn generate_v1() -> Script {
             lapse_notice_days: 14,
             closing_days: vec![date("2026-01-07"), date("2026-12-31")],
             concentration_limit_bp: 4_000,
+            ..SafeguardingPolicy::default()
         })),
     );
     s.approved(
@@ -838,6 +844,59 @@ fn generate_v2() -> Script {
     s
 }
 
+/// v2's entries, then issue 15's later additions, recorded from 2026-12-07 when its rules came
+/// in: a safeguarding check under them (each cold-floor pool, institution reviews, the gap since
+/// the last reconciliation run), a review of an institution, a policy stating the new fields
+/// (encoded with tag 14), and a run whose breaks are of the two new exception kinds.
+fn generate_v3() -> Script {
+    let mut s = generate_v2();
+    // ISSUE_15_RULES_FROM, 2026-12-07T00:00:00Z, is 340 days after T0.
+    s.wait_until(340 * DAY);
+    let approvers = ["approver-1", "approver-2"];
+    // The last run was in January: the next was due long ago, and nordbank-ag's review (365
+    // days after its registration) is not due yet.
+    s.accept("ringfence", safeguard(SafeguardAction::Check));
+    let review = SafeguardAction::ReviewInstitution {
+        institution: InstitutionId::parse("nordbank-ag").unwrap(),
+        evidence: "bank selection review 2026 (minutes BSR-2026-11)".into(),
+    };
+    s.approved_by_two("compliance", approvers, safeguard(review));
+    let (policy, _) = s.register.safeguarding_policy();
+    let policy = SafeguardingPolicy {
+        cold_floor_categories: vec![ClientCategory::Retail, ClientCategory::Professional],
+        recon_max_gap_hours: 50,
+        institution_review_days: 180,
+        ..policy
+    };
+    s.approved_by_two("compliance", approvers, safeguard(SafeguardAction::SetPolicy(policy)));
+    s.accept(
+        "recon",
+        Action::RecordReconRun(ReconRun {
+            cut_off: at(s.hour - 1),
+            sources: vec![RunSource::Statement {
+                sub_custodian: sid("casp-one"),
+                reference: "STMT-2026-12-07".into(),
+                file: "casp-one-2026-12-07.csv".into(),
+                sha256: [0x5b; 32],
+                rows: 1,
+            }],
+            checked: 1,
+            matched: 1,
+            report_sha256: [0x55; 32],
+            breaks: vec![
+                found(
+                    ExceptionKind::InstitutionReviewOverdue,
+                    Severity::Warning,
+                    "institution-review-overdue:nordbank-ag:1799193600000000",
+                    "review due",
+                ),
+                found(ExceptionKind::ReconciliationOverdue, Severity::Warning, "reconciliation-overdue:1769990400000000", "no run"),
+            ],
+        }),
+    );
+    s
+}
+
 // ----- coverage --------------------------------------------------------------------------
 
 /// Declares [`Coverage`]: one flag per variant that the golden journals must contain.
@@ -871,7 +930,7 @@ coverage! {
     register_signing_key, retire_signing_key,
     // SafeguardAction
     set_safeguarding_policy, record_instruction, revoke_instruction, encumber, release, record_risk_assessment,
-    register_institution, register_fiat_account, receive_fiat, place_fiat, withdraw_fiat, check,
+    register_institution, register_fiat_account, receive_fiat, place_fiat, withdraw_fiat, check, review_institution,
     // ClientCategory, Segregation, AuthorisationBasis
     retail, professional, individual, omnibus,
     mica_casp, crr_credit_institution, art60_entity, third_country_equivalent,
@@ -892,11 +951,13 @@ coverage! {
     source_chain, source_unavailable, source_statement, breaks_none, breaks_listed,
     wallet_difference, coverage_shortfall, coverage_surplus, client_difference, not_observed, unregistered,
     unmatched_inflow, unmatched_outflow, unconfirmed, cold_floor, authorisation_lapsing, authorisation_lapsed,
-    encumbrance_lapsed, fiat_unplaced, unavailable_source, fiat_concentration, warning, critical,
+    encumbrance_lapsed, fiat_unplaced, unavailable_source, fiat_concentration, institution_review_overdue, reconciliation_overdue,
+    warning, critical,
     // Resolution
     resolution_movement, resolution_explanation,
     // SafeguardingPolicy: OwnAccountUse and its lists
     forbidden, express_consent, cold_floors_none, cold_floors_listed, closing_days_none, closing_days_listed,
+    policy_issue_15_default, policy_issue_15_stated,
     // ClientInstruction: Purpose, Beneficiary, revocable
     staking, lending, collateral, trading, beneficiary_client, beneficiary_firm, revocable, irrevocable,
     consent_unstated, consent_separate_agreement, consent_general_terms,
@@ -1119,6 +1180,8 @@ fn cover_run(seen: &mut Coverage, run: &ReconRun) {
             ExceptionKind::FiatUnplaced => seen.fiat_unplaced = true,
             ExceptionKind::SourceUnavailable => seen.unavailable_source = true,
             ExceptionKind::FiatConcentration => seen.fiat_concentration = true,
+            ExceptionKind::InstitutionReviewOverdue => seen.institution_review_overdue = true,
+            ExceptionKind::ReconciliationOverdue => seen.reconciliation_overdue = true,
         }
         match found.severity {
             Severity::Warning => seen.warning = true,
@@ -1144,6 +1207,11 @@ fn cover_safeguard(seen: &mut Coverage, action: &SafeguardAction) {
                 seen.closing_days_none = true;
             } else {
                 seen.closing_days_listed = true;
+            }
+            if policy.states_issue_15_fields() {
+                seen.policy_issue_15_stated = true;
+            } else {
+                seen.policy_issue_15_default = true;
             }
         }
         SafeguardAction::RecordInstruction(instruction) => {
@@ -1191,6 +1259,7 @@ fn cover_safeguard(seen: &mut Coverage, action: &SafeguardAction) {
         SafeguardAction::PlaceFiat(_) => seen.place_fiat = true,
         SafeguardAction::WithdrawFiat(_) => seen.withdraw_fiat = true,
         SafeguardAction::Check => seen.check = true,
+        SafeguardAction::ReviewInstitution { .. } => seen.review_institution = true,
     }
 }
 
@@ -1357,6 +1426,19 @@ fn fingerprint(name: &str, register: &Register, statuses: &[Status], now: Timest
     for institution in register.institutions() {
         writeln!(o, "{institution:?}").unwrap();
     }
+    for pool in register.cold_pools() {
+        writeln!(
+            o,
+            "{pool:?} below_floor={} assessment_now={:?}",
+            pool.below_floor(),
+            register.assessment_for_pool(&pool, now).map(|r| &r.assessment.id)
+        )
+        .unwrap();
+    }
+    for (institution, since, seq, due) in register.institution_reviews() {
+        writeln!(o, "institution {} reviewed or registered at {since:?} (seq {seq}), review due {due:?}", institution.id).unwrap();
+    }
+    writeln!(o, "reconciliation due {:?}", register.reconciliation_due()).unwrap();
     for record in register.fiat_accounts() {
         writeln!(o, "{record:?}").unwrap();
     }
@@ -1426,7 +1508,7 @@ fn hex_file(name: &str, bodies: &[Vec<u8>]) -> String {
     out
 }
 
-/// In bless mode, once per test run: writes the newest fixture (journal-v2) from its generator.
+/// In bless mode, once per test run: writes the newest fixture (journal-v3) from its generator.
 /// Older fixtures are committed and never rewritten (their generators must still write them:
 /// see `generator_still_writes_*`).
 fn bless_once() {
@@ -1436,8 +1518,8 @@ fn bless_once() {
             return;
         }
         assert!(std::env::var_os("CI").is_none(), "{BLESS} is refused in CI: a pinned fixture is never rewritten there");
-        let name = "journal-v2";
-        let script = generate_v2();
+        let name = "journal-v3";
+        let script = generate_v3();
         let (bodies, head) = seal(&script.entries);
         let entries: Vec<Entry> = bodies.iter().map(|body| decode(body).unwrap()).collect();
         let now = script.entries.last().unwrap().1;
@@ -1445,7 +1527,7 @@ fn bless_once() {
         std::fs::write(fixture_path(&format!("{name}.hex")), hex_file(name, &bodies)).unwrap();
         std::fs::write(fixture_path(&format!("{name}.commands.txt")), describe(name, &entries)).unwrap();
         std::fs::write(fixture_path(&format!("{name}.state.txt")), fingerprint(name, &script.register, &script.statuses, now)).unwrap();
-        eprintln!("{BLESS}: wrote {name}.* with {} entries; pin HEAD_V2 = \"{}\"", bodies.len(), hex(&head.hash));
+        eprintln!("{BLESS}: wrote {name}.* with {} entries; pin HEAD_V3 = \"{}\"", bodies.len(), hex(&head.hash));
     });
 }
 
@@ -1454,6 +1536,7 @@ fn pinned_head(name: &str) -> &'static str {
     match name {
         "journal-v1" => HEAD_V1,
         "journal-v2" => HEAD_V2,
+        "journal-v3" => HEAD_V3,
         _ => panic!("{name} has no pinned head"),
     }
 }
@@ -1611,6 +1694,11 @@ fn generator_still_writes_journal_v2() {
     generator_still_writes("journal-v2", &generate_v2());
 }
 
+#[test]
+fn generator_still_writes_journal_v3() {
+    generator_still_writes("journal-v3", &generate_v3());
+}
+
 /// Every variant of `Action`, `SafeguardAction` and every enum the codec encodes is in some
 /// golden journal, so each tag's meaning is pinned.
 #[test]
@@ -1668,6 +1756,7 @@ const GATED: &[(&str, bool)] = &[
     ("release", false),
     ("risk_assessment", true),
     ("institution", true),
+    ("institution_review", true),
     ("fiat_account", true),
     ("fiat_receipt", false),
     ("fiat_placement", false),

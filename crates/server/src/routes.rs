@@ -556,6 +556,17 @@ enum RegistrationBody {
     /// Opens exceptions for safeguarding breaches that have none (operators or compliance);
     /// 200 `nothing_due` when every breach has one.
     SafeguardingCheck { instruction: Option<Name>, effective_at: Option<Instant> },
+    /// A review of the selection of an institution holding client funds, at `effective_at`
+    /// (compliance; four-eyes when a policy is in force). The next review is due the policy's
+    /// `institution_review_days` later.
+    InstitutionReview {
+        institution: Name,
+        /// Where the review is on file (at most 512 bytes).
+        #[schema(max_length = 512)]
+        evidence: String,
+        instruction: Option<Name>,
+        effective_at: Option<Instant>,
+    },
 }
 
 /// A percentage from 0 to 100 with at most 2 decimals: a string (`"80"`, `"80.5"`) or a number.
@@ -641,6 +652,7 @@ const ENTITY_TYPES: &[&str] = &[
     "fiat_placement",
     "fiat_withdrawal",
     "safeguarding_check",
+    "institution_review",
 ];
 
 /// Who may send an entity of type `kind`: a risk assessment lowers a cold floor, which is
@@ -648,7 +660,7 @@ const ENTITY_TYPES: &[&str] = &[
 /// An unknown type goes on to the parser, which names the types there are.
 fn entity_roles(kind: &str) -> &'static [Role] {
     match kind {
-        "risk_assessment" => COMPLIANCE,
+        "risk_assessment" | "institution_review" => COMPLIANCE,
         "safeguarding_check" => ENTITY_WRITERS,
         kind if ENTITY_TYPES.contains(&kind) => OPERATORS,
         _ => ENTITY_WRITERS,
@@ -887,7 +899,7 @@ async fn post_movements(
 
 #[utoipa::path(post, path = "/v1/entities",
     params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request; a registration is idempotent by its entity id", example = "onboard-client-3")),
-    request_body(content = RegistrationBody, description = "One line of the import format that is not a movement: a registration (asset, client, sub_custodian, sub_custodian_authorisation, key_set, wallet, wallet_change) or a safeguarding record (client_instruction, instruction_revocation, encumbrance, release, institution, fiat_account, fiat_receipt, fiat_placement, fiat_withdrawal: operators; risk_assessment: compliance; safeguarding_check: either). The safeguarding policy goes to PUT /v1/policy/safeguarding",
+    request_body(content = RegistrationBody, description = "One line of the import format that is not a movement: a registration (asset, client, sub_custodian, sub_custodian_authorisation, key_set, wallet, wallet_change) or a safeguarding record (client_instruction, instruction_revocation, encumbrance, release, institution, fiat_account, fiat_receipt, fiat_placement, fiat_withdrawal: operators; risk_assessment, institution_review: compliance; safeguarding_check: either). The safeguarding policy goes to PUT /v1/policy/safeguarding",
         example = json!({"type": "client", "id": "client-3", "category": "retail", "segregation": "omnibus"})),
     responses(
         (status = 201, body = CommandResult),

@@ -49,6 +49,19 @@ pub(crate) struct SafeguardingPolicyBody {
     closing_days: Option<Vec<String>>,
     /// The largest share of a currency's placed client funds at one institution.
     concentration_limit: Option<PercentText>,
+    /// The client categories the cold floor protects, each once (default `["retail"]`): the
+    /// omnibus pool is held to it when any omnibus client is of one of them, an individually
+    /// segregated client's wallets when that client is.
+    #[schema(value_type = Option<Vec<ringfence_wire::schema::ClientCategoryCode>>, example = json!(["retail"]))]
+    cold_floor_categories: Option<Vec<String>>,
+    /// The longest time after a reconciliation run before the next is overdue, 1 to 744 hours
+    /// (default 26: daily, with two hours' grace).
+    #[schema(minimum = 1, maximum = 744, example = 26)]
+    recon_max_gap_hours: Option<u32>,
+    /// How many days after its registration or last review an institution holding client
+    /// funds is due for review, 1 to 1095 (default 365).
+    #[schema(minimum = 1, maximum = 1095, example = 365)]
+    institution_review_days: Option<u32>,
 }
 
 const POLICY_SHAPE: &str = r#"{"cold_floor": "80", "cold_floors": {"eip155:1/slip44:60": "90"}}"#;

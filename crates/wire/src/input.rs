@@ -439,6 +439,13 @@ enum Line {
     },
     /// A struct variant, not a unit one, so that unknown fields are refused here too.
     SafeguardingCheck {},
+    /// The selection of an institution holding client funds was reviewed (at `effective_at`).
+    InstitutionReview {
+        #[serde(deserialize_with = "institution_id")]
+        institution: InstitutionId,
+        #[serde(deserialize_with = "bounded_text")]
+        evidence: String,
+    },
 }
 
 /// Why a reward (a `reward` line, or a `movement` of kind `reward`) needs `instruction`.
@@ -702,6 +709,9 @@ pub fn parse_object(mut object: serde_json::Map<String, serde_json::Value>, defa
             safeguard(meta(key.as_str())?, SafeguardAction::WithdrawFiat(FiatWithdrawal { key, client, account, amount }))
         }
         Line::SafeguardingCheck {} => safeguard(meta("safeguarding-check")?, SafeguardAction::Check),
+        Line::InstitutionReview { institution, evidence } => {
+            safeguard(meta(&format!("review:{institution}"))?, SafeguardAction::ReviewInstitution { institution, evidence })
+        }
     }
 }
 
@@ -842,7 +852,7 @@ mod tests {
     fn a_safeguarding_policy_line_sets_every_field() {
         let usdc = "eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48";
         let line = format!(
-            r#"{{"type":"safeguarding_policy","own_account_use":"express_consent","cold_floor":"85.5","cold_floors":{{"{usdc}":60,"{ETH}":"90.25"}},"lapse_notice_days":45,"closing_days":["2026-12-31","2026-12-24"],"concentration_limit":40}}"#
+            r#"{{"type":"safeguarding_policy","own_account_use":"express_consent","cold_floor":"85.5","cold_floors":{{"{usdc}":60,"{ETH}":"90.25"}},"lapse_notice_days":45,"closing_days":["2026-12-31","2026-12-24"],"concentration_limit":40,"cold_floor_categories":["retail","professional"],"recon_max_gap_hours":48,"institution_review_days":180}}"#
         );
         let expected = ringfence_core::SafeguardingPolicy {
             own_account_use: ringfence_core::OwnAccountUse::ExpressConsent,
@@ -855,6 +865,9 @@ mod tests {
             lapse_notice_days: 45,
             closing_days: vec!["2026-12-24".parse().unwrap(), "2026-12-31".parse().unwrap()],
             concentration_limit_bp: 4000,
+            cold_floor_categories: vec![ringfence_core::ClientCategory::Retail, ringfence_core::ClientCategory::Professional],
+            recon_max_gap_hours: 48,
+            institution_review_days: 180,
         };
         assert_eq!(safeguard_action(&line).1, SafeguardAction::SetPolicy(expected.clone()));
         // The same fields, as the HTTP API would pass them, give the same policy.

@@ -16,7 +16,10 @@ impl Encoder {
     pub(super) fn safeguard(&mut self, action: &SafeguardAction) {
         match action {
             SafeguardAction::SetPolicy(policy) => {
-                self.u8(0);
+                // Tag 0 is the encoding from before issue 15's fields; a policy that sets any of
+                // them differently from the default is tag 14, the same fields and then those.
+                let extended = policy.states_issue_15_fields();
+                self.u8(if extended { 14 } else { 0 });
                 self.code(policy.own_account_use);
                 self.u64(u64::from(policy.cold_floor_bp));
                 self.u64(policy.cold_floors.len() as u64);
@@ -30,6 +33,14 @@ impl Encoder {
                     self.i64(day.start().micros());
                 }
                 self.u64(u64::from(policy.concentration_limit_bp));
+                if extended {
+                    self.u64(policy.cold_floor_categories.len() as u64);
+                    for category in &policy.cold_floor_categories {
+                        self.code(*category);
+                    }
+                    self.u64(u64::from(policy.recon_max_gap_hours));
+                    self.u64(u64::from(policy.institution_review_days));
+                }
             }
             SafeguardAction::RecordInstruction(instruction) => {
                 // Tag 1 is the encoding from before the consent kind; an instruction that
@@ -105,14 +116,19 @@ impl Encoder {
                 self.u128(withdrawal.amount.units());
             }
             SafeguardAction::Check => self.u8(11),
+            SafeguardAction::ReviewInstitution { institution, evidence } => {
+                self.u8(13);
+                self.str(institution.as_str());
+                self.str(evidence);
+            }
         }
     }
 }
 
 impl Decoder<'_> {
     pub(super) fn safeguard(&mut self) -> Result<SafeguardAction, DecodeError> {
-        Ok(match self.tag("safeguarding action", 12)? {
-            0 => {
+        Ok(match self.tag("safeguarding action", 14)? {
+            tag @ (0 | 14) => {
                 let own_account_use = self.code()?;
                 let cold_floor_bp = self.bp()?;
                 let count = self.count(10)?;
@@ -121,14 +137,22 @@ impl Decoder<'_> {
                 let count = self.count(DATE_BYTES)?;
                 let closing_days = (0..count).map(|_| self.date()).collect::<Result<_, _>>()?;
                 let concentration_limit_bp = self.bp()?;
-                SafeguardAction::SetPolicy(SafeguardingPolicy {
+                let mut policy = SafeguardingPolicy {
                     own_account_use,
                     cold_floor_bp,
                     cold_floors,
                     lapse_notice_days,
                     closing_days,
                     concentration_limit_bp,
-                })
+                    ..SafeguardingPolicy::default()
+                };
+                if tag == 14 {
+                    let count = self.count(1)?;
+                    policy.cold_floor_categories = (0..count).map(|_| self.code()).collect::<Result<_, _>>()?;
+                    policy.recon_max_gap_hours = self.small("reconciliation gap hours")?;
+                    policy.institution_review_days = self.small("institution review days")?;
+                }
+                SafeguardAction::SetPolicy(policy)
             }
             tag @ (1 | 12) => {
                 let mut instruction = ClientInstruction {
@@ -198,6 +222,7 @@ impl Decoder<'_> {
                 amount: Amount::new(self.u128()?),
             }),
             11 => SafeguardAction::Check,
+            13 => SafeguardAction::ReviewInstitution { institution: self.id(InstitutionId::parse)?, evidence: self.str()?.to_owned() },
             tag => return Err(DecodeError::BadTag { what: "safeguarding action", tag, offset: self.offset }),
         })
     }

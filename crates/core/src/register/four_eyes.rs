@@ -63,6 +63,7 @@ fn subject_of(action: &Action) -> Option<Subject> {
             SafeguardAction::RecordRiskAssessment(assessment) => format!("assessment:{}", assessment.id),
             SafeguardAction::RegisterInstitution(institution) => format!("institution:{}", institution.id),
             SafeguardAction::RegisterFiatAccount(account) => format!("fiat-account:{}", account.id),
+            SafeguardAction::ReviewInstitution { institution, .. } => format!("institution-review:{institution}"),
             SafeguardAction::RevokeInstruction { .. }
             | SafeguardAction::Encumber { .. }
             | SafeguardAction::Release { .. }
@@ -461,6 +462,7 @@ impl ApprovalPolicy {
                 SafeguardAction::RecordRiskAssessment(assessment) => Some(format!("the risk assessment {}", assessment.id)),
                 SafeguardAction::RegisterInstitution(institution) => Some(format!("the new institution {}", institution.id)),
                 SafeguardAction::RegisterFiatAccount(account) => Some(format!("the new fiat account {}", account.id)),
+                SafeguardAction::ReviewInstitution { institution, .. } => Some(format!("the review of institution {institution}")),
                 SafeguardAction::RevokeInstruction { .. }
                 | SafeguardAction::Encumber { .. }
                 | SafeguardAction::Release { .. }

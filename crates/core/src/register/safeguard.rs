@@ -107,6 +107,9 @@ pub(super) struct Safeguards {
     assessment_index: HashMap<AssessmentId, u32>,
     institutions: Vec<Registered<Institution>>,
     institution_index: HashMap<InstitutionId, u32>,
+    /// Per institution (by index): when it was registered or last reviewed, the instant its
+    /// review period runs from, and the sequence number of that entry.
+    institution_reviewed: Vec<(Timestamp, u64)>,
     accounts: Vec<FiatAccountRecord>,
     account_index: HashMap<FiatAccountId, u32>,
     receipts: Vec<ReceiptRecord>,
@@ -149,6 +152,56 @@ pub(crate) fn share_below(part: u128, whole: u128, floor_bp: u16) -> bool {
 /// its deadline leaves an exception. Entries recorded before it were decided without them,
 /// and a replay decides them the same way.
 pub const ISSUE_15_RULES_FROM: Timestamp = Timestamp::from_micros(1_796_601_600_000_000);
+
+/// A pool of client assets of one asset, for the cold floor: the omnibus wallets, or one
+/// individually segregated client's wallets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColdPool {
+    pub asset: crate::ids::AssetId,
+    /// The individually segregated client whose wallets these are; `None` for the omnibus pool.
+    pub client: Option<ClientId>,
+    pub hot: u128,
+    pub cold: u128,
+    /// The policy's floor for the asset.
+    pub floor_bp: u16,
+    /// Whether the floor applies: the pool holds assets of a client of a category it protects.
+    pub covered: bool,
+    /// The categories the floor protects.
+    pub categories: Vec<crate::entity::ClientCategory>,
+}
+
+impl ColdPool {
+    pub fn total(&self) -> u128 {
+        self.hot.saturating_add(self.cold)
+    }
+
+    /// Whether the cold share is below the floor (exactly).
+    pub fn below_floor(&self) -> bool {
+        share_below(self.cold, self.total(), self.floor_bp)
+    }
+
+    /// The cold share in basis points, rounded half to even.
+    pub fn cold_share_bp(&self) -> u16 {
+        share_bp_rounded(self.cold, self.total())
+    }
+
+    /// The exception subject of a breach: `cold-floor:ASSET` for the omnibus pool (the subject
+    /// the whole-asset check used), `cold-floor:ASSET:CLIENT` for an individual one.
+    pub fn subject(&self) -> String {
+        match &self.client {
+            None => format!("cold-floor:{}", self.asset),
+            Some(client) => format!("cold-floor:{}:{client}", self.asset),
+        }
+    }
+
+    /// Whose assets the pool holds, for people.
+    pub fn whose(&self) -> String {
+        match &self.client {
+            None => "omnibus clients".to_owned(),
+            Some(client) => format!("individually segregated client {client}"),
+        }
+    }
+}
 
 /// The exception subject of a receipt placed after its deadline.
 fn placed_late_subject(record: &ReceiptRecord) -> String {
@@ -254,6 +307,31 @@ impl Register {
         self.safeguards.institutions.iter().map(|r| &r.value)
     }
 
+    /// When each registered institution (in registration order) was registered or last
+    /// reviewed, the entry's sequence number, and when its next review is due under the policy.
+    pub fn institution_reviews(&self) -> impl Iterator<Item = (&Institution, Timestamp, u64, Timestamp)> {
+        let days = i64::from(self.policy_ref().institution_review_days);
+        self.safeguards.institutions.iter().zip(&self.safeguards.institution_reviewed).map(move |(registered, &(at, seq))| {
+            (&registered.value, at, seq, Timestamp::from_micros(at.micros().saturating_add(days * MICROS_PER_DAY)))
+        })
+    }
+
+    /// Whether a client-funds account is registered at the institution.
+    fn holds_client_funds(&self, institution: &InstitutionId) -> bool {
+        self.safeguards
+            .accounts
+            .iter()
+            .any(|record| record.account.class == FiatAccountClass::ClientFunds && record.account.institution == *institution)
+    }
+
+    /// When the next reconciliation run is due: the last run's recorded time plus the policy's
+    /// longest gap; `None` before the first run.
+    pub fn reconciliation_due(&self) -> Option<Timestamp> {
+        let last = self.recon_runs().last()?;
+        let gap = i64::from(self.policy_ref().recon_max_gap_hours) * 3_600_000_000;
+        Some(Timestamp::from_micros(last.recorded_at.micros().saturating_add(gap)))
+    }
+
     pub fn fiat_accounts(&self) -> &[FiatAccountRecord] {
         &self.safeguards.accounts
     }
@@ -314,7 +392,36 @@ impl Register {
     fn breaches(&self, now: Timestamp, with_details: bool, found: &mut dyn FnMut(Break) -> bool) {
         let policy = self.policy_ref();
         let detail = |text: &dyn Fn() -> String| if with_details { text() } else { String::new() };
+        if now >= ISSUE_15_RULES_FROM {
+            for pool in self.cold_pools() {
+                if !pool.covered || !pool.below_floor() || self.assessment_for_pool(&pool, now).is_some() {
+                    continue;
+                }
+                let stop = found(Break {
+                    kind: ExceptionKind::ColdFloor,
+                    severity: Severity::Warning,
+                    subject: pool.subject(),
+                    detail: detail(&|| {
+                        format!(
+                            "{} of {} of {} held for {} is in cold wallets ({}), below the floor of {}, and no live approved risk assessment allows it",
+                            pool.cold,
+                            pool.total(),
+                            pool.asset,
+                            pool.whose(),
+                            percent(share_bp(pool.cold, pool.total())),
+                            percent(pool.floor_bp)
+                        )
+                    }),
+                });
+                if stop {
+                    return;
+                }
+            }
+        }
         for (index, totals) in self.totals.iter().enumerate() {
+            if now >= ISSUE_15_RULES_FROM {
+                break;
+            }
             let total = totals.client_hot + totals.client_cold;
             let asset = &self.assets[index].value.id;
             let floor = policy.cold_floor(asset);
@@ -451,13 +558,112 @@ impl Register {
             }
         }
         if now >= ISSUE_15_RULES_FROM {
-            self.concentration_breaches(policy.concentration_limit_bp, with_details, found);
+            if self.concentration_breaches(policy.concentration_limit_bp, with_details, found) {
+                return;
+            }
+            for (institution, since, _, due) in self.institution_reviews() {
+                if now <= due || !self.holds_client_funds(&institution.id) {
+                    continue;
+                }
+                let stop = found(Break {
+                    kind: ExceptionKind::InstitutionReviewOverdue,
+                    severity: Severity::Warning,
+                    subject: format!("institution-review-overdue:{}:{}", institution.id, due.micros()),
+                    detail: detail(&|| {
+                        format!(
+                            "institution {} ({}) holds client funds and was last registered or reviewed at {since}; its review was due at {due} (every {} days under the policy); record a review",
+                            institution.name, institution.id, policy.institution_review_days
+                        )
+                    }),
+                });
+                if stop {
+                    return;
+                }
+            }
+            if let Some(due) = self.reconciliation_due()
+                && now > due
+            {
+                found(Break {
+                    kind: ExceptionKind::ReconciliationOverdue,
+                    severity: Severity::Warning,
+                    subject: format!("reconciliation-overdue:{}", due.micros()),
+                    detail: detail(&|| {
+                        format!(
+                            "no reconciliation run was recorded after {}; the next was due at {due} (at most {} hours apart under the policy)",
+                            self.recon_runs().last().map_or(Timestamp::MIN, |run| run.recorded_at),
+                            policy.recon_max_gap_hours
+                        )
+                    }),
+                });
+            }
         }
+    }
+
+    /// The hot and cold holdings of each pool of client assets with anything hot (a pool with
+    /// nothing hot meets any floor): per asset, the omnibus wallets, then each individually
+    /// segregated client's wallets, in registration order. Each says whether the policy's
+    /// cold floor covers it: the omnibus pool when any omnibus client is of a category the
+    /// floor protects (the pool is shared, so each of its clients depends on its share), an
+    /// individual pool when its client is.
+    pub fn cold_pools(&self) -> Vec<ColdPool> {
+        let policy = self.policy_ref();
+        let covers = |category| policy.cold_floor_categories.contains(&category);
+        let omnibus_covered = self
+            .clients
+            .iter()
+            .any(|client| client.value.segregation == crate::entity::Segregation::Omnibus && covers(client.value.category));
+        // (asset index, 0 for the omnibus pool or 1 + the client's index) → (hot, cold)
+        let mut sums: BTreeMap<(u32, u32), (u128, u128)> = BTreeMap::new();
+        let hot_assets: Vec<u32> =
+            (0..self.totals.len()).filter(|&asset| self.totals[asset].client_hot != 0).map(|asset| asset as u32).collect();
+        if hot_assets.is_empty() {
+            return Vec::new();
+        }
+        for (index, wallet) in self.wallets.iter().enumerate() {
+            let pool = match &wallet.value.class {
+                crate::entity::WalletClass::Firm => continue,
+                crate::entity::WalletClass::ClientOmnibus => 0,
+                crate::entity::WalletClass::ClientIndividual(client) => self.client_index[client] + 1,
+            };
+            for &asset in &hot_assets {
+                let held = self.balances.get(&(Slot::Holding(index as u32), asset)).copied().unwrap_or(0);
+                if held == 0 {
+                    continue;
+                }
+                let sum = sums.entry((asset, pool)).or_default();
+                let part = if wallet.value.tier == crate::entity::Tier::Hot { &mut sum.0 } else { &mut sum.1 };
+                *part = part.saturating_add(held);
+            }
+        }
+        sums.into_iter()
+            .filter(|(_, (hot, _))| *hot != 0)
+            .map(|((asset, pool), (hot, cold))| {
+                let id = self.assets[asset as usize].value.id.clone();
+                let floor_bp = policy.cold_floor(&id);
+                let (client, covered) = if pool == 0 {
+                    (None, omnibus_covered)
+                } else {
+                    let client = &self.clients[pool as usize - 1].value;
+                    (Some(client.id.clone()), covers(client.category))
+                };
+                ColdPool { asset: id, client, hot, cold, floor_bp, covered, categories: policy.cold_floor_categories.clone() }
+            })
+            .collect()
+    }
+
+    /// The live, approved risk assessment of the pool's asset that allows its cold share, if any.
+    pub fn assessment_for_pool(&self, pool: &ColdPool, now: Timestamp) -> Option<&AssessmentRecord> {
+        self.safeguards
+            .assessments
+            .iter()
+            .rev()
+            .find(|record| record.assessment.asset == pool.asset && Self::assessment_allows(record, now, pool.cold, pool.total()))
     }
 
     /// Placed client funds above the concentration limit at an institution that is not a
     /// central bank (a central bank is no concentration risk), per currency.
-    fn concentration_breaches(&self, limit_bp: u16, with_details: bool, found: &mut dyn FnMut(Break) -> bool) {
+    /// Returns whether `found` asked to stop.
+    fn concentration_breaches(&self, limit_bp: u16, with_details: bool, found: &mut dyn FnMut(Break) -> bool) -> bool {
         // (currency, institution index) → placed, in the order the accounts were registered.
         let mut placed: Vec<(Currency, u32, u128)> = Vec::new();
         let mut totals: BTreeMap<Currency, u128> = BTreeMap::new();
@@ -496,9 +702,10 @@ impl Register {
                 },
             });
             if stop {
-                return;
+                return true;
             }
         }
+        false
     }
 
     /// Every safeguarding breach at `now`, with details, whether it has an exception or not.
@@ -711,6 +918,11 @@ impl Register {
             SafeguardAction::RegisterInstitution(institution) => {
                 safeguards.institution_index.insert(institution.id.clone(), super::index_of(safeguards.institutions.len()));
                 safeguards.institutions.push(Registered { value: institution.clone(), seq });
+                safeguards.institution_reviewed.push((now, seq));
+            }
+            SafeguardAction::ReviewInstitution { institution, .. } => {
+                let index = safeguards.institution_index[institution];
+                safeguards.institution_reviewed[index as usize] = (now, seq);
             }
             SafeguardAction::RegisterFiatAccount(account) => {
                 safeguards.account_index.insert(account.id.clone(), super::index_of(safeguards.accounts.len()));
@@ -1017,6 +1229,25 @@ impl Register {
                 Ok(())
             }
             SafeguardAction::Check => Ok(()),
+            SafeguardAction::ReviewInstitution { institution, evidence } => {
+                let Some(&index) = self.safeguards.institution_index.get(institution) else {
+                    return reject(Status::UnknownInstitution, format!("institution {institution} is not registered"));
+                };
+                // Importing the same review again (same institution, same effective time) is a no-op.
+                let (since, seq) = self.safeguards.institution_reviewed[index as usize];
+                if since == now && self.safeguards.institutions[index as usize].seq != seq {
+                    return Err(Outcome::already_exists(seq));
+                }
+                if now < since {
+                    return invalid(format!(
+                        "institution {institution} was registered or last reviewed at {since}; a review effective at {now} is older"
+                    ));
+                }
+                if let Some(problem) = text_problem("the review's evidence", evidence) {
+                    return invalid(format!("institution {institution}: {problem}"));
+                }
+                Ok(())
+            }
         }
     }
 

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use ringfence_core::safeguard::BP_MAX;
 use ringfence_core::{
-    AssessmentId, AssetId, Beneficiary, ClientId, ClientInstruction, Consent, Currency, Date, FiatAccount, FiatAccountClass, FiatAccountId,
-    Institution, InstitutionId, InstitutionKind, InstructionId, OwnAccountUse, Purpose, RiskAssessment, SafeguardingPolicy, Timestamp,
+    AssessmentId, AssetId, Beneficiary, ClientCategory, ClientId, ClientInstruction, Consent, Currency, Date, FiatAccount,
+    FiatAccountClass, FiatAccountId, Institution, InstitutionId, InstitutionKind, InstructionId, OwnAccountUse, Purpose, RiskAssessment,
+    SafeguardingPolicy, Timestamp,
 };
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -90,6 +91,13 @@ pub(super) struct PolicyText {
     closing_days: Option<Vec<String>>,
     #[serde(default)]
     concentration_limit: Option<PercentText>,
+    /// The client categories the cold floor protects (`["retail"]` when left out).
+    #[serde(default)]
+    cold_floor_categories: Option<Vec<String>>,
+    #[serde(default)]
+    recon_max_gap_hours: Option<u32>,
+    #[serde(default)]
+    institution_review_days: Option<u32>,
 }
 
 impl PolicyText {
@@ -125,6 +133,27 @@ impl PolicyText {
             .concentration_limit
             .as_ref()
             .map_or(Ok(defaults.concentration_limit_bp), |text| basis_points("concentration_limit", text))?;
+        let cold_floor_categories = match self.cold_floor_categories {
+            None => defaults.cold_floor_categories,
+            Some(texts) => {
+                let mut categories = texts
+                    .iter()
+                    .map(|text| {
+                        ClientCategory::from_code(text).ok_or_else(|| {
+                            format!(
+                                "cold_floor_categories: {text:?} is not a client category; give some of {}",
+                                ClientCategory::ALL.iter().map(|c| format!("{:?}", c.code())).collect::<Vec<_>>().join(", ")
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                categories.sort();
+                if let Some(pair) = categories.windows(2).find(|pair| pair[0] == pair[1]) {
+                    return Err(format!("cold_floor_categories names {} twice; give each category once", pair[0].code()));
+                }
+                categories
+            }
+        };
         Ok(SafeguardingPolicy {
             own_account_use,
             cold_floor_bp,
@@ -132,6 +161,9 @@ impl PolicyText {
             lapse_notice_days: self.lapse_notice_days.unwrap_or(defaults.lapse_notice_days),
             closing_days,
             concentration_limit_bp,
+            cold_floor_categories,
+            recon_max_gap_hours: self.recon_max_gap_hours.unwrap_or(defaults.recon_max_gap_hours),
+            institution_review_days: self.institution_review_days.unwrap_or(defaults.institution_review_days),
         })
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use ringfence_core::register::{AssessmentRecord, InstructionRecord, share_bp, share_bp_rounded, share_exceeds};
+use ringfence_core::register::{AssessmentRecord, ISSUE_15_RULES_FROM, InstructionRecord, share_bp, share_bp_rounded, share_exceeds};
 use ringfence_core::safeguard::percent;
 use ringfence_core::{
     Account, Amount, Beneficiary, ClassKind, Custodian, FiatAccountClass, InstitutionKind, KeyScheme, OwnAccountUse, PendingState, Purpose,
@@ -40,6 +40,12 @@ pub struct PolicyReport {
     /// Per asset: client holdings in hot and cold wallets, the cold share against its floor,
     /// the risk assessment covering a shortfall, and whether it is a breach.
     pub hot_cold: Vec<HotColdRow>,
+    /// The cold floor per pool (the omnibus wallets of an asset, or one individually
+    /// segregated client's wallets) with anything hot: whether the floor covers the pool
+    /// (it holds assets of a client of a protected category) and whether it is met.
+    pub cold_pools: Vec<ColdPoolView>,
+    /// When the last reconciliation run was recorded and when the next is due.
+    pub reconciliation: ReconciliationScheduleView,
     /// Every risk assessment, live or not, with who recorded and approved it.
     pub risk_assessments: Vec<RiskAssessmentView>,
     /// Every client instruction with its state, what it encumbers and the rewards credited
@@ -141,8 +147,65 @@ pub struct SafeguardingPolicyView {
     /// Days on which client fiat funds need not be placed, `YYYY-MM-DD`.
     pub closing_days: Vec<String>,
     pub concentration_limit: String,
+    /// The client categories whose assets the cold floor protects.
+    #[schema(value_type = Vec<crate::schema::ClientCategoryCode>)]
+    pub cold_floor_categories: Vec<&'static str>,
+    /// The longest time after a reconciliation run before the next is overdue.
+    pub recon_max_gap_hours: u32,
+    /// Days after its registration or last review by which an institution holding client
+    /// funds is due for review.
+    pub institution_review_days: u32,
 }
 
+/// One pool of client assets against the cold floor.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ColdPoolView {
+    pub asset: String,
+    pub symbol: String,
+    /// `omnibus`, or the individually segregated client whose wallets these are.
+    pub pool: String,
+    #[serde(serialize_with = "units")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub hot: u128,
+    #[serde(serialize_with = "units")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
+    pub cold: u128,
+    /// Rounded half to even to 0.01 % (the breach is decided on the exact share).
+    pub cold_share: String,
+    pub cold_floor: String,
+    /// Whether the floor applies: the pool holds assets of a client of a protected category.
+    pub floor_applies: bool,
+    /// The live risk assessment allowing a share below the floor, if any.
+    pub covered_by: Option<String>,
+    /// The floor applies, the share is below it and no live risk assessment allows it.
+    pub breach: bool,
+}
+
+/// The reconciliation schedule: a run is overdue once the policy's longest gap has passed
+/// since the last one.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReconciliationScheduleView {
+    /// Null when no run was ever recorded.
+    pub last_run_at: Option<String>,
+    pub last_run: Option<u64>,
+    /// Null when no run was ever recorded (nothing is due before the first).
+    pub next_due: Option<String>,
+    pub overdue: bool,
+    pub max_gap_hours: u32,
+}
+
+/// When an institution holding client funds is due for review.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InstitutionReviewView {
+    pub institution: String,
+    /// Whether a client-funds account is registered there (only those are held to the review).
+    pub holds_client_funds: bool,
+    /// When it was registered or last reviewed, and that entry.
+    pub reviewed_at: String,
+    pub seq: u64,
+    pub review_due: String,
+    pub overdue: bool,
+}
 /// An asset's own cold floor.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ColdFloorView {
@@ -316,6 +379,8 @@ pub struct SharedSignerView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FiatView {
     pub institutions: Vec<InstitutionView>,
+    /// Per institution, when it was last reviewed and when its next review is due.
+    pub reviews: Vec<InstitutionReviewView>,
     pub accounts: Vec<FiatAccountView>,
     pub owed_to_clients: Vec<OwedView>,
     pub unplaced: Vec<UnplacedView>,
@@ -422,6 +487,8 @@ pub fn report(register: &Register, now: Timestamp) -> PolicyReport {
         exceptions: ExceptionClocksView::of(register),
         safeguarding: safeguarding(register),
         hot_cold: hot_cold(register, now),
+        cold_pools: cold_pools(register, now),
+        reconciliation: reconciliation(register, now),
         risk_assessments: register.risk_assessments().iter().map(|record| assessment(register, record, now)).collect(),
         client_instructions: instructions(register, now),
         sub_custody: sub_custody(register, now),
@@ -446,11 +513,49 @@ pub fn safeguarding(register: &Register) -> SafeguardingPolicyView {
         lapse_notice_days: safeguarding.lapse_notice_days,
         closing_days: safeguarding.closing_days.iter().map(ToString::to_string).collect(),
         concentration_limit: percent(safeguarding.concentration_limit_bp),
+        cold_floor_categories: safeguarding.cold_floor_categories.iter().map(|category| category.code()).collect(),
+        recon_max_gap_hours: safeguarding.recon_max_gap_hours,
+        institution_review_days: safeguarding.institution_review_days,
+    }
+}
+
+fn cold_pools(register: &Register, now: Timestamp) -> Vec<ColdPoolView> {
+    register
+        .cold_pools()
+        .iter()
+        .map(|pool| {
+            let covering = if pool.below_floor() { register.assessment_for_pool(pool, now) } else { None };
+            ColdPoolView {
+                asset: pool.asset.as_str().to_owned(),
+                symbol: register.asset(&pool.asset).map(|asset| asset.symbol.clone()).unwrap_or_default(),
+                pool: pool.client.as_ref().map_or_else(|| "omnibus".to_owned(), |client| client.as_str().to_owned()),
+                hot: pool.hot,
+                cold: pool.cold,
+                cold_share: percent(pool.cold_share_bp()),
+                cold_floor: percent(pool.floor_bp),
+                floor_applies: pool.covered,
+                covered_by: covering.map(|record| record.assessment.id.as_str().to_owned()),
+                breach: pool.covered && pool.below_floor() && covering.is_none(),
+            }
+        })
+        .collect()
+}
+
+fn reconciliation(register: &Register, now: Timestamp) -> ReconciliationScheduleView {
+    let last = register.recon_runs().last();
+    let due = register.reconciliation_due();
+    ReconciliationScheduleView {
+        last_run_at: last.map(|run| clock::format(run.recorded_at)),
+        last_run: last.map(|run| run.id),
+        next_due: due.map(clock::format),
+        overdue: due.is_some_and(|due| now > due),
+        max_gap_hours: register.safeguarding_policy().0.recon_max_gap_hours,
     }
 }
 
 fn hot_cold(register: &Register, now: Timestamp) -> Vec<HotColdRow> {
     let (policy, _) = register.safeguarding_policy();
+    let pools = register.cold_pools();
     register
         .summary()
         .iter()
@@ -469,7 +574,17 @@ fn hot_cold(register: &Register, now: Timestamp) -> Vec<HotColdRow> {
                 cold_share: (total > 0).then(|| percent(share_bp_rounded(cold, total))),
                 cold_floor: percent(floor),
                 covered_by: if below { covering.map(|record| record.assessment.id.as_str().to_owned()) } else { None },
-                breach: below && covering.is_none(),
+                // Under issue 15's rules the floor holds per pool (see `cold_pools`).
+                breach: if now >= ISSUE_15_RULES_FROM {
+                    pools.iter().any(|pool| {
+                        pool.asset == row.asset.id
+                            && pool.covered
+                            && pool.below_floor()
+                            && register.assessment_for_pool(pool, now).is_none()
+                    })
+                } else {
+                    below && covering.is_none()
+                },
             }
         })
         .collect()
@@ -623,6 +738,23 @@ fn fiat(register: &Register, now: Timestamp) -> FiatView {
     }
     FiatView {
         institutions: register.institutions().map(InstitutionView::of).collect(),
+        reviews: register
+            .institution_reviews()
+            .map(|(institution, at, seq, due)| {
+                let holds_client_funds = register
+                    .fiat_accounts()
+                    .iter()
+                    .any(|r| r.account.class == FiatAccountClass::ClientFunds && r.account.institution == institution.id);
+                InstitutionReviewView {
+                    institution: institution.id.as_str().to_owned(),
+                    holds_client_funds,
+                    reviewed_at: clock::format(at),
+                    seq,
+                    review_due: clock::format(due),
+                    overdue: holds_client_funds && now > due,
+                }
+            })
+            .collect(),
         accounts: register.fiat_accounts().iter().map(FiatAccountView::of).collect(),
         owed_to_clients: owed
             .iter()
