@@ -846,6 +846,26 @@ async fn post_movement(
     submit_one(&state, command).await
 }
 
+/// The commands of a batch's items, in order; the error of the first bad item.
+fn batch_commands(items: Vec<Value>, principal: &Principal) -> Result<Vec<Command>, ApiError> {
+    let mut commands = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let in_item = |e: ApiError| ApiError { message: format!("item {index}: {}", e.message), ..e };
+        let object = object_for_api(item, true, None).map_err(in_item)?;
+        match parse_object(object, principal).map_err(in_item)? {
+            Parsed::Ready(command) => commands.push(command),
+            Parsed::Correction { .. } => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "correction_in_batch",
+                    format!("item {index}: send corrections one at a time to /v1/movements"),
+                ));
+            }
+        }
+    }
+    Ok(commands)
+}
+
 #[utoipa::path(post, path = "/v1/movements/batch",
     params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._:@/-]{1,128}$", description = "Names the request; each movement carries its own \"key\"", example = "batch-2026-03-02-01")),
     request_body(content = Vec<BatchMovement>, description = "1 to 8190 movements in the import format, each with its \"key\"; no corrections",
@@ -876,22 +896,7 @@ async fn post_movements(
         ));
     }
     // Every item is checked before anything is submitted: one bad item changes nothing.
-    let mut commands = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let in_item = |e: ApiError| ApiError { message: format!("item {index}: {}", e.message), ..e };
-        let object = object_for_api(item, true, None).map_err(in_item)?;
-        let command = match parse_object(object, &principal).map_err(in_item)? {
-            Parsed::Ready(command) => command,
-            Parsed::Correction { .. } => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "correction_in_batch",
-                    format!("item {index}: send corrections one at a time to /v1/movements"),
-                ));
-            }
-        };
-        commands.push(command);
-    }
+    let commands = batch_commands(items, &principal)?;
     let outcomes = state.engine.submit(commands).await?;
     let results = outcomes.into_iter().enumerate().map(|(index, o)| BatchItem::of(index, o)).collect();
     Ok(Json(BatchResult { results }).into_response())

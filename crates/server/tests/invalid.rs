@@ -265,6 +265,32 @@ fn a_batch_with_one_bad_item_changes_nothing() {
     all_refused(server, cases);
 }
 
+/// A long batch names its first bad item by its index in the whole batch, wherever it is, and
+/// records nothing.
+#[test]
+fn a_long_batch_names_its_first_bad_item_in_either_half_and_changes_nothing() {
+    let server = Server::start();
+    let op = operator(&server);
+    let items = |bad: &[usize]| {
+        let items: Vec<Value> = (0..3000)
+            .map(|n| {
+                let item = with(deposit("5"), "key", json!(format!("long-{n}")));
+                if bad.contains(&n) { with(item, "amount", json!("-5")) } else { item }
+            })
+            .collect();
+        Request::post_json("/v1/movements/batch", &Value::Array(items)).token(&op).keyed()
+    };
+    for (bad, named) in
+        [(vec![2999], "item 2999:"), (vec![1600, 2100], "item 1600:"), (vec![7, 2500], "item 7:"), (vec![1499], "item 1499:")]
+    {
+        let response = items(&bad).send(&server);
+        assert_eq!(response.status, 422, "{bad:?}: {response:?}");
+        let message = response.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(named), "{bad:?}: {message}");
+    }
+    all_refused(server, vec![("a bad item in the second half", items(&[2000]), 422, "invalid_command")]);
+}
+
 #[test]
 fn bad_idempotency_keys_are_refused_and_change_nothing() {
     let server = Server::start();
