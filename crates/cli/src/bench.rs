@@ -1,7 +1,10 @@
 //! `ringfence bench`: durable, invariant-checked movements per second on the embedded store
 //! or on PostgreSQL, for several batch sizes, and the process's peak memory. Each batch size
-//! runs on a fresh store (a scratch directory, or a scratch schema dropped afterwards);
-//! generating the movements is not timed, recording them (decide, journal, commit) is.
+//! runs on a fresh store (a scratch directory, or a scratch schema dropped afterwards).
+//! Two figures per batch size: `movements/s` times only recording (decide, journal, commit:
+//! `Store::submit`), `phase/s` the wall time of the whole phase, generating each batch
+//! included, as TigerBeetle's benchmark counts. `--serve` measures client and server apart
+//! (crate::bench_serve).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,8 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use ringfence_core::{
-    Action, Actor, Address, Amount, Asset, ClassKind, Client, ClientCategory, ClientId, Command, Custodian, IdempotencyKey, InstructionId,
-    KeyScheme, KeySet, KeySetId, Meta, Segregation, Status, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
+    Action, Actor, Address, Amount, Asset, AssetId, ClassKind, Client, ClientCategory, ClientId, Command, Custodian, IdempotencyKey,
+    InstructionId, KeyScheme, KeySet, KeySetId, Meta, Segregation, Status, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
 };
 use ringfence_store::{BATCH_MAX, Location, Store};
 
@@ -77,6 +80,11 @@ pub struct BenchArgs {
     /// signature.
     #[arg(long, conflicts_with_all = ["http", "recon", "chain"])]
     pub sign: bool,
+    /// Measure client and server apart, as TigerBeetle's benchmark does: `ringfence serve` in
+    /// its own process on loopback, this process generating each batch as JSON and posting it
+    /// to the batch route; the figure is over the whole phase's wall time (embedded store).
+    #[arg(long, conflicts_with_all = ["http", "recon", "chain", "sign"])]
+    pub serve: bool,
 }
 
 pub(crate) fn id<T>(parse: fn(&str) -> Result<T, ringfence_core::IdError>, text: &str) -> T {
@@ -138,40 +146,115 @@ pub(crate) fn setup(clients: u32) -> Vec<Command> {
     commands
 }
 
-/// A mix of movements that is almost always accepted: deposits (50 %), client-to-client
-/// transfers (20 %), withdrawals (15 %), fees with their sweep (5 %), rebalances (10 %).
-fn movements(first: usize, count: usize, clients: u32, seed: u64) -> Vec<Command> {
-    let sample = Sample::new();
-    let assets = [
-        (&sample.eth, "hot-evm", "cold-evm", "firm-evm"),
-        (&sample.usdc, "hot-evm", "cold-evm", "firm-evm"),
-        (&sample.btc, "hot-btc", "cold-btc", "firm-btc"),
-    ];
-    let wallet_ids: Vec<[WalletId; 3]> =
-        assets.iter().map(|(_, h, c, f)| [id(WalletId::parse, h), id(WalletId::parse, c), id(WalletId::parse, f)]).collect();
-    let client_ids: Vec<ClientId> = (0..clients).map(|n| id(ClientId::parse, &format!("c{n}"))).collect();
-    let mut rng = Sequence::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ first as u64);
-    let mut commands = Vec::with_capacity(count);
-    for n in first..first + count {
-        let key = id(IdempotencyKey::parse, &format!("m{seed}-{n}"));
-        let client = &client_ids[rng.below(u64::from(clients)) as usize];
-        let a = rng.below(3) as usize;
-        let asset = assets[a].0;
-        let [hot, cold, firm] = &wallet_ids[a];
-        let small = Amount::new(u128::from(1 + rng.below(100)));
-        let movement = match rng.below(20) {
-            0..=9 => build::deposit(key, client, hot, asset, Amount::new(u128::from(1_000 + rng.below(1_000_000)))),
-            10..=13 => {
-                let to = &client_ids[rng.below(u64::from(clients)) as usize];
-                build::transfer(key, client, to, None, asset, small)
-            }
-            14..=16 => build::withdrawal(key, client, hot, asset, small),
-            17 => build::fee(key, client, hot, firm, asset, small),
-            _ => build::rebalance(key, hot, cold, asset, small),
-        };
-        commands.push(Command { meta: meta(n), action: Action::Movement(movement) });
+/// One movement of the bench's mix: what [`movements`] builds and `bench --serve` sends as JSON.
+pub(crate) enum Pick {
+    Deposit { client: usize, asset: usize, amount: u128 },
+    Transfer { from: usize, to: usize, asset: usize, amount: u128 },
+    Withdrawal { client: usize, asset: usize, amount: u128 },
+    Fee { client: usize, asset: usize, amount: u128 },
+    Rebalance { asset: usize, amount: u128 },
+}
+
+/// The generator of movement `n`'s successors from `first`, seeded as [`movements`] is.
+pub(crate) fn picker(first: usize, seed: u64) -> Sequence {
+    Sequence::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ first as u64)
+}
+
+/// The next movement of the mix: deposits (50 %), client-to-client transfers (20 %),
+/// withdrawals (15 %), fees with their sweep (5 %), rebalances (10 %); clients by index, assets
+/// by index into [`ASSET_WALLETS`].
+pub(crate) fn pick(rng: &mut Sequence, clients: u32) -> Pick {
+    let client = rng.below(u64::from(clients)) as usize;
+    let asset = rng.below(3) as usize;
+    let small = u128::from(1 + rng.below(100));
+    match rng.below(20) {
+        0..=9 => Pick::Deposit { client, asset, amount: u128::from(1_000 + rng.below(1_000_000)) },
+        10..=13 => Pick::Transfer { from: client, to: rng.below(u64::from(clients)) as usize, asset, amount: small },
+        14..=16 => Pick::Withdrawal { client, asset, amount: small },
+        17 => Pick::Fee { client, asset, amount: small },
+        _ => Pick::Rebalance { asset, amount: small },
     }
-    commands
+}
+
+/// Per asset of the mix (ETH, USDC, BTC): its hot, cold and firm wallets.
+pub(crate) const ASSET_WALLETS: [[&str; 3]; 3] =
+    [["hot-evm", "cold-evm", "firm-evm"], ["hot-evm", "cold-evm", "firm-evm"], ["hot-btc", "cold-btc", "firm-btc"]];
+
+/// The identifiers the mix draws from, built once per run (not per batch: at batch size 1 that
+/// would be most of the phase).
+pub(crate) struct Mix {
+    assets: [AssetId; 3],
+    wallet_ids: Vec<[WalletId; 3]>,
+    client_ids: Vec<ClientId>,
+}
+
+impl Mix {
+    pub(crate) fn new(clients: u32) -> Mix {
+        let sample = Sample::new();
+        Mix {
+            assets: [sample.eth, sample.usdc, sample.btc],
+            wallet_ids: ASSET_WALLETS.iter().map(|names| names.map(|name| id(WalletId::parse, name))).collect(),
+            client_ids: (0..clients).map(|n| id(ClientId::parse, &format!("c{n}"))).collect(),
+        }
+    }
+
+    /// Movements `first..first + count` of the mix seeded with `seed` (see [`pick`]): almost
+    /// always accepted.
+    pub(crate) fn movements(&self, first: usize, count: usize, seed: u64) -> Vec<Command> {
+        let clients = self.client_ids.len() as u32;
+        let (assets, wallets, ids) = (&self.assets, &self.wallet_ids, &self.client_ids);
+        let mut rng = picker(first, seed);
+        let mut commands = Vec::with_capacity(count);
+        for n in first..first + count {
+            let key = id(IdempotencyKey::parse, &format!("m{seed}-{n}"));
+            let movement = match pick(&mut rng, clients) {
+                Pick::Deposit { client, asset, amount } => {
+                    build::deposit(key, &ids[client], &wallets[asset][0], &assets[asset], Amount::new(amount))
+                }
+                Pick::Transfer { from, to, asset, amount } => {
+                    build::transfer(key, &ids[from], &ids[to], None, &assets[asset], Amount::new(amount))
+                }
+                Pick::Withdrawal { client, asset, amount } => {
+                    build::withdrawal(key, &ids[client], &wallets[asset][0], &assets[asset], Amount::new(amount))
+                }
+                Pick::Fee { client, asset, amount } => {
+                    build::fee(key, &ids[client], &wallets[asset][0], &wallets[asset][2], &assets[asset], Amount::new(amount))
+                }
+                Pick::Rebalance { asset, amount } => {
+                    build::rebalance(key, &wallets[asset][0], &wallets[asset][1], &assets[asset], Amount::new(amount))
+                }
+            };
+            commands.push(Command { meta: meta(n), action: Action::Movement(movement) });
+        }
+        commands
+    }
+}
+
+/// Deposits that seed every client in each asset, so most debits find funds.
+pub(crate) fn seeds(clients: u32) -> Vec<Command> {
+    Mix::new(clients)
+        .movements(0, clients as usize * 3, 7)
+        .into_iter()
+        .enumerate()
+        .map(|(n, mut c)| {
+            if let Action::Movement(m) = &mut c.action {
+                let client = id(ClientId::parse, &format!("c{}", n % clients as usize));
+                let sample = Sample::new();
+                let (asset, wallet) = match n % 3 {
+                    0 => (&sample.eth, "hot-evm"),
+                    1 => (&sample.usdc, "hot-evm"),
+                    _ => (&sample.btc, "hot-btc"),
+                };
+                *m = build::deposit(m.key.clone(), &client, &id(WalletId::parse, wallet), asset, Amount::new(1_000_000_000));
+            }
+            c
+        })
+        .collect()
+}
+
+/// The `q` quantile (0 to 1) of sorted durations, by the nearest rank below; zero when empty.
+pub(crate) fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted.get(((sorted.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default()
 }
 
 /// The process's peak resident memory, from /proc (Linux).
@@ -188,6 +271,8 @@ struct Run {
     accepted: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// The wall time of the whole phase: generating and recording every batch.
+    phase: Duration,
     reopen: Duration,
 }
 
@@ -247,23 +332,7 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32, s
         store.submit(chunk, Timestamp::from_micros(0))?;
     }
     // Seed every client so most debits find funds.
-    let seeds: Vec<Command> = movements(0, clients as usize * 3, clients, 7)
-        .into_iter()
-        .enumerate()
-        .map(|(n, mut c)| {
-            if let Action::Movement(m) = &mut c.action {
-                let client = id(ClientId::parse, &format!("c{}", n % clients as usize));
-                let sample = Sample::new();
-                let (asset, wallet) = match n % 3 {
-                    0 => (&sample.eth, "hot-evm"),
-                    1 => (&sample.usdc, "hot-evm"),
-                    _ => (&sample.btc, "hot-btc"),
-                };
-                *m = build::deposit(m.key.clone(), &client, &id(WalletId::parse, wallet), asset, Amount::new(1_000_000_000));
-            }
-            c
-        })
-        .collect();
+    let seeds = seeds(clients);
     for chunk in seeds.chunks(BATCH_MAX) {
         store.submit(chunk, Timestamp::from_micros(0))?;
     }
@@ -272,8 +341,10 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32, s
     let mut accepted = 0;
     let mut latencies = Vec::with_capacity(count / batch_size + 1);
     let mut elapsed = Duration::ZERO;
+    let mix = Mix::new(clients);
+    let phase_started = Instant::now();
     for first in (0..count).step_by(batch_size) {
-        let batch = movements(first, batch_size.min(count - first), clients, 42);
+        let batch = mix.movements(first, batch_size.min(count - first), 42);
         let batch_started = Instant::now();
         let outcomes = store.submit(&batch, Timestamp::from_micros(0))?;
         let took = batch_started.elapsed();
@@ -281,12 +352,13 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32, s
         latencies.push(took);
         accepted += outcomes.iter().filter(|o| o.status == Status::Accepted).count();
     }
+    let phase = phase_started.elapsed();
     drop(store);
     let reopen_started = Instant::now();
     let reopened = Store::open_with(location, signer)?;
     let reopen = reopen_started.elapsed();
     drop(reopened);
-    Ok(Run { batch_size, recorded: count, accepted, elapsed, latencies, reopen })
+    Ok(Run { batch_size, recorded: count, accepted, elapsed, latencies, phase, reopen })
 }
 
 /// The scratch stores of this run (`--dir` or `--database-url`), announced on `out`.
@@ -324,6 +396,9 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     if args.chain {
         return crate::bench_chain::run(args, out);
     }
+    if args.serve {
+        return crate::bench_serve::run(cli, args, out);
+    }
     if let Some(bad) = args.batch_sizes.iter().find(|b| **b == 0 || **b > BATCH_MAX) {
         anyhow::bail!("batch size {bad} is outside 1 to {BATCH_MAX}");
     }
@@ -332,13 +407,14 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     }
     let scratch = scratch(cli, args, out)?;
     writeln!(out, "each movement is decided by the state machine (all invariants checked), hash-chained and indexed")?;
+    writeln!(out, "movements/s: recording only (Store::submit); phase/s: the whole phase's wall time, generating each batch included")?;
     if args.sign {
         writeln!(out, "every commit is signed (Ed25519); reopening checks every signature")?;
     }
     writeln!(
         out,
-        "{:>10} {:>12} {:>12} {:>14} {:>12} {:>12} {:>14}",
-        "batch", "movements", "accepted", "movements/s", "p50 batch", "p99 batch", "reopen+verify"
+        "{:>10} {:>12} {:>12} {:>14} {:>12} {:>12} {:>12} {:>14}",
+        "batch", "movements", "accepted", "movements/s", "phase/s", "p50 batch", "p99 batch", "reopen+verify"
     )?;
     let mut result = Ok(());
     for &batch_size in &args.batch_sizes {
@@ -347,15 +423,17 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
             Ok(run) => {
                 let mut latencies = run.latencies.clone();
                 latencies.sort();
-                let pick = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+                let pick = |q: f64| quantile(&latencies, q);
                 let rate = run.recorded as f64 / run.elapsed.as_secs_f64();
+                let phase_rate = run.recorded as f64 / run.phase.as_secs_f64();
                 writeln!(
                     out,
-                    "{:>10} {:>12} {:>12} {:>14.0} {:>12.2?} {:>12.2?} {:>14.2?}",
+                    "{:>10} {:>12} {:>12} {:>14.0} {:>12.0} {:>12.2?} {:>12.2?} {:>14.2?}",
                     run.batch_size,
                     run.recorded,
                     run.accepted,
                     rate,
+                    phase_rate,
                     pick(0.5),
                     pick(0.99),
                     run.reopen

@@ -110,7 +110,7 @@ impl Tally {
 }
 
 /// An operator token for the load generator: its registration and the string to present.
-fn operator_token(n: usize) -> Result<(Command, String)> {
+pub(crate) fn operator_token(n: usize) -> Result<(Command, String)> {
     let mut random = [0u8; 6 + 32 + 16];
     getrandom::fill(&mut random).map_err(|error| anyhow::anyhow!("failed to read random bytes from the operating system: {error}"))?;
     let id = TokenId::parse(&format!("t{}", ringfence_store::hex(&random[..6])))?;

@@ -5,6 +5,7 @@ pub mod bench;
 mod bench_chain;
 mod bench_http;
 mod bench_recon;
+mod bench_serve;
 pub mod demo;
 pub mod identity;
 pub mod key;
