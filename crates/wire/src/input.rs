@@ -528,6 +528,111 @@ pub fn parse_line(text: &str, defaults: &Defaults) -> Result<Parsed, String> {
     parse_object(object, defaults)
 }
 
+/// A movement of one of the common shapes, read straight from JSON bytes by
+/// [`parse_movement_batch`]. Each field goes through the same parser as in [`Line`] and
+/// [`Common`], so what it accepts it reads the same way.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FastMovement {
+    #[serde(rename = "type")]
+    kind: FastKind,
+    #[serde(deserialize_with = "idempotency_key")]
+    key: IdempotencyKey,
+    #[serde(deserialize_with = "asset_id")]
+    asset: AssetId,
+    #[serde(deserialize_with = "amount")]
+    amount: Amount,
+    #[serde(default, deserialize_with = "optional_client")]
+    client: Option<ClientId>,
+    #[serde(default, deserialize_with = "optional_wallet")]
+    wallet: Option<WalletId>,
+    #[serde(default, deserialize_with = "optional_client")]
+    from_client: Option<ClientId>,
+    #[serde(default, deserialize_with = "optional_client")]
+    to_client: Option<ClientId>,
+    #[serde(default, deserialize_with = "optional_wallet")]
+    from_wallet: Option<WalletId>,
+    #[serde(default, deserialize_with = "optional_wallet")]
+    to_wallet: Option<WalletId>,
+    #[serde(default, deserialize_with = "optional_wallet")]
+    client_wallet: Option<WalletId>,
+    #[serde(default, deserialize_with = "optional_wallet")]
+    firm_wallet: Option<WalletId>,
+    #[serde(default, deserialize_with = "optional_instruction")]
+    instruction: Option<InstructionId>,
+    #[serde(default, deserialize_with = "optional_time")]
+    effective_at: Option<Timestamp>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FastKind {
+    Deposit,
+    Withdrawal,
+    Transfer,
+    Fee,
+    Rebalance,
+}
+
+impl FastMovement {
+    /// The typed line, when the fields present are exactly those of the type (required ones
+    /// present, none of another type's).
+    fn into_line(self) -> Option<(Line, Common)> {
+        let FastMovement {
+            kind,
+            key,
+            asset,
+            amount,
+            client,
+            wallet,
+            from_client,
+            to_client,
+            from_wallet,
+            to_wallet,
+            client_wallet,
+            firm_wallet,
+            instruction,
+            effective_at,
+        } = self;
+        let common = Common { actor: None, instruction, effective_at };
+        let line = match (kind, client, wallet, from_client, to_client, from_wallet, to_wallet, client_wallet, firm_wallet) {
+            (FastKind::Deposit, Some(client), Some(wallet), None, None, None, None, None, None) => {
+                Line::Deposit { key, client, wallet, asset, amount }
+            }
+            (FastKind::Withdrawal, Some(client), Some(wallet), None, None, None, None, None, None) => {
+                Line::Withdrawal { key, client, wallet, asset, amount }
+            }
+            (FastKind::Transfer, None, None, Some(from_client), Some(to_client), from_wallet, to_wallet, None, None) => {
+                Line::Transfer { key, from_client, to_client, from_wallet, to_wallet, asset, amount }
+            }
+            (FastKind::Fee, Some(client), None, None, None, None, None, Some(client_wallet), Some(firm_wallet)) => {
+                Line::Fee { key, client, client_wallet, firm_wallet, asset, amount }
+            }
+            (FastKind::Rebalance, None, None, None, None, Some(from_wallet), Some(to_wallet), None, None) => {
+                Line::Rebalance { key, from_wallet, to_wallet, asset, amount }
+            }
+            _ => return None,
+        };
+        Some((line, common))
+    }
+}
+
+/// The fast path of a batch of movements (the HTTP API's batch route): the body read straight
+/// into typed lines, without the general path's JSON tree and buffered tagged enum. `None`
+/// unless every item is a deposit, withdrawal, transfer, fee or rebalance that the general
+/// path reads the same way, with no `actor`; the caller then takes the general path
+/// ([`parse_object`] per item), which accepts or refuses exactly as before, with its messages.
+pub fn parse_movement_batch(bytes: &[u8], defaults: &Defaults) -> Option<Vec<Parsed>> {
+    let items: Vec<FastMovement> = serde_json::from_slice(bytes).ok()?;
+    items
+        .into_iter()
+        .map(|item| {
+            let (line, common) = item.into_line()?;
+            parsed_of(line, &common, defaults).ok()
+        })
+        .collect()
+}
+
 /// Parses one line already read as a JSON object (the HTTP API's bodies): the same typed lines
 /// and checks as [`parse_line`], without writing the object out and reading it again.
 pub fn parse_object(mut object: serde_json::Map<String, serde_json::Value>, defaults: &Defaults) -> Result<Parsed, String> {
@@ -539,6 +644,11 @@ pub fn parse_object(mut object: serde_json::Map<String, serde_json::Value>, defa
     }
     let common: Common = serde_json::from_value(serde_json::Value::Object(common_fields)).map_err(|e| describe_json_error(&e))?;
     let line = Line::deserialize(serde_json::Value::Object(object)).map_err(|e| describe_json_error(&e))?;
+    parsed_of(line, &common, defaults)
+}
+
+/// What a typed line asks for, with the fields every line may carry.
+fn parsed_of(line: Line, common: &Common, defaults: &Defaults) -> Result<Parsed, String> {
     let meta = |default_instruction: &str| -> Result<Meta, String> {
         let instruction = match common.instruction.clone() {
             Some(instruction) => instruction,
@@ -758,6 +868,70 @@ mod tests {
     }
 
     const ETH: &str = "eip155:1/slip44:60";
+
+    /// The general path, item by item, as the batch route takes it.
+    fn general(items: &[serde_json::Value]) -> Vec<Result<Parsed, String>> {
+        items
+            .iter()
+            .map(|item| match item.clone() {
+                serde_json::Value::Object(object) => parse_object(object, &defaults()),
+                _ => Err("not an object".into()),
+            })
+            .collect()
+    }
+
+    fn fast(items: &[serde_json::Value]) -> Option<Vec<Parsed>> {
+        parse_movement_batch(serde_json::to_string(items).unwrap().as_bytes(), &defaults())
+    }
+
+    #[test]
+    fn the_fast_batch_path_reads_what_the_general_path_reads_and_nothing_else() {
+        let eth = ETH;
+        let items: Vec<serde_json::Value> = vec![
+            serde_json::json!({"type": "deposit", "key": "d-1", "client": "c1", "wallet": "hot", "asset": eth, "amount": "1500"}),
+            serde_json::json!({"type": "deposit", "key": "d-2", "client": "c2", "wallet": "hot", "asset": eth, "amount": 7, "instruction": "req-9", "effective_at": "2026-03-01"}),
+            serde_json::json!({"type": "withdrawal", "key": "w-1", "client": "c1", "wallet": "hot", "asset": eth, "amount": "5", "instruction": null}),
+            serde_json::json!({"type": "transfer", "key": "t-1", "from_client": "c1", "to_client": "c2", "asset": eth, "amount": "1"}),
+            serde_json::json!({"type": "transfer", "key": "t-2", "from_client": "c1", "to_client": "c2", "from_wallet": "w1", "to_wallet": "w2", "asset": eth, "amount": "1", "effective_at": "2026-03-01T10:00:00+01:00"}),
+            serde_json::json!({"type": "fee", "key": "f-1", "client": "c1", "client_wallet": "hot", "firm_wallet": "firm", "asset": eth, "amount": "2"}),
+            serde_json::json!({"type": "rebalance", "key": "r-1", "from_wallet": "hot", "to_wallet": "cold", "asset": eth, "amount": "3"}),
+        ];
+        let expected: Vec<Parsed> = general(&items).into_iter().map(Result::unwrap).collect();
+        assert_eq!(fast(&items), Some(expected));
+        // Anything the fast path does not read exactly as the general path goes down the
+        // general path (None), whether the general path accepts it or not.
+        let deposit = |field: &str, value: serde_json::Value| {
+            let mut item = items[0].clone();
+            item[field] = value;
+            item
+        };
+        for (why, item) in [
+            ("an actor", deposit("actor", serde_json::json!("ops:mallory"))),
+            ("an unknown field", deposit("colour", serde_json::json!("red"))),
+            ("a field of another type", deposit("from_wallet", serde_json::json!("w1"))),
+            ("a required field null", deposit("client", serde_json::Value::Null)),
+            ("a bad amount", deposit("amount", serde_json::json!("-1"))),
+            ("another type", deposit("type", serde_json::json!("firm_funding"))),
+            ("a correction", serde_json::json!({"type": "correction", "key": "c-1", "corrects": "d-1"})),
+            (
+                "one wallet of a transfer",
+                serde_json::json!({"type": "transfer", "key": "t-3", "from_client": "c1", "to_client": "c2", "from_wallet": "w1", "asset": eth, "amount": "1"}),
+            ),
+            ("not an object", serde_json::json!(42)),
+        ] {
+            let batch = vec![items[0].clone(), item];
+            assert_eq!(fast(&batch), None, "{why}");
+        }
+        // A field given twice: the general path keeps the last; the fast path leaves it to it.
+        let twice =
+            br#"[{"type":"deposit","key":"d-1","client":"c1","client":"c2","wallet":"hot","asset":"eip155:1/slip44:60","amount":"1"}]"#;
+        assert_eq!(parse_movement_batch(twice, &defaults()), None);
+        assert_eq!(parse_movement_batch(b"{}", &defaults()), None, "not an array");
+        // An escaped character reads the same on both paths.
+        let escaped = r#"{"type":"deposit","key":"d-9","client":"c\u0031","wallet":"hot","asset":"eip155:1/slip44:60","amount":"1"}"#;
+        let general = parse_line(escaped, &defaults()).unwrap();
+        assert_eq!(parse_movement_batch(format!("[{escaped}]").as_bytes(), &defaults()), Some(vec![general]));
+    }
 
     #[test]
     fn a_deposit_line_becomes_a_balanced_deposit() {
