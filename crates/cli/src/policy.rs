@@ -132,7 +132,9 @@ fn safeguarding_text(report: &PolicyReport, out: &mut dyn Write) -> Result<()> {
         policy.cold_floor_categories.join(" or ")
     )?;
     for row in &report.hot_cold {
-        let verdict = if row.breach {
+        let verdict = if row.breach && report.cold_pools.iter().any(|pool| pool.asset == row.asset && pool.breach) {
+            "a pool below its floor: BREACH (see per pool; an exception is opened)".to_owned()
+        } else if row.breach {
             "BREACH (an exception is opened)".to_owned()
         } else if let Some(id) = &row.covered_by {
             format!("below the floor, allowed by risk assessment {id}")
