@@ -282,6 +282,8 @@ fn a_statements_inbox_gives_a_run_the_newest_unused_statements_and_skips_the_res
     std::fs::write(inbox.join("nordbank-2026-11-23.csv"), statement("2026-11-23T23:59:59Z", "NB-23")).unwrap();
     std::fs::write(inbox.join("garbled.csv"), "wallet,asset\n\"unterminated\n").unwrap();
     std::fs::write(inbox.join("notes.txt"), "not a statement").unwrap();
+    // A link is not followed: it could point the run, and its log, at any file.
+    std::os::unix::fs::symlink(inbox.join("nordbank-2026-11-23.csv"), inbox.join("linked.csv")).unwrap();
     let inbox_arg = inbox.to_str().unwrap();
 
     let output = run(&["recon", "run", "--statements-inbox", inbox_arg]);
@@ -290,7 +292,7 @@ fn a_statements_inbox_gives_a_run_the_newest_unused_statements_and_skips_the_res
     assert!(text.contains("inbox: using ") && text.contains("nordbank-2026-11-23.csv"), "{text}");
     assert!(text.contains("nordbank-2026-11-22.csv: an older cut-off (2026-11-22T23:59:59Z)"), "{text}");
     assert!(text.contains("garbled.csv: "), "{text}");
-    assert!(!text.contains("notes.txt"), "{text}");
+    assert!(!text.contains("notes.txt") && !text.contains("linked.csv"), "{text}");
     let runs: Value = serde_json::from_str(&stdout(&run(&["recon", "runs", "--json"]))).unwrap();
     let last = runs.as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["cut_off"], "2026-11-23T23:59:59Z", "{last}");

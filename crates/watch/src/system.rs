@@ -151,20 +151,19 @@ pub fn read_inbox(register: &Register, dir: &Path, now: Timestamp) -> Result<Inb
             }
         }
     }
+    // Regular files only: a symbolic link could point the run (and its log) at any file.
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
         .map(|entry| entry.path())
-        .filter(|path| path.is_file() && StatementFormat::of_path(path).is_some())
+        .filter(|path| StatementFormat::of_path(path).is_some())
         .collect();
     paths.sort();
     let mut inbox = Inbox::default();
     let mut candidates = Vec::new();
     for path in paths {
-        let Some(format) = StatementFormat::of_path(&path) else { continue };
-        let parsed = std::fs::read(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| ringfence_recon::Statement::parse(format, &bytes, register).map_err(|e| e.to_string()));
-        match parsed {
+        // `read` checks the size before reading (256 MiB at most).
+        match ringfence_recon::Statement::read(&path, register).map_err(|e| e.to_string()) {
             Err(problem) => inbox.skipped.push((path, problem)),
             Ok(statement) if used.contains(&statement.sha256) => {
                 inbox.skipped.push((path, "a recorded run used this statement already".to_owned()));
