@@ -82,7 +82,8 @@ pub struct BenchArgs {
     pub sign: bool,
     /// Measure client and server apart, as TigerBeetle's benchmark does: `ringfence serve` in
     /// its own process on loopback, this process generating each batch as JSON and posting it
-    /// to the batch route; the figure is over the whole phase's wall time (embedded store).
+    /// to the batch route; the figure is over the whole phase's wall time (the embedded store,
+    /// or PostgreSQL with --database-url).
     #[arg(long, conflicts_with_all = ["http", "recon", "chain", "sign"])]
     pub serve: bool,
 }

@@ -7,7 +7,8 @@
 //! last, and sends it once the answer (all accepted movements durable) is in.
 //! The figure is the wall time of the whole phase, generation, HTTP and JSON on both sides
 //! included. Afterwards the server is stopped and the store opened again: it must hold every
-//! accepted movement, and its journal must verify.
+//! accepted movement, and its journal must verify. On the embedded store (`--dir`) or on
+//! PostgreSQL (`--database-url`: a scratch schema, named to the server by `search_path`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -19,7 +20,7 @@ use ringfence_core::Status;
 use ringfence_store::{BATCH_MAX, Location, Store};
 
 use crate::Cli;
-use crate::bench::{self, BenchArgs, Pick, Scratch};
+use crate::bench::{self, BenchArgs, Pick};
 
 /// How long the server may take to say where it listens.
 const START_WAIT_MAX: Duration = Duration::from_secs(60);
@@ -34,9 +35,6 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     }
     if args.clients == 0 || args.movements == 0 {
         bail!("--clients and --movements must be at least 1");
-    }
-    if cli.database_url.is_some() {
-        bail!("bench --serve measures the embedded store for now; leave out --database-url");
     }
     let scratch = bench::scratch(cli, args, out)?;
     writeln!(
@@ -54,7 +52,7 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     for &batch_size in &args.batch_sizes {
         let count = args.movements.min(batch_size * 2_000);
         let location = scratch.location(&format!("serve_{batch_size}"))?;
-        let measured = measure(&scratch, &location, batch_size, count, args.clients);
+        let measured = measure(&location, batch_size, count, args.clients);
         scratch.remove(&location);
         match measured {
             Ok(run) => {
@@ -100,10 +98,19 @@ impl Drop for Server {
     }
 }
 
-fn measure(scratch: &Scratch, location: &Location, batch_size: usize, count: usize, clients: u32) -> Result<Measured> {
-    let Location::Sqlite(path) = location else { bail!("bench --serve measures the embedded store for now") };
-    let Scratch::Directory(_) = scratch else { bail!("bench --serve measures the embedded store for now") };
-    let data_dir = path.parent().context("the scratch store has no directory")?.to_path_buf();
+fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -> Result<Measured> {
+    // Where the server finds the store: a data directory, or a URL naming the scratch schema
+    // (in the environment: it may hold a password).
+    let (store_args, database_url): (Vec<std::ffi::OsString>, Option<String>) = match location {
+        Location::Sqlite(path) => {
+            let data_dir = path.parent().context("the scratch store has no directory")?;
+            (vec!["--data-dir".into(), data_dir.as_os_str().to_owned()], None)
+        }
+        Location::Postgres(target) => {
+            let url = target.url_for_process().context("bench --serve cannot name a scratch schema in a URL that sets options=")?;
+            (Vec::new(), Some(url))
+        }
+    };
     let mut store = Store::create(location)?;
     let mut setup = bench::setup(clients);
     let (token, presented) = crate::bench_http::operator_token(setup.len())?;
@@ -119,11 +126,13 @@ fn measure(scratch: &Scratch, location: &Location, batch_size: usize, count: usi
     drop(store);
 
     let executable = std::env::current_exe().context("cannot find this program to start the server")?;
-    let mut child = Process::new(executable)
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--recon-daily", "off"])
-        .env_remove("RINGFENCE_DATABASE_URL")
+    let mut process = Process::new(executable);
+    process.args(&store_args).args(["serve", "--listen", "127.0.0.1:0", "--recon-daily", "off"]).env_remove("RINGFENCE_DATA_DIR");
+    match &database_url {
+        Some(url) => process.env("RINGFENCE_DATABASE_URL", url),
+        None => process.env_remove("RINGFENCE_DATABASE_URL"),
+    };
+    let mut child = process
         .env_remove("RINGFENCE_SIGNING_KEY")
         .env_remove("RINGFENCE_STATEMENTS_INBOX")
         .stdin(Stdio::null())

@@ -51,15 +51,32 @@ fn bench_serve_posts_batches_to_a_separate_server_and_counts_the_whole_phase() {
     assert!(phase <= submit, "the whole phase takes at least as long as recording alone: {stdout}");
 }
 
+/// On PostgreSQL: the server runs on a scratch schema it is told of by URL, and the schema is
+/// dropped afterwards. PostgreSQL is a throwaway cluster from `ringfence-testdb`.
 #[test]
-fn serve_with_a_postgres_url_or_with_http_is_refused() {
-    let output = Command::new(BIN).args(["bench", "--serve", "--http"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
+fn bench_serve_runs_on_postgres_in_a_scratch_schema() {
+    let url = ringfence_testdb::server().fresh_database();
     let output = Command::new(BIN)
-        .args(["--database-url", "postgres://127.0.0.1:1/x", "bench", "--serve"])
+        .args(["--database-url", &url, "bench", "--serve", "--batch-sizes", "50", "--movements", "200", "--clients", "20"])
         .env_remove("RINGFENCE_DATA_DIR")
+        .env_remove("RINGFENCE_DATABASE_URL")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("embedded store"), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("PostgreSQL at"), "{stdout}");
+    let columns = row(&stdout, "50");
+    assert_eq!((columns[1].as_str(), columns[2].as_str()), ("200", "200"), "{stdout}");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let left: i64 = client
+        .query_one("SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'ringfence_bench_%'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the scratch schema was dropped");
+}
+
+#[test]
+fn serve_with_http_is_a_usage_error() {
+    let output = Command::new(BIN).args(["bench", "--serve", "--http"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
 }

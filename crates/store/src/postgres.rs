@@ -77,6 +77,20 @@ impl PostgresTarget {
         PostgresTarget { url: self.url.clone(), schema: Some(schema.to_owned()) }
     }
 
+    /// A URL that names this target on its own, schema included (as `options=-c search_path=…`),
+    /// for another process (`bench --serve` starts `ringfence serve` on a scratch schema). It
+    /// holds the password: pass it in the environment, not on a command line. `None` when the
+    /// URL sets `options` already (the two would not combine).
+    pub fn url_for_process(&self) -> Option<String> {
+        let Some(schema) = &self.schema else { return Some(self.url.clone()) };
+        if self.url.contains("options=") {
+            return None;
+        }
+        // A schema ringfence creates is lower-case letters, digits and `_`: nothing to escape.
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        Some(format!("{}{separator}options=-c%20search_path%3D{schema}", self.url))
+    }
+
     /// The URL without its password, and the schema if one is set.
     pub fn describe(&self) -> String {
         let url = redact(&self.url);
