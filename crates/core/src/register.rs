@@ -23,8 +23,8 @@ mod safeguard;
 pub use access::{KeySetAccess, SharedSigner};
 pub use oversight::RunRecord;
 pub use safeguard::{
-    AssessmentRecord, CheckRecord, ColdPool, FiatAccountRecord, ISSUE_15_RULES_FROM, InstructionRecord, ReceiptRecord, share_bp,
-    share_bp_rounded, share_exceeds,
+    AssessmentRecord, CheckRecord, ColdPool, FiatAccountRecord, ISSUE_15_RULES_FROM, InstitutionReview, InstructionRecord, ReceiptRecord,
+    share_bp, share_bp_rounded, share_exceeds,
 };
 
 use sha2::{Digest as _, Sha256};

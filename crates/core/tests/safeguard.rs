@@ -597,8 +597,9 @@ fn an_institution_holding_client_funds_past_its_review_date_is_a_breach_until_it
         assert_eq!(desk.at("ops", action, registered), Status::Accepted);
     }
     let due = Timestamp::from_micros(registered.micros() + 365 * DAY_MICROS);
-    let (_, _, _, nordbank_due) = desk.register.institution_reviews().next().unwrap();
-    assert_eq!(nordbank_due, due);
+    let nordbank = desk.register.institution_reviews().next().unwrap();
+    assert_eq!((nordbank.due, nordbank.holds_client_funds), (due, true));
+    assert!(!desk.register.institution_reviews().nth(1).unwrap().holds_client_funds, "idle holds no client funds");
     assert!(!desk.register.safeguard_check_due(due), "due at, not before");
     let late = Timestamp::from_micros(due.micros() + HOUR);
     assert!(desk.register.safeguard_check_due(late));
@@ -616,8 +617,8 @@ fn an_institution_holding_client_funds_past_its_review_date_is_a_breach_until_it
     // The same review again is a no-op; one older than the last is refused.
     assert_eq!(desk.at("compliance", review("nordbank", "bank selection review, minutes BSR-2028-01"), reviewed), Status::AlreadyExists);
     assert_eq!(desk.at("compliance", review("nordbank", "an older review"), late), Status::InvalidSafeguard);
-    let (_, since, _, next) = desk.register.institution_reviews().next().unwrap();
-    assert_eq!((since, next), (reviewed, Timestamp::from_micros(reviewed.micros() + 365 * DAY_MICROS)));
+    let nordbank = desk.register.institution_reviews().next().unwrap();
+    assert_eq!((nordbank.since, nordbank.due), (reviewed, Timestamp::from_micros(reviewed.micros() + 365 * DAY_MICROS)));
     assert!(desk.register.safeguard_cause_cured(&exception, reviewed), "the review cures the cause");
     assert!(!exception.is_resolved(), "a person still resolves the exception");
     assert!(!desk.register.safeguard_check_due(Timestamp::from_micros(reviewed.micros() + 300 * DAY_MICROS)));

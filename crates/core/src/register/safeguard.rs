@@ -166,8 +166,6 @@ pub struct ColdPool {
     pub floor_bp: u16,
     /// Whether the floor applies: the pool holds assets of a client of a category it protects.
     pub covered: bool,
-    /// The categories the floor protects.
-    pub categories: Vec<crate::entity::ClientCategory>,
 }
 
 impl ColdPool {
@@ -201,6 +199,19 @@ impl ColdPool {
             Some(client) => format!("individually segregated client {client}"),
         }
     }
+}
+
+/// Where an institution's review stands (see [`Register::institution_reviews`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstitutionReview<'a> {
+    pub institution: &'a Institution,
+    /// When it was registered or last reviewed: the instant its review period runs from.
+    pub since: Timestamp,
+    /// The entry that registered or last reviewed it.
+    pub seq: u64,
+    pub due: Timestamp,
+    /// Whether a client-funds account is registered there: only those are held to the review.
+    pub holds_client_funds: bool,
 }
 
 /// The exception subject of a receipt placed after its deadline.
@@ -307,12 +318,18 @@ impl Register {
         self.safeguards.institutions.iter().map(|r| &r.value)
     }
 
-    /// When each registered institution (in registration order) was registered or last
-    /// reviewed, the entry's sequence number, and when its next review is due under the policy.
-    pub fn institution_reviews(&self) -> impl Iterator<Item = (&Institution, Timestamp, u64, Timestamp)> {
+    /// Each registered institution (in registration order) with when it was registered or last
+    /// reviewed and when its next review is due under the policy.
+    pub fn institution_reviews(&self) -> impl Iterator<Item = InstitutionReview<'_>> {
         let days = i64::from(self.policy_ref().institution_review_days);
-        self.safeguards.institutions.iter().zip(&self.safeguards.institution_reviewed).map(move |(registered, &(at, seq))| {
-            (&registered.value, at, seq, Timestamp::from_micros(at.micros().saturating_add(days * MICROS_PER_DAY)))
+        self.safeguards.institutions.iter().zip(&self.safeguards.institution_reviewed).map(move |(registered, &(since, seq))| {
+            InstitutionReview {
+                institution: &registered.value,
+                since,
+                seq,
+                due: Timestamp::from_micros(since.micros().saturating_add(days * MICROS_PER_DAY)),
+                holds_client_funds: self.holds_client_funds(&registered.value.id),
+            }
         })
     }
 
@@ -392,6 +409,8 @@ impl Register {
     fn breaches(&self, now: Timestamp, with_details: bool, found: &mut dyn FnMut(Break) -> bool) {
         let policy = self.policy_ref();
         let detail = |text: &dyn Fn() -> String| if with_details { text() } else { String::new() };
+        // The cold floor: per pool under issue 15's rules, over all client holdings of the
+        // asset for checks recorded before them.
         if now >= ISSUE_15_RULES_FROM {
             for pool in self.cold_pools() {
                 if !pool.covered || !pool.below_floor() || self.assessment_for_pool(&pool, now).is_some() {
@@ -417,36 +436,34 @@ impl Register {
                     return;
                 }
             }
-        }
-        for (index, totals) in self.totals.iter().enumerate() {
-            if now >= ISSUE_15_RULES_FROM {
-                break;
-            }
-            let total = totals.client_hot + totals.client_cold;
-            let asset = &self.assets[index].value.id;
-            let floor = policy.cold_floor(asset);
-            if total == 0 || !share_below(totals.client_cold, total, floor) {
-                continue;
-            }
-            if self.covering_assessment(index as u32, now).is_some() {
-                continue;
-            }
-            let stop = found(Break {
-                kind: ExceptionKind::ColdFloor,
-                severity: Severity::Warning,
-                subject: format!("cold-floor:{asset}"),
-                detail: detail(&|| {
-                    format!(
-                        "{} of {} of client-class {asset} is in cold wallets ({}), below the floor of {}, and no live approved risk assessment allows it",
-                        totals.client_cold,
-                        total,
-                        percent(share_bp(totals.client_cold, total)),
-                        percent(floor)
-                    )
-                }),
-            });
-            if stop {
-                return;
+        } else {
+            for (index, totals) in self.totals.iter().enumerate() {
+                let total = totals.client_hot + totals.client_cold;
+                let asset = &self.assets[index].value.id;
+                let floor = policy.cold_floor(asset);
+                if total == 0 || !share_below(totals.client_cold, total, floor) {
+                    continue;
+                }
+                if self.covering_assessment(index as u32, now).is_some() {
+                    continue;
+                }
+                let stop = found(Break {
+                    kind: ExceptionKind::ColdFloor,
+                    severity: Severity::Warning,
+                    subject: format!("cold-floor:{asset}"),
+                    detail: detail(&|| {
+                        format!(
+                            "{} of {} of client-class {asset} is in cold wallets ({}), below the floor of {}, and no live approved risk assessment allows it",
+                            totals.client_cold,
+                            total,
+                            percent(share_bp(totals.client_cold, total)),
+                            percent(floor)
+                        )
+                    }),
+                });
+                if stop {
+                    return;
+                }
             }
         }
         for registered in &self.sub_custodians {
@@ -561,8 +578,8 @@ impl Register {
             if self.concentration_breaches(policy.concentration_limit_bp, with_details, found) {
                 return;
             }
-            for (institution, since, _, due) in self.institution_reviews() {
-                if now <= due || !self.holds_client_funds(&institution.id) {
+            for InstitutionReview { institution, since, due, holds_client_funds, .. } in self.institution_reviews() {
+                if now <= due || !holds_client_funds {
                     continue;
                 }
                 let stop = found(Break {
@@ -646,7 +663,7 @@ impl Register {
                     let client = &self.clients[pool as usize - 1].value;
                     (Some(client.id.clone()), covers(client.category))
                 };
-                ColdPool { asset: id, client, hot, cold, floor_bp, covered, categories: policy.cold_floor_categories.clone() }
+                ColdPool { asset: id, client, hot, cold, floor_bp, covered }
             })
             .collect()
     }

@@ -482,12 +482,13 @@ fn assessment(register: &Register, record: &AssessmentRecord, now: Timestamp) ->
 /// overdue).
 pub fn report(register: &Register, now: Timestamp) -> PolicyReport {
     let approvals = approvals(register);
+    let pools = cold_pools(register, now);
     PolicyReport {
         approvals,
         exceptions: ExceptionClocksView::of(register),
         safeguarding: safeguarding(register),
-        hot_cold: hot_cold(register, now),
-        cold_pools: cold_pools(register, now),
+        hot_cold: hot_cold(register, now, &pools),
+        cold_pools: pools,
         reconciliation: reconciliation(register, now),
         risk_assessments: register.risk_assessments().iter().map(|record| assessment(register, record, now)).collect(),
         client_instructions: instructions(register, now),
@@ -553,9 +554,10 @@ fn reconciliation(register: &Register, now: Timestamp) -> ReconciliationSchedule
     }
 }
 
-fn hot_cold(register: &Register, now: Timestamp) -> Vec<HotColdRow> {
+/// Per asset over all client holdings; under issue 15's rules an asset's breach is a breach of
+/// one of its `pools`.
+fn hot_cold(register: &Register, now: Timestamp, pools: &[ColdPoolView]) -> Vec<HotColdRow> {
     let (policy, _) = register.safeguarding_policy();
-    let pools = register.cold_pools();
     register
         .summary()
         .iter()
@@ -576,12 +578,7 @@ fn hot_cold(register: &Register, now: Timestamp) -> Vec<HotColdRow> {
                 covered_by: if below { covering.map(|record| record.assessment.id.as_str().to_owned()) } else { None },
                 // Under issue 15's rules the floor holds per pool (see `cold_pools`).
                 breach: if now >= ISSUE_15_RULES_FROM {
-                    pools.iter().any(|pool| {
-                        pool.asset == row.asset.id
-                            && pool.covered
-                            && pool.below_floor()
-                            && register.assessment_for_pool(pool, now).is_none()
-                    })
+                    pools.iter().any(|pool| pool.asset == row.asset.id.as_str() && pool.breach)
                 } else {
                     below && covering.is_none()
                 },
@@ -740,19 +737,13 @@ fn fiat(register: &Register, now: Timestamp) -> FiatView {
         institutions: register.institutions().map(InstitutionView::of).collect(),
         reviews: register
             .institution_reviews()
-            .map(|(institution, at, seq, due)| {
-                let holds_client_funds = register
-                    .fiat_accounts()
-                    .iter()
-                    .any(|r| r.account.class == FiatAccountClass::ClientFunds && r.account.institution == institution.id);
-                InstitutionReviewView {
-                    institution: institution.id.as_str().to_owned(),
-                    holds_client_funds,
-                    reviewed_at: clock::format(at),
-                    seq,
-                    review_due: clock::format(due),
-                    overdue: holds_client_funds && now > due,
-                }
+            .map(|review| InstitutionReviewView {
+                institution: review.institution.id.as_str().to_owned(),
+                holds_client_funds: review.holds_client_funds,
+                reviewed_at: clock::format(review.since),
+                seq: review.seq,
+                review_due: clock::format(review.due),
+                overdue: review.holds_client_funds && now > review.due,
             })
             .collect(),
         accounts: register.fiat_accounts().iter().map(FiatAccountView::of).collect(),
