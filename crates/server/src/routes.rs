@@ -909,12 +909,20 @@ async fn post_movements(
     let principal = state.authorize(&headers, OPERATORS)?;
     idempotency_key(&headers)?;
     let bytes = body(raw)?;
-    if let Some(commands) = fast_batch(&bytes, &principal) {
-        let outcomes = state.engine.submit(commands).await?;
-        let results = outcomes.into_iter().enumerate().map(|(index, o)| BatchItem::of(index, o)).collect();
-        return Ok(Json(BatchResult { results }).into_response());
-    }
-    let Value::Array(items) = parse_json(&bytes)? else {
+    // Every item is checked before anything is submitted: one bad item changes nothing.
+    let commands = match fast_batch(&bytes, &principal) {
+        Some(commands) => commands,
+        None => general_batch(&bytes, &principal)?,
+    };
+    let outcomes = state.engine.submit(commands).await?;
+    let results = outcomes.into_iter().enumerate().map(|(index, o)| BatchItem::of(index, o)).collect();
+    Ok(Json(BatchResult { results }).into_response())
+}
+
+/// A batch's commands through the general path: the body as a JSON array, then each item as
+/// `/v1/movements` reads it; the error of the first thing wrong.
+fn general_batch(bytes: &[u8], principal: &Principal) -> Result<Vec<Command>, ApiError> {
+    let Value::Array(items) = parse_json(bytes)? else {
         return Err(ApiError::bad_request("invalid_json", "the body must be a JSON array of movements"));
     };
     if items.is_empty() || items.len() > BATCH_MAX {
@@ -924,11 +932,7 @@ async fn post_movements(
             format!("a batch holds 1 to {BATCH_MAX} movements, this one {}", items.len()),
         ));
     }
-    // Every item is checked before anything is submitted: one bad item changes nothing.
-    let commands = batch_commands(items, &principal)?;
-    let outcomes = state.engine.submit(commands).await?;
-    let results = outcomes.into_iter().enumerate().map(|(index, o)| BatchItem::of(index, o)).collect();
-    Ok(Json(BatchResult { results }).into_response())
+    batch_commands(items, principal)
 }
 
 #[utoipa::path(post, path = "/v1/entities",
