@@ -189,11 +189,16 @@ pub(crate) struct Mix {
     client_ids: Vec<ClientId>,
 }
 
+/// The mix's assets, in the order [`Pick`] indexes them: ETH, USDC, BTC.
+pub(crate) fn mix_assets() -> [AssetId; 3] {
+    let sample = Sample::new();
+    [sample.eth, sample.usdc, sample.btc]
+}
+
 impl Mix {
     pub(crate) fn new(clients: u32) -> Mix {
-        let sample = Sample::new();
         Mix {
-            assets: [sample.eth, sample.usdc, sample.btc],
+            assets: mix_assets(),
             wallet_ids: ASSET_WALLETS.iter().map(|names| names.map(|name| id(WalletId::parse, name))).collect(),
             client_ids: (0..clients).map(|n| id(ClientId::parse, &format!("c{n}"))).collect(),
         }
@@ -231,26 +236,33 @@ impl Mix {
     }
 }
 
-/// Deposits that seed every client in each asset, so most debits find funds.
+/// Deposits that seed every client in each asset (to its hot wallet), so most debits find
+/// funds; keys from the mix seeded with 7.
 pub(crate) fn seeds(clients: u32) -> Vec<Command> {
-    Mix::new(clients)
-        .movements(0, clients as usize * 3, 7)
+    let mix = Mix::new(clients);
+    mix.movements(0, clients as usize * 3, 7)
         .into_iter()
         .enumerate()
         .map(|(n, mut c)| {
             if let Action::Movement(m) = &mut c.action {
-                let client = id(ClientId::parse, &format!("c{}", n % clients as usize));
-                let sample = Sample::new();
-                let (asset, wallet) = match n % 3 {
-                    0 => (&sample.eth, "hot-evm"),
-                    1 => (&sample.usdc, "hot-evm"),
-                    _ => (&sample.btc, "hot-btc"),
-                };
-                *m = build::deposit(m.key.clone(), &client, &id(WalletId::parse, wallet), asset, Amount::new(1_000_000_000));
+                let asset = n % 3;
+                let client = &mix.client_ids[n % clients as usize];
+                *m = build::deposit(m.key.clone(), client, &mix.wallet_ids[asset][0], &mix.assets[asset], Amount::new(1_000_000_000));
             }
             c
         })
         .collect()
+}
+
+/// Checks the batch sizes and counts a throughput bench takes.
+pub(crate) fn check_sizes(args: &BenchArgs) -> Result<()> {
+    if let Some(bad) = args.batch_sizes.iter().find(|b| **b == 0 || **b > BATCH_MAX) {
+        anyhow::bail!("batch size {bad} is outside 1 to {BATCH_MAX}");
+    }
+    if args.clients == 0 || args.movements == 0 {
+        anyhow::bail!("--clients and --movements must be at least 1");
+    }
+    Ok(())
 }
 
 /// The `q` quantile (0 to 1) of sorted durations, by the nearest rank below; zero when empty.
@@ -400,12 +412,7 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     if args.serve {
         return crate::bench_serve::run(cli, args, out);
     }
-    if let Some(bad) = args.batch_sizes.iter().find(|b| **b == 0 || **b > BATCH_MAX) {
-        anyhow::bail!("batch size {bad} is outside 1 to {BATCH_MAX}");
-    }
-    if args.clients == 0 || args.movements == 0 {
-        anyhow::bail!("--clients and --movements must be at least 1");
-    }
+    check_sizes(args)?;
     let scratch = scratch(cli, args, out)?;
     writeln!(out, "each movement is decided by the state machine (all invariants checked), hash-chained and indexed")?;
     writeln!(out, "movements/s: recording only (Store::submit); phase/s: the whole phase's wall time, generating each batch included")?;

@@ -16,7 +16,7 @@ use std::process::{Child, Command as Process, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use ringfence_core::Status;
+use ringfence_core::{AssetId, Status};
 use ringfence_store::{BATCH_MAX, Location, Store};
 
 use crate::Cli;
@@ -30,12 +30,7 @@ const ANSWER_WAIT_MAX: Duration = Duration::from_secs(120);
 const RESPONSE_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    if let Some(bad) = args.batch_sizes.iter().find(|b| **b == 0 || **b > BATCH_MAX) {
-        bail!("batch size {bad} is outside 1 to {BATCH_MAX}");
-    }
-    if args.clients == 0 || args.movements == 0 {
-        bail!("--clients and --movements must be at least 1");
-    }
+    bench::check_sizes(args)?;
     let scratch = bench::scratch(cli, args, out)?;
     writeln!(
         out,
@@ -148,6 +143,7 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -
     connection.set_nodelay(true)?;
     connection.set_read_timeout(Some(ANSWER_WAIT_MAX))?;
     let headers = format!("Host: {address}\r\nAuthorization: Bearer {presented}\r\nContent-Type: application/json\r\n");
+    let assets = bench::mix_assets();
     let mut body = Vec::with_capacity(batch_size * 200);
     let mut request = Vec::with_capacity(batch_size * 200 + 256);
     let mut response = Response::default();
@@ -155,7 +151,7 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -
     let mut accepted = 0;
     let started = Instant::now();
     let firsts: Vec<usize> = (0..count).step_by(batch_size).collect();
-    batch_json(0, batch_size.min(count), clients, &mut body);
+    batch_json(0, batch_size.min(count), clients, &assets, &mut body);
     for (index, &first) in firsts.iter().enumerate() {
         request.clear();
         write!(
@@ -169,7 +165,7 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -
         // As a client with its own core would: the next batch is generated while the server
         // decides and commits this one (one batch in flight, as TigerBeetle's client).
         if let Some(&next) = firsts.get(index + 1) {
-            batch_json(next, batch_size.min(count - next), clients, &mut body);
+            batch_json(next, batch_size.min(count - next), clients, &assets, &mut body);
         }
         response.read(&mut connection)?;
         round_trips.push(sent.elapsed());
@@ -212,12 +208,7 @@ fn listening_address(stdout: std::process::ChildStdout) -> Result<SocketAddr> {
 
 /// The batch starting at movement `first`, as the JSON array the batch route takes: the same
 /// mix and keys as `bench` records.
-fn batch_json(first: usize, count: usize, clients: u32, body: &mut Vec<u8>) {
-    const ASSETS: [&str; 3] = [
-        "eip155:1/slip44:60",
-        "eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48",
-        "bip122:000000000019d6689c085ae165831e93/slip44:0",
-    ];
+fn batch_json(first: usize, count: usize, clients: u32, assets: &[AssetId; 3], body: &mut Vec<u8>) {
     let mut rng = bench::picker(first, 42);
     body.clear();
     body.push(b'[');
@@ -232,32 +223,32 @@ fn batch_json(first: usize, count: usize, clients: u32, body: &mut Vec<u8>) {
                 body,
                 r#"{{"type":"deposit","key":"{key}","client":"c{client}","wallet":"{}","asset":"{}","amount":"{amount}"}}"#,
                 bench::ASSET_WALLETS[asset][0],
-                ASSETS[asset]
+                assets[asset]
             ),
             Pick::Transfer { from, to, asset, amount } => write!(
                 body,
                 r#"{{"type":"transfer","key":"{key}","from_client":"c{from}","to_client":"c{to}","asset":"{}","amount":"{amount}"}}"#,
-                ASSETS[asset]
+                assets[asset]
             ),
             Pick::Withdrawal { client, asset, amount } => write!(
                 body,
                 r#"{{"type":"withdrawal","key":"{key}","client":"c{client}","wallet":"{}","asset":"{}","amount":"{amount}"}}"#,
                 bench::ASSET_WALLETS[asset][0],
-                ASSETS[asset]
+                assets[asset]
             ),
             Pick::Fee { client, asset, amount } => write!(
                 body,
                 r#"{{"type":"fee","key":"{key}","client":"c{client}","client_wallet":"{}","firm_wallet":"{}","asset":"{}","amount":"{amount}"}}"#,
                 bench::ASSET_WALLETS[asset][0],
                 bench::ASSET_WALLETS[asset][2],
-                ASSETS[asset]
+                assets[asset]
             ),
             Pick::Rebalance { asset, amount } => write!(
                 body,
                 r#"{{"type":"rebalance","key":"{key}","from_wallet":"{}","to_wallet":"{}","asset":"{}","amount":"{amount}"}}"#,
                 bench::ASSET_WALLETS[asset][0],
                 bench::ASSET_WALLETS[asset][1],
-                ASSETS[asset]
+                assets[asset]
             ),
         };
     }
