@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// An amount in the asset's smallest unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct Amount(u128);
 
 /// The largest number of decimals an asset may have: 10^38 still fits in a u128.

@@ -28,7 +28,7 @@ pub const EXPIRY_HOURS_MAX: u32 = 24 * 90;
 pub const REASON_BYTES_MAX: usize = 512;
 
 /// The four-eyes policy in force.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApprovalPolicy {
     /// Approvals needed from distinct approvers, none the initiator (1 to [`APPROVALS_MAX`]).
     pub approvals: u8,
@@ -66,7 +66,7 @@ impl ApprovalPolicy {
 }
 
 /// Where a pending instruction stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PendingState {
     /// Waiting for approvals.
     Open,
@@ -105,7 +105,7 @@ impl PendingState {
 
 /// A command waiting for four-eyes approval. Its id is the sequence number of the journal
 /// entry that proposed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
     pub id: u64,
     /// The command as proposed; its actor is the initiator.

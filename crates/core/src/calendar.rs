@@ -10,7 +10,7 @@ use crate::time::Timestamp;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// A civil date (proleptic Gregorian, UTC), as days since 1970-01-01.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Date(i32);
 
 impl Date {

@@ -98,6 +98,20 @@ macro_rules! codes {
             }
         }
 
+        // In checkpoints a value travels as its journal tag, as in the journal.
+        impl $crate::serde::Serialize for $name {
+            fn serialize<S: $crate::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_u8(self.tag())
+            }
+        }
+
+        impl<'de> $crate::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let tag = <u8 as $crate::serde::Deserialize>::deserialize(deserializer)?;
+                $name::from_tag(tag).ok_or_else(|| $crate::serde::de::Error::custom(format!("no {} has tag {tag}", $what)))
+            }
+        }
+
         impl $crate::code::Code for $name {
             const WHAT: &'static str = $what;
             const ALL: &'static [$name] = $name::ALL;

@@ -4,7 +4,7 @@ use crate::ids::{Address, AssetId, ClientId, KeySetId, SubCustodianId, WalletId}
 use crate::time::Timestamp;
 
 /// A crypto-asset and how many decimals its smallest unit has.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Asset {
     pub id: AssetId,
     /// Decimals: 18 for ETH, 8 for BTC, 6 for USDC. At most [`crate::SCALE_MAX`].
@@ -31,7 +31,7 @@ crate::codes! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Client {
     pub id: ClientId,
     pub category: ClientCategory,
@@ -48,7 +48,7 @@ crate::codes! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SubCustodian {
     pub id: SubCustodianId,
     pub name: String,
@@ -81,7 +81,7 @@ impl ClassKind {
 }
 
 /// A wallet's class: whose assets it may hold.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum WalletClass {
     /// Holds only the assets of this one individually segregated client.
     ClientIndividual(ClientId),
@@ -109,14 +109,14 @@ crate::codes! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Custodian {
     InHouse,
     SubCustodian(SubCustodianId),
 }
 
 /// How a key set authorises a transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum KeyScheme {
     /// On-chain multi-signature, `threshold` of `signers`.
     Multisig { threshold: u8 },
@@ -156,7 +156,7 @@ impl KeyScheme {
 /// The most signers a key set may have.
 pub const SIGNERS_MAX: usize = 32;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeySet {
     pub id: KeySetId,
     pub scheme: KeyScheme,
@@ -196,7 +196,7 @@ impl KeySet {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Wallet {
     pub id: WalletId,
     pub address: Address,
@@ -225,7 +225,7 @@ crate::codes! {
 
 /// An API token as the register keeps it: never the secret, only a salted SHA-256 of it. The
 /// secret is 256 random bits, so a fast hash is enough: there is nothing to guess.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApiToken {
     pub id: crate::ids::TokenId,
     /// Recorded as the actor of everything done with the token.
@@ -242,7 +242,7 @@ pub struct ApiToken {
 /// A journal signing key (issue 14): an Ed25519 public key whose holder may sign the
 /// journal's commits. Registered and retired by journal entries, four-eyes gated; the private
 /// half never enters the register (it stays in the writer's key file).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SigningKey {
     pub public_key: [u8; 32],
     /// Who holds it or where it lives, for people ("writer on db-1, key file /etc/…").

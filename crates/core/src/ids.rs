@@ -32,6 +32,25 @@ fn check_name(what: &'static str, value: &str) -> Result<(), IdError> {
     Ok(())
 }
 
+/// Identifiers travel in checkpoints as their text and are parsed again on the way in, so a
+/// damaged checkpoint cannot bring in an invalid one.
+macro_rules! serde_as_text {
+    ($name:ident) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+                $name::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
@@ -49,6 +68,8 @@ macro_rules! name_type {
                 &self.0
             }
         }
+
+        serde_as_text!($name);
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -229,6 +250,8 @@ impl AssetId {
     }
 }
 
+serde_as_text!(AssetId);
+
 impl fmt::Display for AssetId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.value)
@@ -272,6 +295,8 @@ impl Address {
         &self.value[..self.chain_length]
     }
 }
+
+serde_as_text!(Address);
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -19,6 +19,10 @@ pub mod safeguard;
 pub mod status;
 pub mod time;
 
+/// For the `codes!` macro's checkpoint encoding, in crates that declare codes without serde.
+#[doc(hidden)]
+pub use serde;
+
 pub use amount::{Amount, AmountError, SCALE_MAX};
 pub use approval::{ApprovalPolicy, Pending, PendingState, PendingStateKind};
 pub use calendar::{Calendar, Date};

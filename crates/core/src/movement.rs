@@ -18,7 +18,7 @@ crate::codes! {
 
 /// Where a posting lands. Positions and own accounts are credit-normal (what is owed, what
 /// the firm owns); holdings are debit-normal (what a wallet holds).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Account {
     /// What the firm owes one client ("who owns").
     Position(ClientId),
@@ -45,7 +45,7 @@ impl Side {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Posting {
     pub side: Side,
     pub account: Account,
@@ -82,7 +82,7 @@ crate::codes! {
 /// The most postings one movement may carry.
 pub const POSTINGS_MAX: usize = 16;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Movement {
     /// The movement's name and idempotency key.
     pub key: IdempotencyKey,
@@ -100,7 +100,7 @@ impl Movement {
 }
 
 /// Who asked for a change, under which instruction, taking effect when.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Meta {
     pub actor: Actor,
     pub instruction: InstructionId,
@@ -108,7 +108,7 @@ pub struct Meta {
 }
 
 /// A change of the register's state. Every accepted command becomes one journal entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Action {
     RegisterAsset(Asset),
     RegisterClient(Client),
@@ -223,7 +223,7 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Command {
     pub meta: Meta,
     pub action: Action,

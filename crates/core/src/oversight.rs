@@ -46,7 +46,7 @@ pub const HOURS_MIN: u32 = 1;
 pub const HOURS_MAX: u32 = 24 * 30;
 
 /// A block header as ingestion read it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainBlock {
     pub number: u64,
     pub hash: [u8; 32],
@@ -56,7 +56,7 @@ pub struct ChainBlock {
 }
 
 /// One observed transfer of value touching a watched wallet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainTransfer {
     pub block_number: u64,
     pub tx_hash: [u8; 32],
@@ -70,7 +70,7 @@ pub struct ChainTransfer {
 }
 
 /// What one ingestion step read from one chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainObservation {
     /// `eip155:<chain id>`, as watched.
     pub chain: String,
@@ -140,7 +140,7 @@ crate::codes! {
 }
 
 /// One break found by a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Break {
     pub kind: ExceptionKind,
     pub severity: Severity,
@@ -151,7 +151,7 @@ pub struct Break {
 }
 
 /// One input of a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RunSource {
     /// Balances read from a chain at this block (the last at or before the cut-off).
     Chain { chain: String, block: ChainBlock },
@@ -162,7 +162,7 @@ pub enum RunSource {
 }
 
 /// A reconciliation run as recorded: its cut-off, inputs, figures and breaks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReconRun {
     pub cut_off: Timestamp,
     pub sources: Vec<RunSource>,
@@ -182,7 +182,7 @@ impl ReconRun {
 }
 
 /// The exception clocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExceptionPolicy {
     /// Hours from opening to the due time; an exception unresolved then is escalated.
     pub resolution_hours: u32,
@@ -209,7 +209,7 @@ impl ExceptionPolicy {
 }
 
 /// How an exception was resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Resolution {
     /// A movement recorded to correct the register (a correction, a late deposit…).
     Movement(IdempotencyKey),
@@ -229,7 +229,7 @@ crate::codes! {
 }
 
 /// A proposed (or accepted) resolution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Proposal {
     pub by: Actor,
     pub seq: u64,
@@ -238,7 +238,7 @@ pub struct Proposal {
 }
 
 /// An exception and its history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Exception {
     /// 1, 2, 3… in the order opened.
     pub id: u64,
@@ -269,7 +269,7 @@ impl Exception {
 }
 
 /// What one chain watch knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainWatch {
     pub chain: String,
     pub from_block: u64,
@@ -287,7 +287,7 @@ impl ChainWatch {
 }
 
 /// Identifies an observed transfer: chain, block, transaction and log (native: `None`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct TransferRef {
     pub chain: String,
     pub block_number: u64,
@@ -309,7 +309,7 @@ impl std::fmt::Display for TransferRef {
 }
 
 /// A direction of value through a wallet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Direction {
     Inflow,
     Outflow,
@@ -325,7 +325,7 @@ impl Direction {
 }
 
 /// An observed transfer's leg on one registered wallet, and the movement it is linked to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedLeg {
     pub transfer: TransferRef,
     pub wallet: crate::ids::WalletId,
@@ -338,7 +338,7 @@ pub struct ObservedLeg {
 }
 
 /// A movement's leg that expects a chain transfer, and the transfer that confirmed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MovementLeg {
     pub movement: IdempotencyKey,
     pub seq: u64,

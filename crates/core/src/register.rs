@@ -15,6 +15,8 @@
 //! is an individual segregation breach.
 
 mod access;
+mod checkpoint;
+pub use checkpoint::STATE_LAYOUT;
 mod four_eyes;
 pub use four_eyes::CORRECTIONS_GATED_FROM;
 mod oversight;
@@ -69,6 +71,31 @@ fn postings_digest(encoder: &mut Encoder, postings: &[Posting]) -> Digest {
         encoder.posting(posting);
     }
     digest(&encoder.bytes)
+}
+
+/// What the register keeps between commands without it being state: buffers that save
+/// allocations, and the context of the command being applied. Not in a checkpoint, and equal
+/// whatever it holds.
+#[derive(Debug, Default, Clone)]
+struct Transient<T>(T);
+
+impl<T> PartialEq for Transient<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> std::ops::Deref for Transient<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Transient<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
 }
 
 /// Buffers reused from one movement to the next, so deciding a movement does not allocate.
@@ -164,7 +191,7 @@ enum TotalField {
 }
 
 /// An account resolved to the register's internal indexes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 enum Slot {
     Position(u32),
     Holding(u32),
@@ -172,14 +199,14 @@ enum Slot {
 }
 
 /// Which side of the segregation wall an account is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 enum Segment {
     Firm,
     Omnibus,
     Individual(u32),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum Correction {
     /// An ordinary movement, not (yet) corrected.
     Open,
@@ -189,7 +216,7 @@ enum Correction {
     Reversal,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct MovementRecord {
     seq: u64,
     command_digest: Digest,
@@ -198,7 +225,7 @@ struct MovementRecord {
 }
 
 /// Running totals of one asset, kept up to date by every movement.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Totals {
     pub individual_positions: u128,
     pub omnibus_positions: u128,
@@ -215,7 +242,7 @@ pub struct Totals {
 }
 
 /// A journal signing key with the entries that registered and (if so) retired it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SigningKeyRecord {
     pub key: SigningKey,
     pub registered: u64,
@@ -231,7 +258,7 @@ impl SigningKeyRecord {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Registered<T> {
     value: T,
     seq: u64,
@@ -276,7 +303,9 @@ impl AssetSummary {
 }
 
 /// The register: every entity, every balance, and what is needed to decide the next command.
-#[derive(Debug, Default, Clone)]
+/// It is `Serialize` for checkpoints ([`Register::snapshot`]) and `PartialEq` so that a state
+/// restored from one can be compared with the state a full replay gives.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Register {
     assets: Vec<Registered<Asset>>,
     asset_index: HashMap<AssetId, u32>,
@@ -314,9 +343,12 @@ pub struct Register {
     /// instant of effective time and for histories.
     log: HashMap<(Slot, u32), Vec<Logged>>,
     seq: u64,
-    encoder: Encoder,
-    postings_encoder: Encoder,
-    scratch: Scratch,
+    #[serde(skip)]
+    encoder: Transient<Encoder>,
+    #[serde(skip)]
+    postings_encoder: Transient<Encoder>,
+    #[serde(skip)]
+    scratch: Transient<Scratch>,
     /// Wallets as first registered, for those changed since (a repeated registration is
     /// compared with it), by wallet index.
     wallet_registrations: HashMap<u32, Registered<Wallet>>,
@@ -326,8 +358,10 @@ pub struct Register {
     oversight: oversight::Oversight,
     /// Safeguarding policy, client instructions, encumbrance and client fiat funds.
     safeguards: safeguard::Safeguards,
-    /// The recorded time of the command being applied: four-eyes deadlines run on it.
-    now: Timestamp,
+    /// The recorded time of the command being applied: four-eyes deadlines run on it. Set
+    /// before each command is decided, so not state (a refused command sets it too).
+    #[serde(skip)]
+    now: Transient<Timestamp>,
     /// The latest effective time of any accepted movement.
     latest_effective: Timestamp,
 }
@@ -379,7 +413,7 @@ impl Register {
     /// Applies one command recorded at `recorded_at`. Four-eyes deadlines are measured on the
     /// recorded time, so a replay of the journal decides exactly as the first time.
     pub fn apply_at(&mut self, command: &Command, recorded_at: Timestamp) -> Result<Outcome, InvariantViolation> {
-        self.now = recorded_at;
+        self.now.0 = recorded_at;
         let before = self.seq;
         let outcome = match self.four_eyes(command)? {
             Some(outcome) => outcome,
@@ -1594,7 +1628,7 @@ impl Register {
 }
 
 /// One posting as the log keeps it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Logged {
     effective_at: Timestamp,
     seq: u64,

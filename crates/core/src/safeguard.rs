@@ -78,7 +78,7 @@ crate::codes! {
 }
 
 /// The safeguarding policy. Set by four-eyes approval once an approval policy is in force.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SafeguardingPolicy {
     pub own_account_use: OwnAccountUse,
     /// The floor for the cold share of client-class holdings, for assets not listed below.
@@ -244,7 +244,7 @@ crate::codes! {
 }
 
 /// A client's instruction to encumber their assets (staking, lending…), as recorded.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClientInstruction {
     pub id: InstructionId,
     pub client: ClientId,
@@ -288,7 +288,7 @@ impl std::fmt::Debug for ClientInstruction {
 }
 
 /// A documented risk assessment that allows a lower cold floor for one asset until it expires.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RiskAssessment {
     pub id: AssessmentId,
     pub asset: AssetId,
@@ -307,7 +307,7 @@ crate::codes! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Institution {
     pub id: InstitutionId,
     pub name: String,
@@ -317,7 +317,7 @@ pub struct Institution {
 }
 
 /// An ISO 4217 currency code: three capital letters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Currency([u8; 3]);
 
 impl Currency {
@@ -373,7 +373,7 @@ crate::codes! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FiatAccount {
     pub id: FiatAccountId,
     pub institution: InstitutionId,
@@ -384,7 +384,7 @@ pub struct FiatAccount {
 }
 
 /// Fiat received for a client, at the command's effective time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FiatReceipt {
     pub key: IdempotencyKey,
     pub client: ClientId,
@@ -394,7 +394,7 @@ pub struct FiatReceipt {
 }
 
 /// Part or all of a receipt placed into a client-funds account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FiatPlacement {
     pub key: IdempotencyKey,
     pub receipt: IdempotencyKey,
@@ -403,7 +403,7 @@ pub struct FiatPlacement {
 }
 
 /// Client fiat paid out of a client-funds account back to the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FiatWithdrawal {
     pub key: IdempotencyKey,
     pub client: ClientId,
@@ -412,7 +412,7 @@ pub struct FiatWithdrawal {
 }
 
 /// The safeguarding commands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SafeguardAction {
     /// Sets the safeguarding policy (four-eyes once an approval policy is in force).
     SetPolicy(SafeguardingPolicy),

@@ -1809,3 +1809,56 @@ fn every_action_states_whether_four_eyes_control_holds_it_back() {
     let missing: Vec<&str> = GATED.iter().map(|(name, _)| *name).filter(|name| !seen.contains_key(name)).collect();
     assert!(missing.iter().all(|name| *name == "correction not lowering a client position"), "not in the golden journal: {missing:?}");
 }
+
+/// A register checkpoint taken after any entry of the newest golden journal (which holds
+/// every action) restores to the same register, and replaying the rest from it gives the same
+/// outcomes and the same register as replaying the whole journal.
+#[test]
+fn a_checkpoint_after_any_golden_entry_plus_the_tail_equals_the_full_replay() {
+    bless_once();
+    let name = FIXTURES.last().unwrap();
+    let entries: Vec<Entry> = bodies(name).iter().map(|body| decode(body).unwrap()).collect();
+    let mut full = Register::new();
+    let mut outcomes = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        outcomes.push(full.apply_at(&entry.command, entry.recorded_at).unwrap());
+    }
+    let mut prefix = Register::new();
+    for cut in 0..=entries.len() {
+        if cut > 0 {
+            let entry = &entries[cut - 1];
+            prefix.apply_at(&entry.command, entry.recorded_at).unwrap();
+        }
+        let mut restored = Register::restore(&prefix.snapshot().unwrap()).unwrap_or_else(|why| panic!("{name} after {cut}: {why}"));
+        assert!(restored == prefix, "{name}: the checkpoint after entry {cut} restores to another register");
+        for (entry, expected) in entries[cut..].iter().zip(&outcomes[cut..]) {
+            let outcome = restored.apply_at(&entry.command, entry.recorded_at).unwrap();
+            assert_eq!(&outcome, expected, "{name}: entry {} decided otherwise after a checkpoint at {cut}", entry.seq);
+        }
+        assert!(restored == full, "{name}: checkpoint after {cut} + tail differs from the full replay");
+    }
+}
+
+/// No single flipped bit in a checkpoint of the newest golden journal's register makes
+/// restoring it panic, or passes as the same state (the store's SHA-256 refuses them first;
+/// this is the second line).
+#[test]
+fn a_flipped_bit_in_a_golden_checkpoint_never_panics_and_never_passes_unnoticed() {
+    bless_once();
+    let name = FIXTURES.last().unwrap();
+    let mut register = Register::new();
+    for body in bodies(name) {
+        let entry = decode(&body).unwrap();
+        register.apply_at(&entry.command, entry.recorded_at).unwrap();
+    }
+    let bytes = register.snapshot().unwrap();
+    for position in 0..bytes.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut flipped = bytes.clone();
+            flipped[position] ^= bit;
+            if let Ok(restored) = Register::restore(&flipped) {
+                assert!(restored != register, "{name}: bit {bit:#x} of byte {position} flipped restores the same state");
+            }
+        }
+    }
+}

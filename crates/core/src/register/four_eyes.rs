@@ -10,7 +10,7 @@ use crate::status::{Outcome, Status};
 use crate::time::Timestamp;
 
 /// What a pending instruction binds while it waits: nothing else may claim it meanwhile.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub(super) enum Subject {
     Movement(String),
     KeySet(String),
@@ -27,7 +27,7 @@ pub(super) enum Subject {
 }
 
 /// The four-eyes part of the register's state.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct FourEyes {
     /// The policy in force, with the sequence number that set it.
     pub(super) policy: Option<Registered<ApprovalPolicy>>,
@@ -47,6 +47,19 @@ pub const CORRECTIONS_GATED_FROM: Timestamp = Timestamp::from_micros(1_796_515_2
 
 // The three dispatches below name every action (no wildcard): a new action does not compile
 // until someone decides whether it needs four-eyes approval and what it binds.
+
+impl FourEyes {
+    /// For a restored checkpoint: the indexes point at pending instructions held.
+    pub(super) fn check_indexes(&self) -> Result<(), String> {
+        use super::checkpoint::within;
+        super::checkpoint::index_matches("pending instruction", &self.index, &self.pending, |pending| &pending.id)?;
+        within("a pending instruction's subject", self.subjects.values().map(|&i| i as usize), self.pending.len())?;
+        if self.open_by_deadline.iter().any(|(_, id)| !self.index.contains_key(id)) {
+            return Err("an open pending instruction is not held".into());
+        }
+        Ok(())
+    }
+}
 
 fn subject_of(action: &Action) -> Option<Subject> {
     Some(match action {
@@ -214,7 +227,7 @@ impl Register {
         };
         // A rule added later applies to what was recorded after it existed: an entry recorded
         // before decides on replay exactly as it did then.
-        if matches!(&command.action, Action::Movement(m) if m.kind == MovementKind::Correction) && self.now < CORRECTIONS_GATED_FROM {
+        if matches!(&command.action, Action::Movement(m) if m.kind == MovementKind::Correction) && self.now.0 < CORRECTIONS_GATED_FROM {
             return Ok(None);
         }
         let (required, expiry) = (policy.approvals, policy.expiry_micros());
@@ -231,13 +244,13 @@ impl Register {
             meta.actor
         );
         let index = super::index_of(self.four_eyes.pending.len());
-        let expires_at = Timestamp::from_micros(self.now.micros().saturating_add(expiry));
+        let expires_at = Timestamp::from_micros(self.now.0.micros().saturating_add(expiry));
         self.four_eyes.open_by_deadline.insert((expires_at, seq));
         self.four_eyes.pending.push(Pending {
             id: seq,
             command: command.clone(),
             reason,
-            proposed_at: self.now,
+            proposed_at: self.now.0,
             expires_at,
             required,
             approvals: Vec::new(),
@@ -334,7 +347,7 @@ impl Register {
             Err(outcome) => return Ok(outcome),
         };
         let pending = &self.four_eyes.pending[index];
-        if self.now >= pending.expires_at {
+        if self.now.0 >= pending.expires_at {
             return Ok(Outcome::rejected(
                 Status::PendingExpired,
                 format!("pending instruction {id} can no longer be approved: its time is over"),
@@ -404,7 +417,7 @@ impl Register {
         if reason.trim().is_empty() || reason.len() > REASON_BYTES_MAX {
             return reject(Status::InvalidPolicy, format!("a rejection needs a reason of 1 to {REASON_BYTES_MAX} bytes"));
         }
-        if self.now >= self.four_eyes.pending[index].expires_at {
+        if self.now.0 >= self.four_eyes.pending[index].expires_at {
             return reject(
                 Status::PendingExpired,
                 format!("pending instruction {id}'s time is over; it expires rather than being rejected"),
@@ -417,7 +430,7 @@ impl Register {
 
     fn expire(&mut self, id: u64) -> Check<Outcome> {
         let index = self.open_pending(id)?;
-        if self.now < self.four_eyes.pending[index].expires_at {
+        if self.now.0 < self.four_eyes.pending[index].expires_at {
             return reject(Status::PendingNotExpired, format!("pending instruction {id} can still be approved"));
         }
         let seq = self.next_seq();

@@ -20,7 +20,7 @@ const MICROS_PER_HOUR: i64 = 3_600_000_000;
 type LegKey = (u32, u32, Direction, u128);
 
 /// A recorded run with who ran it and when.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunRecord {
     pub id: u64,
     pub actor: Actor,
@@ -31,7 +31,7 @@ pub struct RunRecord {
 }
 
 /// The oversight part of the register's state.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Oversight {
     policy: Option<Registered<ExceptionPolicy>>,
     chains: BTreeMap<String, ChainWatch>,
@@ -51,6 +51,24 @@ pub(super) struct Oversight {
     open_subjects: HashMap<String, u64>,
     /// Unresolved, unescalated exceptions by due time.
     due: BTreeSet<(Timestamp, u64)>,
+}
+
+impl Oversight {
+    /// For a restored checkpoint: exceptions are numbered from 1 in order, and what names one
+    /// names one held; runs are in id order (they are looked up by binary search).
+    pub(super) fn check_indexes(&self) -> Result<(), String> {
+        if self.exceptions.iter().enumerate().any(|(i, exception)| exception.id != i as u64 + 1) {
+            return Err("the exceptions are not numbered 1, 2, 3… in order".into());
+        }
+        let held = |id: u64| id >= 1 && id <= self.exceptions.len() as u64;
+        if !self.open_subjects.values().chain(self.due.iter().map(|(_, id)| id)).all(|&id| held(id)) {
+            return Err("an open exception is not held".into());
+        }
+        if !self.runs.windows(2).all(|pair| pair[0].id < pair[1].id) {
+            return Err("the reconciliation runs are not in id order".into());
+        }
+        Ok(())
+    }
 }
 
 fn text_problem(name: &str, value: &str, required: bool) -> Option<String> {
@@ -311,7 +329,7 @@ impl Register {
                 direction,
                 asset: self.assets[posting.asset as usize].value.id.clone(),
                 amount: crate::amount::Amount::new(posting.amount),
-                recorded_at: self.now,
+                recorded_at: self.now.0,
                 confirmed_by: None,
             };
             let waiting = self.oversight.open_observed.get_mut(&key).and_then(|set| set.pop_first());
@@ -390,7 +408,7 @@ impl Register {
         self.oversight.runs.push(RunRecord {
             id: seq,
             actor: meta.actor.clone(),
-            recorded_at: self.now,
+            recorded_at: self.now.0,
             run: run.clone(),
             exceptions: opened,
         });
@@ -401,7 +419,7 @@ impl Register {
     /// same subject as seen again. Returns the exceptions, in break order.
     pub(super) fn open_exceptions(&mut self, seq: u64, breaks: &[crate::oversight::Break]) -> Vec<u64> {
         let (policy, _) = self.exception_policy();
-        let due_at = Timestamp::from_micros(self.now.micros().saturating_add(i64::from(policy.resolution_hours) * MICROS_PER_HOUR));
+        let due_at = Timestamp::from_micros(self.now.0.micros().saturating_add(i64::from(policy.resolution_hours) * MICROS_PER_HOUR));
         let mut opened = Vec::with_capacity(breaks.len());
         for found in breaks {
             if let Some(&id) = self.oversight.open_subjects.get(&found.subject) {
@@ -421,7 +439,7 @@ impl Register {
                 detail: found.detail.clone(),
                 run: seq,
                 seen_again: Vec::new(),
-                opened_at: self.now,
+                opened_at: self.now.0,
                 due_at,
                 state: ExceptionState::Open,
                 investigator: None,
@@ -530,7 +548,7 @@ impl Register {
     pub(super) fn approve_resolution(&mut self, meta: &Meta, id: u64) -> Check<Outcome> {
         self.check_reviewer(meta, id)?;
         let seq = self.next_seq();
-        let now = self.now;
+        let now = self.now.0;
         let exception = self.exception_mut(id)?;
         exception.state = ExceptionState::Resolved;
         exception.resolved = Some((meta.actor.clone(), seq, now));
@@ -556,7 +574,7 @@ impl Register {
     }
 
     pub(super) fn escalate(&mut self, id: u64) -> Check<Outcome> {
-        let now = self.now;
+        let now = self.now.0;
         let exception = self.exception_mut(id)?;
         if let Some((seq, _)) = exception.escalated {
             return Ok(Outcome::already_exists(seq));

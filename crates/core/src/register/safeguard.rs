@@ -20,7 +20,7 @@ use crate::time::Timestamp;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// A client instruction as recorded, with what it encumbers now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InstructionRecord {
     pub instruction: ClientInstruction,
     pub recorded_by: Actor,
@@ -51,7 +51,7 @@ impl InstructionRecord {
 }
 
 /// A risk assessment as recorded; it applies only once four-eyes approval completes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AssessmentRecord {
     pub assessment: RiskAssessment,
     pub recorded_by: Actor,
@@ -59,7 +59,7 @@ pub struct AssessmentRecord {
 }
 
 /// A fiat account with its balance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FiatAccountRecord {
     pub account: FiatAccount,
     pub seq: u64,
@@ -67,7 +67,7 @@ pub struct FiatAccountRecord {
 }
 
 /// A fiat receipt with its deadline and what is placed of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReceiptRecord {
     pub receipt: FiatReceipt,
     pub seq: u64,
@@ -84,7 +84,7 @@ impl ReceiptRecord {
 }
 
 /// A recorded safeguarding check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckRecord {
     pub id: u64,
     pub actor: Actor,
@@ -93,7 +93,7 @@ pub struct CheckRecord {
 }
 
 /// The safeguarding part of the register's state.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Safeguards {
     policy: Option<Registered<SafeguardingPolicy>>,
     instructions: Vec<InstructionRecord>,
@@ -121,6 +121,21 @@ pub(super) struct Safeguards {
     checks: Vec<CheckRecord>,
     /// Receipts placed after their deadline whose missed deadline no check has recorded yet.
     placed_late: Vec<u32>,
+}
+
+impl Safeguards {
+    /// For a restored checkpoint: the indexes point at records held, with the right ids.
+    pub(super) fn check_indexes(&self) -> Result<(), String> {
+        use super::checkpoint::{index_matches, same_length, within};
+        index_matches("client instruction", &self.instruction_index, &self.instructions, |r| &r.instruction.id)?;
+        index_matches("risk assessment", &self.assessment_index, &self.assessments, |r| &r.assessment.id)?;
+        index_matches("institution", &self.institution_index, &self.institutions, |r| &r.value.id)?;
+        index_matches("fiat account", &self.account_index, &self.accounts, |r| &r.account.id)?;
+        index_matches("fiat receipt", &self.receipt_index, &self.receipts, |r| &r.receipt.key)?;
+        same_length("institution reviews", self.institution_reviewed.len(), self.institutions.len())?;
+        within("an unplaced receipt", self.unplaced.iter().map(|&(_, i)| i as usize), self.receipts.len())?;
+        within("a receipt placed late", self.placed_late.iter().map(|&i| i as usize), self.receipts.len())
+    }
 }
 
 fn text_problem(name: &str, value: &str) -> Option<String> {
@@ -881,7 +896,7 @@ impl Register {
         // placements recorded from ISSUE_15_RULES_FROM on, so replays of older ones decide as
         // they did), unless the missed deadline has an exception already.
         let placed_late = match action {
-            SafeguardAction::PlaceFiat(placement) if self.now >= ISSUE_15_RULES_FROM => {
+            SafeguardAction::PlaceFiat(placement) if self.now.0 >= ISSUE_15_RULES_FROM => {
                 let index = self.safeguards.receipt_index[&placement.receipt];
                 let record = &self.safeguards.receipts[index as usize];
                 let unplaced = format!("fiat-unplaced:{}", record.receipt.key);
@@ -979,7 +994,7 @@ impl Register {
 
     fn record_check(&mut self, meta: &Meta) -> Check<Outcome> {
         let mut fresh = Vec::new();
-        let now = self.now;
+        let now = self.now.0;
         let breaches = self.safeguard_breaches(now);
         for found in breaches {
             if !self.exception_open_for(&found.subject) {
@@ -1321,7 +1336,7 @@ impl Register {
         // Express consent is a separate agreement the client signed: a clause of the general
         // terms (or a kind not stated) is not, for instructions recorded from issue 15 on.
         if instruction.beneficiary == Beneficiary::Firm
-            && self.now >= ISSUE_15_RULES_FROM
+            && self.now.0 >= ISSUE_15_RULES_FROM
             && instruction.consent != crate::safeguard::Consent::SeparateAgreement
         {
             return reject(
