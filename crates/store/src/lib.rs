@@ -38,6 +38,194 @@ pub use ringfence_journal::signing::Signer;
 pub const BATCH_MAX: usize = 8190;
 /// The most entries one history page may return.
 pub const HISTORY_LIMIT_MAX: u32 = 10_000;
+/// A checkpoint's state is stored in parts of at most this many bytes (PostgreSQL refuses a
+/// value over 1 GiB, SQLite one over 1 GB by default).
+pub const CHECKPOINT_PART_BYTES: usize = 16 << 20;
+/// How many checkpoints are kept: the newest, and the one before in case the newest is found
+/// damaged.
+pub const CHECKPOINTS_KEPT: u64 = 2;
+/// Entries between the checkpoints a writer takes on its own, by default.
+pub const CHECKPOINT_EVERY_DEFAULT: u64 = 1_000_000;
+/// The domain of a checkpoint's hash.
+const CHECKPOINT_DOMAIN: &[u8] = b"ringfence register checkpoint 1\n";
+
+/// A stored register checkpoint, without its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointInfo {
+    /// The journal entry it was taken after.
+    pub seq: u64,
+    /// That entry's hash: the checkpoint is bound to it.
+    pub head: ringfence_journal::Hash,
+    /// The state layout of the build that wrote it ([`ringfence_core::register::STATE_LAYOUT`]).
+    pub layout: String,
+    /// The state's size in bytes.
+    pub size: u64,
+    /// SHA-256 over the domain, `seq`, `head`, `layout` and the state.
+    pub hash: ringfence_journal::Hash,
+    /// When it was taken (the recorded time of the commit it follows, or of the command).
+    pub taken_at: Timestamp,
+}
+
+/// A checkpoint's hash: SHA-256 over the domain `ringfence register checkpoint 1\n`, the
+/// entry (u64 big-endian), that entry's hash, the layout's length (u64 big-endian) and text,
+/// and the state.
+pub fn checkpoint_hash(head: Head, layout: &str, state: &[u8]) -> ringfence_journal::Hash {
+    use sha2::Digest as _;
+    let mut hasher = checkpoint_hasher(head, layout);
+    hasher.update(state);
+    hasher.finalize().into()
+}
+
+/// [`checkpoint_hash`] before the state, to feed the state to as it streams.
+fn checkpoint_hasher(head: Head, layout: &str) -> sha2::Sha256 {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(CHECKPOINT_DOMAIN);
+    hasher.update(head.seq.to_be_bytes());
+    hasher.update(head.hash);
+    hasher.update((layout.len() as u64).to_be_bytes());
+    hasher.update(layout.as_bytes());
+    hasher
+}
+
+/// Collects a checkpoint's state as it is encoded and writes it in parts, hashing it.
+struct PartWriter<'a> {
+    reader: &'a mut dyn Reader,
+    seq: u64,
+    buffer: Vec<u8>,
+    part_bytes: usize,
+    part: u32,
+    size: u64,
+    hasher: sha2::Sha256,
+    /// The first database error (the encoder sees only that writing failed).
+    error: Option<StoreError>,
+}
+
+impl<'a> PartWriter<'a> {
+    fn new(reader: &'a mut dyn Reader, head: Head, part_bytes: usize) -> PartWriter<'a> {
+        PartWriter {
+            reader,
+            seq: head.seq,
+            buffer: Vec::with_capacity(part_bytes),
+            part_bytes,
+            part: 0,
+            size: 0,
+            hasher: checkpoint_hasher(head, ringfence_core::register::STATE_LAYOUT),
+            error: None,
+        }
+    }
+
+    fn flush_part(&mut self) -> Result<(), StoreError> {
+        use sha2::Digest as _;
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.hasher.update(&self.buffer);
+        self.size += self.buffer.len() as u64;
+        self.reader.put_checkpoint_part(self.seq, self.part, &self.buffer)?;
+        self.part += 1;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Writes the last part; the state's size and hash.
+    fn finish(mut self) -> Result<(u64, ringfence_journal::Hash), StoreError> {
+        use sha2::Digest as _;
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        self.flush_part()?;
+        Ok((self.size, self.hasher.finalize().into()))
+    }
+}
+
+impl std::io::Write for PartWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.error.is_some() {
+            return Err(std::io::Error::other("the checkpoint could not be written"));
+        }
+        let room = self.part_bytes - self.buffer.len();
+        let taken = bytes.len().min(room);
+        self.buffer.extend_from_slice(&bytes[..taken]);
+        if self.buffer.len() == self.part_bytes
+            && let Err(error) = self.flush_part()
+        {
+            self.error = Some(error);
+            return Err(std::io::Error::other("the checkpoint could not be written"));
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A checkpoint's state, its parts joined, with the size and hash of what was read. Reading
+/// stops past `size` bytes (a stored size cannot be trusted, but a state larger than it
+/// cannot match the hash either).
+fn read_checkpoint_state(reader: &mut dyn Reader, info: &CheckpointInfo) -> Result<(Vec<u8>, ringfence_journal::Hash), StoreError> {
+    use sha2::Digest as _;
+    let mut hasher = checkpoint_hasher(Head { seq: info.seq, hash: info.head }, &info.layout);
+    let mut state = Vec::with_capacity(usize::try_from(info.size).unwrap_or(0).min(1 << 30));
+    let mut part = 0;
+    while let Some(bytes) = reader.checkpoint_part(info.seq, part)? {
+        hasher.update(&bytes);
+        state.extend_from_slice(&bytes);
+        if state.len() as u64 > info.size {
+            break;
+        }
+        part += 1;
+    }
+    Ok((state, hasher.finalize().into()))
+}
+
+/// How a store was opened: from which checkpoint, and which were passed over and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Opened {
+    /// The checkpoint the register was restored from; `None`: replayed from entry 1.
+    pub checkpoint: Option<u64>,
+    /// Entries replayed after it.
+    pub replayed: u64,
+    /// Checkpoints found and not used, each with why (damaged, edited, another build's).
+    pub passed_over: Vec<String>,
+}
+
+/// Whether opening a store may start from a checkpoint, and how often a writer takes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// Replay the whole journal from entry 1, whatever checkpoints there are.
+    pub full_replay: bool,
+    /// Take a checkpoint after a commit once this many entries follow the last one; 0: never
+    /// on its own (`ringfence checkpoint` still takes one).
+    pub every: u64,
+}
+
+impl Default for CheckpointPolicy {
+    fn default() -> Self {
+        CheckpointPolicy { full_replay: false, every: CHECKPOINT_EVERY_DEFAULT }
+    }
+}
+
+static FULL_REPLAY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static CHECKPOINT_EVERY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(CHECKPOINT_EVERY_DEFAULT);
+
+impl CheckpointPolicy {
+    /// The policy stores opened from now on in this process start with (the command line sets
+    /// it once, so that every handle the server opens follows it).
+    pub fn set_process_default(self) {
+        FULL_REPLAY.store(self.full_replay, std::sync::atomic::Ordering::Relaxed);
+        CHECKPOINT_EVERY.store(self.every, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn process_default() -> CheckpointPolicy {
+        CheckpointPolicy {
+            full_replay: FULL_REPLAY.load(std::sync::atomic::Ordering::Relaxed),
+            every: CHECKPOINT_EVERY.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
 /// The file name of the embedded database inside the data directory.
 pub const DATABASE_FILE: &str = "ringfence.sqlite3";
 
@@ -79,6 +267,8 @@ pub enum StoreError {
     Thread(std::io::Error),
     #[error("{0}")]
     Signing(String),
+    #[error("the journal is empty: there is no register state to checkpoint yet")]
+    NothingToCheckpoint,
 }
 
 /// Where the store lives.
@@ -175,6 +365,10 @@ struct Replay<'a> {
     stalled: bool,
     /// Verification only: the first break found (the walk reads on to the end).
     broken: Option<Break>,
+    /// Verification only: restored checkpoints still to compare with the replay, by entry,
+    /// latest first; and what each comparison found.
+    compare: Vec<(u64, Register)>,
+    compared: Vec<CheckpointCheck>,
 }
 
 impl Replay<'_> {
@@ -190,6 +384,17 @@ impl Replay<'_> {
         }
         let signature = signature.map(|bytes| CommitSignature::from_stored(seq, bytes));
         self.signatures.entry(seq, &self.verifier.head().hash, signature.as_ref(), self.register.signing_keys())?;
+        while self.compare.last().is_some_and(|(at, _)| *at == seq) {
+            if let Some((_, restored)) = self.compare.pop() {
+                let verdict = if self.stalled {
+                    CheckpointVerdict::NotCompared("is at or after the entry where the replay stopped".into())
+                } else {
+                    let differ = restored.differences(self.register);
+                    if differ.is_empty() { CheckpointVerdict::Matches } else { CheckpointVerdict::Differs(differ) }
+                };
+                self.compared.push(CheckpointCheck { seq, verdict });
+            }
+        }
         Ok(())
     }
 }
@@ -229,6 +434,22 @@ pub(crate) trait Reader: Send + std::fmt::Debug {
     fn entries_at(&mut self, seqs: &[u64], visit: Visit<'_>) -> Result<(), StoreError>;
     /// At most `limit` entries after `after`, in order.
     fn entries_after(&mut self, after: u64, limit: u32, visit: Visit<'_>) -> Result<(), StoreError>;
+    /// The register checkpoints stored, newest first (without their state).
+    fn checkpoints(&mut self) -> Result<Vec<CheckpointInfo>, StoreError>;
+    /// Part `part` of a checkpoint's state, if stored.
+    fn checkpoint_part(&mut self, seq: u64, part: u32) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Opens the transaction that writes a checkpoint at entry `seq` (and drops any parts
+    /// stored for it before).
+    fn begin_checkpoint(&mut self, seq: u64) -> Result<(), StoreError>;
+    /// Writes one part inside that transaction.
+    fn put_checkpoint_part(&mut self, seq: u64, part: u32, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Records the checkpoint, removes all but the newest `keep`, and commits: a crash leaves
+    /// the old ones or the new one, never half of it.
+    fn finish_checkpoint(&mut self, info: &CheckpointInfo, keep: u64) -> Result<(), StoreError>;
+    /// Abandons the checkpoint being written.
+    fn abort_checkpoint(&mut self);
+    /// Removes every stored checkpoint; returns how many there were.
+    fn discard_checkpoints(&mut self) -> Result<u64, StoreError>;
     /// A new write session on the same database, for the writer thread.
     fn sink(&self) -> Result<Box<dyn writer::Sink>, StoreError>;
     /// Told after every commit (SQLite checkpoints the WAL now and then).
@@ -275,6 +496,12 @@ pub struct Store {
     signer: Option<Arc<Signer>>,
     /// The last entry whose commit signature was checked (or that needs none).
     covered: u64,
+    policy: CheckpointPolicy,
+    /// The size of a checkpoint's parts ([`CHECKPOINT_PART_BYTES`]; smaller in tests).
+    part_bytes: usize,
+    /// The entry the newest checkpoint this handle knows of was taken after.
+    last_checkpoint: u64,
+    opened: Opened,
 }
 
 impl Drop for Store {
@@ -299,7 +526,12 @@ impl Store {
     /// Opens an existing store (as [`Store::open`]) whose commits this handle signs with
     /// `signer`, when given (see [`Store::set_signer`]).
     pub fn open_with(location: &Location, signer: Option<Arc<Signer>>) -> Result<Store, StoreError> {
-        let mut store = Self::open(location)?;
+        Self::open_configured(location, signer, CheckpointPolicy::process_default())
+    }
+
+    /// As [`Store::open_with`], with this checkpoint policy rather than the process default.
+    pub fn open_configured(location: &Location, signer: Option<Arc<Signer>>, policy: CheckpointPolicy) -> Result<Store, StoreError> {
+        let mut store = Self::load_with(reader_for(location, Intent::Open)?, location.clone(), policy)?;
         if let Some(signer) = signer {
             store.set_signer(signer)?;
         }
@@ -307,6 +539,10 @@ impl Store {
     }
 
     fn load(reader: Box<dyn Reader>, location: Location) -> Result<Store, StoreError> {
+        Self::load_with(reader, location, CheckpointPolicy::process_default())
+    }
+
+    fn load_with(reader: Box<dyn Reader>, location: Location, policy: CheckpointPolicy) -> Result<Store, StoreError> {
         let mut store = Store {
             reader: Mutex::new(reader),
             location,
@@ -316,12 +552,140 @@ impl Store {
             writer: None,
             signer: None,
             covered: 0,
+            policy,
+            part_bytes: CHECKPOINT_PART_BYTES,
+            last_checkpoint: 0,
+            opened: Opened::default(),
         };
+        store.start_from_checkpoint()?;
+        let from = store.head.seq;
         store.catch_up()?;
+        store.opened.replayed = store.head.seq - from;
         store.register.audit()?;
         let sink = store.reader().sink()?;
         store.writer = Some(writer::Writer::start(sink)?);
         Ok(store)
+    }
+
+    /// Restores the register from the newest checkpoint that checks out: its hash over what is
+    /// stored, the build that wrote it, its binding to the journal entry it names (stored, with
+    /// that hash), and the state itself (decodes, indexes, invariants). One that does not is
+    /// passed over, with why, for the caller to report; the journal is then replayed from the
+    /// next older one, or from entry 1. Entries after the checkpoint are replayed and checked
+    /// as on any open, chaining from the entry it is bound to.
+    fn start_from_checkpoint(&mut self) -> Result<(), StoreError> {
+        let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let checkpoints = reader.checkpoints()?;
+        self.last_checkpoint = checkpoints.first().map_or(0, |info| info.seq);
+        if self.policy.full_replay {
+            return Ok(());
+        }
+        for info in checkpoints {
+            match restore_checkpoint(reader.as_mut(), &info)? {
+                Ok(register) => {
+                    self.register = register;
+                    self.head = Head { seq: info.seq, hash: info.head };
+                    // Checkpoints are taken after a whole commit: its signature was checked
+                    // when the state was built.
+                    self.covered = info.seq;
+                    self.opened.checkpoint = Some(info.seq);
+                    return Ok(());
+                }
+                Err(why) => self.opened.passed_over.push(format!("the register checkpoint at entry {} {why}", info.seq)),
+            }
+        }
+        Ok(())
+    }
+
+    /// How this handle was opened: from which checkpoint, and any passed over.
+    pub fn opened(&self) -> &Opened {
+        &self.opened
+    }
+
+    /// Writes this handle's checkpoints in parts of `bytes` (at least 1, at most
+    /// [`CHECKPOINT_PART_BYTES`]): for tests of states that span many parts.
+    #[doc(hidden)]
+    pub fn set_checkpoint_part_bytes(&mut self, bytes: usize) {
+        self.part_bytes = bytes.clamp(1, CHECKPOINT_PART_BYTES);
+    }
+
+    /// This handle's checkpoint policy (the process default when opened).
+    pub fn set_checkpoint_policy(&mut self, policy: CheckpointPolicy) {
+        self.policy = policy;
+    }
+
+    /// Takes a checkpoint of the register at the head now and returns it. `taken_at` is
+    /// recorded with it. The state goes to the database a part at a time as it is encoded.
+    pub fn checkpoint(&mut self, taken_at: Timestamp) -> Result<CheckpointInfo, StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        self.catch_up()?;
+        if self.head.seq == 0 {
+            return Err(StoreError::NothingToCheckpoint);
+        }
+        let head = self.head;
+        let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        reader.begin_checkpoint(head.seq)?;
+        let mut parts = PartWriter::new(reader.as_mut(), head, self.part_bytes);
+        let encoded = self.register.snapshot_to(&mut parts);
+        let written = parts.finish();
+        let info = match (encoded, written) {
+            (_, Err(error)) => Err(error),
+            (Err(why), Ok(_)) => Err(StoreError::Invariant(InvariantViolation(why))),
+            (Ok(()), Ok((size, hash))) => Ok(CheckpointInfo {
+                seq: head.seq,
+                head: head.hash,
+                layout: ringfence_core::register::STATE_LAYOUT.to_owned(),
+                size,
+                hash,
+                taken_at,
+            }),
+        };
+        let finished = info.and_then(|info| reader.finish_checkpoint(&info, CHECKPOINTS_KEPT).map(|()| info));
+        if finished.is_err() {
+            reader.abort_checkpoint();
+        }
+        let info = finished?;
+        self.last_checkpoint = info.seq;
+        Ok(info)
+    }
+
+    /// Whether the policy wants a checkpoint now: `every` entries or more since the last one
+    /// this handle took or opened from.
+    pub fn checkpoint_due(&self) -> bool {
+        self.policy.every > 0 && self.head.seq >= self.last_checkpoint.saturating_add(self.policy.every)
+    }
+
+    /// Whether a checkpoint is overdue: twice `every` entries since the last one (a writer
+    /// that never idles takes it anyway).
+    pub fn checkpoint_overdue(&self) -> bool {
+        self.policy.every > 0 && self.head.seq >= self.last_checkpoint.saturating_add(self.policy.every.saturating_mul(2))
+    }
+
+    /// Takes a checkpoint when one is due. Called between batches, never inside one: by the
+    /// CLI after each batch it commits, by the server when its queue is empty. A checkpoint
+    /// that cannot be written is not tried again until `every` more entries (the journal
+    /// stays the truth; the next open replays a longer tail).
+    pub fn checkpoint_if_due(&mut self, taken_at: Timestamp) -> Result<Option<CheckpointInfo>, StoreError> {
+        if !self.checkpoint_due() {
+            return Ok(None);
+        }
+        self.last_checkpoint = self.head.seq;
+        self.checkpoint(taken_at).map(Some)
+    }
+
+    /// The stored checkpoints, newest first.
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointInfo>, StoreError> {
+        self.reader().checkpoints()
+    }
+
+    /// Removes every stored checkpoint (the next open replays the journal from entry 1);
+    /// returns how many there were.
+    pub fn discard_checkpoints(&mut self) -> Result<u64, StoreError> {
+        let discarded = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).discard_checkpoints()?;
+        self.last_checkpoint = 0;
+        Ok(discarded)
     }
 
     fn reader(&self) -> MutexGuard<'_, Box<dyn Reader>> {
@@ -354,6 +718,8 @@ impl Store {
             lenient: false,
             stalled: false,
             broken: None,
+            compare: Vec::new(),
+            compared: Vec::new(),
         };
         let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         let recorded = reader.read(Scan::Behind(self.head), &mut replay)?;
@@ -595,7 +961,12 @@ impl Store {
     /// Reads the whole stored journal and checks its hash chain against the recorded head.
     /// `Ok(Err(break))` names the first bad entry.
     pub fn verify(&self) -> Result<Result<Head, Break>, StoreError> {
-        Ok(verify_reader(self.reader().as_mut())?.0)
+        Ok(self.verify_all()?.chain)
+    }
+
+    /// As [`Store::verify`], with each stored checkpoint compared with the replay.
+    pub fn verify_all(&self) -> Result<Verified, StoreError> {
+        verify_reader(self.reader().as_mut())
     }
 
     /// Checks the stored journal against what this handle holds in memory, a part at a time,
@@ -685,12 +1056,12 @@ impl Verification {
     }
 
     pub fn verify(&self) -> Result<Result<Head, Break>, StoreError> {
-        Ok(self.verify_with_keys()?.0)
+        Ok(self.verify_with_keys()?.chain)
     }
 
     /// As [`Verification::verify`], with the journal signing keys the replay found (to check
-    /// signed anchors against).
-    pub fn verify_with_keys(&self) -> Result<(Result<Head, Break>, Vec<ringfence_core::SigningKeyRecord>), StoreError> {
+    /// signed anchors against) and each stored checkpoint compared with the replay.
+    pub fn verify_with_keys(&self) -> Result<Verified, StoreError> {
         verify_reader(self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut())
     }
 
@@ -725,10 +1096,96 @@ impl Verification {
     }
 }
 
+/// A checkpoint's register, or why it cannot be used (`Ok(Err(why))`, phrased to follow "the
+/// register checkpoint at entry N"). Only a database error is an error.
+fn restore_checkpoint(reader: &mut dyn Reader, info: &CheckpointInfo) -> Result<Result<Register, String>, StoreError> {
+    let layout = ringfence_core::register::STATE_LAYOUT;
+    if info.layout != layout {
+        return Ok(Err(format!(
+            "was written by another build of ringfence (state layout {}, this build {layout}); run `ringfence checkpoint` to take one this build reads",
+            info.layout
+        )));
+    }
+    let mut bound = false;
+    reader.entries_at(&[info.seq], &mut |_, body, hash| {
+        bound = ringfence_journal::hash_of(body) == info.head && read_hash(hash) == info.head;
+        Ok(())
+    })?;
+    if !bound {
+        return Ok(Err(format!("is not bound to the journal: entry {} is not stored with the hash it names", info.seq)));
+    }
+    // Every stored byte is checked against the hash before anything is decoded.
+    let (state, hash) = read_checkpoint_state(reader, info)?;
+    if state.len() as u64 != info.size || hash != info.hash {
+        return Ok(Err("does not match its hash: it is damaged or was edited".to_owned()));
+    }
+    let register = match Register::restore(&state) {
+        Ok(register) => register,
+        Err(why) => return Ok(Err(format!("holds a state that is refused: {why}"))),
+    };
+    if register.seq() != info.seq {
+        return Ok(Err(format!("holds the state after entry {}, not after {}", register.seq(), info.seq)));
+    }
+    Ok(Ok(register))
+}
+
+/// What a full verification found of one stored checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointCheck {
+    pub seq: u64,
+    pub verdict: CheckpointVerdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointVerdict {
+    /// The state restored from it equals the state the replay from entry 1 reached there.
+    Matches,
+    /// It checks out on its own (hash, binding, invariants) but holds another state than the
+    /// replay: it was written or edited by something other than ringfence. Opening the store
+    /// would use it: discard it (`ringfence checkpoint --discard`). Names the parts of the
+    /// state that differ.
+    Differs(Vec<&'static str>),
+    /// It could not be compared: why (another build's, damaged, the replay stopped early).
+    NotCompared(String),
+}
+
+impl CheckpointCheck {
+    /// The verdict's code (`matches`, `differs`, `not_compared`) and detail, for views.
+    pub fn code(&self) -> (u64, &'static str, Option<String>) {
+        match &self.verdict {
+            CheckpointVerdict::Matches => (self.seq, "matches", None),
+            CheckpointVerdict::Differs(parts) => (self.seq, "differs", Some(format!("it differs in: {}", parts.join(", ")))),
+            CheckpointVerdict::NotCompared(why) => (self.seq, "not_compared", Some(why.clone())),
+        }
+    }
+}
+
+/// What [`Verification::verify_with_keys`] found.
+#[derive(Debug)]
+pub struct Verified {
+    /// The head the chain verified to, or its first break.
+    pub chain: Result<Head, Break>,
+    /// The journal signing keys the replay found (to check signed anchors against).
+    pub keys: Vec<ringfence_core::SigningKeyRecord>,
+    /// Each stored checkpoint against the replay, oldest first.
+    pub checkpoints: Vec<CheckpointCheck>,
+}
+
 /// Reads the whole journal in one snapshot (so the head and the entries agree even while
 /// another process commits), checking the chain and, replaying it into a scratch register to
-/// know the signing keys, every commit signature.
-fn verify_reader(reader: &mut dyn Reader) -> Result<(Result<Head, Break>, Vec<ringfence_core::SigningKeyRecord>), StoreError> {
+/// know the signing keys, every commit signature; and compares each stored checkpoint with
+/// the state the replay reaches at its entry.
+fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
+    let mut compare = Vec::new();
+    let mut checkpoints = Vec::new();
+    for info in reader.checkpoints()? {
+        match restore_checkpoint(reader, &info)? {
+            Ok(register) => compare.push((info.seq, register)),
+            Err(why) => checkpoints.push(CheckpointCheck { seq: info.seq, verdict: CheckpointVerdict::NotCompared(why) }),
+        }
+    }
+    // Latest first, so the next to compare is last.
+    compare.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
     let mut register = Register::new();
     let mut replay = Replay {
         verifier: Verifier::new(),
@@ -737,13 +1194,20 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<(Result<Head, Break>, Vec<ri
         lenient: true,
         stalled: false,
         broken: None,
+        compare,
+        compared: Vec::new(),
     };
     let recorded = reader.read(Scan::All, &mut replay)?;
-    let result = match replay.broken {
+    let chain = match replay.broken {
         Some(broken) => Err(broken),
         None => replay.verifier.finish(recorded).and_then(|head| replay.signatures.finish(head.seq).map(|()| head)),
     };
-    Ok((result, register.signing_keys().to_vec()))
+    checkpoints.append(&mut replay.compared);
+    for (seq, _) in replay.compare {
+        checkpoints.push(CheckpointCheck { seq, verdict: CheckpointVerdict::NotCompared("is after the journal's last entry".into()) });
+    }
+    checkpoints.sort_by_key(|check| check.seq);
+    Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints })
 }
 
 /// The active signing keys, for messages.

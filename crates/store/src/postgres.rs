@@ -19,7 +19,7 @@ use postgres::{Client, Config, IsolationLevel, NoTls, Statement};
 use ringfence_journal::Head;
 
 use crate::writer::{Rows, Sink};
-use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash};
+use crate::{CheckpointInfo, Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `schema_version` records how many have run.
@@ -41,6 +41,22 @@ const MIGRATIONS: &[&str] = &[
     // 2: commit signatures (issue 14), in the row of each signed commit's last entry: its first
     // entry (u64 LE), the public key and the Ed25519 signature (104 bytes); NULL elsewhere.
     "ALTER TABLE journal ADD COLUMN signature BYTEA;",
+    // 3: register checkpoints (issue 16): the register's state after entry `seq`, bound to that
+    // entry's hash, in parts of at most `CHECKPOINT_PART_BYTES`; `hash` covers all of it.
+    "CREATE TABLE register_checkpoint (
+         seq       BIGINT PRIMARY KEY,
+         head_hash BYTEA NOT NULL,
+         layout    TEXT NOT NULL,
+         size      BIGINT NOT NULL,
+         hash      BYTEA NOT NULL,
+         taken_at  BIGINT NOT NULL
+     );
+     CREATE TABLE register_checkpoint_part (
+         seq   BIGINT NOT NULL,
+         part  INTEGER NOT NULL,
+         bytes BYTEA NOT NULL,
+         PRIMARY KEY (seq, part)
+     );",
 ];
 
 /// Serialises `init` and `migrate` of ringfence processes on one database (an arbitrary
@@ -309,6 +325,91 @@ impl Reader for PostgresReader {
         // Sequence numbers fit an i64; an `after` beyond them is after everything.
         let rows = self.client.query_raw(&self.after, [i64::try_from(after).unwrap_or(i64::MAX), i64::from(limit)]).map_err(pg)?;
         visit_rows(rows, visit)
+    }
+
+    fn checkpoints(&mut self) -> Result<Vec<CheckpointInfo>, StoreError> {
+        // A store inspected before `migrate` may not have the table yet: no checkpoints.
+        let exists: bool = self.client.query_one("SELECT to_regclass('register_checkpoint') IS NOT NULL", &[]).map_err(pg)?.get(0);
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .client
+            .query("SELECT seq, head_hash, layout, size, hash, taken_at FROM register_checkpoint ORDER BY seq DESC", &[])
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|row| CheckpointInfo {
+                seq: row.get::<_, i64>(0) as u64,
+                head: read_hash(row.get::<_, &[u8]>(1)),
+                layout: row.get(2),
+                size: row.get::<_, i64>(3) as u64,
+                hash: read_hash(row.get::<_, &[u8]>(4)),
+                taken_at: ringfence_core::Timestamp::from_micros(row.get(5)),
+            })
+            .collect())
+    }
+
+    fn checkpoint_part(&mut self, seq: u64, part: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = self
+            .client
+            .query_opt("SELECT bytes FROM register_checkpoint_part WHERE seq = $1 AND part = $2", &[&(seq as i64), &(part as i32)])
+            .map_err(pg)?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    fn begin_checkpoint(&mut self, seq: u64) -> Result<(), StoreError> {
+        self.client.batch_execute("BEGIN").map_err(pg)?;
+        if let Err(error) = self.client.execute("DELETE FROM register_checkpoint_part WHERE seq = $1", &[&(seq as i64)]) {
+            self.abort_checkpoint();
+            return Err(pg(error));
+        }
+        Ok(())
+    }
+
+    fn put_checkpoint_part(&mut self, seq: u64, part: u32, bytes: &[u8]) -> Result<(), StoreError> {
+        self.client
+            .execute(
+                "INSERT INTO register_checkpoint_part (seq, part, bytes) VALUES ($1, $2, $3)",
+                &[&(seq as i64), &(part as i32), &bytes],
+            )
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    fn finish_checkpoint(&mut self, info: &CheckpointInfo, keep: u64) -> Result<(), StoreError> {
+        let seq = info.seq as i64;
+        self.client
+            .execute(
+                "INSERT INTO register_checkpoint (seq, head_hash, layout, size, hash, taken_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (seq) DO UPDATE SET head_hash = EXCLUDED.head_hash, layout = EXCLUDED.layout, size = EXCLUDED.size,
+                     hash = EXCLUDED.hash, taken_at = EXCLUDED.taken_at",
+                &[&seq, &info.head.as_slice(), &info.layout, &(info.size as i64), &info.hash.as_slice(), &info.taken_at.micros()],
+            )
+            .map_err(pg)?;
+        // Only the newest `keep`: older ones would never be read.
+        let oldest_kept = self
+            .client
+            .query_opt("SELECT seq FROM register_checkpoint ORDER BY seq DESC LIMIT 1 OFFSET $1", &[&(keep.saturating_sub(1) as i64)])
+            .map_err(pg)?
+            .map(|row| row.get::<_, i64>(0));
+        if let Some(oldest) = oldest_kept {
+            self.client.execute("DELETE FROM register_checkpoint WHERE seq < $1", &[&oldest]).map_err(pg)?;
+            self.client.execute("DELETE FROM register_checkpoint_part WHERE seq < $1", &[&oldest]).map_err(pg)?;
+        }
+        self.client.batch_execute("COMMIT").map_err(pg)
+    }
+
+    fn abort_checkpoint(&mut self) {
+        let _ = self.client.batch_execute("ROLLBACK");
+    }
+
+    fn discard_checkpoints(&mut self) -> Result<u64, StoreError> {
+        let mut tx = self.client.transaction().map_err(pg)?;
+        let discarded = tx.execute("DELETE FROM register_checkpoint", &[]).map_err(pg)?;
+        tx.execute("DELETE FROM register_checkpoint_part", &[]).map_err(pg)?;
+        tx.commit().map_err(pg)?;
+        Ok(discarded)
     }
 
     fn sink(&self) -> Result<Box<dyn Sink>, StoreError> {

@@ -10,7 +10,7 @@ use ringfence_journal::Head;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::writer::{Rows, Sink};
-use crate::{Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash};
+use crate::{CheckpointInfo, Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
@@ -29,23 +29,44 @@ const MIGRATIONS: &[&str] = &[
     // 2: commit signatures (issue 14), in the row of each signed commit's last entry: its first
     // entry (u64 LE), the public key and the Ed25519 signature (104 bytes); NULL elsewhere.
     "ALTER TABLE journal ADD COLUMN signature BLOB;",
+    // 3: register checkpoints (issue 16): the register's state after entry `seq`, bound to that
+    // entry's hash, in parts of at most `CHECKPOINT_PART_BYTES`; `hash` covers all of it.
+    "CREATE TABLE register_checkpoint (
+         seq       INTEGER PRIMARY KEY,
+         head_hash BLOB NOT NULL,
+         layout    TEXT NOT NULL,
+         size      INTEGER NOT NULL,
+         hash      BLOB NOT NULL,
+         taken_at  INTEGER NOT NULL
+     );
+     CREATE TABLE register_checkpoint_part (
+         seq   INTEGER NOT NULL,
+         part  INTEGER NOT NULL,
+         bytes BLOB NOT NULL,
+         PRIMARY KEY (seq, part)
+     );",
 ];
 
 /// Commits between checkpoints: fewer, larger checkpoints take less from the two threads
 /// that decide and write; SQLite's automatic checkpoint still bounds the WAL at 1 GiB.
 const CHECKPOINT_EVERY_COMMITS: u64 = 16;
 
+/// The page cache of each connection, in KiB.
+const CACHE_KIB: u32 = 65536;
+/// The reader's page cache while it writes a register checkpoint, in KiB.
+const CHECKPOINT_CACHE_KIB: u32 = 4096;
+
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     // WAL with synchronous=FULL: a committed batch survives a crash or power loss, and readers
     // do not block the writer. Checkpoints run on the store's checkpoint thread; the automatic
     // one is only a safety valve for a WAL past 1 GiB.
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA cache_size = -65536;
+         PRAGMA cache_size = -{CACHE_KIB};
          PRAGMA temp_store = MEMORY;
-         PRAGMA wal_autocheckpoint = 262144;",
-    )?;
+         PRAGMA wal_autocheckpoint = 262144;"
+    ))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     Ok(())
 }
@@ -184,6 +205,88 @@ impl Reader for SqliteReader {
             visit(seq, row.get_ref(1)?.as_blob().unwrap_or(&[]), row.get_ref(2)?.as_blob().unwrap_or(&[]))?;
         }
         Ok(())
+    }
+
+    fn checkpoints(&mut self) -> Result<Vec<CheckpointInfo>, StoreError> {
+        // A store inspected before `migrate` may not have the table yet: no checkpoints.
+        let exists: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'register_checkpoint')",
+            [],
+            |row| row.get(0),
+        )?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let mut statement =
+            self.conn.prepare_cached("SELECT seq, head_hash, layout, size, hash, taken_at FROM register_checkpoint ORDER BY seq DESC")?;
+        let rows = statement.query_map([], |row| {
+            Ok(CheckpointInfo {
+                seq: row.get::<_, i64>(0)? as u64,
+                head: read_hash(&row.get::<_, Vec<u8>>(1)?),
+                layout: row.get(2)?,
+                size: row.get::<_, i64>(3)? as u64,
+                hash: read_hash(&row.get::<_, Vec<u8>>(4)?),
+                taken_at: ringfence_core::Timestamp::from_micros(row.get(5)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn checkpoint_part(&mut self, seq: u64, part: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut statement = self.conn.prepare_cached("SELECT bytes FROM register_checkpoint_part WHERE seq = ?1 AND part = ?2")?;
+        Ok(statement.query_row(params![seq as i64, i64::from(part)], |row| row.get(0)).optional()?)
+    }
+
+    fn begin_checkpoint(&mut self, seq: u64) -> Result<(), StoreError> {
+        // A small page cache while the state is written: its pages spill to the WAL as they
+        // fill instead of staying in memory until the commit (the state is hundreds of MB).
+        self.conn.execute_batch(&format!("PRAGMA cache_size = -{CHECKPOINT_CACHE_KIB}; BEGIN IMMEDIATE"))?;
+        if let Err(error) = self.conn.execute("DELETE FROM register_checkpoint_part WHERE seq = ?1", [seq as i64]) {
+            self.abort_checkpoint();
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    fn put_checkpoint_part(&mut self, seq: u64, part: u32, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached("INSERT INTO register_checkpoint_part (seq, part, bytes) VALUES (?1, ?2, ?3)")?;
+        statement.execute(params![seq as i64, i64::from(part), bytes])?;
+        Ok(())
+    }
+
+    fn finish_checkpoint(&mut self, info: &CheckpointInfo, keep: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO register_checkpoint (seq, head_hash, layout, size, hash, taken_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![info.seq as i64, info.head.as_slice(), info.layout, info.size as i64, info.hash.as_slice(), info.taken_at.micros()],
+        )?;
+        // Only the newest `keep`: older ones would never be read.
+        let oldest_kept: Option<i64> = self
+            .conn
+            .query_row("SELECT seq FROM register_checkpoint ORDER BY seq DESC LIMIT 1 OFFSET ?1", [keep.saturating_sub(1) as i64], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        if let Some(oldest) = oldest_kept {
+            self.conn.execute("DELETE FROM register_checkpoint WHERE seq < ?1", [oldest])?;
+            self.conn.execute("DELETE FROM register_checkpoint_part WHERE seq < ?1", [oldest])?;
+        }
+        self.conn.execute_batch(&format!("COMMIT; PRAGMA cache_size = -{CACHE_KIB}"))?;
+        Ok(())
+    }
+
+    fn abort_checkpoint(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        let _ = self.conn.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"));
+    }
+
+    fn discard_checkpoints(&mut self) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let discarded = tx.execute("DELETE FROM register_checkpoint", [])?;
+        tx.execute("DELETE FROM register_checkpoint_part", [])?;
+        tx.commit()?;
+        Ok(discarded as u64)
     }
 
     fn sink(&self) -> Result<Box<dyn Sink>, StoreError> {

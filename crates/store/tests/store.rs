@@ -19,7 +19,7 @@ use ringfence_core::{
     Segregation, Side, Status, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
 };
 use ringfence_journal::Head;
-use ringfence_store::{Location, Net, PostgresTarget, Store, StoreError, Subject, Verification};
+use ringfence_store::{CheckpointPolicy, Location, Net, PostgresTarget, Store, StoreError, Subject, Verification};
 use rusqlite::params;
 use tempfile::TempDir;
 
@@ -962,6 +962,209 @@ fn journal_pages_end_after_the_last_entry_even_for_an_after_beyond_every_sequenc
     }
 }
 
+// ----- register checkpoints ----------------------------------------------------------
+
+fn policy(every: u64) -> CheckpointPolicy {
+    CheckpointPolicy { full_replay: false, every }
+}
+
+fn open_policy(location: &Location, policy: CheckpointPolicy) -> Store {
+    Store::open_configured(location, None, policy).unwrap()
+}
+
+fn full_replay(location: &Location) -> Store {
+    open_policy(location, CheckpointPolicy { full_replay: true, every: 0 })
+}
+
+/// Twenty entries in batches of five on a handle that takes a checkpoint every 7 entries
+/// between batches, as the CLI does: checkpoints after entries 10 and 20 (the two kept; the
+/// one after entry 5 was not due, the one at 15 not yet due again).
+fn checkpointed(backend: Backend) -> (Fixture, Location) {
+    let (db, location, store) = fresh(backend);
+    drop(store);
+    let mut store = open_policy(&location, policy(7));
+    let mut taken = Vec::new();
+    for batch in twenty_entries().chunks(5) {
+        all_accepted(&store.submit(batch, RECORDED_AT).unwrap());
+        assert!(!store.checkpoint_overdue(), "never twice the interval behind when checked after each batch");
+        taken.extend(store.checkpoint_if_due(RECORDED_AT).unwrap().map(|info| info.seq));
+    }
+    assert_eq!(taken, [10, 20], "taken after the batches that passed 7 entries since the last");
+    let seqs: Vec<u64> = store.checkpoints().unwrap().iter().map(|info| info.seq).collect();
+    assert_eq!(seqs, [20, 10], "newest first");
+    assert!(store.checkpoint_if_due(RECORDED_AT).unwrap().is_none(), "none due right after one");
+    (db, location)
+}
+
+/// Runs `sql` with a blob as `$1` and an entry as `$2` (written `?1`, `?2` for SQLite) on the
+/// fixture's database, beneath ringfence.
+fn raw_execute(db: &Fixture, sql: &str, blob: &[u8], seq: u64) {
+    match &db.raw {
+        Raw::Sqlite(path) => {
+            rusqlite::Connection::open(path).unwrap().execute(&sql.replace('$', "?"), params![blob, seq as i64]).unwrap();
+        }
+        Raw::Postgres(client) => {
+            client.borrow_mut().execute(sql, &[&blob as &Param<'_>, &(seq as i64)]).unwrap();
+        }
+    }
+}
+
+fn checkpoint_state(db: &Fixture, seq: u64) -> Vec<u8> {
+    match &db.raw {
+        Raw::Sqlite(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("SELECT bytes FROM register_checkpoint_part WHERE seq = ?1 AND part = 0", [seq as i64], |row| row.get(0))
+            .unwrap(),
+        Raw::Postgres(client) => client
+            .borrow_mut()
+            .query_one("SELECT bytes FROM register_checkpoint_part WHERE seq = $1 AND part = 0", &[&(seq as i64)])
+            .unwrap()
+            .get(0),
+    }
+}
+
+/// Replaces a checkpoint's state and seals it again as ringfence would (a forger with write
+/// access to the database can do this).
+fn reseal_checkpoint(db: &Fixture, seq: u64, state: &[u8]) {
+    let (_, stored_hash) = stored(db, seq);
+    let head = Head { seq, hash: stored_hash.try_into().unwrap() };
+    let hash = ringfence_store::checkpoint_hash(head, ringfence_core::register::STATE_LAYOUT, state);
+    raw_execute(db, "UPDATE register_checkpoint_part SET bytes = $1 WHERE seq = $2 AND part = 0", state, seq);
+    raw_execute(db, "UPDATE register_checkpoint SET hash = $1 WHERE seq = $2", &hash, seq);
+    raw_batch(db, &format!("UPDATE register_checkpoint SET size = {} WHERE seq = {seq}", state.len()));
+}
+
+/// Runs literal SQL on the fixture's database, beneath ringfence.
+fn raw_batch(db: &Fixture, sql: &str) {
+    match &db.raw {
+        Raw::Sqlite(path) => rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap(),
+        Raw::Postgres(client) => client.borrow_mut().batch_execute(sql).unwrap(),
+    }
+}
+
+fn opening_from_the_newest_checkpoint_replays_only_the_tail_and_equals_a_full_replay(backend: Backend) {
+    let (_db, location) = checkpointed(backend);
+    let store = open_policy(&location, policy(0));
+    assert_eq!(store.opened().checkpoint, Some(20));
+    assert_eq!(store.opened().replayed, 0);
+    assert!(store.opened().passed_over.is_empty());
+    drop(store);
+    let mut writer = open_policy(&location, policy(0));
+    all_accepted(&writer.submit(&[deposit_of("after-checkpoint-1", 5), deposit_of("after-checkpoint-2", 6)], RECORDED_AT).unwrap());
+    drop(writer);
+    let from_checkpoint = open_policy(&location, policy(0));
+    assert_eq!((from_checkpoint.opened().checkpoint, from_checkpoint.opened().replayed), (Some(20), 2));
+    let full = full_replay(&location);
+    assert_eq!(full.opened().checkpoint, None);
+    assert_eq!(full.opened().replayed, 22);
+    assert!(from_checkpoint.register() == full.register(), "checkpoint + tail differs from the full replay");
+    assert_eq!(snapshot(&from_checkpoint), snapshot(&full));
+    // And both go on deciding alike.
+    let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    assert_eq!(verified.chain.unwrap().seq, 22);
+    let verdicts: Vec<(u64, &str)> = verified.checkpoints.iter().map(|c| (c.seq, c.code().1)).collect();
+    assert_eq!(verdicts, [(10, "matches"), (20, "matches")]);
+}
+
+fn a_flipped_byte_in_a_checkpoint_is_passed_over_and_the_journal_replayed(backend: Backend) {
+    let (db, location) = checkpointed(backend);
+    let full = full_replay(&location);
+    let mut state = checkpoint_state(&db, 20);
+    let middle = state.len() / 2;
+    state[middle] ^= 0x40;
+    raw_execute(&db, "UPDATE register_checkpoint_part SET bytes = $1 WHERE seq = $2 AND part = 0", &state, 20);
+    let store = open_policy(&location, policy(0));
+    assert_eq!(store.opened().checkpoint, Some(10), "the older checkpoint");
+    assert_eq!(store.opened().replayed, 10);
+    assert_eq!(store.opened().passed_over.len(), 1);
+    assert!(store.opened().passed_over[0].contains("entry 20 does not match its hash"), "{:?}", store.opened().passed_over);
+    assert!(store.register() == full.register());
+    drop(store);
+    let mut older = checkpoint_state(&db, 10);
+    older[3] ^= 0x01;
+    raw_execute(&db, "UPDATE register_checkpoint_part SET bytes = $1 WHERE seq = $2 AND part = 0", &older, 10);
+    let store = open_policy(&location, policy(0));
+    assert_eq!((store.opened().checkpoint, store.opened().replayed, store.opened().passed_over.len()), (None, 20, 2));
+    assert!(store.register() == full.register());
+    let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    assert!(verified.checkpoints.iter().all(|c| c.code().1 == "not_compared"), "{:?}", verified.checkpoints);
+}
+
+fn a_checkpoint_not_bound_to_its_entry_or_of_another_build_is_passed_over(backend: Backend) {
+    let (db, location) = checkpointed(backend);
+    // Bound to a hash entry 20 does not have, and sealed again to match.
+    let state = checkpoint_state(&db, 20);
+    let forged_head = Head { seq: 20, hash: [7; 32] };
+    let hash = ringfence_store::checkpoint_hash(forged_head, ringfence_core::register::STATE_LAYOUT, &state);
+    raw_execute(&db, "UPDATE register_checkpoint SET head_hash = $1 WHERE seq = $2", &forged_head.hash, 20);
+    raw_execute(&db, "UPDATE register_checkpoint SET hash = $1 WHERE seq = $2", &hash, 20);
+    let store = open_policy(&location, policy(0));
+    assert_eq!(store.opened().checkpoint, Some(10));
+    assert!(store.opened().passed_over[0].contains("is not bound to the journal"), "{:?}", store.opened().passed_over);
+    drop(store);
+    raw_batch(&db, "UPDATE register_checkpoint SET layout = '0000000000000000' WHERE seq = 10");
+    let store = open_policy(&location, policy(0));
+    assert_eq!(store.opened().checkpoint, None);
+    assert!(store.opened().passed_over[1].contains("another build"), "{:?}", store.opened().passed_over);
+}
+
+fn a_forged_checkpoint_is_used_on_open_but_a_full_verification_finds_it(backend: Backend) {
+    let (db, location) = checkpointed(backend);
+    // Another history of the same length: a different register at entry 20.
+    let (_other_db, _other_location, mut other) = fresh(backend);
+    let mut commands = registrations();
+    while commands.len() < 20 {
+        commands.push(deposit_of(&format!("forged-{}", commands.len()), 1_000_000));
+    }
+    all_accepted(&other.submit(&commands, RECORDED_AT).unwrap());
+    let forged = other.register().snapshot().unwrap();
+    reseal_checkpoint(&db, 20, &forged);
+    // Opening trusts a checkpoint whose hash and binding check out: that is what makes it fast.
+    let store = open_policy(&location, policy(0));
+    assert_eq!(store.opened().checkpoint, Some(20));
+    assert!(store.register() != full_replay(&location).register());
+    drop(store);
+    // The full verification replays from entry 1 and compares.
+    let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    assert!(verified.chain.is_ok(), "the journal itself is intact");
+    let verdicts: Vec<(u64, &str)> = verified.checkpoints.iter().map(|c| (c.seq, c.code().1)).collect();
+    assert_eq!(verdicts, [(10, "matches"), (20, "differs")]);
+    // Discarding them brings back the replay.
+    let mut store = open_policy(&location, policy(0));
+    assert_eq!(store.discard_checkpoints().unwrap(), 2);
+    drop(store);
+    let store = open_policy(&location, policy(0));
+    assert_eq!(store.opened().checkpoint, None);
+    assert!(store.register() == full_replay(&location).register());
+}
+
+/// A state stored in many parts (256 bytes each here, 16 MiB in use) restores whole, and a
+/// flipped byte or a missing part in the middle is found.
+fn a_checkpoint_in_many_parts_restores_and_a_damaged_or_missing_part_is_found(backend: Backend) {
+    let (db, location, mut store) = fresh(backend);
+    all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
+    store.set_checkpoint_part_bytes(256);
+    let info = store.checkpoint(RECORDED_AT).unwrap();
+    let parts = info.size.div_ceil(256);
+    assert!(parts >= 3, "{} bytes in {parts} parts", info.size);
+    drop(store);
+    let full = full_replay(&location);
+    let opened = open_policy(&location, policy(0));
+    assert_eq!(opened.opened().checkpoint, Some(20));
+    assert!(opened.register() == full.register());
+    drop(opened);
+    raw_batch(&db, "DELETE FROM register_checkpoint_part WHERE seq = 20 AND part = 1");
+    let opened = open_policy(&location, policy(0));
+    assert_eq!(opened.opened().checkpoint, None);
+    assert!(opened.opened().passed_over[0].contains("does not match its hash"), "{:?}", opened.opened().passed_over);
+    assert!(opened.register() == full.register());
+}
+
+fn a_checkpoint_of_an_empty_journal_is_refused(backend: Backend) {
+    let (_db, _location, mut store) = fresh(backend);
+    assert!(matches!(store.checkpoint(RECORDED_AT), Err(StoreError::NothingToCheckpoint)));
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -988,4 +1191,10 @@ on_both_backends!(
     two_handles_on_one_database_interleave_without_forking_the_chain,
     two_handles_in_two_threads_apply_every_movement_exactly_once,
     journal_pages_end_after_the_last_entry_even_for_an_after_beyond_every_sequence,
+    opening_from_the_newest_checkpoint_replays_only_the_tail_and_equals_a_full_replay,
+    a_flipped_byte_in_a_checkpoint_is_passed_over_and_the_journal_replayed,
+    a_checkpoint_not_bound_to_its_entry_or_of_another_build_is_passed_over,
+    a_forged_checkpoint_is_used_on_open_but_a_full_verification_finds_it,
+    a_checkpoint_of_an_empty_journal_is_refused,
+    a_checkpoint_in_many_parts_restores_and_a_damaged_or_missing_part_is_found,
 );
