@@ -17,7 +17,7 @@ use ringfence_core::{
     Action, Actor, Address, Amount, Asset, AssetId, ClassKind, Client, ClientCategory, ClientId, Command, Custodian, IdempotencyKey,
     InstructionId, KeyScheme, KeySet, KeySetId, Meta, Segregation, Status, Tier, Timestamp, Wallet, WalletClass, WalletId, build,
 };
-use ringfence_store::{BATCH_MAX, Location, Store};
+use ringfence_store::{BATCH_MAX, CheckpointPolicy, Location, Store};
 
 use crate::Cli;
 
@@ -286,7 +286,14 @@ struct Run {
     latencies: Vec<Duration>,
     /// The wall time of the whole phase: generating and recording every batch.
     phase: Duration,
+    /// Taking the checkpoint due after the phase (none when fewer entries than the policy's
+    /// interval were written).
+    checkpoint: Option<Duration>,
+    /// Opening as every command does, and whether that was from a checkpoint the run took.
     reopen: Duration,
+    from_checkpoint: bool,
+    /// Opening with a replay from entry 1.
+    reopen_full: Duration,
 }
 
 /// Where the scratch stores go.
@@ -366,12 +373,23 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32, s
         accepted += outcomes.iter().filter(|o| o.status == Status::Accepted).count();
     }
     let phase = phase_started.elapsed();
+    // The checkpoint the policy wants after this many entries, taken between batches as the
+    // server does when its queue empties: timed on its own, not in the recording rate.
+    let checkpoint_started = Instant::now();
+    let checkpoint = store.checkpoint_if_due(Timestamp::from_micros(0))?.map(|_| checkpoint_started.elapsed());
     drop(store);
+    // Opening as every command does (from the newest checkpoint, if the run took one), then
+    // from entry 1.
     let reopen_started = Instant::now();
-    let reopened = Store::open_with(location, signer)?;
+    let reopened = Store::open_with(location, signer.clone())?;
     let reopen = reopen_started.elapsed();
+    let from_checkpoint = reopened.opened().checkpoint.is_some();
     drop(reopened);
-    Ok(Run { batch_size, recorded: count, accepted, elapsed, latencies, phase, reopen })
+    let full_started = Instant::now();
+    let full = Store::open_configured(location, signer, CheckpointPolicy { full_replay: true, every: 0 })?;
+    let reopen_full = full_started.elapsed();
+    drop(full);
+    Ok(Run { batch_size, recorded: count, accepted, elapsed, latencies, phase, checkpoint, reopen, reopen_full, from_checkpoint })
 }
 
 /// The scratch stores of this run (`--dir` or `--database-url`), announced on `out`.
@@ -421,8 +439,14 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     }
     writeln!(
         out,
-        "{:>10} {:>12} {:>12} {:>14} {:>12} {:>12} {:>12} {:>14}",
-        "batch", "movements", "accepted", "movements/s", "phase/s", "p50 batch", "p99 batch", "reopen+verify"
+        "checkpoint: the register checkpoint due after the phase (every {} entries; - none due), taken between batches as the server does when idle",
+        cli.checkpoint_every
+    )?;
+    writeln!(out, "reopen: opening the store as every command does (* from the checkpoint, then the tail); full replay: from entry 1")?;
+    writeln!(
+        out,
+        "{:>10} {:>12} {:>12} {:>14} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}",
+        "batch", "movements", "accepted", "movements/s", "phase/s", "p50 batch", "p99 batch", "checkpoint", "reopen", "full replay"
     )?;
     let mut result = Ok(());
     for &batch_size in &args.batch_sizes {
@@ -434,9 +458,11 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
                 let pick = |q: f64| quantile(&latencies, q);
                 let rate = run.recorded as f64 / run.elapsed.as_secs_f64();
                 let phase_rate = run.recorded as f64 / run.phase.as_secs_f64();
+                let reopen = format!("{}{:.2?}", if run.from_checkpoint { "*" } else { "" }, run.reopen);
+                let checkpoint = run.checkpoint.map_or_else(|| "-".to_owned(), |took| format!("{took:.2?}"));
                 writeln!(
                     out,
-                    "{:>10} {:>12} {:>12} {:>14.0} {:>12.0} {:>12.2?} {:>12.2?} {:>14.2?}",
+                    "{:>10} {:>12} {:>12} {:>14.0} {:>12.0} {:>12.2?} {:>12.2?} {:>12} {:>12} {:>12.2?}",
                     run.batch_size,
                     run.recorded,
                     run.accepted,
@@ -444,7 +470,9 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
                     phase_rate,
                     pick(0.5),
                     pick(0.99),
-                    run.reopen
+                    checkpoint,
+                    reopen,
+                    run.reopen_full
                 )?;
             }
             Err(error) => {

@@ -446,6 +446,7 @@ pub fn run(cli: &Cli, args: &DemoArgs, out: &mut dyn Write) -> Result<ExitCode> 
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(commands.len());
     for chunk in commands.chunks(BATCH_MAX) {
         outcomes.extend(store.submit(chunk, clock::now())?);
+        crate::take_checkpoint_if_due(&mut store, clock::now());
     }
     let elapsed = started.elapsed();
     let movements = commands.iter().filter(|c| matches!(c.action, Action::Movement(_))).count();

@@ -51,6 +51,16 @@ pub struct Cli {
     /// commits with. Needed by every command that writes once a signing key is registered.
     #[arg(long, global = true, env = "RINGFENCE_SIGNING_KEY", value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    /// Rebuild the register by replaying the journal from entry 1, not from the newest
+    /// register checkpoint (the result is the same; `journal verify` always replays in full).
+    #[arg(long, global = true, env = "RINGFENCE_FULL_REPLAY")]
+    pub full_replay: bool,
+    /// Take a register checkpoint between batches (a command after a batch it commits, the
+    /// server when its queue is empty) once this many journal entries follow the newest one,
+    /// so that opening the store replays about that many at most (0: only with `ringfence
+    /// checkpoint`).
+    #[arg(long, global = true, env = "RINGFENCE_CHECKPOINT_EVERY", value_name = "ENTRIES", default_value_t = ringfence_store::CHECKPOINT_EVERY_DEFAULT)]
+    pub checkpoint_every: u64,
     #[command(subcommand)]
     pub command: CliCommand,
 }
@@ -109,6 +119,21 @@ pub enum CliCommand {
     /// Journal signing keys: generate a key file, register or retire a public key, list them.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Take a register checkpoint at the journal's head now: opening the store then restores
+    /// it and replays only the entries after it. Writers also take one on their own (see
+    /// --checkpoint-every). With --list, show the stored ones; with --discard, remove them.
+    Checkpoint(CheckpointArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// List the stored checkpoints instead of taking one.
+    #[arg(long, conflicts_with = "discard")]
+    pub list: bool,
+    /// Remove every stored checkpoint (the next open replays from entry 1), for one that
+    /// `journal verify` found to differ from the replay.
+    #[arg(long)]
+    pub discard: bool,
 }
 
 #[derive(Debug, Args)]
@@ -296,11 +321,70 @@ impl Cli {
 pub(crate) fn open(cli: &Cli) -> Result<Store> {
     let location = cli.location()?;
     let signer = key::signer(cli)?;
-    Store::open_with(&location, signer).with_context(|| format!("failed to open the store at {}", location.describe()))
+    let store = Store::open_with(&location, signer).with_context(|| format!("failed to open the store at {}", location.describe()))?;
+    warn_passed_over(&store);
+    Ok(store)
+}
+
+/// Takes a register checkpoint between batches when the policy wants one. What is committed
+/// stays committed if it fails: say so on standard error and go on (the next open replays a
+/// longer tail of the journal).
+pub(crate) fn take_checkpoint_if_due(store: &mut Store, now: Timestamp) {
+    if let Err(error) = store.checkpoint_if_due(now) {
+        eprintln!("warning: the register checkpoint due at entry {} was not written: {error:#}", store.head().seq);
+    }
+}
+
+/// Says on standard error which checkpoints opening the store passed over, and why: a
+/// damaged or edited one is worth knowing about, and the open was slower for it.
+pub(crate) fn warn_passed_over(store: &Store) {
+    for why in &store.opened().passed_over {
+        eprintln!("warning: {why}; replayed the journal instead");
+    }
+}
+
+fn checkpoint(cli: &Cli, args: &CheckpointArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let mut store = open(cli)?;
+    if args.discard {
+        let discarded = store.discard_checkpoints()?;
+        writeln!(out, "discarded {discarded} register checkpoint(s); the next open replays the journal from entry 1")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.list {
+        let info = store.checkpoint(clock::now())?;
+        writeln!(
+            out,
+            "register checkpoint at entry {} (head hash {}): {} bytes of state, SHA-256 {}; opening the store now replays only the entries after it",
+            info.seq,
+            ringfence_store::hex(&info.head),
+            info.size,
+            ringfence_store::hex(&info.hash)
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let checkpoints = store.checkpoints()?;
+    if checkpoints.is_empty() {
+        writeln!(out, "no register checkpoints: opening the store replays the journal from entry 1")?;
+    }
+    let opened = store.opened().checkpoint;
+    for info in checkpoints {
+        let build = if info.layout == ringfence_core::register::STATE_LAYOUT { "this build" } else { "another build" };
+        let used = if opened == Some(info.seq) { ", used to open the store" } else { "" };
+        writeln!(
+            out,
+            "entry {}  taken {}  {} bytes  SHA-256 {}  ({build}{used})",
+            info.seq,
+            clock::format(info.taken_at),
+            info.size,
+            ringfence_store::hex(&info.hash)
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs one command, writing to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
+    ringfence_store::CheckpointPolicy { full_replay: cli.full_replay, every: cli.checkpoint_every }.set_process_default();
     match &cli.command {
         CliCommand::Init => {
             let location = cli.location()?;
@@ -316,6 +400,20 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                 writeln!(out, "the store at {} is up to date (schema {})", location.describe(), migrated.to)?;
             } else {
                 writeln!(out, "migrated the store at {} from schema {} to {}", location.describe(), migrated.from, migrated.to)?;
+            }
+            // A first checkpoint for this build, so that the next open does not replay the
+            // whole journal (opening now does, once).
+            let mut store = open(&cli)?;
+            let head = store.head();
+            let current =
+                store.checkpoints()?.iter().any(|info| info.seq == head.seq && info.layout == ringfence_core::register::STATE_LAYOUT);
+            if head.seq > 0 && !current {
+                let info = store.checkpoint(clock::now())?;
+                writeln!(
+                    out,
+                    "took a register checkpoint at entry {} ({} bytes of state): opening the store now replays only what follows it",
+                    info.seq, info.size
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -338,8 +436,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                 })
                 .transpose()?;
             let store = open_for_verify(&cli)?;
-            let (verified, keys) = store.verify_with_keys()?;
-            let mut view = match verified {
+            let verified = store.verify_with_keys()?;
+            let keys = &verified.keys;
+            let mut view = match &verified.chain {
                 Ok(head) => VerifyView::intact(head.seq, &head.hash),
                 Err(broken) => VerifyView::broken(broken.seq(), broken.to_string()),
             };
@@ -377,6 +476,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                     }
                 }
             }
+            view = view.with_checkpoints(verified.checkpoints.iter().map(ringfence_store::CheckpointCheck::code));
+            let forged = view.checkpoints.iter().any(|check| check.differs());
             if *json {
                 writeln!(out, "{}", serde_json::to_string(&view)?)?;
             } else if let (Some(seq), Some(hash)) = (view.head_seq, &view.head_hash) {
@@ -388,7 +489,20 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             } else {
                 writeln!(out, "journal damaged at sequence {}: {}", view.broken_at.unwrap_or(0), view.message.as_deref().unwrap_or(""))?;
             }
-            Ok(if view.intact { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            if !*json {
+                for check in &view.checkpoints {
+                    let said = match (check.verdict, &check.detail) {
+                        ("matches", _) => "matches the replay from entry 1".to_owned(),
+                        ("differs", detail) => format!(
+                            "DIFFERS from the replay from entry 1 ({}): it was not written by ringfence, and opening the store would use it; discard it with `ringfence checkpoint --discard`",
+                            detail.as_deref().unwrap_or("")
+                        ),
+                        (_, detail) => format!("not compared: it {}", detail.as_deref().unwrap_or("could not be read")),
+                    };
+                    writeln!(out, "register checkpoint at entry {}: {said}", check.seq)?;
+                }
+            }
+            Ok(if view.intact && !forged { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         CliCommand::Journal(JournalCommand::Anchor { file }) => {
             let store = open(&cli)?;
@@ -418,6 +532,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Policy(command) => policy::run(&cli, command, out),
         CliCommand::Key(command) => key::run(&cli, command, out),
         CliCommand::List(args) => list(&cli, args, out),
+        CliCommand::Checkpoint(args) => checkpoint(&cli, args, out),
     }
 }
 
@@ -567,6 +682,7 @@ fn flush(
     }
     let commands: Vec<Command> = batch.iter().map(|(_, c)| c.clone()).collect();
     let results = store.submit(&commands, now).context("failed to record a batch; nothing of that batch was applied")?;
+    take_checkpoint_if_due(store, now);
     let first = outcomes.len();
     outcomes.extend(batch.drain(..).zip(results).map(|((line, _), outcome)| LineOutcome { line, outcome }));
     on_durable(&outcomes[first..])

@@ -74,11 +74,39 @@ fn migrate_creates_the_schema_in_an_empty_database_and_is_then_up_to_date() {
     let url = ringfence_testdb::server().fresh_database();
     let migrate = ringfence(&url, &["migrate"]);
     assert_code(&migrate, 0);
-    assert!(text(&migrate).contains("from schema 0 to 2"), "{}", text(&migrate));
+    assert!(text(&migrate).contains("from schema 0 to 3"), "{}", text(&migrate));
+    assert!(!text(&migrate).contains("checkpoint"), "an empty journal has nothing to checkpoint: {}", text(&migrate));
     let again = ringfence(&url, &["migrate"]);
     assert_code(&again, 0);
-    assert!(text(&again).contains("is up to date (schema 2)"), "{}", text(&again));
+    assert!(text(&again).contains("is up to date (schema 3)"), "{}", text(&again));
     assert_code(&ringfence(&url, &["summary"]), 0);
+}
+
+/// A store of schema 2 (before register checkpoints) with entries: other commands ask for
+/// `migrate`, which adds the tables and takes a first checkpoint; opening then starts from it.
+#[test]
+fn migrate_brings_a_schema_2_store_to_3_and_takes_a_first_checkpoint() {
+    let url = ringfence_testdb::server().fresh_database();
+    assert_code(&ringfence(&url, &["init"]), 0);
+    assert_code(&ringfence(&url, &["import", "--quiet", EXAMPLE]), 0);
+    let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    client
+        .batch_execute("DROP TABLE register_checkpoint; DROP TABLE register_checkpoint_part; UPDATE schema_version SET version = 2")
+        .unwrap();
+    let refused = ringfence(&url, &["summary"]);
+    assert_code(&refused, 2);
+    assert!(text(&refused).contains("run `ringfence migrate`"), "{}", text(&refused));
+    let migrate = ringfence(&url, &["migrate"]);
+    assert_code(&migrate, 0);
+    assert!(text(&migrate).contains("from schema 2 to 3"), "{}", text(&migrate));
+    assert!(text(&migrate).contains("took a register checkpoint at entry 26"), "{}", text(&migrate));
+    let list = ringfence(&url, &["checkpoint", "--list"]);
+    assert!(text(&list).contains("entry 26") && text(&list).contains("used to open the store"), "{}", text(&list));
+    let again = ringfence(&url, &["migrate"]);
+    assert!(!text(&again).contains("took a register checkpoint"), "{}", text(&again));
+    let verify = ringfence(&url, &["journal", "verify"]);
+    assert_code(&verify, 0);
+    assert!(text(&verify).contains("register checkpoint at entry 26: matches the replay from entry 1"), "{}", text(&verify));
 }
 
 #[test]

@@ -163,6 +163,7 @@ fn serve(
                 Err(RecvTimeoutError::Timeout) => {
                     store = catch_up(store, &location, tokens, ready, stopped, metrics);
                     caught_up = Instant::now();
+                    take_checkpoint_if_due(&mut store, is_stopped());
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -247,8 +248,41 @@ fn serve(
                 for reply in refreshes {
                     let _ = reply.send(());
                 }
+                // Between batches, when nothing waits (a writer that never idles takes it
+                // once twice the interval of entries has passed): writes wait meanwhile.
+                if store.checkpoint_overdue() {
+                    take_checkpoint_if_due(&mut store, is_stopped());
+                } else if carried.is_none() && store.checkpoint_due() {
+                    match inbox.try_recv() {
+                        Ok(job) => carried = Some(job),
+                        Err(_) => take_checkpoint_if_due(&mut store, is_stopped()),
+                    }
+                }
             }
         }
+    }
+}
+
+/// Takes a register checkpoint when the store's policy wants one (not while writes are
+/// stopped: the store may have been changed behind the server's back). A failure is logged;
+/// the journal stays the truth and the next open replays a longer tail.
+fn take_checkpoint_if_due(store: &mut Store, stopped: bool) {
+    if stopped {
+        return;
+    }
+    let started = Instant::now();
+    match store.checkpoint_if_due(clock::now()) {
+        Ok(Some(info)) => crate::log(&serde_json::json!({
+            "level": "info",
+            "message": "register checkpoint taken",
+            "seq": info.seq,
+            "bytes": info.size,
+            "ms": started.elapsed().as_millis() as u64,
+        })),
+        Ok(None) => {}
+        Err(error) => crate::log(
+            &serde_json::json!({"level": "warn", "message": "a register checkpoint was not written", "error": error.to_string()}),
+        ),
     }
 }
 

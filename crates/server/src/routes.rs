@@ -1200,15 +1200,20 @@ async fn history(
 }
 
 #[utoipa::path(get, path = "/v1/journal/verify",
-    responses((status = 200, description = "The whole journal checked against its hash chain", body = VerifyView),
+    responses((status = 200, description = "The whole journal checked against its hash chain, and each stored register checkpoint against the replay", body = VerifyView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn verify(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<VerifyView>, ApiError> {
     state.authorize(&headers, INSPECTORS)?;
     state
         .engine
-        .read(|store| match store.verify() {
-            Ok(Ok(head)) => Ok(Json(VerifyView::intact(head.seq, &head.hash))),
-            Ok(Err(broken)) => Ok(Json(VerifyView::broken(broken.seq(), broken.to_string()))),
+        .read(|store| match store.verify_all() {
+            Ok(verified) => {
+                let view = match verified.chain {
+                    Ok(head) => VerifyView::intact(head.seq, &head.hash),
+                    Err(broken) => VerifyView::broken(broken.seq(), broken.to_string()),
+                };
+                Ok(Json(view.with_checkpoints(verified.checkpoints.iter().map(ringfence_store::CheckpointCheck::code))))
+            }
             Err(error) => Err(ApiError::unavailable(format!("the journal could not be read: {error}"))),
         })
         .await?

@@ -234,17 +234,64 @@ pub struct VerifyView {
     /// was checked against an anchor file (`journal verify --anchors`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anchors: Option<usize>,
+    /// Each stored register checkpoint compared with the state the replay from entry 1
+    /// reaches at its entry, oldest first (none stored: absent).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checkpoints: Vec<CheckpointCheckView>,
+}
+
+/// One register checkpoint as a full verification found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CheckpointCheckView {
+    /// The journal entry it was taken after.
+    pub seq: u64,
+    /// `matches` (the replay reaches the same state), `differs` (it holds another state: it was
+    /// not written by ringfence, and opening the store would use it; discard it with
+    /// `ringfence checkpoint --discard`) or `not_compared` (see `detail`).
+    pub verdict: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl CheckpointCheckView {
+    /// Whether it holds a state the journal does not give: a finding, not a note.
+    pub fn differs(&self) -> bool {
+        self.verdict == "differs"
+    }
 }
 
 impl VerifyView {
     /// An intact journal whose last entry is `seq` with `hash`.
     pub fn intact(seq: u64, hash: &[u8; 32]) -> VerifyView {
-        VerifyView { intact: true, head_seq: Some(seq), head_hash: Some(hex(hash)), broken_at: None, message: None, anchors: None }
+        VerifyView {
+            intact: true,
+            head_seq: Some(seq),
+            head_hash: Some(hex(hash)),
+            broken_at: None,
+            message: None,
+            anchors: None,
+            checkpoints: Vec::new(),
+        }
     }
 
     /// A journal broken at entry `seq`, for the reason `message`.
     pub fn broken(seq: u64, message: String) -> VerifyView {
-        VerifyView { intact: false, head_seq: None, head_hash: None, broken_at: Some(seq), message: Some(message), anchors: None }
+        VerifyView {
+            intact: false,
+            head_seq: None,
+            head_hash: None,
+            broken_at: Some(seq),
+            message: Some(message),
+            anchors: None,
+            checkpoints: Vec::new(),
+        }
+    }
+
+    /// With each stored checkpoint's verdict: (entry, code, detail), from
+    /// `ringfence_store::CheckpointVerdict::code`.
+    pub fn with_checkpoints(mut self, checks: impl IntoIterator<Item = (u64, &'static str, Option<String>)>) -> VerifyView {
+        self.checkpoints = checks.into_iter().map(|(seq, verdict, detail)| CheckpointCheckView { seq, verdict, detail }).collect();
+        self
     }
 }
 
