@@ -86,6 +86,18 @@ pub struct BenchArgs {
     /// or PostgreSQL with --database-url).
     #[arg(long, conflicts_with_all = ["http", "recon", "chain", "sign"])]
     pub serve: bool,
+    /// Measure how opening and reading scale with history: per size, a store of that many
+    /// movements with a checkpoint at its head, then `balance`, `history --limit 100`, `serve`
+    /// (until it listens) and `journal verify` as separate processes, timed with their peak
+    /// memory (the embedded store, or PostgreSQL with --database-url).
+    #[arg(long, conflicts_with_all = ["batch_sizes", "movements", "clients", "http", "recon", "chain", "sign", "serve"])]
+    pub scale: bool,
+    /// With --scale: the sizes, in movements.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1_000_000usize, 5_000_000, 20_000_000], requires = "scale")]
+    pub scale_movements: Vec<usize>,
+    /// With --scale: the clients of each size, one per size.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![10_000u32, 100_000, 1_000_000], requires = "scale")]
+    pub scale_clients: Vec<u32>,
 }
 
 pub(crate) fn id<T>(parse: fn(&str) -> Result<T, ringfence_core::IdError>, text: &str) -> T {
@@ -429,6 +441,9 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     }
     if args.serve {
         return crate::bench_serve::run(cli, args, out);
+    }
+    if args.scale {
+        return crate::bench_scale::run(cli, args, out);
     }
     check_sizes(args)?;
     let scratch = scratch(cli, args, out)?;

@@ -12,7 +12,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command as Process, ExitCode, Stdio};
+use std::process::{Child, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -84,7 +84,7 @@ struct Measured {
 
 /// The server process; killed when dropped (after the run it has answered everything, and
 /// every answered batch is durable).
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -94,18 +94,6 @@ impl Drop for Server {
 }
 
 fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -> Result<Measured> {
-    // Where the server finds the store: a data directory, or a URL naming the scratch schema
-    // (in the environment: it may hold a password).
-    let (store_args, database_url): (Vec<std::ffi::OsString>, Option<String>) = match location {
-        Location::Sqlite(path) => {
-            let data_dir = path.parent().context("the scratch store has no directory")?;
-            (vec!["--data-dir".into(), data_dir.as_os_str().to_owned()], None)
-        }
-        Location::Postgres(target) => {
-            let url = target.url_for_process().context("bench --serve cannot name a scratch schema in a URL that sets options=")?;
-            (Vec::new(), Some(url))
-        }
-    };
     let mut store = Store::create(location)?;
     let mut setup = bench::setup(clients);
     let (token, presented) = crate::bench_http::operator_token(setup.len())?;
@@ -120,24 +108,7 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -
     let movements_before = store.register().movement_count();
     drop(store);
 
-    let executable = std::env::current_exe().context("cannot find this program to start the server")?;
-    let mut process = Process::new(executable);
-    process.args(&store_args).args(["serve", "--listen", "127.0.0.1:0", "--recon-daily", "off"]).env_remove("RINGFENCE_DATA_DIR");
-    match &database_url {
-        Some(url) => process.env("RINGFENCE_DATABASE_URL", url),
-        None => process.env_remove("RINGFENCE_DATABASE_URL"),
-    };
-    let mut child = process
-        .env_remove("RINGFENCE_SIGNING_KEY")
-        .env_remove("RINGFENCE_STATEMENTS_INBOX")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start `ringfence serve`")?;
-    let stdout = child.stdout.take().context("the server's output is not piped")?;
-    let server = Server(child);
-    let address = listening_address(stdout)?;
+    let (server, address) = start_server(location, START_WAIT_MAX)?;
 
     let mut connection = TcpStream::connect(address).with_context(|| format!("cannot connect to the server at {address}"))?;
     connection.set_nodelay(true)?;
@@ -189,8 +160,24 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -
     Ok(Measured { accepted, phase, round_trips })
 }
 
+/// Starts `ringfence serve` on the scratch store, on a free loopback port, and waits up to
+/// `wait` until it listens (its store opened).
+pub(crate) fn start_server(location: &Location, wait: Duration) -> Result<(Server, SocketAddr)> {
+    let mut child = crate::bench_scale::this_binary(location)?
+        .args(["serve", "--listen", "127.0.0.1:0", "--recon-daily", "off"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start `ringfence serve`")?;
+    let stdout = child.stdout.take().context("the server's output is not piped")?;
+    let server = Server(child);
+    let address = listening_address(stdout, wait)?;
+    Ok((server, address))
+}
+
 /// Reads the server's first lines until it says where it listens.
-fn listening_address(stdout: std::process::ChildStdout) -> Result<SocketAddr> {
+fn listening_address(stdout: std::process::ChildStdout, wait: Duration) -> Result<SocketAddr> {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -202,7 +189,8 @@ fn listening_address(stdout: std::process::ChildStdout) -> Result<SocketAddr> {
             }
         }
     });
-    let address = receiver.recv_timeout(START_WAIT_MAX).context("the server did not say where it listens within 60 s")?;
+    let address =
+        receiver.recv_timeout(wait).with_context(|| format!("the server did not say where it listens within {} s", wait.as_secs()))?;
     address.parse().with_context(|| format!("the server printed an address that is not one: {address}"))
 }
 

@@ -7,7 +7,9 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = ringfence_cli::Cli::parse();
     let mut out = std::io::stdout().lock();
-    match ringfence_cli::run(cli, &mut out) {
+    let result = ringfence_cli::run(cli, &mut out);
+    ringfence_cli::bench_scale::report_peak_memory();
+    match result {
         Ok(code) => code,
         // The reader went away (`ringfence history … | head`): nothing is wrong, stop quietly.
         Err(error) if broken_pipe(&error) => ExitCode::SUCCESS,

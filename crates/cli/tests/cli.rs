@@ -396,6 +396,46 @@ fn journal_verify_and_head_report_the_same_head() {
     assert_eq!(empty.head().trim(), format!("0 {}", "0".repeat(64)));
 }
 
+/// `ringfence checkpoint`, then more entries: opening replays only those, and the
+/// incremental verify reads only those; the full verify compares the checkpoint.
+#[test]
+fn a_checkpoint_then_the_incremental_verify_reads_only_what_follows_it() {
+    let ringfence = populated();
+    let seq: u64 = ringfence.head().split_whitespace().next().unwrap().parse().unwrap();
+    let none = ringfence.run(&["journal", "verify", "--since-checkpoint"]);
+    assert_success(&none);
+    assert!(stdout(&none).contains("no usable register checkpoint: the whole journal was checked"), "{}", stdout(&none));
+
+    let taken = ringfence.run(&["checkpoint"]);
+    assert_success(&taken);
+    assert!(stdout(&taken).contains(&format!("register checkpoint at entry {seq} ")), "{}", stdout(&taken));
+    let more = [r#"{"type":"deposit","key":"d-after","client":"alice","wallet":"w-omni-hot","asset":"ETH","amount":"5"}"#
+        .replace("\"ETH\"", &format!("\"{ETH}\""))];
+    assert_success(&ringfence.import("more.jsonl", &more));
+    let head: u64 = ringfence.head().split_whitespace().next().unwrap().parse().unwrap();
+    assert!(head > seq);
+
+    let since = ringfence.run(&["journal", "verify", "--since-checkpoint"]);
+    assert_success(&since);
+    assert!(
+        stdout(&since).starts_with(&format!(
+            "journal intact from the register checkpoint at entry {seq}: {} entries after it checked, head {head}",
+            head - seq
+        )),
+        "{}",
+        stdout(&since)
+    );
+    let json = ringfence.json(&["journal", "verify", "--since-checkpoint", "--json"]);
+    assert_eq!(
+        (json["intact"].as_bool(), json["since_checkpoint"].as_u64(), json["head_seq"].as_u64()),
+        (Some(true), Some(seq), Some(head))
+    );
+    let full = ringfence.run(&["journal", "verify"]);
+    assert_success(&full);
+    assert!(stdout(&full).contains(&format!("register checkpoint at entry {seq}: matches the replay from entry 1")), "{}", stdout(&full));
+    assert!(ringfence.json(&["journal", "verify", "--json"]).get("since_checkpoint").is_none());
+}
+
 #[test]
 fn unknown_subjects_and_missing_stores_are_clear_errors() {
     let ringfence = populated();

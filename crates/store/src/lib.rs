@@ -1065,6 +1065,13 @@ impl Verification {
         verify_reader(self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut())
     }
 
+    /// The daily, incremental check: as [`Verification::verify_with_keys`], but from the
+    /// newest register checkpoint that checks out, reading only the entries after it (the
+    /// full check remains the auditor's; it compares the checkpoints themselves).
+    pub fn verify_since_checkpoint(&self) -> Result<Verified, StoreError> {
+        verify_reader_since_checkpoint(self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut())
+    }
+
     /// The stored hashes of entries 1 to `upto`, in order, for the Merkle tree (after
     /// [`Verification::verify`] found the chain intact).
     pub fn entry_hashes(&self, upto: u64) -> Result<Vec<ringfence_journal::Hash>, StoreError> {
@@ -1167,8 +1174,14 @@ pub struct Verified {
     pub chain: Result<Head, Break>,
     /// The journal signing keys the replay found (to check signed anchors against).
     pub keys: Vec<ringfence_core::SigningKeyRecord>,
-    /// Each stored checkpoint against the replay, oldest first.
+    /// Each stored checkpoint against the replay, oldest first (none compared when the
+    /// check started from one).
     pub checkpoints: Vec<CheckpointCheck>,
+    /// The checkpoint the check started from ([`Verification::verify_since_checkpoint`]):
+    /// entries up to it were not checked again.
+    pub since: Option<u64>,
+    /// The newer checkpoints passed over on the way to it, with why.
+    pub passed_over: Vec<String>,
 }
 
 /// Reads the whole journal in one snapshot (so the head and the entries agree even while
@@ -1178,7 +1191,8 @@ pub struct Verified {
 fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
     let mut compare = Vec::new();
     let mut checkpoints = Vec::new();
-    for info in reader.checkpoints()? {
+    let stored = reader.checkpoints()?;
+    for info in stored {
         match restore_checkpoint(reader, &info)? {
             Ok(register) => compare.push((info.seq, register)),
             Err(why) => checkpoints.push(CheckpointCheck { seq: info.seq, verdict: CheckpointVerdict::NotCompared(why) }),
@@ -1207,7 +1221,44 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
         checkpoints.push(CheckpointCheck { seq, verdict: CheckpointVerdict::NotCompared("is after the journal's last entry".into()) });
     }
     checkpoints.sort_by_key(|check| check.seq);
-    Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints })
+    Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints, since: None, passed_over: Vec::new() })
+}
+
+/// The incremental check: from the newest checkpoint that checks out (its hash, its binding
+/// to the entry it names, this build's layout, a state that restores), the chain from that
+/// entry to the recorded head, the signatures after it and every later entry re-decided, as
+/// opening the store does; reads only the tail. With no usable checkpoint, the full check.
+fn verify_reader_since_checkpoint(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
+    let mut passed_over = Vec::new();
+    for info in reader.checkpoints()? {
+        let mut register = match restore_checkpoint(reader, &info)? {
+            Ok(register) => register,
+            Err(why) => {
+                passed_over.push(format!("the register checkpoint at entry {} {why}", info.seq));
+                continue;
+            }
+        };
+        let from = Head { seq: info.seq, hash: info.head };
+        let mut replay = Replay {
+            verifier: Verifier::resume(from),
+            register: &mut register,
+            signatures: SignatureCheck::resume(info.seq),
+            lenient: true,
+            stalled: false,
+            broken: None,
+            compare: Vec::new(),
+            compared: Vec::new(),
+        };
+        let recorded = reader.read(Scan::Behind(from), &mut replay)?;
+        let chain = match replay.broken {
+            Some(broken) => Err(broken),
+            None => replay.verifier.finish(recorded).and_then(|head| replay.signatures.finish(head.seq).map(|()| head)),
+        };
+        return Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints: Vec::new(), since: Some(info.seq), passed_over });
+    }
+    let mut full = verify_reader(reader)?;
+    full.passed_over = passed_over;
+    Ok(full)
 }
 
 /// The active signing keys, for messages.

@@ -1066,6 +1066,49 @@ fn opening_from_the_newest_checkpoint_replays_only_the_tail_and_equals_a_full_re
     assert_eq!(verdicts, [(10, "matches"), (20, "matches")]);
 }
 
+fn the_incremental_verify_reads_from_the_newest_usable_checkpoint_and_finds_a_changed_tail(backend: Backend) {
+    let (db, location) = checkpointed(backend);
+    let mut writer = open_policy(&location, policy(0));
+    all_accepted(&writer.submit(&[deposit_of("after-checkpoint-1", 5), deposit_of("after-checkpoint-2", 6)], RECORDED_AT).unwrap());
+    let head = writer.head();
+    drop(writer);
+    let since = |location: &Location| Verification::open(location).unwrap().verify_since_checkpoint().unwrap();
+    let verified = since(&location);
+    assert_eq!((verified.since, verified.chain.clone()), (Some(20), Ok(head)), "from entry 20, the two after it");
+    assert!(verified.passed_over.is_empty() && verified.checkpoints.is_empty());
+
+    // A byte of entry 21 changed: the incremental check finds it there.
+    let (mut body, hash) = stored(&db, 21);
+    let last = body.len() - 1;
+    body[last] ^= 0x01;
+    overwrite(&db, 21, &body, &hash);
+    assert_eq!(since(&location).chain.unwrap_err().seq(), 21);
+    body[last] ^= 0x01;
+    overwrite(&db, 21, &body, &hash);
+
+    // A byte of entry 15, before the checkpoint, is the full check's to find.
+    let (mut early, early_hash) = stored(&db, 15);
+    let last = early.len() - 1;
+    early[last] ^= 0x01;
+    overwrite(&db, 15, &early, &early_hash);
+    assert_eq!(since(&location).chain, Ok(head), "entries up to the checkpoint are not read again");
+    assert_eq!(Verification::open(&location).unwrap().verify().unwrap().unwrap_err().seq(), 15);
+    early[last] ^= 0x01;
+    overwrite(&db, 15, &early, &early_hash);
+
+    // A damaged newest checkpoint is passed over (with why) for the older one.
+    let mut state = checkpoint_state(&db, 20);
+    state[0] ^= 0x40;
+    raw_execute(&db, "UPDATE register_checkpoint_part SET bytes = $1 WHERE seq = $2 AND part = 0", &state, 20);
+    let verified = since(&location);
+    assert_eq!((verified.since, verified.chain), (Some(10), Ok(head)));
+    assert_eq!(verified.passed_over.len(), 1, "{:?}", verified.passed_over);
+    // None usable: the whole journal.
+    raw_batch(&db, "DELETE FROM register_checkpoint_part WHERE seq = 10");
+    let verified = since(&location);
+    assert_eq!((verified.since, verified.chain, verified.passed_over.len()), (None, Ok(head), 2));
+}
+
 fn a_flipped_byte_in_a_checkpoint_is_passed_over_and_the_journal_replayed(backend: Backend) {
     let (db, location) = checkpointed(backend);
     let full = full_replay(&location);
@@ -1192,6 +1235,7 @@ on_both_backends!(
     two_handles_in_two_threads_apply_every_movement_exactly_once,
     journal_pages_end_after_the_last_entry_even_for_an_after_beyond_every_sequence,
     opening_from_the_newest_checkpoint_replays_only_the_tail_and_equals_a_full_replay,
+    the_incremental_verify_reads_from_the_newest_usable_checkpoint_and_finds_a_changed_tail,
     a_flipped_byte_in_a_checkpoint_is_passed_over_and_the_journal_replayed,
     a_checkpoint_not_bound_to_its_entry_or_of_another_build_is_passed_over,
     a_forged_checkpoint_is_used_on_open_but_a_full_verification_finds_it,

@@ -238,6 +238,10 @@ pub struct VerifyView {
     /// reaches at its entry, oldest first (none stored: absent).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checkpoints: Vec<CheckpointCheckView>,
+    /// The incremental check (`journal verify --since-checkpoint`): the register checkpoint
+    /// it started from; entries up to it were not checked again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_checkpoint: Option<u64>,
 }
 
 /// One register checkpoint as a full verification found it.
@@ -271,6 +275,7 @@ impl VerifyView {
             message: None,
             anchors: None,
             checkpoints: Vec::new(),
+            since_checkpoint: None,
         }
     }
 
@@ -284,6 +289,7 @@ impl VerifyView {
             message: Some(message),
             anchors: None,
             checkpoints: Vec::new(),
+            since_checkpoint: None,
         }
     }
 
