@@ -409,7 +409,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                 writeln!(out, "migrated the store at {} from schema {} to {}", location.describe(), migrated.from, migrated.to)?;
             }
             // A first checkpoint for this build, so that the next open does not replay the
-            // whole journal (opening now does, once).
+            // whole journal (opening now does, once: say so, it is the long part).
+            eprintln!("opening the store (on a first run of this build, a replay of the whole journal: seconds per million entries)…");
             let mut store = open(&cli)?;
             let head = store.head();
             let current =
