@@ -249,7 +249,7 @@ fn serve(
                     let _ = reply.send(());
                 }
                 // Between batches, when nothing waits (a writer that never idles takes it
-                // once twice the interval of entries has passed): writes wait meanwhile.
+                // once twice the interval of entries has passed): requests wait meanwhile.
                 if store.checkpoint_overdue() {
                     take_checkpoint_if_due(&mut store, is_stopped());
                 } else if carried.is_none() && store.checkpoint_due() {
