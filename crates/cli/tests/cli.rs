@@ -436,6 +436,62 @@ fn a_checkpoint_then_the_incremental_verify_reads_only_what_follows_it() {
     assert!(ringfence.json(&["journal", "verify", "--json"]).get("since_checkpoint").is_none());
 }
 
+/// Someone who can write the database puts another register's state in a checkpoint and
+/// seals it again (the seal is not keyed): opening uses it, so the balance shows the forged
+/// figure; the full verify replays from entry 1, says the checkpoint DIFFERS and exits 1, and
+/// `checkpoint --discard` puts things right.
+#[test]
+fn a_forged_checkpoint_is_found_by_the_full_verify_and_discarded() {
+    let ringfence = populated();
+    let forger = Ringfence::initialised();
+    let other: Vec<String> = good_file()
+        .into_iter()
+        .map(|line| line.replace(r#""amount":"1000","effective_at":"2026-01-10"#, r#""amount":"1900","effective_at":"2026-01-10"#))
+        .collect();
+    assert_ne!(other, good_file(), "the other book deposits another amount");
+    assert_success(&forger.import("other.jsonl", &other));
+    assert_success(&ringfence.run(&["checkpoint"]));
+    assert_success(&forger.run(&["checkpoint"]));
+    let (seq, head) = {
+        let head = ringfence.head();
+        let (seq, hash) = head.trim().split_once(' ').unwrap();
+        (seq.parse::<u64>().unwrap(), hash.to_owned())
+    };
+    assert_eq!(forger.head().split_whitespace().next(), Some(seq.to_string().as_str()), "both at the same entry");
+    let before = stdout(&ringfence.run(&["balance", "--client", "alice"]));
+
+    let state: Vec<u8> = rusqlite::Connection::open(forger.data_dir().join("ringfence.sqlite3"))
+        .unwrap()
+        .query_row("SELECT bytes FROM register_checkpoint_part WHERE part = 0", [], |row| row.get(0))
+        .unwrap();
+    let mut hash = [0u8; 32];
+    for (index, byte) in hash.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&head[index * 2..index * 2 + 2], 16).unwrap();
+    }
+    let seal = ringfence_store::checkpoint_hash(ringfence_journal::Head { seq, hash }, ringfence_core::register::STATE_LAYOUT, &state);
+    let db = rusqlite::Connection::open(ringfence.data_dir().join("ringfence.sqlite3")).unwrap();
+    db.execute("UPDATE register_checkpoint_part SET bytes = ?1 WHERE part = 0", [&state]).unwrap();
+    db.execute("UPDATE register_checkpoint SET hash = ?1, size = ?2", rusqlite::params![seal.to_vec(), state.len() as i64]).unwrap();
+    drop(db);
+
+    let forged = stdout(&ringfence.run(&["balance", "--client", "alice"]));
+    assert_ne!(forged, before, "opening uses the forged checkpoint: its hash and binding check out");
+    let verify = ringfence.run(&["journal", "verify"]);
+    assert_exit(&verify, 1);
+    assert!(
+        stdout(&verify).contains(&format!("register checkpoint at entry {seq}: DIFFERS from the replay from entry 1")),
+        "{}",
+        stdout(&verify)
+    );
+    let json = ringfence.run(&["journal", "verify", "--json"]);
+    assert_exit(&json, 1);
+    assert!(stdout(&json).contains(r#""verdict":"differs""#), "{}", stdout(&json));
+
+    assert_success(&ringfence.run(&["checkpoint", "--discard"]));
+    assert_eq!(stdout(&ringfence.run(&["balance", "--client", "alice"])), before, "the journal's figures again");
+    assert_success(&ringfence.run(&["journal", "verify"]));
+}
+
 #[test]
 fn unknown_subjects_and_missing_stores_are_clear_errors() {
     let ringfence = populated();
