@@ -333,6 +333,32 @@ pub(crate) fn open(cli: &Cli) -> Result<Store> {
     Ok(store)
 }
 
+/// Whether replays show their progress: `serve` stops once its store is open (its later
+/// catch-ups and verifications are not a user's wait).
+pub(crate) static SHOW_REPLAY_PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// How long a replay runs before progress is shown, and then how often.
+const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Says on standard error how far a long replay of the journal has come: from two seconds
+/// into the process, at most every two seconds.
+fn replay_progress(seq: u64) {
+    if !SHOW_REPLAY_PROGRESS.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    static SHOWN_AT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let started = STARTED.get_or_init(std::time::Instant::now);
+    let now = started.elapsed();
+    let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+    let shown = SHOWN_AT_MS.load(std::sync::atomic::Ordering::Relaxed);
+    let after = u64::try_from(PROGRESS_AFTER.as_millis()).unwrap_or(u64::MAX);
+    if now_ms >= after && now_ms.saturating_sub(shown) >= after {
+        SHOWN_AT_MS.store(now_ms, std::sync::atomic::Ordering::Relaxed);
+        eprintln!("replaying the journal: entry {seq}…");
+    }
+}
+
 /// Takes a register checkpoint between batches when the policy wants one. What is committed
 /// stays committed if it fails: say so on standard error and go on (the next open replays a
 /// longer tail of the journal).
@@ -392,6 +418,8 @@ fn checkpoint(cli: &Cli, args: &CheckpointArgs, out: &mut dyn Write) -> Result<E
 /// Runs one command, writing to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     ringfence_store::CheckpointPolicy { full_replay: cli.full_replay, every: cli.checkpoint_every }.set_process_default();
+    replay_progress(0);
+    ringfence_store::set_replay_progress(replay_progress);
     match &cli.command {
         CliCommand::Init => {
             let location = cli.location()?;

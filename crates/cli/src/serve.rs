@@ -152,6 +152,7 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
         bail!("--threads must be at least 1");
     }
     let store = crate::open(cli)?;
+    crate::SHOW_REPLAY_PROGRESS.store(false, std::sync::atomic::Ordering::Relaxed);
     if !store.register().signing_keys().is_empty() && store.signer().is_none() {
         bail!(
             "this journal's commits are signed (see `ringfence key list`): start the server with --signing-key FILE (or RINGFENCE_SIGNING_KEY) holding an active key, or it could not record anything"

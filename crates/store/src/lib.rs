@@ -196,8 +196,8 @@ pub struct Opened {
 pub struct CheckpointPolicy {
     /// Replay the whole journal from entry 1, whatever checkpoints there are.
     pub full_replay: bool,
-    /// Take a checkpoint after a commit once this many entries follow the last one; 0: never
-    /// on its own (`ringfence checkpoint` still takes one).
+    /// Take a checkpoint between batches ([`Store::checkpoint_if_due`]) once this many entries
+    /// follow the last one; 0: never on its own (`ringfence checkpoint` still takes one).
     pub every: u64,
 }
 
@@ -224,6 +224,18 @@ impl CheckpointPolicy {
             every: CHECKPOINT_EVERY.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
+}
+
+/// Entries replayed between two calls of the replay progress report.
+pub const REPLAY_PROGRESS_EVERY: u64 = 1 << 16;
+
+static REPLAY_PROGRESS: std::sync::OnceLock<fn(u64)> = std::sync::OnceLock::new();
+
+/// Tells `report` the sequence number reached every [`REPLAY_PROGRESS_EVERY`] entries while a
+/// journal is replayed (opening, catching up, verifying), for progress on long work. Set once
+/// per process; later calls are ignored.
+pub fn set_replay_progress(report: fn(u64)) {
+    let _ = REPLAY_PROGRESS.set(report);
 }
 
 /// The file name of the embedded database inside the data directory.
@@ -373,6 +385,11 @@ struct Replay<'a> {
 
 impl Replay<'_> {
     fn step(&mut self, seq: u64, body: &[u8], hash: &[u8], signature: Option<&[u8]>) -> Result<(), StoreError> {
+        if seq % REPLAY_PROGRESS_EVERY == 0
+            && let Some(report) = REPLAY_PROGRESS.get()
+        {
+            report(seq);
+        }
         let entry = self.verifier.check(seq, body, hash)?;
         if !self.stalled {
             match self.register.apply_at(&entry.command, entry.recorded_at) {
