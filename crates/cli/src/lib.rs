@@ -528,7 +528,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                 match (verified.since, *since_checkpoint) {
                     (Some(from), _) => writeln!(
                         out,
-                        "journal intact from the register checkpoint at entry {from}: {} entries after it checked, head {seq}, head hash {hash}{anchored} (entries 1 to {from} are for the full check, `ringfence journal verify`)",
+                        "journal intact from the register checkpoint at entry {from}: {} entries after it checked, head {seq}, head hash {hash}{anchored} (the checkpoint is trusted, its signing keys included: it and entries 1 to {from} are for the full check, `ringfence journal verify`)",
                         seq - from
                     )?,
                     (None, true) => writeln!(

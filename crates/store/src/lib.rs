@@ -167,9 +167,15 @@ impl std::io::Write for PartWriter<'_> {
 fn read_checkpoint_state(reader: &mut dyn Reader, info: &CheckpointInfo) -> Result<(Vec<u8>, ringfence_journal::Hash), StoreError> {
     use sha2::Digest as _;
     let mut hasher = checkpoint_hasher(Head { seq: info.seq, hash: info.head }, &info.layout);
-    let mut state = Vec::with_capacity(usize::try_from(info.size).unwrap_or(0).min(1 << 30));
+    // The stored size is only a hint until the hash checks out: room for all of it once a
+    // full first part shows there is that much to read (at most 1 GiB, grown past that).
+    let declared = usize::try_from(info.size).unwrap_or(0).min(1 << 30);
+    let mut state = Vec::new();
     let mut part = 0;
     while let Some(bytes) = reader.checkpoint_part(info.seq, part)? {
+        if part == 0 && bytes.len() >= declared.min(CHECKPOINT_PART_BYTES) {
+            state.reserve_exact(declared);
+        }
         hasher.update(&bytes);
         state.extend_from_slice(&bytes);
         if state.len() as u64 > info.size {
@@ -439,6 +445,9 @@ pub(crate) enum Scan {
     Behind(Head),
     /// Every entry (verification).
     All,
+    /// Every entry after this sequence number, whatever the recorded head (the incremental
+    /// verification: rows past the recorded head are a finding, not something to skip).
+    After(u64),
 }
 
 /// What the store reads from its database: the same queries on every backend.
@@ -592,11 +601,13 @@ impl Store {
     /// as on any open, chaining from the entry it is bound to.
     fn start_from_checkpoint(&mut self) -> Result<(), StoreError> {
         let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let checkpoints = reader.checkpoints()?;
-        self.last_checkpoint = checkpoints.first().map_or(0, |info| info.seq);
+        // The interval counts from the checkpoint this handle opened from: one passed over
+        // (damaged, another build's, a forged far-off entry) does not put the next one off.
+        self.last_checkpoint = 0;
         if self.policy.full_replay {
             return Ok(());
         }
+        let checkpoints = reader.checkpoints()?;
         for info in checkpoints {
             match restore_checkpoint(reader.as_mut(), &info)? {
                 Ok(register) => {
@@ -606,6 +617,7 @@ impl Store {
                     // when the state was built.
                     self.covered = info.seq;
                     self.opened.checkpoint = Some(info.seq);
+                    self.last_checkpoint = info.seq;
                     return Ok(());
                 }
                 Err(why) => self.opened.passed_over.push(format!("the register checkpoint at entry {} {why}", info.seq)),
@@ -1266,7 +1278,7 @@ fn verify_reader_since_checkpoint(reader: &mut dyn Reader) -> Result<Verified, S
             compare: Vec::new(),
             compared: Vec::new(),
         };
-        let recorded = reader.read(Scan::Behind(from), &mut replay)?;
+        let recorded = reader.read(Scan::After(from.seq), &mut replay)?;
         let chain = match replay.broken {
             Some(broken) => Err(broken),
             None => replay.verifier.finish(recorded).and_then(|head| replay.signatures.finish(head.seq).map(|()| head)),

@@ -295,6 +295,7 @@ impl Reader for PostgresReader {
         let after = match scan {
             Scan::Behind(known) if known == recorded => return Ok(recorded),
             Scan::Behind(known) => known.seq,
+            Scan::After(seq) => seq,
             Scan::All => 0,
         };
         let mut rows = tx.query_raw(&self.since, [after as i64]).map_err(pg)?;

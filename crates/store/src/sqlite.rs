@@ -157,6 +157,7 @@ impl SqliteReader {
         let after = match scan {
             Scan::Behind(known) if known == recorded => return Ok(recorded),
             Scan::Behind(known) => known.seq,
+            Scan::After(seq) => seq,
             Scan::All => 0,
         };
         let mut statement = self.conn.prepare_cached("SELECT seq, body, hash, signature FROM journal WHERE seq > ?1 ORDER BY seq")?;
@@ -240,8 +241,12 @@ impl Reader for SqliteReader {
     fn begin_checkpoint(&mut self, seq: u64) -> Result<(), StoreError> {
         // A small page cache while the state is written: its pages spill to the WAL as they
         // fill instead of staying in memory until the commit (the state is hundreds of MB).
-        self.conn.execute_batch(&format!("PRAGMA cache_size = -{CHECKPOINT_CACHE_KIB}; BEGIN IMMEDIATE"))?;
-        if let Err(error) = self.conn.execute("DELETE FROM register_checkpoint_part WHERE seq = ?1", [seq as i64]) {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let begun = self
+            .conn
+            .execute_batch(&format!("PRAGMA cache_size = -{CHECKPOINT_CACHE_KIB}"))
+            .and_then(|()| self.conn.execute("DELETE FROM register_checkpoint_part WHERE seq = ?1", [seq as i64]));
+        if let Err(error) = begun {
             self.abort_checkpoint();
             return Err(error.into());
         }

@@ -1086,6 +1086,13 @@ fn the_incremental_verify_reads_from_the_newest_usable_checkpoint_and_finds_a_ch
     body[last] ^= 0x01;
     overwrite(&db, 21, &body, &hash);
 
+    // The recorded head set back to the checkpoint's entry: entries stored past it are found.
+    let (_, hash_20) = stored(&db, 20);
+    raw_execute(&db, "UPDATE chain_head SET head_hash = $1, head_seq = $2 WHERE id = 0", &hash_20, 20);
+    assert!(since(&location).chain.is_err(), "entries 21 and 22 lie past the recorded head");
+    raw_execute(&db, "UPDATE chain_head SET head_hash = $1, head_seq = $2 WHERE id = 0", &head.hash, head.seq);
+    assert_eq!(since(&location).chain, Ok(head));
+
     // A byte of entry 15, before the checkpoint, is the full check's to find.
     let (mut early, early_hash) = stored(&db, 15);
     let last = early.len() - 1;

@@ -139,7 +139,12 @@ impl Register {
         }
         self.four_eyes.check_indexes()?;
         self.safeguards.check_indexes()?;
-        self.oversight.check_indexes()
+        self.oversight.check_indexes(
+            wallets,
+            assets,
+            |wallet| self.wallet_index.contains_key(wallet),
+            |asset| self.asset_index.contains_key(asset),
+        )
     }
 }
 

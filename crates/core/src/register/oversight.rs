@@ -55,8 +55,28 @@ pub(super) struct Oversight {
 
 impl Oversight {
     /// For a restored checkpoint: exceptions are numbered from 1 in order, and what names one
-    /// names one held; runs are in id order (they are looked up by binary search).
-    pub(super) fn check_indexes(&self) -> Result<(), String> {
+    /// names one held; runs are in id order (they are looked up by binary search); every leg
+    /// waiting to be linked is held, and every leg names a wallet and an asset the state holds
+    /// (linking and rolling back look them up).
+    pub(super) fn check_indexes(
+        &self,
+        wallets: usize,
+        assets: usize,
+        wallet_known: impl Fn(&crate::ids::WalletId) -> bool,
+        asset_known: impl Fn(&crate::ids::AssetId) -> bool,
+    ) -> Result<(), String> {
+        let key_ok = |&(wallet, asset, _, _): &LegKey| (wallet as usize) < wallets && (asset as usize) < assets;
+        let waiting_held =
+            self.open_observed.iter().all(|(key, set)| key_ok(key) && set.iter().all(|(_, id)| self.observed.contains_key(id)))
+                && self.open_legs.iter().all(|(key, set)| key_ok(key) && set.iter().all(|position| self.legs.contains_key(position)));
+        if !waiting_held {
+            return Err("a chain leg waiting to be linked is not held".into());
+        }
+        let named_ok = self.legs.values().all(|leg| wallet_known(&leg.wallet) && asset_known(&leg.asset))
+            && self.observed.values().all(|leg| wallet_known(&leg.wallet) && asset_known(&leg.asset));
+        if !named_ok {
+            return Err("a chain leg names a wallet or an asset the state does not hold".into());
+        }
         if self.exceptions.iter().enumerate().any(|(i, exception)| exception.id != i as u64 + 1) {
             return Err("the exceptions are not numbered 1, 2, 3… in order".into());
         }
