@@ -163,7 +163,7 @@ fn serve(
                 Err(RecvTimeoutError::Timeout) => {
                     store = catch_up(store, &location, tokens, ready, stopped, metrics);
                     caught_up = Instant::now();
-                    take_checkpoint_if_due(&mut store, is_stopped());
+                    store = take_checkpoint_if_due(store, &location, ready, stopped);
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -251,11 +251,11 @@ fn serve(
                 // Between batches, when nothing waits (a writer that never idles takes it
                 // once twice the interval of entries has passed): requests wait meanwhile.
                 if store.checkpoint_overdue() {
-                    take_checkpoint_if_due(&mut store, is_stopped());
+                    store = take_checkpoint_if_due(store, &location, ready, stopped);
                 } else if carried.is_none() && store.checkpoint_due() {
                     match inbox.try_recv() {
                         Ok(job) => carried = Some(job),
-                        Err(_) => take_checkpoint_if_due(&mut store, is_stopped()),
+                        Err(_) => store = take_checkpoint_if_due(store, &location, ready, stopped),
                     }
                 }
             }
@@ -264,12 +264,15 @@ fn serve(
 }
 
 /// Takes a register checkpoint when the store's policy wants one (not while writes are
-/// stopped: the store may have been changed behind the server's back). A failure is logged;
-/// the journal stays the truth and the next open replays a longer tail.
-fn take_checkpoint_if_due(store: &mut Store, stopped: bool) {
-    if stopped {
-        return;
+/// stopped: the store may have been changed behind the server's back). A failure is logged
+/// and the store reopened (taking one catches up first, which may have failed half-way); the
+/// journal stays the truth and the next open replays a longer tail.
+fn take_checkpoint_if_due(store: Store, location: &Location, ready: &AtomicBool, stopped: &RwLock<Option<String>>) -> Store {
+    if stopped.read().unwrap_or_else(std::sync::PoisonError::into_inner).is_some() {
+        return store;
     }
+    let mut store = store;
+    let held = store.head();
     let started = Instant::now();
     match store.checkpoint_if_due(clock::now()) {
         Ok(Some(info)) => crate::log(&serde_json::json!({
@@ -280,10 +283,14 @@ fn take_checkpoint_if_due(store: &mut Store, stopped: bool) {
             "ms": started.elapsed().as_millis() as u64,
         })),
         Ok(None) => {}
-        Err(error) => crate::log(
-            &serde_json::json!({"level": "warn", "message": "a register checkpoint was not written", "error": error.to_string()}),
-        ),
+        Err(error) => {
+            crate::log(
+                &serde_json::json!({"level": "warn", "message": "a register checkpoint was not written", "error": error.to_string()}),
+            );
+            store = reopen(store, location, ready, stopped, held);
+        }
     }
+    store
 }
 
 /// Catches up on what other processes committed, then journals what the server does by
