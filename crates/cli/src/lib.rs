@@ -441,9 +441,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             eprintln!("opening the store (on a first run of this build, a replay of the whole journal: seconds per million entries)…");
             let mut store = open(&cli)?;
             let head = store.head();
-            let current =
-                store.checkpoints()?.iter().any(|info| info.seq == head.seq && info.layout == ringfence_core::register::STATE_LAYOUT);
-            if head.seq > 0 && !current {
+            // Opened from a checkpoint at the head: this build reads it, nothing to take.
+            if head.seq > 0 && store.opened().checkpoint != Some(head.seq) {
                 let info = store.checkpoint(clock::now())?;
                 writeln!(
                     out,

@@ -607,21 +607,14 @@ impl Store {
         if self.policy.full_replay {
             return Ok(());
         }
-        let checkpoints = reader.checkpoints()?;
-        for info in checkpoints {
-            match restore_checkpoint(reader.as_mut(), &info)? {
-                Ok(register) => {
-                    self.register = register;
-                    self.head = Head { seq: info.seq, hash: info.head };
-                    // Checkpoints are taken after a whole commit: its signature was checked
-                    // when the state was built.
-                    self.covered = info.seq;
-                    self.opened.checkpoint = Some(info.seq);
-                    self.last_checkpoint = info.seq;
-                    return Ok(());
-                }
-                Err(why) => self.opened.passed_over.push(format!("the register checkpoint at entry {} {why}", info.seq)),
-            }
+        if let Some((info, register)) = newest_usable_checkpoint(reader.as_mut(), &mut self.opened.passed_over)? {
+            self.register = register;
+            self.head = Head { seq: info.seq, hash: info.head };
+            // Checkpoints are taken after a whole commit: its signature was checked when the
+            // state was built.
+            self.covered = info.seq;
+            self.opened.checkpoint = Some(info.seq);
+            self.last_checkpoint = info.seq;
         }
         Ok(())
     }
@@ -683,13 +676,18 @@ impl Store {
     /// Whether the policy wants a checkpoint now: `every` entries or more since the last one
     /// this handle took or opened from.
     pub fn checkpoint_due(&self) -> bool {
-        self.policy.every > 0 && self.head.seq >= self.last_checkpoint.saturating_add(self.policy.every)
+        self.intervals_since_checkpoint(1)
     }
 
     /// Whether a checkpoint is overdue: twice `every` entries since the last one (a writer
     /// that never idles takes it anyway).
     pub fn checkpoint_overdue(&self) -> bool {
-        self.policy.every > 0 && self.head.seq >= self.last_checkpoint.saturating_add(self.policy.every.saturating_mul(2))
+        self.intervals_since_checkpoint(2)
+    }
+
+    /// Whether `intervals` times `every` entries or more follow the last checkpoint.
+    fn intervals_since_checkpoint(&self, intervals: u64) -> bool {
+        self.policy.every > 0 && self.head.seq >= self.last_checkpoint.saturating_add(self.policy.every.saturating_mul(intervals))
     }
 
     /// Takes a checkpoint when one is due. Called between batches, never inside one: by the
@@ -1132,6 +1130,21 @@ impl Verification {
     }
 }
 
+/// The newest stored checkpoint that restores, with its register; each newer one passed over
+/// is told to `passed_over`, with why.
+fn newest_usable_checkpoint(
+    reader: &mut dyn Reader,
+    passed_over: &mut Vec<String>,
+) -> Result<Option<(CheckpointInfo, Register)>, StoreError> {
+    for info in reader.checkpoints()? {
+        match restore_checkpoint(reader, &info)? {
+            Ok(register) => return Ok(Some((info, register))),
+            Err(why) => passed_over.push(format!("the register checkpoint at entry {} {why}", info.seq)),
+        }
+    }
+    Ok(None)
+}
+
 /// A checkpoint's register, or why it cannot be used (`Ok(Err(why))`, phrased to follow "the
 /// register checkpoint at entry N"). Only a database error is an error.
 fn restore_checkpoint(reader: &mut dyn Reader, info: &CheckpointInfo) -> Result<Result<Register, String>, StoreError> {
@@ -1220,8 +1233,7 @@ pub struct Verified {
 fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
     let mut compare = Vec::new();
     let mut checkpoints = Vec::new();
-    let stored = reader.checkpoints()?;
-    for info in stored {
+    for info in reader.checkpoints()? {
         match restore_checkpoint(reader, &info)? {
             Ok(register) => compare.push((info.seq, register)),
             Err(why) => checkpoints.push(CheckpointCheck { seq: info.seq, verdict: CheckpointVerdict::NotCompared(why) }),
@@ -1230,25 +1242,8 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
     // Latest first, so the next to compare is last.
     compare.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
     let mut register = Register::new();
-    let mut replay = Replay {
-        verifier: Verifier::new(),
-        register: &mut register,
-        signatures: SignatureCheck::resume(0),
-        lenient: true,
-        stalled: false,
-        broken: None,
-        compare,
-        compared: Vec::new(),
-    };
-    let recorded = reader.read(Scan::All, &mut replay)?;
-    let chain = match replay.broken {
-        Some(broken) => Err(broken),
-        None => replay.verifier.finish(recorded).and_then(|head| replay.signatures.finish(head.seq).map(|()| head)),
-    };
-    checkpoints.append(&mut replay.compared);
-    for (seq, _) in replay.compare {
-        checkpoints.push(CheckpointCheck { seq, verdict: CheckpointVerdict::NotCompared("is after the journal's last entry".into()) });
-    }
+    let (chain, compared) = verify_replay(reader, &mut register, Head::EMPTY, Scan::All, compare)?;
+    checkpoints.extend(compared);
     checkpoints.sort_by_key(|check| check.seq);
     Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints, since: None, passed_over: Vec::new() })
 }
@@ -1259,35 +1254,47 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
 /// opening the store does; reads only the tail. With no usable checkpoint, the full check.
 fn verify_reader_since_checkpoint(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
     let mut passed_over = Vec::new();
-    for info in reader.checkpoints()? {
-        let mut register = match restore_checkpoint(reader, &info)? {
-            Ok(register) => register,
-            Err(why) => {
-                passed_over.push(format!("the register checkpoint at entry {} {why}", info.seq));
-                continue;
-            }
-        };
-        let from = Head { seq: info.seq, hash: info.head };
-        let mut replay = Replay {
-            verifier: Verifier::resume(from),
-            register: &mut register,
-            signatures: SignatureCheck::resume(info.seq),
-            lenient: true,
-            stalled: false,
-            broken: None,
-            compare: Vec::new(),
-            compared: Vec::new(),
-        };
-        let recorded = reader.read(Scan::After(from.seq), &mut replay)?;
-        let chain = match replay.broken {
-            Some(broken) => Err(broken),
-            None => replay.verifier.finish(recorded).and_then(|head| replay.signatures.finish(head.seq).map(|()| head)),
-        };
-        return Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints: Vec::new(), since: Some(info.seq), passed_over });
+    let Some((info, mut register)) = newest_usable_checkpoint(reader, &mut passed_over)? else {
+        let mut full = verify_reader(reader)?;
+        full.passed_over = passed_over;
+        return Ok(full);
+    };
+    let from = Head { seq: info.seq, hash: info.head };
+    let (chain, _) = verify_replay(reader, &mut register, from, Scan::After(from.seq), Vec::new())?;
+    Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints: Vec::new(), since: Some(info.seq), passed_over })
+}
+
+/// Replays what `scan` reads onto `register` (at `from`) as a verification does: on past a
+/// refused entry, to the first break and then to the end; each of `compare` (restored
+/// checkpoints, latest first) compared when the replay reaches its entry. The chain's verdict
+/// against the recorded head and signatures, and each comparison.
+fn verify_replay(
+    reader: &mut dyn Reader,
+    register: &mut Register,
+    from: Head,
+    scan: Scan,
+    compare: Vec<(u64, Register)>,
+) -> Result<(Result<Head, Break>, Vec<CheckpointCheck>), StoreError> {
+    let mut replay = Replay {
+        verifier: Verifier::resume(from),
+        register,
+        signatures: SignatureCheck::resume(from.seq),
+        lenient: true,
+        stalled: false,
+        broken: None,
+        compare,
+        compared: Vec::new(),
+    };
+    let recorded = reader.read(scan, &mut replay)?;
+    let chain = match replay.broken {
+        Some(broken) => Err(broken),
+        None => replay.verifier.finish(recorded).and_then(|head| replay.signatures.finish(head.seq).map(|()| head)),
+    };
+    let mut compared = replay.compared;
+    for (seq, _) in replay.compare {
+        compared.push(CheckpointCheck { seq, verdict: CheckpointVerdict::NotCompared("is after the journal's last entry".into()) });
     }
-    let mut full = verify_reader(reader)?;
-    full.passed_over = passed_over;
-    Ok(full)
+    Ok((chain, compared))
 }
 
 /// The active signing keys, for messages.
