@@ -106,6 +106,9 @@ pub struct Server {
 #[derive(Debug)]
 struct Cluster {
     directory: PathBuf,
+    bin: PathBuf,
+    run_as: RunAs,
+    port: u16,
     /// Never written, never dropped (the server is a static): the watchdog stops the cluster when
     /// this end closes, which happens exactly when this process exits.
     _lifeline: ChildStdin,
@@ -271,10 +274,116 @@ fn start_cluster(directory: PathBuf, database_name_prefix: String) -> Result<Ser
         url_query: String::new(),
         database_name_prefix,
         database_count: AtomicU64::new(0),
-        cluster: Some(Cluster { directory: directory.clone(), _lifeline: lifeline.stdin }),
+        cluster: Some(Cluster { directory: directory.clone(), bin, run_as, port, _lifeline: lifeline.stdin }),
     };
     server.wait_until_ready(&directory)?;
     Ok(server)
+}
+
+/// A hot standby of the throwaway cluster: `pg_basebackup -R` of it, started in standby mode on
+/// its own loopback port, streaming the primary's WAL. Started on first use and removed after
+/// the process exits, as the primary is. `None` when the primary is the server named by
+/// `RINGFENCE_TEST_DATABASE_URL` (nothing here can make a standby of it).
+///
+/// # Panics
+/// When the standby cannot be made or does not come up, with why.
+pub fn hot_standby() -> Option<&'static Standby> {
+    static STANDBY: OnceLock<Result<Option<Standby>, String>> = OnceLock::new();
+    match STANDBY.get_or_init(|| Standby::start(server())) {
+        Ok(standby) => standby.as_ref(),
+        Err(message) => panic!("ringfence-testdb could not start a hot standby: {message}"),
+    }
+}
+
+/// A read-only replica of the test server; see [`hot_standby`].
+#[derive(Debug)]
+pub struct Standby {
+    url_base: String,
+    primary_admin_url: String,
+    _cluster: Cluster,
+}
+
+impl Standby {
+    fn start(primary: &Server) -> Result<Option<Standby>, String> {
+        let Some(cluster) = &primary.cluster else { return Ok(None) };
+        let directory = std::env::temp_dir().join(format!("ringfence-testdb-standby-{}", process_tag()));
+        fs::create_dir(&directory).map_err(|error| format!("could not create the standby directory {}: {error}", directory.display()))?;
+        let log_path = directory.join(LOG_FILE_NAME);
+        let log = File::create(&log_path).map_err(|error| format!("could not create the standby log {}: {error}", log_path.display()))?;
+        if let RunAs::PostgresUser = cluster.run_as {
+            let mut chown = Command::new("chown");
+            chown.arg("-R").arg(format!("{SUPERUSER}:")).arg(&directory);
+            run_to_completion(&mut chown, "chown (handing the standby directory to the postgres user)")?;
+        }
+        let data = directory.join(DATA_DIRECTORY_NAME);
+        // -R writes standby.signal and primary_conninfo: the copy starts as a streaming standby.
+        let mut backup = command_as(cluster.run_as, sibling_program(&cluster.bin, "pg_basebackup"));
+        backup
+            .arg("-h")
+            .arg("127.0.0.1")
+            .arg("-p")
+            .arg(cluster.port.to_string())
+            .args(["-U", SUPERUSER, "-R", "-X", "stream", "--no-sync", "-c", "fast", "-D"])
+            .arg(&data);
+        if let Err(message) = run_to_completion(&mut backup, "pg_basebackup (copying the primary for a hot standby)") {
+            let _ = fs::remove_dir_all(&directory);
+            return Err(message);
+        }
+        let port = free_loopback_port()?;
+        let stdin = spawn_watchdog(&cluster.bin, cluster.run_as, &directory, &data, port, log)?;
+        let standby = Standby {
+            url_base: format!("postgres://{SUPERUSER}@127.0.0.1:{port}"),
+            primary_admin_url: primary.admin_url(),
+            _cluster: Cluster { directory: directory.clone(), bin: cluster.bin.clone(), run_as: cluster.run_as, port, _lifeline: stdin },
+        };
+        let deadline = Instant::now() + READINESS_WAIT_MAX;
+        let admin = format!("{}/{MAINTENANCE_DATABASE}", standby.url_base);
+        loop {
+            match Client::connect(&admin, NoTls) {
+                Ok(_) => return Ok(Some(standby)),
+                Err(error) if Instant::now() >= deadline || directory.join(EXITED_MARKER_NAME).exists() => {
+                    return Err(format!(
+                        "the standby did not come up (last connection error: {}){}",
+                        error_chain(&error),
+                        log_tail(&directory)
+                    ));
+                }
+                Err(_) => std::thread::sleep(READINESS_POLL_INTERVAL),
+            }
+        }
+    }
+
+    /// The URL on the standby of the database that `primary_database_url` (from
+    /// [`Server::fresh_database`]) names: the same database, as the standby replays it.
+    pub fn url_of(&self, primary_database_url: &str) -> String {
+        let database = primary_database_url.rsplit('/').next().unwrap_or(MAINTENANCE_DATABASE);
+        format!("{}/{database}", self.url_base)
+    }
+
+    /// Waits until the standby has replayed everything the primary had written when this was
+    /// called.
+    ///
+    /// # Panics
+    /// When either server cannot be queried, or the standby is not there after 30 seconds.
+    pub fn wait_for_replay(&self) {
+        let mut primary =
+            Client::connect(&self.primary_admin_url, NoTls).unwrap_or_else(|error| panic!("primary: {}", error_chain(&error)));
+        let lsn: String = primary.query_one("SELECT pg_current_wal_lsn()::text", &[]).expect("the primary's WAL position").get(0);
+        let mut standby = Client::connect(&format!("{}/{MAINTENANCE_DATABASE}", self.url_base), NoTls)
+            .unwrap_or_else(|error| panic!("standby: {}", error_chain(&error)));
+        let started = Instant::now();
+        loop {
+            let replayed: bool = standby
+                .query_one("SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)", &[&lsn])
+                .expect("the standby's replay position")
+                .get(0);
+            if replayed {
+                return;
+            }
+            assert!(started.elapsed() < READINESS_WAIT_MAX, "the standby had not replayed the primary's WAL up to {lsn} after 30 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 struct Started {
@@ -296,6 +405,12 @@ fn spawn_cluster(bin: &Path, run_as: RunAs, directory: &Path) -> Result<Started,
     initdb.arg("-D").arg(&data).args(["-A", "trust", "-U", SUPERUSER, "--no-sync", "-E", "UTF8", "--locale=C"]);
     run_to_completion(&mut initdb, "initdb")?;
     let port = free_loopback_port()?;
+    let stdin = spawn_watchdog(bin, run_as, directory, &data, port, log)?;
+    Ok(Started { port, stdin })
+}
+
+/// Starts the watchdog shell, which starts PostgreSQL on `data` and `port`; returns its lifeline.
+fn spawn_watchdog(bin: &Path, run_as: RunAs, directory: &Path, data: &Path, port: u16, log: File) -> Result<ChildStdin, String> {
     let log_for_stderr = log.try_clone().map_err(|error| format!("could not reopen the server log: {error}"))?;
     let mut watchdog = command_as(run_as, "sh");
     watchdog
@@ -303,7 +418,7 @@ fn spawn_cluster(bin: &Path, run_as: RunAs, directory: &Path) -> Result<Started,
         .arg(WATCHDOG_SCRIPT)
         .arg("ringfence-testdb-watchdog")
         .arg(bin.join("postgres"))
-        .arg(&data)
+        .arg(data)
         .arg(port.to_string())
         .arg(directory)
         .stdin(Stdio::piped())
@@ -317,7 +432,21 @@ fn spawn_cluster(bin: &Path, run_as: RunAs, directory: &Path) -> Result<Started,
     let mut child = watchdog.spawn().map_err(|error| format!("could not start the watchdog shell (sh): {error}"))?;
     let stdin = child.stdin.take().expect("the watchdog's stdin was configured as a pipe");
     // The child handle is dropped without waiting: the watchdog must outlive this process.
-    Ok(Started { port, stdin })
+    Ok(stdin)
+}
+
+/// `program` beside the server binaries: in `bin`, or beside what its `initdb` links to (an
+/// initdb linked into `/usr/local/bin` has the client programs in its real directory).
+fn sibling_program(bin: &Path, program: &str) -> PathBuf {
+    let direct = bin.join(program);
+    if direct.is_file() {
+        return direct;
+    }
+    fs::canonicalize(bin.join("initdb"))
+        .ok()
+        .and_then(|initdb| initdb.parent().map(|directory| directory.join(program)))
+        .filter(|linked| linked.is_file())
+        .unwrap_or(direct)
 }
 
 fn command_as(run_as: RunAs, program: impl AsRef<OsStr>) -> Command {
@@ -538,6 +667,26 @@ mod tests {
     #[test]
     fn watchdog_writes_the_marker_that_readiness_looks_for() {
         assert!(WATCHDOG_SCRIPT.contains(&format!("\"$4/{EXITED_MARKER_NAME}\"")));
+    }
+
+    #[test]
+    fn hot_standby_replays_the_primary_and_refuses_writes() {
+        let Some(standby) = hot_standby() else {
+            eprintln!("skipped: {DATABASE_URL_VARIABLE} names an external server, of which no standby can be made here");
+            return;
+        };
+        let primary_url = server().fresh_database();
+        connect(&primary_url)
+            .batch_execute("CREATE TABLE replicated (id bigint PRIMARY KEY); INSERT INTO replicated VALUES (7)")
+            .expect("the primary takes writes");
+        standby.wait_for_replay();
+        let mut replica = connect(&standby.url_of(&primary_url));
+        let id: i64 = replica.query_one("SELECT id FROM replicated", &[]).expect("the standby has the table").get(0);
+        assert_eq!(id, 7);
+        let in_recovery: bool = replica.query_one("SELECT pg_is_in_recovery()", &[]).expect("pg_is_in_recovery()").get(0);
+        assert!(in_recovery);
+        let refused = replica.batch_execute("INSERT INTO replicated VALUES (8)").expect_err("a hot standby takes no writes");
+        assert!(error_chain(&refused).contains("read-only"), "{}", error_chain(&refused));
     }
 
     #[test]
