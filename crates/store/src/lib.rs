@@ -287,6 +287,14 @@ pub enum StoreError {
     Signing(String),
     #[error("the journal is empty: there is no register state to checkpoint yet")]
     NothingToCheckpoint,
+    #[error(
+        "the store at {0} was opened read-only (--read-database-url, a replica): it records nothing; send writes to the writer (--database-url)"
+    )]
+    ReadOnly(String),
+    #[error(
+        "{0} is a PostgreSQL hot standby (in recovery), which takes no writes: give the primary's URL to --database-url, and the standby's to --read-database-url for read-only commands and `serve`"
+    )]
+    HotStandby(String),
 }
 
 /// Where the store lives.
@@ -498,6 +506,9 @@ pub(crate) enum Intent {
     Open,
     /// An existing store, to read its journal only (it may be damaged).
     Inspect,
+    /// An existing store, to query and follow only: no schema change, no write session, the
+    /// database session itself read-only (a PostgreSQL hot standby, a read-only copy).
+    ReadOnly,
 }
 
 /// Brings an existing store's schema to this build's version (PostgreSQL: creates it in an
@@ -528,6 +539,8 @@ pub struct Store {
     /// The entry the newest checkpoint this handle knows of was taken after.
     last_checkpoint: u64,
     opened: Opened,
+    /// Opened with [`Store::open_read_only`]: no write session, nothing recorded.
+    read_only: bool,
 }
 
 impl Drop for Store {
@@ -564,12 +577,38 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing store to query and follow only (a PostgreSQL hot standby, or any
+    /// database this process should not write): the register is rebuilt as on any open (from
+    /// the newest checkpoint that checks out, the tail replayed and verified), the database
+    /// session is read-only, and [`Store::submit`] and [`Store::checkpoint`] answer
+    /// [`StoreError::ReadOnly`]. [`Store::refresh`] follows what the writer commits, as it
+    /// reaches this database.
+    pub fn open_read_only(location: &Location, policy: CheckpointPolicy) -> Result<Store, StoreError> {
+        let mut store = Self::assemble(reader_for(location, Intent::ReadOnly)?, location.clone(), policy);
+        store.read_only = true;
+        store.rebuild()?;
+        Ok(store)
+    }
+
+    /// Whether this handle was opened with [`Store::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     fn load(reader: Box<dyn Reader>, location: Location) -> Result<Store, StoreError> {
         Self::load_with(reader, location, CheckpointPolicy::process_default())
     }
 
     fn load_with(reader: Box<dyn Reader>, location: Location, policy: CheckpointPolicy) -> Result<Store, StoreError> {
-        let mut store = Store {
+        let mut store = Self::assemble(reader, location, policy);
+        store.rebuild()?;
+        let sink = store.reader().sink()?;
+        store.writer = Some(writer::Writer::start(sink)?);
+        Ok(store)
+    }
+
+    fn assemble(reader: Box<dyn Reader>, location: Location, policy: CheckpointPolicy) -> Store {
+        Store {
             reader: Mutex::new(reader),
             location,
             register: Register::new(),
@@ -582,15 +621,18 @@ impl Store {
             part_bytes: CHECKPOINT_PART_BYTES,
             last_checkpoint: 0,
             opened: Opened::default(),
-        };
-        store.start_from_checkpoint()?;
-        let from = store.head.seq;
-        store.catch_up()?;
-        store.opened.replayed = store.head.seq - from;
-        store.register.audit()?;
-        let sink = store.reader().sink()?;
-        store.writer = Some(writer::Writer::start(sink)?);
-        Ok(store)
+            read_only: false,
+        }
+    }
+
+    /// The register from the newest usable checkpoint and the journal after it.
+    fn rebuild(&mut self) -> Result<(), StoreError> {
+        self.start_from_checkpoint()?;
+        let from = self.head.seq;
+        self.catch_up()?;
+        self.opened.replayed = self.head.seq - from;
+        self.register.audit()?;
+        Ok(())
     }
 
     /// Restores the register from the newest checkpoint that checks out: its hash over what is
@@ -639,9 +681,7 @@ impl Store {
     /// Takes a checkpoint of the register at the head now and returns it. `taken_at` is
     /// recorded with it. The state goes to the database a part at a time as it is encoded.
     pub fn checkpoint(&mut self, taken_at: Timestamp) -> Result<CheckpointInfo, StoreError> {
-        if self.poisoned {
-            return Err(StoreError::Poisoned);
-        }
+        self.writable()?;
         self.catch_up()?;
         if self.head.seq == 0 {
             return Err(StoreError::NothingToCheckpoint);
@@ -676,13 +716,13 @@ impl Store {
     /// Whether the policy wants a checkpoint now: `every` entries or more since the last one
     /// this handle took or opened from.
     pub fn checkpoint_due(&self) -> bool {
-        self.intervals_since_checkpoint(1)
+        !self.read_only && self.intervals_since_checkpoint(1)
     }
 
     /// Whether a checkpoint is overdue: twice `every` entries since the last one (a writer
     /// that never idles takes it anyway).
     pub fn checkpoint_overdue(&self) -> bool {
-        self.intervals_since_checkpoint(2)
+        !self.read_only && self.intervals_since_checkpoint(2)
     }
 
     /// Whether `intervals` times `every` entries or more follow the last checkpoint.
@@ -710,9 +750,21 @@ impl Store {
     /// Removes every stored checkpoint (the next open replays the journal from entry 1);
     /// returns how many there were.
     pub fn discard_checkpoints(&mut self) -> Result<u64, StoreError> {
+        self.writable()?;
         let discarded = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).discard_checkpoints()?;
         self.last_checkpoint = 0;
         Ok(discarded)
+    }
+
+    /// Refuses a write on a read-only or poisoned handle.
+    fn writable(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly(self.location.describe()));
+        }
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        Ok(())
     }
 
     fn reader(&self) -> MutexGuard<'_, Box<dyn Reader>> {
@@ -806,9 +858,7 @@ impl Store {
     /// Decides and durably records a batch: one outcome per command, in order. Accepted
     /// commands are journaled in one transaction; when this returns Ok they are on disk.
     pub fn submit(&mut self, commands: &[Command], recorded_at: Timestamp) -> Result<Vec<Outcome>, StoreError> {
-        if self.poisoned {
-            return Err(StoreError::Poisoned);
-        }
+        self.writable()?;
         if commands.len() > BATCH_MAX {
             return Err(StoreError::BatchTooLarge { count: commands.len(), max: BATCH_MAX });
         }

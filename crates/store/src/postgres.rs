@@ -108,6 +108,11 @@ impl PostgresTarget {
     }
 
     /// The URL without its password, and the schema if one is set.
+    /// The schema the store is in, when not the database's default.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
     pub fn describe(&self) -> String {
         let url = redact(&self.url);
         match &self.schema {
@@ -254,16 +259,25 @@ impl PostgresReader {
             Intent::Create => {
                 migrate_client(&mut client, target, Intent::Create)?;
             }
-            Intent::Open | Intent::Inspect => match schema_version(&mut client)? {
+            Intent::Open | Intent::Inspect | Intent::ReadOnly => match schema_version(&mut client)? {
                 None | Some(0) => return Err(StoreError::NotInitialised(target.describe())),
                 Some(found) if found > MIGRATIONS.len() as i64 => {
                     return Err(StoreError::SchemaTooNew { found, supported: MIGRATIONS.len() as i64 });
                 }
-                Some(found) if found < MIGRATIONS.len() as i64 && intent == Intent::Open => {
+                Some(found) if found < MIGRATIONS.len() as i64 && matches!(intent, Intent::Open | Intent::ReadOnly) => {
                     return Err(StoreError::SchemaTooOld { location: target.describe(), found, supported: MIGRATIONS.len() as i64 });
                 }
                 Some(_) => {}
             },
+        }
+        match intent {
+            // Every transaction of this session read-only, whatever the database is.
+            Intent::ReadOnly => client.batch_execute("SET default_transaction_read_only = on").map_err(pg)?,
+            // A hot standby takes no writes: say so now rather than at the first commit.
+            Intent::Open if client.query_one("SELECT pg_is_in_recovery()", &[]).map_err(pg)?.get::<_, bool>(0) => {
+                return Err(StoreError::HotStandby(target.describe()));
+            }
+            _ => {}
         }
         let since = client.prepare("SELECT seq, body, hash, signature FROM journal WHERE seq > $1 ORDER BY seq").map_err(pg)?;
         let at = client.prepare("SELECT seq, body, hash FROM journal WHERE seq = ANY($1)").map_err(pg)?;

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use ringfence_journal::Head;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::writer::{Rows, Sink};
 use crate::{CheckpointInfo, Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash};
@@ -115,15 +115,33 @@ impl SqliteReader {
                     std::fs::create_dir_all(parent).map_err(|source| StoreError::Directory { path: parent.to_owned(), source })?;
                 }
             }
-            Intent::Open | Intent::Inspect => {
+            Intent::Open | Intent::Inspect | Intent::ReadOnly => {
                 if !path.is_file() {
                     return Err(StoreError::NotInitialised(path.display().to_string()));
                 }
             }
         }
+        if intent == Intent::ReadOnly {
+            // The file itself opened read-only: nothing this handle does can change it.
+            let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            conn.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
+            let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+            let supported = MIGRATIONS.len() as i64;
+            if found == 0 {
+                return Err(StoreError::NotInitialised(path.display().to_string()));
+            }
+            if found > supported {
+                return Err(StoreError::SchemaTooNew { found, supported });
+            }
+            if found < supported {
+                return Err(StoreError::SchemaTooOld { location: path.display().to_string(), found, supported });
+            }
+            return Ok(SqliteReader { conn, path: path.to_owned(), checkpointer: None });
+        }
         let conn = Connection::open(path)?;
         let checkpointer = match intent {
-            Intent::Inspect => {
+            Intent::Inspect | Intent::ReadOnly => {
                 // Read only: no schema change and no checkpoints on a store being inspected.
                 conn.busy_timeout(std::time::Duration::from_secs(30))?;
                 None

@@ -1215,6 +1215,67 @@ fn a_checkpoint_of_an_empty_journal_is_refused(backend: Backend) {
     assert!(matches!(store.checkpoint(RECORDED_AT), Err(StoreError::NothingToCheckpoint)));
 }
 
+// ----- read-only handles and hot standbys --------------------------------------------------
+
+fn a_read_only_handle_follows_the_writer_and_refuses_to_write(backend: Backend) {
+    let (_db, location, mut writer) = fresh(backend);
+    all_accepted(&writer.submit(&registrations(), RECORDED_AT).unwrap());
+    // Even a policy that wants a checkpoint after every entry takes none on a read-only handle.
+    let mut reader = Store::open_read_only(&location, policy(1)).unwrap();
+    assert!(reader.is_read_only() && !writer.is_read_only());
+    assert_eq!((reader.head(), snapshot(&reader)), (writer.head(), snapshot(&writer)));
+
+    all_accepted(&writer.submit(&[deposit_of("after-the-reader-opened", 5)], RECORDED_AT).unwrap());
+    reader.refresh().unwrap();
+    assert_eq!((reader.head(), snapshot(&reader)), (writer.head(), snapshot(&writer)));
+
+    let head = reader.head();
+    let refused = reader.submit(&[deposit_of("sent-to-the-reader", 9)], RECORDED_AT).unwrap_err();
+    assert!(matches!(refused, StoreError::ReadOnly(_)), "{refused}");
+    assert!(refused.to_string().contains("--database-url"), "{refused}");
+    assert!(matches!(reader.checkpoint(RECORDED_AT), Err(StoreError::ReadOnly(_))));
+    assert!(matches!(reader.discard_checkpoints(), Err(StoreError::ReadOnly(_))));
+    assert!(!reader.checkpoint_due() && reader.checkpoint_if_due(RECORDED_AT).unwrap().is_none());
+    // Refusing poisons nothing: the reader still follows, and the writer saw nothing of it.
+    reader.refresh().unwrap();
+    assert_eq!(reader.head(), head);
+    assert!(writer.checkpoints().unwrap().is_empty());
+    assert_eq!(Store::open(&location).unwrap().register().movement_seq(&key("sent-to-the-reader")), None);
+}
+
+/// A real streaming replica: a hot standby of the test cluster (pg_basebackup -R), not a
+/// second connection to the primary.
+#[test]
+fn a_hot_standby_is_refused_as_a_writer_and_followed_by_a_read_only_handle() {
+    let Some(standby) = ringfence_testdb::hot_standby() else {
+        eprintln!("skipped: RINGFENCE_TEST_DATABASE_URL names an external server, of which no standby can be made here");
+        return;
+    };
+    let (_db, primary, mut writer) = fresh(Backend::Postgres);
+    all_accepted(&writer.submit(&registrations(), RECORDED_AT).unwrap());
+    writer.checkpoint(RECORDED_AT).unwrap();
+    all_accepted(&writer.submit(&[deposit_of("before-the-standby-opened", 5)], RECORDED_AT).unwrap());
+    let Location::Postgres(target) = &primary else { unreachable!("a PostgreSQL fixture") };
+    let on_standby = PostgresTarget::parse(&standby.url_of(postgres_database())).unwrap();
+    let replica = Location::Postgres(on_standby.with_schema(target.schema().unwrap()));
+    standby.wait_for_replay();
+
+    let refused = Store::open(&replica).unwrap_err();
+    assert!(matches!(refused, StoreError::HotStandby(_)), "{refused}");
+    assert!(refused.to_string().contains("--read-database-url"), "{refused}");
+
+    let mut reader = Store::open_read_only(&replica, CheckpointPolicy::default()).unwrap();
+    assert_eq!(reader.opened().checkpoint, Some(writer.head().seq - 1), "opened from the writer's checkpoint, replicated");
+    assert_eq!((reader.head(), snapshot(&reader)), (writer.head(), snapshot(&writer)));
+
+    all_accepted(&writer.submit(&[deposit_of("after-the-standby-opened", 7)], RECORDED_AT).unwrap());
+    standby.wait_for_replay();
+    reader.refresh().unwrap();
+    assert_eq!((reader.head(), snapshot(&reader)), (writer.head(), snapshot(&writer)));
+    assert!(matches!(reader.submit(&[deposit_of("sent-to-the-standby", 9)], RECORDED_AT), Err(StoreError::ReadOnly(_))));
+    assert_eq!(Verification::open(&replica).unwrap().verify().unwrap(), Ok(writer.head()));
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1248,4 +1309,5 @@ on_both_backends!(
     a_forged_checkpoint_is_used_on_open_but_a_full_verification_finds_it,
     a_checkpoint_of_an_empty_journal_is_refused,
     a_checkpoint_in_many_parts_restores_and_a_damaged_or_missing_part_is_found,
+    a_read_only_handle_follows_the_writer_and_refuses_to_write,
 );
