@@ -43,6 +43,13 @@ pub struct Cli {
     /// PostgreSQL, or sqlite:///path/to/file.sqlite3.
     #[arg(long, global = true, env = "RINGFENCE_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// A read-only database URL (a PostgreSQL hot standby streaming from --database-url's
+    /// primary, or any copy) for the commands that only read: balance, history, summary,
+    /// list, policy show, token list, journal verify/head/root/prove, checkpoint --list; and
+    /// for `serve`, which then answers the API's read routes from it and refuses writes.
+    /// Commands that write still use --database-url (or --data-dir).
+    #[arg(long, global = true, env = "RINGFENCE_READ_DATABASE_URL")]
+    pub read_database_url: Option<String>,
     /// An API token (`rf_…`, see `ringfence token create`) saying who records what this
     /// command records. Needed, while an approval policy is in force, for four-eyes decisions
     /// and for the commands the policy holds back; a typed --actor is refused for them.
@@ -317,12 +324,27 @@ impl Cli {
         self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
     }
 
+    /// The read-only database of --read-database-url, if one is given.
+    pub fn read_location(&self) -> Result<Option<Location>> {
+        self.read_database_url.as_deref().map(|url| Location::parse_url(url).context("--read-database-url")).transpose()
+    }
+
     pub fn location(&self) -> Result<Location> {
         match &self.database_url {
             Some(url) => Ok(Location::parse_url(url)?),
             None => Ok(Location::data_dir(&self.data_dir())),
         }
     }
+}
+
+/// Opens the store for a command that only reads: read-only on --read-database-url when
+/// given, otherwise as [`open`] does.
+pub(crate) fn open_read(cli: &Cli) -> Result<Store> {
+    let Some(location) = cli.read_location()? else { return open(cli) };
+    let store = Store::open_read_only(&location, ringfence_store::CheckpointPolicy::process_default())
+        .with_context(|| format!("failed to open the read-only store at {}", location.describe()))?;
+    warn_passed_over(&store);
+    Ok(store)
 }
 
 pub(crate) fn open(cli: &Cli) -> Result<Store> {
@@ -377,7 +399,7 @@ pub(crate) fn warn_passed_over(store: &Store) {
 }
 
 fn checkpoint(cli: &Cli, args: &CheckpointArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let mut store = open(cli)?;
+    let mut store = if args.list { open_read(cli)? } else { open(cli)? };
     if args.discard {
         let discarded = store.discard_checkpoints()?;
         writeln!(out, "discarded {discarded} register checkpoint(s); the next open replays the journal from entry 1")?;
@@ -456,7 +478,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Balance(args) => balance(&cli, args, out),
         CliCommand::History(args) => history(&cli, args, out),
         CliCommand::Summary(args) => {
-            let store = open(&cli)?;
+            let store = open_read(&cli)?;
             report::summary(store.register(), args.json, out)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -562,7 +584,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         CliCommand::Journal(JournalCommand::Head) => {
-            let store = open(&cli)?;
+            let store = open_read(&cli)?;
             let head = store.head();
             writeln!(out, "{} {}", head.seq, ringfence_store::hex(&head.hash))?;
             Ok(ExitCode::SUCCESS)
@@ -604,7 +626,10 @@ pub fn anchor_to(path: &std::path::Path, head: ringfence_journal::Head, signer: 
 }
 
 pub(crate) fn open_for_verify(cli: &Cli) -> Result<ringfence_store::Verification> {
-    let location = cli.location()?;
+    let location = match cli.read_location()? {
+        Some(location) => location,
+        None => cli.location()?,
+    };
     ringfence_store::Verification::open(&location).with_context(|| format!("failed to open the store at {}", location.describe()))
 }
 
@@ -639,7 +664,7 @@ fn list(cli: &Cli, args: &ListArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let Some(kind) = EntityKind::parse(&args.kind) else {
         bail!("no such entities: {:?}; use one of {}", args.kind, EntityKind::names());
     };
-    let store = open(cli)?;
+    let store = open_read(cli)?;
     let page = EntityPageView::of(store.register(), kind, args.after as usize, args.limit as usize, clock::now());
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&page)?)?;
@@ -678,7 +703,7 @@ fn list(cli: &Cli, args: &ListArgs, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 fn balance(cli: &Cli, args: &BalanceArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let store = open(cli)?;
+    let store = open_read(cli)?;
     let subject = subject(&args.subject)?;
     check_known(&store, &subject)?;
     let asset = args.asset.as_deref().map(AssetId::parse).transpose()?;
@@ -689,7 +714,7 @@ fn balance(cli: &Cli, args: &BalanceArgs, out: &mut dyn Write) -> Result<ExitCod
 }
 
 fn history(cli: &Cli, args: &HistoryArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let store = open(cli)?;
+    let store = open_read(cli)?;
     let subject = subject(&args.subject)?;
     check_known(&store, &subject)?;
     let from = args.from.as_deref().map(clock::parse).transpose().map_err(anyhow::Error::msg)?.unwrap_or(Timestamp::MIN);

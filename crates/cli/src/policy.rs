@@ -37,7 +37,7 @@ pub fn run(cli: &Cli, command: &PolicyCommand, out: &mut dyn Write) -> Result<Ex
         PolicyCommand::Show { json } => json,
         PolicyCommand::Check => return check(cli, out),
     };
-    let store = open(cli)?;
+    let store = crate::open_read(cli)?;
     let report = policy::report(store.register(), clock::now());
     let shared = report.access_separation.signers_on_both_sides.len();
     let breached = shared > 0

@@ -18,9 +18,10 @@ pub struct ServeArgs {
     /// Worker threads for HTTP (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// When the daily reconciliation run starts, as HH:MM in UTC, or `off`.
-    #[arg(long, env = "RINGFENCE_RECON_DAILY", default_value = "00:00", value_parser = parse_daily)]
-    pub recon_daily: Daily,
+    /// When the daily reconciliation run starts, as HH:MM in UTC, or `off` [default: 00:00;
+    /// off on a read-only server (--read-database-url), which records nothing].
+    #[arg(long, env = "RINGFENCE_RECON_DAILY", value_parser = parse_daily)]
+    pub recon_daily: Option<Daily>,
     /// Keep statements and run reports here (default: <data-dir>/evidence).
     #[arg(long)]
     pub evidence_dir: Option<std::path::PathBuf>,
@@ -151,9 +152,16 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
     if args.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
-    let store = crate::open(cli)?;
+    let read_only = cli.read_database_url.is_some();
+    let daily = args.recon_daily.unwrap_or(if read_only { Daily(None) } else { Daily(Some(0)) });
+    if read_only && (daily.0.is_some() || args.statements_inbox.is_some()) {
+        bail!(
+            "--recon-daily and --statements-inbox record runs, and a server on --read-database-url records nothing: give them to the writer's server"
+        );
+    }
+    let store = crate::open_read(cli)?;
     crate::SHOW_REPLAY_PROGRESS.store(false, std::sync::atomic::Ordering::Relaxed);
-    if !store.register().signing_keys().is_empty() && store.signer().is_none() {
+    if !read_only && !store.register().signing_keys().is_empty() && store.signer().is_none() {
         bail!(
             "this journal's commits are signed (see `ringfence key list`): start the server with --signing-key FILE (or RINGFENCE_SIGNING_KEY) holding an active key, or it could not record anything"
         );
@@ -178,8 +186,7 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
     {
         bail!("--statements-inbox {}: not a directory; create it, or leave the option out", dir.display());
     }
-    let scheduler =
-        schedule(store.location().clone(), signer.clone(), settings.clone(), args.recon_daily, args.statements_inbox.clone(), stopped);
+    let scheduler = schedule(store.location().clone(), signer.clone(), settings.clone(), daily, args.statements_inbox.clone(), stopped);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(threads) = args.threads {
@@ -193,7 +200,13 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
             .with_recon(settings.clone())
             .with_limits(args.limits());
         writeln!(out, "ringfence serving {} on http://{} (OpenAPI at /openapi.json)", described, listener.local_addr()?)?;
-        match args.recon_daily.0 {
+        if read_only {
+            writeln!(
+                out,
+                "read-only: the read routes follow this replica as it replays the writer's commits; every write is refused (503 read_only)"
+            )?;
+        }
+        match daily.0 {
             Some(at) => writeln!(
                 out,
                 "daily reconciliation run at {:02}:{:02} UTC{}; overdue exceptions are escalated as they fall due",

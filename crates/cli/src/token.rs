@@ -122,7 +122,7 @@ fn create(cli: &Cli, args: &CreateArgs, out: &mut dyn Write) -> Result<ExitCode>
 }
 
 fn list(cli: &Cli, as_json: bool, out: &mut dyn Write) -> Result<ExitCode> {
-    let store = open(cli)?;
+    let store = crate::open_read(cli)?;
     let rows: Vec<_> = store.register().tokens().collect();
     if as_json {
         let tokens = rows.iter().map(|(token, revoked)| TokenView::of(token, *revoked)).collect();

@@ -5,7 +5,9 @@
 //! processes committed when idle, at least every [`REFRESH_INTERVAL`] when busy, and at once
 //! when asked ([`Engine::refresh`]); then it journals what the server does by itself (the
 //! expiry of overdue pending instructions, the escalation of overdue exceptions). It keeps
-//! the copy of the API tokens that requests authenticate against.
+//! the copy of the API tokens that requests authenticate against. On a store opened read-only
+//! (a replica) it only follows: every write is answered [`ApiError::read_only`], and the
+//! duties and checkpoints are left to the writer.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -182,6 +184,9 @@ fn serve(
                 caught_up = Instant::now();
                 let _ = reply.send(());
             }
+            Job::Submit { reply, .. } if store.is_read_only() => {
+                let _ = reply.send(Err(ApiError::read_only()));
+            }
             Job::Submit { reply, .. } if is_stopped() => {
                 let why = stopped.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone().unwrap_or_default();
                 let _ = reply.send(Err(ApiError::unavailable(format!(
@@ -318,6 +323,14 @@ fn catch_up(
             store = reopen(store, location, ready, stopped, before);
         }
     }
+    if store.is_read_only() {
+        // A read-only server follows the writer; the writer does the duties.
+        if store.head() != before {
+            refresh_tokens(&store, tokens);
+            metrics.set_head(store.head().seq);
+        }
+        return store;
+    }
     match ringfence_watch::system::perform_due(&mut store, clock::now()) {
         Ok(done) => {
             for (duty, outcome) in &done {
@@ -394,10 +407,16 @@ fn log_duty(duty: Duty, outcome: &Outcome) {
 /// rewritten behind the server's back, and writes stop.
 fn reopen(store: Store, location: &Location, ready: &AtomicBool, stopped: &RwLock<Option<String>>, held: Head) -> Store {
     let signer = store.signer();
+    let read_only = store.is_read_only();
     drop(store);
     let mut wait = Duration::from_millis(100);
     loop {
-        match Store::open_with(location, signer.clone()) {
+        let opened = if read_only {
+            Store::open_read_only(location, ringfence_store::CheckpointPolicy::process_default())
+        } else {
+            Store::open_with(location, signer.clone())
+        };
+        match opened {
             Ok(store) => {
                 match store.holds(held) {
                     Ok(true) => ready.store(true, Ordering::Relaxed),

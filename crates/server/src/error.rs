@@ -59,6 +59,15 @@ impl ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
+    /// A write sent to a server that reads a replica (`serve --read-database-url`).
+    pub fn read_only() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "read_only",
+            "this server reads a read-only replica and records nothing; send writes to the writer's server",
+        )
+    }
+
     /// A bug in ringfence: the caller logged what happened; the answer says nothing internal.
     pub fn internal() -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "ringfence failed on this request (a bug); the server log says why")

@@ -54,6 +54,8 @@ pub struct AppState {
     limits: Arc<limits::Enforced>,
     /// The journal signing key, for the handles a reconciliation run opens.
     signer: Option<Arc<ringfence_store::Signer>>,
+    /// The store was opened read-only (a replica): writes are refused.
+    read_only: bool,
 }
 
 /// How reconciliation runs asked for through the API read their sources, and the one run at a
@@ -92,6 +94,7 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         let location = store.location().clone();
         let signer = store.signer();
+        let read_only = store.is_read_only();
         let settings = ringfence_watch::Settings { nodes: Vec::new(), ..ringfence_watch::Settings::default() };
         Ok(AppState {
             engine: Engine::start(store, Arc::clone(&metrics))?,
@@ -100,7 +103,13 @@ impl AppState {
             recon: Arc::new(Recon { settings, running: tokio::sync::Mutex::new(()) }),
             limits: Arc::new(limits::Enforced::new(Limits::default())),
             signer,
+            read_only,
         })
+    }
+
+    /// Whether this server reads a replica and refuses writes.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The journal head the server holds now.

@@ -403,6 +403,9 @@ pub(crate) async fn make_run(
     {
         return Err(run_failed(WatchError::CutOffInFuture { cut_off: clock::format(at), now: clock::format(now) }));
     }
+    if state.read_only {
+        return Err(ApiError::read_only());
+    }
     // One run at a time: each holds a second register in memory and reads every node.
     let Ok(_running) = state.recon.running.try_lock() else {
         return Err(ApiError::new(
