@@ -339,9 +339,13 @@ pub struct Register {
     /// Movements by the SHA-256 (first 16 bytes) of their idempotency key: fixed-size keys
     /// hash and grow cheaply at millions of movements, and cannot be made to collide.
     movements: HashMap<Digest, MovementRecord>,
-    /// Every accepted posting by account and asset, in journal order: for balances at an
-    /// instant of effective time and for histories.
+    /// The accepted postings after `log_floor` by account and asset, in journal order: for
+    /// balances at an instant of effective time and for histories. The store moves older ones
+    /// to its posting index and raises the floor ([`Register::raise_log_floor`]), so this
+    /// holds a bounded tail of history; a register no store manages keeps every posting.
     log: HashMap<(Slot, u32), Vec<Logged>>,
+    /// Postings of entries up to here are not in `log` (0: none left out).
+    log_floor: u64,
     seq: u64,
     #[serde(skip)]
     encoder: Transient<Encoder>,
@@ -1358,8 +1362,10 @@ impl Register {
         self.latest_effective = self.latest_effective.max(meta.effective_at);
         for posting in &scratch.resolved {
             let increases = matches!(posting.slot, Slot::Holding(_)) == (posting.side == Side::Debit);
-            let logged = Logged { effective_at: meta.effective_at, seq, amount: posting.amount, increases };
-            self.log.entry((posting.slot, posting.asset)).or_default().push(logged);
+            if seq > self.log_floor {
+                let logged = Logged { effective_at: meta.effective_at, seq, amount: posting.amount, increases };
+                self.log.entry((posting.slot, posting.asset)).or_default().push(logged);
+            }
         }
         for (delta, next) in scratch.deltas.iter().zip(&scratch.updates) {
             self.balances.insert((delta.slot, delta.asset), *next);
@@ -1533,8 +1539,52 @@ impl Register {
         )
     }
 
+    /// The entry up to which postings are left out of the in-memory log (0: none are).
+    pub fn log_floor(&self) -> u64 {
+        self.log_floor
+    }
+
+    /// Leaves the postings of entries up to `through` out of the in-memory log, those held
+    /// and those replayed later: the store calls it once its posting index holds them (or
+    /// before replaying a journal whose index does). Never lowers the floor.
+    pub fn raise_log_floor(&mut self, through: u64) {
+        if through <= self.log_floor {
+            return;
+        }
+        self.log.retain(|_, postings| {
+            let kept = postings.partition_point(|logged| logged.seq <= through);
+            postings.drain(..kept);
+            !postings.is_empty()
+        });
+        self.log_floor = through;
+    }
+
+    /// The account's key in the posting log and the store's posting index; `None` if unknown.
+    pub fn log_slot(&self, account: &Account) -> Option<LogSlot> {
+        self.slot_of(account).map(slot_code)
+    }
+
+    /// The asset's registration index, its key in the posting index; `None` if unknown.
+    pub fn asset_number(&self, asset: &AssetId) -> Option<u32> {
+        self.asset_index.get(asset).copied()
+    }
+
+    /// The in-memory postings (after the log floor) of one account in one asset, in journal
+    /// order.
+    pub fn logged(&self, slot: LogSlot, asset: u32) -> &[Logged] {
+        slot_of_code(slot).and_then(|slot| self.log.get(&(slot, asset))).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every account and asset with in-memory postings, with them (for the store to move to
+    /// its posting index), in no particular order.
+    pub fn logged_all(&self) -> impl Iterator<Item = (LogSlot, u32, &[Logged])> {
+        self.log.iter().map(|((slot, asset), postings)| (slot_code(*slot), *asset, postings.as_slice()))
+    }
+
     /// The balance of an account in an asset at an instant of effective time: the sum of its
-    /// postings effective at or before `at`. `None` if the account or asset is unknown.
+    /// postings effective at or before `at`. `None` if the account or asset is unknown. Only
+    /// the postings in memory count, which are all of them unless a store raised the log
+    /// floor: use the store's `balance_at`, which adds those in its posting index.
     pub fn balance_at(&self, account: &Account, asset: &AssetId, at: Timestamp) -> Option<Net> {
         let slot = self.slot_of(account)?;
         let asset = *self.asset_index.get(asset)?;
@@ -1554,6 +1604,7 @@ impl Register {
 
     /// Sequence numbers of the movements that posted to `account` (any asset) with effective
     /// time in `[from, to]`, ascending, at most `limit`. `None` if the account is unknown.
+    /// As [`Register::balance_at`], the postings in memory only.
     pub fn movements_of(&self, account: &Account, from: Timestamp, to: Timestamp, limit: usize) -> Option<Vec<u64>> {
         let slot = self.slot_of(account)?;
         let mut seqs: Vec<u64> = (0..self.assets.len())
@@ -1627,13 +1678,39 @@ impl Register {
     }
 }
 
-/// One posting as the log keeps it.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Logged {
-    effective_at: Timestamp,
-    seq: u64,
-    amount: u128,
-    increases: bool,
+/// One posting as the log keeps it (and the store's posting index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Logged {
+    pub effective_at: Timestamp,
+    /// The journal entry of the movement.
+    pub seq: u64,
+    pub amount: u128,
+    /// Whether it raised the account's balance (a debit of a holding, a credit of a position or
+    /// own account).
+    pub increases: bool,
+}
+
+/// An account as the posting log and the store's posting index name it: the kind in bits 32
+/// and up (0 a client's position, 1 a wallet's holding, 2 an own account), the registration
+/// index (or own account code) below. Stable: registrations are never removed or reordered.
+pub type LogSlot = i64;
+
+fn slot_code(slot: Slot) -> LogSlot {
+    match slot {
+        Slot::Position(client) => i64::from(client),
+        Slot::Holding(wallet) => (1 << 32) | i64::from(wallet),
+        Slot::Own(own) => (2 << 32) | own as i64,
+    }
+}
+
+fn slot_of_code(code: LogSlot) -> Option<Slot> {
+    let index = u32::try_from(code & 0xffff_ffff).ok()?;
+    match code >> 32 {
+        0 => Some(Slot::Position(index)),
+        1 => Some(Slot::Holding(index)),
+        2 => OwnAccount::ALL.iter().copied().find(|own| *own as u32 == index).map(Slot::Own),
+        _ => None,
+    }
 }
 
 /// A balance at a past instant, which may be below zero when movements were back-dated.

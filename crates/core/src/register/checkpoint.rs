@@ -113,6 +113,15 @@ impl Register {
         let checks = [
             ("a balance", self.balances.keys().all(|(slot, asset)| slot_ok(slot) && (*asset as usize) < assets)),
             ("a posting log", self.log.keys().all(|(slot, asset)| slot_ok(slot) && (*asset as usize) < assets)),
+            (
+                "a logged posting",
+                self.log_floor <= self.seq
+                    && self.log.values().all(|postings| {
+                        !postings.is_empty()
+                            && postings.iter().all(|l| l.seq > self.log_floor && l.seq <= self.seq)
+                            && postings.windows(2).all(|pair| pair[0].seq <= pair[1].seq)
+                    }),
+            ),
             ("an individual holding", self.individual_holdings.keys().all(pair_ok)),
             ("a segment", self.client_segments.iter().chain(&self.wallet_segments).all(segment_ok)),
             ("an address", self.address_index.values().all(|&wallet| (wallet as usize) < wallets)),
