@@ -23,8 +23,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use ringfence_core::register::Logged;
 use ringfence_core::{
-    Account, Action, AssetId, ClientId, Command, InvariantViolation, Movement, Outcome, OwnAccount, Register, Status, Timestamp, WalletId,
+    Account, Action, Amount, AssetId, ClientId, Command, InvariantViolation, Movement, Outcome, OwnAccount, Register, Status, Timestamp,
+    WalletId,
 };
 use ringfence_journal::signing::{CommitSignature, SignatureCheck};
 use ringfence_journal::{Break, Entry, Head, Verifier};
@@ -287,6 +289,8 @@ pub enum StoreError {
     Signing(String),
     #[error("the journal is empty: there is no register state to checkpoint yet")]
     NothingToCheckpoint,
+    #[error("the posting index is damaged ({0}); the journal is the truth: `ringfence migrate --rebuild-index` rebuilds the index from it")]
+    PostingIndex(String),
     #[error(
         "the store at {0} was opened read-only (--read-database-url, a replica): it records nothing; send writes to the writer (--database-url)"
     )]
@@ -416,10 +420,15 @@ impl Replay<'_> {
         let signature = signature.map(|bytes| CommitSignature::from_stored(seq, bytes));
         self.signatures.entry(seq, &self.verifier.head().hash, signature.as_ref(), self.register.signing_keys())?;
         while self.compare.last().is_some_and(|(at, _)| *at == seq) {
-            if let Some((_, restored)) = self.compare.pop() {
+            if let Some((_, mut restored)) = self.compare.pop() {
                 let verdict = if self.stalled {
                     CheckpointVerdict::NotCompared("is at or after the entry where the replay stopped".into())
                 } else {
+                    // Which postings each keeps in memory is not state: compare with the same
+                    // floor.
+                    let floor = restored.log_floor().max(self.register.log_floor());
+                    restored.raise_log_floor(floor);
+                    self.register.raise_log_floor(floor);
                     let differ = restored.differences(self.register);
                     if differ.is_empty() { CheckpointVerdict::Matches } else { CheckpointVerdict::Differs(differ) }
                 };
@@ -484,10 +493,88 @@ pub(crate) trait Reader: Send + std::fmt::Debug {
     fn abort_checkpoint(&mut self);
     /// Removes every stored checkpoint; returns how many there were.
     fn discard_checkpoints(&mut self) -> Result<u64, StoreError>;
+    /// The entry up to which the posting index holds postings (0: none).
+    fn posting_index_through(&mut self) -> Result<u64, StoreError>;
+    /// Removes every run and sets the index's end to 0, in one transaction; returns how many
+    /// runs there were.
+    fn reset_posting_index(&mut self) -> Result<u64, StoreError>;
+    /// In one transaction, under the index's lock: reads where the index ends (`indexed`),
+    /// and when that is before `through`, inserts `runs(indexed)` (the postings of entries
+    /// `indexed + 1 ..= through`) and moves the end to `through`. Returns the end after: on
+    /// `through`, or later when another process indexed further.
+    fn index_postings(&mut self, through: u64, runs: RunSource<'_>) -> Result<u64, StoreError>;
+    /// The runs of the account `slot` (in `asset` only, when given) that end at or before
+    /// `floor` and after entry `after`, by their first entry then asset, until `visit` says
+    /// to stop.
+    fn posting_runs(&mut self, slot: i64, asset: Option<u32>, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError>;
     /// A new write session on the same database, for the writer thread.
     fn sink(&self) -> Result<Box<dyn writer::Sink>, StoreError>;
     /// Told after every commit (SQLite checkpoints the WAL now and then).
     fn committed(&mut self) {}
+}
+
+/// Visits one run of the posting index: its asset, the entry it starts after, its packed
+/// postings; returns whether to go on.
+pub(crate) type RunVisit<'a> = &'a mut dyn FnMut(u32, u64, &[u8]) -> Result<bool, StoreError>;
+
+/// Gives the runs of the postings after the entry it is told (where the index ends).
+pub(crate) type RunSource<'a> = &'a mut dyn FnMut(u64) -> Result<Vec<PostingRun>, StoreError>;
+
+/// One row of the posting index: an account's postings in one asset over a run of entries.
+#[derive(Debug)]
+pub(crate) struct PostingRun {
+    pub(crate) slot: i64,
+    pub(crate) asset: u32,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// The bytes of one posting in a run: entry (u64), effective time (i64 microseconds), amount
+/// (u128), whether it raised the balance (u8); little-endian.
+pub const POSTING_BYTES: usize = 33;
+
+/// Entries the register's in-memory posting log may hold before a writer moves them to the
+/// posting index (after the batch that reaches it).
+pub const POSTING_INDEX_EVERY: u64 = 131_072;
+
+/// The runs of the register's in-memory postings of entries `after + 1 ..= through`.
+fn runs_of(register: &Register, after: u64, through: u64) -> Vec<PostingRun> {
+    let mut runs = Vec::new();
+    for (slot, asset, postings) in register.logged_all() {
+        let start = postings.partition_point(|logged| logged.seq <= after);
+        let end = postings.partition_point(|logged| logged.seq <= through);
+        if start >= end {
+            continue;
+        }
+        let mut bytes = Vec::with_capacity((end - start) * POSTING_BYTES);
+        for logged in &postings[start..end] {
+            bytes.extend_from_slice(&logged.seq.to_le_bytes());
+            bytes.extend_from_slice(&logged.effective_at.micros().to_le_bytes());
+            bytes.extend_from_slice(&logged.amount.to_le_bytes());
+            bytes.push(u8::from(logged.increases));
+        }
+        runs.push(PostingRun { slot, asset, bytes });
+    }
+    // In key order: fewer pages touched by the inserts.
+    runs.sort_unstable_by_key(|run| (run.slot, run.asset));
+    runs
+}
+
+/// The postings of one run, in journal order; an error names what is malformed.
+fn postings_in(bytes: &[u8]) -> Result<impl Iterator<Item = Logged> + '_, StoreError> {
+    if bytes.len() % POSTING_BYTES != 0 {
+        return Err(StoreError::PostingIndex(format!("a run of {} bytes, not a multiple of {POSTING_BYTES}", bytes.len())));
+    }
+    Ok(bytes.chunks_exact(POSTING_BYTES).map(|chunk| {
+        let (seq, rest) = chunk.split_at(8);
+        let (effective, rest) = rest.split_at(8);
+        let (amount, flag) = rest.split_at(16);
+        Logged {
+            seq: u64::from_le_bytes(seq.try_into().unwrap_or_default()),
+            effective_at: Timestamp::from_micros(i64::from_le_bytes(effective.try_into().unwrap_or_default())),
+            amount: u128::from_le_bytes(amount.try_into().unwrap_or_default()),
+            increases: flag.first() == Some(&1),
+        }
+    }))
 }
 
 fn reader_for(location: &Location, intent: Intent) -> Result<Box<dyn Reader>, StoreError> {
@@ -520,6 +607,13 @@ pub fn migrate(location: &Location) -> Result<Migrated, StoreError> {
     }
 }
 
+/// Empties the posting index (every run, its end back to entry 0); returns how many runs
+/// there were. The next open keeps every posting in memory until it is indexed again
+/// ([`Store::index_postings`]); checkpoints that left postings out are passed over.
+pub fn reset_posting_index(location: &Location) -> Result<u64, StoreError> {
+    reader_for(location, Intent::Open)?.reset_posting_index()
+}
+
 /// The journal and register.
 #[derive(Debug)]
 pub struct Store {
@@ -541,6 +635,8 @@ pub struct Store {
     opened: Opened,
     /// Opened with [`Store::open_read_only`]: no write session, nothing recorded.
     read_only: bool,
+    /// Entries of postings kept in memory before `submit` moves them to the posting index.
+    index_every: u64,
 }
 
 impl Drop for Store {
@@ -622,12 +718,30 @@ impl Store {
             last_checkpoint: 0,
             opened: Opened::default(),
             read_only: false,
+            index_every: POSTING_INDEX_EVERY,
         }
     }
 
     /// The register from the newest usable checkpoint and the journal after it.
     fn rebuild(&mut self) -> Result<(), StoreError> {
         self.start_from_checkpoint()?;
+        // Postings the posting index holds are not kept in memory, those replayed included.
+        let indexed = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).posting_index_through()?;
+        if self.register.log_floor() > indexed {
+            // A checkpoint that left out postings the index does not hold (the index was
+            // rebuilt since): the journal from entry 1 instead.
+            self.opened.passed_over.push(format!(
+                "register checkpoint at entry {}: it leaves out the postings up to entry {}, and the posting index holds them only up to entry {indexed}",
+                self.head.seq,
+                self.register.log_floor()
+            ));
+            self.register = Register::new();
+            self.head = Head::EMPTY;
+            self.covered = 0;
+            self.opened.checkpoint = None;
+            self.last_checkpoint = 0;
+        }
+        self.register.raise_log_floor(indexed);
         let from = self.head.seq;
         self.catch_up()?;
         self.opened.replayed = self.head.seq - from;
@@ -852,7 +966,45 @@ impl Store {
         if self.poisoned {
             return Err(StoreError::Poisoned);
         }
-        self.catch_up()
+        self.catch_up()?;
+        // Another process may have moved postings this handle holds to the posting index.
+        let indexed = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).posting_index_through()?;
+        if indexed <= self.head.seq {
+            self.register.raise_log_floor(indexed);
+        }
+        Ok(())
+    }
+
+    /// Entries whose postings the in-memory log may hold before [`Store::submit`] moves them
+    /// to the posting index ([`POSTING_INDEX_EVERY`]; smaller in tests).
+    pub fn set_posting_index_every(&mut self, entries: u64) {
+        self.index_every = entries.max(1);
+    }
+
+    /// Moves the postings the register holds in memory to the posting index (the tables that
+    /// balances at an instant and histories read), up to the head, and returns where the index
+    /// ends. Done by `submit` on its own every [`POSTING_INDEX_EVERY`] entries, and by
+    /// `ringfence migrate` for a store written before the index.
+    pub fn index_postings(&mut self) -> Result<u64, StoreError> {
+        self.writable()?;
+        let through = self.head.seq;
+        let floor = self.register.log_floor();
+        let register = &self.register;
+        let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let end = reader.index_postings(through, &mut |indexed| {
+            if indexed < floor {
+                return Err(StoreError::PostingIndex(format!(
+                    "it ends at entry {indexed}, before entry {floor}, up to which this process left postings out; open the store again"
+                )));
+            }
+            Ok(runs_of(register, indexed, through))
+        })?;
+        // Another process may have indexed past this handle's head: it keeps its postings
+        // until it has caught up with that end.
+        if end <= through {
+            self.register.raise_log_floor(end);
+        }
+        Ok(end)
     }
 
     /// Decides and durably records a batch: one outcome per command, in order. Accepted
@@ -872,6 +1024,11 @@ impl Store {
         self.poisoned = true;
         let outcomes = self.submit_locked(commands, recorded_at)?;
         self.poisoned = false;
+        if self.head.seq.saturating_sub(self.register.log_floor()) >= self.index_every {
+            // The batch is durable whatever happens here: an index that could not be written
+            // is tried again after the next batch, and the postings stay in memory meanwhile.
+            let _ = self.index_postings();
+        }
         Ok(outcomes)
     }
 
@@ -951,7 +1108,75 @@ impl Store {
     /// The balance of an account in an asset at an instant of effective time: the sum of the
     /// postings effective at or before `at`.
     pub fn balance_at(&self, account: &Account, asset: &AssetId, at: Timestamp) -> Result<Net, StoreError> {
-        Ok(self.register.balance_at(account, asset, at).unwrap_or_default())
+        let register = &self.register;
+        let (Some(slot), Some(asset)) = (register.log_slot(account), register.asset_number(asset)) else { return Ok(Net::default()) };
+        let (mut increases, mut decreases) = (0u128, 0u128);
+        let mut add = |logged: &Logged| {
+            if logged.effective_at <= at {
+                let total = if logged.increases { &mut increases } else { &mut decreases };
+                // Every prefix in journal order fits u128; a prefix in effective-time order may
+                // not, in theory, when movements were back-dated: saturate rather than wrap.
+                *total = total.saturating_add(logged.amount);
+            }
+        };
+        let floor = register.log_floor();
+        if floor > 0 {
+            self.reader().posting_runs(slot, Some(asset), floor, 0, &mut |_, _, bytes| {
+                postings_in(bytes)?.for_each(|logged| add(&logged));
+                Ok(true)
+            })?;
+        }
+        register.logged(slot, asset).iter().for_each(&mut add);
+        Ok(if increases >= decreases {
+            Net { negative: false, amount: Amount::new(increases - decreases) }
+        } else {
+            Net { negative: true, amount: Amount::new(decreases - increases) }
+        })
+    }
+
+    /// Entries after `after` that posted to `account` with effective time in `[from, to]`,
+    /// ascending, at most `limit`: from the posting index, then the postings in memory.
+    fn movements_of(&self, account: &Account, from: Timestamp, to: Timestamp, after: u64, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let register = &self.register;
+        let Some(slot) = register.log_slot(account) else { return Ok(Vec::new()) };
+        let wanted = |logged: &Logged| logged.seq > after && (from..=to).contains(&logged.effective_at);
+        let mut seqs: Vec<u64> = Vec::new();
+        let floor = register.log_floor();
+        if floor > after {
+            // Runs indexed together (one start) hold the same entries across assets: merge
+            // each such group before deciding whether the page is full.
+            let mut group: Vec<u64> = Vec::new();
+            let mut group_start = None;
+            let close = |group: &mut Vec<u64>, seqs: &mut Vec<u64>| {
+                group.sort_unstable();
+                group.dedup();
+                seqs.append(group);
+            };
+            self.reader().posting_runs(slot, None, floor, after, &mut |_, start, bytes| {
+                if group_start != Some(start) {
+                    close(&mut group, &mut seqs);
+                    if seqs.len() >= limit {
+                        return Ok(false);
+                    }
+                    group_start = Some(start);
+                }
+                group.extend(postings_in(bytes)?.filter(|logged| wanted(logged)).map(|logged| logged.seq));
+                Ok(true)
+            })?;
+            close(&mut group, &mut seqs);
+        }
+        if seqs.len() < limit {
+            let mut held: Vec<u64> = (0..u32::try_from(register.assets().count()).unwrap_or(u32::MAX))
+                .flat_map(|asset| register.logged(slot, asset))
+                .filter(|logged| wanted(logged))
+                .map(|logged| logged.seq)
+                .collect();
+            held.sort_unstable();
+            held.dedup();
+            seqs.extend(held);
+        }
+        seqs.truncate(limit);
+        Ok(seqs)
     }
 
     /// Movements that touched a client's positions, a wallet's holdings or an own account,
@@ -970,16 +1195,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Recorded>, StoreError> {
         let limit = limit.min(HISTORY_LIMIT_MAX) as usize;
-        let account = subject.account();
-        let bound = if after == 0 { limit } else { usize::MAX };
-        let seqs: Vec<u64> = self
-            .register
-            .movements_of(&account, from, to, bound)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|seq| *seq > after)
-            .take(limit)
-            .collect();
+        let seqs = self.movements_of(&subject.account(), from, to, after, limit)?;
         let entries = self.entries_checked(&seqs)?;
         Ok(entries.into_iter().map(|entry| self.resolved(entry)).collect())
     }
@@ -1292,6 +1508,9 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
     // Latest first, so the next to compare is last.
     compare.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
     let mut register = Register::new();
+    // The postings the index holds are not kept in memory (a checkpoint is compared with the
+    // floors made equal). An index that cannot be read costs memory, not the check.
+    register.raise_log_floor(reader.posting_index_through().unwrap_or(0));
     let (chain, compared) = verify_replay(reader, &mut register, Head::EMPTY, Scan::All, compare)?;
     checkpoints.extend(compared);
     checkpoints.sort_by_key(|check| check.seq);
@@ -1310,6 +1529,7 @@ fn verify_reader_since_checkpoint(reader: &mut dyn Reader) -> Result<Verified, S
         return Ok(full);
     };
     let from = Head { seq: info.seq, hash: info.head };
+    register.raise_log_floor(reader.posting_index_through().unwrap_or(0));
     let (chain, _) = verify_replay(reader, &mut register, from, Scan::After(from.seq), Vec::new())?;
     Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints: Vec::new(), since: Some(info.seq), passed_over })
 }

@@ -19,7 +19,7 @@ use postgres::{Client, Config, IsolationLevel, NoTls, Statement};
 use ringfence_journal::Head;
 
 use crate::writer::{Rows, Sink};
-use crate::{CheckpointInfo, Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash};
+use crate::{CheckpointInfo, Intent, Migrated, Reader, RunSource, RunVisit, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `schema_version` records how many have run.
@@ -57,6 +57,22 @@ const MIGRATIONS: &[&str] = &[
          bytes BYTEA NOT NULL,
          PRIMARY KEY (seq, part)
      );",
+    // 4: the posting index (issue 16), as on SQLite: one row per account and asset per run of
+    // entries indexed together; `posting_index.through_seq` is where the index ends, and its
+    // row is the indexers' lock.
+    "CREATE TABLE posting_run (
+         slot        BIGINT NOT NULL,
+         after_seq   BIGINT NOT NULL,
+         asset       INTEGER NOT NULL,
+         through_seq BIGINT NOT NULL,
+         bytes       BYTEA NOT NULL,
+         PRIMARY KEY (slot, after_seq, asset)
+     );
+     CREATE TABLE posting_index (
+         id          SMALLINT PRIMARY KEY CHECK (id = 0),
+         through_seq BIGINT NOT NULL
+     );
+     INSERT INTO posting_index (id, through_seq) VALUES (0, 0);",
 ];
 
 /// Serialises `init` and `migrate` of ringfence processes on one database (an arbitrary
@@ -425,6 +441,70 @@ impl Reader for PostgresReader {
         tx.execute("DELETE FROM register_checkpoint_part", &[]).map_err(pg)?;
         tx.commit().map_err(pg)?;
         Ok(discarded)
+    }
+
+    fn posting_index_through(&mut self) -> Result<u64, StoreError> {
+        let row = self.client.query_one("SELECT through_seq FROM posting_index WHERE id = 0", &[]).map_err(pg)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    fn reset_posting_index(&mut self) -> Result<u64, StoreError> {
+        let mut tx = self.client.transaction().map_err(pg)?;
+        tx.execute("SELECT through_seq FROM posting_index WHERE id = 0 FOR UPDATE", &[]).map_err(pg)?;
+        let runs = tx.execute("DELETE FROM posting_run", &[]).map_err(pg)?;
+        tx.execute("UPDATE posting_index SET through_seq = 0 WHERE id = 0", &[]).map_err(pg)?;
+        tx.commit().map_err(pg)?;
+        Ok(runs)
+    }
+
+    fn index_postings(&mut self, through: u64, runs: RunSource<'_>) -> Result<u64, StoreError> {
+        let mut tx = self.client.transaction().map_err(pg)?;
+        // The row lock is the indexers' lock: a second process indexing waits, then sees the
+        // first's end.
+        let indexed =
+            tx.query_one("SELECT through_seq FROM posting_index WHERE id = 0 FOR UPDATE", &[]).map_err(pg)?.get::<_, i64>(0) as u64;
+        if indexed >= through {
+            tx.commit().map_err(pg)?;
+            return Ok(indexed);
+        }
+        let copy = tx.copy_in("COPY posting_run (slot, after_seq, asset, through_seq, bytes) FROM STDIN (FORMAT binary)").map_err(pg)?;
+        let mut writer = BinaryCopyInWriter::new(copy, &[Type::INT8, Type::INT8, Type::INT4, Type::INT8, Type::BYTEA]);
+        for run in runs(indexed)? {
+            writer
+                .write(&[
+                    &run.slot,
+                    &(indexed as i64),
+                    &i32::try_from(run.asset).unwrap_or(i32::MAX),
+                    &(through as i64),
+                    &run.bytes.as_slice(),
+                ])
+                .map_err(pg)?;
+        }
+        writer.finish().map_err(pg)?;
+        tx.execute("UPDATE posting_index SET through_seq = $1 WHERE id = 0", &[&(through as i64)]).map_err(pg)?;
+        tx.commit().map_err(pg)?;
+        Ok(through)
+    }
+
+    fn posting_runs(&mut self, slot: i64, asset: Option<u32>, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
+        let asset = asset.map(|asset| i32::try_from(asset).unwrap_or(i32::MAX));
+        let params: [&(dyn postgres::types::ToSql + Sync); 4] = [&slot, &(floor as i64), &(after as i64), &asset];
+        let mut rows = self
+            .client
+            .query_raw(
+                "SELECT asset, after_seq, bytes FROM posting_run
+                 WHERE slot = $1 AND through_seq <= $2 AND through_seq > $3 AND ($4::INTEGER IS NULL OR asset = $4)
+                 ORDER BY after_seq, asset",
+                params,
+            )
+            .map_err(pg)?;
+        while let Some(row) = rows.next().map_err(pg)? {
+            let asset = u32::try_from(row.get::<_, i32>(0)).unwrap_or(u32::MAX);
+            if !visit(asset, row.get::<_, i64>(1) as u64, row.get::<_, &[u8]>(2))? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn sink(&self) -> Result<Box<dyn Sink>, StoreError> {

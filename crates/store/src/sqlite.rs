@@ -10,7 +10,7 @@ use ringfence_journal::Head;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::writer::{Rows, Sink};
-use crate::{CheckpointInfo, Intent, Migrated, Reader, Scan, StoreError, Visit, Walk, read_hash};
+use crate::{CheckpointInfo, Intent, Migrated, Reader, RunSource, RunVisit, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
@@ -45,6 +45,23 @@ const MIGRATIONS: &[&str] = &[
          bytes BLOB NOT NULL,
          PRIMARY KEY (seq, part)
      );",
+    // 4: the posting index (issue 16): the postings of entries `after_seq + 1 ..= through_seq`
+    // of one account (`slot`, see `ringfence_core::register::LogSlot`) in one asset, packed in
+    // journal order (`POSTING_BYTES` each); one row per account and asset per run of entries
+    // indexed together. `posting_index.through_seq` is where the index ends.
+    "CREATE TABLE posting_run (
+         slot        INTEGER NOT NULL,
+         after_seq   INTEGER NOT NULL,
+         asset       INTEGER NOT NULL,
+         through_seq INTEGER NOT NULL,
+         bytes       BLOB NOT NULL,
+         PRIMARY KEY (slot, after_seq, asset)
+     ) WITHOUT ROWID;
+     CREATE TABLE posting_index (
+         id          INTEGER PRIMARY KEY CHECK (id = 0),
+         through_seq INTEGER NOT NULL
+     );
+     INSERT INTO posting_index (id, through_seq) VALUES (0, 0);",
 ];
 
 /// Commits between checkpoints: fewer, larger checkpoints take less from the two threads
@@ -310,6 +327,57 @@ impl Reader for SqliteReader {
         tx.execute("DELETE FROM register_checkpoint_part", [])?;
         tx.commit()?;
         Ok(discarded as u64)
+    }
+
+    fn posting_index_through(&mut self) -> Result<u64, StoreError> {
+        let through: i64 = self.conn.query_row("SELECT through_seq FROM posting_index WHERE id = 0", [], |row| row.get(0))?;
+        Ok(through as u64)
+    }
+
+    fn reset_posting_index(&mut self) -> Result<u64, StoreError> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
+        let runs = tx.execute("DELETE FROM posting_run", [])?;
+        tx.execute("UPDATE posting_index SET through_seq = 0 WHERE id = 0", [])?;
+        tx.commit()?;
+        Ok(runs as u64)
+    }
+
+    fn index_postings(&mut self, through: u64, runs: RunSource<'_>) -> Result<u64, StoreError> {
+        // The write lock first: two processes indexing at once take turns, the second sees
+        // the first's end.
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
+        let indexed: i64 = tx.query_row("SELECT through_seq FROM posting_index WHERE id = 0", [], |row| row.get(0))?;
+        let indexed = indexed as u64;
+        if indexed >= through {
+            return Ok(indexed);
+        }
+        {
+            let mut insert =
+                tx.prepare_cached("INSERT INTO posting_run (slot, after_seq, asset, through_seq, bytes) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            for run in runs(indexed)? {
+                insert.execute(params![run.slot, indexed as i64, run.asset, through as i64, run.bytes])?;
+            }
+        }
+        tx.execute("UPDATE posting_index SET through_seq = ?1 WHERE id = 0", [through as i64])?;
+        tx.commit()?;
+        Ok(through)
+    }
+
+    fn posting_runs(&mut self, slot: i64, asset: Option<u32>, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT asset, after_seq, bytes FROM posting_run
+             WHERE slot = ?1 AND through_seq <= ?2 AND through_seq > ?3 AND (?4 IS NULL OR asset = ?4)
+             ORDER BY after_seq, asset",
+        )?;
+        let mut rows = statement.query(params![slot, floor as i64, after as i64, asset])?;
+        while let Some(row) = rows.next()? {
+            let asset: i64 = row.get(0)?;
+            let after_seq: i64 = row.get(1)?;
+            if !visit(u32::try_from(asset).unwrap_or(u32::MAX), after_seq as u64, row.get_ref(2)?.as_blob().unwrap_or(&[]))? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn sink(&self) -> Result<Box<dyn Sink>, StoreError> {

@@ -444,6 +444,150 @@ proptest! {
     }
 }
 
+// ----- the posting index -------------------------------------------------------------------
+
+/// Instants to ask balances at: before everything, at and between the workload's minutes,
+/// after everything.
+fn instants() -> Vec<Timestamp> {
+    let mut instants = vec![Timestamp::MIN, Timestamp::MAX];
+    instants.extend((0..620).step_by(31).flat_map(|minute| [at_minute(minute), Timestamp::from_micros(at_minute(minute).micros() - 1)]));
+    instants
+}
+
+fn subjects(register: &Register) -> Vec<Subject> {
+    let mut subjects: Vec<Subject> = register.clients().map(|c| Subject::Client(c.id.clone())).collect();
+    subjects.extend(register.wallets().map(|w| Subject::Wallet(w.id.clone())));
+    subjects.extend([Subject::Own(OwnAccount::Capital), Subject::Own(OwnAccount::FeeIncome)]);
+    subjects
+}
+
+/// Balances at every instant and histories in pages, from the store (its posting index and
+/// what it holds in memory), against a register that kept every posting in memory.
+fn answers_like(store: &Store, reference: &Register) -> Result<(), TestCaseError> {
+    prop_assert_eq!(store.head().seq, reference.seq());
+    for subject in subjects(reference) {
+        let account = subject.account();
+        for asset in reference.assets() {
+            for at in instants() {
+                let expected = reference.balance_at(&account, &asset.id, at).unwrap_or_default();
+                prop_assert_eq!(store.balance_at(&account, &asset.id, at).unwrap(), expected, "{:?} {} at {:?}", account, asset.id, at);
+            }
+        }
+        for (from, to) in [(Timestamp::MIN, Timestamp::MAX), (at_minute(100), at_minute(400)), (at_minute(250), at_minute(250))] {
+            let expected = reference.movements_of(&account, from, to, usize::MAX).unwrap();
+            prop_assert_eq!(&seqs(&store.history(&subject, from, to, 10_000).unwrap()), &expected, "{:?}", account);
+            // In pages of 3, each after the last of the page before.
+            let mut paged = Vec::new();
+            loop {
+                let page = seqs(&store.history_after(&subject, from, to, paged.last().copied().unwrap_or(0), 3).unwrap());
+                if page.is_empty() {
+                    break;
+                }
+                paged.extend(page);
+            }
+            prop_assert_eq!(&paged, &expected, "{:?} in pages", account);
+        }
+    }
+    Ok(())
+}
+
+fn seqs(recorded: &[ringfence_store::Recorded]) -> Vec<u64> {
+    recorded.iter().map(|r| r.seq).collect()
+}
+
+fn posting_index_case(backend: Backend, steps: &[(Op, u16)], every: u64, split: Index, batch_sizes: &[usize]) -> Result<(), TestCaseError> {
+    let commands = workload(steps);
+    let mut reference = Register::new();
+    for command in &commands {
+        reference.apply_at(command, RECORDED_AT).unwrap();
+    }
+    let (prefix, rest) = commands.split_at(split.index(commands.len() + 1));
+    let (_db, location, mut store) = fresh(backend);
+    store.set_posting_index_every(every);
+    submit_in_batches(&mut store, prefix, batch_sizes);
+    // A checkpoint in the middle holds the floor and the postings above it.
+    if store.head().seq > 0 {
+        store.checkpoint(RECORDED_AT).unwrap();
+    }
+    drop(store);
+    let mut reopened = Store::open(&location).unwrap();
+    reopened.set_posting_index_every(every);
+    // A second handle that never indexes: it follows the first's index when it refreshes.
+    let mut follower = Store::open_read_only(&location, CheckpointPolicy::default()).unwrap();
+    submit_in_batches(&mut reopened, rest, batch_sizes);
+    follower.refresh().unwrap();
+    // Every batch that leaves `every` entries or more in memory moves them to the index.
+    prop_assert!(reopened.register().log_floor() <= reopened.head().seq);
+    prop_assert!(
+        reopened.head().seq - reopened.register().log_floor() < every,
+        "floor {} at head {}",
+        reopened.register().log_floor(),
+        reopened.head().seq
+    );
+    answers_like(&reopened, &reference)?;
+    answers_like(&follower, &reference)?;
+    prop_assert_eq!(follower.register().log_floor(), reopened.register().log_floor());
+    // Opened again, from the checkpoint or from entry 1: the same answers.
+    answers_like(&Store::open(&location).unwrap(), &reference)?;
+    answers_like(&full_replay(&location), &reference)?;
+    // Verification compares the checkpoint with its replay at equal floors: it matches.
+    let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    prop_assert!(
+        verified.checkpoints.iter().all(|check| matches!(check.verdict, ringfence_store::CheckpointVerdict::Matches)),
+        "{:?}",
+        verified.checkpoints
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_posting_index_answers_balances_at_instants_and_histories_as_a_register_holding_every_posting_on_sqlite(
+        steps in prop::collection::vec((op(), 0u16..600), 1..64),
+        every in 1u64..24,
+        split in any::<Index>(),
+        batch_sizes in prop::collection::vec(1usize..9, 1..8),
+    ) {
+        posting_index_case(Backend::Sqlite, &steps, every, split, &batch_sizes)?;
+    }
+
+    #[test]
+    fn the_posting_index_answers_balances_at_instants_and_histories_as_a_register_holding_every_posting_on_postgres(
+        steps in prop::collection::vec((op(), 0u16..600), 1..64),
+        every in 1u64..24,
+        split in any::<Index>(),
+        batch_sizes in prop::collection::vec(1usize..9, 1..8),
+    ) {
+        posting_index_case(Backend::Postgres, &steps, every, split, &batch_sizes)?;
+    }
+}
+
+fn a_damaged_posting_run_is_a_clear_error_and_the_journal_is_untouched(backend: Backend) {
+    let (db, location, mut store) = fresh(backend);
+    store.set_posting_index_every(1);
+    all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
+    assert_eq!(store.register().log_floor(), 20);
+    let head = store.head();
+    match &db.raw {
+        Raw::Sqlite(path) => {
+            rusqlite::Connection::open(path).unwrap().execute("UPDATE posting_run SET bytes = X'0102'", []).unwrap();
+        }
+        Raw::Postgres(client) => {
+            client.borrow_mut().batch_execute("UPDATE posting_run SET bytes = '\\x0102'").unwrap();
+        }
+    }
+    let position = Account::Position(client(0));
+    let refused = store.balance_at(&position, &asset(0), Timestamp::MAX).unwrap_err();
+    assert!(matches!(refused, StoreError::PostingIndex(_)), "{refused}");
+    assert!(refused.to_string().contains("not a multiple of 33"), "{refused}");
+    assert!(matches!(store.history(&Subject::Client(client(0)), Timestamp::MIN, Timestamp::MAX, 10), Err(StoreError::PostingIndex(_))));
+    // Balances now do not read the index; the journal still verifies.
+    assert!(store.register().balance(&position, &asset(0)).is_some());
+    assert_eq!(Verification::open(&location).unwrap().verify().unwrap(), Ok(head));
+}
+
 /// Registrations plus eight movements: 20 journal entries.
 fn twenty_entries() -> Vec<Command> {
     let mut commands = registrations();
@@ -1310,4 +1454,5 @@ on_both_backends!(
     a_checkpoint_of_an_empty_journal_is_refused,
     a_checkpoint_in_many_parts_restores_and_a_damaged_or_missing_part_is_found,
     a_read_only_handle_follows_the_writer_and_refuses_to_write,
+    a_damaged_posting_run_is_a_clear_error_and_the_journal_is_untouched,
 );
