@@ -78,8 +78,10 @@ pub enum CliCommand {
     /// Create an empty store (in --data-dir, or at --database-url), schema included.
     Init,
     /// Bring the store's schema to this version of ringfence (on PostgreSQL, also creates it
-    /// in an empty database). Safe to run again and from several processes at once.
-    Migrate,
+    /// in an empty database), move the postings the register holds in memory to the posting
+    /// index, and take a register checkpoint. Safe to run again and from several processes at
+    /// once.
+    Migrate(MigrateArgs),
     /// Apply a JSON Lines file of registrations and movements (see docs/import-format.md).
     ///
     /// Every line is parsed first; if any line is malformed, the errors are listed with their
@@ -131,6 +133,14 @@ pub enum CliCommand {
     /// it and replays only the entries after it. Writers also take one on their own (see
     /// --checkpoint-every). With --list, show the stored ones; with --discard, remove them.
     Checkpoint(CheckpointArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Empty the posting index and build it again from the journal (for one that a query
+    /// found damaged; stop the other ringfence processes on the store first).
+    #[arg(long)]
+    pub rebuild_index: bool,
 }
 
 #[derive(Debug, Args)]
@@ -449,7 +459,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             writeln!(out, "initialised an empty ringfence store at {}", location.describe())?;
             Ok(ExitCode::SUCCESS)
         }
-        CliCommand::Migrate => {
+        CliCommand::Migrate(args) => {
             let location = cli.location()?;
             let migrated =
                 ringfence_store::migrate(&location).with_context(|| format!("failed to migrate the store at {}", location.describe()))?;
@@ -458,13 +468,26 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             } else {
                 writeln!(out, "migrated the store at {} from schema {} to {}", location.describe(), migrated.from, migrated.to)?;
             }
+            if args.rebuild_index {
+                let runs = ringfence_store::reset_posting_index(&location)
+                    .with_context(|| format!("failed to empty the posting index at {}", location.describe()))?;
+                writeln!(out, "emptied the posting index ({runs} runs); it is built again from the journal below")?;
+            }
             // A first checkpoint for this build, so that the next open does not replay the
             // whole journal (opening now does, once: say so, it is the long part).
             eprintln!("opening the store (on a first run of this build, a replay of the whole journal: seconds per million entries)…");
             let mut store = open(&cli)?;
             let head = store.head();
-            // Opened from a checkpoint at the head: this build reads it, nothing to take.
-            if head.seq > 0 && store.opened().checkpoint != Some(head.seq) {
+            let floor = store.register().log_floor();
+            let indexed = floor < head.seq;
+            if indexed {
+                eprintln!("moving the postings of entries {} to {} to the posting index…", floor + 1, head.seq);
+                let end = store.index_postings()?;
+                writeln!(out, "the posting index holds the postings up to entry {end}: past balances and histories read it")?;
+            }
+            // Opened from a checkpoint at the head that holds no posting the index has: this
+            // build reads it, nothing to take.
+            if head.seq > 0 && (indexed || store.opened().checkpoint != Some(head.seq)) {
                 let info = store.checkpoint(clock::now())?;
                 writeln!(
                     out,
@@ -708,7 +731,9 @@ fn balance(cli: &Cli, args: &BalanceArgs, out: &mut dyn Write) -> Result<ExitCod
     check_known(&store, &subject)?;
     let asset = args.asset.as_deref().map(AssetId::parse).transpose()?;
     let at = args.at.as_deref().map(clock::parse_end).transpose().map_err(anyhow::Error::msg)?;
-    let view = BalancesView::of(store.register(), &account_of(&subject), asset.as_ref(), at).map_err(anyhow::Error::msg)?;
+    let account = account_of(&subject);
+    let view = BalancesView::of(store.register(), &account, asset.as_ref(), at, |id, at| store.balance_at(&account, id, at))?
+        .map_err(anyhow::Error::msg)?;
     report::balances(store.register(), &subject, &view, args.json, out)?;
     Ok(ExitCode::SUCCESS)
 }

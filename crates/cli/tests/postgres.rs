@@ -74,32 +74,39 @@ fn migrate_creates_the_schema_in_an_empty_database_and_is_then_up_to_date() {
     let url = ringfence_testdb::server().fresh_database();
     let migrate = ringfence(&url, &["migrate"]);
     assert_code(&migrate, 0);
-    assert!(text(&migrate).contains("from schema 0 to 3"), "{}", text(&migrate));
+    assert!(text(&migrate).contains("from schema 0 to 4"), "{}", text(&migrate));
     assert!(!text(&migrate).contains("checkpoint"), "an empty journal has nothing to checkpoint: {}", text(&migrate));
     let again = ringfence(&url, &["migrate"]);
     assert_code(&again, 0);
-    assert!(text(&again).contains("is up to date (schema 3)"), "{}", text(&again));
+    assert!(text(&again).contains("is up to date (schema 4)"), "{}", text(&again));
     assert_code(&ringfence(&url, &["summary"]), 0);
 }
 
 /// A store of schema 2 (before register checkpoints) with entries: other commands ask for
 /// `migrate`, which adds the tables and takes a first checkpoint; opening then starts from it.
 #[test]
-fn migrate_brings_a_schema_2_store_to_3_and_takes_a_first_checkpoint() {
+fn migrate_brings_a_schema_2_store_to_4_indexes_its_postings_and_takes_a_first_checkpoint() {
     let url = ringfence_testdb::server().fresh_database();
     assert_code(&ringfence(&url, &["init"]), 0);
     assert_code(&ringfence(&url, &["import", "--quiet", EXAMPLE]), 0);
     let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
     client
-        .batch_execute("DROP TABLE register_checkpoint; DROP TABLE register_checkpoint_part; UPDATE schema_version SET version = 2")
+        .batch_execute(
+            "DROP TABLE register_checkpoint; DROP TABLE register_checkpoint_part; DROP TABLE posting_run; DROP TABLE posting_index; UPDATE schema_version SET version = 2",
+        )
         .unwrap();
     let refused = ringfence(&url, &["summary"]);
     assert_code(&refused, 2);
     assert!(text(&refused).contains("run `ringfence migrate`"), "{}", text(&refused));
     let migrate = ringfence(&url, &["migrate"]);
     assert_code(&migrate, 0);
-    assert!(text(&migrate).contains("from schema 2 to 3"), "{}", text(&migrate));
+    assert!(text(&migrate).contains("from schema 2 to 4"), "{}", text(&migrate));
+    assert!(text(&migrate).contains("the posting index holds the postings up to entry 26"), "{}", text(&migrate));
     assert!(text(&migrate).contains("took a register checkpoint at entry 26"), "{}", text(&migrate));
+    let runs: i64 = client.query_one("SELECT count(*) FROM posting_run", &[]).unwrap().get(0);
+    assert!(runs > 0, "no posting runs after migrate");
+    let past = ringfence(&url, &["balance", "--client", "client-1", "--at", "2026-01-06"]);
+    assert!(text(&past).contains("2.5 ETH"), "{}", text(&past));
     let list = ringfence(&url, &["checkpoint", "--list"]);
     assert!(text(&list).contains("entry 26") && text(&list).contains("used to open the store"), "{}", text(&list));
     let again = ringfence(&url, &["migrate"]);
@@ -107,6 +114,26 @@ fn migrate_brings_a_schema_2_store_to_3_and_takes_a_first_checkpoint() {
     let verify = ringfence(&url, &["journal", "verify"]);
     assert_code(&verify, 0);
     assert!(text(&verify).contains("register checkpoint at entry 26: matches the replay from entry 1"), "{}", text(&verify));
+
+    // A damaged index is a clear error naming the repair; the repair rebuilds it.
+    client.batch_execute("UPDATE posting_run SET bytes = '\\x00'").unwrap();
+    let damaged = ringfence(&url, &["balance", "--client", "client-1", "--at", "2026-01-06"]);
+    assert_code(&damaged, 2);
+    assert!(
+        text(&damaged).contains("the posting index is damaged") && text(&damaged).contains("migrate --rebuild-index"),
+        "{}",
+        text(&damaged)
+    );
+    let rebuilt = ringfence(&url, &["migrate", "--rebuild-index"]);
+    assert_code(&rebuilt, 0);
+    assert!(text(&rebuilt).contains("emptied the posting index"), "{}", text(&rebuilt));
+    assert!(text(&rebuilt).contains("the posting index holds the postings up to entry 26"), "{}", text(&rebuilt));
+    assert!(text(&rebuilt).contains("took a register checkpoint at entry 26"), "{}", text(&rebuilt));
+    let past = ringfence(&url, &["balance", "--client", "client-1", "--at", "2026-01-06"]);
+    assert_code(&past, 0);
+    assert!(text(&past).contains("2.5 ETH"), "{}", text(&past));
+    let history = ringfence(&url, &["history", "--client", "client-1", "--limit", "2"]);
+    assert!(text(&history).contains("dep-0001"), "{}", text(&history));
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod statement;
 
 pub use linkage::linkage;
 pub use reconcile::{
-    Check, Delta, DuplicateObservation, Finding, Observation, Observations, Observed, Report, Severity, Verdict, reconcile, reconcile_at,
+    BalanceAt, Check, Delta, DuplicateObservation, Finding, Observation, Observations, Observed, Report, Severity, Verdict, reconcile,
+    reconcile_at,
 };
 pub use statement::{LineProblem, StatedBalance, Statement, StatementError, StatementFormat};

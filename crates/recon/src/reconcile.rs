@@ -254,11 +254,15 @@ impl Sum {
     }
 }
 
+/// An account's balance in an asset at an instant of effective time (`None`: unknown): the
+/// store's, which reads the postings it moved out of the register's memory too.
+pub type BalanceAt<'a> = &'a dyn Fn(&Account, &AssetId, Timestamp) -> Option<ringfence_core::Net>;
+
 /// The register's side of the comparisons: now, or as at an instant of effective time.
 struct Book<'a> {
     register: &'a Register,
     /// `None`: the balances now (also when no movement is effective after the instant).
-    at: Option<Timestamp>,
+    at: Option<(Timestamp, BalanceAt<'a>)>,
 }
 
 impl Book<'_> {
@@ -267,7 +271,7 @@ impl Book<'_> {
             None => self.register.balance(account, asset).unwrap_or(Amount::ZERO),
             // A balance below zero at an instant can only come from back-dated movements; the
             // register never holds one, so it counts as nothing held.
-            Some(at) => self.register.balance_at(account, asset, at).filter(|net| !net.negative).map_or(Amount::ZERO, |net| net.amount),
+            Some((at, balance_at)) => balance_at(account, asset, at).filter(|net| !net.negative).map_or(Amount::ZERO, |net| net.amount),
         }
     }
 
@@ -290,9 +294,9 @@ pub fn reconcile(register: &Register, observations: &Observations) -> Report {
 }
 
 /// Compares the register as at `at` (effective time: the movements effective at or before it)
-/// with observations made at that cut-off.
-pub fn reconcile_at(register: &Register, observations: &Observations, at: Timestamp) -> Report {
-    let at = (register.latest_effective_at() > at).then_some(at);
+/// with observations made at that cut-off; past balances come from `balance_at`.
+pub fn reconcile_at(register: &Register, observations: &Observations, at: Timestamp, balance_at: BalanceAt<'_>) -> Report {
+    let at = (register.latest_effective_at() > at).then_some((at, balance_at));
     reconcile_book(&Book { register, at }, observations)
 }
 

@@ -1156,7 +1156,16 @@ async fn balances(
         .engine
         .read(move |store| {
             known(store, &subject)?;
-            BalancesView::of(store.register(), &subject.account(), asset.as_ref(), at).map(Json).map_err(ApiError::not_found)
+            let account = subject.account();
+            BalancesView::of(store.register(), &account, asset.as_ref(), at, |id, at| store.balance_at(&account, id, at))
+                .map_err(|error| {
+                    crate::log(
+                        &serde_json::json!({"level": "error", "message": "reading a past balance failed", "error": error.to_string()}),
+                    );
+                    ApiError::unavailable("the store could not read the balance at that instant; retry")
+                })?
+                .map(Json)
+                .map_err(ApiError::not_found)
         })
         .await?
 }

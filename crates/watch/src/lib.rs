@@ -465,7 +465,20 @@ pub fn run(store: &mut Store, settings: &Settings, request: &RunRequest) -> Resu
         }
     }
 
-    let mut report = ringfence_recon::reconcile_at(register, &observations, cut_off);
+    // Past balances from the store (its posting index and the register's postings in memory);
+    // a read that fails fails the run, rather than counting as nothing held.
+    let failed = std::cell::RefCell::new(None);
+    let balance_at = |account: &ringfence_core::Account, asset: &AssetId, at: Timestamp| match store.balance_at(account, asset, at) {
+        Ok(net) => Some(net),
+        Err(error) => {
+            failed.borrow_mut().get_or_insert(error);
+            None
+        }
+    };
+    let mut report = ringfence_recon::reconcile_at(register, &observations, cut_off, &balance_at);
+    if let Some(error) = failed.into_inner() {
+        return Err(error.into());
+    }
     let (policy, _) = register.exception_policy();
     report.findings.extend(ringfence_recon::linkage(register, cut_off, policy.confirmation_hours));
     let mut breaks: Vec<Break> = report.findings.iter().filter_map(break_of).collect();

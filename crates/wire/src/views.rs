@@ -195,19 +195,26 @@ impl AmountView {
 }
 
 impl BalancesView {
-    /// The balances of `account` now (`at` None) or at `at`: of `asset` alone when given (even
-    /// when zero), else of every registered asset with a balance that is not zero. An `asset`
-    /// not registered is an error naming it.
-    pub fn of(register: &Register, account: &Account, asset: Option<&AssetId>, at: Option<Timestamp>) -> Result<BalancesView, String> {
+    /// The balances of `account` now (`at` None) or at `at` (each from `balance_at`: the
+    /// store's, which reads its posting index): of `asset` alone when given (even when zero),
+    /// else of every registered asset with a balance that is not zero. An `asset` not
+    /// registered is the inner error, naming it; a `balance_at` that fails, the outer.
+    pub fn of<E>(
+        register: &Register,
+        account: &Account,
+        asset: Option<&AssetId>,
+        at: Option<Timestamp>,
+        mut balance_at: impl FnMut(&AssetId, Timestamp) -> Result<Net, E>,
+    ) -> Result<Result<BalancesView, String>, E> {
         let assets: Vec<&AssetId> = match asset {
-            Some(asset) if register.asset(asset).is_none() => return Err(format!("asset {asset} is not registered")),
+            Some(asset) if register.asset(asset).is_none() => return Ok(Err(format!("asset {asset} is not registered"))),
             Some(asset) => vec![asset],
             None => register.assets().map(|a| &a.id).collect(),
         };
         let mut balances = Vec::new();
         for id in assets {
             let net = match at {
-                Some(at) => register.balance_at(account, id, at).unwrap_or_default(),
+                Some(at) => balance_at(id, at)?,
                 None => Net { negative: false, amount: register.balance(account, id).unwrap_or_default() },
             };
             if asset.is_some() || !net.amount.is_zero() {
@@ -234,7 +241,7 @@ impl BalancesView {
                 })
                 .collect();
         }
-        Ok(BalancesView { subject: account_code(account), at: at.map(crate::clock::format), balances, encumbered, fiat })
+        Ok(Ok(BalancesView { subject: account_code(account), at: at.map(crate::clock::format), balances, encumbered, fiat }))
     }
 }
 
