@@ -1559,6 +1559,14 @@ impl Register {
         self.log_floor = through;
     }
 
+    /// Takes every posting held in memory and raises the log floor to the last entry: for the
+    /// store, which moves them to its posting index in the transaction it is writing (a store
+    /// whose write fails discards this register). In no particular order.
+    pub fn take_log(&mut self) -> Vec<(LogSlot, u32, Vec<Logged>)> {
+        self.log_floor = self.log_floor.max(self.seq);
+        self.log.drain().map(|((slot, asset), postings)| (slot_code(slot), asset, postings)).collect()
+    }
+
     /// The account's key in the posting log and the store's posting index; `None` if unknown.
     pub fn log_slot(&self, account: &Account) -> Option<LogSlot> {
         self.slot_of(account).map(slot_code)

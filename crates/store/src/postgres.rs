@@ -19,7 +19,7 @@ use postgres::{Client, Config, IsolationLevel, NoTls, Statement};
 use ringfence_journal::Head;
 
 use crate::writer::{Rows, Sink};
-use crate::{CheckpointInfo, Intent, Migrated, Reader, RunSource, RunVisit, Scan, StoreError, Visit, Walk, read_hash};
+use crate::{CheckpointInfo, Intent, Migrated, Reader, RunSource, RunVisit, Runs, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `schema_version` records how many have run.
@@ -57,16 +57,15 @@ const MIGRATIONS: &[&str] = &[
          bytes BYTEA NOT NULL,
          PRIMARY KEY (seq, part)
      );",
-    // 4: the posting index (issue 16), as on SQLite: one row per account and asset per run of
-    // entries indexed together; `posting_index.through_seq` is where the index ends, and its
-    // row is the indexers' lock.
+    // 4: the posting index (issue 16), as on SQLite: one row per account per run of entries
+    // indexed together; `posting_index.through_seq` is where the index ends, and its row is
+    // the indexers' lock (taken after the journal's).
     "CREATE TABLE posting_run (
          slot        BIGINT NOT NULL,
          after_seq   BIGINT NOT NULL,
-         asset       INTEGER NOT NULL,
          through_seq BIGINT NOT NULL,
          bytes       BYTEA NOT NULL,
-         PRIMARY KEY (slot, after_seq, asset)
+         PRIMARY KEY (slot, after_seq)
      );
      CREATE TABLE posting_index (
          id          SMALLINT PRIMARY KEY CHECK (id = 0),
@@ -450,7 +449,11 @@ impl Reader for PostgresReader {
 
     fn reset_posting_index(&mut self) -> Result<u64, StoreError> {
         let mut tx = self.client.transaction().map_err(pg)?;
-        tx.execute("SELECT through_seq FROM posting_index WHERE id = 0 FOR UPDATE", &[]).map_err(pg)?;
+        // The journal's lock, then the index's, in the order every writer takes them.
+        tx.batch_execute(
+            "SELECT head_seq FROM chain_head WHERE id = 0 FOR UPDATE; SELECT through_seq FROM posting_index WHERE id = 0 FOR UPDATE",
+        )
+        .map_err(pg)?;
         let runs = tx.execute("DELETE FROM posting_run", &[]).map_err(pg)?;
         tx.execute("UPDATE posting_index SET through_seq = 0 WHERE id = 0", &[]).map_err(pg)?;
         tx.commit().map_err(pg)?;
@@ -459,48 +462,31 @@ impl Reader for PostgresReader {
 
     fn index_postings(&mut self, through: u64, runs: RunSource<'_>) -> Result<u64, StoreError> {
         let mut tx = self.client.transaction().map_err(pg)?;
-        // The row lock is the indexers' lock: a second process indexing waits, then sees the
-        // first's end.
+        // The journal's lock first, as every writer takes it (a batch moves the index too),
+        // then the index's: a second process indexing waits, then sees the first's end.
+        tx.execute("SELECT head_seq FROM chain_head WHERE id = 0 FOR UPDATE", &[]).map_err(pg)?;
         let indexed =
             tx.query_one("SELECT through_seq FROM posting_index WHERE id = 0 FOR UPDATE", &[]).map_err(pg)?.get::<_, i64>(0) as u64;
         if indexed >= through {
             tx.commit().map_err(pg)?;
             return Ok(indexed);
         }
-        let copy = tx.copy_in("COPY posting_run (slot, after_seq, asset, through_seq, bytes) FROM STDIN (FORMAT binary)").map_err(pg)?;
-        let mut writer = BinaryCopyInWriter::new(copy, &[Type::INT8, Type::INT8, Type::INT4, Type::INT8, Type::BYTEA]);
-        for run in runs(indexed)? {
-            writer
-                .write(&[
-                    &run.slot,
-                    &(indexed as i64),
-                    &i32::try_from(run.asset).unwrap_or(i32::MAX),
-                    &(through as i64),
-                    &run.bytes.as_slice(),
-                ])
-                .map_err(pg)?;
-        }
-        writer.finish().map_err(pg)?;
-        tx.execute("UPDATE posting_index SET through_seq = $1 WHERE id = 0", &[&(through as i64)]).map_err(pg)?;
+        insert_runs(&mut tx, indexed, through, &runs(indexed)?)?;
         tx.commit().map_err(pg)?;
         Ok(through)
     }
 
-    fn posting_runs(&mut self, slot: i64, asset: Option<u32>, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
-        let asset = asset.map(|asset| i32::try_from(asset).unwrap_or(i32::MAX));
-        let params: [&(dyn postgres::types::ToSql + Sync); 4] = [&slot, &(floor as i64), &(after as i64), &asset];
+    fn posting_runs(&mut self, slot: i64, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
+        let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&slot, &(floor as i64), &(after as i64)];
         let mut rows = self
             .client
             .query_raw(
-                "SELECT asset, after_seq, bytes FROM posting_run
-                 WHERE slot = $1 AND through_seq <= $2 AND through_seq > $3 AND ($4::INTEGER IS NULL OR asset = $4)
-                 ORDER BY after_seq, asset",
+                "SELECT after_seq, bytes FROM posting_run WHERE slot = $1 AND through_seq <= $2 AND through_seq > $3 ORDER BY after_seq",
                 params,
             )
             .map_err(pg)?;
         while let Some(row) = rows.next().map_err(pg)? {
-            let asset = u32::try_from(row.get::<_, i32>(0)).unwrap_or(u32::MAX);
-            if !visit(asset, row.get::<_, i64>(1) as u64, row.get::<_, &[u8]>(2))? {
+            if !visit(row.get::<_, i64>(0) as u64, row.get::<_, &[u8]>(1))? {
                 break;
             }
         }
@@ -512,6 +498,19 @@ impl Reader for PostgresReader {
         let copy = client.prepare("COPY journal (seq, body, hash) FROM STDIN (FORMAT binary)").map_err(pg)?;
         Ok(Box::new(PostgresSink { client, copy, open: false }))
     }
+}
+
+/// Inserts the runs of entries `after + 1 ..= through` (binary COPY) and moves the index's end
+/// to `through`, inside the caller's transaction.
+fn insert_runs(client: &mut impl postgres::GenericClient, after: u64, through: u64, runs: &Runs) -> Result<(), StoreError> {
+    let copy = client.copy_in("COPY posting_run (slot, after_seq, through_seq, bytes) FROM STDIN (FORMAT binary)").map_err(pg)?;
+    let mut writer = BinaryCopyInWriter::new(copy, &[Type::INT8, Type::INT8, Type::INT8, Type::BYTEA]);
+    for (slot, bytes) in runs.iter() {
+        writer.write(&[&slot, &(after as i64), &(through as i64), &bytes]).map_err(pg)?;
+    }
+    writer.finish().map_err(pg)?;
+    client.execute("UPDATE posting_index SET through_seq = $1 WHERE id = 0", &[&(through as i64)]).map_err(pg)?;
+    Ok(())
 }
 
 /// The writer thread's session.
@@ -568,5 +567,15 @@ impl Sink for PostgresSink {
     fn rollback(&mut self) -> Result<(), StoreError> {
         self.abort();
         Ok(())
+    }
+
+    fn index(&mut self, after: u64, through: u64, runs: &Runs) -> Result<(), StoreError> {
+        // The index's lock after the journal's, as every writer takes them.
+        let indexed =
+            self.client.query_one("SELECT through_seq FROM posting_index WHERE id = 0 FOR UPDATE", &[]).map_err(pg)?.get::<_, i64>(0);
+        if indexed as u64 != after {
+            return Err(crate::moved(indexed as u64, after));
+        }
+        insert_runs(&mut self.client, after, through, runs)
     }
 }

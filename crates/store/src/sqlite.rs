@@ -10,7 +10,7 @@ use ringfence_journal::Head;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::writer::{Rows, Sink};
-use crate::{CheckpointInfo, Intent, Migrated, Reader, RunSource, RunVisit, Scan, StoreError, Visit, Walk, read_hash};
+use crate::{CheckpointInfo, Intent, Migrated, Reader, RunSource, RunVisit, Runs, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
@@ -46,17 +46,16 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (seq, part)
      );",
     // 4: the posting index (issue 16): the postings of entries `after_seq + 1 ..= through_seq`
-    // of one account (`slot`, see `ringfence_core::register::LogSlot`) in one asset, packed in
-    // journal order (`POSTING_BYTES` each); one row per account and asset per run of entries
-    // indexed together. `posting_index.through_seq` is where the index ends.
+    // to one account (`slot`, see `ringfence_core::register::LogSlot`), in every asset, packed
+    // (`POSTING_FORMAT`); one row per account per run of entries indexed together.
+    // `posting_index.through_seq` is where the index ends.
     "CREATE TABLE posting_run (
          slot        INTEGER NOT NULL,
          after_seq   INTEGER NOT NULL,
-         asset       INTEGER NOT NULL,
          through_seq INTEGER NOT NULL,
          bytes       BLOB NOT NULL,
-         PRIMARY KEY (slot, after_seq, asset)
-     ) WITHOUT ROWID;
+         PRIMARY KEY (slot, after_seq)
+     );
      CREATE TABLE posting_index (
          id          INTEGER PRIMARY KEY CHECK (id = 0),
          through_seq INTEGER NOT NULL
@@ -111,6 +110,17 @@ pub(crate) fn migrate_file(path: &Path) -> Result<Migrated, StoreError> {
     let conn = Connection::open(path)?;
     configure(&conn)?;
     migrate(&conn)
+}
+
+/// Inserts the runs of entries `after + 1 ..= through` and moves the index's end to `through`,
+/// inside the caller's transaction.
+fn insert_runs(conn: &Connection, after: u64, through: u64, runs: &Runs) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached("INSERT INTO posting_run (slot, after_seq, through_seq, bytes) VALUES (?1, ?2, ?3, ?4)")?;
+    for (slot, bytes) in runs.iter() {
+        insert.execute(params![slot, after as i64, through as i64, bytes])?;
+    }
+    conn.execute("UPDATE posting_index SET through_seq = ?1 WHERE id = 0", [through as i64])?;
+    Ok(())
 }
 
 /// The store's own connection, for catching up and queries.
@@ -351,29 +361,19 @@ impl Reader for SqliteReader {
         if indexed >= through {
             return Ok(indexed);
         }
-        {
-            let mut insert =
-                tx.prepare_cached("INSERT INTO posting_run (slot, after_seq, asset, through_seq, bytes) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-            for run in runs(indexed)? {
-                insert.execute(params![run.slot, indexed as i64, run.asset, through as i64, run.bytes])?;
-            }
-        }
-        tx.execute("UPDATE posting_index SET through_seq = ?1 WHERE id = 0", [through as i64])?;
+        insert_runs(&tx, indexed, through, &runs(indexed)?)?;
         tx.commit()?;
         Ok(through)
     }
 
-    fn posting_runs(&mut self, slot: i64, asset: Option<u32>, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
+    fn posting_runs(&mut self, slot: i64, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT asset, after_seq, bytes FROM posting_run
-             WHERE slot = ?1 AND through_seq <= ?2 AND through_seq > ?3 AND (?4 IS NULL OR asset = ?4)
-             ORDER BY after_seq, asset",
+            "SELECT after_seq, bytes FROM posting_run WHERE slot = ?1 AND through_seq <= ?2 AND through_seq > ?3 ORDER BY after_seq",
         )?;
-        let mut rows = statement.query(params![slot, floor as i64, after as i64, asset])?;
+        let mut rows = statement.query(params![slot, floor as i64, after as i64])?;
         while let Some(row) = rows.next()? {
-            let asset: i64 = row.get(0)?;
-            let after_seq: i64 = row.get(1)?;
-            if !visit(u32::try_from(asset).unwrap_or(u32::MAX), after_seq as u64, row.get_ref(2)?.as_blob().unwrap_or(&[]))? {
+            let after_seq: i64 = row.get(0)?;
+            if !visit(after_seq as u64, row.get_ref(1)?.as_blob().unwrap_or(&[]))? {
                 break;
             }
         }
@@ -450,6 +450,14 @@ impl Sink for SqliteSink {
 
     fn rollback(&mut self) -> Result<(), StoreError> {
         Ok(self.conn.execute_batch("ROLLBACK")?)
+    }
+
+    fn index(&mut self, after: u64, through: u64, runs: &Runs) -> Result<(), StoreError> {
+        let indexed: i64 = self.conn.query_row("SELECT through_seq FROM posting_index WHERE id = 0", [], |row| row.get(0))?;
+        if indexed as u64 != after {
+            return Err(crate::moved(indexed as u64, after));
+        }
+        insert_runs(&self.conn, after, through, runs)
     }
 }
 

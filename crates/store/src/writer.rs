@@ -15,7 +15,9 @@ use std::sync::Arc;
 use ringfence_journal::signing::{CommitSignature, Signer};
 use ringfence_journal::{Hash, Head};
 
-use crate::StoreError;
+use ringfence_core::register::Logged;
+
+use crate::{Runs, StoreError};
 
 /// Accepted commands in their canonical encoding, sharing one buffer.
 #[derive(Debug, Default)]
@@ -60,6 +62,10 @@ pub(crate) trait Sink: Send {
     /// when this returns Ok. On failure the transaction is rolled back.
     fn commit(&mut self, head: Head, signature: Option<&CommitSignature>) -> Result<(), StoreError>;
     fn rollback(&mut self) -> Result<(), StoreError>;
+    /// Inside the open transaction: inserts `runs` (the postings of entries `after + 1 ..=
+    /// through`) and moves the posting index's end to `through`; an error if it does not end
+    /// at `after` (the caller read it under the same lock).
+    fn index(&mut self, after: u64, through: u64, runs: &Runs) -> Result<(), StoreError>;
 }
 
 #[derive(Debug)]
@@ -72,6 +78,12 @@ enum Request {
         recorded_at: Timestamp,
     },
     Entries(Chunk),
+    /// Move these postings to the posting index in the batch's transaction.
+    Index {
+        after: u64,
+        through: u64,
+        postings: Vec<(i64, u32, Vec<Logged>)>,
+    },
     /// Commit, signing the commit with this key when given.
     Commit(Option<Arc<Signer>>),
     Rollback,
@@ -124,6 +136,12 @@ impl Writer {
         self.send(Request::Entries(chunk))
     }
 
+    /// Hands over the postings of entries `after + 1 ..= through`, to go into the posting
+    /// index in this batch's transaction; errors surface at `commit`.
+    pub(crate) fn index(&self, after: u64, through: u64, postings: Vec<(i64, u32, Vec<Logged>)>) -> Result<(), StoreError> {
+        self.send(Request::Index { after, through, postings })
+    }
+
     /// Records the head (and the commit's signature by `signer`) and commits: durable when
     /// this returns the new head.
     pub(crate) fn commit(&self, signer: Option<Arc<Signer>>) -> Result<Head, StoreError> {
@@ -152,6 +170,8 @@ fn serve(mut sink: Box<dyn Sink>, inbox: &mpsc::Receiver<Request>, outbox: &mpsc
     let mut rows = Rows::default();
     // The first error of a batch; later entries are skipped and the commit reports it.
     let mut failed: Option<StoreError> = None;
+    // Postings moved to the posting index in this batch, freed once it is answered.
+    let mut taken: Vec<(i64, u32, Vec<Logged>)> = Vec::new();
     while let Ok(request) = inbox.recv() {
         let reply = match request {
             Request::Begin => {
@@ -168,6 +188,16 @@ fn serve(mut sink: Box<dyn Sink>, inbox: &mpsc::Receiver<Request>, outbox: &mpsc
                 {
                     failed = Some(error);
                 }
+                continue;
+            }
+            Request::Index { after, through, postings } => {
+                if failed.is_none()
+                    && let Err(error) = sink.index(after, through, &crate::runs_from(after, &postings))
+                {
+                    failed = Some(error);
+                }
+                // Freed after the commit is answered, off the batch's path.
+                taken = postings;
                 continue;
             }
             Request::Commit(signer) => match failed.take() {
@@ -190,6 +220,7 @@ fn serve(mut sink: Box<dyn Sink>, inbox: &mpsc::Receiver<Request>, outbox: &mpsc
         if outbox.send(reply).is_err() {
             return;
         }
+        drop(std::mem::take(&mut taken));
     }
 }
 
