@@ -503,9 +503,9 @@ pub(crate) trait Reader: Send + std::fmt::Debug {
     /// `indexed + 1 ..= through`) and moves the end to `through`. Returns the end after: on
     /// `through`, or later when another process indexed further.
     fn index_postings(&mut self, through: u64, runs: RunSource<'_>) -> Result<u64, StoreError>;
-    /// The runs of the account `slot` that end at or before `floor` and after entry `after`,
-    /// in entry order, until `visit` says to stop.
-    fn posting_runs(&mut self, slot: i64, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError>;
+    /// The runs of the group of accounts `accounts` ([`account_group`]) that end at or before
+    /// `floor` and after entry `after`, in entry order, until `visit` says to stop.
+    fn posting_runs(&mut self, accounts: i64, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError>;
     /// A new write session on the same database, for the writer thread.
     fn sink(&self) -> Result<Box<dyn writer::Sink>, StoreError>;
     /// Told after every commit (SQLite checkpoints the WAL now and then).
@@ -519,17 +519,26 @@ pub(crate) type RunVisit<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<bool, Sto
 /// Gives the runs of the postings after the entry it is told (where the index ends).
 pub(crate) type RunSource<'a> = &'a mut dyn FnMut(u64) -> Result<Runs, StoreError>;
 
-/// Rows of the posting index, each an account's postings in every asset over a run of
-/// entries, their bytes in one buffer.
+/// Accounts per row of the posting index, as a shift: 64 accounts of a kind share a row, so a
+/// batch that moves postings writes a few hundred rows, not one per account touched.
+const GROUP_SHIFT: u32 = 6;
+
+/// The row group of an account of the posting log ([`ringfence_core::register::LogSlot`]).
+pub(crate) fn account_group(slot: i64) -> i64 {
+    slot >> GROUP_SHIFT
+}
+
+/// Rows of the posting index, each a group's postings in every asset over a run of entries,
+/// their bytes in one buffer.
 #[derive(Debug, Default)]
 pub(crate) struct Runs {
     bytes: Vec<u8>,
-    /// The account of each row and where its bytes end.
+    /// The group of each row and where its bytes end.
     rows: Vec<(i64, usize)>,
 }
 
 impl Runs {
-    /// Each row as (account, packed postings), in account order.
+    /// Each row as (group, packed postings), in group order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (i64, &[u8])> {
         let mut start = 0;
         self.rows.iter().map(move |&(slot, end)| {
@@ -542,12 +551,12 @@ impl Runs {
 
 /// How a posting is packed in a run, each field an unsigned LEB128 varint: the entry after
 /// the run's start (`seq - after_seq`); the effective time as a zigzag difference from the
-/// previous posting's in the run (the first from 0), in microseconds; the amount; the asset's
-/// registration index shifted left once, with the low bit set when the posting raised the
-/// balance. Within a run, each asset's postings are in journal order. About 12 bytes a
-/// posting instead of 37 fixed.
+/// previous posting's in the run (the first from 0), in microseconds; the amount; a tag:
+/// the asset's registration index, then the account's place in its group (6 bits), then 1
+/// bit set when the posting raised the balance. Within a run, each account's postings in
+/// each asset are in journal order. About 12 bytes a posting.
 pub const POSTING_FORMAT: &str =
-    "varint(seq - after_seq), zigzag varint(effective_at delta), varint(amount), varint(asset << 1 | increases)";
+    "varint(seq - after_seq), zigzag varint(effective_at delta), varint(amount), varint((asset << 6 | slot & 63) << 1 | increases)";
 
 /// Entries the register's in-memory posting log may hold before a writer moves them to the
 /// posting index (in the transaction of the next batch).
@@ -561,21 +570,23 @@ fn pack_runs<'a>(after: u64, parts: impl Iterator<Item = (i64, u32, &'a [Logged]
     let mut runs = Runs { bytes: Vec::with_capacity(parts.iter().map(|(_, _, p)| p.len()).sum::<usize>() * 16), rows: Vec::new() };
     let mut previous = 0i64;
     for (slot, asset, postings) in parts {
-        if runs.rows.last().is_none_or(|(last, _)| *last != slot) {
+        let group = account_group(slot);
+        if runs.rows.last().is_none_or(|(last, _)| *last != group) {
             previous = 0;
         }
+        let place = u128::from((slot & ((1 << GROUP_SHIFT) - 1)) as u8);
         for logged in postings {
             let effective = logged.effective_at.micros();
             put_varint(&mut runs.bytes, u128::from(logged.seq.saturating_sub(after)));
             let delta = effective.wrapping_sub(previous);
             put_varint(&mut runs.bytes, u128::from(((delta << 1) ^ (delta >> 63)) as u64));
             put_varint(&mut runs.bytes, logged.amount);
-            put_varint(&mut runs.bytes, (u128::from(asset) << 1) | u128::from(logged.increases));
+            put_varint(&mut runs.bytes, (((u128::from(asset) << GROUP_SHIFT) | place) << 1) | u128::from(logged.increases));
             previous = effective;
         }
         match runs.rows.last_mut() {
-            Some((last, end)) if *last == slot => *end = runs.bytes.len(),
-            _ => runs.rows.push((slot, runs.bytes.len())),
+            Some((last, end)) if *last == group => *end = runs.bytes.len(),
+            _ => runs.rows.push((group, runs.bytes.len())),
         }
     }
     runs
@@ -628,9 +639,9 @@ pub(crate) fn moved(indexed: u64, expected: u64) -> StoreError {
     StoreError::PostingIndex(format!("it ends at entry {indexed}, not at entry {expected} as read under the journal's lock"))
 }
 
-/// The postings of a run that starts after entry `after`, each with its asset; an error
-/// names what is malformed.
-fn postings_in(after: u64, bytes: &[u8]) -> Result<Vec<(u32, Logged)>, StoreError> {
+/// The postings of a run that starts after entry `after`, each with the account's place in
+/// its group and the asset; an error names what is malformed.
+fn postings_in(after: u64, bytes: &[u8]) -> Result<Vec<(u8, u32, Logged)>, StoreError> {
     let malformed = |what: &str| StoreError::PostingIndex(format!("a run starting after entry {after}: {what}"));
     let mut postings = Vec::new();
     let (mut rest, mut previous) = (bytes, 0i64);
@@ -643,12 +654,14 @@ fn postings_in(after: u64, bytes: &[u8]) -> Result<Vec<(u32, Logged)>, StoreErro
         let offset = u64::try_from(field("entry")?).map_err(|_| malformed("an entry beyond 64 bits"))?;
         let zigzag = u64::try_from(field("effective time")?).map_err(|_| malformed("an effective time beyond 64 bits"))?;
         let amount = field("amount")?;
-        let tagged = u32::try_from(field("asset")?).map_err(|_| malformed("an asset beyond 31 bits"))?;
+        let tagged = u64::try_from(field("asset")?).map_err(|_| malformed("an asset beyond 32 bits"))?;
+        let place = ((tagged >> 1) & ((1 << GROUP_SHIFT) - 1)) as u8;
+        let asset = u32::try_from(tagged >> (GROUP_SHIFT + 1)).map_err(|_| malformed("an asset beyond 32 bits"))?;
         let delta = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
         let effective = previous.wrapping_add(delta);
         previous = effective;
         let seq = after.checked_add(offset).filter(|seq| *seq > after).ok_or_else(|| malformed("an entry not after its start"))?;
-        postings.push((tagged >> 1, Logged { seq, effective_at: Timestamp::from_micros(effective), amount, increases: tagged & 1 == 1 }));
+        postings.push((place, asset, Logged { seq, effective_at: Timestamp::from_micros(effective), amount, increases: tagged & 1 == 1 }));
     }
     Ok(postings)
 }
@@ -1206,8 +1219,9 @@ impl Store {
         };
         let floor = register.log_floor();
         if floor > 0 {
-            self.reader().posting_runs(slot, floor, 0, &mut |start, bytes| {
-                postings_in(start, bytes)?.iter().filter(|(of, _)| *of == asset).for_each(|(_, logged)| add(logged));
+            let place = (slot & ((1 << GROUP_SHIFT) - 1)) as u8;
+            self.reader().posting_runs(account_group(slot), floor, 0, &mut |start, bytes| {
+                postings_in(start, bytes)?.iter().filter(|(at, of, _)| (*at, *of) == (place, asset)).for_each(|(_, _, logged)| add(logged));
                 Ok(true)
             })?;
         }
@@ -1230,9 +1244,13 @@ impl Store {
         if floor > after {
             // A run holds its entries' postings asset by asset: each run is sorted on its own
             // (its entries all come after the previous run's).
-            self.reader().posting_runs(slot, floor, after, &mut |start, bytes| {
-                let mut run: Vec<u64> =
-                    postings_in(start, bytes)?.into_iter().filter(|(_, logged)| wanted(logged)).map(|(_, logged)| logged.seq).collect();
+            let place = (slot & ((1 << GROUP_SHIFT) - 1)) as u8;
+            self.reader().posting_runs(account_group(slot), floor, after, &mut |start, bytes| {
+                let mut run: Vec<u64> = postings_in(start, bytes)?
+                    .into_iter()
+                    .filter(|(at, _, logged)| *at == place && wanted(logged))
+                    .map(|(_, _, logged)| logged.seq)
+                    .collect();
                 run.sort_unstable();
                 run.dedup();
                 seqs.append(&mut run);

@@ -57,16 +57,18 @@ const MIGRATIONS: &[&str] = &[
          bytes BYTEA NOT NULL,
          PRIMARY KEY (seq, part)
      );",
-    // 4: the posting index (issue 16), as on SQLite: one row per account per run of entries
-    // indexed together; `posting_index.through_seq` is where the index ends, and its row is
+    // 4: the posting index (issue 16), as on SQLite: one row per group of 64 accounts per run
+    // of entries indexed together; `posting_index.through_seq` is where the index ends, and its row is
     // the indexers' lock (taken after the journal's).
     "CREATE TABLE posting_run (
-         slot        BIGINT NOT NULL,
+         accounts    BIGINT NOT NULL,
          after_seq   BIGINT NOT NULL,
          through_seq BIGINT NOT NULL,
          bytes       BYTEA NOT NULL,
-         PRIMARY KEY (slot, after_seq)
+         PRIMARY KEY (accounts, after_seq)
      );
+     -- Packed varints barely compress: stored out of line as they are, not through pglz.
+     ALTER TABLE posting_run ALTER COLUMN bytes SET STORAGE EXTERNAL;
      CREATE TABLE posting_index (
          id          SMALLINT PRIMARY KEY CHECK (id = 0),
          through_seq BIGINT NOT NULL
@@ -476,12 +478,12 @@ impl Reader for PostgresReader {
         Ok(through)
     }
 
-    fn posting_runs(&mut self, slot: i64, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
-        let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&slot, &(floor as i64), &(after as i64)];
+    fn posting_runs(&mut self, accounts: i64, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
+        let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&accounts, &(floor as i64), &(after as i64)];
         let mut rows = self
             .client
             .query_raw(
-                "SELECT after_seq, bytes FROM posting_run WHERE slot = $1 AND through_seq <= $2 AND through_seq > $3 ORDER BY after_seq",
+                "SELECT after_seq, bytes FROM posting_run WHERE accounts = $1 AND through_seq <= $2 AND through_seq > $3 ORDER BY after_seq",
                 params,
             )
             .map_err(pg)?;
@@ -503,10 +505,10 @@ impl Reader for PostgresReader {
 /// Inserts the runs of entries `after + 1 ..= through` (binary COPY) and moves the index's end
 /// to `through`, inside the caller's transaction.
 fn insert_runs(client: &mut impl postgres::GenericClient, after: u64, through: u64, runs: &Runs) -> Result<(), StoreError> {
-    let copy = client.copy_in("COPY posting_run (slot, after_seq, through_seq, bytes) FROM STDIN (FORMAT binary)").map_err(pg)?;
+    let copy = client.copy_in("COPY posting_run (accounts, after_seq, through_seq, bytes) FROM STDIN (FORMAT binary)").map_err(pg)?;
     let mut writer = BinaryCopyInWriter::new(copy, &[Type::INT8, Type::INT8, Type::INT8, Type::BYTEA]);
-    for (slot, bytes) in runs.iter() {
-        writer.write(&[&slot, &(after as i64), &(through as i64), &bytes]).map_err(pg)?;
+    for (accounts, bytes) in runs.iter() {
+        writer.write(&[&accounts, &(after as i64), &(through as i64), &bytes]).map_err(pg)?;
     }
     writer.finish().map_err(pg)?;
     client.execute("UPDATE posting_index SET through_seq = $1 WHERE id = 0", &[&(through as i64)]).map_err(pg)?;

@@ -46,15 +46,16 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (seq, part)
      );",
     // 4: the posting index (issue 16): the postings of entries `after_seq + 1 ..= through_seq`
-    // to one account (`slot`, see `ringfence_core::register::LogSlot`), in every asset, packed
-    // (`POSTING_FORMAT`); one row per account per run of entries indexed together.
+    // to a group of 64 accounts (`accounts`: `LogSlot >> 6`, see `ringfence_core::register`),
+    // in every asset, packed (`POSTING_FORMAT`); one row per group per run of entries
+    // indexed together.
     // `posting_index.through_seq` is where the index ends.
     "CREATE TABLE posting_run (
-         slot        INTEGER NOT NULL,
+         accounts    INTEGER NOT NULL,
          after_seq   INTEGER NOT NULL,
          through_seq INTEGER NOT NULL,
          bytes       BLOB NOT NULL,
-         PRIMARY KEY (slot, after_seq)
+         PRIMARY KEY (accounts, after_seq)
      );
      CREATE TABLE posting_index (
          id          INTEGER PRIMARY KEY CHECK (id = 0),
@@ -115,9 +116,9 @@ pub(crate) fn migrate_file(path: &Path) -> Result<Migrated, StoreError> {
 /// Inserts the runs of entries `after + 1 ..= through` and moves the index's end to `through`,
 /// inside the caller's transaction.
 fn insert_runs(conn: &Connection, after: u64, through: u64, runs: &Runs) -> Result<(), StoreError> {
-    let mut insert = conn.prepare_cached("INSERT INTO posting_run (slot, after_seq, through_seq, bytes) VALUES (?1, ?2, ?3, ?4)")?;
-    for (slot, bytes) in runs.iter() {
-        insert.execute(params![slot, after as i64, through as i64, bytes])?;
+    let mut insert = conn.prepare_cached("INSERT INTO posting_run (accounts, after_seq, through_seq, bytes) VALUES (?1, ?2, ?3, ?4)")?;
+    for (accounts, bytes) in runs.iter() {
+        insert.execute(params![accounts, after as i64, through as i64, bytes])?;
     }
     conn.execute("UPDATE posting_index SET through_seq = ?1 WHERE id = 0", [through as i64])?;
     Ok(())
@@ -366,11 +367,11 @@ impl Reader for SqliteReader {
         Ok(through)
     }
 
-    fn posting_runs(&mut self, slot: i64, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
+    fn posting_runs(&mut self, accounts: i64, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT after_seq, bytes FROM posting_run WHERE slot = ?1 AND through_seq <= ?2 AND through_seq > ?3 ORDER BY after_seq",
+            "SELECT after_seq, bytes FROM posting_run WHERE accounts = ?1 AND through_seq <= ?2 AND through_seq > ?3 ORDER BY after_seq",
         )?;
-        let mut rows = statement.query(params![slot, floor as i64, after as i64])?;
+        let mut rows = statement.query(params![accounts, floor as i64, after as i64])?;
         while let Some(row) = rows.next()? {
             let after_seq: i64 = row.get(0)?;
             if !visit(after_seq as u64, row.get_ref(1)?.as_blob().unwrap_or(&[]))? {
