@@ -69,6 +69,11 @@ pub struct Cli {
     /// checkpoint`).
     #[arg(long, global = true, env = "RINGFENCE_CHECKPOINT_EVERY", value_name = "ENTRIES", default_value_t = ringfence_store::CHECKPOINT_EVERY_DEFAULT)]
     pub checkpoint_every: u64,
+    /// Keep the postings of at most this many recent journal entries in memory; a writer's
+    /// batch moves older ones to the posting index, which `balance --at`, `history` and
+    /// cut-off reconciliations read (smaller: less memory, more, smaller index writes).
+    #[arg(long, global = true, env = "RINGFENCE_POSTING_INDEX_EVERY", value_name = "ENTRIES", default_value_t = ringfence_store::POSTING_INDEX_EVERY, value_parser = clap::value_parser!(u64).range(1..))]
+    pub posting_index_every: u64,
     #[command(subcommand)]
     pub command: CliCommand,
 }
@@ -450,6 +455,7 @@ fn checkpoint(cli: &Cli, args: &CheckpointArgs, out: &mut dyn Write) -> Result<E
 /// Runs one command, writing to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     ringfence_store::CheckpointPolicy { full_replay: cli.full_replay, every: cli.checkpoint_every }.set_process_default();
+    ringfence_store::set_posting_index_every_default(cli.posting_index_every);
     replay_progress(0);
     ringfence_store::set_replay_progress(replay_progress);
     match &cli.command {

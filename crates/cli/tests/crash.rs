@@ -38,6 +38,9 @@ const KILL_AFTER_MS_MAX: u64 = 120;
 /// The killed imports take a register checkpoint every 5 batches, so kills land while one is
 /// being written too.
 const CHECKPOINT_EVERY: usize = 5 * BATCH_SIZE;
+/// And move their postings to the posting index every 3 batches (in the transaction of the
+/// batch after), so kills land in those batches too.
+const POSTING_INDEX_EVERY: usize = 3 * BATCH_SIZE;
 /// A child that prints nothing in this long is stuck.
 const FIRST_LINE_WAIT_MAX: Duration = Duration::from_secs(60);
 
@@ -144,6 +147,8 @@ fn import_and_kill(target: &Target, file: &Path, rng: &mut Sequence) -> (Vec<(us
             &BATCH_SIZE.to_string(),
             "--checkpoint-every",
             &CHECKPOINT_EVERY.to_string(),
+            "--posting-index-every",
+            &POSTING_INDEX_EVERY.to_string(),
             file.to_str().unwrap(),
         ])
         .stdout(Stdio::piped())
@@ -232,7 +237,12 @@ fn check_after_crash(target: &Target, load: &Load, acknowledged: &BTreeMap<usize
     for (client, amount) in expected.iter().enumerate() {
         let account = Account::Position(ClientId::parse(&format!("c{client}")).unwrap());
         assert_eq!(register.balance(&account, &eth).unwrap_or_default(), Amount::new(*amount), "client c{client}");
+        // The posting index and the postings in memory add up to the same: none lost or
+        // counted twice by a kill in a batch that moved them.
+        let at_end = store.balance_at(&account, &eth, ringfence_core::Timestamp::MAX).unwrap();
+        assert_eq!((at_end.negative, at_end.amount), (false, Amount::new(*amount)), "client c{client} from the posting index");
     }
+    assert!(register.log_floor() > 0 || register.seq() < 2 * POSTING_INDEX_EVERY as u64, "nothing was ever indexed");
     assert!(register.summary().iter().all(|summary| summary.is_segregated()));
     last_line
 }

@@ -234,6 +234,14 @@ impl CheckpointPolicy {
     }
 }
 
+static POSTING_INDEX_DEFAULT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(POSTING_INDEX_EVERY);
+
+/// Sets how many entries' postings the handles this process opens keep in memory before a
+/// batch moves them to the posting index (at least 1; [`POSTING_INDEX_EVERY`] unless set).
+pub fn set_posting_index_every_default(entries: u64) {
+    POSTING_INDEX_DEFAULT.store(entries.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Entries replayed between two calls of the replay progress report.
 pub const REPLAY_PROGRESS_EVERY: u64 = 1 << 16;
 
@@ -807,7 +815,7 @@ impl Store {
             last_checkpoint: 0,
             opened: Opened::default(),
             read_only: false,
-            index_every: POSTING_INDEX_EVERY,
+            index_every: POSTING_INDEX_DEFAULT.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
