@@ -602,8 +602,23 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                     };
                     writeln!(out, "register checkpoint at entry {}: {said}", check.seq)?;
                 }
+                match &verified.index {
+                    ringfence_store::IndexCheck::Matches { runs: 0, .. } => {}
+                    ringfence_store::IndexCheck::Matches { runs, through } => {
+                        writeln!(out, "posting index: {runs} run(s) through entry {through} match the postings the replay made")?
+                    }
+                    ringfence_store::IndexCheck::Differs { end, why } => writeln!(
+                        out,
+                        "posting index: the run ending at entry {end} DIFFERS from the replay ({why}): balances at past instants and histories read from it are wrong; rebuild it with `ringfence migrate --rebuild-index`"
+                    )?,
+                    ringfence_store::IndexCheck::NotChecked(why) if !*since_checkpoint => {
+                        writeln!(out, "posting index: not checked ({why})")?
+                    }
+                    ringfence_store::IndexCheck::NotChecked(_) => {}
+                }
             }
-            Ok(if view.intact && !forged { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            let index_differs = matches!(verified.index, ringfence_store::IndexCheck::Differs { .. });
+            Ok(if view.intact && !forged && !index_differs { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         CliCommand::Journal(JournalCommand::Anchor { file }) => {
             let store = open(&cli)?;

@@ -114,11 +114,16 @@ fn migrate_brings_a_schema_2_store_to_4_indexes_its_postings_and_takes_a_first_c
     let verify = ringfence(&url, &["journal", "verify"]);
     assert_code(&verify, 0);
     assert!(text(&verify).contains("register checkpoint at entry 26: matches the replay from entry 1"), "{}", text(&verify));
+    assert!(text(&verify).contains("posting index: 1 run(s) through entry 26 match the postings the replay made"), "{}", text(&verify));
 
-    // A damaged index is a clear error naming the repair; the repair rebuilds it.
+    // A damaged index is a clear error naming the repair, and the full verify names the run;
+    // the repair rebuilds it.
     client.batch_execute("UPDATE posting_run SET bytes = '\\x00'").unwrap();
     let damaged = ringfence(&url, &["balance", "--client", "client-1", "--at", "2026-01-06"]);
     assert_code(&damaged, 2);
+    let found = ringfence(&url, &["journal", "verify"]);
+    assert_code(&found, 1);
+    assert!(text(&found).contains("posting index: the run ending at entry 26 DIFFERS"), "{}", text(&found));
     assert!(
         text(&damaged).contains("the posting index is damaged") && text(&damaged).contains("migrate --rebuild-index"),
         "{}",

@@ -407,6 +407,10 @@ struct Replay<'a> {
     /// latest first; and what each comparison found.
     compare: Vec<(u64, Register)>,
     compared: Vec<CheckpointCheck>,
+    /// Verification only: the ends of the posting index's runs still to reach, latest first;
+    /// at each, the digest of the postings the replay logged since the end before.
+    index_ends: Vec<u64>,
+    index_digests: RunDigests,
 }
 
 impl Replay<'_> {
@@ -436,15 +440,51 @@ impl Replay<'_> {
                     // floor.
                     let floor = restored.log_floor().max(self.register.log_floor());
                     restored.raise_log_floor(floor);
-                    self.register.raise_log_floor(floor);
-                    let differ = restored.differences(self.register);
+                    let differ = if self.register.log_floor() < floor {
+                        // The replay keeps its postings for the posting index's check: compare a
+                        // copy.
+                        let mut replayed = self.register.clone();
+                        replayed.raise_log_floor(floor);
+                        restored.differences(&replayed)
+                    } else {
+                        restored.differences(self.register)
+                    };
                     if differ.is_empty() { CheckpointVerdict::Matches } else { CheckpointVerdict::Differs(differ) }
                 };
                 self.compared.push(CheckpointCheck { seq, verdict });
             }
         }
+        while self.index_ends.last() == Some(&seq) {
+            self.index_ends.pop();
+            if !self.stalled {
+                let mut taken: Vec<(i64, u32, Logged)> = self
+                    .register
+                    .take_log()
+                    .into_iter()
+                    .flat_map(|(slot, asset, postings)| postings.into_iter().map(move |logged| (slot, asset, logged)))
+                    .collect();
+                self.index_digests.push((seq, postings_digest(&mut taken)));
+            }
+        }
         Ok(())
     }
+}
+
+/// A digest of postings whatever their order: the same for the replay's and the index's.
+fn postings_digest(postings: &mut [(i64, u32, Logged)]) -> [u8; 32] {
+    use sha2::Digest as _;
+    postings
+        .sort_unstable_by_key(|(slot, asset, logged)| (*slot, *asset, logged.seq, logged.effective_at, logged.amount, logged.increases));
+    let mut hasher = sha2::Sha256::new();
+    for (slot, asset, logged) in postings.iter() {
+        hasher.update(slot.to_le_bytes());
+        hasher.update(asset.to_le_bytes());
+        hasher.update(logged.seq.to_le_bytes());
+        hasher.update(logged.effective_at.micros().to_le_bytes());
+        hasher.update(logged.amount.to_le_bytes());
+        hasher.update([u8::from(logged.increases)]);
+    }
+    hasher.finalize().into()
 }
 
 impl Walk for Replay<'_> {
@@ -503,6 +543,11 @@ pub(crate) trait Reader: Send + std::fmt::Debug {
     fn discard_checkpoints(&mut self) -> Result<u64, StoreError>;
     /// The entry up to which the posting index holds postings (0: none).
     fn posting_index_through(&mut self) -> Result<u64, StoreError>;
+    /// Where each run of the posting index ends, ascending (the last is where it ends).
+    fn posting_run_ends(&mut self) -> Result<Vec<u64>, StoreError>;
+    /// Every row of the run ending at `through`: its group of accounts, where it starts, its
+    /// packed postings.
+    fn posting_runs_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError>;
     /// Removes every run and sets the index's end to 0, in one transaction; returns how many
     /// runs there were.
     fn reset_posting_index(&mut self) -> Result<u64, StoreError>;
@@ -523,6 +568,16 @@ pub(crate) trait Reader: Send + std::fmt::Debug {
 /// Visits one run of the posting index: the entry it starts after, its packed postings;
 /// returns whether to go on.
 pub(crate) type RunVisit<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<bool, StoreError>;
+
+/// Visits each row of one run: its group of accounts, where it starts, its packed postings.
+pub(crate) type RowVisit<'a> = &'a mut dyn FnMut(i64, u64, &[u8]) -> Result<(), StoreError>;
+
+/// The digest of the postings the replay made up to each end of the posting index's runs.
+type RunDigests = Vec<(u64, [u8; 32])>;
+
+/// What a verification replay found: the chain's verdict, each checkpoint compared, the
+/// digests of the posting index's runs.
+type ReplayFindings = (Result<Head, Break>, Vec<CheckpointCheck>, RunDigests);
 
 /// Gives the runs of the postings after the entry it is told (where the index ends).
 pub(crate) type RunSource<'a> = &'a mut dyn FnMut(u64) -> Result<Runs, StoreError>;
@@ -1010,6 +1065,8 @@ impl Store {
             broken: None,
             compare: Vec::new(),
             compared: Vec::new(),
+            index_ends: Vec::new(),
+            index_digests: Vec::new(),
         };
         let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         let recorded = reader.read(Scan::Behind(self.head), &mut replay)?;
@@ -1590,6 +1647,8 @@ pub struct Verified {
     pub since: Option<u64>,
     /// The newer checkpoints passed over on the way to it, with why.
     pub passed_over: Vec<String>,
+    /// The posting index against the replay (the full check only).
+    pub index: IndexCheck,
 }
 
 /// Reads the whole journal in one snapshot (so the head and the entries agree even while
@@ -1608,13 +1667,26 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
     // Latest first, so the next to compare is last.
     compare.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
     let mut register = Register::new();
-    // The postings the index holds are not kept in memory (a checkpoint is compared with the
-    // floors made equal). An index that cannot be read costs memory, not the check.
-    register.raise_log_floor(reader.posting_index_through().unwrap_or(0));
-    let (chain, compared) = verify_replay(reader, &mut register, Head::EMPTY, Scan::All, compare)?;
+    // The replay logs the postings of each run of the posting index and hands them over at
+    // its end, so memory holds one run at a time, and each run is checked against them (a
+    // checkpoint is compared with the floors made equal).
+    let ends = reader.posting_run_ends();
+    let (chain, compared, digests) = verify_replay_indexed(
+        reader,
+        &mut register,
+        Head::EMPTY,
+        Scan::All,
+        compare,
+        ends.as_ref().map_or_else(|_| Vec::new(), Clone::clone),
+    )?;
     checkpoints.extend(compared);
     checkpoints.sort_by_key(|check| check.seq);
-    Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints, since: None, passed_over: Vec::new() })
+    let index = match (&chain, ends) {
+        (_, Err(error)) => IndexCheck::NotChecked(format!("the posting index cannot be read: {error}")),
+        (Err(_), _) => IndexCheck::NotChecked("the journal is damaged".into()),
+        (Ok(_), Ok(ends)) => check_index(reader, &ends, &digests),
+    };
+    Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints, since: None, passed_over: Vec::new(), index })
 }
 
 /// The incremental check: from the newest checkpoint that checks out (its hash, its binding
@@ -1631,7 +1703,8 @@ fn verify_reader_since_checkpoint(reader: &mut dyn Reader) -> Result<Verified, S
     let from = Head { seq: info.seq, hash: info.head };
     register.raise_log_floor(reader.posting_index_through().unwrap_or(0));
     let (chain, _) = verify_replay(reader, &mut register, from, Scan::After(from.seq), Vec::new())?;
-    Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints: Vec::new(), since: Some(info.seq), passed_over })
+    let index = IndexCheck::NotChecked("the incremental check leaves the posting index to the full one".into());
+    Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints: Vec::new(), since: Some(info.seq), passed_over, index })
 }
 
 /// Replays what `scan` reads onto `register` (at `from`) as a verification does: on past a
@@ -1645,6 +1718,20 @@ fn verify_replay(
     scan: Scan,
     compare: Vec<(u64, Register)>,
 ) -> Result<(Result<Head, Break>, Vec<CheckpointCheck>), StoreError> {
+    verify_replay_indexed(reader, register, from, scan, compare, Vec::new()).map(|(chain, compared, _)| (chain, compared))
+}
+
+/// As [`verify_replay`], also taking the digest of the postings the replay logs up to each of
+/// `index_ends` (ascending).
+fn verify_replay_indexed(
+    reader: &mut dyn Reader,
+    register: &mut Register,
+    from: Head,
+    scan: Scan,
+    compare: Vec<(u64, Register)>,
+    mut index_ends: Vec<u64>,
+) -> Result<ReplayFindings, StoreError> {
+    index_ends.reverse();
     let mut replay = Replay {
         verifier: Verifier::resume(from),
         register,
@@ -1654,6 +1741,8 @@ fn verify_replay(
         broken: None,
         compare,
         compared: Vec::new(),
+        index_ends,
+        index_digests: Vec::new(),
     };
     let recorded = reader.read(scan, &mut replay)?;
     let chain = match replay.broken {
@@ -1664,7 +1753,44 @@ fn verify_replay(
     for (seq, _) in replay.compare {
         compared.push(CheckpointCheck { seq, verdict: CheckpointVerdict::NotCompared("is after the journal's last entry".into()) });
     }
-    Ok((chain, compared))
+    Ok((chain, compared, replay.index_digests))
+}
+
+/// The stored posting index against the replay's digests, run by run.
+fn check_index(reader: &mut dyn Reader, ends: &[u64], digests: &[(u64, [u8; 32])]) -> IndexCheck {
+    let mut matched = 0;
+    for &end in ends {
+        let Some((_, replayed)) = digests.iter().find(|(at, _)| *at == end) else {
+            return IndexCheck::NotChecked(format!("the replay did not reach the run ending at entry {end}"));
+        };
+        let mut stored: Vec<(i64, u32, Logged)> = Vec::new();
+        let read = reader.posting_runs_ending(end, &mut |accounts, after, bytes| {
+            for (place, asset, logged) in postings_in(after, bytes)? {
+                stored.push(((accounts << GROUP_SHIFT) | i64::from(place), asset, logged));
+            }
+            Ok(())
+        });
+        match read {
+            Err(StoreError::PostingIndex(why)) => return IndexCheck::Differs { end, why },
+            Err(error) => return IndexCheck::NotChecked(error.to_string()),
+            Ok(()) if postings_digest(&mut stored) != *replayed => {
+                return IndexCheck::Differs { end, why: "its postings are not those the journal's entries made".into() };
+            }
+            Ok(()) => matched += 1,
+        }
+    }
+    IndexCheck::Matches { runs: matched, through: ends.last().copied().unwrap_or(0) }
+}
+
+/// What the full verification found of the posting index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexCheck {
+    /// Every run holds exactly the postings the replay made for its entries.
+    Matches { runs: usize, through: u64 },
+    /// The run ending at `end` (and so everything read through it) is wrong.
+    Differs { end: u64, why: String },
+    /// Not checked, with why (no index in this schema, a damaged journal…).
+    NotChecked(String),
 }
 
 /// The active signing keys, for messages.

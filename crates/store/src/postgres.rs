@@ -19,7 +19,7 @@ use postgres::{Client, Config, IsolationLevel, NoTls, Statement};
 use ringfence_journal::Head;
 
 use crate::writer::{Rows, Sink};
-use crate::{CheckpointInfo, Intent, Migrated, Reader, RunSource, RunVisit, Runs, Scan, StoreError, Visit, Walk, read_hash};
+use crate::{CheckpointInfo, Intent, Migrated, Reader, RowVisit, RunSource, RunVisit, Runs, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `schema_version` records how many have run.
@@ -67,6 +67,7 @@ const MIGRATIONS: &[&str] = &[
          bytes       BYTEA NOT NULL,
          PRIMARY KEY (accounts, after_seq)
      );
+     CREATE INDEX posting_run_through ON posting_run (through_seq);
      -- Packed varints barely compress: stored out of line as they are, not through pglz.
      ALTER TABLE posting_run ALTER COLUMN bytes SET STORAGE EXTERNAL;
      CREATE TABLE posting_index (
@@ -447,6 +448,28 @@ impl Reader for PostgresReader {
     fn posting_index_through(&mut self) -> Result<u64, StoreError> {
         let row = self.client.query_one("SELECT through_seq FROM posting_index WHERE id = 0", &[]).map_err(pg)?;
         Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    fn posting_run_ends(&mut self) -> Result<Vec<u64>, StoreError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT DISTINCT through_seq FROM posting_run WHERE through_seq <= (SELECT through_seq FROM posting_index WHERE id = 0) ORDER BY through_seq",
+                &[],
+            )
+            .map_err(pg)?;
+        Ok(rows.iter().map(|row| row.get::<_, i64>(0) as u64).collect())
+    }
+
+    fn posting_runs_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError> {
+        let rows = self
+            .client
+            .query("SELECT accounts, after_seq, bytes FROM posting_run WHERE through_seq = $1", &[&(through as i64)])
+            .map_err(pg)?;
+        for row in &rows {
+            visit(row.get(0), row.get::<_, i64>(1) as u64, row.get(2))?;
+        }
+        Ok(())
     }
 
     fn reset_posting_index(&mut self) -> Result<u64, StoreError> {

@@ -10,7 +10,7 @@ use ringfence_journal::Head;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::writer::{Rows, Sink};
-use crate::{CheckpointInfo, Intent, Migrated, Reader, RunSource, RunVisit, Runs, Scan, StoreError, Visit, Walk, read_hash};
+use crate::{CheckpointInfo, Intent, Migrated, Reader, RowVisit, RunSource, RunVisit, Runs, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
@@ -57,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
          bytes       BLOB NOT NULL,
          PRIMARY KEY (accounts, after_seq)
      );
+     CREATE INDEX posting_run_through ON posting_run (through_seq);
      CREATE TABLE posting_index (
          id          INTEGER PRIMARY KEY CHECK (id = 0),
          through_seq INTEGER NOT NULL
@@ -343,6 +344,23 @@ impl Reader for SqliteReader {
     fn posting_index_through(&mut self) -> Result<u64, StoreError> {
         let through: i64 = self.conn.query_row("SELECT through_seq FROM posting_index WHERE id = 0", [], |row| row.get(0))?;
         Ok(through as u64)
+    }
+
+    fn posting_run_ends(&mut self) -> Result<Vec<u64>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT DISTINCT through_seq FROM posting_run WHERE through_seq <= (SELECT through_seq FROM posting_index WHERE id = 0) ORDER BY through_seq",
+        )?;
+        let ends = statement.query_map([], |row| row.get::<_, i64>(0))?.collect::<Result<Vec<i64>, _>>()?;
+        Ok(ends.into_iter().map(|end| end as u64).collect())
+    }
+
+    fn posting_runs_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached("SELECT accounts, after_seq, bytes FROM posting_run WHERE through_seq = ?1")?;
+        let mut rows = statement.query([through as i64])?;
+        while let Some(row) = rows.next()? {
+            visit(row.get(0)?, row.get::<_, i64>(1)? as u64, row.get_ref(2)?.as_blob().unwrap_or(&[]))?;
+        }
+        Ok(())
     }
 
     fn reset_posting_index(&mut self) -> Result<u64, StoreError> {

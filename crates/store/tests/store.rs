@@ -539,6 +539,13 @@ fn posting_index_case(backend: Backend, steps: &[(Op, u16)], every: u64, split: 
         "{:?}",
         verified.checkpoints
     );
+    // And every run of the posting index holds exactly the postings its entries made.
+    let indexed = reopened.register().log_floor();
+    match &verified.index {
+        // (A run of registrations only moves the end without a row.)
+        ringfence_store::IndexCheck::Matches { through, .. } => prop_assert!(*through <= indexed),
+        other => prop_assert!(false, "posting index: {:?}", other),
+    }
     Ok(())
 }
 
@@ -588,9 +595,41 @@ fn a_damaged_posting_run_is_a_clear_error_and_the_journal_is_untouched(backend: 
     assert!(matches!(refused, StoreError::PostingIndex(_)), "{refused}");
     assert!(refused.to_string().contains("a truncated or oversized"), "{refused}");
     assert!(matches!(store.history(&Subject::Client(client(0)), Timestamp::MIN, Timestamp::MAX, 10), Err(StoreError::PostingIndex(_))));
-    // Balances now do not read the index; the journal still verifies.
+    // Balances now do not read the index; the journal still verifies, and the full check
+    // names the run.
     assert!(store.register().balance(&position, &asset(0)).is_some());
     assert_eq!(Verification::open(&location).unwrap().verify().unwrap(), Ok(head));
+    let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    assert!(
+        matches!(&verified.index, ringfence_store::IndexCheck::Differs { end: 20, why } if why.contains("truncated")),
+        "{:?}",
+        verified.index
+    );
+}
+
+/// Someone who can write the database swaps two accounts' rows: both decode, so queries answer
+/// wrong figures without an error; the full verification finds the run.
+fn a_posting_run_edited_consistently_is_found_by_the_full_verify(backend: Backend) {
+    let (db, location, mut store) = fresh(backend);
+    store.set_posting_index_every(1);
+    all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
+    store.submit(&[], RECORDED_AT).unwrap();
+    let intact = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    assert_eq!(intact.index, ringfence_store::IndexCheck::Matches { runs: 1, through: 20 });
+    // Positions (group 0) take the bytes of the wallets' group.
+    let swap =
+        "UPDATE posting_run SET bytes = (SELECT bytes FROM posting_run WHERE accounts <> 0 ORDER BY accounts LIMIT 1) WHERE accounts = 0";
+    match &db.raw {
+        Raw::Sqlite(path) => {
+            rusqlite::Connection::open(path).unwrap().execute(swap, []).unwrap();
+        }
+        Raw::Postgres(client) => {
+            client.borrow_mut().batch_execute(swap).unwrap();
+        }
+    }
+    let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    assert!(verified.chain.is_ok(), "the journal itself is intact");
+    assert!(matches!(&verified.index, ringfence_store::IndexCheck::Differs { end: 20, .. }), "{:?}", verified.index);
 }
 
 /// Registrations plus eight movements: 20 journal entries.
@@ -1460,4 +1499,5 @@ on_both_backends!(
     a_checkpoint_in_many_parts_restores_and_a_damaged_or_missing_part_is_found,
     a_read_only_handle_follows_the_writer_and_refuses_to_write,
     a_damaged_posting_run_is_a_clear_error_and_the_journal_is_untouched,
+    a_posting_run_edited_consistently_is_found_by_the_full_verify,
 );
