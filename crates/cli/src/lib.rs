@@ -69,9 +69,10 @@ pub struct Cli {
     /// checkpoint`).
     #[arg(long, global = true, env = "RINGFENCE_CHECKPOINT_EVERY", value_name = "ENTRIES", default_value_t = ringfence_store::CHECKPOINT_EVERY_DEFAULT)]
     pub checkpoint_every: u64,
-    /// Keep the postings of at most this many recent journal entries in memory; a writer's
-    /// batch moves older ones to the posting index, which `balance --at`, `history` and
-    /// cut-off reconciliations read (smaller: less memory, more, smaller index writes).
+    /// Keep the postings of about this many recent journal entries in memory (up to this
+    /// many plus a batch): the batch that finds more moves them to the posting index, which
+    /// `balance --at`, `history` and cut-off reconciliations read (smaller: less memory, more
+    /// and smaller index writes).
     #[arg(long, global = true, env = "RINGFENCE_POSTING_INDEX_EVERY", value_name = "ENTRIES", default_value_t = ringfence_store::POSTING_INDEX_EVERY, value_parser = clap::value_parser!(u64).range(1..))]
     pub posting_index_every: u64,
     #[command(subcommand)]

@@ -154,9 +154,9 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
     }
     let read_only = cli.read_database_url.is_some();
     let daily = args.recon_daily.unwrap_or(if read_only { Daily(None) } else { Daily(Some(0)) });
-    if read_only && (daily.0.is_some() || args.statements_inbox.is_some()) {
+    if read_only && (daily.0.is_some() || args.statements_inbox.is_some() || args.anchor_file.is_some()) {
         bail!(
-            "--recon-daily and --statements-inbox record runs, and a server on --read-database-url records nothing: give them to the writer's server"
+            "--recon-daily, --statements-inbox and --anchor-file record runs and anchors, and a server on --read-database-url records nothing: give them to the writer's server"
         );
     }
     let store = crate::open_read(cli)?;
@@ -214,6 +214,7 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
                 at % 3600 / 60,
                 args.statements_inbox.as_ref().map_or_else(String::new, |dir| format!(" with the statements in {}", dir.display()))
             )?,
+            None if read_only => writeln!(out, "daily reconciliation run off; the writer's server escalates overdue exceptions")?,
             None => writeln!(out, "daily reconciliation run off; overdue exceptions are escalated as they fall due")?,
         }
         if let Some(path) = args.anchor_file.clone() {

@@ -1590,10 +1590,13 @@ impl Register {
     }
 
     /// The balance of an account in an asset at an instant of effective time: the sum of its
-    /// postings effective at or before `at`. `None` if the account or asset is unknown. Only
-    /// the postings in memory count, which are all of them unless a store raised the log
-    /// floor: use the store's `balance_at`, which adds those in its posting index.
+    /// postings effective at or before `at`. `None` if the account or asset is unknown, or
+    /// when a store moved postings out of memory (log floor above 0): use the store's
+    /// `balance_at`, which reads its posting index too.
     pub fn balance_at(&self, account: &Account, asset: &AssetId, at: Timestamp) -> Option<Net> {
+        if self.log_floor > 0 {
+            return None;
+        }
         let slot = self.slot_of(account)?;
         let asset = *self.asset_index.get(asset)?;
         let (mut increases, mut decreases) = (0u128, 0u128);
@@ -1612,8 +1615,11 @@ impl Register {
 
     /// Sequence numbers of the movements that posted to `account` (any asset) with effective
     /// time in `[from, to]`, ascending, at most `limit`. `None` if the account is unknown.
-    /// As [`Register::balance_at`], the postings in memory only.
+    /// `None`, as [`Register::balance_at`], when a store moved postings out of memory.
     pub fn movements_of(&self, account: &Account, from: Timestamp, to: Timestamp, limit: usize) -> Option<Vec<u64>> {
+        if self.log_floor > 0 {
+            return None;
+        }
         let slot = self.slot_of(account)?;
         let mut seqs: Vec<u64> = (0..self.assets.len())
             .filter_map(|asset| self.log.get(&(slot, index_of(asset))))

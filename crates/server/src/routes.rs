@@ -1158,12 +1158,7 @@ async fn balances(
             known(store, &subject)?;
             let account = subject.account();
             BalancesView::of(store.register(), &account, asset.as_ref(), at, |id, at| store.balance_at(&account, id, at))
-                .map_err(|error| {
-                    crate::log(
-                        &serde_json::json!({"level": "error", "message": "reading a past balance failed", "error": error.to_string()}),
-                    );
-                    ApiError::unavailable("the store could not read the balance at that instant; retry")
-                })?
+                .map_err(store_unavailable)?
                 .map(Json)
                 .map_err(ApiError::not_found)
         })
@@ -1195,11 +1190,11 @@ async fn history(
         .read(move |store| {
             known(store, &subject)?;
             let limit = limit.min(HISTORY_LIMIT_MAX);
-            let page = store.history_after(&subject, from, to, after, limit).map_err(|e| ApiError::unavailable(e.to_string()))?;
+            let page = store.history_after(&subject, from, to, after, limit).map_err(store_unavailable)?;
             let entries = page.iter().map(|r| (r.seq, r.recorded_at, &r.command, r.pending));
             let view = HistoryView::of(store.register(), &subject.account(), audience, entries, limit as usize);
             let encumbrances = match &subject {
-                Subject::Client(client) => store.encumbrance_history(client, from, to).map_err(|e| ApiError::unavailable(e.to_string()))?,
+                Subject::Client(client) => store.encumbrance_history(client, from, to).map_err(store_unavailable)?,
                 _ => Vec::new(),
             };
             let events = encumbrances.iter().map(|r| (r.seq, r.recorded_at, &r.command, r.pending));
@@ -1252,4 +1247,11 @@ async fn entries(
             Ok(Json(EntriesView { items, next_after: next }))
         })
         .await?
+}
+
+/// A store that could not answer a read: the reason goes to the server log (it may be an
+/// operator's matter, such as a damaged posting index), the caller gets 503.
+fn store_unavailable(error: ringfence_store::StoreError) -> ApiError {
+    crate::log(&serde_json::json!({"level": "error", "message": "a read from the store failed", "error": error.to_string()}));
+    ApiError::unavailable("the store could not answer this read (the server log says why); retry, or tell the operator if it persists")
 }

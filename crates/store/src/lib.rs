@@ -297,7 +297,7 @@ pub enum StoreError {
     Signing(String),
     #[error("the journal is empty: there is no register state to checkpoint yet")]
     NothingToCheckpoint,
-    #[error("the posting index is damaged ({0}); the journal is the truth: `ringfence migrate --rebuild-index` rebuilds the index from it")]
+    #[error("the posting index {0}")]
     PostingIndex(String),
     #[error(
         "the store at {0} was opened read-only (--read-database-url, a replica): it records nothing; send writes to the writer (--database-url)"
@@ -697,15 +697,28 @@ pub(crate) fn runs_from(after: u64, taken: &[(i64, u32, Vec<Logged>)]) -> Runs {
     pack_runs(after, taken.iter().map(|(slot, asset, postings)| (*slot, *asset, postings.as_slice())))
 }
 
+/// The posting index ends before a handle's floor: it was reset while the process ran.
+fn behind(indexed: u64, floor: u64) -> StoreError {
+    StoreError::PostingIndex(format!(
+        "ends at entry {indexed}, before entry {floor}, up to which this process keeps no postings in memory: it was reset (`migrate --rebuild-index`) while this process ran; open the store again"
+    ))
+}
+
 /// The posting index ended elsewhere than the batch read under the journal's lock.
 pub(crate) fn moved(indexed: u64, expected: u64) -> StoreError {
-    StoreError::PostingIndex(format!("it ends at entry {indexed}, not at entry {expected} as read under the journal's lock"))
+    StoreError::PostingIndex(format!(
+        "ends at entry {indexed}, not at entry {expected} as this batch read under the journal's lock (a bug in ringfence, or an edit behind its back); nothing of the batch was recorded"
+    ))
 }
 
 /// The postings of a run that starts after entry `after`, each with the account's place in
 /// its group and the asset; an error names what is malformed.
 fn postings_in(after: u64, bytes: &[u8]) -> Result<Vec<(u8, u32, Logged)>, StoreError> {
-    let malformed = |what: &str| StoreError::PostingIndex(format!("a run starting after entry {after}: {what}"));
+    let malformed = |what: &str| {
+        StoreError::PostingIndex(format!(
+            "is damaged (a run starting after entry {after}: {what}); the journal is the truth: `ringfence migrate --rebuild-index` rebuilds the index from it"
+        ))
+    };
     let mut postings = Vec::new();
     let (mut rest, mut previous) = (bytes, 0i64);
     while !rest.is_empty() {
@@ -789,6 +802,8 @@ pub struct Store {
     read_only: bool,
     /// Entries of postings kept in memory before `submit` moves them to the posting index.
     index_every: u64,
+    /// The batch being written found more postings in memory than a run: index them after.
+    index_backlog: bool,
 }
 
 impl Drop for Store {
@@ -871,6 +886,7 @@ impl Store {
             opened: Opened::default(),
             read_only: false,
             index_every: POSTING_INDEX_DEFAULT.load(std::sync::atomic::Ordering::Relaxed),
+            index_backlog: false,
         }
     }
 
@@ -1141,24 +1157,48 @@ impl Store {
     /// `ringfence migrate` for a store written before the index.
     pub fn index_postings(&mut self) -> Result<u64, StoreError> {
         self.writable()?;
-        let through = self.head.seq;
-        let floor = self.register.log_floor();
-        let register = &self.register;
-        let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let end = reader.index_postings(through, &mut |indexed| {
-            if indexed < floor {
-                return Err(StoreError::PostingIndex(format!(
-                    "it ends at entry {indexed}, before entry {floor}, up to which this process left postings out; open the store again"
-                )));
+        // In runs of `index_every` entries at most, each in its own transaction: a store
+        // indexed for the first time (after an upgrade, a rebuild) does not make one row the
+        // size of its history.
+        let head = self.head.seq;
+        loop {
+            let floor = self.register.log_floor();
+            let through = head.min(floor.saturating_add(self.index_every));
+            let register = &self.register;
+            let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let end = reader.index_postings(through, &mut |indexed| {
+                if indexed < floor {
+                    return Err(behind(indexed, floor));
+                }
+                Ok(runs_of(register, indexed, through))
+            })?;
+            // Another process may have indexed past this handle's head: it keeps its postings
+            // until it has caught up with that end.
+            if end > head {
+                return Ok(end);
             }
-            Ok(runs_of(register, indexed, through))
-        })?;
-        // Another process may have indexed past this handle's head: it keeps its postings
-        // until it has caught up with that end.
-        if end <= through {
             self.register.raise_log_floor(end);
+            if end >= head {
+                return Ok(end);
+            }
         }
-        Ok(end)
+    }
+
+    /// Refuses to answer from the posting index when it ends before this handle's floor (it
+    /// was reset while this process ran: its rows up to the floor are not there) or when a
+    /// failed write left the in-memory register unsure.
+    fn index_usable(&self) -> Result<(), StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        let floor = self.register.log_floor();
+        if floor > 0 {
+            let indexed = self.reader().posting_index_through()?;
+            if indexed < floor {
+                return Err(behind(indexed, floor));
+            }
+        }
+        Ok(())
     }
 
     /// Decides and durably records a batch: one outcome per command, in order. Accepted
@@ -1178,6 +1218,11 @@ impl Store {
         self.poisoned = true;
         let outcomes = self.submit_locked(commands, recorded_at)?;
         self.poisoned = false;
+        if std::mem::take(&mut self.index_backlog) {
+            // The batch is durable whatever happens here: what is not indexed now stays in
+            // memory and is tried again after the next batch.
+            let _ = self.index_postings();
+        }
         Ok(outcomes)
     }
 
@@ -1233,13 +1278,20 @@ impl Store {
         // decides. Read under the journal's lock, which every indexer holds, where the index
         // ends cannot move before this batch commits.
         let (floor, through) = (self.register.log_floor(), self.head.seq);
-        if through.saturating_sub(floor) >= self.index_every {
+        let held = through.saturating_sub(floor);
+        if held >= self.index_every {
             let indexed = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).posting_index_through()?;
-            if indexed == floor {
-                writer.index(floor, through, self.register.take_log())?;
+            if indexed < floor {
+                return Err(behind(indexed, floor));
             } else if indexed > floor && indexed <= through {
                 // Another process indexed them already.
                 self.register.raise_log_floor(indexed);
+            } else if indexed == floor && held <= 2 * self.index_every {
+                writer.index(floor, through, self.register.take_log())?;
+            } else if indexed == floor {
+                // Far more than a run (the first index of an older store): after this batch,
+                // run by run, each in its own transaction.
+                self.index_backlog = true;
             }
         }
         let mut outcomes = Vec::with_capacity(commands.len());
@@ -1271,6 +1323,7 @@ impl Store {
     /// The balance of an account in an asset at an instant of effective time: the sum of the
     /// postings effective at or before `at`.
     pub fn balance_at(&self, account: &Account, asset: &AssetId, at: Timestamp) -> Result<Net, StoreError> {
+        self.index_usable()?;
         let register = &self.register;
         let (Some(slot), Some(asset)) = (register.log_slot(account), register.asset_number(asset)) else { return Ok(Net::default()) };
         let (mut increases, mut decreases) = (0u128, 0u128);
@@ -1301,6 +1354,7 @@ impl Store {
     /// Entries after `after` that posted to `account` with effective time in `[from, to]`,
     /// ascending, at most `limit`: from the posting index, then the postings in memory.
     fn movements_of(&self, account: &Account, from: Timestamp, to: Timestamp, after: u64, limit: usize) -> Result<Vec<u64>, StoreError> {
+        self.index_usable()?;
         let register = &self.register;
         let Some(slot) = register.log_slot(account) else { return Ok(Vec::new()) };
         let wanted = |logged: &Logged| logged.seq > after && (from..=to).contains(&logged.effective_at);

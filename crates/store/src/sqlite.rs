@@ -114,6 +114,16 @@ pub(crate) fn migrate_file(path: &Path) -> Result<Migrated, StoreError> {
     migrate(&conn)
 }
 
+/// A run's bytes: a BLOB, or the index was edited into something else.
+fn run_bytes(value: rusqlite::types::ValueRef<'_>) -> Result<&[u8], StoreError> {
+    value.as_blob().map_err(|_| {
+        StoreError::PostingIndex(format!(
+            "is damaged (a run stored as {:?}, not a BLOB); the journal is the truth: `ringfence migrate --rebuild-index` rebuilds the index from it",
+            value.data_type()
+        ))
+    })
+}
+
 /// Inserts the runs of entries `after + 1 ..= through` and moves the index's end to `through`,
 /// inside the caller's transaction.
 fn insert_runs(conn: &Connection, after: u64, through: u64, runs: &Runs) -> Result<(), StoreError> {
@@ -358,7 +368,7 @@ impl Reader for SqliteReader {
         let mut statement = self.conn.prepare_cached("SELECT accounts, after_seq, bytes FROM posting_run WHERE through_seq = ?1")?;
         let mut rows = statement.query([through as i64])?;
         while let Some(row) = rows.next()? {
-            visit(row.get(0)?, row.get::<_, i64>(1)? as u64, row.get_ref(2)?.as_blob().unwrap_or(&[]))?;
+            visit(row.get(0)?, row.get::<_, i64>(1)? as u64, run_bytes(row.get_ref(2)?)?)?;
         }
         Ok(())
     }
@@ -392,7 +402,7 @@ impl Reader for SqliteReader {
         let mut rows = statement.query(params![accounts, floor as i64, after as i64])?;
         while let Some(row) = rows.next()? {
             let after_seq: i64 = row.get(0)?;
-            if !visit(after_seq as u64, row.get_ref(1)?.as_blob().unwrap_or(&[]))? {
+            if !visit(after_seq as u64, run_bytes(row.get_ref(1)?)?)? {
                 break;
             }
         }
