@@ -754,8 +754,9 @@ fn balance(cli: &Cli, args: &BalanceArgs, out: &mut dyn Write) -> Result<ExitCod
     let asset = args.asset.as_deref().map(AssetId::parse).transpose()?;
     let at = args.at.as_deref().map(clock::parse_end).transpose().map_err(anyhow::Error::msg)?;
     let account = account_of(&subject);
-    let view = BalancesView::of(store.register(), &account, asset.as_ref(), at, |id, at| store.balance_at(&account, id, at))?
-        .map_err(anyhow::Error::msg)?;
+    // Past balances of every asset from one read of the posting index.
+    let past = at.map(|at| store.balances_at(&account, at)).transpose()?.unwrap_or_default();
+    let view = BalancesView::of(store.register(), &account, asset.as_ref(), at, &past).map_err(anyhow::Error::msg)?;
     report::balances(store.register(), &subject, &view, args.json, out)?;
     Ok(ExitCode::SUCCESS)
 }

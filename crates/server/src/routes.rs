@@ -1157,10 +1157,9 @@ async fn balances(
         .read(move |store| {
             known(store, &subject)?;
             let account = subject.account();
-            BalancesView::of(store.register(), &account, asset.as_ref(), at, |id, at| store.balance_at(&account, id, at))
-                .map_err(store_unavailable)?
-                .map(Json)
-                .map_err(ApiError::not_found)
+            // Past balances of every asset from one read of the posting index.
+            let past = at.map(|at| store.balances_at(&account, at)).transpose().map_err(store_unavailable)?.unwrap_or_default();
+            BalancesView::of(store.register(), &account, asset.as_ref(), at, &past).map(Json).map_err(ApiError::not_found)
         })
         .await?
 }

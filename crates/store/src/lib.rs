@@ -1325,13 +1325,25 @@ impl Store {
     /// The balance of an account in an asset at an instant of effective time: the sum of the
     /// postings effective at or before `at`.
     pub fn balance_at(&self, account: &Account, asset: &AssetId, at: Timestamp) -> Result<Net, StoreError> {
+        let Some(number) = self.register.asset_number(asset) else { return Ok(Net::default()) };
+        Ok(self.balances_at(account, at)?.get(number as usize).copied().unwrap_or_default())
+    }
+
+    /// The balances of an account in every asset at an instant of effective time, by the
+    /// asset's registration index (all zero for an unknown account): the posting index's rows
+    /// of the account's group are read and decoded once for all assets.
+    pub fn balances_at(&self, account: &Account, at: Timestamp) -> Result<Vec<Net>, StoreError> {
         self.index_usable()?;
         let register = &self.register;
-        let (Some(slot), Some(asset)) = (register.log_slot(account), register.asset_number(asset)) else { return Ok(Net::default()) };
-        let (mut increases, mut decreases) = (0u128, 0u128);
-        let mut add = |logged: &Logged| {
-            if logged.effective_at <= at {
-                let total = if logged.increases { &mut increases } else { &mut decreases };
+        let assets = register.assets().count();
+        let Some(slot) = register.log_slot(account) else { return Ok(vec![Net::default(); assets]) };
+        // Per asset: what raised the balance and what lowered it.
+        let mut totals = vec![(0u128, 0u128); assets];
+        let mut add = |asset: u32, logged: &Logged| {
+            if let Some((increases, decreases)) = totals.get_mut(asset as usize)
+                && logged.effective_at <= at
+            {
+                let total = if logged.increases { increases } else { decreases };
                 // Every prefix in journal order fits u128; a prefix in effective-time order may
                 // not, in theory, when movements were back-dated: saturate rather than wrap.
                 *total = total.saturating_add(logged.amount);
@@ -1341,16 +1353,29 @@ impl Store {
         if floor > 0 {
             let place = (slot & ((1 << GROUP_SHIFT) - 1)) as u8;
             self.reader().posting_runs(account_group(slot), floor, 0, &mut |start, bytes| {
-                postings_in(start, bytes)?.iter().filter(|(at, of, _)| (*at, *of) == (place, asset)).for_each(|(_, _, logged)| add(logged));
+                for (of, asset, logged) in postings_in(start, bytes)? {
+                    if of == place {
+                        add(asset, &logged);
+                    }
+                }
                 Ok(true)
             })?;
         }
-        register.logged(slot, asset).iter().for_each(&mut add);
-        Ok(if increases >= decreases {
-            Net { negative: false, amount: Amount::new(increases - decreases) }
-        } else {
-            Net { negative: true, amount: Amount::new(decreases - increases) }
-        })
+        for asset in 0..u32::try_from(assets).unwrap_or(u32::MAX) {
+            for logged in register.logged(slot, asset) {
+                add(asset, logged);
+            }
+        }
+        Ok(totals
+            .into_iter()
+            .map(|(increases, decreases)| {
+                if increases >= decreases {
+                    Net { negative: false, amount: Amount::new(increases - decreases) }
+                } else {
+                    Net { negative: true, amount: Amount::new(decreases - increases) }
+                }
+            })
+            .collect())
     }
 
     /// Entries after `after` that posted to `account` with effective time in `[from, to]`,

@@ -195,26 +195,26 @@ impl AmountView {
 }
 
 impl BalancesView {
-    /// The balances of `account` now (`at` None) or at `at` (each from `balance_at`: the
-    /// store's, which reads its posting index): of `asset` alone when given (even when zero),
-    /// else of every registered asset with a balance that is not zero. An `asset` not
-    /// registered is the inner error, naming it; a `balance_at` that fails, the outer.
-    pub fn of<E>(
+    /// The balances of `account` now (`at` None) or at `at` (from `past`: the store's
+    /// balances of the account at `at`, by asset registration index, which read its posting
+    /// index): of `asset` alone when given (even when zero), else of every registered asset
+    /// with a balance that is not zero. An `asset` not registered is an error naming it.
+    pub fn of(
         register: &Register,
         account: &Account,
         asset: Option<&AssetId>,
         at: Option<Timestamp>,
-        mut balance_at: impl FnMut(&AssetId, Timestamp) -> Result<Net, E>,
-    ) -> Result<Result<BalancesView, String>, E> {
+        past: &[Net],
+    ) -> Result<BalancesView, String> {
         let assets: Vec<&AssetId> = match asset {
-            Some(asset) if register.asset(asset).is_none() => return Ok(Err(format!("asset {asset} is not registered"))),
+            Some(asset) if register.asset(asset).is_none() => return Err(format!("asset {asset} is not registered")),
             Some(asset) => vec![asset],
             None => register.assets().map(|a| &a.id).collect(),
         };
         let mut balances = Vec::new();
         for id in assets {
             let net = match at {
-                Some(at) => balance_at(id, at)?,
+                Some(_) => register.asset_number(id).and_then(|number| past.get(number as usize)).copied().unwrap_or_default(),
                 None => Net { negative: false, amount: register.balance(account, id).unwrap_or_default() },
             };
             if asset.is_some() || !net.amount.is_zero() {
@@ -241,7 +241,7 @@ impl BalancesView {
                 })
                 .collect();
         }
-        Ok(Ok(BalancesView { subject: account_code(account), at: at.map(crate::clock::format), balances, encumbered, fiat }))
+        Ok(BalancesView { subject: account_code(account), at: at.map(crate::clock::format), balances, encumbered, fiat })
     }
 }
 
