@@ -323,15 +323,9 @@ fn catch_up(
             store = reopen(store, location, ready, stopped, before);
         }
     }
-    if store.is_read_only() {
-        // A read-only server follows the writer; the writer does the duties.
-        if store.head() != before {
-            refresh_tokens(&store, tokens);
-            metrics.set_head(store.head().seq);
-        }
-        return store;
-    }
-    match ringfence_watch::system::perform_due(&mut store, clock::now()) {
+    // A read-only server follows the writer; the writer does the duties.
+    let due = if store.is_read_only() { Ok(Vec::new()) } else { ringfence_watch::system::perform_due(&mut store, clock::now()) };
+    match due {
         Ok(done) => {
             for (duty, outcome) in &done {
                 log_duty(*duty, outcome);

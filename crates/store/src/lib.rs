@@ -593,6 +593,11 @@ pub(crate) fn account_group(slot: i64) -> i64 {
     slot >> GROUP_SHIFT
 }
 
+/// An account's place in its row group (the low bits of its slot).
+fn group_place(slot: i64) -> u8 {
+    (slot & ((1 << GROUP_SHIFT) - 1)) as u8
+}
+
 /// Rows of the posting index, each a group's postings in every asset over a run of entries,
 /// their bytes in one buffer.
 #[derive(Debug, Default)]
@@ -639,7 +644,7 @@ fn pack_runs<'a>(after: u64, parts: impl Iterator<Item = (i64, u32, &'a [Logged]
         if runs.rows.last().is_none_or(|(last, _)| *last != group) {
             previous = 0;
         }
-        let place = u128::from((slot & ((1 << GROUP_SHIFT) - 1)) as u8);
+        let place = u128::from(group_place(slot));
         for logged in postings {
             let effective = logged.effective_at.micros();
             put_varint(&mut runs.bytes, u128::from(logged.seq.saturating_sub(after)));
@@ -896,7 +901,7 @@ impl Store {
     fn rebuild(&mut self) -> Result<(), StoreError> {
         self.start_from_checkpoint()?;
         // Postings the posting index holds are not kept in memory, those replayed included.
-        let indexed = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).posting_index_through()?;
+        let indexed = self.reader_mut().posting_index_through()?;
         if self.register.log_floor() > indexed {
             // A checkpoint that left out postings the index does not hold (the index was
             // rebuilt since): the journal from entry 1 instead.
@@ -1035,7 +1040,7 @@ impl Store {
     /// returns how many there were.
     pub fn discard_checkpoints(&mut self) -> Result<u64, StoreError> {
         self.writable()?;
-        let discarded = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).discard_checkpoints()?;
+        let discarded = self.reader_mut().discard_checkpoints()?;
         self.last_checkpoint = 0;
         Ok(discarded)
     }
@@ -1049,6 +1054,11 @@ impl Store {
             return Err(StoreError::Poisoned);
         }
         Ok(())
+    }
+
+    /// The reader, on a handle borrowed mutably (no lock to take).
+    fn reader_mut(&mut self) -> &mut Box<dyn Reader> {
+        self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn reader(&self) -> MutexGuard<'_, Box<dyn Reader>> {
@@ -1140,7 +1150,7 @@ impl Store {
         }
         self.catch_up()?;
         // Another process may have moved postings this handle holds to the posting index.
-        let indexed = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).posting_index_through()?;
+        let indexed = self.reader_mut().posting_index_through()?;
         if indexed <= self.head.seq {
             self.register.raise_log_floor(indexed);
         }
@@ -1233,7 +1243,7 @@ impl Store {
         let result = self.write_batch(&writer, commands, recorded_at);
         self.writer = Some(writer);
         let outcomes = result?;
-        self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).committed();
+        self.reader_mut().committed();
         Ok(outcomes)
     }
 
@@ -1282,7 +1292,7 @@ impl Store {
         let (floor, through) = (self.register.log_floor(), self.head.seq);
         let held = through.saturating_sub(floor);
         if held >= self.index_every {
-            let indexed = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).posting_index_through()?;
+            let indexed = self.reader_mut().posting_index_through()?;
             if indexed < floor {
                 return Err(behind(indexed, floor));
             } else if indexed > floor && indexed <= through {
@@ -1351,7 +1361,7 @@ impl Store {
         };
         let floor = register.log_floor();
         if floor > 0 {
-            let place = (slot & ((1 << GROUP_SHIFT) - 1)) as u8;
+            let place = group_place(slot);
             self.reader().posting_runs(account_group(slot), floor, 0, &mut |start, bytes| {
                 for (of, asset, logged) in postings_in(start, bytes)? {
                     if of == place {
@@ -1390,7 +1400,7 @@ impl Store {
         if floor > after {
             // A run holds its entries' postings asset by asset: each run is sorted on its own
             // (its entries all come after the previous run's).
-            let place = (slot & ((1 << GROUP_SHIFT) - 1)) as u8;
+            let place = group_place(slot);
             self.reader().posting_runs(account_group(slot), floor, after, &mut |start, bytes| {
                 let mut run: Vec<u64> = postings_in(start, bytes)?
                     .into_iter()
