@@ -222,7 +222,7 @@ fn measure(location: &Location, args: &BenchArgs, out: &mut dyn Write) -> Result
     let store = Store::open(location).context("failed to open the store again after the run")?;
     let reopen = reopen_started.elapsed();
     let recorded = store.register().movement_count() - movements_before;
-    if recorded != args.requests {
+    if recorded != args.requests as u64 {
         bail!("the store holds {recorded} movements from the run, not one per request ({}): a bug", args.requests);
     }
     let head = match store.verify()? {

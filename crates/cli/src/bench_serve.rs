@@ -151,7 +151,7 @@ fn measure(location: &Location, batch_size: usize, count: usize, clients: u32) -
 
     let reopened = Store::open(location)?;
     let recorded = reopened.register().movement_count() - movements_before;
-    if recorded != accepted {
+    if recorded != accepted as u64 {
         bail!("the server acknowledged {accepted} accepted movements, but the store holds {recorded}");
     }
     if let Err(broken) = reopened.verify()? {

@@ -19,6 +19,8 @@ mod checkpoint;
 pub use checkpoint::STATE_LAYOUT;
 mod four_eyes;
 pub use four_eyes::CORRECTIONS_GATED_FROM;
+mod movements;
+pub use movements::{MovedMovements, MovementLookup};
 mod oversight;
 mod safeguard;
 
@@ -206,8 +208,9 @@ enum Segment {
     Individual(u32),
 }
 
+/// Whether a movement was corrected, or is itself a correction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-enum Correction {
+pub enum Correction {
     /// An ordinary movement, not (yet) corrected.
     Open,
     /// Reversed by the correction at this sequence number.
@@ -216,12 +219,14 @@ enum Correction {
     Reversal,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct MovementRecord {
-    seq: u64,
-    command_digest: Digest,
-    postings_digest: Digest,
-    correction: Correction,
+/// What idempotency and corrections need of an accepted movement: where it was recorded,
+/// digests of its command and of its postings, and whether it was corrected.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MovementRecord {
+    pub seq: u64,
+    pub command_digest: [u8; 16],
+    pub postings_digest: [u8; 16],
+    pub correction: Correction,
 }
 
 /// Running totals of one asset, kept up to date by every movement.
@@ -336,9 +341,22 @@ pub struct Register {
     balances: HashMap<(Slot, u32), u128>,
     /// Per individually segregated client and asset: what that client's wallets hold.
     individual_holdings: HashMap<(u32, u32), u128>,
-    /// Movements by the SHA-256 (first 16 bytes) of their idempotency key: fixed-size keys
-    /// hash and grow cheaply at millions of movements, and cannot be made to collide.
+    /// Movements after `log_floor` (and older ones corrected since they moved out) by the
+    /// SHA-256 (first 16 bytes) of their idempotency key: fixed-size keys hash cheaply and
+    /// cannot be made to collide. Older ones are in the store's movement index.
     movements: HashMap<Digest, MovementRecord>,
+    /// Every key moved to the movement index, as a filter: a key it does not hold is new.
+    filter: movements::KeyFilter,
+    /// Movements accepted, in all.
+    movement_count: u64,
+    /// Records moved out last (until the next move) and read back since: not state.
+    #[serde(skip)]
+    cache: Transient<HashMap<Digest, MovementRecord>>,
+    #[serde(skip)]
+    lookup: Transient<movements::Lookup>,
+    /// Records moved out stay in `cache` (a verification replay).
+    #[serde(skip)]
+    keep_moved: Transient<bool>,
     /// The accepted postings after `log_floor` by account and asset, in journal order: for
     /// balances at an instant of effective time and for histories. The store moves older ones
     /// to its posting index and raises the floor ([`Register::raise_log_floor`]), so this
@@ -418,6 +436,7 @@ impl Register {
     /// recorded time, so a replay of the journal decides exactly as the first time.
     pub fn apply_at(&mut self, command: &Command, recorded_at: Timestamp) -> Result<Outcome, InvariantViolation> {
         self.now.0 = recorded_at;
+        self.prefetch_movements(command)?;
         let before = self.seq;
         let outcome = match self.four_eyes(command)? {
             Some(outcome) => outcome,
@@ -889,7 +908,7 @@ impl Register {
     fn check_movement(&mut self, meta: &Meta, movement: &Movement, scratch: &mut Scratch) -> Check<Plan> {
         let (command_digest, postings_digest) = self.movement_digests(movement);
         let key = key_digest(&movement.key);
-        if let Some(record) = self.movements.get(&key) {
+        if let Some(record) = self.known_movement(&key) {
             return if record.command_digest == command_digest {
                 Err(Outcome::already_exists(record.seq))
             } else {
@@ -981,7 +1000,7 @@ impl Register {
         match (movement.kind, &movement.corrects) {
             (MovementKind::Correction, None) => reject(Status::CorrectionTargetMissing, "a correction must name the movement it corrects"),
             (MovementKind::Correction, Some(target)) => {
-                let Some(record) = self.movements.get(&key_digest(target)) else {
+                let Some(record) = self.known_movement(&key_digest(target)) else {
                     return reject(Status::UnknownMovement, format!("movement {target} does not exist"));
                 };
                 match record.correction {
@@ -1377,17 +1396,11 @@ impl Register {
             self.individual_holdings.insert(*key, *held);
         }
         if let Some(target) = &plan.correction_target {
-            let record = self
-                .movements
-                .get_mut(&key_digest(target))
-                .ok_or_else(|| InvariantViolation(format!("corrected movement {target} vanished")))?;
-            record.correction = Correction::CorrectedBy(seq);
+            self.mark_corrected(&key_digest(target), seq)?;
         }
         let correction = if plan.correction_target.is_some() { Correction::Reversal } else { Correction::Open };
         let record = MovementRecord { seq, command_digest: plan.command_digest, postings_digest: plan.postings_digest, correction };
-        if self.movements.insert(plan.key, record).is_some() {
-            return Err(InvariantViolation(format!("movement {} was recorded twice", movement.key)));
-        }
+        self.remember_movement(plan.key, record)?;
         self.link_movement(seq, movement, &scratch.resolved);
         self.record_reward(meta, movement);
         self.check_touched(&scratch.deltas)
@@ -1556,15 +1569,18 @@ impl Register {
             postings.drain(..kept);
             !postings.is_empty()
         });
+        self.move_movements(through);
         self.log_floor = through;
     }
 
     /// Takes every posting held in memory and raises the log floor to the last entry: for the
     /// store, which moves them to its posting index in the transaction it is writing (a store
     /// whose write fails discards this register). In no particular order.
-    pub fn take_log(&mut self) -> Vec<(LogSlot, u32, Vec<Logged>)> {
+    pub fn take_log(&mut self) -> Taken {
+        let movements = self.move_movements(self.seq);
         self.log_floor = self.log_floor.max(self.seq);
-        self.log.drain().map(|((slot, asset), postings)| (slot_code(slot), asset, postings)).collect()
+        let postings = self.log.drain().map(|((slot, asset), postings)| (slot_code(slot), asset, postings)).collect();
+        Taken { postings, movements }
     }
 
     /// The account's key in the posting log and the store's posting index; `None` if unknown.
@@ -1682,14 +1698,14 @@ impl Register {
     pub fn sub_custodians(&self) -> impl Iterator<Item = &SubCustodian> {
         self.sub_custodians.iter().map(|r| &r.value)
     }
-    /// The sequence number at which a movement was recorded.
-    pub fn movement_seq(&self, key: &IdempotencyKey) -> Option<u64> {
-        self.movements.get(&key_digest(key)).map(|r| r.seq)
-    }
-    /// How many movements have been accepted.
-    pub fn movement_count(&self) -> usize {
-        self.movements.len()
-    }
+}
+
+/// What [`Register::take_log`] takes out of memory: the postings by account and asset (in no
+/// particular order), and the movement records (in journal order).
+#[derive(Debug, Default)]
+pub struct Taken {
+    pub postings: Vec<(LogSlot, u32, Vec<Logged>)>,
+    pub movements: MovedMovements,
 }
 
 /// One posting as the log keeps it (and the store's posting index).

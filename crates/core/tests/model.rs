@@ -1068,7 +1068,7 @@ fn compare_balances(register: &Register, model: &Model) -> Result<(), String> {
     if register.seq() != model.seq {
         return Err(format!("sequence: register {}, model {}", register.seq(), model.seq));
     }
-    if register.movement_count() != model.movements.len() {
+    if register.movement_count() != model.movements.len() as u64 {
         return Err(format!("movements: register {}, model {}", register.movement_count(), model.movements.len()));
     }
     for (key, recorded) in &model.movements {

@@ -121,7 +121,7 @@ fn at_sub_custodian() -> Custodian {
 #[derive(Debug, PartialEq)]
 struct Snapshot {
     seq: u64,
-    movement_count: usize,
+    movement_count: u64,
     summary: Vec<AssetSummary>,
     balances: Vec<(Account, Vec<(AssetId, Amount)>)>,
     assets: Vec<Asset>,

@@ -15,6 +15,7 @@
 //! Everything here is the same on both backends; `sqlite.rs` and `postgres.rs` hold the SQL,
 //! behind the [`Reader`] and [`writer::Sink`] traits.
 
+mod movement_index;
 mod postgres;
 mod sqlite;
 mod writer;
@@ -23,7 +24,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ringfence_core::register::Logged;
+use ringfence_core::register::{Logged, Taken};
 use ringfence_core::{
     Account, Action, Amount, AssetId, ClientId, Command, InvariantViolation, Movement, Outcome, OwnAccount, Register, Status, Timestamp,
     WalletId,
@@ -31,6 +32,7 @@ use ringfence_core::{
 use ringfence_journal::signing::{CommitSignature, SignatureCheck};
 use ringfence_journal::{Break, Entry, Head, Verifier};
 
+pub use crate::movement_index::MOVEMENT_FORMAT;
 pub use crate::postgres::PostgresTarget;
 pub use ringfence_core::Net;
 pub use ringfence_journal::hex;
@@ -457,17 +459,25 @@ impl Replay<'_> {
         while self.index_ends.last() == Some(&seq) {
             self.index_ends.pop();
             if !self.stalled {
-                let mut taken: Vec<(i64, u32, Logged)> = self
-                    .register
-                    .take_log()
+                let Taken { postings, mut movements } = self.register.take_log();
+                let mut taken: Vec<(i64, u32, Logged)> = postings
                     .into_iter()
                     .flat_map(|(slot, asset, postings)| postings.into_iter().map(move |logged| (slot, asset, logged)))
                     .collect();
-                self.index_digests.push((seq, postings_digest(&mut taken)));
+                self.index_digests.push((seq, run_digest(&mut taken, &mut movements)));
             }
         }
         Ok(())
     }
+}
+
+/// The digest of a run: of its postings and of its movement records.
+fn run_digest(postings: &mut [(i64, u32, Logged)], movements: &mut ringfence_core::register::MovedMovements) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(postings_digest(postings));
+    hasher.update(movement_index::records_digest(movements));
+    hasher.finalize().into()
 }
 
 /// A digest of postings whatever the order of their accounts and assets: the same for the
@@ -550,8 +560,13 @@ pub(crate) trait Reader: Send + std::fmt::Debug {
     /// Every row of the run ending at `through`: its group of accounts, where it starts, its
     /// packed postings.
     fn posting_runs_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError>;
-    /// Removes every run and sets the index's end to 0, in one transaction; returns how many
-    /// runs there were.
+    /// The rows of the movement index ending at `through` (verification): bucket, records.
+    fn movement_rows_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError>;
+    /// The rows of one bucket of the movement index up to where the index ends, newest first,
+    /// until `visit` says to stop.
+    fn movement_rows(&mut self, bucket: i64, visit: movement_index::BucketVisit<'_>) -> Result<(), StoreError>;
+    /// Removes every run (of postings and of movement records) and sets the index's end to 0,
+    /// in one transaction; returns how many posting runs there were.
     fn reset_posting_index(&mut self) -> Result<u64, StoreError>;
     /// In one transaction, under the index's lock: reads where the index ends (`indexed`),
     /// and when that is before `through`, inserts `runs(indexed)` (the postings of entries
@@ -599,12 +614,13 @@ fn group_place(slot: i64) -> u8 {
 }
 
 /// Rows of the posting index, each a group's postings in every asset over a run of entries,
-/// their bytes in one buffer.
+/// their bytes in one buffer; and the movement index's rows of the same run.
 #[derive(Debug, Default)]
 pub(crate) struct Runs {
     bytes: Vec<u8>,
     /// The group of each row and where its bytes end.
     rows: Vec<(i64, usize)>,
+    pub(crate) movements: movement_index::MovementRows,
 }
 
 impl Runs {
@@ -637,7 +653,11 @@ pub const POSTING_INDEX_EVERY: u64 = 131_072;
 fn pack_runs<'a>(after: u64, parts: impl Iterator<Item = (i64, u32, &'a [Logged])>) -> Runs {
     let mut parts: Vec<(i64, u32, &[Logged])> = parts.filter(|(_, _, postings)| !postings.is_empty()).collect();
     parts.sort_unstable_by_key(|(slot, asset, _)| (*slot, *asset));
-    let mut runs = Runs { bytes: Vec::with_capacity(parts.iter().map(|(_, _, p)| p.len()).sum::<usize>() * 16), rows: Vec::new() };
+    let mut runs = Runs {
+        bytes: Vec::with_capacity(parts.iter().map(|(_, _, p)| p.len()).sum::<usize>() * 16),
+        rows: Vec::new(),
+        movements: movement_index::MovementRows::default(),
+    };
     let mut previous = 0i64;
     for (slot, asset, postings) in parts {
         let group = account_group(slot);
@@ -687,21 +707,26 @@ fn take_varint(bytes: &[u8]) -> Option<(u128, &[u8])> {
     None
 }
 
-/// The runs of the register's in-memory postings of entries `after + 1 ..= through`.
+/// The runs of the register's in-memory postings of entries `after + 1 ..= through`, and of
+/// its movement records changed in those entries.
 fn runs_of(register: &Register, after: u64, through: u64) -> Runs {
-    pack_runs(
+    let mut runs = pack_runs(
         after,
         register.logged_all().map(|(slot, asset, postings)| {
             let start = postings.partition_point(|logged| logged.seq <= after);
             let end = postings.partition_point(|logged| logged.seq <= through);
             (slot, asset, &postings[start..end.max(start)])
         }),
-    )
+    );
+    runs.movements = movement_index::MovementRows::pack(&register.movements_changed(after, through));
+    runs
 }
 
-/// The runs of postings taken from the register ([`Register::take_log`]).
-pub(crate) fn runs_from(after: u64, taken: &[(i64, u32, Vec<Logged>)]) -> Runs {
-    pack_runs(after, taken.iter().map(|(slot, asset, postings)| (*slot, *asset, postings.as_slice())))
+/// The runs of postings and movement records taken from the register ([`Register::take_log`]).
+pub(crate) fn runs_from(after: u64, taken: &Taken) -> Runs {
+    let mut runs = pack_runs(after, taken.postings.iter().map(|(slot, asset, postings)| (*slot, *asset, postings.as_slice())));
+    runs.movements = movement_index::MovementRows::pack(&taken.movements);
+    runs
 }
 
 /// The posting index ends before a handle's floor: it was reset while the process ran.
@@ -747,6 +772,19 @@ fn postings_in(after: u64, bytes: &[u8]) -> Result<Vec<(u8, u32, Logged)>, Store
         postings.push((place, asset, Logged { seq, effective_at: Timestamp::from_micros(effective), amount, increases: tagged & 1 == 1 }));
     }
     Ok(postings)
+}
+
+/// Reads movement records back from the movement index at `location`, on a read-only
+/// connection of its own opened on first need.
+fn movement_lookup(location: Location) -> ringfence_core::register::MovementLookup {
+    let mut reader: Option<Box<dyn Reader>> = None;
+    Box::new(move |key| {
+        let reader = match &mut reader {
+            Some(reader) => reader,
+            None => reader.insert(reader_for(&location, Intent::ReadOnly).map_err(|error| error.to_string())?),
+        };
+        movement_index::find(key, |bucket, visit| reader.movement_rows(bucket, visit)).map_err(|error| error.to_string())
+    })
 }
 
 fn reader_for(location: &Location, intent: Intent) -> Result<Box<dyn Reader>, StoreError> {
@@ -916,12 +954,20 @@ impl Store {
             self.opened.checkpoint = None;
             self.last_checkpoint = 0;
         }
+        self.install_lookup();
         self.register.raise_log_floor(indexed);
         let from = self.head.seq;
         self.catch_up()?;
         self.opened.replayed = self.head.seq - from;
         self.register.audit()?;
         Ok(())
+    }
+
+    /// Gives the register its way to read back movement records it moved to the movement
+    /// index: a read-only connection of its own, opened on first need (reads of committed
+    /// rows only; what this handle moved in the batch being written stays in its cache).
+    fn install_lookup(&mut self) {
+        self.register.set_movement_lookup(movement_lookup(self.location.clone()));
     }
 
     /// Restores the register from the newest checkpoint that checks out: its hash over what is
@@ -1490,9 +1536,22 @@ impl Store {
         Ok(out)
     }
 
+    /// The sequence number at which the movement with this idempotency key was recorded, if
+    /// it was: from memory, or from the movement index.
+    pub fn movement_seq(&self, key: &ringfence_core::IdempotencyKey) -> Result<Option<u64>, StoreError> {
+        if let Some(held) = self.register.held_movement_seq(key) {
+            return Ok(held);
+        }
+        self.index_usable()?;
+        let digest = Register::movement_key_digest(key);
+        let found = movement_index::find(&digest, |bucket, visit| self.reader().movement_rows(bucket, visit))?;
+        // The index may run ahead of this handle (another process indexed further).
+        Ok(found.map(|record| record.seq).filter(|seq| *seq <= self.head.seq))
+    }
+
     /// The movement recorded under an idempotency key, if any.
     pub fn movement(&self, key: &ringfence_core::IdempotencyKey) -> Result<Option<Movement>, StoreError> {
-        let Some(seq) = self.register.movement_seq(key) else { return Ok(None) };
+        let Some(seq) = self.movement_seq(key)? else { return Ok(None) };
         match self.entries_checked(&[seq])?.pop().map(|entry| self.resolved(entry).command.action) {
             Some(Action::Movement(movement)) => Ok(Some(movement)),
             _ => Err(StoreError::Replay { seq, status: Status::Accepted, detail: "the entry is not a movement".into() }),
@@ -1589,11 +1648,12 @@ impl Store {
 #[derive(Debug)]
 pub struct Verification {
     reader: Mutex<Box<dyn Reader>>,
+    location: Location,
 }
 
 impl Verification {
     pub fn open(location: &Location) -> Result<Verification, StoreError> {
-        Ok(Verification { reader: Mutex::new(reader_for(location, Intent::Inspect)?) })
+        Ok(Verification { reader: Mutex::new(reader_for(location, Intent::Inspect)?), location: location.clone() })
     }
 
     pub fn verify(&self) -> Result<Result<Head, Break>, StoreError> {
@@ -1610,7 +1670,7 @@ impl Verification {
     /// newest register checkpoint that checks out, reading only the entries after it (the
     /// full check remains the auditor's; it compares the checkpoints themselves).
     pub fn verify_since_checkpoint(&self) -> Result<Verified, StoreError> {
-        verify_reader_since_checkpoint(self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut())
+        verify_reader_since_checkpoint(self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut(), &self.location)
     }
 
     /// The stored hashes of entries 1 to `upto`, in order, for the Merkle tree (after
@@ -1758,6 +1818,8 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
     // Latest first, so the next to compare is last.
     compare.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
     let mut register = Register::new();
+    // The replay decides from the journal alone: records it moves out stay in its memory.
+    register.keep_moved_movements();
     // The replay logs the postings of each run of the posting index and hands them over at
     // its end, so memory holds one run at a time, and each run is checked against them (a
     // checkpoint is compared with the floors made equal).
@@ -1784,13 +1846,16 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
 /// to the entry it names, this build's layout, a state that restores), the chain from that
 /// entry to the recorded head, the signatures after it and every later entry re-decided, as
 /// opening the store does; reads only the tail. With no usable checkpoint, the full check.
-fn verify_reader_since_checkpoint(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
+fn verify_reader_since_checkpoint(reader: &mut dyn Reader, location: &Location) -> Result<Verified, StoreError> {
     let mut passed_over = Vec::new();
     let Some((info, mut register)) = newest_usable_checkpoint(reader, &mut passed_over)? else {
         let mut full = verify_reader(reader)?;
         full.passed_over = passed_over;
         return Ok(full);
     };
+    // A correction in the tail of a movement older than the checkpoint reads its record from
+    // the movement index (the full check replays from entry 1 and needs none).
+    register.set_movement_lookup(movement_lookup(location.clone()));
     let from = Head { seq: info.seq, hash: info.head };
     register.raise_log_floor(reader.posting_index_through().unwrap_or(0));
     let (chain, _) = verify_replay(reader, &mut register, from, Scan::After(from.seq), Vec::new())?;
@@ -1861,11 +1926,26 @@ fn check_index(reader: &mut dyn Reader, ends: &[u64], digests: &[(u64, [u8; 32])
             }
             Ok(())
         });
+        let mut records = Vec::new();
+        let read = read.and_then(|()| {
+            reader.movement_rows_ending(end, &mut |bucket, _, bytes| {
+                for (key, record) in movement_index::records_in(bytes)? {
+                    if movement_index::bucket_of(&key) != bucket {
+                        return Err(StoreError::PostingIndex(format!("holds a movement record in bucket {bucket} that belongs elsewhere")));
+                    }
+                    records.push((key, record));
+                }
+                Ok(())
+            })
+        });
         match read {
             Err(StoreError::PostingIndex(why)) => return IndexCheck::Differs { end, why },
             Err(error) => return IndexCheck::NotChecked(error.to_string()),
-            Ok(()) if postings_digest(&mut stored) != *replayed => {
-                return IndexCheck::Differs { end, why: "its postings are not those the journal's entries made".into() };
+            Ok(()) if run_digest(&mut stored, &mut records) != *replayed => {
+                return IndexCheck::Differs {
+                    end,
+                    why: "its postings or movement records are not those the journal's entries made".into(),
+                };
             }
             Ok(()) => matched += 1,
         }

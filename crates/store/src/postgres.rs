@@ -18,6 +18,7 @@ use postgres::types::Type;
 use postgres::{Client, Config, IsolationLevel, NoTls, Statement};
 use ringfence_journal::Head;
 
+use crate::movement_index::BucketVisit;
 use crate::writer::{Rows, Sink};
 use crate::{CheckpointInfo, Intent, Migrated, Reader, RowVisit, RunSource, RunVisit, Runs, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
@@ -75,6 +76,19 @@ const MIGRATIONS: &[&str] = &[
          through_seq BIGINT NOT NULL
      );
      INSERT INTO posting_index (id, through_seq) VALUES (0, 0);",
+    // 5: the movement index (issue 16), as on SQLite; the posting index is emptied so that it
+    // is built again with it.
+    "CREATE TABLE movement_run (
+         bucket      BIGINT NOT NULL,
+         through_seq BIGINT NOT NULL,
+         bytes       BYTEA NOT NULL,
+         PRIMARY KEY (bucket, through_seq)
+     );
+     CREATE INDEX movement_run_through ON movement_run (through_seq);
+     -- Digests do not compress: stored out of line as they are.
+     ALTER TABLE movement_run ALTER COLUMN bytes SET STORAGE EXTERNAL;
+     DELETE FROM posting_run;
+     UPDATE posting_index SET through_seq = 0 WHERE id = 0;",
 ];
 
 /// Serialises `init` and `migrate` of ringfence processes on one database (an arbitrary
@@ -271,6 +285,22 @@ impl fmt::Debug for PostgresReader {
 }
 
 impl PostgresReader {
+    /// Streams the rows of `sql` (an entry number, bytes) to `visit` until it says to stop.
+    fn visit_rows(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        visit: RunVisit<'_>,
+    ) -> Result<(), StoreError> {
+        let mut rows = self.client.query_raw(sql, params.iter().copied()).map_err(pg)?;
+        while let Some(row) = rows.next().map_err(pg)? {
+            if !visit(row.get::<_, i64>(0) as u64, row.get::<_, &[u8]>(1))? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn open(target: &PostgresTarget, intent: Intent) -> Result<PostgresReader, StoreError> {
         let mut client = target.connect()?;
         match intent {
@@ -479,6 +509,7 @@ impl Reader for PostgresReader {
             "SELECT head_seq FROM chain_head WHERE id = 0 FOR UPDATE; SELECT through_seq FROM posting_index WHERE id = 0 FOR UPDATE",
         )
         .map_err(pg)?;
+        tx.execute("DELETE FROM movement_run", &[]).map_err(pg)?;
         let runs = tx.execute("DELETE FROM posting_run", &[]).map_err(pg)?;
         tx.execute("UPDATE posting_index SET through_seq = 0 WHERE id = 0", &[]).map_err(pg)?;
         tx.commit().map_err(pg)?;
@@ -501,21 +532,28 @@ impl Reader for PostgresReader {
         Ok(through)
     }
 
-    fn posting_runs(&mut self, accounts: i64, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
-        let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&accounts, &(floor as i64), &(after as i64)];
-        let mut rows = self
-            .client
-            .query_raw(
-                "SELECT after_seq, bytes FROM posting_run WHERE accounts = $1 AND through_seq <= $2 AND through_seq > $3 ORDER BY after_seq",
-                params,
-            )
-            .map_err(pg)?;
-        while let Some(row) = rows.next().map_err(pg)? {
-            if !visit(row.get::<_, i64>(0) as u64, row.get::<_, &[u8]>(1))? {
-                break;
-            }
+    fn movement_rows_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError> {
+        let rows = self.client.query("SELECT bucket, bytes FROM movement_run WHERE through_seq = $1", &[&(through as i64)]).map_err(pg)?;
+        for row in rows {
+            visit(row.get(0), through, row.get::<_, &[u8]>(1))?;
         }
         Ok(())
+    }
+
+    fn movement_rows(&mut self, bucket: i64, visit: BucketVisit<'_>) -> Result<(), StoreError> {
+        self.visit_rows(
+            "SELECT through_seq, bytes FROM movement_run WHERE bucket = $1 AND through_seq <= (SELECT through_seq FROM posting_index WHERE id = 0) ORDER BY through_seq DESC",
+            &[&bucket],
+            visit,
+        )
+    }
+
+    fn posting_runs(&mut self, accounts: i64, floor: u64, after: u64, visit: RunVisit<'_>) -> Result<(), StoreError> {
+        self.visit_rows(
+            "SELECT after_seq, bytes FROM posting_run WHERE accounts = $1 AND through_seq <= $2 AND through_seq > $3 ORDER BY after_seq",
+            &[&accounts, &(floor as i64), &(after as i64)],
+            visit,
+        )
     }
 
     fn sink(&self) -> Result<Box<dyn Sink>, StoreError> {
@@ -532,6 +570,12 @@ fn insert_runs(client: &mut impl postgres::GenericClient, after: u64, through: u
     let mut writer = BinaryCopyInWriter::new(copy, &[Type::INT8, Type::INT8, Type::INT8, Type::BYTEA]);
     for (accounts, bytes) in runs.iter() {
         writer.write(&[&accounts, &(after as i64), &(through as i64), &bytes]).map_err(pg)?;
+    }
+    writer.finish().map_err(pg)?;
+    let copy = client.copy_in("COPY movement_run (bucket, through_seq, bytes) FROM STDIN (FORMAT binary)").map_err(pg)?;
+    let mut writer = BinaryCopyInWriter::new(copy, &[Type::INT8, Type::INT8, Type::BYTEA]);
+    for (bucket, bytes) in runs.movements.iter() {
+        writer.write(&[&bucket, &(through as i64), &bytes]).map_err(pg)?;
     }
     writer.finish().map_err(pg)?;
     client.execute("UPDATE posting_index SET through_seq = $1 WHERE id = 0", &[&(through as i64)]).map_err(pg)?;

@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use ringfence_journal::Head;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use crate::movement_index::BucketVisit;
 use crate::writer::{Rows, Sink};
 use crate::{CheckpointInfo, Intent, Migrated, Reader, RowVisit, RunSource, RunVisit, Runs, Scan, StoreError, Visit, Walk, read_hash};
 use ringfence_journal::signing::CommitSignature;
@@ -63,6 +64,20 @@ const MIGRATIONS: &[&str] = &[
          through_seq INTEGER NOT NULL
      );
      INSERT INTO posting_index (id, through_seq) VALUES (0, 0);",
+    // 5: the movement index (issue 16): the records idempotency and corrections need of the
+    // movements of each run (`MOVEMENT_FORMAT`), one row per bucket of keys (the top 10 bits
+    // of the key's digest) per run, written with the run's postings. The posting index is
+    // emptied: it is built again with the movement index (`ringfence migrate`, or the next
+    // writer), so the two always end at the same entry.
+    "CREATE TABLE movement_run (
+         bucket      INTEGER NOT NULL,
+         through_seq INTEGER NOT NULL,
+         bytes       BLOB NOT NULL,
+         PRIMARY KEY (bucket, through_seq)
+     );
+     CREATE INDEX movement_run_through ON movement_run (through_seq);
+     DELETE FROM posting_run;
+     UPDATE posting_index SET through_seq = 0 WHERE id = 0;",
 ];
 
 /// Commits between checkpoints: fewer, larger checkpoints take less from the two threads
@@ -130,6 +145,10 @@ fn insert_runs(conn: &Connection, after: u64, through: u64, runs: &Runs) -> Resu
     let mut insert = conn.prepare_cached("INSERT INTO posting_run (accounts, after_seq, through_seq, bytes) VALUES (?1, ?2, ?3, ?4)")?;
     for (accounts, bytes) in runs.iter() {
         insert.execute(params![accounts, after as i64, through as i64, bytes])?;
+    }
+    let mut insert = conn.prepare_cached("INSERT INTO movement_run (bucket, through_seq, bytes) VALUES (?1, ?2, ?3)")?;
+    for (bucket, bytes) in runs.movements.iter() {
+        insert.execute(params![bucket, through as i64, bytes])?;
     }
     conn.execute("UPDATE posting_index SET through_seq = ?1 WHERE id = 0", [through as i64])?;
     Ok(())
@@ -373,8 +392,32 @@ impl Reader for SqliteReader {
         Ok(())
     }
 
+    fn movement_rows_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached("SELECT bucket, bytes FROM movement_run WHERE through_seq = ?1")?;
+        let mut rows = statement.query([through as i64])?;
+        while let Some(row) = rows.next()? {
+            visit(row.get(0)?, through, run_bytes(row.get_ref(1)?)?)?;
+        }
+        Ok(())
+    }
+
+    fn movement_rows(&mut self, bucket: i64, visit: BucketVisit<'_>) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT through_seq, bytes FROM movement_run WHERE bucket = ?1 AND through_seq <= (SELECT through_seq FROM posting_index WHERE id = 0) ORDER BY through_seq DESC",
+        )?;
+        let mut rows = statement.query([bucket])?;
+        while let Some(row) = rows.next()? {
+            let through: i64 = row.get(0)?;
+            if !visit(through as u64, run_bytes(row.get_ref(1)?)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn reset_posting_index(&mut self) -> Result<u64, StoreError> {
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM movement_run", [])?;
         let runs = tx.execute("DELETE FROM posting_run", [])?;
         tx.execute("UPDATE posting_index SET through_seq = 0 WHERE id = 0", [])?;
         tx.commit()?;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use ringfence_journal::signing::{CommitSignature, Signer};
 use ringfence_journal::{Hash, Head};
 
-use ringfence_core::register::Logged;
+use ringfence_core::register::Taken;
 
 use crate::{Runs, StoreError};
 
@@ -78,11 +78,11 @@ enum Request {
         recorded_at: Timestamp,
     },
     Entries(Chunk),
-    /// Move these postings to the posting index in the batch's transaction.
+    /// Move these postings and movement records to the indexes in the batch's transaction.
     Index {
         after: u64,
         through: u64,
-        postings: Vec<(i64, u32, Vec<Logged>)>,
+        postings: Taken,
     },
     /// Commit, signing the commit with this key when given.
     Commit(Option<Arc<Signer>>),
@@ -136,9 +136,9 @@ impl Writer {
         self.send(Request::Entries(chunk))
     }
 
-    /// Hands over the postings of entries `after + 1 ..= through`, to go into the posting
+    /// Hands over the postings and movement records of entries `after + 1 ..= through`, to go into the posting
     /// index in this batch's transaction; errors surface at `commit`.
-    pub(crate) fn index(&self, after: u64, through: u64, postings: Vec<(i64, u32, Vec<Logged>)>) -> Result<(), StoreError> {
+    pub(crate) fn index(&self, after: u64, through: u64, postings: Taken) -> Result<(), StoreError> {
         self.send(Request::Index { after, through, postings })
     }
 
@@ -171,7 +171,7 @@ fn serve(mut sink: Box<dyn Sink>, inbox: &mpsc::Receiver<Request>, outbox: &mpsc
     // The first error of a batch; later entries are skipped and the commit reports it.
     let mut failed: Option<StoreError> = None;
     // Postings moved to the posting index in this batch, freed once it is answered.
-    let mut taken: Vec<(i64, u32, Vec<Logged>)> = Vec::new();
+    let mut taken = Taken::default();
     while let Ok(request) = inbox.recv() {
         let reply = match request {
             Request::Begin => {

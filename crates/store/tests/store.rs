@@ -365,7 +365,7 @@ fn accounts(register: &Register) -> Vec<Account> {
 struct Snapshot {
     head: Head,
     seq: u64,
-    movement_count: usize,
+    movement_count: u64,
     summary: Vec<ringfence_core::AssetSummary>,
     /// Every account in every asset: the register's balance now and the store's balance at
     /// the end of time (which must agree).
@@ -498,13 +498,14 @@ fn seqs(recorded: &[ringfence_store::Recorded]) -> Vec<u64> {
 fn posting_index_case(backend: Backend, steps: &[(Op, u16)], every: u64, split: Index, batch_sizes: &[usize]) -> Result<(), TestCaseError> {
     let commands = workload(steps);
     let mut reference = Register::new();
-    for command in &commands {
-        reference.apply_at(command, RECORDED_AT).unwrap();
-    }
+    let expected: Vec<(Status, Option<u64>)> = commands
+        .iter()
+        .map(|command| reference.apply_at(command, RECORDED_AT).map(|outcome| (outcome.status, outcome.seq)).unwrap())
+        .collect();
     let (prefix, rest) = commands.split_at(split.index(commands.len() + 1));
     let (_db, location, mut store) = fresh(backend);
     store.set_posting_index_every(every);
-    submit_in_batches(&mut store, prefix, batch_sizes);
+    let mut outcomes = submit_in_batches(&mut store, prefix, batch_sizes);
     // A checkpoint in the middle holds the floor and the postings above it.
     if store.head().seq > 0 {
         store.checkpoint(RECORDED_AT).unwrap();
@@ -514,7 +515,11 @@ fn posting_index_case(backend: Backend, steps: &[(Op, u16)], every: u64, split: 
     reopened.set_posting_index_every(every);
     // A second handle that never indexes: it follows the first's index when it refreshes.
     let mut follower = Store::open_read_only(&location, CheckpointPolicy::default()).unwrap();
-    submit_in_batches(&mut reopened, rest, batch_sizes);
+    outcomes.extend(submit_in_batches(&mut reopened, rest, batch_sizes));
+    // Repeats, reused keys and corrections of movements the register moved to the movement
+    // index are decided as by a register holding every record.
+    let decided: Vec<(Status, Option<u64>)> = outcomes.iter().map(|outcome| (outcome.status, outcome.seq)).collect();
+    prop_assert_eq!(decided, expected);
     // A batch that finds `every` entries or more in memory moves them to the index in its own
     // transaction: after one more (empty) batch, fewer are left.
     reopened.submit(&[], RECORDED_AT).unwrap();
@@ -654,6 +659,93 @@ fn a_backlog_is_indexed_run_by_run_and_a_reset_behind_a_running_handle_is_refuse
     // Opened again, it replays from entry 1 and answers from memory.
     let reopened = Store::open(&location).unwrap();
     assert_eq!(reopened.balance_at(&position, &asset(0), Timestamp::MAX).unwrap(), net(false, 890));
+}
+
+/// The register keeps only the records of the last run in memory: a key used long before
+/// (its record in the movement index, out of memory and out of the cache) still answers with
+/// its original result, is still refused for a different movement, and is still corrected
+/// exactly once; after a reopen too.
+fn an_idempotency_key_older_than_the_cache_answers_with_its_original_result(backend: Backend) {
+    let (_db, location, mut store) = fresh(backend);
+    store.set_posting_index_every(2);
+    let batch = twenty_entries();
+    let first = store.submit(&batch, RECORDED_AT).unwrap();
+    all_accepted(&first);
+    let original = first[batch.len() - 6].seq.unwrap();
+    // Forty more movements, one batch each: the first batch's records move out run by run and
+    // leave the cache.
+    for n in 0..40 {
+        let deposit = build::deposit(key(&format!("later-{n}")), &client(2), &wallet_of(2), &asset(0), Amount::new(1));
+        all_accepted(&store.submit(&[movement_command(deposit, at_minute(30))], RECORDED_AT).unwrap());
+    }
+    let (held, cached, filtered, _) = store.register().movement_memory();
+    assert!(held + cached < 10 && filtered >= 40, "held {held}, cached {cached}, in the filter {filtered}");
+    let later = Timestamp::from_micros(RECORDED_AT.micros() + 1);
+    let check = |store: &mut Store| {
+        let head = store.head();
+        let again = store.submit(&batch[batch.len() - 6..batch.len() - 5], later).unwrap();
+        assert_eq!((again[0].status, again[0].seq), (Status::AlreadyExists, Some(original)), "{}", again[0].detail);
+        let different = build::deposit(key("d-3"), &client(0), &wallet_of(0), &asset(0), Amount::new(999));
+        let refused = store.submit(&[movement_command(different, at_minute(31))], later).unwrap();
+        assert_eq!(refused[0].status, Status::IdempotencyConflict);
+        assert!(refused[0].detail.contains(&format!("sequence {original}")), "{}", refused[0].detail);
+        assert_eq!(store.head(), head, "nothing was recorded");
+        assert_eq!(store.movement_seq(&key("d-3")).unwrap(), Some(original));
+        assert_eq!(store.movement_seq(&key("never-used")).unwrap(), None);
+        assert_eq!(store.movement(&key("d-3")).unwrap().map(|movement| movement.key), Some(key("d-3")));
+    };
+    check(&mut store);
+    // A correction of the old movement finds it in the index; a second one is refused.
+    let Action::Movement(d3) = &batch[batch.len() - 6].action else { panic!("d-3 is a movement") };
+    let correction = movement_command(build::correction(key("c-1"), key("d-3"), &d3.postings), at_minute(32));
+    let corrected = store.submit(std::slice::from_ref(&correction), RECORDED_AT).unwrap();
+    all_accepted(&corrected);
+    let twice = movement_command(build::correction(key("c-2"), key("d-3"), &d3.postings), at_minute(33));
+    let refused = store.submit(std::slice::from_ref(&twice), RECORDED_AT).unwrap();
+    assert_eq!(refused[0].status, Status::AlreadyCorrected, "{}", refused[0].detail);
+    // Past another run, reopened (from a checkpoint, and from entry 1): the same answers.
+    for n in 0..6 {
+        let deposit = build::deposit(key(&format!("after-{n}")), &client(2), &wallet_of(2), &asset(0), Amount::new(1));
+        all_accepted(&store.submit(&[movement_command(deposit, at_minute(34))], RECORDED_AT).unwrap());
+    }
+    store.checkpoint(RECORDED_AT).unwrap();
+    drop(store);
+    for mut reopened in [Store::open(&location).unwrap(), full_replay(&location)] {
+        reopened.set_posting_index_every(2);
+        check(&mut reopened);
+        let refused = reopened.submit(std::slice::from_ref(&twice), RECORDED_AT).unwrap();
+        assert_eq!(refused[0].status, Status::AlreadyCorrected, "{}", refused[0].detail);
+        let again = reopened.submit(std::slice::from_ref(&correction), RECORDED_AT).unwrap();
+        assert_eq!((again[0].status, again[0].seq), (Status::AlreadyExists, corrected[0].seq));
+    }
+    // The full verification checks the movement index run by run.
+    let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    assert!(matches!(verified.index, ringfence_store::IndexCheck::Matches { .. }), "{:?}", verified.index);
+}
+
+/// Someone who can write the database deletes a movement record from the index (so that a
+/// key could be used twice): the full verification names the run.
+fn a_movement_record_deleted_from_the_index_is_found_by_the_full_verify(backend: Backend) {
+    let (db, location, mut store) = fresh(backend);
+    store.set_posting_index_every(1);
+    all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
+    store.submit(&[], RECORDED_AT).unwrap();
+    let cut = "DELETE FROM movement_run WHERE through_seq = (SELECT max(through_seq) FROM movement_run)";
+    match &db.raw {
+        Raw::Sqlite(path) => {
+            assert!(rusqlite::Connection::open(path).unwrap().execute(cut, []).unwrap() > 0);
+        }
+        Raw::Postgres(client) => {
+            client.borrow_mut().batch_execute(cut).unwrap();
+        }
+    }
+    let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    assert!(verified.chain.is_ok(), "the journal itself is intact");
+    assert!(
+        matches!(&verified.index, ringfence_store::IndexCheck::Differs { why, .. } if why.contains("movement records")),
+        "{:?}",
+        verified.index
+    );
 }
 
 /// Registrations plus eight movements: 20 journal entries.
@@ -1525,4 +1617,6 @@ on_both_backends!(
     a_damaged_posting_run_is_a_clear_error_and_the_journal_is_untouched,
     a_posting_run_edited_consistently_is_found_by_the_full_verify,
     a_backlog_is_indexed_run_by_run_and_a_reset_behind_a_running_handle_is_refused,
+    an_idempotency_key_older_than_the_cache_answers_with_its_original_result,
+    a_movement_record_deleted_from_the_index_is_found_by_the_full_verify,
 );

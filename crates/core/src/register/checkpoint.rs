@@ -74,6 +74,8 @@ impl Register {
             balances,
             individual_holdings,
             movements,
+            filter,
+            movement_count,
             log,
             seq,
             wallet_registrations,

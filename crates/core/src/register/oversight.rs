@@ -314,7 +314,7 @@ impl Register {
             return;
         }
         if movement.kind == MovementKind::Correction {
-            let Some(target) = movement.corrects.as_ref().and_then(|key| self.movement_seq(key)) else { return };
+            let Some(target) = movement.corrects.as_ref().and_then(|key| self.known_movement_seq(key)) else { return };
             let cancelled: Vec<((u64, u16), LegKey)> = self
                 .oversight
                 .legs
@@ -517,7 +517,7 @@ impl Register {
                 }
             }
             Resolution::Movement(key) => {
-                if self.movement_seq(key).is_none() {
+                if self.known_movement_seq(key).is_none() {
                     return reject(
                         Status::UnknownMovement,
                         format!("movement {key} is not recorded; record the correcting movement first"),
