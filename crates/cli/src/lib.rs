@@ -605,12 +605,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                 }
                 match &verified.index {
                     ringfence_store::IndexCheck::Matches { runs: 0, .. } => {}
-                    ringfence_store::IndexCheck::Matches { runs, through } => {
-                        writeln!(out, "posting index: {runs} run(s) through entry {through} match the postings the replay made")?
-                    }
+                    ringfence_store::IndexCheck::Matches { runs, through } => writeln!(
+                        out,
+                        "posting index: {runs} run(s) through entry {through} match the postings and movement records the replay made"
+                    )?,
                     ringfence_store::IndexCheck::Differs { end, why } => writeln!(
                         out,
-                        "posting index: the run ending at entry {end} DIFFERS from the replay ({why}): balances at past instants and histories read from it are wrong; rebuild it with `ringfence migrate --rebuild-index`"
+                        "posting index: the run ending at entry {end} DIFFERS from the replay ({why}): balances at past instants, histories and idempotency answers read from it are wrong; rebuild it with `ringfence migrate --rebuild-index`"
                     )?,
                     ringfence_store::IndexCheck::NotChecked(why) if !*since_checkpoint => {
                         writeln!(out, "posting index: not checked ({why})")?

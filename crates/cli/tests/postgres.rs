@@ -114,7 +114,11 @@ fn migrate_brings_a_schema_2_store_to_4_indexes_its_postings_and_takes_a_first_c
     let verify = ringfence(&url, &["journal", "verify"]);
     assert_code(&verify, 0);
     assert!(text(&verify).contains("register checkpoint at entry 26: matches the replay from entry 1"), "{}", text(&verify));
-    assert!(text(&verify).contains("posting index: 1 run(s) through entry 26 match the postings the replay made"), "{}", text(&verify));
+    assert!(
+        text(&verify).contains("posting index: 1 run(s) through entry 26 match the postings and movement records the replay made"),
+        "{}",
+        text(&verify)
+    );
 
     // A damaged index is a clear error naming the repair, and the full verify names the run;
     // the repair rebuilds it.

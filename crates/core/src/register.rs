@@ -20,7 +20,7 @@ pub use checkpoint::STATE_LAYOUT;
 mod four_eyes;
 pub use four_eyes::CORRECTIONS_GATED_FROM;
 mod movements;
-pub use movements::{MovedMovements, MovementLookup};
+pub use movements::{MovedMovements, MovementLookup, MovementMap};
 mod oversight;
 mod safeguard;
 
@@ -349,14 +349,22 @@ pub struct Register {
     filter: movements::KeyFilter,
     /// Movements accepted, in all.
     movement_count: u64,
-    /// Records moved out last (until the next move) and read back since: not state.
+    /// Records read back since the last move (and, in a verification replay, every record
+    /// moved out): not state.
     #[serde(skip)]
     cache: Transient<HashMap<Digest, MovementRecord>>,
+    /// Records the last move took out (until the next, by then committed): not state.
+    #[serde(skip)]
+    recent: Transient<std::sync::Arc<movements::MovementMap>>,
     #[serde(skip)]
     lookup: Transient<movements::Lookup>,
     /// Records moved out stay in `cache` (a verification replay).
     #[serde(skip)]
     keep_moved: Transient<bool>,
+    /// The key and key digest of the movement the command being applied decides (set by
+    /// `prefetch_movements`), so that the key is hashed once.
+    #[serde(skip)]
+    prefetched: Transient<Option<(IdempotencyKey, Digest)>>,
     /// The accepted postings after `log_floor` by account and asset, in journal order: for
     /// balances at an instant of effective time and for histories. The store moves older ones
     /// to its posting index and raises the floor ([`Register::raise_log_floor`]), so this
@@ -907,7 +915,10 @@ impl Register {
 
     fn check_movement(&mut self, meta: &Meta, movement: &Movement, scratch: &mut Scratch) -> Check<Plan> {
         let (command_digest, postings_digest) = self.movement_digests(movement);
-        let key = key_digest(&movement.key);
+        let key = match &*self.prefetched {
+            Some((prefetched, digest)) if *prefetched == movement.key => *digest,
+            _ => key_digest(&movement.key),
+        };
         if let Some(record) = self.known_movement(&key) {
             return if record.command_digest == command_digest {
                 Err(Outcome::already_exists(record.seq))
@@ -1577,7 +1588,7 @@ impl Register {
     /// store, which moves them to its posting index in the transaction it is writing (a store
     /// whose write fails discards this register). In no particular order.
     pub fn take_log(&mut self) -> Taken {
-        let movements = self.move_movements(self.seq);
+        let movements = self.take_movements();
         self.log_floor = self.log_floor.max(self.seq);
         let postings = self.log.drain().map(|((slot, asset), postings)| (slot_code(slot), asset, postings)).collect();
         Taken { postings, movements }
@@ -1700,12 +1711,13 @@ impl Register {
     }
 }
 
-/// What [`Register::take_log`] takes out of memory: the postings by account and asset (in no
-/// particular order), and the movement records (in journal order).
+/// What [`Register::take_log`] takes out of memory: the postings by account and asset, and
+/// the movement records (shared with the register until its next move), in no particular
+/// order.
 #[derive(Debug, Default)]
 pub struct Taken {
     pub postings: Vec<(LogSlot, u32, Vec<Logged>)>,
-    pub movements: MovedMovements,
+    pub movements: std::sync::Arc<MovementMap>,
 }
 
 /// One posting as the log keeps it (and the store's posting index).

@@ -459,7 +459,9 @@ impl Replay<'_> {
         while self.index_ends.last() == Some(&seq) {
             self.index_ends.pop();
             if !self.stalled {
-                let Taken { postings, mut movements } = self.register.take_log();
+                let Taken { postings, movements } = self.register.take_log();
+                let mut movements: ringfence_core::register::MovedMovements =
+                    movements.iter().map(|(key, record)| (*key, record.clone())).collect();
                 let mut taken: Vec<(i64, u32, Logged)> = postings
                     .into_iter()
                     .flat_map(|(slot, asset, postings)| postings.into_iter().map(move |logged| (slot, asset, logged)))
@@ -718,14 +720,15 @@ fn runs_of(register: &Register, after: u64, through: u64) -> Runs {
             (slot, asset, &postings[start..end.max(start)])
         }),
     );
-    runs.movements = movement_index::MovementRows::pack(&register.movements_changed(after, through));
+    runs.movements =
+        movement_index::MovementRows::pack(register.movements_changed(after, through).iter().map(|(key, record)| (key, record)));
     runs
 }
 
 /// The runs of postings and movement records taken from the register ([`Register::take_log`]).
 pub(crate) fn runs_from(after: u64, taken: &Taken) -> Runs {
     let mut runs = pack_runs(after, taken.postings.iter().map(|(slot, asset, postings)| (*slot, *asset, postings.as_slice())));
-    runs.movements = movement_index::MovementRows::pack(&taken.movements);
+    runs.movements = movement_index::MovementRows::pack(taken.movements.iter());
     runs
 }
 

@@ -33,17 +33,28 @@ pub(crate) struct MovementRows {
 }
 
 impl MovementRows {
-    /// Packs records, bucket by bucket (each bucket's records in journal order).
-    pub(crate) fn pack(records: &MovedMovements) -> MovementRows {
-        let mut order: Vec<&([u8; 16], MovementRecord)> = records.iter().collect();
-        order.sort_by_key(|(key, record)| (bucket_of(key), record.seq));
-        let mut rows = MovementRows { bytes: Vec::with_capacity(records.len() * RECORD_BYTES), rows: Vec::new() };
-        for (key, record) in order {
-            let bucket = bucket_of(key);
-            put_record(&mut rows.bytes, key, record);
-            match rows.rows.last_mut() {
-                Some((last, end)) if *last == bucket => *end = rows.bytes.len(),
-                _ => rows.rows.push((bucket, rows.bytes.len())),
+    /// Packs records, bucket by bucket (a counting sort: one pass to count, one to place).
+    pub(crate) fn pack<'a>(records: impl Iterator<Item = (&'a [u8; 16], &'a MovementRecord)>) -> MovementRows {
+        // One pass over the records (a map, slow to walk) into a dense list, then a counting
+        // sort of that list.
+        let records: Vec<(u16, &[u8; 16], &MovementRecord)> = records.map(|(key, record)| (bucket_of(key) as u16, key, record)).collect();
+        let mut starts = vec![0usize; (1 << BUCKET_BITS) + 1];
+        for (bucket, _, _) in &records {
+            starts[usize::from(*bucket) + 1] += 1;
+        }
+        for bucket in 1..starts.len() {
+            starts[bucket] += starts[bucket - 1];
+        }
+        let mut rows = MovementRows { bytes: vec![0; records.len() * RECORD_BYTES], rows: Vec::new() };
+        let mut next = starts.clone();
+        for (bucket, key, record) in records {
+            let place = &mut next[usize::from(bucket)];
+            put_record(&mut rows.bytes[*place * RECORD_BYTES..(*place + 1) * RECORD_BYTES], key, record);
+            *place += 1;
+        }
+        for (bucket, end) in starts.iter().skip(1).enumerate() {
+            if *end > starts[bucket] {
+                rows.rows.push((bucket as i64, end * RECORD_BYTES));
             }
         }
         rows
@@ -60,18 +71,19 @@ impl MovementRows {
     }
 }
 
-fn put_record(out: &mut Vec<u8>, key: &[u8; 16], record: &MovementRecord) {
-    out.extend_from_slice(key);
-    out.extend_from_slice(&record.seq.to_le_bytes());
-    out.extend_from_slice(&record.command_digest);
-    out.extend_from_slice(&record.postings_digest);
+/// Writes a record into `out` (exactly [`RECORD_BYTES`] long).
+fn put_record(out: &mut [u8], key: &[u8; 16], record: &MovementRecord) {
     let (tag, by) = match record.correction {
         Correction::Open => (0u8, 0u64),
         Correction::Reversal => (1, 0),
         Correction::CorrectedBy(seq) => (2, seq),
     };
-    out.push(tag);
-    out.extend_from_slice(&by.to_le_bytes());
+    out[..16].copy_from_slice(key);
+    out[16..24].copy_from_slice(&record.seq.to_le_bytes());
+    out[24..40].copy_from_slice(&record.command_digest);
+    out[40..56].copy_from_slice(&record.postings_digest);
+    out[56] = tag;
+    out[57..65].copy_from_slice(&by.to_le_bytes());
 }
 
 /// The records of a row; an error names what is malformed.
@@ -127,11 +139,10 @@ pub(crate) fn records_digest(records: &mut MovedMovements) -> [u8; 32] {
     use sha2::Digest as _;
     records.sort_unstable_by_key(|(key, record)| (*key, record.seq));
     let mut hasher = sha2::Sha256::new();
-    let mut bytes = Vec::with_capacity(RECORD_BYTES);
+    let mut bytes = [0u8; RECORD_BYTES];
     for (key, record) in records.iter() {
-        bytes.clear();
         put_record(&mut bytes, key, record);
-        hasher.update(&bytes);
+        hasher.update(bytes);
     }
     hasher.finalize().into()
 }
@@ -158,7 +169,7 @@ mod tests {
                 (key, record(seq, correction))
             })
             .collect();
-        let rows = MovementRows::pack(&records);
+        let rows = MovementRows::pack(records.iter().map(|(key, record)| (key, record)));
         let mut back: MovedMovements = Vec::new();
         for (bucket, bytes) in rows.iter() {
             for (key, record) in records_in(bytes).unwrap() {
@@ -172,7 +183,8 @@ mod tests {
 
     #[test]
     fn a_damaged_row_is_named_not_trusted() {
-        let rows = MovementRows::pack(&vec![([1; 16], record(3, Correction::Open))]);
+        let one = [([1; 16], record(3, Correction::Open))];
+        let rows = MovementRows::pack(one.iter().map(|(key, record)| (key, record)));
         let (_, bytes) = rows.iter().next().unwrap();
         assert!(records_in(&bytes[..64]).unwrap_err().to_string().contains("not whole records"));
         let mut bad = bytes.to_vec();

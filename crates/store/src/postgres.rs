@@ -286,12 +286,7 @@ impl fmt::Debug for PostgresReader {
 
 impl PostgresReader {
     /// Streams the rows of `sql` (an entry number, bytes) to `visit` until it says to stop.
-    fn visit_rows(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-        visit: RunVisit<'_>,
-    ) -> Result<(), StoreError> {
+    fn visit_rows(&mut self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)], visit: RunVisit<'_>) -> Result<(), StoreError> {
         let mut rows = self.client.query_raw(sql, params.iter().copied()).map_err(pg)?;
         while let Some(row) = rows.next().map_err(pg)? {
             if !visit(row.get::<_, i64>(0) as u64, row.get::<_, &[u8]>(1))? {

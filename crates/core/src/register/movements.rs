@@ -5,16 +5,15 @@
 //! a new movement (nearly every one) costs no read. A key the filter may hold is read back
 //! through the lookup the store installs ([`Register::set_movement_lookup`]).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{Correction, Digest, InvariantViolation, MovementRecord, Register, key_digest};
 use crate::movement::{Action, Command};
 use crate::oversight::Resolution;
 
-/// Keys per filter block in the first segment; each later segment holds twice the one before,
-/// so a filter of n keys has about log2(n / 65,536) segments and a lookup reads one block of
-/// each.
-const FIRST_SEGMENT_KEYS: u64 = 65_536;
+/// Keys in the first filter segment (2 MiB); each later one holds four times the one before,
+/// so a filter of 20 million keys has 3 segments and a new key costs 3 block reads.
+const FIRST_SEGMENT_KEYS: u64 = 1 << 20;
 /// Filter bits per key: with 7 probes in one 512-bit block, about 0.1 % of new keys read the
 /// index for nothing.
 const BITS_PER_KEY: u64 = 16;
@@ -63,11 +62,22 @@ impl<'de> serde::Deserialize<'de> for Words {
 
 impl KeyFilter {
     fn segment_keys(index: usize) -> u64 {
-        FIRST_SEGMENT_KEYS << index
+        FIRST_SEGMENT_KEYS << (2 * index)
+    }
+
+    /// Whether inserting `more` keys now would cross into a new segment (then their order
+    /// decides which segment each lands in).
+    fn crosses_segment(&self, more: u64) -> bool {
+        let (mut start, mut index) = (0, 0);
+        while self.count >= start + Self::segment_keys(index) {
+            start += Self::segment_keys(index);
+            index += 1;
+        }
+        self.count + more > start + Self::segment_keys(index)
     }
 
     pub(super) fn insert(&mut self, key: &Digest) {
-        // The segment this key's place falls in: segment i starts at FIRST * (2^i - 1).
+        // The segment this key's place falls in.
         let mut start = 0;
         let mut index = 0;
         while self.count >= start + Self::segment_keys(index) {
@@ -154,8 +164,11 @@ impl std::fmt::Debug for Lookup {
     }
 }
 
-/// Records moved out of memory, with their keys' digests, in journal order.
+/// Movement records with their keys' digests.
 pub type MovedMovements = Vec<([u8; 16], MovementRecord)>;
+
+/// Movement records by their keys' digests.
+pub type MovementMap = std::collections::HashMap<[u8; 16], MovementRecord, foldhash::fast::RandomState>;
 
 impl Register {
     /// Installs how this register reads back a movement record it moved to the store: the
@@ -173,10 +186,17 @@ impl Register {
     /// The record of the movement with this key digest, as of the last applied entry: held,
     /// cached, or (when the filter may hold the key) read back from the store and cached.
     pub(super) fn find_movement(&mut self, key: &Digest) -> Result<Option<MovementRecord>, InvariantViolation> {
-        if let Some(record) = self.known_movement(key) {
+        if let Some(record) = self.movements.get(key) {
             return Ok(Some(record.clone()));
         }
-        if *self.keep_moved || !self.filter.may_hold(key) {
+        // Every key out of `movements` (cached or not) is in the filter: most new keys stop here.
+        if !self.filter.may_hold(key) {
+            return Ok(None);
+        }
+        if let Some(record) = self.cache.get(key).or_else(|| self.recent.get(key)) {
+            return Ok(Some(record.clone()));
+        }
+        if *self.keep_moved {
             return Ok(None);
         }
         let Some(lookup) = &self.lookup.0.0 else {
@@ -201,7 +221,7 @@ impl Register {
     /// The record of a movement held or cached: after [`Register::prefetch_movements`], every
     /// record the command being applied can need.
     pub(super) fn known_movement(&self, key: &Digest) -> Option<&MovementRecord> {
-        self.movements.get(key).or_else(|| self.cache.get(key))
+        self.movements.get(key).or_else(|| self.cache.get(key)).or_else(|| self.recent.get(key))
     }
 
     /// Reads back (into the cache) the records of every movement `command` names, before it is
@@ -223,11 +243,14 @@ impl Register {
             }
             _ => None,
         };
+        *self.prefetched = None;
         if let Some(movement) = movement {
-            self.find_movement(&key_digest(&movement.key))?;
+            let key = key_digest(&movement.key);
+            self.find_movement(&key)?;
             if let Some(target) = &movement.corrects {
                 self.find_movement(&key_digest(target))?;
             }
+            *self.prefetched = Some((movement.key.clone(), key));
         }
         Ok(())
     }
@@ -265,30 +288,73 @@ impl Register {
     }
 
     /// Takes out of memory the records that changed (were made or corrected) in entries
-    /// `log_floor + 1 ..= through`, in journal order and as they stood at `through`: the run
-    /// of the movement index those entries make. A record corrected after `through` stays
-    /// held until the run of its correction. The keys new to the filter enter it, and the
-    /// cache keeps the records taken out (until the next move, by then committed) instead of
-    /// what it held.
+    /// `log_floor + 1 ..= through`, as they stood at `through`: the run of the movement index
+    /// those entries make. A record corrected after `through` stays held until the run of its
+    /// correction. The keys new to the filter enter it; the records taken out stay readable
+    /// (until the next move, by then committed), replacing those read back.
     pub(super) fn move_movements(&mut self, through: u64) -> MovedMovements {
         let after = self.log_floor;
-        let moved = self.movements_changed(after, through);
-        self.movements.retain(|_, record| !settled_by(record, through));
-        for (key, record) in &moved {
-            // Made in this run: new to the filter (one corrected in it is there already).
-            if record.seq > after {
+        // Nearly every record changed in the run has settled (is not corrected after it).
+        let (settled, kept): (MovementMap, MovementMap) =
+            std::mem::take(&mut self.movements).into_iter().partition(|(_, record)| settled_by(record, through));
+        self.movements = kept;
+        let unsettled: MovedMovements = self
+            .movements
+            .iter()
+            .filter(|(_, record)| changed_in(record, after, through))
+            .map(|(key, record)| (*key, as_of(record, through)))
+            .collect();
+        self.filter_new_keys(after, settled.iter().chain(unsettled.iter().map(|(key, record)| (key, record))));
+        let mut moved: MovedMovements = settled.iter().map(|(key, record)| (*key, record.clone())).collect();
+        moved.extend(unsettled);
+        self.keep_readable(settled);
+        moved
+    }
+
+    /// [`Register::move_movements`] at the head (a writer's batch, [`Register::take_log`]):
+    /// every record held has settled, so the whole map is taken out as it is, shared with the
+    /// writer thread that packs it, and stays readable from memory without a copy.
+    pub(super) fn take_movements(&mut self) -> Arc<MovementMap> {
+        let after = self.log_floor;
+        let taken = std::mem::take(&mut self.movements);
+        self.filter_new_keys(after, taken.iter());
+        let taken = Arc::new(taken);
+        if *self.keep_moved {
+            self.cache.extend(taken.iter().map(|(key, record)| (*key, record.clone())));
+        } else {
+            self.cache.clear();
+            *self.recent = Arc::clone(&taken);
+        }
+        taken
+    }
+
+    /// Puts the keys of records made after `after` into the filter, in journal order when
+    /// that decides which segment each enters (one corrected in the run is there already).
+    fn filter_new_keys<'a>(&mut self, after: u64, records: impl Iterator<Item = (&'a Digest, &'a MovementRecord)> + Clone) {
+        let new = records.clone().filter(|(_, record)| record.seq > after).count() as u64;
+        if self.filter.crosses_segment(new) {
+            let mut ordered: Vec<(u64, Digest)> =
+                records.filter(|(_, record)| record.seq > after).map(|(key, record)| (record.seq, *key)).collect();
+            ordered.sort_unstable();
+            for (_, key) in &ordered {
+                self.filter.insert(key);
+            }
+        } else {
+            for (key, _) in records.filter(|(_, record)| record.seq > after) {
                 self.filter.insert(key);
             }
         }
-        if !*self.keep_moved {
+    }
+
+    /// Records just taken out stay readable until the next move (a verification replay keeps
+    /// them all).
+    fn keep_readable(&mut self, moved: MovementMap) {
+        if *self.keep_moved {
+            self.cache.extend(moved);
+        } else {
             self.cache.clear();
+            *self.recent = Arc::new(moved);
         }
-        for (key, record) in &moved {
-            if !self.movements.contains_key(key) {
-                self.cache.insert(*key, record.clone());
-            }
-        }
-        moved
     }
 
     /// The records held in memory that changed in entries `after + 1 ..= through`, as they
@@ -332,7 +398,7 @@ impl Register {
     /// Movement records held in memory, cached, and the filter's keys and bytes: what the
     /// idempotency check costs in memory.
     pub fn movement_memory(&self) -> (usize, usize, u64, usize) {
-        (self.movements.len(), self.cache.len(), self.filter.len(), self.filter.bytes())
+        (self.movements.len(), self.cache.len() + self.recent.len(), self.filter.len(), self.filter.bytes())
     }
 
     /// The digest of an idempotency key, as the movement index keys it.
@@ -360,7 +426,8 @@ mod tests {
         for n in 0..190_000 {
             filter.insert(&key(n));
         }
-        assert_eq!(filter.segments.len(), 2, "65,536 then 131,072 keys");
+        assert_eq!(filter.segments.len(), 1, "the first segment holds 1,048,576 keys");
+        assert!(!filter.crosses_segment(1_048_576 - 190_000) && filter.crosses_segment(1_048_576 - 189_999));
         assert!((0..190_000).all(|n| filter.may_hold(&key(n))));
         let false_positives = (1_000_000..1_100_000).filter(|n| filter.may_hold(&key(*n))).count();
         assert!(false_positives < 500, "{false_positives} of 100,000 new keys claimed");
