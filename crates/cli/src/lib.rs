@@ -488,9 +488,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             let floor = store.register().log_floor();
             let indexed = floor < head.seq;
             if indexed {
-                eprintln!("moving the postings of entries {} to {} to the posting index…", floor + 1, head.seq);
+                eprintln!("moving the postings and movement records of entries {} to {} to the posting index…", floor + 1, head.seq);
                 let end = store.index_postings()?;
-                writeln!(out, "the posting index holds the postings up to entry {end}: past balances and histories read it")?;
+                writeln!(
+                    out,
+                    "the posting index holds the postings up to entry {end}: past balances and histories read it, and idempotency the movement records"
+                )?;
             }
             // Opened from a checkpoint at the head that holds no posting the index has: this
             // build reads it, nothing to take.

@@ -413,6 +413,8 @@ struct Replay<'a> {
     /// at each, the digest of the postings the replay logged since the end before.
     index_ends: Vec<u64>,
     index_digests: RunDigests,
+    /// Where the register's movement lookup leaves why it failed.
+    lookup_failure: LookupFailure,
 }
 
 impl Replay<'_> {
@@ -428,7 +430,7 @@ impl Replay<'_> {
                 Ok(outcome) if outcome.status.is_journaled() && outcome.seq == Some(seq) => {}
                 Ok(_) | Err(_) if self.lenient => self.stalled = true,
                 Ok(outcome) => return Err(StoreError::Replay { seq, status: outcome.status, detail: outcome.detail }),
-                Err(violation) => return Err(violation.into()),
+                Err(violation) => return Err(undecided(violation, &self.lookup_failure)),
             }
         }
         let signature = signature.map(|bytes| CommitSignature::from_stored(seq, bytes));
@@ -779,15 +781,31 @@ fn postings_in(after: u64, bytes: &[u8]) -> Result<Vec<(u8, u32, Logged)>, Store
 
 /// Reads movement records back from the movement index at `location`, on a read-only
 /// connection of its own opened on first need.
-fn movement_lookup(location: Location) -> ringfence_core::register::MovementLookup {
+/// A failure of that read keeps its `StoreError` in `failed`, for the caller to report as it
+/// is (the register can only say it could not decide).
+fn movement_lookup(location: Location, failed: LookupFailure) -> ringfence_core::register::MovementLookup {
     let mut reader: Option<Box<dyn Reader>> = None;
     Box::new(move |key| {
-        let reader = match &mut reader {
-            Some(reader) => reader,
-            None => reader.insert(reader_for(&location, Intent::ReadOnly).map_err(|error| error.to_string())?),
-        };
-        movement_index::find(key, |bucket, visit| reader.movement_rows(bucket, visit)).map_err(|error| error.to_string())
+        let found = match &mut reader {
+            Some(reader) => Ok(reader),
+            None => reader_for(&location, Intent::ReadOnly).map(|opened| reader.insert(opened)),
+        }
+        .and_then(|reader| movement_index::find(key, |bucket, visit| reader.movement_rows(bucket, visit)));
+        found.map_err(|error| {
+            let why = error.to_string();
+            *failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+            why
+        })
     })
+}
+
+/// Where a movement lookup leaves the store error that stopped it.
+type LookupFailure = Arc<Mutex<Option<StoreError>>>;
+
+/// The error to report for a register that could not decide: the store error behind it when a
+/// movement lookup failed (a damaged index, a lost connection), else the violation itself.
+fn undecided(violation: InvariantViolation, failed: &LookupFailure) -> StoreError {
+    failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().unwrap_or_else(|| violation.into())
 }
 
 fn reader_for(location: &Location, intent: Intent) -> Result<Box<dyn Reader>, StoreError> {
@@ -852,6 +870,8 @@ pub struct Store {
     index_every: u64,
     /// The batch being written found more postings in memory than a run: index them after.
     index_backlog: bool,
+    /// Why the register's last movement lookup failed, if it did.
+    lookup_failure: LookupFailure,
 }
 
 impl Drop for Store {
@@ -935,6 +955,7 @@ impl Store {
             read_only: false,
             index_every: POSTING_INDEX_DEFAULT.load(std::sync::atomic::Ordering::Relaxed),
             index_backlog: false,
+            lookup_failure: LookupFailure::default(),
         }
     }
 
@@ -970,7 +991,7 @@ impl Store {
     /// index: a read-only connection of its own, opened on first need (reads of committed
     /// rows only; what this handle moved in the batch being written stays in its cache).
     fn install_lookup(&mut self) {
-        self.register.set_movement_lookup(movement_lookup(self.location.clone()));
+        self.register.set_movement_lookup(movement_lookup(self.location.clone(), Arc::clone(&self.lookup_failure)));
     }
 
     /// Restores the register from the newest checkpoint that checks out: its hash over what is
@@ -1144,6 +1165,7 @@ impl Store {
             compared: Vec::new(),
             index_ends: Vec::new(),
             index_digests: Vec::new(),
+            lookup_failure: Arc::clone(&self.lookup_failure),
         };
         let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         let recorded = reader.read(Scan::Behind(self.head), &mut replay)?;
@@ -1360,7 +1382,7 @@ impl Store {
         let mut encoder = ringfence_core::codec::Encoder::default();
         let mut accepted = 0;
         for command in commands {
-            let outcome = self.register.apply_at(command, recorded_at)?;
+            let outcome = self.register.apply_at(command, recorded_at).map_err(|violation| undecided(violation, &self.lookup_failure))?;
             if let (true, Some(seq)) = (outcome.status.is_journaled(), outcome.seq) {
                 encoder.bytes = std::mem::take(&mut chunk.commands);
                 encoder.command(command);
@@ -1858,7 +1880,8 @@ fn verify_reader_since_checkpoint(reader: &mut dyn Reader, location: &Location) 
     };
     // A correction in the tail of a movement older than the checkpoint reads its record from
     // the movement index (the full check replays from entry 1 and needs none).
-    register.set_movement_lookup(movement_lookup(location.clone()));
+    let failed = LookupFailure::default();
+    register.set_movement_lookup(movement_lookup(location.clone(), Arc::clone(&failed)));
     let from = Head { seq: info.seq, hash: info.head };
     register.raise_log_floor(reader.posting_index_through().unwrap_or(0));
     let (chain, _) = verify_replay(reader, &mut register, from, Scan::After(from.seq), Vec::new())?;
@@ -1902,6 +1925,7 @@ fn verify_replay_indexed(
         compared: Vec::new(),
         index_ends,
         index_digests: Vec::new(),
+        lookup_failure: LookupFailure::default(),
     };
     let recorded = reader.read(scan, &mut replay)?;
     let chain = match replay.broken {

@@ -90,7 +90,7 @@ fn put_record(out: &mut [u8], key: &[u8; 16], record: &MovementRecord) {
 pub(crate) fn records_in(bytes: &[u8]) -> Result<MovedMovements, StoreError> {
     let malformed = |what: &str| {
         StoreError::PostingIndex(format!(
-            "is damaged (a movement index row: {what}); the journal is the truth: `ringfence migrate --rebuild-index` rebuilds the index from it"
+            "is damaged (its movement records, which idempotency reads: a row with {what}); the journal is the truth: `ringfence migrate --rebuild-index` rebuilds the index from it"
         ))
     };
     if bytes.len() % RECORD_BYTES != 0 {

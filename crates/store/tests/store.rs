@@ -746,6 +746,25 @@ fn a_movement_record_deleted_from_the_index_is_found_by_the_full_verify(backend:
         "{:?}",
         verified.index
     );
+    // A row that does not decode: a resubmission that must read it is refused with the
+    // damage named (not as a bug in ringfence), and nothing is recorded.
+    let head = store.head();
+    let garble = "UPDATE movement_run SET bytes = X'00'";
+    let garble_pg = "UPDATE movement_run SET bytes = '\\x00'";
+    match &db.raw {
+        Raw::Sqlite(path) => {
+            rusqlite::Connection::open(path).unwrap().execute(garble, []).unwrap();
+        }
+        Raw::Postgres(client) => {
+            client.borrow_mut().batch_execute(garble_pg).unwrap();
+        }
+    }
+    let mut reopened = Store::open(&location).unwrap();
+    let refused = reopened.submit(&twenty_entries()[12..13], RECORDED_AT).unwrap_err();
+    assert!(matches!(refused, StoreError::PostingIndex(_)) && refused.to_string().contains("movement records"), "{refused}");
+    assert!(refused.to_string().contains("migrate --rebuild-index"), "{refused}");
+    assert_eq!(Verification::open(&location).unwrap().verify().unwrap(), Ok(head));
+    drop(store);
 }
 
 /// Registrations plus eight movements: 20 journal entries.
