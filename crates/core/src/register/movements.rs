@@ -19,6 +19,8 @@ const FIRST_SEGMENT_KEYS: u64 = 1 << 20;
 const BITS_PER_KEY: u64 = 16;
 /// Probes per key, each 9 bits of the key's digest.
 const PROBES: u32 = 7;
+/// Records read back from the store that the cache holds at most.
+const CACHE_RECORDS_MAX: usize = 65_536;
 
 /// A blocked Bloom filter over the digests of the idempotency keys moved to the store: no
 /// false negatives; about 2 bytes a key. Keys are already SHA-256 digests, so their bits are
@@ -227,6 +229,12 @@ impl Register {
     /// Reads back (into the cache) the records of every movement `command` names, before it is
     /// decided: deciding is then pure, on what is held and cached.
     pub(super) fn prefetch_movements(&mut self, command: &Command) -> Result<(), InvariantViolation> {
+        // Bounded: resubmissions of old keys record nothing, so never move a run, and would
+        // otherwise grow it without end. What it holds is committed, read again when needed;
+        // emptied only here, before a command's records are read, never between them.
+        if self.cache.len() >= CACHE_RECORDS_MAX && !*self.keep_moved {
+            self.cache.clear();
+        }
         let pending;
         let movement = match &command.action {
             Action::Movement(movement) => Some(movement),
