@@ -74,25 +74,25 @@ fn migrate_creates_the_schema_in_an_empty_database_and_is_then_up_to_date() {
     let url = ringfence_testdb::server().fresh_database();
     let migrate = ringfence(&url, &["migrate"]);
     assert_code(&migrate, 0);
-    assert!(text(&migrate).contains("from schema 0 to 4"), "{}", text(&migrate));
+    assert!(text(&migrate).contains("from schema 0 to 5"), "{}", text(&migrate));
     assert!(!text(&migrate).contains("checkpoint"), "an empty journal has nothing to checkpoint: {}", text(&migrate));
     let again = ringfence(&url, &["migrate"]);
     assert_code(&again, 0);
-    assert!(text(&again).contains("is up to date (schema 4)"), "{}", text(&again));
+    assert!(text(&again).contains("is up to date (schema 5)"), "{}", text(&again));
     assert_code(&ringfence(&url, &["summary"]), 0);
 }
 
 /// A store of schema 2 (before register checkpoints) with entries: other commands ask for
 /// `migrate`, which adds the tables and takes a first checkpoint; opening then starts from it.
 #[test]
-fn migrate_brings_a_schema_2_store_to_4_indexes_its_postings_and_takes_a_first_checkpoint() {
+fn migrate_brings_a_schema_2_store_to_5_indexes_its_postings_and_takes_a_first_checkpoint() {
     let url = ringfence_testdb::server().fresh_database();
     assert_code(&ringfence(&url, &["init"]), 0);
     assert_code(&ringfence(&url, &["import", "--quiet", EXAMPLE]), 0);
     let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
     client
         .batch_execute(
-            "DROP TABLE register_checkpoint; DROP TABLE register_checkpoint_part; DROP TABLE posting_run; DROP TABLE posting_index; UPDATE schema_version SET version = 2",
+            "DROP TABLE register_checkpoint; DROP TABLE register_checkpoint_part; DROP TABLE posting_run; DROP TABLE posting_index; DROP TABLE movement_run; UPDATE schema_version SET version = 2",
         )
         .unwrap();
     let refused = ringfence(&url, &["summary"]);
@@ -100,7 +100,7 @@ fn migrate_brings_a_schema_2_store_to_4_indexes_its_postings_and_takes_a_first_c
     assert!(text(&refused).contains("run `ringfence migrate`"), "{}", text(&refused));
     let migrate = ringfence(&url, &["migrate"]);
     assert_code(&migrate, 0);
-    assert!(text(&migrate).contains("from schema 2 to 4"), "{}", text(&migrate));
+    assert!(text(&migrate).contains("from schema 2 to 5"), "{}", text(&migrate));
     assert!(text(&migrate).contains("the posting index holds the postings up to entry 26"), "{}", text(&migrate));
     assert!(text(&migrate).contains("took a register checkpoint at entry 26"), "{}", text(&migrate));
     let runs: i64 = client.query_one("SELECT count(*) FROM posting_run", &[]).unwrap().get(0);

@@ -353,6 +353,10 @@ pub struct Register {
     /// moved out): not state.
     #[serde(skip)]
     cache: Transient<HashMap<Digest, MovementRecord>>,
+    /// The store's index holds every record up to this entry, committed (the last move's
+    /// are in `recent` until the batch that writes them commits): not state.
+    #[serde(skip)]
+    indexed_floor: Transient<u64>,
     /// Records the last move took out (until the next, by then committed): not state.
     #[serde(skip)]
     recent: Transient<std::sync::Arc<movements::MovementMap>>,

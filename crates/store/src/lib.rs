@@ -564,6 +564,8 @@ pub(crate) trait Reader: Send + std::fmt::Debug {
     /// Every row of the run ending at `through`: its group of accounts, where it starts, its
     /// packed postings.
     fn posting_runs_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError>;
+    /// Every entry at which rows of the movement index end, ascending (verification).
+    fn movement_run_ends(&mut self) -> Result<Vec<u64>, StoreError>;
     /// The rows of the movement index ending at `through` (verification): bucket, records.
     fn movement_rows_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError>;
     /// The rows of one bucket of the movement index up to where the index ends, newest first,
@@ -785,12 +787,19 @@ fn postings_in(after: u64, bytes: &[u8]) -> Result<Vec<(u8, u32, Logged)>, Store
 /// is (the register can only say it could not decide).
 fn movement_lookup(location: Location, failed: LookupFailure) -> ringfence_core::register::MovementLookup {
     let mut reader: Option<Box<dyn Reader>> = None;
-    Box::new(move |key| {
+    Box::new(move |key, floor| {
         let found = match &mut reader {
             Some(reader) => Ok(reader),
             None => reader_for(&location, Intent::ReadOnly).map(|opened| reader.insert(opened)),
         }
-        .and_then(|reader| movement_index::find(key, |bucket, visit| reader.movement_rows(bucket, visit)));
+        .and_then(|reader| {
+            // An index reset behind the register's back lacks records it no longer holds.
+            let indexed = reader.posting_index_through()?;
+            if indexed < floor {
+                return Err(behind(indexed, floor));
+            }
+            movement_index::find(key, |bucket, visit| reader.movement_rows(bucket, visit))
+        });
         found.map_err(|error| {
             let why = error.to_string();
             *failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
@@ -1578,7 +1587,11 @@ impl Store {
     pub fn movement(&self, key: &ringfence_core::IdempotencyKey) -> Result<Option<Movement>, StoreError> {
         let Some(seq) = self.movement_seq(key)? else { return Ok(None) };
         match self.entries_checked(&[seq])?.pop().map(|entry| self.resolved(entry).command.action) {
-            Some(Action::Movement(movement)) => Ok(Some(movement)),
+            Some(Action::Movement(movement)) if movement.key == *key => Ok(Some(movement)),
+            Some(Action::Movement(movement)) => Err(StoreError::PostingIndex(format!(
+                "is damaged (its movement records: {key} points at entry {seq}, the movement {}); the journal is the truth: `ringfence migrate --rebuild-index` rebuilds the index from it",
+                movement.key
+            ))),
             _ => Err(StoreError::Replay { seq, status: Status::Accepted, detail: "the entry is not a movement".into() }),
         }
     }
@@ -1862,7 +1875,17 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
     let index = match (&chain, ends) {
         (_, Err(error)) => IndexCheck::NotChecked(format!("the posting index cannot be read: {error}")),
         (Err(_), _) => IndexCheck::NotChecked("the journal is damaged".into()),
-        (Ok(_), Ok(ends)) => check_index(reader, &ends, &digests),
+        (Ok(_), Ok(ends)) => match reader.movement_run_ends() {
+            Err(error) => IndexCheck::NotChecked(format!("the movement index cannot be read: {error}")),
+            // Every run of movement records must end where a run of postings does: rows at
+            // another entry would be read by lookups and compared with nothing.
+            Ok(movement_ends) => match movement_ends.iter().find(|end| ends.binary_search(end).is_err()) {
+                Some(&end) => {
+                    IndexCheck::Differs { end, why: "it holds movement records at an entry where no run of the index ends".into() }
+                }
+                None => check_index(reader, &ends, &digests),
+            },
+        },
     };
     Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints, since: None, passed_over: Vec::new(), index })
 }

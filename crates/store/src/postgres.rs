@@ -527,6 +527,11 @@ impl Reader for PostgresReader {
         Ok(through)
     }
 
+    fn movement_run_ends(&mut self) -> Result<Vec<u64>, StoreError> {
+        let rows = self.client.query("SELECT DISTINCT through_seq FROM movement_run ORDER BY through_seq", &[]).map_err(pg)?;
+        Ok(rows.iter().map(|row| row.get::<_, i64>(0) as u64).collect())
+    }
+
     fn movement_rows_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError> {
         let rows = self.client.query("SELECT bucket, bytes FROM movement_run WHERE through_seq = $1", &[&(through as i64)]).map_err(pg)?;
         for row in rows {

@@ -392,6 +392,12 @@ impl Reader for SqliteReader {
         Ok(())
     }
 
+    fn movement_run_ends(&mut self) -> Result<Vec<u64>, StoreError> {
+        let mut statement = self.conn.prepare_cached("SELECT DISTINCT through_seq FROM movement_run ORDER BY through_seq")?;
+        let ends = statement.query_map([], |row| row.get::<_, i64>(0))?.collect::<Result<Vec<i64>, _>>()?;
+        Ok(ends.into_iter().map(|end| end as u64).collect())
+    }
+
     fn movement_rows_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError> {
         let mut statement = self.conn.prepare_cached("SELECT bucket, bytes FROM movement_run WHERE through_seq = ?1")?;
         let mut rows = statement.query([through as i64])?;

@@ -767,6 +767,30 @@ fn a_movement_record_deleted_from_the_index_is_found_by_the_full_verify(backend:
     drop(store);
 }
 
+/// Someone who can write the database slips an older copy of a record in between its runs
+/// (at an entry where no run ends), which lookups would read: the full verification finds it.
+fn a_movement_row_at_an_entry_where_no_run_ends_is_found_by_the_full_verify(backend: Backend) {
+    let (db, location, mut store) = fresh(backend);
+    store.set_posting_index_every(1);
+    all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
+    store.submit(&[], RECORDED_AT).unwrap();
+    let slip = "INSERT INTO movement_run (bucket, through_seq, bytes) SELECT bucket, 5, bytes FROM movement_run WHERE through_seq = (SELECT min(through_seq) FROM movement_run)";
+    match &db.raw {
+        Raw::Sqlite(path) => {
+            assert!(rusqlite::Connection::open(path).unwrap().execute(slip, []).unwrap() > 0);
+        }
+        Raw::Postgres(client) => {
+            client.borrow_mut().batch_execute(slip).unwrap();
+        }
+    }
+    let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    assert!(
+        matches!(&verified.index, ringfence_store::IndexCheck::Differs { end: 5, why } if why.contains("no run of the index ends")),
+        "{:?}",
+        verified.index
+    );
+}
+
 /// Registrations plus eight movements: 20 journal entries.
 fn twenty_entries() -> Vec<Command> {
     let mut commands = registrations();
@@ -1638,4 +1662,5 @@ on_both_backends!(
     a_backlog_is_indexed_run_by_run_and_a_reset_behind_a_running_handle_is_refused,
     an_idempotency_key_older_than_the_cache_answers_with_its_original_result,
     a_movement_record_deleted_from_the_index_is_found_by_the_full_verify,
+    a_movement_row_at_an_entry_where_no_run_ends_is_found_by_the_full_verify,
 );

@@ -93,6 +93,7 @@ impl Register {
     /// Every internal index points at an entity of the right id, every stored slot at an
     /// entity: a restored state must not make a later lookup panic.
     fn check_indexes(&self) -> Result<(), String> {
+        self.filter.check()?;
         index_matches("asset", &self.asset_index, &self.assets, |a| &a.value.id)?;
         index_matches("client", &self.client_index, &self.clients, |c| &c.value.id)?;
         index_matches("wallet", &self.wallet_index, &self.wallets, |w| &w.value.id)?;

@@ -14,8 +14,8 @@ use crate::oversight::Resolution;
 /// Keys in the first filter segment (2 MiB); each later one holds four times the one before,
 /// so a filter of 20 million keys has 3 segments and a new key costs 3 block reads.
 const FIRST_SEGMENT_KEYS: u64 = 1 << 20;
-/// Filter bits per key: with 7 probes in one 512-bit block, about 0.1 % of new keys read the
-/// index for nothing.
+/// Filter bits per key: with 7 probes in one 512-bit block, about 0.1 % of new keys per
+/// segment read the index for nothing.
 const BITS_PER_KEY: u64 = 16;
 /// Probes per key, each 9 bits of the key's digest.
 const PROBES: u32 = 7;
@@ -120,6 +120,28 @@ impl KeyFilter {
         self.count
     }
 
+    /// Why a restored filter cannot be used: its segments are not those its count of keys
+    /// makes (a damaged or forged checkpoint would otherwise make a lookup panic).
+    pub(super) fn check(&self) -> Result<(), String> {
+        let (mut start, mut index) = (0u64, 0usize);
+        while self.count > start {
+            if index >= 16 {
+                return Err(format!("the key filter claims {} keys", self.count));
+            }
+            start += Self::segment_keys(index);
+            index += 1;
+        }
+        if self.segments.len() != index {
+            return Err(format!("the key filter has {} segments for {} keys, not {index}", self.segments.len(), self.count));
+        }
+        for (index, words) in self.segments.iter().enumerate() {
+            if words.0.len() as u64 != Self::segment_keys(index) * BITS_PER_KEY / 64 {
+                return Err(format!("key filter segment {index} has {} words", words.0.len()));
+            }
+        }
+        Ok(())
+    }
+
     /// Bytes the filter holds.
     pub(super) fn bytes(&self) -> usize {
         self.segments.iter().map(|words| words.0.len() * 8).sum()
@@ -147,8 +169,10 @@ fn as_of(record: &MovementRecord, through: u64) -> MovementRecord {
 }
 
 /// Reads a moved movement's record back from the store (`None`: the store has none for that
-/// key); an error says why the store could not be read.
-pub type MovementLookup = Box<dyn FnMut(&[u8; 16]) -> Result<Option<MovementRecord>, String> + Send>;
+/// key), given the entry up to which the store's index must hold every record this register
+/// no longer holds (an index that ends before it, reset behind this register's back, is an
+/// error); an error says why the store could not be read.
+pub type MovementLookup = Box<dyn FnMut(&[u8; 16], u64) -> Result<Option<MovementRecord>, String> + Send>;
 
 /// The store's lookup, when one is installed; not state (a clone has none).
 #[derive(Default)]
@@ -207,7 +231,8 @@ impl Register {
             ));
         };
         let mut lookup = lookup.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let found = (*lookup)(key).map_err(|why| InvariantViolation(format!("the movement index cannot be read: {why}")))?;
+        let found =
+            (*lookup)(key, *self.indexed_floor).map_err(|why| InvariantViolation(format!("the movement index cannot be read: {why}")))?;
         drop(lookup);
         // The index may be ahead of a replay: what it holds is taken as of this register's
         // last entry (a movement recorded later does not exist yet; a later correction has not
@@ -286,7 +311,12 @@ impl Register {
         };
         record.correction = Correction::CorrectedBy(seq);
         if seq <= self.log_floor {
-            // Replaying entries the index holds: it has the record as corrected already.
+            // Replaying entries the index holds: it has the record as corrected already. The
+            // records the last move took out must not keep the older copy (the cache, which
+            // shadows them, may be emptied): at open, that map is this register's alone.
+            if self.recent.contains_key(key) {
+                Arc::make_mut(&mut self.recent).insert(*key, record.clone());
+            }
             self.cache.insert(*key, record);
         } else {
             self.cache.remove(key);
@@ -316,6 +346,8 @@ impl Register {
         let mut moved: MovedMovements = settled.iter().map(|(key, record)| (*key, record.clone())).collect();
         moved.extend(unsettled);
         self.keep_readable(settled);
+        // Raised to where the store's index ends, committed: it holds every record up to it.
+        *self.indexed_floor = through;
         moved
     }
 
@@ -326,6 +358,9 @@ impl Register {
         let after = self.log_floor;
         let taken = std::mem::take(&mut self.movements);
         self.filter_new_keys(after, taken.iter());
+        // Until the batch that writes them commits, the index holds the records up to `after`
+        // only (the rest are in `recent`).
+        *self.indexed_floor = after;
         let taken = Arc::new(taken);
         if *self.keep_moved {
             self.cache.extend(taken.iter().map(|(key, record)| (*key, record.clone())));
@@ -444,9 +479,20 @@ mod tests {
     #[test]
     fn the_filter_survives_a_checkpoint() {
         let mut filter = KeyFilter::default();
+        assert_eq!(filter.check(), Ok(()));
         for n in 0..1000 {
             filter.insert(&key(n));
         }
+        assert_eq!(filter.check(), Ok(()));
+        let mut short = filter.clone();
+        short.segments[0].0.truncate(3);
+        assert!(short.check().unwrap_err().contains("segment 0 has 3 words"));
+        let mut claims = filter.clone();
+        claims.count = u64::MAX;
+        assert!(claims.check().is_err());
+        let mut none = filter.clone();
+        none.segments.clear();
+        assert!(none.check().is_err());
         let bytes = postcard::to_stdvec(&filter).unwrap();
         let back: KeyFilter = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, filter);
