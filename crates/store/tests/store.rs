@@ -767,6 +767,30 @@ fn a_movement_record_deleted_from_the_index_is_found_by_the_full_verify(backend:
     drop(store);
 }
 
+/// The index is reset (`migrate --rebuild-index`) while a writer runs: a resubmission whose
+/// record that writer no longer holds is refused, never decided as new.
+fn a_resubmission_after_a_reset_behind_a_running_writer_is_refused_not_recorded_again(backend: Backend) {
+    let (_db, location, mut store) = fresh(backend);
+    store.set_posting_index_every(2);
+    all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
+    for n in 0..8 {
+        let deposit = build::deposit(key(&format!("later-{n}")), &client(2), &wallet_of(2), &asset(0), Amount::new(1));
+        all_accepted(&store.submit(&[movement_command(deposit, at_minute(30))], RECORDED_AT).unwrap());
+    }
+    // The next batch reads nothing of the index before deciding: only the lookup of the
+    // resubmitted key can see the reset.
+    assert_eq!(store.head().seq - store.register().log_floor(), 1);
+    ringfence_store::reset_posting_index(&location).unwrap();
+    let head = store.head();
+    let again = store.submit(&twenty_entries()[14..15], RECORDED_AT);
+    assert!(matches!(&again, Err(StoreError::PostingIndex(why)) if why.contains("open the store again")), "{again:?}");
+    assert_eq!(Store::open(&location).unwrap().head(), head, "nothing was recorded");
+    // Opened again (it replays from entry 1), the key answers as before.
+    let mut reopened = Store::open(&location).unwrap();
+    let answer = reopened.submit(&twenty_entries()[14..15], RECORDED_AT).unwrap();
+    assert_eq!(answer[0].status, Status::AlreadyExists);
+}
+
 /// Someone who can write the database slips an older copy of a record in between its runs
 /// (at an entry where no run ends), which lookups would read: the full verification finds it.
 fn a_movement_row_at_an_entry_where_no_run_ends_is_found_by_the_full_verify(backend: Backend) {
@@ -1663,4 +1687,5 @@ on_both_backends!(
     an_idempotency_key_older_than_the_cache_answers_with_its_original_result,
     a_movement_record_deleted_from_the_index_is_found_by_the_full_verify,
     a_movement_row_at_an_entry_where_no_run_ends_is_found_by_the_full_verify,
+    a_resubmission_after_a_reset_behind_a_running_writer_is_refused_not_recorded_again,
 );
