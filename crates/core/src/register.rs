@@ -1572,9 +1572,9 @@ impl Register {
         self.log_floor
     }
 
-    /// Leaves the postings of entries up to `through` out of the in-memory log, those held
-    /// and those replayed later: the store calls it once its posting index holds them (or
-    /// before replaying a journal whose index does). Never lowers the floor.
+    /// Leaves the postings and movement records of entries up to `through` out of memory,
+    /// those held and those replayed later: the store calls it once its indexes hold them (or
+    /// before replaying a journal whose indexes do). Never lowers the floor.
     pub fn raise_log_floor(&mut self, through: u64) {
         if through <= self.log_floor {
             return;
@@ -1588,9 +1588,9 @@ impl Register {
         self.log_floor = through;
     }
 
-    /// Takes every posting held in memory and raises the log floor to the last entry: for the
-    /// store, which moves them to its posting index in the transaction it is writing (a store
-    /// whose write fails discards this register). In no particular order.
+    /// Takes every posting and movement record held in memory and raises the log floor to the
+    /// last entry: for the store, which moves them to its indexes in the transaction it is
+    /// writing (a store whose write fails discards this register). In no particular order.
     pub fn take_log(&mut self) -> Taken {
         let movements = self.take_movements();
         self.log_floor = self.log_floor.max(self.seq);

@@ -619,26 +619,32 @@ fn group_place(slot: i64) -> u8 {
     (slot & ((1 << GROUP_SHIFT) - 1)) as u8
 }
 
-/// Rows of the posting index, each a group's postings in every asset over a run of entries,
-/// their bytes in one buffer; and the movement index's rows of the same run.
+/// Rows packed into one buffer: each row's key (a group of accounts, a bucket of keys) and
+/// where its bytes end.
 #[derive(Debug, Default)]
-pub(crate) struct Runs {
-    bytes: Vec<u8>,
-    /// The group of each row and where its bytes end.
-    rows: Vec<(i64, usize)>,
-    pub(crate) movements: movement_index::MovementRows,
+pub(crate) struct PackedRows {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) rows: Vec<(i64, usize)>,
 }
 
-impl Runs {
-    /// Each row as (group, packed postings), in group order.
+impl PackedRows {
+    /// Each row as (key, bytes), in the order packed.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (i64, &[u8])> {
         let mut start = 0;
-        self.rows.iter().map(move |&(slot, end)| {
+        self.rows.iter().map(move |&(key, end)| {
             let bytes = &self.bytes[start..end];
             start = end;
-            (slot, bytes)
+            (key, bytes)
         })
     }
+}
+
+/// One run of entries for the indexes: the posting index's rows (a group's postings in every
+/// asset, in group order) and the movement index's (a bucket's records, in bucket order).
+#[derive(Debug, Default)]
+pub(crate) struct Runs {
+    pub(crate) postings: PackedRows,
+    pub(crate) movements: PackedRows,
 }
 
 /// How a posting is packed in a run, each field an unsigned LEB128 varint: the entry after
@@ -654,16 +660,12 @@ pub const POSTING_FORMAT: &str =
 /// posting index (in the transaction of the next batch).
 pub const POSTING_INDEX_EVERY: u64 = 131_072;
 
-/// Packs postings grouped by account (in any order) into one run per account, in account
-/// order: `parts` yields (account, asset, that asset's postings in journal order).
-fn pack_runs<'a>(after: u64, parts: impl Iterator<Item = (i64, u32, &'a [Logged])>) -> Runs {
+/// Packs postings grouped by account (in any order) into one row per group of accounts, in
+/// group order: `parts` yields (account, asset, that asset's postings in journal order).
+fn pack_runs<'a>(after: u64, parts: impl Iterator<Item = (i64, u32, &'a [Logged])>) -> PackedRows {
     let mut parts: Vec<(i64, u32, &[Logged])> = parts.filter(|(_, _, postings)| !postings.is_empty()).collect();
     parts.sort_unstable_by_key(|(slot, asset, _)| (*slot, *asset));
-    let mut runs = Runs {
-        bytes: Vec::with_capacity(parts.iter().map(|(_, _, p)| p.len()).sum::<usize>() * 16),
-        rows: Vec::new(),
-        movements: movement_index::MovementRows::default(),
-    };
+    let mut runs = PackedRows { bytes: Vec::with_capacity(parts.iter().map(|(_, _, p)| p.len()).sum::<usize>() * 16), rows: Vec::new() };
     let mut previous = 0i64;
     for (slot, asset, postings) in parts {
         let group = account_group(slot);
@@ -716,24 +718,26 @@ fn take_varint(bytes: &[u8]) -> Option<(u128, &[u8])> {
 /// The runs of the register's in-memory postings of entries `after + 1 ..= through`, and of
 /// its movement records changed in those entries.
 fn runs_of(register: &Register, after: u64, through: u64) -> Runs {
-    let mut runs = pack_runs(
-        after,
-        register.logged_all().map(|(slot, asset, postings)| {
-            let start = postings.partition_point(|logged| logged.seq <= after);
-            let end = postings.partition_point(|logged| logged.seq <= through);
-            (slot, asset, &postings[start..end.max(start)])
-        }),
-    );
-    runs.movements =
-        movement_index::MovementRows::pack(register.movements_changed(after, through).iter().map(|(key, record)| (key, record)));
-    runs
+    let changed = register.movements_changed(after, through);
+    Runs {
+        postings: pack_runs(
+            after,
+            register.logged_all().map(|(slot, asset, postings)| {
+                let start = postings.partition_point(|logged| logged.seq <= after);
+                let end = postings.partition_point(|logged| logged.seq <= through);
+                (slot, asset, &postings[start..end.max(start)])
+            }),
+        ),
+        movements: movement_index::pack(changed.iter().map(|(key, record)| (key, record))),
+    }
 }
 
 /// The runs of postings and movement records taken from the register ([`Register::take_log`]).
 pub(crate) fn runs_from(after: u64, taken: &Taken) -> Runs {
-    let mut runs = pack_runs(after, taken.postings.iter().map(|(slot, asset, postings)| (*slot, *asset, postings.as_slice())));
-    runs.movements = movement_index::MovementRows::pack(taken.movements.iter());
-    runs
+    Runs {
+        postings: pack_runs(after, taken.postings.iter().map(|(slot, asset, postings)| (*slot, *asset, postings.as_slice()))),
+        movements: movement_index::pack(taken.movements.iter()),
+    }
 }
 
 /// The posting index ends before a handle's floor: it was reset while the process ran.
@@ -783,6 +787,7 @@ fn postings_in(after: u64, bytes: &[u8]) -> Result<Vec<(u8, u32, Logged)>, Store
 
 /// Reads movement records back from the movement index at `location`, on a read-only
 /// connection of its own opened on first need.
+///
 /// A failure of that read keeps its `StoreError` in `failed`, for the caller to report as it
 /// is (the register can only say it could not decide).
 fn movement_lookup(location: Location, failed: LookupFailure) -> ringfence_core::register::MovementLookup {
@@ -998,7 +1003,7 @@ impl Store {
 
     /// Gives the register its way to read back movement records it moved to the movement
     /// index: a read-only connection of its own, opened on first need (reads of committed
-    /// rows only; what this handle moved in the batch being written stays in its cache).
+    /// rows only; what this handle moved in the batch being written stays readable in memory).
     fn install_lookup(&mut self) {
         self.register.set_movement_lookup(movement_lookup(self.location.clone(), Arc::clone(&self.lookup_failure)));
     }
@@ -1903,8 +1908,7 @@ fn verify_reader_since_checkpoint(reader: &mut dyn Reader, location: &Location) 
     };
     // A correction in the tail of a movement older than the checkpoint reads its record from
     // the movement index (the full check replays from entry 1 and needs none).
-    let failed = LookupFailure::default();
-    register.set_movement_lookup(movement_lookup(location.clone(), Arc::clone(&failed)));
+    register.set_movement_lookup(movement_lookup(location.clone(), LookupFailure::default()));
     let from = Head { seq: info.seq, hash: info.head };
     register.raise_log_floor(reader.posting_index_through().unwrap_or(0));
     let (chain, _) = verify_replay(reader, &mut register, from, Scan::After(from.seq), Vec::new())?;

@@ -7,7 +7,7 @@
 
 use ringfence_core::register::{Correction, MovedMovements, MovementRecord};
 
-use crate::StoreError;
+use crate::{PackedRows, StoreError};
 
 /// Buckets of keys, as bits: 1,024 rows per run, each about 65 bytes a movement.
 pub(crate) const BUCKET_BITS: u32 = 10;
@@ -24,51 +24,32 @@ pub(crate) fn bucket_of(key: &[u8; 16]) -> i64 {
     i64::from(u16::from_be_bytes([key[0], key[1]]) >> (16 - BUCKET_BITS))
 }
 
-/// Rows of the movement index for one run: each bucket's records, their bytes in one buffer.
-#[derive(Debug, Default)]
-pub(crate) struct MovementRows {
-    bytes: Vec<u8>,
-    /// The bucket of each row and where its bytes end.
-    rows: Vec<(i64, usize)>,
-}
-
-impl MovementRows {
-    /// Packs records, bucket by bucket (a counting sort: one pass to count, one to place).
-    pub(crate) fn pack<'a>(records: impl Iterator<Item = (&'a [u8; 16], &'a MovementRecord)>) -> MovementRows {
-        // One pass over the records (a map, slow to walk) into a dense list, then a counting
-        // sort of that list.
-        let records: Vec<(u16, &[u8; 16], &MovementRecord)> = records.map(|(key, record)| (bucket_of(key) as u16, key, record)).collect();
-        let mut starts = vec![0usize; (1 << BUCKET_BITS) + 1];
-        for (bucket, _, _) in &records {
-            starts[usize::from(*bucket) + 1] += 1;
-        }
-        for bucket in 1..starts.len() {
-            starts[bucket] += starts[bucket - 1];
-        }
-        let mut rows = MovementRows { bytes: vec![0; records.len() * RECORD_BYTES], rows: Vec::new() };
-        let mut next = starts.clone();
-        for (bucket, key, record) in records {
-            let place = &mut next[usize::from(bucket)];
-            put_record(&mut rows.bytes[*place * RECORD_BYTES..(*place + 1) * RECORD_BYTES], key, record);
-            *place += 1;
-        }
-        for (bucket, end) in starts.iter().skip(1).enumerate() {
-            if *end > starts[bucket] {
-                rows.rows.push((bucket as i64, end * RECORD_BYTES));
-            }
-        }
-        rows
+/// Packs a run's records into rows, bucket by bucket (a counting sort: one pass to count, one
+/// to place).
+pub(crate) fn pack<'a>(records: impl Iterator<Item = (&'a [u8; 16], &'a MovementRecord)>) -> PackedRows {
+    // One pass over the records (a map, slow to walk) into a dense list, then a counting sort
+    // of that list.
+    let records: Vec<(u16, &[u8; 16], &MovementRecord)> = records.map(|(key, record)| (bucket_of(key) as u16, key, record)).collect();
+    let mut starts = vec![0usize; (1 << BUCKET_BITS) + 1];
+    for (bucket, _, _) in &records {
+        starts[usize::from(*bucket) + 1] += 1;
     }
-
-    /// Each row as (bucket, packed records), in bucket order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (i64, &[u8])> {
-        let mut start = 0;
-        self.rows.iter().map(move |&(bucket, end)| {
-            let bytes = &self.bytes[start..end];
-            start = end;
-            (bucket, bytes)
-        })
+    for bucket in 1..starts.len() {
+        starts[bucket] += starts[bucket - 1];
     }
+    let mut rows = PackedRows { bytes: vec![0; records.len() * RECORD_BYTES], rows: Vec::new() };
+    let mut next = starts.clone();
+    for (bucket, key, record) in records {
+        let place = &mut next[usize::from(bucket)];
+        put_record(&mut rows.bytes[*place * RECORD_BYTES..(*place + 1) * RECORD_BYTES], key, record);
+        *place += 1;
+    }
+    for (bucket, end) in starts.iter().skip(1).enumerate() {
+        if *end > starts[bucket] {
+            rows.rows.push((bucket as i64, end * RECORD_BYTES));
+        }
+    }
+    rows
 }
 
 /// Writes a record into `out` (exactly [`RECORD_BYTES`] long).
@@ -169,7 +150,7 @@ mod tests {
                 (key, record(seq, correction))
             })
             .collect();
-        let rows = MovementRows::pack(records.iter().map(|(key, record)| (key, record)));
+        let rows = pack(records.iter().map(|(key, record)| (key, record)));
         let mut back: MovedMovements = Vec::new();
         for (bucket, bytes) in rows.iter() {
             for (key, record) in records_in(bytes).unwrap() {
@@ -184,7 +165,7 @@ mod tests {
     #[test]
     fn a_damaged_row_is_named_not_trusted() {
         let one = [([1; 16], record(3, Correction::Open))];
-        let rows = MovementRows::pack(one.iter().map(|(key, record)| (key, record)));
+        let rows = pack(one.iter().map(|(key, record)| (key, record)));
         let (_, bytes) = rows.iter().next().unwrap();
         assert!(records_in(&bytes[..64]).unwrap_err().to_string().contains("not whole records"));
         let mut bad = bytes.to_vec();

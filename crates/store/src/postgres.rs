@@ -568,7 +568,7 @@ impl Reader for PostgresReader {
 fn insert_runs(client: &mut impl postgres::GenericClient, after: u64, through: u64, runs: &Runs) -> Result<(), StoreError> {
     let copy = client.copy_in("COPY posting_run (accounts, after_seq, through_seq, bytes) FROM STDIN (FORMAT binary)").map_err(pg)?;
     let mut writer = BinaryCopyInWriter::new(copy, &[Type::INT8, Type::INT8, Type::INT8, Type::BYTEA]);
-    for (accounts, bytes) in runs.iter() {
+    for (accounts, bytes) in runs.postings.iter() {
         writer.write(&[&accounts, &(after as i64), &(through as i64), &bytes]).map_err(pg)?;
     }
     writer.finish().map_err(pg)?;

@@ -143,7 +143,7 @@ fn run_bytes(value: rusqlite::types::ValueRef<'_>) -> Result<&[u8], StoreError> 
 /// inside the caller's transaction.
 fn insert_runs(conn: &Connection, after: u64, through: u64, runs: &Runs) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached("INSERT INTO posting_run (accounts, after_seq, through_seq, bytes) VALUES (?1, ?2, ?3, ?4)")?;
-    for (accounts, bytes) in runs.iter() {
+    for (accounts, bytes) in runs.postings.iter() {
         insert.execute(params![accounts, after as i64, through as i64, bytes])?;
     }
     let mut insert = conn.prepare_cached("INSERT INTO movement_run (bucket, through_seq, bytes) VALUES (?1, ?2, ?3)")?;
@@ -163,6 +163,13 @@ pub(crate) struct SqliteReader {
 }
 
 impl SqliteReader {
+    /// The entry numbers a query's first column gives, in its order.
+    fn entries_of(&self, sql: &str) -> Result<Vec<u64>, StoreError> {
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let entries = statement.query_map([], |row| row.get::<_, i64>(0))?.collect::<Result<Vec<i64>, _>>()?;
+        Ok(entries.into_iter().map(|entry| entry as u64).collect())
+    }
+
     pub(crate) fn open(path: &Path, intent: Intent) -> Result<SqliteReader, StoreError> {
         match intent {
             Intent::Create => {
@@ -376,11 +383,9 @@ impl Reader for SqliteReader {
     }
 
     fn posting_run_ends(&mut self) -> Result<Vec<u64>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
+        self.entries_of(
             "SELECT DISTINCT through_seq FROM posting_run WHERE through_seq <= (SELECT through_seq FROM posting_index WHERE id = 0) ORDER BY through_seq",
-        )?;
-        let ends = statement.query_map([], |row| row.get::<_, i64>(0))?.collect::<Result<Vec<i64>, _>>()?;
-        Ok(ends.into_iter().map(|end| end as u64).collect())
+        )
     }
 
     fn posting_runs_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError> {
@@ -393,9 +398,7 @@ impl Reader for SqliteReader {
     }
 
     fn movement_run_ends(&mut self) -> Result<Vec<u64>, StoreError> {
-        let mut statement = self.conn.prepare_cached("SELECT DISTINCT through_seq FROM movement_run ORDER BY through_seq")?;
-        let ends = statement.query_map([], |row| row.get::<_, i64>(0))?.collect::<Result<Vec<i64>, _>>()?;
-        Ok(ends.into_iter().map(|end| end as u64).collect())
+        self.entries_of("SELECT DISTINCT through_seq FROM movement_run ORDER BY through_seq")
     }
 
     fn movement_rows_ending(&mut self, through: u64, visit: RowVisit<'_>) -> Result<(), StoreError> {

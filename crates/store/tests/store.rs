@@ -731,14 +731,7 @@ fn a_movement_record_deleted_from_the_index_is_found_by_the_full_verify(backend:
     all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
     store.submit(&[], RECORDED_AT).unwrap();
     let cut = "DELETE FROM movement_run WHERE through_seq = (SELECT max(through_seq) FROM movement_run)";
-    match &db.raw {
-        Raw::Sqlite(path) => {
-            assert!(rusqlite::Connection::open(path).unwrap().execute(cut, []).unwrap() > 0);
-        }
-        Raw::Postgres(client) => {
-            client.borrow_mut().batch_execute(cut).unwrap();
-        }
-    }
+    raw_batch(&db, cut);
     let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
     assert!(verified.chain.is_ok(), "the journal itself is intact");
     assert!(
@@ -799,14 +792,7 @@ fn a_movement_row_at_an_entry_where_no_run_ends_is_found_by_the_full_verify(back
     all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
     store.submit(&[], RECORDED_AT).unwrap();
     let slip = "INSERT INTO movement_run (bucket, through_seq, bytes) SELECT bucket, 5, bytes FROM movement_run WHERE through_seq = (SELECT min(through_seq) FROM movement_run)";
-    match &db.raw {
-        Raw::Sqlite(path) => {
-            assert!(rusqlite::Connection::open(path).unwrap().execute(slip, []).unwrap() > 0);
-        }
-        Raw::Postgres(client) => {
-            client.borrow_mut().batch_execute(slip).unwrap();
-        }
-    }
+    raw_batch(&db, slip);
     let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
     assert!(
         matches!(&verified.index, ringfence_store::IndexCheck::Differs { end: 5, why } if why.contains("no run of the index ends")),

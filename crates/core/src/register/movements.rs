@@ -98,6 +98,23 @@ impl KeyFilter {
         self.count += 1;
     }
 
+    /// Puts the keys of records made after `after` in, in journal order when that decides
+    /// which segment each enters (a record made earlier and corrected since is in already).
+    pub(super) fn insert_made_after<'a>(&mut self, after: u64, records: impl Iterator<Item = (&'a Digest, &'a MovementRecord)> + Clone) {
+        let made = |(_, record): &(&Digest, &MovementRecord)| record.seq > after;
+        if self.crosses_segment(records.clone().filter(made).count() as u64) {
+            let mut ordered: Vec<(u64, Digest)> = records.filter(made).map(|(key, record)| (record.seq, *key)).collect();
+            ordered.sort_unstable();
+            for (_, key) in &ordered {
+                self.insert(key);
+            }
+        } else {
+            for (key, _) in records.filter(made) {
+                self.insert(key);
+            }
+        }
+    }
+
     /// Whether `key` may have been inserted (`false`: it certainly was not).
     pub(super) fn may_hold(&self, key: &Digest) -> bool {
         self.segments.iter().any(|words| {
@@ -325,30 +342,21 @@ impl Register {
         Ok(())
     }
 
-    /// Takes out of memory the records that changed (were made or corrected) in entries
-    /// `log_floor + 1 ..= through`, as they stood at `through`: the run of the movement index
-    /// those entries make. A record corrected after `through` stays held until the run of its
-    /// correction. The keys new to the filter enter it; the records taken out stay readable
-    /// (until the next move, by then committed), replacing those read back.
-    pub(super) fn move_movements(&mut self, through: u64) -> MovedMovements {
+    /// Takes out of memory the records that settled by `through` (made or corrected in
+    /// entries up to it, not corrected after): the store's index holds them, committed. A
+    /// record corrected after `through` stays held until the run of its correction. The keys
+    /// of records made in `log_floor + 1 ..= through` enter the filter; the records taken out
+    /// stay readable until the next move, replacing those read back.
+    pub(super) fn move_movements(&mut self, through: u64) {
         let after = self.log_floor;
-        // Nearly every record changed in the run has settled (is not corrected after it).
         let (settled, kept): (MovementMap, MovementMap) =
             std::mem::take(&mut self.movements).into_iter().partition(|(_, record)| settled_by(record, through));
         self.movements = kept;
-        let unsettled: MovedMovements = self
-            .movements
-            .iter()
-            .filter(|(_, record)| changed_in(record, after, through))
-            .map(|(key, record)| (*key, as_of(record, through)))
-            .collect();
-        self.filter_new_keys(after, settled.iter().chain(unsettled.iter().map(|(key, record)| (key, record))));
-        let mut moved: MovedMovements = settled.iter().map(|(key, record)| (*key, record.clone())).collect();
-        moved.extend(unsettled);
-        self.keep_readable(settled);
+        let made = |(_, record): &(&Digest, &MovementRecord)| record.seq <= through;
+        self.filter.insert_made_after(after, settled.iter().chain(self.movements.iter().filter(made)));
+        self.keep_readable(Arc::new(settled));
         // Raised to where the store's index ends, committed: it holds every record up to it.
         *self.indexed_floor = through;
-        moved
     }
 
     /// [`Register::move_movements`] at the head (a writer's batch, [`Register::take_log`]):
@@ -356,62 +364,35 @@ impl Register {
     /// writer thread that packs it, and stays readable from memory without a copy.
     pub(super) fn take_movements(&mut self) -> Arc<MovementMap> {
         let after = self.log_floor;
-        let taken = std::mem::take(&mut self.movements);
-        self.filter_new_keys(after, taken.iter());
+        let taken = Arc::new(std::mem::take(&mut self.movements));
+        self.filter.insert_made_after(after, taken.iter());
+        self.keep_readable(Arc::clone(&taken));
         // Until the batch that writes them commits, the index holds the records up to `after`
-        // only (the rest are in `recent`).
+        // only (the rest are readable in `recent`).
         *self.indexed_floor = after;
-        let taken = Arc::new(taken);
-        if *self.keep_moved {
-            self.cache.extend(taken.iter().map(|(key, record)| (*key, record.clone())));
-        } else {
-            self.cache.clear();
-            *self.recent = Arc::clone(&taken);
-        }
         taken
-    }
-
-    /// Puts the keys of records made after `after` into the filter, in journal order when
-    /// that decides which segment each enters (one corrected in the run is there already).
-    fn filter_new_keys<'a>(&mut self, after: u64, records: impl Iterator<Item = (&'a Digest, &'a MovementRecord)> + Clone) {
-        let new = records.clone().filter(|(_, record)| record.seq > after).count() as u64;
-        if self.filter.crosses_segment(new) {
-            let mut ordered: Vec<(u64, Digest)> =
-                records.filter(|(_, record)| record.seq > after).map(|(key, record)| (record.seq, *key)).collect();
-            ordered.sort_unstable();
-            for (_, key) in &ordered {
-                self.filter.insert(key);
-            }
-        } else {
-            for (key, _) in records.filter(|(_, record)| record.seq > after) {
-                self.filter.insert(key);
-            }
-        }
     }
 
     /// Records just taken out stay readable until the next move (a verification replay keeps
     /// them all).
-    fn keep_readable(&mut self, moved: MovementMap) {
+    fn keep_readable(&mut self, moved: Arc<MovementMap>) {
         if *self.keep_moved {
-            self.cache.extend(moved);
+            self.cache.extend(moved.iter().map(|(key, record)| (*key, record.clone())));
         } else {
             self.cache.clear();
-            *self.recent = Arc::new(moved);
+            *self.recent = moved;
         }
     }
 
     /// The records held in memory that changed in entries `after + 1 ..= through`, as they
-    /// stood at `through`, in journal order: the movement index's run of those entries, what
-    /// [`Register::raise_log_floor`] from `after` to `through` takes out.
+    /// stood at `through`, in no particular order: the movement index's run of those entries
+    /// (then [`Register::raise_log_floor`] from `after` to `through` takes the settled ones out).
     pub fn movements_changed(&self, after: u64, through: u64) -> MovedMovements {
-        let mut changed: MovedMovements = self
-            .movements
+        self.movements
             .iter()
             .filter(|(_, record)| changed_in(record, after, through))
             .map(|(key, record)| (*key, as_of(record, through)))
-            .collect();
-        changed.sort_unstable_by_key(|(key, record)| (record.seq, *key));
-        changed
+            .collect()
     }
 
     /// The sequence number at which the movement with this key was recorded, as far as memory
