@@ -170,7 +170,8 @@ fn serve(mut sink: Box<dyn Sink>, inbox: &mpsc::Receiver<Request>, outbox: &mpsc
     let mut rows = Rows::default();
     // The first error of a batch; later entries are skipped and the commit reports it.
     let mut failed: Option<StoreError> = None;
-    // Postings moved to the posting index in this batch, freed once it is answered.
+    // Postings moved to the posting index in this batch, freed once it is answered (off
+    // this thread).
     let mut taken = Taken::default();
     while let Ok(request) = inbox.recv() {
         let reply = match request {
@@ -220,7 +221,13 @@ fn serve(mut sink: Box<dyn Sink>, inbox: &mpsc::Receiver<Request>, outbox: &mpsc
         if outbox.send(reply).is_err() {
             return;
         }
-        drop(std::mem::take(&mut taken));
+        // Thousands of small allocations: freed on a thread of their own, so that the next
+        // batch does not wait for them.
+        if !taken.postings.is_empty() {
+            let taken = std::mem::take(&mut taken);
+            // When no thread can be started, the closure, and the postings, are dropped here.
+            let _ = std::thread::Builder::new().name("ringfence-free".into()).spawn(move || drop(taken));
+        }
     }
 }
 
