@@ -657,8 +657,11 @@ pub const POSTING_FORMAT: &str =
     "varint(seq - after_seq), zigzag varint(effective_at delta), varint(amount), varint((asset << 6 | slot & 63) << 1 | increases)";
 
 /// Entries the register's in-memory posting log may hold before a writer moves them to the
-/// posting index (in the transaction of the next batch).
-pub const POSTING_INDEX_EVERY: u64 = 131_072;
+/// posting index (in the transaction of the next batch). Small enough that the batch which
+/// moves a run is not much slower than the others, and that a checkpoint's tail is small;
+/// large enough that moves are rare among small batches (each writes about 1,300 rows
+/// whatever its length): BENCHMARKS.md, "The run length".
+pub const POSTING_INDEX_EVERY: u64 = 65_536;
 
 /// Packs postings grouped by account (in any order) into one row per group of accounts, in
 /// group order: `parts` yields (account, asset, that asset's postings in journal order).
