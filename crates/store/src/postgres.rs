@@ -276,6 +276,9 @@ pub(crate) struct PostgresReader {
     since: Statement,
     at: Statement,
     after: Statement,
+    /// The index queries, prepared on first use: a query by its text alone costs a second
+    /// round trip to parse it every time (a movement lookup made four).
+    prepared: std::collections::HashMap<&'static str, Statement>,
 }
 
 impl fmt::Debug for PostgresReader {
@@ -286,8 +289,24 @@ impl fmt::Debug for PostgresReader {
 
 impl PostgresReader {
     /// Streams the rows of `sql` (an entry number, bytes) to `visit` until it says to stop.
-    fn visit_rows(&mut self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)], visit: RunVisit<'_>) -> Result<(), StoreError> {
-        let mut rows = self.client.query_raw(sql, params.iter().copied()).map_err(pg)?;
+    /// The statement of `sql`, prepared once per session.
+    fn prepared(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql).map_err(pg)?;
+        self.prepared.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn visit_rows(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        visit: RunVisit<'_>,
+    ) -> Result<(), StoreError> {
+        let statement = self.prepared(sql)?;
+        let mut rows = self.client.query_raw(&statement, params.iter().copied()).map_err(pg)?;
         while let Some(row) = rows.next().map_err(pg)? {
             if !visit(row.get::<_, i64>(0) as u64, row.get::<_, &[u8]>(1))? {
                 break;
@@ -325,7 +344,7 @@ impl PostgresReader {
         let since = client.prepare("SELECT seq, body, hash, signature FROM journal WHERE seq > $1 ORDER BY seq").map_err(pg)?;
         let at = client.prepare("SELECT seq, body, hash FROM journal WHERE seq = ANY($1)").map_err(pg)?;
         let after = client.prepare("SELECT seq, body, hash FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2").map_err(pg)?;
-        Ok(PostgresReader { client, target: target.clone(), since, at, after })
+        Ok(PostgresReader { client, target: target.clone(), since, at, after, prepared: std::collections::HashMap::new() })
     }
 }
 
@@ -471,7 +490,8 @@ impl Reader for PostgresReader {
     }
 
     fn posting_index_through(&mut self) -> Result<u64, StoreError> {
-        let row = self.client.query_one("SELECT through_seq FROM posting_index WHERE id = 0", &[]).map_err(pg)?;
+        let statement = self.prepared("SELECT through_seq FROM posting_index WHERE id = 0")?;
+        let row = self.client.query_one(&statement, &[]).map_err(pg)?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 
