@@ -660,7 +660,7 @@ pub const POSTING_FORMAT: &str =
 /// posting index (in the transaction of the next batch). Small enough that the batch which
 /// moves a run is not much slower than the others, and that a checkpoint's tail is small;
 /// large enough that moves are rare among small batches (each writes about 1,300 rows
-/// whatever its length): BENCHMARKS.md, "The run length".
+/// whatever its length): BENCHMARKS.md, "Shorter runs and the batch that moves one".
 pub const POSTING_INDEX_EVERY: u64 = 65_536;
 
 /// Packs postings grouped by account (in any order) into one row per group of accounts, in

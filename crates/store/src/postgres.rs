@@ -288,7 +288,6 @@ impl fmt::Debug for PostgresReader {
 }
 
 impl PostgresReader {
-    /// Streams the rows of `sql` (an entry number, bytes) to `visit` until it says to stop.
     /// The statement of `sql`, prepared once per session.
     fn prepared(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
         if let Some(statement) = self.prepared.get(sql) {
@@ -299,6 +298,7 @@ impl PostgresReader {
         Ok(statement)
     }
 
+    /// Streams the rows of `sql` (an entry number, bytes) to `visit` until it says to stop.
     fn visit_rows(
         &mut self,
         sql: &'static str,

@@ -25,7 +25,7 @@ const PROBES: u32 = 7;
 const CACHE_RECORDS_MAX: usize = 65_536;
 
 /// A blocked Bloom filter over the digests of every idempotency key recorded: no false
-/// negatives; about 2 bytes a key. Keys are already SHA-256 digests, so their bits are the
+/// negatives; 2 to 4 bytes a key (its last segment partly filled). Keys are already SHA-256 digests, so their bits are the
 /// hash functions. Each key enters as its movement is recorded, in journal order, and the
 /// segment it lands in depends only on how many came before it: the filter is state, equal
 /// however the register was built (whatever its floor), and a move out of memory costs it
