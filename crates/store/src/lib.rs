@@ -409,10 +409,10 @@ struct Replay<'a> {
     /// latest first; and what each comparison found.
     compare: Vec<(u64, Register)>,
     compared: Vec<CheckpointCheck>,
-    /// Verification only: the ends of the posting index's runs still to reach, latest first;
-    /// at each, the digest of the postings the replay logged since the end before.
+    /// Verification only: the ends of the index's runs still to reach, latest first; at each,
+    /// the run the replay made is compared with the stored one.
     index_ends: Vec<u64>,
-    index_digests: RunDigests,
+    checker: Option<SharedChecker>,
     /// Where the register's movement lookup leaves why it failed.
     lookup_failure: LookupFailure,
 }
@@ -460,7 +460,7 @@ impl Replay<'_> {
         }
         while self.index_ends.last() == Some(&seq) {
             self.index_ends.pop();
-            if !self.stalled {
+            if let (false, Some(checker)) = (self.stalled, self.checker.clone()) {
                 let Taken { postings, movements } = self.register.take_log();
                 let mut movements: ringfence_core::register::MovedMovements =
                     movements.iter().map(|(key, record)| (*key, record.clone())).collect();
@@ -468,7 +468,11 @@ impl Replay<'_> {
                     .into_iter()
                     .flat_map(|(slot, asset, postings)| postings.into_iter().map(move |logged| (slot, asset, logged)))
                     .collect();
-                self.index_digests.push((seq, run_digest(&mut taken, &mut movements)));
+                let mut checker = checker.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if !checker.check(seq, &run_digest(&mut taken, &mut movements)) {
+                    // Records moved from now on cannot be read back from the index.
+                    self.register.keep_moved_movements();
+                }
             }
         }
         Ok(())
@@ -595,12 +599,8 @@ pub(crate) type RunVisit<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<bool, Sto
 /// Visits each row of one run: its group of accounts, where it starts, its packed postings.
 pub(crate) type RowVisit<'a> = &'a mut dyn FnMut(i64, u64, &[u8]) -> Result<(), StoreError>;
 
-/// The digest of the postings the replay made up to each end of the posting index's runs.
-type RunDigests = Vec<(u64, [u8; 32])>;
-
-/// What a verification replay found: the chain's verdict, each checkpoint compared, the
-/// digests of the posting index's runs.
-type ReplayFindings = (Result<Head, Break>, Vec<CheckpointCheck>, RunDigests);
+/// What a verification replay found: the chain's verdict, each checkpoint compared.
+type ReplayFindings = (Result<Head, Break>, Vec<CheckpointCheck>);
 
 /// Gives the runs of the postings after the entry it is told (where the index ends).
 pub(crate) type RunSource<'a> = &'a mut dyn FnMut(u64) -> Result<Runs, StoreError>;
@@ -1181,7 +1181,7 @@ impl Store {
             compare: Vec::new(),
             compared: Vec::new(),
             index_ends: Vec::new(),
-            index_digests: Vec::new(),
+            checker: None,
             lookup_failure: Arc::clone(&self.lookup_failure),
         };
         let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -1612,7 +1612,7 @@ impl Store {
 
     /// As [`Store::verify`], with each stored checkpoint compared with the replay.
     pub fn verify_all(&self) -> Result<Verified, StoreError> {
-        verify_reader(self.reader().as_mut())
+        verify_reader(self.reader().as_mut(), &self.location)
     }
 
     /// Checks the stored journal against what this handle holds in memory, a part at a time,
@@ -1709,7 +1709,7 @@ impl Verification {
     /// As [`Verification::verify`], with the journal signing keys the replay found (to check
     /// signed anchors against) and each stored checkpoint compared with the replay.
     pub fn verify_with_keys(&self) -> Result<Verified, StoreError> {
-        verify_reader(self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut())
+        verify_reader(self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut(), &self.location)
     }
 
     /// The daily, incremental check: as [`Verification::verify_with_keys`], but from the
@@ -1850,9 +1850,10 @@ pub struct Verified {
 
 /// Reads the whole journal in one snapshot (so the head and the entries agree even while
 /// another process commits), checking the chain and, replaying it into a scratch register to
-/// know the signing keys, every commit signature; and compares each stored checkpoint with
-/// the state the replay reaches at its entry.
-fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
+/// know the signing keys, every commit signature; compares each stored checkpoint with the
+/// state the replay reaches at its entry, and each run of the indexes with the run the replay
+/// makes, as it reaches the run's end (on a second connection to `location`).
+fn verify_reader(reader: &mut dyn Reader, location: &Location) -> Result<Verified, StoreError> {
     let mut compare = Vec::new();
     let mut checkpoints = Vec::new();
     for info in reader.checkpoints()? {
@@ -1864,26 +1865,33 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
     // Latest first, so the next to compare is last.
     compare.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
     let mut register = Register::new();
-    // The replay decides from the journal alone: records it moves out stay in its memory.
-    register.keep_moved_movements();
-    // The replay logs the postings of each run of the posting index and hands them over at
-    // its end, so memory holds one run at a time, and each run is checked against them (a
-    // checkpoint is compared with the floors made equal).
     let ends = reader.posting_run_ends();
-    let (chain, compared, digests) = verify_replay_indexed(
-        reader,
-        &mut register,
-        Head::EMPTY,
-        Scan::All,
-        compare,
-        ends.as_ref().map_or_else(|_| Vec::new(), Clone::clone),
-    )?;
+    // The replay logs the postings and records of each run and compares them with the stored
+    // run at its end, so memory holds one run at a time. It decides from the journal alone:
+    // a record it moved out is read back only from a run already found equal; once one is
+    // not, it keeps what it moves out in memory instead.
+    let checker = match &ends {
+        Ok(_) => reader_for(location, Intent::Inspect).map(|reader| Arc::new(Mutex::new(IndexChecker::new(reader)))),
+        Err(_) => Err(StoreError::PostingIndex("cannot be read".into())),
+    };
+    let index_ends = match (&ends, &checker) {
+        (Ok(ends), Ok(checker)) => {
+            register.set_movement_lookup(checked_lookup(Arc::clone(checker)));
+            Some((ends.clone(), Arc::clone(checker)))
+        }
+        _ => {
+            register.keep_moved_movements();
+            None
+        }
+    };
+    let (chain, compared) = verify_replay(reader, &mut register, Head::EMPTY, Scan::All, compare, index_ends)?;
     checkpoints.extend(compared);
     checkpoints.sort_by_key(|check| check.seq);
-    let index = match (&chain, ends) {
-        (_, Err(error)) => IndexCheck::NotChecked(format!("the posting index cannot be read: {error}")),
-        (Err(_), _) => IndexCheck::NotChecked("the journal is damaged".into()),
-        (Ok(_), Ok(ends)) => match reader.movement_run_ends() {
+    let index = match (&chain, ends, checker) {
+        (_, Err(error), _) => IndexCheck::NotChecked(format!("the posting index cannot be read: {error}")),
+        (_, _, Err(error)) => IndexCheck::NotChecked(format!("the index cannot be read on a second connection: {error}")),
+        (Err(_), _, _) => IndexCheck::NotChecked("the journal is damaged".into()),
+        (Ok(_), Ok(ends), Ok(checker)) => match reader.movement_run_ends() {
             Err(error) => IndexCheck::NotChecked(format!("the movement index cannot be read: {error}")),
             // Every run of movement records must end where a run of postings does: rows at
             // another entry would be read by lookups and compared with nothing.
@@ -1891,7 +1899,7 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
                 Some(&end) => {
                     IndexCheck::Differs { end, why: "it holds movement records at an entry where no run of the index ends".into() }
                 }
-                None => check_index(reader, &ends, &digests),
+                None => checker.lock().unwrap_or_else(std::sync::PoisonError::into_inner).finding(&ends),
             },
         },
     };
@@ -1905,7 +1913,7 @@ fn verify_reader(reader: &mut dyn Reader) -> Result<Verified, StoreError> {
 fn verify_reader_since_checkpoint(reader: &mut dyn Reader, location: &Location) -> Result<Verified, StoreError> {
     let mut passed_over = Vec::new();
     let Some((info, mut register)) = newest_usable_checkpoint(reader, &mut passed_over)? else {
-        let mut full = verify_reader(reader)?;
+        let mut full = verify_reader(reader, location)?;
         full.passed_over = passed_over;
         return Ok(full);
     };
@@ -1914,35 +1922,25 @@ fn verify_reader_since_checkpoint(reader: &mut dyn Reader, location: &Location) 
     register.set_movement_lookup(movement_lookup(location.clone(), LookupFailure::default()));
     let from = Head { seq: info.seq, hash: info.head };
     register.raise_log_floor(reader.posting_index_through().unwrap_or(0));
-    let (chain, _) = verify_replay(reader, &mut register, from, Scan::After(from.seq), Vec::new())?;
+    let (chain, _) = verify_replay(reader, &mut register, from, Scan::After(from.seq), Vec::new(), None)?;
     let index = IndexCheck::NotChecked("the incremental check leaves the posting index to the full one".into());
     Ok(Verified { chain, keys: register.signing_keys().to_vec(), checkpoints: Vec::new(), since: Some(info.seq), passed_over, index })
 }
 
 /// Replays what `scan` reads onto `register` (at `from`) as a verification does: on past a
 /// refused entry, to the first break and then to the end; each of `compare` (restored
-/// checkpoints, latest first) compared when the replay reaches its entry. The chain's verdict
-/// against the recorded head and signatures, and each comparison.
+/// checkpoints, latest first) compared when the replay reaches its entry; with `index`, each
+/// run of the indexes (their ends, ascending) checked when the replay reaches its end. The
+/// chain's verdict against the recorded head and signatures, and each comparison.
 fn verify_replay(
     reader: &mut dyn Reader,
     register: &mut Register,
     from: Head,
     scan: Scan,
     compare: Vec<(u64, Register)>,
-) -> Result<(Result<Head, Break>, Vec<CheckpointCheck>), StoreError> {
-    verify_replay_indexed(reader, register, from, scan, compare, Vec::new()).map(|(chain, compared, _)| (chain, compared))
-}
-
-/// As [`verify_replay`], also taking the digest of the postings the replay logs up to each of
-/// `index_ends` (ascending).
-fn verify_replay_indexed(
-    reader: &mut dyn Reader,
-    register: &mut Register,
-    from: Head,
-    scan: Scan,
-    compare: Vec<(u64, Register)>,
-    mut index_ends: Vec<u64>,
+    index: Option<(Vec<u64>, SharedChecker)>,
 ) -> Result<ReplayFindings, StoreError> {
+    let (mut index_ends, checker) = index.map_or((Vec::new(), None), |(ends, checker)| (ends, Some(checker)));
     index_ends.reverse();
     let mut replay = Replay {
         verifier: Verifier::resume(from),
@@ -1954,7 +1952,7 @@ fn verify_replay_indexed(
         compare,
         compared: Vec::new(),
         index_ends,
-        index_digests: Vec::new(),
+        checker,
         lookup_failure: LookupFailure::default(),
     };
     let recorded = reader.read(scan, &mut replay)?;
@@ -1966,18 +1964,35 @@ fn verify_replay_indexed(
     for (seq, _) in replay.compare {
         compared.push(CheckpointCheck { seq, verdict: CheckpointVerdict::NotCompared("is after the journal's last entry".into()) });
     }
-    Ok((chain, compared, replay.index_digests))
+    Ok((chain, compared))
 }
 
-/// The stored posting index against the replay's digests, run by run.
-fn check_index(reader: &mut dyn Reader, ends: &[u64], digests: &[(u64, [u8; 32])]) -> IndexCheck {
-    let mut matched = 0;
-    for &end in ends {
-        let Some((_, replayed)) = digests.iter().find(|(at, _)| *at == end) else {
-            return IndexCheck::NotChecked(format!("the replay did not reach the run ending at entry {end}"));
-        };
+/// A full verification's second connection: checks each run of the indexes when the replay
+/// reaches its end, and reads back the movement records of runs found equal.
+struct IndexChecker {
+    reader: Box<dyn Reader>,
+    /// Where the last run found equal to the replay's ends (0: none yet).
+    verified: u64,
+    matched: usize,
+    /// The first run found different, or not checked: no later run is checked.
+    finding: Option<IndexCheck>,
+}
+
+type SharedChecker = Arc<Mutex<IndexChecker>>;
+
+impl IndexChecker {
+    fn new(reader: Box<dyn Reader>) -> IndexChecker {
+        IndexChecker { reader, verified: 0, matched: 0, finding: None }
+    }
+
+    /// Compares the stored run ending at `end` (its postings and movement records) with the
+    /// replay's digest of the same entries; whether it is equal (false too once a run was not).
+    fn check(&mut self, end: u64, replayed: &[u8; 32]) -> bool {
+        if self.finding.is_some() {
+            return false;
+        }
         let mut stored: Vec<(i64, u32, Logged)> = Vec::new();
-        let read = reader.posting_runs_ending(end, &mut |accounts, after, bytes| {
+        let read = self.reader.posting_runs_ending(end, &mut |accounts, after, bytes| {
             for (place, asset, logged) in postings_in(after, bytes)? {
                 stored.push(((accounts << GROUP_SHIFT) | i64::from(place), asset, logged));
             }
@@ -1985,7 +2000,7 @@ fn check_index(reader: &mut dyn Reader, ends: &[u64], digests: &[(u64, [u8; 32])
         });
         let mut records = Vec::new();
         let read = read.and_then(|()| {
-            reader.movement_rows_ending(end, &mut |bucket, _, bytes| {
+            self.reader.movement_rows_ending(end, &mut |bucket, _, bytes| {
                 for (key, record) in movement_index::records_in(bytes)? {
                     if movement_index::bucket_of(&key) != bucket {
                         return Err(StoreError::PostingIndex(format!("holds a movement record in bucket {bucket} that belongs elsewhere")));
@@ -1995,19 +2010,43 @@ fn check_index(reader: &mut dyn Reader, ends: &[u64], digests: &[(u64, [u8; 32])
                 Ok(())
             })
         });
-        match read {
-            Err(StoreError::PostingIndex(why)) => return IndexCheck::Differs { end, why },
-            Err(error) => return IndexCheck::NotChecked(error.to_string()),
+        self.finding = match read {
+            Err(StoreError::PostingIndex(why)) => Some(IndexCheck::Differs { end, why }),
+            Err(error) => Some(IndexCheck::NotChecked(error.to_string())),
             Ok(()) if run_digest(&mut stored, &mut records) != *replayed => {
-                return IndexCheck::Differs {
-                    end,
-                    why: "its postings or movement records are not those the journal's entries made".into(),
-                };
+                Some(IndexCheck::Differs { end, why: "its postings or movement records are not those the journal's entries made".into() })
             }
-            Ok(()) => matched += 1,
+            Ok(()) => {
+                self.verified = end;
+                self.matched += 1;
+                None
+            }
+        };
+        self.finding.is_none()
+    }
+
+    /// What the check found of the runs ending at `ends` (ascending).
+    fn finding(&mut self, ends: &[u64]) -> IndexCheck {
+        match (self.finding.take(), ends.get(self.matched)) {
+            (Some(finding), _) => finding,
+            (None, Some(end)) => IndexCheck::NotChecked(format!("the replay did not reach the run ending at entry {end}")),
+            (None, None) => IndexCheck::Matches { runs: self.matched, through: ends.last().copied().unwrap_or(0) },
         }
     }
-    IndexCheck::Matches { runs: matched, through: ends.last().copied().unwrap_or(0) }
+}
+
+/// A verification replay's movement lookup: reads only the rows of runs the checker found
+/// equal to the replay (a later row, not yet compared, is not trusted).
+fn checked_lookup(checker: SharedChecker) -> ringfence_core::register::MovementLookup {
+    Box::new(move |key, _| {
+        let mut checker = checker.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let IndexChecker { reader, verified, .. } = &mut *checker;
+        let verified = *verified;
+        movement_index::find(key, |bucket, visit| {
+            reader.movement_rows(bucket, &mut |through, bytes| if through > verified { Ok(true) } else { visit(through, bytes) })
+        })
+        .map_err(|error| error.to_string())
+    })
 }
 
 /// What the full verification found of the posting index.

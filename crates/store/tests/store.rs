@@ -723,6 +723,40 @@ fn an_idempotency_key_older_than_the_cache_answers_with_its_original_result(back
     assert!(matches!(verified.index, ringfence_store::IndexCheck::Matches { .. }), "{:?}", verified.index);
 }
 
+/// The full verification reads a moved movement record back, as a correction needs it, from
+/// a run it has found equal to its replay; once a run differs (a record deleted from the
+/// first), the replay keeps what it moves out instead, so the correction is still decided from
+/// the journal, and the replay reaches the end.
+fn a_damaged_early_run_leaves_the_verify_replay_deciding_from_the_journal(backend: Backend) {
+    let (db, location, mut store) = fresh(backend);
+    store.set_posting_index_every(1);
+    let entries = twenty_entries();
+    let Action::Movement(d3) = &entries[entries.len() - 6].action else { panic!("d-3 is a movement") };
+    all_accepted(&store.submit(&entries, RECORDED_AT).unwrap());
+    // The next batch moves the first run (every record of the twenty entries), the one after
+    // it a second, then corrects d-3.
+    let deposit = build::deposit(key("after"), &client(2), &wallet_of(2), &asset(0), Amount::new(1));
+    all_accepted(&store.submit(&[movement_command(deposit, at_minute(40))], RECORDED_AT).unwrap());
+    let correction = movement_command(build::correction(key("c-1"), key("d-3"), &d3.postings), at_minute(41));
+    all_accepted(&store.submit(std::slice::from_ref(&correction), RECORDED_AT).unwrap());
+    store.submit(&[], RECORDED_AT).unwrap();
+    // A checkpoint at the head: compared only when the replay reaches it.
+    store.checkpoint(RECORDED_AT).unwrap();
+    let head = store.head();
+    let intact = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    // Intact: the correction's replay reads d-3's record back from the first run, found equal.
+    assert!(matches!(intact.index, ringfence_store::IndexCheck::Matches { runs, .. } if runs >= 2), "{:?}", intact.index);
+    let verdicts: Vec<_> = intact.checkpoints.iter().map(|check| check.code().1).collect();
+    assert_eq!(verdicts, ["matches"], "{:?}", intact.checkpoints);
+    let first = "DELETE FROM movement_run WHERE through_seq = (SELECT min(through_seq) FROM movement_run)";
+    raw_batch(&db, first);
+    let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
+    assert_eq!(verified.chain, Ok(head), "the journal is intact");
+    let verdicts: Vec<_> = verified.checkpoints.iter().map(|check| check.code().1).collect();
+    assert_eq!(verdicts, ["matches"], "the replay decided every entry: {:?}", verified.checkpoints);
+    assert!(matches!(&verified.index, ringfence_store::IndexCheck::Differs { end, .. } if *end < head.seq), "{:?}", verified.index);
+}
+
 /// Someone who can write the database deletes a movement record from the index (so that a
 /// key could be used twice): the full verification names the run.
 fn a_movement_record_deleted_from_the_index_is_found_by_the_full_verify(backend: Backend) {
@@ -1672,6 +1706,7 @@ on_both_backends!(
     a_backlog_is_indexed_run_by_run_and_a_reset_behind_a_running_handle_is_refused,
     an_idempotency_key_older_than_the_cache_answers_with_its_original_result,
     a_movement_record_deleted_from_the_index_is_found_by_the_full_verify,
+    a_damaged_early_run_leaves_the_verify_replay_deciding_from_the_journal,
     a_movement_row_at_an_entry_where_no_run_ends_is_found_by_the_full_verify,
     a_resubmission_after_a_reset_behind_a_running_writer_is_refused_not_recorded_again,
 );

@@ -196,8 +196,9 @@ impl Register {
         self.lookup.0 = Lookup(Some(Mutex::new(lookup)));
     }
 
-    /// Keeps every record this register moves out in memory (a verification replay, which
-    /// must decide from the journal alone, not from the index it checks).
+    /// Keeps every record this register moves out in memory from now on (a verification
+    /// replay, which must decide from the journal alone, not from an index it has not found
+    /// equal to it); those the last move took out stay readable, as nothing replaces them.
     pub fn keep_moved_movements(&mut self) {
         *self.keep_moved = true;
     }
