@@ -345,7 +345,7 @@ pub struct Register {
     /// SHA-256 (first 16 bytes) of their idempotency key: fixed-size keys hash cheaply and
     /// cannot be made to collide. Older ones are in the store's movement index.
     movements: HashMap<Digest, MovementRecord>,
-    /// Every key ever recorded, as a filter: a key it does not hold is new.
+    /// Every key moved to the movement index, as a filter: a key it does not hold is new.
     filter: movements::KeyFilter,
     /// Movements accepted, in all.
     movement_count: u64,

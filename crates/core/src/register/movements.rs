@@ -1,8 +1,8 @@
 //! Movement records (what idempotency and corrections need of each accepted movement) held
 //! in memory only for the tail of the journal. The store moves older ones to its movement
 //! index with the postings ([`Register::take_log`]); a bounded cache keeps those moved last
-//! and those read back, and a filter over every key ever recorded says which keys can only be
-//! new, so a new movement (nearly every one) costs no read. A key the filter may hold is read back
+//! and those read back, and a filter over every moved key says which keys can only be new, so
+//! a new movement (nearly every one) costs no read. A key the filter may hold is read back
 //! through the lookup the store installs ([`Register::set_movement_lookup`]).
 
 use std::sync::{Arc, Mutex};
@@ -24,12 +24,10 @@ const PROBES: u32 = 7;
 /// Records read back from the store that the cache holds at most.
 const CACHE_RECORDS_MAX: usize = 65_536;
 
-/// A blocked Bloom filter over the digests of every idempotency key recorded: no false
-/// negatives; 2 to 4 bytes a key (its last segment partly filled). Keys are already SHA-256 digests, so their bits are the
-/// hash functions. Each key enters as its movement is recorded, in journal order, and the
-/// segment it lands in depends only on how many came before it: the filter is state, equal
-/// however the register was built (whatever its floor), and a move out of memory costs it
-/// nothing.
+/// A blocked Bloom filter over the digests of the idempotency keys moved to the store: no
+/// false negatives; 2 to 4 bytes a key (its last segment partly filled). Keys are already SHA-256 digests, so their bits are
+/// the hash functions. Keys enter in journal order and the segment a key lands in depends only
+/// on how many came before it: the filter is state, equal however the register was built.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct KeyFilter {
     count: u64,
@@ -71,6 +69,17 @@ impl KeyFilter {
         FIRST_SEGMENT_KEYS << index
     }
 
+    /// Whether inserting `more` keys now would cross into a new segment (then their order
+    /// decides which segment each lands in).
+    fn crosses_segment(&self, more: u64) -> bool {
+        let (mut start, mut index) = (0, 0);
+        while self.count >= start + Self::segment_keys(index) {
+            start += Self::segment_keys(index);
+            index += 1;
+        }
+        self.count + more > start + Self::segment_keys(index)
+    }
+
     pub(super) fn insert(&mut self, key: &Digest) {
         // The segment this key's place falls in.
         let mut start = 0;
@@ -89,6 +98,23 @@ impl KeyFilter {
             words[block + (probe >> 6) as usize] |= 1 << (probe & 63);
         }
         self.count += 1;
+    }
+
+    /// Puts the keys of records made after `after` in, in journal order when that decides
+    /// which segment each enters (a record made earlier and corrected since is in already).
+    pub(super) fn insert_made_after<'a>(&mut self, after: u64, records: impl Iterator<Item = (&'a Digest, &'a MovementRecord)> + Clone) {
+        let made = |(_, record): &(&Digest, &MovementRecord)| record.seq > after;
+        if self.crosses_segment(records.clone().filter(made).count() as u64) {
+            let mut ordered: Vec<(u64, Digest)> = records.filter(made).map(|(key, record)| (record.seq, *key)).collect();
+            ordered.sort_unstable();
+            for (_, key) in &ordered {
+                self.insert(key);
+            }
+        } else {
+            for (key, _) in records.filter(made) {
+                self.insert(key);
+            }
+        }
     }
 
     /// Whether `key` may have been inserted (`false`: it certainly was not).
@@ -209,7 +235,7 @@ impl Register {
         if let Some(record) = self.movements.get(key) {
             return Ok(Some(record.clone()));
         }
-        // Every key ever recorded is in the filter: most new keys stop here.
+        // Every key out of `movements` (cached or not) is in the filter: most new keys stop here.
         if !self.filter.may_hold(key) {
             return Ok(None);
         }
@@ -282,13 +308,12 @@ impl Register {
         Ok(())
     }
 
-    /// Records a movement accepted at `record.seq`: its key enters the filter; the record is
-    /// held in memory when after the log floor (otherwise it is a replay of entries the index
-    /// holds already).
+    /// Records a movement accepted at `record.seq`: held in memory when after the log floor;
+    /// otherwise (a replay of entries the index holds already) only its key enters the filter.
     pub(super) fn remember_movement(&mut self, key: Digest, record: MovementRecord) -> Result<(), InvariantViolation> {
         self.movement_count += 1;
-        self.filter.insert(&key);
         if record.seq <= self.log_floor {
+            self.filter.insert(&key);
             return Ok(());
         }
         if self.movements.insert(key, record).is_some() {
@@ -322,12 +347,16 @@ impl Register {
 
     /// Takes out of memory the records that settled by `through` (made or corrected in
     /// entries up to it, not corrected after): the store's index holds them, committed. A
-    /// record corrected after `through` stays held until the run of its correction. The
-    /// records taken out stay readable until the next move, replacing those read back.
+    /// record corrected after `through` stays held until the run of its correction. The keys
+    /// of records made in `log_floor + 1 ..= through` enter the filter; the records taken out
+    /// stay readable until the next move, replacing those read back.
     pub(super) fn move_movements(&mut self, through: u64) {
+        let after = self.log_floor;
         let (settled, kept): (MovementMap, MovementMap) =
             std::mem::take(&mut self.movements).into_iter().partition(|(_, record)| settled_by(record, through));
         self.movements = kept;
+        let made = |(_, record): &(&Digest, &MovementRecord)| record.seq <= through;
+        self.filter.insert_made_after(after, settled.iter().chain(self.movements.iter().filter(made)));
         self.keep_readable(Arc::new(settled));
         // Raised to where the store's index ends, committed: it holds every record up to it.
         *self.indexed_floor = through;
@@ -339,6 +368,7 @@ impl Register {
     pub(super) fn take_movements(&mut self) -> Arc<MovementMap> {
         let after = self.log_floor;
         let taken = Arc::new(std::mem::take(&mut self.movements));
+        self.filter.insert_made_after(after, taken.iter());
         self.keep_readable(Arc::clone(&taken));
         // Until the batch that writes them commits, the index holds the records up to `after`
         // only (the rest are readable in `recent`).
@@ -424,6 +454,7 @@ mod tests {
             filter.insert(&key(n));
         }
         assert_eq!(filter.segments.len(), 1, "the first segment holds 1,048,576 keys");
+        assert!(!filter.crosses_segment(1_048_576 - 190_000) && filter.crosses_segment(1_048_576 - 189_999));
         assert!((0..190_000).all(|n| filter.may_hold(&key(n))));
         let false_positives = (1_000_000..1_100_000).filter(|n| filter.may_hold(&key(*n))).count();
         assert!(false_positives < 500, "{false_positives} of 100,000 new keys claimed");
