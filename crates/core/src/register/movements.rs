@@ -25,8 +25,8 @@ const PROBES: u32 = 7;
 const CACHE_RECORDS_MAX: usize = 65_536;
 
 /// A blocked Bloom filter over the digests of the idempotency keys moved to the store: no
-/// false negatives; 2 to 4 bytes a key (its last segment partly filled). Keys are already SHA-256 digests, so their bits are
-/// the hash functions. Keys enter in journal order and the segment a key lands in depends only
+/// false negatives; 2 to 4 bytes a key (its last segment partly filled). Keys are already
+/// SHA-256 digests, so their bits are the hash functions. Keys enter in journal order and the segment a key lands in depends only
 /// on how many came before it: the filter is state, equal however the register was built.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct KeyFilter {
