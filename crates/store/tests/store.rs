@@ -615,10 +615,7 @@ fn a_damaged_posting_run_is_a_clear_error_and_the_journal_is_untouched(backend: 
 /// Someone who can write the database swaps two accounts' rows: both decode, so queries answer
 /// wrong figures without an error; the full verification finds the run.
 fn a_posting_run_edited_consistently_is_found_by_the_full_verify(backend: Backend) {
-    let (db, location, mut store) = fresh(backend);
-    store.set_posting_index_every(1);
-    all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
-    store.submit(&[], RECORDED_AT).unwrap();
+    let (db, location, _store) = twenty_entries_in_the_index(backend);
     let intact = Verification::open(&location).unwrap().verify_with_keys().unwrap();
     assert!(matches!(intact.index, ringfence_store::IndexCheck::Matches { through: 20, .. }), "{:?}", intact.index);
     // Positions (group 0) take the bytes of the wallets' group.
@@ -760,10 +757,7 @@ fn a_damaged_early_run_leaves_the_verify_replay_deciding_from_the_journal(backen
 /// Someone who can write the database deletes a movement record from the index (so that a
 /// key could be used twice): the full verification names the run.
 fn a_movement_record_deleted_from_the_index_is_found_by_the_full_verify(backend: Backend) {
-    let (db, location, mut store) = fresh(backend);
-    store.set_posting_index_every(1);
-    all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
-    store.submit(&[], RECORDED_AT).unwrap();
+    let (db, location, store) = twenty_entries_in_the_index(backend);
     let cut = "DELETE FROM movement_run WHERE through_seq = (SELECT max(through_seq) FROM movement_run)";
     raw_batch(&db, cut);
     let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
@@ -821,10 +815,7 @@ fn a_resubmission_after_a_reset_behind_a_running_writer_is_refused_not_recorded_
 /// Someone who can write the database slips an older copy of a record in between its runs
 /// (at an entry where no run ends), which lookups would read: the full verification finds it.
 fn a_movement_row_at_an_entry_where_no_run_ends_is_found_by_the_full_verify(backend: Backend) {
-    let (db, location, mut store) = fresh(backend);
-    store.set_posting_index_every(1);
-    all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
-    store.submit(&[], RECORDED_AT).unwrap();
+    let (db, location, _store) = twenty_entries_in_the_index(backend);
     let slip = "INSERT INTO movement_run (bucket, through_seq, bytes) SELECT bucket, 5, bytes FROM movement_run WHERE through_seq = (SELECT min(through_seq) FROM movement_run)";
     raw_batch(&db, slip);
     let verified = Verification::open(&location).unwrap().verify_with_keys().unwrap();
@@ -854,6 +845,15 @@ fn twenty_entries() -> Vec<Command> {
         commands.push(movement_command(movement, at_minute(index as i64 + 1)));
     }
     commands
+}
+
+/// A fresh store whose twenty entries a second (empty) batch moved to the indexes as one run.
+fn twenty_entries_in_the_index(backend: Backend) -> (Fixture, Location, Store) {
+    let (fixture, location, mut store) = fresh(backend);
+    store.set_posting_index_every(1);
+    all_accepted(&store.submit(&twenty_entries(), RECORDED_AT).unwrap());
+    store.submit(&[], RECORDED_AT).unwrap();
+    (fixture, location, store)
 }
 
 fn all_accepted(outcomes: &[Outcome]) {
