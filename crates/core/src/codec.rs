@@ -232,6 +232,14 @@ impl Encoder {
                 self.u8(26);
                 self.raw(public_key);
             }
+            Action::RecordPrice(price) => {
+                self.u8(27);
+                self.str(price.asset.as_str());
+                self.str(price.currency.as_str());
+                self.u128(price.units);
+                self.u8(price.scale);
+                self.str(&price.source);
+            }
         }
     }
 
@@ -543,6 +551,13 @@ impl<'a> Decoder<'a> {
             24 => Action::Safeguard(self.safeguard()?),
             25 => Action::RegisterSigningKey(crate::entity::SigningKey { public_key: self.hash()?, label: self.str()?.to_owned() }),
             26 => Action::RetireSigningKey { public_key: self.hash()? },
+            27 => Action::RecordPrice(crate::price::Price {
+                asset: self.id(AssetId::parse)?,
+                currency: self.currency()?,
+                units: self.u128()?,
+                scale: self.u8()?,
+                source: self.str()?.to_owned(),
+            }),
             tag => return Err(DecodeError::BadTag { what: "action", tag, offset }),
         };
         Ok(Command { meta, action })

@@ -14,6 +14,7 @@ pub mod entity;
 pub mod ids;
 pub mod movement;
 pub mod oversight;
+pub mod price;
 pub mod register;
 pub mod safeguard;
 pub mod status;
@@ -40,6 +41,7 @@ pub use oversight::{
     Break, ChainBlock, ChainObservation, ChainTransfer, ChainWatch, Direction, Exception, ExceptionKind, ExceptionPolicy, ExceptionState,
     MovementLeg, ObservedLeg, Proposal, ReconRun, Resolution, RunSource, Severity, TransferRef,
 };
+pub use price::{NotValued, Price, PriceRecord};
 pub use register::{AssetSummary, InvariantViolation, KeySetAccess, Net, Register, RunRecord, SharedSigner, SigningKeyRecord};
 pub use safeguard::{
     Beneficiary, ClientInstruction, Consent, Currency, FiatAccount, FiatAccountClass, FiatPlacement, FiatReceipt, FiatWithdrawal,

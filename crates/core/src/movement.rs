@@ -187,6 +187,8 @@ pub enum Action {
     RetireSigningKey {
         public_key: [u8; 32],
     },
+    /// A price of an asset in a fiat currency at the command's effective time (issue 17).
+    RecordPrice(crate::price::Price),
 }
 
 impl Action {
@@ -219,6 +221,7 @@ impl Action {
             Action::Safeguard(action) => action.code(),
             Action::RegisterSigningKey(_) => "signing_key",
             Action::RetireSigningKey { .. } => "signing_key_retirement",
+            Action::RecordPrice(_) => "price",
         }
     }
 }

@@ -22,6 +22,7 @@ pub use four_eyes::CORRECTIONS_GATED_FROM;
 mod movements;
 pub use movements::{MovedMovements, MovementLookup, MovementMap};
 mod oversight;
+mod prices;
 mod safeguard;
 
 pub use access::{KeySetAccess, SharedSigner};
@@ -398,6 +399,8 @@ pub struct Register {
     now: Transient<Timestamp>,
     /// The latest effective time of any accepted movement.
     latest_effective: Timestamp,
+    /// Prices per asset and fiat currency (issue 17).
+    prices: prices::Prices,
 }
 
 /// A posting resolved against the register.
@@ -518,6 +521,7 @@ impl Register {
             Action::Safeguard(action) => self.decide_safeguard(meta, action),
             Action::RegisterSigningKey(key) => self.check_signing_key(key).map(|()| self.commit_signing_key(key)),
             Action::RetireSigningKey { public_key } => self.check_key_retirement(public_key).map(|index| self.commit_key_retirement(index)),
+            Action::RecordPrice(price) => self.check_price(meta, price).map(|()| self.commit_price(meta, price)),
         };
         Ok(match decided {
             Ok(outcome) | Err(outcome) => outcome,

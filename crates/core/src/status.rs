@@ -137,6 +137,9 @@ statuses! {
     /// An API token whose roles do not fit: none, repeated, or the client role mixed with
     /// others or without its client.
     InvalidTokenRoles => "invalid_token_roles",
+    /// A price that cannot be recorded: zero, too many decimals, not in its shortest form,
+    /// without a source, or at an instant after it was recorded.
+    InvalidPrice => "invalid_price",
     /// A signing key that cannot be registered or retired: a retired key registered again,
     /// the last active key retired, or a label that is empty or too long.
     InvalidSigningKey => "invalid_signing_key",

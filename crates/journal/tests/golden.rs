@@ -48,6 +48,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use ringfence_core::Price;
 use ringfence_core::codec::encode_command;
 use ringfence_core::{
     Account, Action, Actor, Address, Amount, ApiToken, ApprovalPolicy, AssessmentId, Asset, AssetId, AuthorisationBasis, Beneficiary,
@@ -72,8 +73,11 @@ const HEAD_V2: &str = "e7874cc2ec7520adc85406144f95971e2cb80cfaff6c5ab5e1f6a1191
 /// additions: institution reviews, the policy's new fields, two new exception kinds).
 const HEAD_V3: &str = "cf4b4ab7a4db1060e676c7ecd89c8cc5e1fe695f62178f38348bb84f4b7f80ed";
 
+/// The hash of the last entry of `journal-v4.hex` (v3's entries, then issue 17's prices).
+const HEAD_V4: &str = "d98f52e0b727cadbfee3d7544b9440de862831a74c128ddc18f2d9f4d5ae4e4a";
+
 /// The golden journals, oldest first. Each must verify, decode and replay on every build.
-const FIXTURES: &[&str] = &["journal-v1", "journal-v2", "journal-v3"];
+const FIXTURES: &[&str] = &["journal-v1", "journal-v2", "journal-v3", "journal-v4"];
 
 /// Set to 1 to (re)write the fixture files from the generator (never in CI).
 const BLESS: &str = "RINGFENCE_BLESS_GOLDEN";
@@ -897,6 +901,23 @@ fn generate_v3() -> Script {
     s
 }
 
+/// journal-v4: v3, then issue 17's price register: prices of ETH and BTC in EUR from two
+/// sources (one given for an instant before it was recorded), and one of USDC in JPY (a
+/// currency without a minor unit).
+fn generate_v4() -> Script {
+    let mut s = generate_v3();
+    let eur = Currency::parse("EUR").unwrap();
+    let price = |asset: AssetId, currency: Currency, units: u128, scale: u8, source: &str| {
+        Action::RecordPrice(Price { asset, currency, units, scale, source: source.into() })
+    };
+    let now = at(s.hour);
+    s.accept_as("ops", None, Some(at(s.hour - 2)), price(eth(), eur, 301_245, 2, "ecb-reference"));
+    s.accept_as("ops", None, Some(now), price(eth(), eur, 30_125, 1, "kraken-close"));
+    s.accept("compliance", price(btc(), eur, 8_512_345_678, 2, "kraken-close"));
+    s.accept("ops", price(usdc(), Currency::parse("JPY").unwrap(), 14_512, 2, "mufg-ttm"));
+    s
+}
+
 // ----- coverage --------------------------------------------------------------------------
 
 /// Declares [`Coverage`]: one flag per variant that the golden journals must contain.
@@ -927,7 +948,7 @@ coverage! {
     register_wallet, movement, register_api_token, revoke_api_token, set_approval_policy, approve_pending, reject_pending,
     expire_pending, change_wallet, watch_chain, observe_chain, record_recon_run, set_exception_policy, investigate_exception,
     propose_resolution, approve_resolution, reject_resolution, escalate_exception, safeguard,
-    register_signing_key, retire_signing_key,
+    register_signing_key, retire_signing_key, record_price,
     // SafeguardAction
     set_safeguarding_policy, record_instruction, revoke_instruction, encumber, release, record_risk_assessment,
     register_institution, register_fiat_account, receive_fiat, place_fiat, withdraw_fiat, check, review_institution,
@@ -1095,6 +1116,7 @@ fn cover(seen: &mut Coverage, command: &Command) {
         }
         Action::RegisterSigningKey(_) => seen.register_signing_key = true,
         Action::RetireSigningKey { .. } => seen.retire_signing_key = true,
+        Action::RecordPrice(_) => seen.record_price = true,
     }
 }
 
@@ -1458,6 +1480,20 @@ fn fingerprint(name: &str, register: &Register, statuses: &[Status], now: Timest
         writeln!(o, "breach now {found:?}").unwrap();
     }
     writeln!(o, "check due now={} later={}", register.safeguard_check_due(now), register.safeguard_check_due(later)).unwrap();
+
+    if register.price_series().next().is_some() {
+        writeln!(o, "\n## prices (printed only when there are any: journal-v4 has the first); valuation now and a day later").unwrap();
+        for (asset, currency, series) in register.price_series() {
+            for record in series {
+                writeln!(o, "{record:?}").unwrap();
+            }
+            for instant in [now, Timestamp::from_micros(now.micros() + DAY * HOUR)] {
+                let price = register.price_at(asset, currency, instant, ringfence_core::price::MAX_AGE_DEFAULT_MICROS);
+                let valued = price.map(|r| (r.seq, ringfence_core::price::value(10u128.pow(18) + 5, 18, &r.price)));
+                writeln!(o, "{asset} in {currency} at {instant}: {valued:?}").unwrap();
+            }
+        }
+    }
     out
 }
 
@@ -1508,7 +1544,7 @@ fn hex_file(name: &str, bodies: &[Vec<u8>]) -> String {
     out
 }
 
-/// In bless mode, once per test run: writes the newest fixture (journal-v3) from its generator.
+/// In bless mode, once per test run: writes the newest fixture (journal-v4) from its generator.
 /// Older fixtures are committed and never rewritten (their generators must still write them:
 /// see `generator_still_writes_*`).
 fn bless_once() {
@@ -1518,8 +1554,8 @@ fn bless_once() {
             return;
         }
         assert!(std::env::var_os("CI").is_none(), "{BLESS} is refused in CI: a pinned fixture is never rewritten there");
-        let name = "journal-v3";
-        let script = generate_v3();
+        let name = "journal-v4";
+        let script = generate_v4();
         let (bodies, head) = seal(&script.entries);
         let entries: Vec<Entry> = bodies.iter().map(|body| decode(body).unwrap()).collect();
         let now = script.entries.last().unwrap().1;
@@ -1527,7 +1563,7 @@ fn bless_once() {
         std::fs::write(fixture_path(&format!("{name}.hex")), hex_file(name, &bodies)).unwrap();
         std::fs::write(fixture_path(&format!("{name}.commands.txt")), describe(name, &entries)).unwrap();
         std::fs::write(fixture_path(&format!("{name}.state.txt")), fingerprint(name, &script.register, &script.statuses, now)).unwrap();
-        eprintln!("{BLESS}: wrote {name}.* with {} entries; pin HEAD_V3 = \"{}\"", bodies.len(), hex(&head.hash));
+        eprintln!("{BLESS}: wrote {name}.* with {} entries; pin HEAD_V4 = \"{}\"", bodies.len(), hex(&head.hash));
     });
 }
 
@@ -1537,6 +1573,7 @@ fn pinned_head(name: &str) -> &'static str {
         "journal-v1" => HEAD_V1,
         "journal-v2" => HEAD_V2,
         "journal-v3" => HEAD_V3,
+        "journal-v4" => HEAD_V4,
         _ => panic!("{name} has no pinned head"),
     }
 }
@@ -1639,6 +1676,11 @@ fn golden_journal_v3_replays_to_the_same_state_and_head() {
     replays_to_the_same_state_and_head("journal-v3");
 }
 
+#[test]
+fn golden_journal_v4_replays_to_the_same_state_and_head() {
+    replays_to_the_same_state_and_head("journal-v4");
+}
+
 /// Today's encoder writes the decoded commands back to the very same bytes, and sealing them
 /// again gives the same bodies and head. When FORMAT_VERSION moves on, this becomes a test of
 /// the old encoding kept for the migration (or is limited to the command bytes); the fixture
@@ -1676,6 +1718,11 @@ fn golden_journal_v3_reencodes_byte_for_byte() {
     reencodes_byte_for_byte("journal-v3");
 }
 
+#[test]
+fn golden_journal_v4_reencodes_byte_for_byte() {
+    reencodes_byte_for_byte("journal-v4");
+}
+
 /// The generator, run by today's code, still writes exactly the pinned journal, commands and
 /// state. Unlike the tests above, this one may legitimately fail when the format or the rules
 /// change on purpose: then the generator's output is a new fixture version (written beside
@@ -1707,6 +1754,11 @@ fn generator_still_writes_journal_v2() {
 #[test]
 fn generator_still_writes_journal_v3() {
     generator_still_writes("journal-v3", &generate_v3());
+}
+
+#[test]
+fn generator_still_writes_journal_v4() {
+    generator_still_writes("journal-v4", &generate_v4());
 }
 
 /// Every variant of `Action`, `SafeguardAction` and every enum the codec encodes is in some
@@ -1774,6 +1826,7 @@ const GATED: &[(&str, bool)] = &[
     ("safeguarding_check", false),
     ("signing_key", true),
     ("signing_key_retirement", true),
+    ("price", false),
 ];
 
 #[test]

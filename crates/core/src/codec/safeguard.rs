@@ -247,7 +247,7 @@ impl Decoder<'_> {
         Ok(date)
     }
 
-    fn currency(&mut self) -> Result<Currency, DecodeError> {
+    pub(crate) fn currency(&mut self) -> Result<Currency, DecodeError> {
         let offset = self.offset;
         let text = self.str()?;
         Currency::parse(text).map_err(|_| DecodeError::OutOfRange { what: "currency", offset })

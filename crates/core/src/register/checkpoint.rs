@@ -83,6 +83,7 @@ impl Register {
             oversight,
             safeguards,
             latest_effective,
+            prices,
         );
         if differ.is_empty() && self != other {
             differ.push("state");
@@ -151,6 +152,7 @@ impl Register {
         }
         self.four_eyes.check_indexes()?;
         self.safeguards.check_indexes()?;
+        self.check_prices()?;
         self.oversight.check_indexes(
             wallets,
             assets,

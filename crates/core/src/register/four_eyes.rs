@@ -102,7 +102,8 @@ fn subject_of(action: &Action) -> Option<Subject> {
         | Action::ProposeResolution { .. }
         | Action::ApproveResolution { .. }
         | Action::RejectResolution { .. }
-        | Action::EscalateException { .. } => return None,
+        | Action::EscalateException { .. }
+        | Action::RecordPrice(_) => return None,
     })
 }
 
@@ -173,7 +174,8 @@ impl Register {
             | Action::EscalateException { .. }
             | Action::Safeguard(_)
             | Action::RegisterSigningKey(_)
-            | Action::RetireSigningKey { .. } => {}
+            | Action::RetireSigningKey { .. }
+            | Action::RecordPrice(_) => {}
         }
         if self.four_eyes.policy.is_none() && self.four_eyes.subjects.is_empty() {
             return Ok(None);
@@ -300,7 +302,8 @@ impl Register {
             | Action::ProposeResolution { .. }
             | Action::ApproveResolution { .. }
             | Action::RejectResolution { .. }
-            | Action::EscalateException { .. } => None,
+            | Action::EscalateException { .. }
+            | Action::RecordPrice(_) => None,
         }
     }
 
@@ -508,7 +511,8 @@ impl ApprovalPolicy {
             | Action::ProposeResolution { .. }
             | Action::ApproveResolution { .. }
             | Action::RejectResolution { .. }
-            | Action::EscalateException { .. } => None,
+            | Action::EscalateException { .. }
+            | Action::RecordPrice(_) => None,
         }
     }
 

@@ -498,7 +498,8 @@ fn detail(register: &Register, action: &Action) -> PendingDetailView {
         | Action::ApproveResolution { .. }
         | Action::RejectResolution { .. }
         | Action::EscalateException { .. }
-        | Action::Safeguard(_) => PendingDetailView::None,
+        | Action::Safeguard(_)
+        | Action::RecordPrice(_) => PendingDetailView::None,
     }
 }
 
