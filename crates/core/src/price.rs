@@ -56,9 +56,16 @@ impl Price {
         crate::Amount::new(self.units).to_decimal(self.scale)
     }
 
-    /// The price as money per unit: `EUR 3012.45`.
+    /// The price as money per unit, with at least the currency's minor digits: `EUR 3012.45`,
+    /// `EUR 3050.10`, `EUR 0.000123`.
     pub fn display(&self) -> String {
-        format!("{} {}", self.currency, self.decimal())
+        let exponent = u8::try_from(self.currency.exponent()).unwrap_or(0);
+        let scale = self.scale.max(exponent);
+        let units = self.units.checked_mul(10u128.pow(u32::from(scale - self.scale)));
+        match units {
+            Some(units) => format!("{} {}", self.currency, crate::Amount::new(units).to_decimal(scale)),
+            None => format!("{} {}", self.currency, self.decimal()),
+        }
     }
 
     /// Why this price cannot be recorded, if it cannot (the register checks the asset).

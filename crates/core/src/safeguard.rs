@@ -321,6 +321,8 @@ pub struct Institution {
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    pub const EUR: Currency = Currency(*b"EUR");
+
     pub fn parse(text: &str) -> Result<Currency, String> {
         match text.as_bytes() {
             &[a, b, c] if [a, b, c].iter().all(u8::is_ascii_uppercase) => Ok(Currency([a, b, c])),

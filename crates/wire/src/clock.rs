@@ -44,6 +44,30 @@ pub fn format(at: Timestamp) -> String {
     }
 }
 
+/// An age such as a price's allowed staleness: a whole number of days, hours, minutes or
+/// seconds (`2d`, `24h`, `90m`, `30s`), in microseconds.
+pub fn parse_age(text: &str) -> Result<i64, String> {
+    let wrong = || format!("age {text:?} is not a whole number of days, hours, minutes or seconds, like 24h, 90m, 2d or 30s");
+    let unit = text.chars().last().ok_or_else(wrong)?;
+    let seconds: i64 = match unit {
+        'd' => 86_400,
+        'h' => 3_600,
+        'm' => 60,
+        's' => 1,
+        _ => return Err(wrong()),
+    };
+    let count = &text[..text.len() - 1];
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(wrong());
+    }
+    count
+        .parse::<i64>()
+        .ok()
+        .and_then(|count| count.checked_mul(seconds))
+        .and_then(|seconds| seconds.checked_mul(1_000_000))
+        .ok_or_else(|| format!("age {text:?} is too long"))
+}
+
 pub fn now() -> Timestamp {
     let micros = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000;
     Timestamp::from_micros(i64::try_from(micros).unwrap_or(i64::MAX))
@@ -52,6 +76,17 @@ pub fn now() -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_age_is_a_whole_number_of_one_unit() {
+        assert_eq!(parse_age("24h"), Ok(86_400_000_000));
+        assert_eq!(parse_age("2d"), Ok(172_800_000_000));
+        assert_eq!(parse_age("90m"), Ok(5_400_000_000));
+        assert_eq!(parse_age("0s"), Ok(0));
+        for bad in ["", "h", "24", "1.5h", "-1h", "24 h", "1w", "99999999999999999d"] {
+            assert!(parse_age(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_date_that_ends_a_period_means_the_end_of_that_day() {

@@ -18,6 +18,9 @@ mod safeguard;
 
 pub use safeguard::safeguarding_policy_from_json;
 
+/// The currency of a price that names none.
+pub const DEFAULT_CURRENCY: Currency = Currency::EUR;
+
 /// The longest line accepted, in bytes.
 pub const LINE_LENGTH_MAX: usize = 64 * 1024;
 
@@ -110,6 +113,9 @@ fn optional_client<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientId>, 
 fn optional_sub_custodian<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SubCustodianId>, D::Error> {
     optional_id(d, SubCustodianId::parse)
 }
+fn optional_currency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Currency>, D::Error> {
+    optional_id(d, Currency::parse)
+}
 fn optional_actor<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Actor>, D::Error> {
     optional_id(d, Actor::parse)
 }
@@ -122,6 +128,31 @@ fn optional_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D
 /// The end of a validity (`valid_until`): a plain date means the end of that day.
 fn end_time_field<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
     parsed(d, clock::parse_end)
+}
+
+/// A price as a decimal string (`"3012.45"`): a JSON number is refused, as it may not be
+/// exact.
+fn price_decimal<'de, D: Deserializer<'de>>(deserializer: D) -> Result<(u128, u8), D::Error> {
+    struct PriceVisitor;
+    impl Visitor<'_> for PriceVisitor {
+        type Value = (u128, u8);
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a price as a decimal string, e.g. \"3012.45\"")
+        }
+        fn visit_u64<E: de::Error>(self, value: u64) -> Result<(u128, u8), E> {
+            Err(E::custom(format!("give the price as a string, \"{value}\", not a JSON number")))
+        }
+        fn visit_i64<E: de::Error>(self, value: i64) -> Result<(u128, u8), E> {
+            Err(E::custom(format!("give the price as a string, \"{value}\", not a JSON number")))
+        }
+        fn visit_f64<E: de::Error>(self, value: f64) -> Result<(u128, u8), E> {
+            Err(E::custom(format!("give the price as a string (like \"{value}\"), not a JSON number: a number may not be exact")))
+        }
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<(u128, u8), E> {
+            ringfence_core::Price::parse_decimal(value).map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_any(PriceVisitor)
 }
 
 fn bounded<E: de::Error>(text: String) -> Result<String, E> {
@@ -439,6 +470,18 @@ enum Line {
     },
     /// A struct variant, not a unit one, so that unknown fields are refused here too.
     SafeguardingCheck {},
+    /// A price of one whole unit of `asset` in `currency` (EUR when left out) at the line's
+    /// `effective_at`, as `source` gives it.
+    Price {
+        #[serde(deserialize_with = "asset_id")]
+        asset: AssetId,
+        #[serde(default, deserialize_with = "optional_currency")]
+        currency: Option<Currency>,
+        #[serde(deserialize_with = "price_decimal")]
+        price: (u128, u8),
+        #[serde(deserialize_with = "bounded_text")]
+        source: String,
+    },
     /// The selection of an institution holding client funds was reviewed (at `effective_at`).
     InstitutionReview {
         #[serde(deserialize_with = "institution_id")]
@@ -819,6 +862,15 @@ fn parsed_of(line: Line, common: &Common, defaults: &Defaults) -> Result<Parsed,
             safeguard(meta(key.as_str())?, SafeguardAction::WithdrawFiat(FiatWithdrawal { key, client, account, amount }))
         }
         Line::SafeguardingCheck {} => safeguard(meta("safeguarding-check")?, SafeguardAction::Check),
+        Line::Price { asset, currency, price: (units, scale), source } => {
+            let currency = currency.unwrap_or(DEFAULT_CURRENCY);
+            let price = ringfence_core::Price { asset, currency, units, scale, source };
+            if let Some(problem) = price.problem() {
+                return Err(problem);
+            }
+            let label = format!("price:{}:{currency}", price.asset);
+            Ok(Parsed::Ready(Command { meta: meta(&label)?, action: Action::RecordPrice(price) }))
+        }
         Line::InstitutionReview { institution, evidence } => {
             safeguard(meta(&format!("review:{institution}"))?, SafeguardAction::ReviewInstitution { institution, evidence })
         }
@@ -1290,6 +1342,7 @@ mod tests {
             r#"{"type":"fiat_placement","key":"k","receipt":"r","account":"a","amount":"1","colour":"red"}"#.to_owned(),
             r#"{"type":"fiat_withdrawal","key":"k","client":"c1","account":"a","amount":"1","colour":"red"}"#.to_owned(),
             r#"{"type":"safeguarding_check","colour":"red"}"#.to_owned(),
+            format!(r#"{{"type":"price","asset":"{ETH}","price":"1","source":"s","colour":"red"}}"#),
             format!(
                 r#"{{"type":"reward","key":"k","client":"c1","wallet":"w1","asset":"{ETH}","amount":"1","instruction":"ci-7","colour":"red"}}"#
             ),
@@ -1297,6 +1350,36 @@ mod tests {
             let message = error(&line);
             let expected = if line.contains("cold_floor_bp") { "unknown field `cold_floor_bp`" } else { "unknown field `colour`" };
             assert!(message.contains(expected), "{line}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_price_line_records_a_price_at_its_effective_time() {
+        let line = format!(r#"{{"type":"price","asset":"{ETH}","price":"3012.450","source":"ecb","effective_at":"2026-03-31T16:00:00Z"}}"#);
+        let Command { meta, action } = command(&line);
+        let expected = ringfence_core::Price {
+            asset: AssetId::parse(ETH).unwrap(),
+            currency: Currency::EUR,
+            units: 301_245,
+            scale: 2,
+            source: "ecb".into(),
+        };
+        assert_eq!(action, Action::RecordPrice(expected));
+        assert_eq!(meta.effective_at, time("2026-03-31T16:00:00Z"));
+        assert_eq!(meta.instruction.as_str(), format!("price:{ETH}:EUR"));
+        let yen = command(&format!(r#"{{"type":"price","asset":"{ETH}","currency":"JPY","price":"452000","source":"s"}}"#));
+        assert!(matches!(yen.action, Action::RecordPrice(p) if p.currency.as_str() == "JPY" && p.units == 452_000 && p.scale == 0));
+        for (bad, words) in [
+            (format!(r#"{{"type":"price","asset":"{ETH}","price":3012.45,"source":"s"}}"#), "not a JSON number"),
+            (format!(r#"{{"type":"price","asset":"{ETH}","price":"0","source":"s"}}"#), "zero"),
+            (format!(r#"{{"type":"price","asset":"{ETH}","price":"-1","source":"s"}}"#), "not a decimal number"),
+            (format!(r#"{{"type":"price","asset":"{ETH}","price":"1e3","source":"s"}}"#), "not a decimal number"),
+            (format!(r#"{{"type":"price","asset":"{ETH}","currency":"eur","price":"1","source":"s"}}"#), "ISO 4217"),
+            (format!(r#"{{"type":"price","asset":"{ETH}","price":"1","source":""}}"#), "without a source"),
+            (format!(r#"{{"type":"price","asset":"{ETH}","price":"1"}}"#), "missing field `source`"),
+        ] {
+            let message = error(&bad);
+            assert!(message.contains(words), "{bad}: {message}");
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod entities;
 pub mod journal;
 pub mod oversight;
 pub mod policy;
+pub mod prices;
 
 use ringfence_core::{Account, Amount, Asset, AssetId, AssetSummary, Code, Net, Outcome, Register, Timestamp};
 use serde::{Serialize, Serializer};
