@@ -12,6 +12,7 @@ pub mod identity;
 pub mod key;
 pub mod oversight;
 pub mod policy;
+pub mod prices;
 pub mod proof;
 pub mod report;
 pub mod serve;
@@ -96,6 +97,12 @@ pub enum CliCommand {
     Import(ImportArgs),
     /// Balances of a client, a wallet or a firm own account, now or at an instant.
     Balance(BalanceArgs),
+    /// The balances of a client, a wallet or a firm own account valued in a fiat currency,
+    /// now or at an instant, each value naming its price, source and instant (docs/prices.md).
+    Valuation(prices::ValuationArgs),
+    /// The price register: import a price provider's CSV file, list the prices recorded.
+    #[command(subcommand)]
+    Prices(prices::PricesCommand),
     /// Movements of a client, a wallet or a firm own account over a period.
     History(HistoryArgs),
     /// The segregation summary per asset: client positions against client-class holdings,
@@ -509,6 +516,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         }
         CliCommand::Import(args) => import(&cli, args, out),
         CliCommand::Balance(args) => balance(&cli, args, out),
+        CliCommand::Valuation(args) => prices::valuation(&cli, args, out),
+        CliCommand::Prices(command) => prices::run(&cli, command, out),
         CliCommand::History(args) => history(&cli, args, out),
         CliCommand::Summary(args) => {
             let store = open_read(&cli)?;
@@ -753,16 +762,27 @@ fn list(cli: &Cli, args: &ListArgs, out: &mut dyn Write) -> Result<ExitCode> {
 
 fn balance(cli: &Cli, args: &BalanceArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let store = open_read(cli)?;
-    let subject = subject(&args.subject)?;
-    check_known(&store, &subject)?;
     let asset = args.asset.as_deref().map(AssetId::parse).transpose()?;
     let at = args.at.as_deref().map(clock::parse_end).transpose().map_err(anyhow::Error::msg)?;
+    let (subject, view) = balances_view(&store, &args.subject, asset.as_ref(), at)?;
+    report::balances(store.register(), &subject, &view, args.json, out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The balances of the subject named, now or at `at`: of `asset` alone when given.
+pub(crate) fn balances_view(
+    store: &Store,
+    args: &SubjectArgs,
+    asset: Option<&AssetId>,
+    at: Option<Timestamp>,
+) -> Result<(Subject, BalancesView)> {
+    let subject = subject(args)?;
+    check_known(store, &subject)?;
     let account = account_of(&subject);
     // Past balances of every asset from one read of the posting index.
     let past = at.map(|at| store.balances_at(&account, at)).transpose()?.unwrap_or_default();
-    let view = BalancesView::of(store.register(), &account, asset.as_ref(), at, &past).map_err(anyhow::Error::msg)?;
-    report::balances(store.register(), &subject, &view, args.json, out)?;
-    Ok(ExitCode::SUCCESS)
+    let view = BalancesView::of(store.register(), &account, asset, at, &past).map_err(anyhow::Error::msg)?;
+    Ok((subject, view))
 }
 
 fn history(cli: &Cli, args: &HistoryArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -881,28 +901,10 @@ fn import(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<ExitCode>
             Err(error) => errors.push((number, error)),
         }
     }
-    if !errors.is_empty() {
-        for (line, error) in &errors {
-            writeln!(out, "line {line}: error: {error}")?;
-        }
-        writeln!(out, "nothing was imported: {} malformed line(s); fix them and import the file again", errors.len())?;
+    let recording = Recording { actor: &defaults.actor, batch_size: usize::from(args.batch_size), quiet: args.quiet, json: args.json };
+    let Some((mut store, outcomes)) = record_parsed(cli, &recording, parsed, &errors, now, out)? else {
         return Ok(ExitCode::from(2));
-    }
-    let mut store = open(cli)?;
-    let refused = identity::check_import(store.register(), cli.token.as_deref(), &defaults.actor, &mut parsed, now)?;
-    if !refused.is_empty() {
-        for (line, error) in &refused {
-            writeln!(out, "line {line}: error: {error}")?;
-        }
-        writeln!(out, "nothing was imported: {} line(s) need an identity; import the file again with --token", refused.len())?;
-        return Ok(ExitCode::from(2));
-    }
-    let total = parsed.len();
-    let outcomes = apply_lines(&mut store, parsed, usize::from(args.batch_size), now, &mut |durable| {
-        report::import_lines(durable, args.quiet, args.json, out)
-    })?;
-    debug_assert_eq!(outcomes.len(), total);
-    report::import_totals(&outcomes, args.json, out)?;
+    };
     // The imported movements may breach a safeguarding policy (the cold floor, say): the
     // import ends with the check's result.
     let checked_at = clock::now();
@@ -911,6 +913,58 @@ fn import(cli: &Cli, args: &ImportArgs, out: &mut dyn Write) -> Result<ExitCode>
     if !args.json {
         report::safeguarding_result(&store, check.as_ref(), checked_at, out)?;
     }
-    let rejected = outcomes.iter().filter(|o| !o.outcome.status.is_ok() && o.outcome.status != Status::PendingApproval).count();
-    Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(exit_code(&outcomes))
+}
+
+/// Who records parsed lines and how they are reported.
+pub(crate) struct Recording<'a> {
+    /// The actor of lines that name none.
+    pub actor: &'a Actor,
+    pub batch_size: usize,
+    /// Print only refused lines and the totals.
+    pub quiet: bool,
+    pub json: bool,
+}
+
+/// Records parsed lines (each with its number in the file) in batches, printing each batch's
+/// outcomes once it is durable, then the totals. Nothing is recorded, and `None` returned
+/// (exit 2), when `errors` lists malformed lines or a line needs an identity this process
+/// does not have: each is printed with its number.
+pub(crate) fn record_parsed(
+    cli: &Cli,
+    recording: &Recording,
+    mut parsed: Vec<(usize, Parsed)>,
+    errors: &[(usize, String)],
+    now: Timestamp,
+    out: &mut dyn Write,
+) -> Result<Option<(Store, Vec<LineOutcome>)>> {
+    if !errors.is_empty() {
+        for (line, error) in errors {
+            writeln!(out, "line {line}: error: {error}")?;
+        }
+        writeln!(out, "nothing was imported: {} malformed line(s); fix them and import the file again", errors.len())?;
+        return Ok(None);
+    }
+    let mut store = open(cli)?;
+    let refused = identity::check_import(store.register(), cli.token.as_deref(), recording.actor, &mut parsed, now)?;
+    if !refused.is_empty() {
+        for (line, error) in &refused {
+            writeln!(out, "line {line}: error: {error}")?;
+        }
+        writeln!(out, "nothing was imported: {} line(s) need an identity; import the file again with --token", refused.len())?;
+        return Ok(None);
+    }
+    let total = parsed.len();
+    let outcomes = apply_lines(&mut store, parsed, recording.batch_size, now, &mut |durable| {
+        report::import_lines(durable, recording.quiet, recording.json, out)
+    })?;
+    debug_assert_eq!(outcomes.len(), total);
+    report::import_totals(&outcomes, recording.json, out)?;
+    Ok(Some((store, outcomes)))
+}
+
+/// Exit 1 when a line was refused (not when one waits for approval), else 0.
+pub(crate) fn exit_code(outcomes: &[LineOutcome]) -> ExitCode {
+    let refused = outcomes.iter().any(|o| !o.outcome.status.is_ok() && o.outcome.status != Status::PendingApproval);
+    if refused { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }

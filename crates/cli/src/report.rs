@@ -9,6 +9,7 @@ use ringfence_store::Subject;
 
 use crate::LineOutcome;
 use ringfence_wire::views::journal::HistoryView;
+use ringfence_wire::views::prices::ValuationView;
 use ringfence_wire::views::{BalancesView, LineResult, SummaryView};
 
 fn subject_name(register: &Register, subject: &Subject) -> String {
@@ -51,6 +52,39 @@ pub fn balances(register: &Register, subject: &Subject, view: &BalancesView, as_
     }
     for row in &view.fiat {
         writeln!(out, "  client fiat funds owed: {} ({} minor units)", row.money, row.amount)?;
+    }
+    Ok(())
+}
+
+/// An account's balances valued in a fiat currency: `--json` is the view as the API returns
+/// it; the text shows each asset's price, source and instant, or why it is not valued.
+pub fn valuation(register: &Register, subject: &Subject, view: &ValuationView, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    if as_json {
+        writeln!(out, "{}", serde_json::to_string(view)?)?;
+        return Ok(());
+    }
+    writeln!(out, "{} valued in {} at {}:", subject_name(register, subject), view.currency, view.at)?;
+    writeln!(out, "  (prices at most {} old; {})", view.max_price_age, view.rounding)?;
+    if view.assets.is_empty() {
+        writeln!(out, "  no balances")?;
+    }
+    for row in &view.assets {
+        let amount = with_symbol(register, &row.asset, &row.decimal);
+        match (&row.price, &row.value, &row.not_valued) {
+            (Some(price), Some(value), _) => writeln!(
+                out,
+                "  {:<48} {:>32} × {} ({}, {}, entry #{}) = {}",
+                row.asset, amount, price.money, price.source, price.at, price.seq, value.money
+            )?,
+            (_, _, Some(why)) => writeln!(out, "  {:<48} {:>32}   not valued: {}", row.asset, amount, why.reason)?,
+            _ => writeln!(out, "  {:<48} {:>32}   not valued", row.asset, amount)?,
+        }
+    }
+    let left_out = view.assets.iter().filter(|row| row.not_valued.is_some()).count();
+    if view.complete {
+        writeln!(out, "  total: {}", view.total.money)?;
+    } else {
+        writeln!(out, "  total of the assets valued: {} (not complete: {left_out} asset(s) not valued)", view.total.money)?;
     }
     Ok(())
 }
