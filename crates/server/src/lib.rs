@@ -17,6 +17,7 @@ pub mod error;
 pub mod limits;
 pub mod metrics;
 mod oversight;
+mod prices;
 mod routes;
 mod safeguarding;
 

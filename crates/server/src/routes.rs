@@ -29,7 +29,7 @@ use ringfence_wire::schema::{
 };
 
 pub(crate) const STAFF: &[Role] = &[Role::Operator, Role::Approver, Role::Compliance, Role::Auditor];
-const STAFF_AND_CLIENTS: &[Role] = &[Role::Operator, Role::Approver, Role::Compliance, Role::Auditor, Role::Client];
+pub(crate) const STAFF_AND_CLIENTS: &[Role] = &[Role::Operator, Role::Approver, Role::Compliance, Role::Auditor, Role::Client];
 pub(crate) const OPERATORS: &[Role] = &[Role::Operator];
 pub(crate) const APPROVERS: &[Role] = &[Role::Approver];
 pub(crate) const COMPLIANCE: &[Role] = &[Role::Compliance];
@@ -78,6 +78,8 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/policy", STAFF),
     ("GET", "/v1/policy/safeguarding", STAFF),
     ("PUT", "/v1/policy/safeguarding", COMPLIANCE),
+    ("GET", "/v1/prices", STAFF),
+    ("GET", "/v1/valuation", STAFF_AND_CLIENTS),
 ];
 
 pub(crate) fn router() -> Router<AppState> {
@@ -111,6 +113,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/policy/exceptions", get(crate::oversight::policy).put(crate::oversight::set_policy))
         .route("/v1/policy", get(crate::safeguarding::report))
         .route("/v1/policy/safeguarding", get(crate::safeguarding::policy).put(crate::safeguarding::set_policy))
+        .route("/v1/prices", get(crate::prices::list))
+        .route("/v1/valuation", get(crate::prices::valuation))
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /openapi.json")
@@ -125,7 +129,8 @@ pub(crate) fn router() -> Router<AppState> {
         crate::approvals::set_policy, crate::oversight::runs, crate::oversight::make_run, crate::oversight::run,
         crate::oversight::exceptions, crate::oversight::exception, crate::oversight::investigate, crate::oversight::resolve,
         crate::oversight::approve, crate::oversight::reject, crate::oversight::policy, crate::oversight::set_policy,
-        crate::safeguarding::report, crate::safeguarding::policy, crate::safeguarding::set_policy),
+        crate::safeguarding::report, crate::safeguarding::policy, crate::safeguarding::set_policy, crate::prices::list,
+        crate::prices::valuation),
     components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail, crate::approvals::RejectBody,
         crate::approvals::PolicyBody, ringfence_wire::schema::PendingStateKindCode, ringfence_wire::schema::ExceptionStateCode,
         ringfence_wire::schema::SeverityCode, ringfence_wire::schema::OwnAccountCode, crate::oversight::RunBody, crate::oversight::ResolveBody,
@@ -653,6 +658,7 @@ const ENTITY_TYPES: &[&str] = &[
     "fiat_withdrawal",
     "safeguarding_check",
     "institution_review",
+    "price",
 ];
 
 /// Who may send an entity of type `kind`: a risk assessment lowers a cold floor, which is
@@ -661,7 +667,7 @@ const ENTITY_TYPES: &[&str] = &[
 fn entity_roles(kind: &str) -> &'static [Role] {
     match kind {
         "risk_assessment" | "institution_review" => COMPLIANCE,
-        "safeguarding_check" => ENTITY_WRITERS,
+        "safeguarding_check" | "price" => ENTITY_WRITERS,
         kind if ENTITY_TYPES.contains(&kind) => OPERATORS,
         _ => ENTITY_WRITERS,
     }
@@ -1092,7 +1098,7 @@ struct HistoryQuery {
     limit: Option<u32>,
 }
 
-fn subject_of(
+pub(crate) fn subject_of(
     client: &Option<String>,
     wallet: &Option<String>,
     own: Option<OwnAccount>,
@@ -1120,7 +1126,7 @@ fn subject_of(
 
 /// A query's instant; a plain date means the start of that day for `from` and the end of it
 /// for `to` and `at` (one rule: `ringfence_wire::clock`).
-fn instant(text: &Option<String>, name: &str) -> Result<Option<Timestamp>, ApiError> {
+pub(crate) fn instant(text: &Option<String>, name: &str) -> Result<Option<Timestamp>, ApiError> {
     let parse = if name == "from" { clock::parse } else { clock::parse_end };
     text.as_deref().map(parse).transpose().map_err(|error| ApiError::bad_request("invalid_query", format!("{name}: {error}")))
 }
@@ -1152,16 +1158,21 @@ async fn balances(
     let subject = subject_of(&q.client, &q.wallet, q.own, &principal)?;
     let at = instant(&q.at, "at")?;
     let asset = q.asset.as_deref().map(AssetId::parse).transpose().map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
-    state
-        .engine
-        .read(move |store| {
-            known(store, &subject)?;
-            let account = subject.account();
-            // Past balances of every asset from one read of the posting index.
-            let past = at.map(|at| store.balances_at(&account, at)).transpose().map_err(store_unavailable)?.unwrap_or_default();
-            BalancesView::of(store.register(), &account, asset.as_ref(), at, &past).map(Json).map_err(ApiError::not_found)
-        })
-        .await?
+    state.engine.read(move |store| balances_of(store, &subject, asset.as_ref(), at).map(Json)).await?
+}
+
+/// The subject's balances now or at `at`, of `asset` alone when given.
+pub(crate) fn balances_of(
+    store: &ringfence_store::Store,
+    subject: &Subject,
+    asset: Option<&AssetId>,
+    at: Option<Timestamp>,
+) -> Result<BalancesView, ApiError> {
+    known(store, subject)?;
+    let account = subject.account();
+    // Past balances of every asset from one read of the posting index.
+    let past = at.map(|at| store.balances_at(&account, at)).transpose().map_err(store_unavailable)?.unwrap_or_default();
+    BalancesView::of(store.register(), &account, asset, at, &past).map_err(ApiError::not_found)
 }
 
 #[utoipa::path(get, path = "/v1/history", params(HistoryQuery),

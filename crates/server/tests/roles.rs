@@ -95,6 +95,8 @@ fn sample(server: &Server, method: &str, route: &str, caller: Option<Role>) -> S
         }
         ("GET", "/v1/policy" | "/v1/policy/safeguarding") => read(route),
         ("PUT", "/v1/policy/safeguarding") => write(route, json!({"cold_floor": "0", "lapse_notice_days": 30})),
+        ("GET", "/v1/prices") => read(&format!("/v1/prices?asset={ETH}&currency=EUR&limit=5")),
+        ("GET", "/v1/valuation") => read(&format!("/v1/valuation?client={C1}&currency=EUR&max_price_age=24h")),
         _ => panic!("add a sample request for {method} {route} to `sample` in crates/server/tests/roles.rs"),
     }
 }
@@ -226,6 +228,9 @@ fn a_client_token_reads_its_own_client_only() {
         (&c1, "/v1/balances?client=nobody".to_owned()),
         (&c2, format!("/v1/balances?client={C1}")),
         (&c2, format!("/v1/history?client={C1}")),
+        (&c1, format!("/v1/valuation?client={C2}")),
+        (&c1, format!("/v1/valuation?wallet={OMNIBUS_WALLET}")),
+        (&c2, format!("/v1/valuation?client={C1}&at=2026-01-31")),
     ];
     for (token, path) in &refused {
         let response = server.get(path, Some(token));
