@@ -240,6 +240,14 @@ impl Encoder {
                 self.u8(price.scale);
                 self.str(&price.source);
             }
+            Action::RecordStatement(issue) => {
+                self.u8(28);
+                self.str(issue.client.as_str());
+                self.i64(issue.from.micros());
+                self.i64(issue.to.micros());
+                self.u64(issue.as_of);
+                self.raw(&issue.sha256);
+            }
         }
     }
 
@@ -557,6 +565,13 @@ impl<'a> Decoder<'a> {
                 units: self.u128()?,
                 scale: self.u8()?,
                 source: self.str()?.to_owned(),
+            }),
+            28 => Action::RecordStatement(crate::statement::StatementIssue {
+                client: self.id(ClientId::parse)?,
+                from: Timestamp::from_micros(self.i64()?),
+                to: Timestamp::from_micros(self.i64()?),
+                as_of: self.u64()?,
+                sha256: self.hash()?,
             }),
             tag => return Err(DecodeError::BadTag { what: "action", tag, offset }),
         };

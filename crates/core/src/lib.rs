@@ -17,6 +17,7 @@ pub mod oversight;
 pub mod price;
 pub mod register;
 pub mod safeguard;
+pub mod statement;
 pub mod status;
 pub mod time;
 
@@ -47,5 +48,6 @@ pub use safeguard::{
     Beneficiary, ClientInstruction, Consent, Currency, FiatAccount, FiatAccountClass, FiatPlacement, FiatReceipt, FiatWithdrawal,
     Institution, InstitutionKind, OwnAccountUse, Purpose, RiskAssessment, SafeguardAction, SafeguardingPolicy,
 };
+pub use statement::{IssuedStatement, StatementIssue};
 pub use status::{Outcome, Status};
 pub use time::Timestamp;

@@ -189,6 +189,8 @@ pub enum Action {
     },
     /// A price of an asset in a fiat currency at the command's effective time (issue 17).
     RecordPrice(crate::price::Price),
+    /// A statement of position issued to a client (issue 17).
+    RecordStatement(crate::statement::StatementIssue),
 }
 
 impl Action {
@@ -222,6 +224,7 @@ impl Action {
             Action::RegisterSigningKey(_) => "signing_key",
             Action::RetireSigningKey { .. } => "signing_key_retirement",
             Action::RecordPrice(_) => "price",
+            Action::RecordStatement(_) => "statement_issued",
         }
     }
 }

@@ -24,6 +24,7 @@ pub use movements::{MovedMovements, MovementLookup, MovementMap};
 mod oversight;
 mod prices;
 mod safeguard;
+mod statements;
 
 pub use access::{KeySetAccess, SharedSigner};
 pub use oversight::RunRecord;
@@ -401,6 +402,8 @@ pub struct Register {
     latest_effective: Timestamp,
     /// Prices per asset and fiat currency (issue 17).
     prices: prices::Prices,
+    /// Statements issued to clients (issue 17).
+    statements: statements::Statements,
 }
 
 /// A posting resolved against the register.
@@ -522,6 +525,7 @@ impl Register {
             Action::RegisterSigningKey(key) => self.check_signing_key(key).map(|()| self.commit_signing_key(key)),
             Action::RetireSigningKey { public_key } => self.check_key_retirement(public_key).map(|index| self.commit_key_retirement(index)),
             Action::RecordPrice(price) => self.check_price(meta, price).map(|()| self.commit_price(meta, price)),
+            Action::RecordStatement(issue) => self.check_statement(issue).map(|()| self.commit_statement(issue)),
         };
         Ok(match decided {
             Ok(outcome) | Err(outcome) => outcome,

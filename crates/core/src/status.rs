@@ -140,6 +140,9 @@ statuses! {
     /// A price that cannot be recorded: zero, too many decimals, not in its shortest form,
     /// without a source, or at an instant after it was recorded.
     InvalidPrice => "invalid_price",
+    /// A statement issue that cannot be recorded: a period that ends before it starts or after
+    /// the statement is issued, or an entry the journal does not hold.
+    InvalidStatement => "invalid_statement",
     /// A signing key that cannot be registered or retired: a retired key registered again,
     /// the last active key retired, or a label that is empty or too long.
     InvalidSigningKey => "invalid_signing_key",

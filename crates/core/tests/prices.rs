@@ -1,4 +1,4 @@
-//! The price register (issue 17): a price is recorded once per source and instant, only for a
+//! The price register and statement issues (issue 17): a price is recorded once per source and instant, only for a
 //! registered asset, above zero, in its shortest form and never ahead of when it is recorded;
 //! the price that values a position is the latest at or before the instant, if it is not too
 //! old; no price or a stale one is "not valued", never zero.
@@ -115,4 +115,40 @@ fn prices_survive_a_checkpoint() {
     let restored = Register::restore(&register.snapshot().unwrap()).unwrap();
     assert_eq!(restored.differences(&register), Vec::<&str>::new());
     assert_eq!(restored.prices_of(&eth(), eur()).len(), 1);
+}
+
+#[test]
+fn a_statement_issue_is_recorded_once_for_an_ended_period_and_a_held_entry() {
+    use ringfence_core::{Client, ClientCategory, ClientId, Segregation, StatementIssue};
+    let mut register = registered();
+    let client = Action::RegisterClient(Client {
+        id: ClientId::parse("c1").unwrap(),
+        category: ClientCategory::Retail,
+        segregation: Segregation::Omnibus,
+    });
+    assert_eq!(apply(&mut register, T0, T0, client).0, Status::Accepted);
+    let issue = |client: &str, from: i64, to: i64, as_of: u64, byte: u8| {
+        Action::RecordStatement(StatementIssue {
+            client: ClientId::parse(client).unwrap(),
+            from: at(from),
+            to: at(to),
+            as_of,
+            sha256: [byte; 32],
+        })
+    };
+    let now = at(100);
+    assert_eq!(apply(&mut register, now, now, issue("c1", 0, 24, 2, 1)), (Status::Accepted, Some(3), String::new()));
+    assert_eq!(apply(&mut register, now, now, issue("c1", 0, 24, 2, 1)).0, Status::AlreadyExists);
+    assert_eq!(apply(&mut register, now, now, issue("c1", 0, 24, 3, 2)).0, Status::Accepted, "a new statement for the period");
+    for (action, status, words) in [
+        (issue("c2", 0, 24, 2, 1), Status::UnknownClient, "not registered"),
+        (issue("c1", 24, 0, 2, 1), Status::InvalidStatement, "ends before it starts"),
+        (issue("c1", 0, 101, 2, 1), Status::InvalidStatement, "after it is issued"),
+        (issue("c1", 0, 24, 99, 1), Status::InvalidStatement, "does not hold yet"),
+    ] {
+        let (found, seq, detail) = apply(&mut register, now, now, action);
+        assert_eq!((found, seq), (status, None), "{detail}");
+        assert!(detail.contains(words), "{detail}");
+    }
+    assert_eq!(register.statements_of(&ClientId::parse("c1").unwrap()).len(), 2);
 }

@@ -48,7 +48,6 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use ringfence_core::Price;
 use ringfence_core::codec::encode_command;
 use ringfence_core::{
     Account, Action, Actor, Address, Amount, ApiToken, ApprovalPolicy, AssessmentId, Asset, AssetId, AuthorisationBasis, Beneficiary,
@@ -59,6 +58,7 @@ use ringfence_core::{
     Role, RunSource, SafeguardAction, SafeguardingPolicy, Segregation, Severity, Side, SigningKey, Status, SubCustodian, SubCustodianId,
     Tier, Timestamp, TokenId, Wallet, WalletClass, WalletId, build,
 };
+use ringfence_core::{Price, StatementIssue};
 use ringfence_journal::{Entry, Head, Verifier, decode, hex};
 use sha2::{Digest as _, Sha256};
 
@@ -73,8 +73,9 @@ const HEAD_V2: &str = "e7874cc2ec7520adc85406144f95971e2cb80cfaff6c5ab5e1f6a1191
 /// additions: institution reviews, the policy's new fields, two new exception kinds).
 const HEAD_V3: &str = "cf4b4ab7a4db1060e676c7ecd89c8cc5e1fe695f62178f38348bb84f4b7f80ed";
 
-/// The hash of the last entry of `journal-v4.hex` (v3's entries, then issue 17's prices).
-const HEAD_V4: &str = "d98f52e0b727cadbfee3d7544b9440de862831a74c128ddc18f2d9f4d5ae4e4a";
+/// The hash of the last entry of `journal-v4.hex` (v3's entries, then issue 17's prices and
+/// a statement issued).
+const HEAD_V4: &str = "5a32490962ebf7d960b5675c5469cb2b39f310046f3399deb86361dbc35213f8";
 
 /// The golden journals, oldest first. Each must verify, decode and replay on every build.
 const FIXTURES: &[&str] = &["journal-v1", "journal-v2", "journal-v3", "journal-v4"];
@@ -903,7 +904,7 @@ fn generate_v3() -> Script {
 
 /// journal-v4: v3, then issue 17's price register: prices of ETH and BTC in EUR from two
 /// sources (one given for an instant before it was recorded), and one of USDC in JPY (a
-/// currency without a minor unit).
+/// currency without a minor unit); then a statement of position issued to alice for January.
 fn generate_v4() -> Script {
     let mut s = generate_v3();
     let eur = Currency::parse("EUR").unwrap();
@@ -915,6 +916,9 @@ fn generate_v4() -> Script {
     s.accept_as("ops", None, Some(now), price(eth(), eur, 30_125, 1, "kraken-close"));
     s.accept("compliance", price(btc(), eur, 8_512_345_678, 2, "kraken-close"));
     s.accept("ops", price(usdc(), Currency::parse("JPY").unwrap(), 14_512, 2, "mufg-ttm"));
+    let as_of = s.entries.len() as u64;
+    let issue = StatementIssue { client: cid("alice"), from: at(0), to: at(31 * DAY - 1), as_of, sha256: [0x17; 32] };
+    s.accept("compliance", Action::RecordStatement(issue));
     s
 }
 
@@ -948,7 +952,7 @@ coverage! {
     register_wallet, movement, register_api_token, revoke_api_token, set_approval_policy, approve_pending, reject_pending,
     expire_pending, change_wallet, watch_chain, observe_chain, record_recon_run, set_exception_policy, investigate_exception,
     propose_resolution, approve_resolution, reject_resolution, escalate_exception, safeguard,
-    register_signing_key, retire_signing_key, record_price,
+    register_signing_key, retire_signing_key, record_price, record_statement,
     // SafeguardAction
     set_safeguarding_policy, record_instruction, revoke_instruction, encumber, release, record_risk_assessment,
     register_institution, register_fiat_account, receive_fiat, place_fiat, withdraw_fiat, check, review_institution,
@@ -1117,6 +1121,7 @@ fn cover(seen: &mut Coverage, command: &Command) {
         Action::RegisterSigningKey(_) => seen.register_signing_key = true,
         Action::RetireSigningKey { .. } => seen.retire_signing_key = true,
         Action::RecordPrice(_) => seen.record_price = true,
+        Action::RecordStatement(_) => seen.record_statement = true,
     }
 }
 
@@ -1481,6 +1486,11 @@ fn fingerprint(name: &str, register: &Register, statuses: &[Status], now: Timest
     }
     writeln!(o, "check due now={} later={}", register.safeguard_check_due(now), register.safeguard_check_due(later)).unwrap();
 
+    for (client, issued) in register.issued_statements() {
+        for statement in issued {
+            writeln!(o, "statement of {client}: {statement:?}").unwrap();
+        }
+    }
     if register.price_series().next().is_some() {
         writeln!(o, "\n## prices (printed only when there are any: journal-v4 has the first); valuation now and a day later").unwrap();
         for (asset, currency, series) in register.price_series() {
@@ -1827,6 +1837,7 @@ const GATED: &[(&str, bool)] = &[
     ("signing_key", true),
     ("signing_key_retirement", true),
     ("price", false),
+    ("statement_issued", false),
 ];
 
 #[test]

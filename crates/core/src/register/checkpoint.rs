@@ -84,6 +84,7 @@ impl Register {
             safeguards,
             latest_effective,
             prices,
+            statements,
         );
         if differ.is_empty() && self != other {
             differ.push("state");
@@ -153,6 +154,7 @@ impl Register {
         self.four_eyes.check_indexes()?;
         self.safeguards.check_indexes()?;
         self.check_prices()?;
+        self.check_statements()?;
         self.oversight.check_indexes(
             wallets,
             assets,

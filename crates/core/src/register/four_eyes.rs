@@ -103,7 +103,8 @@ fn subject_of(action: &Action) -> Option<Subject> {
         | Action::ApproveResolution { .. }
         | Action::RejectResolution { .. }
         | Action::EscalateException { .. }
-        | Action::RecordPrice(_) => return None,
+        | Action::RecordPrice(_)
+        | Action::RecordStatement(_) => return None,
     })
 }
 
@@ -175,7 +176,8 @@ impl Register {
             | Action::Safeguard(_)
             | Action::RegisterSigningKey(_)
             | Action::RetireSigningKey { .. }
-            | Action::RecordPrice(_) => {}
+            | Action::RecordPrice(_)
+            | Action::RecordStatement(_) => {}
         }
         if self.four_eyes.policy.is_none() && self.four_eyes.subjects.is_empty() {
             return Ok(None);
@@ -303,7 +305,8 @@ impl Register {
             | Action::ApproveResolution { .. }
             | Action::RejectResolution { .. }
             | Action::EscalateException { .. }
-            | Action::RecordPrice(_) => None,
+            | Action::RecordPrice(_)
+            | Action::RecordStatement(_) => None,
         }
     }
 
@@ -512,7 +515,8 @@ impl ApprovalPolicy {
             | Action::ApproveResolution { .. }
             | Action::RejectResolution { .. }
             | Action::EscalateException { .. }
-            | Action::RecordPrice(_) => None,
+            | Action::RecordPrice(_)
+            | Action::RecordStatement(_) => None,
         }
     }
 

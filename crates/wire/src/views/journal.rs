@@ -499,7 +499,8 @@ fn detail(register: &Register, action: &Action) -> PendingDetailView {
         | Action::RejectResolution { .. }
         | Action::EscalateException { .. }
         | Action::Safeguard(_)
-        | Action::RecordPrice(_) => PendingDetailView::None,
+        | Action::RecordPrice(_)
+        | Action::RecordStatement(_) => PendingDetailView::None,
     }
 }
 

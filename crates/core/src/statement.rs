@@ -1,0 +1,26 @@
+//! Statements of position issued to clients (issue 17): the journal keeps, for each statement
+//! that went out, its client, its period, the journal entry it reflects and the SHA-256 of its
+//! canonical JSON, as the evidence that statements were sent.
+
+use crate::ids::ClientId;
+use crate::time::Timestamp;
+
+/// A statement issued: the client, the period `[from, to]` of effective time, the journal
+/// sequence number it reflects (`as_of`: the statement is the same bytes whenever it is made
+/// again from the same journal up to that entry) and the SHA-256 of its canonical JSON.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatementIssue {
+    pub client: ClientId,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub as_of: u64,
+    pub sha256: [u8; 32],
+}
+
+/// A statement issue as recorded: by which entry, when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IssuedStatement {
+    pub issue: StatementIssue,
+    pub seq: u64,
+    pub recorded_at: Timestamp,
+}
