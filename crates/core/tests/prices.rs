@@ -1,7 +1,8 @@
-//! The price register and statement issues (issue 17): a price is recorded once per source and instant, only for a
+//! The price register (issue 17): a price is recorded once per source and instant, only for a
 //! registered asset, above zero, in its shortest form and never ahead of when it is recorded;
 //! the price that values a position is the latest at or before the instant, if it is not too
-//! old; no price or a stale one is "not valued", never zero.
+//! old; no price or a stale one is "not valued", never zero. And a statement issue is
+//! recorded once, for an ended period and an entry the journal holds.
 
 #![allow(clippy::unwrap_used, reason = "a fixture that fails should fail the test at once")]
 
