@@ -59,13 +59,13 @@ impl Price {
     /// The price as money per unit, with at least the currency's minor digits: `EUR 3012.45`,
     /// `EUR 3050.10`, `EUR 0.000123`.
     pub fn display(&self) -> String {
-        let exponent = u8::try_from(self.currency.exponent()).unwrap_or(0);
-        let scale = self.scale.max(exponent);
-        let units = self.units.checked_mul(10u128.pow(u32::from(scale - self.scale)));
-        match units {
-            Some(units) => format!("{} {}", self.currency, crate::Amount::new(units).to_decimal(scale)),
-            None => format!("{} {}", self.currency, self.decimal()),
+        let decimal = self.decimal();
+        let exponent = self.currency.exponent() as usize;
+        let (whole, fraction) = decimal.split_once('.').unwrap_or((decimal.as_str(), ""));
+        if exponent == 0 && fraction.is_empty() {
+            return format!("{} {whole}", self.currency);
         }
+        format!("{} {whole}.{fraction:0<width$}", self.currency, width = exponent.max(fraction.len()))
     }
 
     /// Why this price cannot be recorded, if it cannot (the register checks the asset).
@@ -266,6 +266,18 @@ mod tests {
         for bad in ["", ".5", "5.", "-1", "1e3", "1.2.3", "0", "0.00", " 1", "0.0000000000000000001"] {
             assert!(Price::parse_decimal(bad).is_err(), "{bad:?} parsed");
         }
+    }
+
+    #[test]
+    fn a_price_shows_as_money_with_at_least_the_minor_digits() {
+        assert_eq!(eur(22_501, 1).display(), "EUR 2250.10");
+        assert_eq!(eur(3000, 0).display(), "EUR 3000.00");
+        assert_eq!(eur(123, 6).display(), "EUR 0.000123");
+        let mut yen = eur(4_512, 0);
+        yen.currency = Currency::parse("JPY").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(yen.display(), "JPY 4512");
+        yen.scale = 1;
+        assert_eq!(yen.display(), "JPY 451.2");
     }
 
     #[test]

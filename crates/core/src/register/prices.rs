@@ -78,8 +78,21 @@ impl Register {
     /// The price that values `asset` in `currency` at `at`: the latest at or before it (of
     /// two at one instant, the later recorded), when it is at most `max_age_micros` older.
     pub fn price_at(&self, asset: &AssetId, currency: Currency, at: Timestamp, max_age_micros: i64) -> Result<&PriceRecord, NotValued> {
+        self.price_as_of(asset, currency, at, max_age_micros, u64::MAX)
+    }
+
+    /// As [`Register::price_at`], among the prices recorded up to entry `as_of` only (for a
+    /// report made again from the journal up to that entry).
+    pub fn price_as_of(
+        &self,
+        asset: &AssetId,
+        currency: Currency,
+        at: Timestamp,
+        max_age_micros: i64,
+        as_of: u64,
+    ) -> Result<&PriceRecord, NotValued> {
         let series = self.prices_of(asset, currency);
-        let latest = series[..series.partition_point(|r| r.at <= at)].last().ok_or(NotValued::NoPrice)?;
+        let latest = series[..series.partition_point(|r| r.at <= at)].iter().rev().find(|r| r.seq <= as_of).ok_or(NotValued::NoPrice)?;
         if at.micros().saturating_sub(latest.at.micros()) > max_age_micros {
             return Err(NotValued::Stale { latest: latest.at, max_age_micros });
         }

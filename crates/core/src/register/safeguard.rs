@@ -372,6 +372,21 @@ impl Register {
         &self.safeguards.receipts
     }
 
+    /// Every fiat withdrawal recorded, with the entry that recorded it, in entry order.
+    pub fn fiat_withdrawals(&self) -> Vec<(u64, &crate::safeguard::FiatWithdrawal)> {
+        let mut withdrawals: Vec<(u64, &crate::safeguard::FiatWithdrawal)> = self
+            .safeguards
+            .events
+            .values()
+            .filter_map(|(seq, action)| match action {
+                SafeguardAction::WithdrawFiat(withdrawal) => Some((*seq, withdrawal)),
+                _ => None,
+            })
+            .collect();
+        withdrawals.sort_by_key(|(seq, _)| *seq);
+        withdrawals
+    }
+
     /// Client fiat owed, per client and currency (non-zero only).
     pub fn fiat_positions(&self) -> impl Iterator<Item = (&ClientId, &Currency, u128)> {
         self.safeguards
