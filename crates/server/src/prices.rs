@@ -119,7 +119,7 @@ pub(crate) async fn valuation(
         .read(move |store| {
             let balances = balances_of(store, &subject, None, at)?;
             let at = at.unwrap_or_else(clock::now);
-            Ok(Json(ValuationView::of(store.register(), &balances, at, currency, max_age, principal.audience())))
+            Ok(Json(ValuationView::of(store.register(), &balances, at, currency, max_age, u64::MAX, principal.audience())))
         })
         .await?
 }

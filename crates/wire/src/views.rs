@@ -13,6 +13,7 @@ pub mod journal;
 pub mod oversight;
 pub mod policy;
 pub mod prices;
+pub mod statement;
 
 use ringfence_core::{Account, Amount, Asset, AssetId, AssetSummary, Code, Net, Outcome, Register, Timestamp};
 use serde::{Serialize, Serializer};

@@ -88,7 +88,7 @@ pub struct MoneyView {
 }
 
 impl MoneyView {
-    fn of(currency: Currency, negative: bool, minor: u128) -> MoneyView {
+    pub fn of(currency: Currency, negative: bool, minor: u128) -> MoneyView {
         let sign = if negative && minor != 0 { "-" } else { "" };
         let money = currency.money(minor);
         let money = if sign.is_empty() { money } else { money.replacen(' ', " -", 1) };
@@ -140,13 +140,15 @@ pub struct ValuationView {
 
 impl ValuationView {
     /// Values `balances` (an account's balances at `at`) in `currency` with the prices at
-    /// `at` no older than `max_age_micros`, for `audience`.
+    /// `at` no older than `max_age_micros` recorded up to entry `as_of` (`u64::MAX`: all),
+    /// for `audience`.
     pub fn of(
         register: &Register,
         balances: &BalancesView,
         at: Timestamp,
         currency: Currency,
         max_age_micros: i64,
+        as_of: u64,
         audience: Audience,
     ) -> ValuationView {
         let mut assets = Vec::with_capacity(balances.balances.len());
@@ -160,7 +162,7 @@ impl ValuationView {
             let scale = asset.as_ref().and_then(|id| register.asset(id)).map_or(0, |a| a.scale);
             let valued = asset
                 .as_ref()
-                .map_or(Err(NotValued::NoPrice), |id| register.price_at(id, currency, at, max_age_micros))
+                .map_or(Err(NotValued::NoPrice), |id| register.price_as_of(id, currency, at, max_age_micros, as_of))
                 .and_then(|record| value(units, scale, &record.price).map(|minor| (record, minor)).ok_or(NotValued::TooLarge));
             let (price, value_view, not_valued) = match valued {
                 Ok((record, minor)) => {
