@@ -16,6 +16,7 @@ pub mod prices;
 pub mod proof;
 pub mod report;
 pub mod serve;
+pub mod statements;
 pub mod token;
 
 use std::io::{BufRead, Write};
@@ -103,6 +104,12 @@ pub enum CliCommand {
     /// The price register: import a price provider's CSV file, list the prices recorded.
     #[command(subcommand)]
     Prices(prices::PricesCommand),
+    /// A client's statement of position for a period (JSON, CSV or PDF), made from the journal
+    /// up to one entry; with --issue, its issue is journaled (docs/statements.md).
+    Statement(Box<statements::StatementArgs>),
+    /// Every client's statement for a period, issued into a directory with a manifest.
+    #[command(subcommand)]
+    Statements(statements::StatementsCommand),
     /// Movements of a client, a wallet or a firm own account over a period.
     History(HistoryArgs),
     /// The segregation summary per asset: client positions against client-class holdings,
@@ -518,6 +525,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Balance(args) => balance(&cli, args, out),
         CliCommand::Valuation(args) => prices::valuation(&cli, args, out),
         CliCommand::Prices(command) => prices::run(&cli, command, out),
+        CliCommand::Statement(args) => statements::statement(&cli, args, out),
+        CliCommand::Statements(command) => statements::run(&cli, command, out),
         CliCommand::History(args) => history(&cli, args, out),
         CliCommand::Summary(args) => {
             let store = open_read(&cli)?;

@@ -251,7 +251,7 @@ pub fn valuation(cli: &Cli, args: &ValuationArgs, out: &mut dyn Write) -> Result
     let store = crate::open_read(cli)?;
     let (subject, balances) = crate::balances_view(&store, &args.subject, None, at)?;
     let at = at.unwrap_or_else(clock::now);
-    let view = ValuationView::of(store.register(), &balances, at, currency, args.max_price_age, Audience::Staff);
+    let view = ValuationView::of(store.register(), &balances, at, currency, args.max_price_age, u64::MAX, Audience::Staff);
     crate::report::valuation(store.register(), &subject, &view, args.json, out)?;
     Ok(ExitCode::SUCCESS)
 }

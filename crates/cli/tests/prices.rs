@@ -5,31 +5,18 @@
 
 #![allow(clippy::unwrap_used, reason = "a fixture or a tool that fails should fail the test at once")]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ringfence");
+use std::path::Path;
+use std::process::Output;
+
+use common::{both, stdout};
+
 const ETH: &str = "eip155:1/slip44:60";
 const USDC: &str = "eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48";
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("RINGFENCE_DATA_DIR")
-        .env_remove("RINGFENCE_DATABASE_URL")
-        .env_remove("RINGFENCE_MAX_PRICE_AGE")
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn both(output: &Output) -> String {
-    format!("{}{}", stdout(output), String::from_utf8_lossy(&output.stderr))
+    common::run_with(dir, args, &[])
 }
 
 /// A store with the sample CASP: client-2 holds 1.3 ETH and 997.5 USDC since January 2026.

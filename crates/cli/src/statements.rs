@@ -1,0 +1,381 @@
+//! `ringfence statement` (one client's statement of position, optionally issued) and
+//! `ringfence statements issue` (every client's for a period, resumable, with a manifest):
+//! issue 17. The statement is `ringfence_reports::statement`; this module parses, writes the
+//! files and journals the issues.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use ringfence_core::{Action, Actor, ClientId, Command, Currency, InstructionId, Meta, StatementIssue, Status, Timestamp};
+use ringfence_reports::statement::{self, Casp, Context, Valuation};
+use ringfence_store::{BATCH_MAX, Store};
+use ringfence_wire::clock;
+use ringfence_wire::views::statement::StatementView;
+
+use crate::Cli;
+
+/// Who issues statements: from flags or the environment.
+#[derive(Debug, Args)]
+pub struct CaspArgs {
+    /// The CASP's name, printed at the head of every statement.
+    #[arg(long, env = "RINGFENCE_CASP_NAME")]
+    pub casp_name: Option<String>,
+    /// The CASP's Legal Entity Identifier.
+    #[arg(long, env = "RINGFENCE_CASP_LEI")]
+    pub casp_lei: Option<String>,
+    /// The CASP's authorisation reference (its entry in the register of CASPs).
+    #[arg(long, env = "RINGFENCE_CASP_AUTHORISATION")]
+    pub casp_authorisation: Option<String>,
+    /// The fiat currency positions are valued in at the period's end.
+    #[arg(long, default_value = "EUR")]
+    pub currency: String,
+    /// How old a price may be at the period's end and still value a position (2d, 24h, 90m).
+    #[arg(long, env = "RINGFENCE_MAX_PRICE_AGE", default_value = "24h", value_parser = crate::prices::max_age)]
+    pub max_price_age: i64,
+}
+
+impl CaspArgs {
+    fn casp(&self) -> Result<Casp> {
+        let Some(name) = self.casp_name.clone().filter(|name| !name.trim().is_empty()) else {
+            bail!("name the CASP that issues the statement with --casp-name (or RINGFENCE_CASP_NAME)");
+        };
+        Ok(Casp { name, lei: self.casp_lei.clone(), authorisation: self.casp_authorisation.clone() })
+    }
+
+    fn valuation(&self) -> Result<Valuation> {
+        let currency = Currency::parse(&self.currency).map_err(anyhow::Error::msg).context("--currency")?;
+        Ok(Valuation { currency, max_price_age_micros: self.max_price_age })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Format {
+    /// The canonical JSON.
+    Json,
+    /// One row per figure.
+    Csv,
+    /// A document to send, its text extractable.
+    Pdf,
+}
+
+impl Format {
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Pdf => "pdf",
+        }
+    }
+
+    fn render(self, view: &StatementView) -> Result<Vec<u8>> {
+        Ok(match self {
+            Format::Json => statement::json(view),
+            Format::Csv => statement::csv(view)?,
+            Format::Pdf => ringfence_reports::pdf::render(view),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StatementArgs {
+    /// The client.
+    #[arg(long)]
+    pub client: String,
+    /// The period's first day or instant (a date means its start, 00:00 UTC).
+    #[arg(long, required_unless_present = "period", conflicts_with = "period", requires = "to")]
+    pub from: Option<String>,
+    /// The period's last day or instant (a date means its end: `--to 2026-03-31` includes 31
+    /// March).
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// A calendar period instead of --from and --to: 2026-Q1, 2026-03 or 2026.
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Make the statement as the journal held it up to this entry (the `journal_seq` of a
+    /// statement made before gives its same bytes) [default: the head].
+    #[arg(long)]
+    pub as_of: Option<u64>,
+    /// json (canonical: the bytes the issue's SHA-256 is of), csv or pdf.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Record in the journal that this statement was issued (client, period, entry, SHA-256
+    /// of its JSON).
+    #[arg(long)]
+    pub issue: bool,
+    /// Who issues it (recorded with the issue), unless --token says.
+    #[arg(long, default_value = "cli")]
+    pub actor: String,
+    #[command(flatten)]
+    pub casp: CaspArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatementsCommand {
+    /// Make and issue every client's statement for a period into a directory: each client in
+    /// JSON, CSV and PDF, its issue journaled, and a manifest of every file with its SHA-256.
+    /// Resumable: a client whose statement for the period was issued before is not issued
+    /// again (its files are checked, and made again from the entry they reflect if missing).
+    Issue(IssueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The period: 2026-Q1, 2026-03 or 2026.
+    #[arg(long)]
+    pub period: String,
+    /// The directory for the statements and the manifest (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Who issues them (recorded with each issue), unless --token says.
+    #[arg(long, default_value = "cli")]
+    pub actor: String,
+    #[command(flatten)]
+    pub casp: CaspArgs,
+}
+
+/// A calendar period: `2026-Q1`, `2026-03` or `2026`, as [first instant, last instant].
+pub fn period(text: &str) -> Result<(Timestamp, Timestamp)> {
+    let wrong = || anyhow::anyhow!("period {text:?} is not a quarter (2026-Q1), a month (2026-03) or a year (2026)");
+    let (year, rest) = text.split_once('-').map_or((text, None), |(y, r)| (y, Some(r)));
+    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(wrong());
+    }
+    let (first, months) = match rest {
+        None => (1, 12),
+        Some(quarter) if quarter.len() == 2 && quarter.starts_with('Q') => match quarter.as_bytes()[1] {
+            digit @ b'1'..=b'4' => (u32::from(digit - b'0') * 3 - 2, 3),
+            _ => return Err(wrong()),
+        },
+        Some(month) if month.len() == 2 => match month.parse::<u32>() {
+            Ok(month @ 1..=12) => (month, 1),
+            _ => return Err(wrong()),
+        },
+        Some(_) => return Err(wrong()),
+    };
+    let start = clock::parse(&format!("{year}-{first:02}-01")).map_err(anyhow::Error::msg)?;
+    let (end_year, end_month) = if first + months > 12 { (year.parse::<u32>()? + 1, 1) } else { (year.parse::<u32>()?, first + months) };
+    let next = clock::parse(&format!("{end_year:04}-{end_month:02}-01")).map_err(anyhow::Error::msg)?;
+    Ok((start, Timestamp::from_micros(next.micros() - 1)))
+}
+
+/// A client id as a file name: the characters a path cannot hold are percent-encoded.
+fn file_safe(client: &ClientId) -> String {
+    client
+        .as_str()
+        .chars()
+        .map(|c| match c {
+            '/' | ':' | '%' | '@' => format!("%{:02X}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn issue_command(actor: &Actor, issue: StatementIssue, now: Timestamp) -> Result<Command> {
+    let instruction =
+        InstructionId::parse(&format!("statement:{}", issue.client)).context("the client id does not fit an instruction id")?;
+    Ok(Command { meta: Meta { actor: actor.clone(), instruction, effective_at: now }, action: Action::RecordStatement(issue) })
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
+
+pub fn statement(cli: &Cli, args: &StatementArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let client = ClientId::parse(&args.client).context("--client")?;
+    let (from, to) = match (&args.period, &args.from, &args.to) {
+        (Some(text), _, _) => period(text)?,
+        (None, Some(from), Some(to)) => (
+            clock::parse(from).map_err(anyhow::Error::msg).context("--from")?,
+            clock::parse_end(to).map_err(anyhow::Error::msg).context("--to")?,
+        ),
+        _ => bail!("give the period: --from and --to, or --period"),
+    };
+    let casp = args.casp.casp()?;
+    let valuation = args.casp.valuation()?;
+    let actor = Actor::parse(&args.actor).context("--actor is not a valid actor name")?;
+    let mut store = if args.issue { crate::open(cli)? } else { crate::open_read(cli)? };
+    let as_of = args.as_of.unwrap_or(store.head().seq);
+    let context = Context::of(store.register());
+    let view = statement::statement(&store, &context, &casp, &client, from, to, as_of, valuation)?;
+    let json = statement::json(&view);
+    let bytes = args.format.render(&view)?;
+    match &args.out {
+        Some(path) => {
+            write_file(path, &bytes)?;
+            eprintln!("wrote {} ({} bytes, SHA-256 {})", path.display(), bytes.len(), ringfence_reports::sha256_hex(&bytes));
+        }
+        None => out.write_all(&bytes)?,
+    }
+    if args.issue {
+        let now = clock::now();
+        let issue = StatementIssue { client, from, to, as_of, sha256: sha256(&json) };
+        let actor =
+            crate::identity::actor_for(store.register(), cli.token.as_deref(), &Action::RecordStatement(issue.clone()), Some(&actor), now)?;
+        let outcome =
+            store.submit(&[issue_command(&actor, issue, now)?], now).context("failed to record the issue; nothing was recorded")?.remove(0);
+        match outcome.status {
+            Status::Accepted | Status::AlreadyExists => eprintln!(
+                "issued: journal entry {} records the statement (SHA-256 of its JSON {})",
+                outcome.seq.unwrap_or_default(),
+                ringfence_reports::sha256_hex(&json)
+            ),
+            status => {
+                eprintln!("not issued: {status}: {}", outcome.detail);
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a file whole or not at all: to a temporary name beside it, then renamed.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temporary = path.with_extension("partial");
+    std::fs::write(&temporary, bytes).with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn run(cli: &Cli, command: &StatementsCommand, out: &mut dyn Write) -> Result<ExitCode> {
+    match command {
+        StatementsCommand::Issue(args) => issue(cli, args, out),
+    }
+}
+
+/// One row of the manifest.
+struct Listed {
+    client: String,
+    format: Format,
+    file: String,
+    sha256: String,
+    journal_seq: u64,
+}
+
+const FORMATS: [Format; 3] = [Format::Json, Format::Csv, Format::Pdf];
+
+fn issue(cli: &Cli, args: &IssueArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let (from, to) = period(&args.period)?;
+    let casp = args.casp.casp()?;
+    let valuation = args.casp.valuation()?;
+    let asserted = Actor::parse(&args.actor).context("--actor is not a valid actor name")?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut store = crate::open(cli)?;
+    let now = clock::now();
+    if to > now {
+        bail!("the period {} ends at {}, in the future: statements are issued for a period that has ended", args.period, clock::format(to));
+    }
+    let probe = StatementIssue { client: ClientId::parse("probe").context("probe")?, from, to, as_of: 0, sha256: [0; 32] };
+    let actor = crate::identity::actor_for(store.register(), cli.token.as_deref(), &Action::RecordStatement(probe), Some(&asserted), now)?;
+    let clients: Vec<ClientId> = store.register().clients().map(|c| c.id.clone()).collect();
+    let as_of = store.head().seq;
+    let context = Context::of(store.register());
+    let (mut listed, mut pending, mut issued, mut skipped, mut remade) = (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
+    let started = Instant::now();
+    let mut shown = Instant::now();
+    for (done, client) in clients.iter().enumerate() {
+        if shown.elapsed() >= Duration::from_secs(2) {
+            eprintln!("statements: {done} of {} clients ({issued} issued, {skipped} issued before)…", clients.len());
+            shown = Instant::now();
+        }
+        let base = format!("statement-{}-{}", args.period, file_safe(client));
+        let before =
+            store.register().statements_of(client).iter().rev().find(|s| s.issue.from == from && s.issue.to == to).map(|s| s.issue.clone());
+        if let Some(before) = before {
+            // Issued before: its files as they were, made again from the entry they reflect
+            // when missing or not the issued bytes.
+            let json_path = args.out.join(format!("{base}.json"));
+            let intact = std::fs::read(&json_path).is_ok_and(|bytes| sha256(&bytes) == before.sha256);
+            let all_there = intact && FORMATS.iter().all(|f| args.out.join(format!("{base}.{}", f.extension())).exists());
+            if !all_there {
+                let view = statement::statement(&store, &context, &casp, client, from, to, before.as_of, valuation)?;
+                if sha256(&statement::json(&view)) != before.sha256 {
+                    bail!(
+                        "the statement of {client} issued from entry {} cannot be made again with the same bytes (another --casp-name, --currency or --max-price-age?)",
+                        before.as_of
+                    );
+                }
+                for format in FORMATS {
+                    write_file(&args.out.join(format!("{base}.{}", format.extension())), &format.render(&view)?)?;
+                }
+                remade += 1;
+            }
+            for format in FORMATS {
+                let file = format!("{base}.{}", format.extension());
+                let bytes = std::fs::read(args.out.join(&file)).with_context(|| format!("cannot read {file}"))?;
+                listed.push(Listed {
+                    client: client.as_str().to_owned(),
+                    format,
+                    file,
+                    sha256: ringfence_reports::sha256_hex(&bytes),
+                    journal_seq: before.as_of,
+                });
+            }
+            skipped += 1;
+            continue;
+        }
+        let view = statement::statement(&store, &context, &casp, client, from, to, as_of, valuation)?;
+        let json = statement::json(&view);
+        for format in FORMATS {
+            let bytes = format.render(&view)?;
+            let file = format!("{base}.{}", format.extension());
+            write_file(&args.out.join(&file), &bytes)?;
+            listed.push(Listed {
+                client: client.as_str().to_owned(),
+                format,
+                file,
+                sha256: ringfence_reports::sha256_hex(&bytes),
+                journal_seq: as_of,
+            });
+        }
+        pending.push(issue_command(&actor, StatementIssue { client: client.clone(), from, to, as_of, sha256: sha256(&json) }, now)?);
+        if pending.len() == BATCH_MAX {
+            issued += record(&mut store, &mut pending, now)?;
+        }
+    }
+    issued += record(&mut store, &mut pending, now)?;
+    listed.sort_by(|a, b| (&a.client, a.format).cmp(&(&b.client, b.format)));
+    let mut manifest = String::from("client,format,file,sha256,journal_seq\n");
+    for row in &listed {
+        manifest.push_str(&format!("{},{},{},{},{}\n", row.client, row.format.extension(), row.file, row.sha256, row.journal_seq));
+    }
+    let manifest_path = args.out.join(format!("manifest-{}.csv", args.period));
+    write_file(&manifest_path, manifest.as_bytes())?;
+    writeln!(
+        out,
+        "statements for {} ({} to {}): {issued} issued now, {skipped} issued before ({remade} of them written again); {} files in {}",
+        args.period,
+        clock::format(from),
+        clock::format(to),
+        listed.len(),
+        args.out.display()
+    )?;
+    writeln!(
+        out,
+        "manifest {} (SHA-256 {}) in {:.1?}",
+        manifest_path.display(),
+        ringfence_reports::sha256_hex(manifest.as_bytes()),
+        started.elapsed()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Journals the pending issues in one durable batch; the number accepted.
+fn record(store: &mut Store, pending: &mut Vec<Command>, now: Timestamp) -> Result<usize> {
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let outcomes =
+        store.submit(pending, now).context("failed to record the statements' issues; the files written are not issued yet, run again")?;
+    pending.clear();
+    if let Some(refused) = outcomes.iter().find(|o| !matches!(o.status, Status::Accepted | Status::AlreadyExists)) {
+        bail!("an issue was refused: {}: {}", refused.status, refused.detail);
+    }
+    Ok(outcomes.iter().filter(|o| o.status == Status::Accepted).count())
+}
