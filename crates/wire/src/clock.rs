@@ -68,6 +68,35 @@ pub fn parse_age(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("age {text:?} is too long"))
 }
 
+/// A calendar period: `2026-Q1`, `2026-03` or `2026`, as its first and last instants (the
+/// last microsecond of its last day).
+pub fn period(text: &str) -> Result<(Timestamp, Timestamp), String> {
+    let wrong = || format!("period {text:?} is not a quarter (2026-Q1), a month (2026-03) or a year (2026)");
+    let (year, rest) = text.split_once('-').map_or((text, None), |(y, r)| (y, Some(r)));
+    let year: i32 = match year.parse() {
+        Ok(year) if year >= 1000 && text.len() >= 4 && text[..4].bytes().all(|b| b.is_ascii_digit()) => year,
+        _ => return Err(wrong()),
+    };
+    let (first, months) = match rest {
+        None => (1, 12),
+        Some(quarter) if quarter.len() == 2 && quarter.starts_with('Q') => match quarter.as_bytes()[1] {
+            digit @ b'1'..=b'4' => ((digit - b'0') * 3 - 2, 3),
+            _ => return Err(wrong()),
+        },
+        Some(month) if month.len() == 2 && month.bytes().all(|b| b.is_ascii_digit()) => match month.parse::<u8>() {
+            Ok(month @ 1..=12) => (month, 1),
+            _ => return Err(wrong()),
+        },
+        Some(_) => return Err(wrong()),
+    };
+    let month = |number: u8| Month::try_from(number).map_err(|_| wrong());
+    let start = Date::from_calendar_date(year, month(first)?, 1).map_err(|_| wrong())?;
+    let (end_year, end_month) = if first + months > 12 { (year + 1, 1) } else { (year, first + months) };
+    let next = Date::from_calendar_date(end_year, month(end_month)?, 1).map_err(|_| wrong())?;
+    let micros = |date: Date| date.midnight().assume_utc().unix_timestamp() * 1_000_000;
+    Ok((Timestamp::from_micros(micros(start)), Timestamp::from_micros(micros(next) - 1)))
+}
+
 pub fn now() -> Timestamp {
     let micros = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000;
     Timestamp::from_micros(i64::try_from(micros).unwrap_or(i64::MAX))
@@ -76,6 +105,18 @@ pub fn now() -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_period_is_a_quarter_a_month_or_a_year() {
+        let shown = |text: &str| period(text).map(|(from, to)| (format(from), format(to)));
+        assert_eq!(shown("2026-Q1"), Ok(("2026-01-01T00:00:00Z".into(), "2026-03-31T23:59:59.999999Z".into())));
+        assert_eq!(shown("2026-Q4"), Ok(("2026-10-01T00:00:00Z".into(), "2026-12-31T23:59:59.999999Z".into())));
+        assert_eq!(shown("2028-02"), Ok(("2028-02-01T00:00:00Z".into(), "2028-02-29T23:59:59.999999Z".into())));
+        assert_eq!(shown("2026"), Ok(("2026-01-01T00:00:00Z".into(), "2026-12-31T23:59:59.999999Z".into())));
+        for bad in ["", "26-Q1", "2026-Q5", "2026-Q0", "2026-13", "2026-1", "2026-q1", "Q1-2026", "2026-03-01", "+026"] {
+            assert!(period(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn an_age_is_a_whole_number_of_one_unit() {
