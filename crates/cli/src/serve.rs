@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// Seconds between anchors.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub anchor_every: u64,
+    /// Who issues the statements `GET /v1/statements` makes.
+    #[command(flatten)]
+    pub casp: crate::statements::CaspArgs,
 }
 
 impl ServeArgs {
@@ -198,7 +201,8 @@ pub fn run(cli: &Cli, args: &ServeArgs, out: &mut dyn Write) -> Result<ExitCode>
         let state = ringfence_server::AppState::start(store)
             .context("failed to start the store thread")?
             .with_recon(settings.clone())
-            .with_limits(args.limits());
+            .with_limits(args.limits())
+            .with_casp(args.casp.configured());
         writeln!(out, "ringfence serving {} on http://{} (OpenAPI at /openapi.json)", described, listener.local_addr()?)?;
         if read_only {
             writeln!(

@@ -30,6 +30,24 @@ pub struct CaspArgs {
     /// The CASP's authorisation reference (its entry in the register of CASPs).
     #[arg(long, env = "RINGFENCE_CASP_AUTHORISATION")]
     pub casp_authorisation: Option<String>,
+}
+
+impl CaspArgs {
+    /// The CASP configured, if its name is.
+    pub fn configured(&self) -> Option<Casp> {
+        let name = self.casp_name.clone().filter(|name| !name.trim().is_empty())?;
+        Some(Casp { name, lei: self.casp_lei.clone(), authorisation: self.casp_authorisation.clone() })
+    }
+
+    fn casp(&self) -> Result<Casp> {
+        self.configured()
+            .ok_or_else(|| anyhow::anyhow!("name the CASP that issues the statement with --casp-name (or RINGFENCE_CASP_NAME)"))
+    }
+}
+
+/// How a statement values positions at the period's end.
+#[derive(Debug, Args)]
+pub struct ValueArgs {
     /// The fiat currency positions are valued in at the period's end.
     #[arg(long, default_value = "EUR")]
     pub currency: String,
@@ -38,14 +56,7 @@ pub struct CaspArgs {
     pub max_price_age: i64,
 }
 
-impl CaspArgs {
-    fn casp(&self) -> Result<Casp> {
-        let Some(name) = self.casp_name.clone().filter(|name| !name.trim().is_empty()) else {
-            bail!("name the CASP that issues the statement with --casp-name (or RINGFENCE_CASP_NAME)");
-        };
-        Ok(Casp { name, lei: self.casp_lei.clone(), authorisation: self.casp_authorisation.clone() })
-    }
-
+impl ValueArgs {
     fn valuation(&self) -> Result<Valuation> {
         let currency = Currency::parse(&self.currency).map_err(anyhow::Error::msg).context("--currency")?;
         Ok(Valuation { currency, max_price_age_micros: self.max_price_age })
@@ -114,6 +125,8 @@ pub struct StatementArgs {
     pub actor: String,
     #[command(flatten)]
     pub casp: CaspArgs,
+    #[command(flatten)]
+    pub value: ValueArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,31 +151,13 @@ pub struct IssueArgs {
     pub actor: String,
     #[command(flatten)]
     pub casp: CaspArgs,
+    #[command(flatten)]
+    pub value: ValueArgs,
 }
 
 /// A calendar period: `2026-Q1`, `2026-03` or `2026`, as [first instant, last instant].
 pub fn period(text: &str) -> Result<(Timestamp, Timestamp)> {
-    let wrong = || anyhow::anyhow!("period {text:?} is not a quarter (2026-Q1), a month (2026-03) or a year (2026)");
-    let (year, rest) = text.split_once('-').map_or((text, None), |(y, r)| (y, Some(r)));
-    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(wrong());
-    }
-    let (first, months) = match rest {
-        None => (1, 12),
-        Some(quarter) if quarter.len() == 2 && quarter.starts_with('Q') => match quarter.as_bytes()[1] {
-            digit @ b'1'..=b'4' => (u32::from(digit - b'0') * 3 - 2, 3),
-            _ => return Err(wrong()),
-        },
-        Some(month) if month.len() == 2 => match month.parse::<u32>() {
-            Ok(month @ 1..=12) => (month, 1),
-            _ => return Err(wrong()),
-        },
-        Some(_) => return Err(wrong()),
-    };
-    let start = clock::parse(&format!("{year}-{first:02}-01")).map_err(anyhow::Error::msg)?;
-    let (end_year, end_month) = if first + months > 12 { (year.parse::<u32>()? + 1, 1) } else { (year.parse::<u32>()?, first + months) };
-    let next = clock::parse(&format!("{end_year:04}-{end_month:02}-01")).map_err(anyhow::Error::msg)?;
-    Ok((start, Timestamp::from_micros(next.micros() - 1)))
+    clock::period(text).map_err(anyhow::Error::msg)
 }
 
 /// A client id as a file name: the characters a path cannot hold are percent-encoded.
@@ -199,7 +194,7 @@ pub fn statement(cli: &Cli, args: &StatementArgs, out: &mut dyn Write) -> Result
         _ => bail!("give the period: --from and --to, or --period"),
     };
     let casp = args.casp.casp()?;
-    let valuation = args.casp.valuation()?;
+    let valuation = args.value.valuation()?;
     let actor = Actor::parse(&args.actor).context("--actor is not a valid actor name")?;
     let mut store = if args.issue { crate::open(cli)? } else { crate::open_read(cli)? };
     let as_of = args.as_of.unwrap_or(store.head().seq);
@@ -263,7 +258,7 @@ const FORMATS: [Format; 3] = [Format::Json, Format::Csv, Format::Pdf];
 fn issue(cli: &Cli, args: &IssueArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let (from, to) = period(&args.period)?;
     let casp = args.casp.casp()?;
-    let valuation = args.casp.valuation()?;
+    let valuation = args.value.valuation()?;
     let asserted = Actor::parse(&args.actor).context("--actor is not a valid actor name")?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut store = crate::open(cli)?;

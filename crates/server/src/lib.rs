@@ -20,6 +20,7 @@ mod oversight;
 mod prices;
 mod routes;
 mod safeguarding;
+mod statements;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +58,8 @@ pub struct AppState {
     signer: Option<Arc<ringfence_store::Signer>>,
     /// The store was opened read-only (a replica): writes are refused.
     read_only: bool,
+    /// Who issues statements (`GET /v1/statements` needs it).
+    casp: Option<Arc<ringfence_reports::statement::Casp>>,
 }
 
 /// How reconciliation runs asked for through the API read their sources, and the one run at a
@@ -105,7 +108,13 @@ impl AppState {
             limits: Arc::new(limits::Enforced::new(Limits::default())),
             signer,
             read_only,
+            casp: None,
         })
+    }
+
+    /// The same state with statements issued in `casp`'s name.
+    pub fn with_casp(self, casp: Option<ringfence_reports::statement::Casp>) -> AppState {
+        AppState { casp: casp.map(Arc::new), ..self }
     }
 
     /// Whether this server reads a replica and refuses writes.

@@ -80,6 +80,7 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("PUT", "/v1/policy/safeguarding", COMPLIANCE),
     ("GET", "/v1/prices", STAFF),
     ("GET", "/v1/valuation", STAFF_AND_CLIENTS),
+    ("GET", "/v1/statements", STAFF_AND_CLIENTS),
 ];
 
 pub(crate) fn router() -> Router<AppState> {
@@ -115,6 +116,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/policy/safeguarding", get(crate::safeguarding::policy).put(crate::safeguarding::set_policy))
         .route("/v1/prices", get(crate::prices::list))
         .route("/v1/valuation", get(crate::prices::valuation))
+        .route("/v1/statements", get(crate::statements::statement))
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /openapi.json")
@@ -130,7 +132,7 @@ pub(crate) fn router() -> Router<AppState> {
         crate::oversight::exceptions, crate::oversight::exception, crate::oversight::investigate, crate::oversight::resolve,
         crate::oversight::approve, crate::oversight::reject, crate::oversight::policy, crate::oversight::set_policy,
         crate::safeguarding::report, crate::safeguarding::policy, crate::safeguarding::set_policy, crate::prices::list,
-        crate::prices::valuation),
+        crate::prices::valuation, crate::statements::statement),
     components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail, crate::approvals::RejectBody,
         crate::approvals::PolicyBody, ringfence_wire::schema::PendingStateKindCode, ringfence_wire::schema::ExceptionStateCode,
         ringfence_wire::schema::SeverityCode, ringfence_wire::schema::OwnAccountCode, crate::oversight::RunBody, crate::oversight::ResolveBody,
@@ -1261,7 +1263,7 @@ async fn entries(
 
 /// A store that could not answer a read: the reason goes to the server log (it may be an
 /// operator's matter, such as a damaged posting index), the caller gets 503.
-fn store_unavailable(error: ringfence_store::StoreError) -> ApiError {
+pub(crate) fn store_unavailable(error: ringfence_store::StoreError) -> ApiError {
     crate::log(&serde_json::json!({"level": "error", "message": "a read from the store failed", "error": error.to_string()}));
     ApiError::unavailable("the store could not answer this read (the server log says why); retry, or tell the operator if it persists")
 }

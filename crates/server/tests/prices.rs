@@ -88,3 +88,45 @@ fn bad_prices_and_queries_are_refused_naming_what_is_wrong() {
     server.get("/v1/valuation?client=nobody", Some(&operator)).assert_error(404, "not_found");
     server.get("/v1/prices?asset=eip155:1/slip44:61", Some(&operator)).assert_error(404, "not_found");
 }
+
+#[test]
+fn a_statement_over_the_api_is_the_clients_own_in_json_csv_or_pdf() {
+    let server = Server::start();
+    let operator = server.tokens.of(Role::Operator).to_owned();
+    let recorded = server.post("/v1/entities", Some(&operator), Some(&unique("p")), &price(ETH, "3012.45", "ecb", "2026-03-31T16:00:00Z"));
+    assert_eq!(recorded.status, 201, "{recorded:?}");
+    let c1 = server.tokens.of(Role::Client).to_owned();
+    let own = server.get(&format!("/v1/statements?client={C1}&period=2026-Q1"), Some(&c1));
+    assert_eq!(own.status, 200, "{own:?}");
+    assert_eq!(own.header("content-type"), Some("application/json"));
+    assert_eq!(own.body["casp"]["name"], "Test CASP");
+    assert_eq!(own.body["casp"]["authorisation"], "AFM-TEST-1");
+    assert_eq!(own.body["assets"][0]["closing"]["amount"], "2500000000000000000", "{own:?}");
+    assert_eq!(own.body["assets"][0]["movements"][0]["reference"], "dep-1");
+    // 2.5 ETH at EUR 3012.45: EUR 7531.125 → 7531.13.
+    assert_eq!(own.body["valuation"]["total"]["money"], "EUR 7531.13");
+    let seq = own.body["journal_seq"].as_u64().unwrap();
+    // The same statement made again from the entry it reflects: the same bytes and digest.
+    let again = server.get(&format!("/v1/statements?client={C1}&period=2026-Q1&as_of={seq}"), Some(&operator));
+    assert_eq!(again.body, own.body);
+    assert_eq!(again.header("x-content-sha256"), own.header("x-content-sha256"));
+    for (format, content_type) in [("csv", "text/csv; charset=utf-8"), ("pdf", "application/pdf")] {
+        let made = server.get(&format!("/v1/statements?client={C1}&period=2026-Q1&format={format}"), Some(&c1));
+        assert_eq!((made.status, made.header("content-type")), (200, Some(content_type)), "{made:?}");
+    }
+    let head = server.journal_head();
+    for path in [
+        format!("/v1/statements?client={C1}"),
+        format!("/v1/statements?client={C1}&period=2026-Q5"),
+        format!("/v1/statements?client={C1}&period=2026-Q1&format=docx"),
+        format!("/v1/statements?client={C1}&period=2026-Q1&from=2026-01-01"),
+        format!("/v1/statements?client={C1}&from=2026-02-01&to=2026-01-01"),
+    ] {
+        let refused = server.get(&path, Some(&operator));
+        assert!(matches!(refused.status, 400 | 422), "{path}: {refused:?}");
+    }
+    server.get(&format!("/v1/statements?client={C1}&period=2099-Q1"), Some(&operator)).assert_error(422, "invalid_statement");
+    server.get("/v1/statements?client=nobody&period=2026-Q1", Some(&operator)).assert_error(404, "not_found");
+    server.get(&format!("/v1/statements?client={C2}&period=2026-Q1"), Some(&c1)).assert_error(403, "forbidden");
+    assert_eq!(server.journal_head(), head, "making a statement records nothing");
+}

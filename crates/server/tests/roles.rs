@@ -97,6 +97,7 @@ fn sample(server: &Server, method: &str, route: &str, caller: Option<Role>) -> S
         ("PUT", "/v1/policy/safeguarding") => write(route, json!({"cold_floor": "0", "lapse_notice_days": 30})),
         ("GET", "/v1/prices") => read(&format!("/v1/prices?asset={ETH}&currency=EUR&limit=5")),
         ("GET", "/v1/valuation") => read(&format!("/v1/valuation?client={C1}&currency=EUR&max_price_age=24h")),
+        ("GET", "/v1/statements") => read(&format!("/v1/statements?client={C1}&period=2026-Q1&format=csv")),
         _ => panic!("add a sample request for {method} {route} to `sample` in crates/server/tests/roles.rs"),
     }
 }
@@ -231,6 +232,8 @@ fn a_client_token_reads_its_own_client_only() {
         (&c1, format!("/v1/valuation?client={C2}")),
         (&c1, format!("/v1/valuation?wallet={OMNIBUS_WALLET}")),
         (&c2, format!("/v1/valuation?client={C1}&at=2026-01-31")),
+        (&c1, format!("/v1/statements?client={C2}&period=2026-Q1")),
+        (&c2, format!("/v1/statements?client={C1}&from=2026-01-01&to=2026-01-31&format=pdf")),
     ];
     for (token, path) in &refused {
         let response = server.get(path, Some(token));

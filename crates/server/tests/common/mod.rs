@@ -231,7 +231,8 @@ impl Server {
         assert_eq!(store.register().exceptions().len() as u64, FIXTURE_EXCEPTIONS);
         setup(&mut store);
 
-        let state = ringfence_server::AppState::start(store).unwrap().with_limits(limits);
+        let casp = ringfence_reports::statement::Casp { name: "Test CASP".into(), lei: None, authorisation: Some("AFM-TEST-1".into()) };
+        let state = ringfence_server::AppState::start(store).unwrap().with_limits(limits).with_casp(Some(casp));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (bound, address) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
