@@ -102,6 +102,10 @@ pub struct Context {
     fiat: HashMap<ClientId, Vec<FiatEvent>>,
     /// Wallet balances at an instant, by (wallet, instant), shared by the clients of a pool.
     holdings: RefCell<HashMap<(WalletId, i64), Vec<Net>>>,
+    /// The postings recorded after an entry, for a period's end, as far as they were read:
+    /// statements of many clients from one entry read the entries after it once, then only
+    /// what was recorded since (the issues of the statements already made, say).
+    later: RefCell<Option<Later>>,
 }
 
 impl Context {
@@ -143,7 +147,7 @@ impl Context {
         for events in fiat.values_mut() {
             events.sort_by_key(|event| event.seq);
         }
-        Context { chain_transactions, fiat, holdings: RefCell::new(HashMap::new()) }
+        Context { chain_transactions, fiat, holdings: RefCell::new(HashMap::new()), later: RefCell::new(None) }
     }
 }
 
@@ -151,18 +155,24 @@ impl Context {
 /// store's balances include and the statement must not.
 #[derive(Debug, Default)]
 struct Later {
+    as_of: u64,
+    to: Timestamp,
+    /// The entries after `as_of` read so far end here.
+    read_through: u64,
     postings: Vec<(Account, AssetId, Signed, Timestamp)>,
 }
 
 impl Later {
-    fn read(store: &Store, as_of: u64, to: Timestamp) -> Result<Later, ReportError> {
-        let mut later = Later::default();
-        let mut after = as_of;
+    /// Brings `context`'s postings after `as_of` up to the head, reading only what it has not
+    /// read yet.
+    fn read(store: &Store, context: &Context, as_of: u64, to: Timestamp) -> Result<(), ReportError> {
+        let cached = context.later.borrow_mut().take().filter(|l| l.as_of == as_of && l.to == to);
+        let mut later = cached.unwrap_or(Later { as_of, to, read_through: as_of, postings: Vec::new() });
         let head = store.head().seq;
-        while after < head {
-            let entries = store.entries(after, HISTORY_LIMIT_MAX)?;
+        while later.read_through < head {
+            let entries = store.entries(later.read_through, HISTORY_LIMIT_MAX)?;
             let Some(last) = entries.last() else { break };
-            after = last.seq;
+            later.read_through = last.seq;
             for entry in &entries {
                 if let Some(movement) = movement_of(store.register(), &entry.command)
                     && effective_at(store.register(), &entry.command) <= to
@@ -174,7 +184,8 @@ impl Later {
                 }
             }
         }
-        Ok(later)
+        *context.later.borrow_mut() = Some(later);
+        Ok(())
     }
 
     /// What entries after `as_of` added to `account`'s balance of `asset` at `at`.
@@ -258,7 +269,9 @@ pub fn statement(
             clock::format(produced_at)
         )));
     }
-    let later = Later::read(store, as_of, to)?;
+    Later::read(store, context, as_of, to)?;
+    let later = context.later.borrow();
+    let later = later.as_ref().ok_or_else(|| ReportError::Invalid("the entries after the statement's could not be read".into()))?;
     let account = Account::Position(client.clone());
     let before = Timestamp::from_micros(from.micros().saturating_sub(1));
     let opening_all = store.balances_at(&account, before)?;
@@ -339,7 +352,7 @@ pub fn statement(
             encumbered: encumbered_rows,
             free: free.units(asset.scale),
             rewards: rewards.units(asset.scale),
-            custody: custody(store, context, &later, client, record.segregation, &asset.id, to)?,
+            custody: custody(store, context, later, client, record.segregation, &asset.id, to)?,
         });
     }
     let fiat = fiat(store, context, client, from, to, as_of)?;
