@@ -14,7 +14,7 @@ use ringfence_core::{Action, Actor, ClientId, Command, Currency, InstructionId, 
 use ringfence_reports::statement::{self, Casp, Context, Valuation};
 use ringfence_store::{BATCH_MAX, Store};
 use ringfence_wire::clock;
-use ringfence_wire::views::statement::StatementView;
+use ringfence_wire::views::statement::{OverdueView, StatementView};
 
 use crate::Cli;
 
@@ -136,6 +136,20 @@ pub enum StatementsCommand {
     /// Resumable: a client whose statement for the period was issued before is not issued
     /// again (its files are checked, and made again from the entry they reflect if missing).
     Issue(IssueArgs),
+    /// The clients whose statements are overdue: the last period issued ended longer ago than
+    /// --interval, or none was ever issued to a client that holds something. Exit 1 if any.
+    Overdue(OverdueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OverdueArgs {
+    /// The longest time from the end of a client's last statement period (days, hours: 92d
+    /// is a quarter at most).
+    #[arg(long, default_value = "92d", value_parser = crate::prices::max_age)]
+    pub interval: i64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +255,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn run(cli: &Cli, command: &StatementsCommand, out: &mut dyn Write) -> Result<ExitCode> {
     match command {
         StatementsCommand::Issue(args) => issue(cli, args, out),
+        StatementsCommand::Overdue(args) => overdue(cli, args, out),
     }
 }
 
@@ -359,6 +374,29 @@ fn issue(cli: &Cli, args: &IssueArgs, out: &mut dyn Write) -> Result<ExitCode> {
         started.elapsed()
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn overdue(cli: &Cli, args: &OverdueArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let store = crate::open_read(cli)?;
+    let view = OverdueView::of(store.register(), clock::now(), args.interval);
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&view)?)?;
+    } else {
+        writeln!(
+            out,
+            "statements overdue at {} (every client's last period ended at most {} before): {}",
+            view.at,
+            view.interval,
+            view.clients.len()
+        )?;
+        for client in &view.clients {
+            match (&client.last_period_end, &client.due_at) {
+                (Some(end), Some(due)) => writeln!(out, "  {}: last period ended {end}; the next was due {due}", client.client)?,
+                _ => writeln!(out, "  {}: holds assets and was never sent a statement", client.client)?,
+            }
+        }
+    }
+    Ok(if view.clients.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Journals the pending issues in one durable batch; the number accepted.

@@ -147,6 +147,13 @@ fn every_figure_of_the_quarters_statements_is_the_registers() {
     let verified = run(dir, &["journal", "verify"]);
     assert!(verified.status.success(), "{}", both(&verified));
 
+    // Every client had a statement for the second quarter: none is overdue within 92 days of
+    // its end, all are after a day.
+    let overdue = run(dir, &["statements", "overdue", "--interval", "1d", "--json"]);
+    assert_eq!(overdue.status.code(), Some(1), "{}", both(&overdue));
+    let report: Value = serde_json::from_slice(&overdue.stdout).unwrap();
+    assert_eq!(report["clients"].as_array().map(Vec::len), Some(4), "{report}");
+    assert_eq!(report["clients"][0]["last_period_end"], "2026-06-30T23:59:59.999999Z");
     // Issuing again issues nothing (the journal holds the four issues); a deleted file is written again with the same bytes.
     let pdf = out.path().join("statement-2026-Q2-client-2.pdf");
     let before = std::fs::read(&pdf).unwrap();
@@ -203,6 +210,10 @@ fn a_missing_price_is_not_valued_in_every_format_and_bad_input_issues_nothing() 
     let stale = json(&run(dir, &["statement", "--client", "client-2", "--from", "2026-04-01", "--to", "2026-04-02T04:00:00Z"]));
     assert_eq!(stale["valuation"]["assets"][0]["not_valued"]["code"], "stale_price", "{stale}");
 
+    // Nothing issued yet: every client holding assets is overdue.
+    let never = run(dir, &["statements", "overdue"]);
+    assert_eq!(never.status.code(), Some(1));
+    assert!(stdout(&never).contains("fund-2: holds assets and was never sent a statement"), "{}", both(&never));
     let head_before = head(dir);
     let out = tempfile::tempdir().unwrap();
     for (args, words) in [
