@@ -92,6 +92,12 @@ pub struct BenchArgs {
     /// memory (the embedded store, or PostgreSQL with --database-url).
     #[arg(long, conflicts_with_all = ["batch_sizes", "movements", "clients", "http", "recon", "chain", "sign", "serve"])]
     pub scale: bool,
+    /// Measure statements of position: a store of --movements over --clients (movements in
+    /// January 2026, prices at the end of March), then `statements issue --period 2026-Q1`
+    /// (every client in JSON, CSV and PDF, issued and journaled) as its own process, timed
+    /// with its peak memory (the embedded store, or PostgreSQL with --database-url).
+    #[arg(long, conflicts_with_all = ["batch_sizes", "http", "recon", "chain", "sign", "serve", "scale"])]
+    pub statements: bool,
     /// With --scale: the sizes, in movements.
     #[arg(long, value_delimiter = ',', default_values_t = vec![1_000_000usize, 5_000_000, 20_000_000], requires = "scale")]
     pub scale_movements: Vec<usize>,
@@ -444,6 +450,9 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     }
     if args.scale {
         return crate::bench_scale::run(cli, args, out);
+    }
+    if args.statements {
+        return crate::bench_statements::run(cli, args, out);
     }
     check_sizes(args)?;
     let scratch = scratch(cli, args, out)?;

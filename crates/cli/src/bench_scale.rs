@@ -88,15 +88,15 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-fn mib(bytes: u64) -> String {
+pub(crate) fn mib(bytes: u64) -> String {
     format!("{:.0}MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// One process's wall time and memory.
 #[derive(Debug, Clone, Copy)]
-struct Took {
-    took: Duration,
-    peak: u64,
+pub(crate) struct Took {
+    pub(crate) took: Duration,
+    pub(crate) peak: u64,
 }
 
 impl Took {
@@ -187,7 +187,7 @@ pub(crate) fn this_binary(location: &Location) -> Result<Process> {
 }
 
 /// Runs one command to its end: its wall time and the peak memory it reported.
-fn child(location: &Location, args: &[&str]) -> Result<Took> {
+pub(crate) fn child(location: &Location, args: &[&str]) -> Result<Took> {
     let started = Instant::now();
     let output = this_binary(location)?
         .args(args)

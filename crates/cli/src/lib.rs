@@ -7,6 +7,7 @@ mod bench_http;
 mod bench_recon;
 pub mod bench_scale;
 mod bench_serve;
+mod bench_statements;
 pub mod demo;
 pub mod identity;
 pub mod key;
