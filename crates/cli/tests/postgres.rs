@@ -179,3 +179,33 @@ fn commands_on_an_empty_database_say_to_run_init_and_create_nothing() {
     let location = Location::parse_url(&url).unwrap();
     assert!(matches!(Verification::open(&location), Err(StoreError::NotInitialised(_))));
 }
+
+/// Prices, statements and their issue on PostgreSQL: the worked example's second quarter
+/// (docs/statements.md), its figures, and the same bytes when made again from its entry.
+#[test]
+fn statements_of_the_worked_example_are_made_and_issued_on_postgres() {
+    let url = ringfence_testdb::server().fresh_database();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    assert_code(&ringfence(&url, &["init"]), 0);
+    for file in ["casp.jsonl", "safeguarding.jsonl", "quarter.jsonl"] {
+        assert_code(&ringfence(&url, &["import", "--quiet", &format!("{examples}/{file}")]), 0);
+    }
+    assert_code(&ringfence(&url, &["prices", "import", &format!("{examples}/prices.csv")]), 0);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let issued = ringfence(&url, &["statements", "issue", "--period", "2026-Q2", "--out", dir, "--casp-name", "Example CASP B.V."]);
+    assert_code(&issued, 0);
+    assert!(text(&issued).contains("4 issued now"), "{}", text(&issued));
+    let bytes = std::fs::read(out.path().join("statement-2026-Q2-client-2.json")).unwrap();
+    let statement: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(statement["assets"][1]["closing"]["decimal"], "1497.5");
+    assert_eq!(statement["fiat"][0]["closing"]["money"], "EUR 1050.00");
+    assert_eq!(statement["valuation"]["total"]["money"], "EUR 4243.23");
+    let seq = statement["journal_seq"].to_string();
+    let again =
+        ringfence(&url, &["statement", "--client", "client-2", "--period", "2026-Q2", "--as-of", &seq, "--casp-name", "Example CASP B.V."]);
+    assert_code(&again, 0);
+    assert_eq!(again.stdout, bytes, "the same bytes from the same entry");
+    let rerun = ringfence(&url, &["statements", "issue", "--period", "2026-Q2", "--out", dir, "--casp-name", "Example CASP B.V."]);
+    assert!(text(&rerun).contains("0 issued now, 4 issued before"), "{}", text(&rerun));
+}
