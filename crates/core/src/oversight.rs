@@ -127,6 +127,9 @@ crate::codes! {
         InstitutionReviewOverdue = 16 => "institution_review_overdue",
         /// No reconciliation run was recorded within the policy's longest gap after the last one.
         ReconciliationOverdue = 17 => "reconciliation_overdue",
+        /// Clients holding assets were sent no statement of position within the policy's
+        /// interval (issue 17).
+        StatementOverdue = 18 => "statement_overdue",
     }
 }
 

@@ -25,6 +25,7 @@ mod oversight;
 mod prices;
 mod safeguard;
 mod statements;
+pub use statements::ISSUE_17_RULES_FROM;
 
 pub use access::{KeySetAccess, SharedSigner};
 pub use oversight::RunRecord;
@@ -404,6 +405,8 @@ pub struct Register {
     prices: prices::Prices,
     /// Statements issued to clients (issue 17).
     statements: statements::Statements,
+    /// From when each client's next statement is counted (issue 17).
+    statement_clock: statements::StatementClock,
 }
 
 /// A posting resolved against the register.
@@ -602,6 +605,7 @@ impl Register {
             Segregation::Omnibus => Segment::Omnibus,
         });
         self.client_index.insert(client.id.clone(), index);
+        self.statement_clock.registered(index, *self.now);
         Outcome::accepted(seq)
     }
 

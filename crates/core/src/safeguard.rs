@@ -59,6 +59,11 @@ pub const RECON_MAX_GAP_HOURS_MAX: u32 = 24 * 31;
 /// The default period within which each institution holding client funds is reviewed again.
 pub const INSTITUTION_REVIEW_DAYS_DEFAULT: u32 = 365;
 pub const INSTITUTION_REVIEW_DAYS_MAX: u32 = 3 * 365;
+/// How long after the end of a client's last statement period the next is due, unless the
+/// policy says otherwise: 92 days, a quarter at most (MiCA Art 75(5): at least once every three
+/// months).
+pub const STATEMENT_INTERVAL_DAYS_DEFAULT: u32 = 92;
+pub const STATEMENT_INTERVAL_DAYS_MAX: u32 = 366;
 pub const CLOSING_DAYS_MAX: usize = 1_000;
 /// The longest evidence, reason, name or reference, in bytes.
 pub const TEXT_BYTES_MAX: usize = 1024;
@@ -100,6 +105,9 @@ pub struct SafeguardingPolicy {
     /// How long after its registration or last review an institution holding client funds is
     /// due for review.
     pub institution_review_days: u32,
+    /// How long after the end of a client's last statement period (or its registration) the
+    /// next statement is due (issue 17).
+    pub statement_interval_days: u32,
 }
 
 impl std::fmt::Debug for SafeguardingPolicy {
@@ -119,6 +127,9 @@ impl std::fmt::Debug for SafeguardingPolicy {
                 .field("recon_max_gap_hours", &self.recon_max_gap_hours)
                 .field("institution_review_days", &self.institution_review_days);
         }
+        if self.states_issue_17_fields() {
+            out.field("statement_interval_days", &self.statement_interval_days);
+        }
         out.finish()
     }
 }
@@ -135,6 +146,7 @@ impl Default for SafeguardingPolicy {
             cold_floor_categories: vec![ClientCategory::Retail],
             recon_max_gap_hours: RECON_MAX_GAP_HOURS_DEFAULT,
             institution_review_days: INSTITUTION_REVIEW_DAYS_DEFAULT,
+            statement_interval_days: STATEMENT_INTERVAL_DAYS_DEFAULT,
         }
     }
 }
@@ -177,6 +189,12 @@ impl SafeguardingPolicy {
         if !(1..=RECON_MAX_GAP_HOURS_MAX).contains(&self.recon_max_gap_hours) {
             return Some(format!("recon_max_gap_hours is {}; it must be 1 to {RECON_MAX_GAP_HOURS_MAX}", self.recon_max_gap_hours));
         }
+        if !(1..=STATEMENT_INTERVAL_DAYS_MAX).contains(&self.statement_interval_days) {
+            return Some(format!(
+                "statement_interval_days is {}; it must be 1 to {STATEMENT_INTERVAL_DAYS_MAX}",
+                self.statement_interval_days
+            ));
+        }
         if !(1..=INSTITUTION_REVIEW_DAYS_MAX).contains(&self.institution_review_days) {
             return Some(format!(
                 "institution_review_days is {}; it must be 1 to {INSTITUTION_REVIEW_DAYS_MAX}",
@@ -193,6 +211,12 @@ impl SafeguardingPolicy {
         self.cold_floor_categories != default.cold_floor_categories
             || self.recon_max_gap_hours != default.recon_max_gap_hours
             || self.institution_review_days != default.institution_review_days
+    }
+
+    /// Whether the field added by issue 17 differs from its default (the policy is then
+    /// encoded with it, tag 15; otherwise as before, byte for byte).
+    pub fn states_issue_17_fields(&self) -> bool {
+        self.statement_interval_days != STATEMENT_INTERVAL_DAYS_DEFAULT
     }
 
     /// The cold floor of `asset`.

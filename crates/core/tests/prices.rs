@@ -153,3 +153,83 @@ fn a_statement_issue_is_recorded_once_for_an_ended_period_and_a_held_entry() {
     }
     assert_eq!(register.statements_of(&ClientId::parse("c1").unwrap()).len(), 2);
 }
+
+#[test]
+fn a_client_holding_assets_without_a_statement_within_the_interval_is_a_breach_until_one_is_issued() {
+    use ringfence_core::register::ISSUE_17_RULES_FROM;
+    use ringfence_core::{
+        Client, ClientCategory, ClientId, ExceptionKind, KeyScheme, KeySet, SafeguardAction, Segregation, StatementIssue, Tier, Wallet,
+        WalletClass, build,
+    };
+    let mut register = registered();
+    let day = 24 * HOUR;
+    let client = |id: &str| {
+        Action::RegisterClient(Client {
+            id: ClientId::parse(id).unwrap(),
+            category: ClientCategory::Retail,
+            segregation: Segregation::Omnibus,
+        })
+    };
+    for action in [
+        client("c1"),
+        client("c2"),
+        client("c3"),
+        Action::RegisterKeySet(KeySet {
+            id: ringfence_core::KeySetId::parse("ks").unwrap(),
+            scheme: KeyScheme::Multisig { threshold: 1 },
+            signers: vec!["s1".into()],
+            class: ringfence_core::ClassKind::ClientOmnibus,
+        }),
+        Action::RegisterWallet(Wallet {
+            id: ringfence_core::WalletId::parse("w").unwrap(),
+            address: ringfence_core::Address::parse("eip155:1:0x0000000000000000000000000000000000000001").unwrap(),
+            class: WalletClass::ClientOmnibus,
+            tier: Tier::Cold,
+            custodian: ringfence_core::Custodian::InHouse,
+            key_set: ringfence_core::KeySetId::parse("ks").unwrap(),
+        }),
+    ] {
+        assert_eq!(apply(&mut register, T0, T0, action).0, Status::Accepted);
+    }
+    // c1 and c2 hold ETH; c3 holds nothing and is never due.
+    for (key, id) in [("d1", "c1"), ("d2", "c2")] {
+        let deposit = build::deposit(
+            ringfence_core::IdempotencyKey::parse(key).unwrap(),
+            &ClientId::parse(id).unwrap(),
+            &ringfence_core::WalletId::parse("w").unwrap(),
+            &eth(),
+            ringfence_core::Amount::new(5),
+        );
+        assert_eq!(apply(&mut register, T0, T0, Action::Movement(deposit)).0, Status::Accepted);
+    }
+    let from = |micros: i64| Timestamp::from_micros(ISSUE_17_RULES_FROM.micros() + micros);
+    let overdue = |register: &Register, at: Timestamp| -> Vec<Break> {
+        register.safeguard_breaches(at).into_iter().filter(|b| b.kind == ExceptionKind::StatementOverdue).collect()
+    };
+    use ringfence_core::Break;
+    // Counted from the rules' start (the clients were registered before): due 92 days later.
+    assert!(overdue(&register, from(92 * day)).is_empty(), "due, not overdue");
+    let breaches = overdue(&register, from(92 * day + 1));
+    assert_eq!(breaches.len(), 1, "one breach for every overdue client: {breaches:?}");
+    assert!(breaches[0].subject.starts_with("statement-overdue:c1:"), "{breaches:?}");
+    assert!(breaches[0].detail.contains("2 client(s)") && breaches[0].detail.contains("c1, c2"), "{}", breaches[0].detail);
+    assert!(register.statements_overdue(from(92 * day + 1), None).iter().all(|(client, _, _)| client.as_str() != "c3"));
+    // A check opens the exception; c1's statement moves the breach on to c2.
+    let now = from(93 * day);
+    assert_eq!(apply(&mut register, now, now, Action::Safeguard(SafeguardAction::Check)).0, Status::Accepted);
+    let issue = StatementIssue {
+        client: ClientId::parse("c1").unwrap(),
+        from: from(0),
+        to: from(90 * day),
+        as_of: register.seq(),
+        sha256: [1; 32],
+    };
+    assert_eq!(apply(&mut register, now, now, Action::RecordStatement(issue)).0, Status::Accepted);
+    let breaches = overdue(&register, now);
+    assert_eq!(breaches.len(), 1);
+    assert!(breaches[0].subject.starts_with("statement-overdue:c2:"), "{breaches:?}");
+    let opened = register.exceptions().iter().find(|e| e.kind == ExceptionKind::StatementOverdue).unwrap();
+    assert!(register.safeguard_cause_cured(opened, now), "the exception about c1 is cured by c1's statement");
+    // Before the rules' start no check raises it, whatever the gaps.
+    assert!(overdue(&register, Timestamp::from_micros(ISSUE_17_RULES_FROM.micros() - 1)).is_empty());
+}

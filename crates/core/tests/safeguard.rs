@@ -103,6 +103,20 @@ impl Desk {
         self.register.audit().unwrap();
     }
 
+    /// Records that alice (who holds assets) was sent her statement for the year up to `to`,
+    /// at `to`: a check after issue 17's rules then finds no statement overdue until 92 days
+    /// later.
+    fn statement_sent(&mut self, to: Timestamp) {
+        let issue = ringfence_core::StatementIssue {
+            client: cid("alice"),
+            from: Timestamp::from_micros(to.micros() - 365 * DAY_MICROS),
+            to,
+            as_of: self.register.seq(),
+            sha256: [7; 32],
+        };
+        assert_eq!(self.at("compliance", Action::RecordStatement(issue), to), Status::Accepted);
+    }
+
     fn check(&mut self, when: Timestamp) -> Status {
         self.at("ringfence", Action::Safeguard(SafeguardAction::Check), when)
     }
@@ -464,6 +478,7 @@ fn a_fiat_receipt_on_a_friday_before_a_target2_holiday_gets_the_right_deadline()
     desk.refused(Status::OwnAccountUse, place("p-4e", "rcpt-1", "firm-eur", 25001), friday);
     assert_eq!(desk.at("ops", place("p-5", "rcpt-1", "client-eur", 10000), friday), Status::Accepted);
     // Not wholly placed by the deadline: a critical exception.
+    desk.statement_sent(utc("2028-04-28", 16));
     assert!(!desk.register.safeguard_check_due(utc("2028-05-02", 23)));
     assert_eq!(desk.check(utc("2028-05-03", 0)), Status::Accepted);
     assert_eq!(desk.open_kinds(), vec![(ExceptionKind::FiatUnplaced, Severity::Critical)]);
@@ -597,6 +612,9 @@ fn an_institution_holding_client_funds_past_its_review_date_is_a_breach_until_it
         assert_eq!(desk.at("ops", action, registered), Status::Accepted);
     }
     let due = Timestamp::from_micros(registered.micros() + 365 * DAY_MICROS);
+    desk.statement_sent(Timestamp::from_micros(due.micros() - DAY_MICROS));
+    // Statements once a year at most, so that none is due within the test's 300 days.
+    assert_eq!(desk.at("compliance", policy(|p| p.statement_interval_days = 366), registered), Status::Accepted);
     let nordbank = desk.register.institution_reviews().next().unwrap();
     assert_eq!((nordbank.due, nordbank.holds_client_funds), (due, true));
     assert!(!desk.register.institution_reviews().nth(1).unwrap().holds_client_funds, "idle holds no client funds");

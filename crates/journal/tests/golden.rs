@@ -75,7 +75,7 @@ const HEAD_V3: &str = "cf4b4ab7a4db1060e676c7ecd89c8cc5e1fe695f62178f38348bb84f4
 
 /// The hash of the last entry of `journal-v4.hex` (v3's entries, then issue 17's prices and
 /// a statement issued).
-const HEAD_V4: &str = "5a32490962ebf7d960b5675c5469cb2b39f310046f3399deb86361dbc35213f8";
+const HEAD_V4: &str = "811182a038cb1848abe4f93cb35bbadac1b969d81d911c94bb6369ed93042994";
 
 /// The golden journals, oldest first. Each must verify, decode and replay on every build.
 const FIXTURES: &[&str] = &["journal-v1", "journal-v2", "journal-v3", "journal-v4"];
@@ -919,6 +919,32 @@ fn generate_v4() -> Script {
     let as_of = s.entries.len() as u64;
     let issue = StatementIssue { client: cid("alice"), from: at(0), to: at(31 * DAY - 1), as_of, sha256: [0x17; 32] };
     s.accept("compliance", Action::RecordStatement(issue));
+    // ISSUE_17_RULES_FROM, 2026-12-08T00:00:00Z, is 341 days after T0: a policy stating the
+    // statement interval (tag 15), then a check 40 days later finds clients holding assets with
+    // no statement within 35 days.
+    let (policy, _) = s.register.safeguarding_policy();
+    let policy = SafeguardingPolicy { statement_interval_days: 35, ..policy };
+    s.approved_by_two("compliance", ["approver-1", "approver-2"], safeguard(SafeguardAction::SetPolicy(policy)));
+    s.wait_until(381 * DAY);
+    s.accept("ringfence", safeguard(SafeguardAction::Check));
+    // A run whose break is of the new kind, so its tag is pinned.
+    s.accept(
+        "recon",
+        Action::RecordReconRun(ReconRun {
+            cut_off: at(s.hour - 1),
+            sources: vec![RunSource::Statement {
+                sub_custodian: sid("casp-one"),
+                reference: "STMT-2027-01-17".into(),
+                file: "casp-one-2027-01-17.csv".into(),
+                sha256: [0x5c; 32],
+                rows: 1,
+            }],
+            checked: 1,
+            matched: 1,
+            report_sha256: [0x56; 32],
+            breaks: vec![found(ExceptionKind::StatementOverdue, Severity::Warning, "statement-overdue:golden", "statements due")],
+        }),
+    );
     s
 }
 
@@ -976,13 +1002,13 @@ coverage! {
     source_chain, source_unavailable, source_statement, breaks_none, breaks_listed,
     wallet_difference, coverage_shortfall, coverage_surplus, client_difference, not_observed, unregistered,
     unmatched_inflow, unmatched_outflow, unconfirmed, cold_floor, authorisation_lapsing, authorisation_lapsed,
-    encumbrance_lapsed, fiat_unplaced, unavailable_source, fiat_concentration, institution_review_overdue, reconciliation_overdue,
+    encumbrance_lapsed, fiat_unplaced, unavailable_source, fiat_concentration, institution_review_overdue, reconciliation_overdue, statement_overdue,
     warning, critical,
     // Resolution
     resolution_movement, resolution_explanation,
     // SafeguardingPolicy: OwnAccountUse and its lists
     forbidden, express_consent, cold_floors_none, cold_floors_listed, closing_days_none, closing_days_listed,
-    policy_issue_15_default, policy_issue_15_stated,
+    policy_issue_15_default, policy_issue_15_stated, policy_issue_17_stated,
     // ClientInstruction: Purpose, Beneficiary, revocable
     staking, lending, collateral, trading, beneficiary_client, beneficiary_firm, revocable, irrevocable,
     consent_unstated, consent_separate_agreement, consent_general_terms,
@@ -1209,6 +1235,7 @@ fn cover_run(seen: &mut Coverage, run: &ReconRun) {
             ExceptionKind::FiatConcentration => seen.fiat_concentration = true,
             ExceptionKind::InstitutionReviewOverdue => seen.institution_review_overdue = true,
             ExceptionKind::ReconciliationOverdue => seen.reconciliation_overdue = true,
+            ExceptionKind::StatementOverdue => seen.statement_overdue = true,
         }
         match found.severity {
             Severity::Warning => seen.warning = true,
@@ -1239,6 +1266,9 @@ fn cover_safeguard(seen: &mut Coverage, action: &SafeguardAction) {
                 seen.policy_issue_15_stated = true;
             } else {
                 seen.policy_issue_15_default = true;
+            }
+            if policy.states_issue_17_fields() {
+                seen.policy_issue_17_stated = true;
             }
         }
         SafeguardAction::RecordInstruction(instruction) => {

@@ -18,8 +18,16 @@ impl Encoder {
             SafeguardAction::SetPolicy(policy) => {
                 // Tag 0 is the encoding from before issue 15's fields; a policy that sets any of
                 // them differently from the default is tag 14, the same fields and then those.
-                let extended = policy.states_issue_15_fields();
-                self.u8(if extended { 14 } else { 0 });
+                // Tag 15 (issue 17) is tag 14's fields and then the statement interval.
+                let stated_17 = policy.states_issue_17_fields();
+                let extended = stated_17 || policy.states_issue_15_fields();
+                self.u8(if stated_17 {
+                    15
+                } else if extended {
+                    14
+                } else {
+                    0
+                });
                 self.code(policy.own_account_use);
                 self.u64(u64::from(policy.cold_floor_bp));
                 self.u64(policy.cold_floors.len() as u64);
@@ -40,6 +48,9 @@ impl Encoder {
                     }
                     self.u64(u64::from(policy.recon_max_gap_hours));
                     self.u64(u64::from(policy.institution_review_days));
+                }
+                if stated_17 {
+                    self.u64(u64::from(policy.statement_interval_days));
                 }
             }
             SafeguardAction::RecordInstruction(instruction) => {
@@ -127,8 +138,8 @@ impl Encoder {
 
 impl Decoder<'_> {
     pub(super) fn safeguard(&mut self) -> Result<SafeguardAction, DecodeError> {
-        Ok(match self.tag("safeguarding action", 14)? {
-            tag @ (0 | 14) => {
+        Ok(match self.tag("safeguarding action", 15)? {
+            tag @ (0 | 14 | 15) => {
                 let own_account_use = self.code()?;
                 let cold_floor_bp = self.bp()?;
                 let count = self.count(10)?;
@@ -146,11 +157,14 @@ impl Decoder<'_> {
                     concentration_limit_bp,
                     ..SafeguardingPolicy::default()
                 };
-                if tag == 14 {
+                if tag >= 14 {
                     let count = self.count(1)?;
                     policy.cold_floor_categories = (0..count).map(|_| self.code()).collect::<Result<_, _>>()?;
                     policy.recon_max_gap_hours = self.small("reconciliation gap hours")?;
                     policy.institution_review_days = self.small("institution review days")?;
+                }
+                if tag == 15 {
+                    policy.statement_interval_days = self.small("statement interval days")?;
                 }
                 SafeguardAction::SetPolicy(policy)
             }

@@ -85,6 +85,7 @@ impl Register {
             latest_effective,
             prices,
             statements,
+            statement_clock,
         );
         if differ.is_empty() && self != other {
             differ.push("state");

@@ -630,7 +630,7 @@ impl Register {
             if let Some(due) = self.reconciliation_due()
                 && now > due
             {
-                found(Break {
+                let stop = found(Break {
                     kind: ExceptionKind::ReconciliationOverdue,
                     severity: Severity::Warning,
                     subject: format!("reconciliation-overdue:{}", due.micros()),
@@ -642,8 +642,44 @@ impl Register {
                         )
                     }),
                 });
+                if stop {
+                    return;
+                }
             }
         }
+        if now >= super::ISSUE_17_RULES_FROM {
+            self.statement_breach(now, policy.statement_interval_days, with_details, found);
+        }
+    }
+
+    /// One break while any client holding assets was sent no statement within the interval:
+    /// its subject names the oldest such client's instant, so issuing its statement cures it
+    /// (and a check then opens one for the next, if any is still overdue).
+    fn statement_breach(&self, now: Timestamp, interval_days: u32, with_details: bool, found: &mut dyn FnMut(Break) -> bool) {
+        let mut overdue = self.overdue_clients(now, interval_days);
+        let Some((oldest, first)) = overdue.next() else { return };
+        let detail = if with_details {
+            let rest: Vec<(Timestamp, u32)> = overdue.collect();
+            let names: Vec<&str> = std::iter::once(first)
+                .chain(rest.iter().map(|&(_, c)| c))
+                .take(10)
+                .map(|c| self.clients[c as usize].value.id.as_str())
+                .collect();
+            format!(
+                "{} client(s) holding assets were sent no statement of position within {interval_days} days of their last statement period's end (or of their registration): {}{}; the oldest since {oldest}; `ringfence statements overdue` lists them, `ringfence statements issue` sends them",
+                rest.len() + 1,
+                names.join(", "),
+                if rest.len() + 1 > names.len() { ", …" } else { "" }
+            )
+        } else {
+            String::new()
+        };
+        found(Break {
+            kind: ExceptionKind::StatementOverdue,
+            severity: Severity::Warning,
+            subject: format!("statement-overdue:{}:{}", self.clients[first as usize].value.id, oldest.micros()),
+            detail,
+        });
     }
 
     /// The hot and cold holdings of each pool of client assets with anything hot (a pool with
@@ -778,6 +814,31 @@ impl Register {
             stands
         });
         !stands
+    }
+
+    /// Clients holding assets counted from before `now` less the interval, oldest first: by
+    /// client index, with the instant their next statement is counted from.
+    fn overdue_clients(&self, now: Timestamp, interval_days: u32) -> impl Iterator<Item = (Timestamp, u32)> + '_ {
+        let interval = i64::from(interval_days) * 86_400_000_000;
+        let limit = Timestamp::from_micros(now.micros().saturating_sub(interval));
+        self.statement_clock.before(limit).filter(|&(_, client)| {
+            (0..self.assets.len() as u32).any(|asset| self.balances.get(&(Slot::Position(client), asset)).is_some_and(|units| *units != 0))
+        })
+    }
+
+    /// The clients holding assets whose statement of position is overdue at `at` with
+    /// statements every `interval_days` (the policy's when None): each with the instant its
+    /// next statement is counted from (the end of its last statement period, or its
+    /// registration, or [`super::ISSUE_17_RULES_FROM`], the latest) and when it was due. The
+    /// safeguarding check raises the same clients as one breach.
+    pub fn statements_overdue(&self, at: Timestamp, interval_days: Option<u32>) -> Vec<(&ClientId, Timestamp, Timestamp)> {
+        let days = interval_days.unwrap_or(self.policy_ref().statement_interval_days);
+        let interval = i64::from(days) * 86_400_000_000;
+        self.overdue_clients(at, days)
+            .map(|(since, client)| {
+                (&self.clients[client as usize].value.id, since, Timestamp::from_micros(since.micros().saturating_add(interval)))
+            })
+            .collect()
     }
 
     /// Whether a check at `now` would open an exception: some breach has no unresolved one.

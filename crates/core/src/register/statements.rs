@@ -3,12 +3,58 @@
 //! the same statement twice is `already_exists`, a new one for the same period (after a
 //! correction) is recorded beside it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Check, Register, reject};
 use crate::ids::ClientId;
 use crate::statement::{IssuedStatement, StatementIssue};
 use crate::status::{Outcome, Status};
+use crate::time::Timestamp;
+
+/// Checks recorded from 2026-12-08T00:00:00Z on find clients whose statements are overdue
+/// (issue 17); a check recorded before keeps the decisions it had. A client's first statement
+/// is due an interval after its registration or this instant, whichever is later: ringfence
+/// could not record statements sent before it.
+pub const ISSUE_17_RULES_FROM: Timestamp = Timestamp::from_micros(1_796_688_000_000_000);
+
+/// From when each client's next statement is counted: its registration (or
+/// [`ISSUE_17_RULES_FROM`]), then the end of the latest period issued to it; by client index,
+/// and ordered by that instant for the overdue check.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(super) struct StatementClock {
+    since: Vec<Timestamp>,
+    by_since: BTreeSet<(Timestamp, u32)>,
+}
+
+impl StatementClock {
+    pub(super) fn registered(&mut self, client: u32, at: Timestamp) {
+        let since = at.max(ISSUE_17_RULES_FROM);
+        self.since.push(since);
+        self.by_since.insert((since, client));
+    }
+
+    fn issued(&mut self, client: u32, to: Timestamp) {
+        if let Some(since) = self.since.get_mut(client as usize)
+            && to > *since
+        {
+            self.by_since.remove(&(*since, client));
+            *since = to;
+            self.by_since.insert((to, client));
+        }
+    }
+
+    /// Clients counted from before `limit`, oldest first.
+    pub(super) fn before(&self, limit: Timestamp) -> impl Iterator<Item = (Timestamp, u32)> + '_ {
+        self.by_since.range(..(limit, 0)).copied()
+    }
+
+    pub(super) fn check(&self, clients: usize) -> Result<(), String> {
+        let consistent = self.since.len() == clients
+            && self.by_since.len() == clients
+            && self.by_since.iter().all(|&(since, client)| self.since.get(client as usize) == Some(&since));
+        if consistent { Ok(()) } else { Err("the statement clock does not match the clients held".into()) }
+    }
+}
 
 /// Statements issued, by client, in issue order.
 pub(super) type Statements = BTreeMap<ClientId, Vec<IssuedStatement>>;
@@ -45,6 +91,9 @@ impl Register {
     pub(super) fn commit_statement(&mut self, issue: &StatementIssue) -> Outcome {
         let seq = self.next_seq();
         let recorded_at = *self.now;
+        if let Some(&client) = self.client_index.get(&issue.client) {
+            self.statement_clock.issued(client, issue.to);
+        }
         self.statements.entry(issue.client.clone()).or_default().push(IssuedStatement { issue: issue.clone(), seq, recorded_at });
         Outcome::accepted(seq)
     }
@@ -61,6 +110,7 @@ impl Register {
 
     /// Every statement names a registered client and an entry the journal holds.
     pub(super) fn check_statements(&self) -> Result<(), String> {
+        self.statement_clock.check(self.clients.len())?;
         for (client, issued) in &self.statements {
             if !self.client_index.contains_key(client) || issued.is_empty() {
                 return Err(format!("statements are filed under client {client}, which the state does not hold"));
