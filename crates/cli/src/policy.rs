@@ -254,6 +254,11 @@ fn safeguarding_text(report: &PolicyReport, out: &mut dyn Write) -> Result<()> {
         policy.concentration_limit
     )?;
     writeln!(out, "  institutions holding client funds are reviewed every {} days", policy.institution_review_days)?;
+    writeln!(
+        out,
+        "  each client holding assets is sent a statement of position within {} days of its last one",
+        policy.statement_interval_days
+    )?;
     for review in fiat.reviews.iter().filter(|r| r.holds_client_funds) {
         writeln!(
             out,

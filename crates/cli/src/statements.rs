@@ -143,10 +143,13 @@ pub enum StatementsCommand {
 
 #[derive(Debug, Args)]
 pub struct OverdueArgs {
-    /// The longest time from the end of a client's last statement period (days, hours: 92d
-    /// is a quarter at most).
-    #[arg(long, default_value = "92d", value_parser = crate::prices::max_age)]
-    pub interval: i64,
+    /// Days from the end of a client's last statement period (or its registration) to the
+    /// next [default: the safeguarding policy's statement_interval_days, 92 unless set].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub interval_days: Option<u32>,
+    /// The report at this instant instead of now (RFC 3339, or a date: the end of that day).
+    #[arg(long)]
+    pub at: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -377,22 +380,23 @@ fn issue(cli: &Cli, args: &IssueArgs, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 fn overdue(cli: &Cli, args: &OverdueArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let at = args.at.as_deref().map(clock::parse_end).transpose().map_err(anyhow::Error::msg).context("--at")?;
     let store = crate::open_read(cli)?;
-    let view = OverdueView::of(store.register(), clock::now(), args.interval);
+    let view = OverdueView::of(store.register(), at.unwrap_or_else(clock::now), args.interval_days);
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&view)?)?;
     } else {
         writeln!(
             out,
-            "statements overdue at {} (every client's last period ended at most {} before): {}",
+            "statements overdue at {} (a statement within {} days): {} client(s)",
             view.at,
-            view.interval,
+            view.interval_days,
             view.clients.len()
         )?;
         for client in &view.clients {
-            match (&client.last_period_end, &client.due_at) {
-                (Some(end), Some(due)) => writeln!(out, "  {}: last period ended {end}; the next was due {due}", client.client)?,
-                _ => writeln!(out, "  {}: holds assets and was never sent a statement", client.client)?,
+            match &client.last_period_end {
+                Some(end) => writeln!(out, "  {}: last period ended {end}; the next was due {}", client.client, client.due_at)?,
+                None => writeln!(out, "  {}: holds assets and was sent no statement; the first was due {}", client.client, client.due_at)?,
             }
         }
     }

@@ -147,13 +147,16 @@ fn every_figure_of_the_quarters_statements_is_the_registers() {
     let verified = run(dir, &["journal", "verify"]);
     assert!(verified.status.success(), "{}", both(&verified));
 
-    // Every client had a statement for the second quarter: none is overdue within 92 days of
-    // its end, all are after a day.
-    let overdue = run(dir, &["statements", "overdue", "--interval", "1d", "--json"]);
+    // The second quarter's statements went out; counted from when ringfence first tracked them
+    // (2026-12-08), the next are due 92 days later.
+    let overdue = run(dir, &["statements", "overdue", "--at", "2027-03-31", "--json"]);
     assert_eq!(overdue.status.code(), Some(1), "{}", both(&overdue));
     let report: Value = serde_json::from_slice(&overdue.stdout).unwrap();
     assert_eq!(report["clients"].as_array().map(Vec::len), Some(4), "{report}");
     assert_eq!(report["clients"][0]["last_period_end"], "2026-06-30T23:59:59.999999Z");
+    assert_eq!(report["clients"][0]["due_at"], "2027-03-10T00:00:00Z");
+    let in_time = run(dir, &["statements", "overdue", "--at", "2027-03-09"]);
+    assert!(in_time.status.success() && stdout(&in_time).contains(": 0 client(s)"), "{}", both(&in_time));
     // Issuing again issues nothing (the journal holds the four issues); a deleted file is written again with the same bytes.
     let pdf = out.path().join("statement-2026-Q2-client-2.pdf");
     let before = std::fs::read(&pdf).unwrap();
@@ -211,9 +214,13 @@ fn a_missing_price_is_not_valued_in_every_format_and_bad_input_issues_nothing() 
     assert_eq!(stale["valuation"]["assets"][0]["not_valued"]["code"], "stale_price", "{stale}");
 
     // Nothing issued yet: every client holding assets is overdue.
-    let never = run(dir, &["statements", "overdue"]);
+    let never = run(dir, &["statements", "overdue", "--at", "2027-04-01", "--interval-days", "30"]);
     assert_eq!(never.status.code(), Some(1));
-    assert!(stdout(&never).contains("fund-2: holds assets and was never sent a statement"), "{}", both(&never));
+    assert!(
+        stdout(&never).contains("fund-2: holds assets and was sent no statement; the first was due 2027-01-07T00:00:00Z"),
+        "{}",
+        both(&never)
+    );
     let head_before = head(dir);
     let out = tempfile::tempdir().unwrap();
     for (args, words) in [

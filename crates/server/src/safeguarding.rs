@@ -62,6 +62,10 @@ pub(crate) struct SafeguardingPolicyBody {
     /// funds is due for review, 1 to 1095 (default 365).
     #[schema(minimum = 1, maximum = 1095, example = 365)]
     institution_review_days: Option<u32>,
+    /// How many days after the end of a client's last statement period (or its registration)
+    /// its next statement of position is due, 1 to 366 (default 92).
+    #[schema(minimum = 1, maximum = 366, example = 92)]
+    statement_interval_days: Option<u32>,
 }
 
 const POLICY_SHAPE: &str = r#"{"cold_floor": "80", "cold_floors": {"eip155:1/slip44:60": "90"}}"#;

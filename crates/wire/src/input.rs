@@ -1078,7 +1078,7 @@ mod tests {
     fn a_safeguarding_policy_line_sets_every_field() {
         let usdc = "eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48";
         let line = format!(
-            r#"{{"type":"safeguarding_policy","own_account_use":"express_consent","cold_floor":"85.5","cold_floors":{{"{usdc}":60,"{ETH}":"90.25"}},"lapse_notice_days":45,"closing_days":["2026-12-31","2026-12-24"],"concentration_limit":40,"cold_floor_categories":["retail","professional"],"recon_max_gap_hours":48,"institution_review_days":180}}"#
+            r#"{{"type":"safeguarding_policy","own_account_use":"express_consent","cold_floor":"85.5","cold_floors":{{"{usdc}":60,"{ETH}":"90.25"}},"lapse_notice_days":45,"closing_days":["2026-12-31","2026-12-24"],"concentration_limit":40,"cold_floor_categories":["retail","professional"],"recon_max_gap_hours":48,"institution_review_days":180,"statement_interval_days":31}}"#
         );
         let expected = ringfence_core::SafeguardingPolicy {
             own_account_use: ringfence_core::OwnAccountUse::ExpressConsent,
@@ -1094,6 +1094,7 @@ mod tests {
             cold_floor_categories: vec![ringfence_core::ClientCategory::Retail, ringfence_core::ClientCategory::Professional],
             recon_max_gap_hours: 48,
             institution_review_days: 180,
+            statement_interval_days: 31,
         };
         assert_eq!(safeguard_action(&line).1, SafeguardAction::SetPolicy(expected.clone()));
         // The same fields, as the HTTP API would pass them, give the same policy.

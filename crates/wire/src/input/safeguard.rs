@@ -98,6 +98,8 @@ pub(super) struct PolicyText {
     recon_max_gap_hours: Option<u32>,
     #[serde(default)]
     institution_review_days: Option<u32>,
+    #[serde(default)]
+    statement_interval_days: Option<u32>,
 }
 
 impl PolicyText {
@@ -164,6 +166,7 @@ impl PolicyText {
             cold_floor_categories,
             recon_max_gap_hours: self.recon_max_gap_hours.unwrap_or(defaults.recon_max_gap_hours),
             institution_review_days: self.institution_review_days.unwrap_or(defaults.institution_review_days),
+            statement_interval_days: self.statement_interval_days.unwrap_or(defaults.statement_interval_days),
         })
     }
 }

@@ -155,6 +155,9 @@ pub struct SafeguardingPolicyView {
     /// Days after its registration or last review by which an institution holding client
     /// funds is due for review.
     pub institution_review_days: u32,
+    /// Days after the end of a client's last statement period (or its registration) by which
+    /// its next statement of position is due.
+    pub statement_interval_days: u32,
 }
 
 /// One pool of client assets against the cold floor.
@@ -517,6 +520,7 @@ pub fn safeguarding(register: &Register) -> SafeguardingPolicyView {
         cold_floor_categories: safeguarding.cold_floor_categories.iter().map(|category| category.code()).collect(),
         recon_max_gap_hours: safeguarding.recon_max_gap_hours,
         institution_review_days: safeguarding.institution_review_days,
+        statement_interval_days: safeguarding.statement_interval_days,
     }
 }
 

@@ -143,15 +143,15 @@ pub struct FiatEventView {
     pub amount: MoneyView,
 }
 
-/// Clients whose statements are overdue (`ringfence statements overdue`): the last period a
-/// statement was issued for ended longer ago than the interval, or none was ever issued to a
-/// client that holds something.
+/// Clients whose statements are overdue (`ringfence statements overdue`): clients holding
+/// assets whose next statement was due before the instant, counted from the end of their last
+/// statement period or their registration (the safeguarding check's rule).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct OverdueView {
     /// The instant of the report.
     pub at: String,
-    /// The longest time between the end of a client's last statement period and now, e.g. `2208h`.
-    pub interval: String,
+    /// Days from the end of a client's last statement period (or its registration) to the next.
+    pub interval_days: u32,
     pub clients: Vec<OverdueClientView>,
 }
 
@@ -160,37 +160,26 @@ pub struct OverdueClientView {
     pub client: String,
     /// The end of the last period a statement was issued for; null when none was.
     pub last_period_end: Option<String>,
-    /// When the next one was due; null when none was ever issued.
-    pub due_at: Option<String>,
+    /// The instant the next statement is counted from, and when it was due.
+    pub counted_from: String,
+    pub due_at: String,
 }
 
 impl OverdueView {
-    /// The clients of `register` overdue at `now` with statements every `interval_micros`.
-    pub fn of(register: &ringfence_core::Register, now: ringfence_core::Timestamp, interval_micros: i64) -> OverdueView {
-        use ringfence_core::{Account, Timestamp};
-        let mut clients = Vec::new();
-        for client in register.clients() {
-            let last = register.statements_of(&client.id).iter().map(|s| s.issue.to).max();
-            match last {
-                Some(end) => {
-                    let due = Timestamp::from_micros(end.micros().saturating_add(interval_micros));
-                    if due < now {
-                        clients.push(OverdueClientView {
-                            client: client.id.as_str().to_owned(),
-                            last_period_end: Some(crate::clock::format(end)),
-                            due_at: Some(crate::clock::format(due)),
-                        });
-                    }
-                }
-                None => {
-                    let account = Account::Position(client.id.clone());
-                    let holds = register.assets().any(|asset| register.balance(&account, &asset.id).is_some_and(|units| !units.is_zero()));
-                    if holds {
-                        clients.push(OverdueClientView { client: client.id.as_str().to_owned(), last_period_end: None, due_at: None });
-                    }
-                }
-            }
-        }
-        OverdueView { at: crate::clock::format(now), interval: ringfence_core::price::age_text(interval_micros), clients }
+    /// The clients of `register` overdue at `at`, with statements every `interval_days` (the
+    /// safeguarding policy's when None).
+    pub fn of(register: &ringfence_core::Register, at: ringfence_core::Timestamp, interval_days: Option<u32>) -> OverdueView {
+        let days = interval_days.unwrap_or(register.safeguarding_policy().0.statement_interval_days);
+        let clients = register
+            .statements_overdue(at, Some(days))
+            .into_iter()
+            .map(|(client, since, due)| OverdueClientView {
+                client: client.as_str().to_owned(),
+                last_period_end: register.statements_of(client).iter().map(|s| s.issue.to).max().map(crate::clock::format),
+                counted_from: crate::clock::format(since),
+                due_at: crate::clock::format(due),
+            })
+            .collect();
+        OverdueView { at: crate::clock::format(at), interval_days: days, clients }
     }
 }
