@@ -876,19 +876,11 @@ fn generate_v3() -> Script {
     s.approved_by_two("compliance", approvers, safeguard(SafeguardAction::SetPolicy(policy)));
     s.accept(
         "recon",
-        Action::RecordReconRun(ReconRun {
-            cut_off: at(s.hour - 1),
-            sources: vec![RunSource::Statement {
-                sub_custodian: sid("casp-one"),
-                reference: "STMT-2026-12-07".into(),
-                file: "casp-one-2026-12-07.csv".into(),
-                sha256: [0x5b; 32],
-                rows: 1,
-            }],
-            checked: 1,
-            matched: 1,
-            report_sha256: [0x55; 32],
-            breaks: vec![
+        casp_one_run(
+            at(s.hour - 1),
+            "2026-12-07",
+            [0x5b, 0x55],
+            vec![
                 found(
                     ExceptionKind::InstitutionReviewOverdue,
                     Severity::Warning,
@@ -897,9 +889,28 @@ fn generate_v3() -> Script {
                 ),
                 found(ExceptionKind::ReconciliationOverdue, Severity::Warning, "reconciliation-overdue:1769990400000000", "no run"),
             ],
-        }),
+        ),
     );
     s
+}
+
+/// A reconciliation run against casp-one's statement of `day` (one row, matched), with the
+/// statement's and the report's hash bytes and these breaks.
+fn casp_one_run(cut_off: Timestamp, day: &str, [statement, report]: [u8; 2], breaks: Vec<Break>) -> Action {
+    Action::RecordReconRun(ReconRun {
+        cut_off,
+        sources: vec![RunSource::Statement {
+            sub_custodian: sid("casp-one"),
+            reference: format!("STMT-{day}"),
+            file: format!("casp-one-{day}.csv"),
+            sha256: [statement; 32],
+            rows: 1,
+        }],
+        checked: 1,
+        matched: 1,
+        report_sha256: [report; 32],
+        breaks,
+    })
 }
 
 /// journal-v4: v3, then issue 17's price register: prices of ETH and BTC in EUR from two
@@ -930,20 +941,12 @@ fn generate_v4() -> Script {
     // A run whose break is of the new kind, so its tag is pinned.
     s.accept(
         "recon",
-        Action::RecordReconRun(ReconRun {
-            cut_off: at(s.hour - 1),
-            sources: vec![RunSource::Statement {
-                sub_custodian: sid("casp-one"),
-                reference: "STMT-2027-01-17".into(),
-                file: "casp-one-2027-01-17.csv".into(),
-                sha256: [0x5c; 32],
-                rows: 1,
-            }],
-            checked: 1,
-            matched: 1,
-            report_sha256: [0x56; 32],
-            breaks: vec![found(ExceptionKind::StatementOverdue, Severity::Warning, "statement-overdue:golden", "statements due")],
-        }),
+        casp_one_run(
+            at(s.hour - 1),
+            "2027-01-17",
+            [0x5c, 0x56],
+            vec![found(ExceptionKind::StatementOverdue, Severity::Warning, "statement-overdue:golden", "statements due")],
+        ),
     );
     s
 }
