@@ -120,9 +120,9 @@ pub struct StatementArgs {
     /// of its JSON).
     #[arg(long)]
     pub issue: bool,
-    /// Who issues it (recorded with the issue), unless --token says.
-    #[arg(long, default_value = "cli")]
-    pub actor: String,
+    /// Who issues it (recorded with the issue) [default: the --token's holder, else cli].
+    #[arg(long)]
+    pub actor: Option<String>,
     #[command(flatten)]
     pub casp: CaspArgs,
     #[command(flatten)]
@@ -163,9 +163,9 @@ pub struct IssueArgs {
     /// The directory for the statements and the manifest (created if missing).
     #[arg(long)]
     pub out: PathBuf,
-    /// Who issues them (recorded with each issue), unless --token says.
-    #[arg(long, default_value = "cli")]
-    pub actor: String,
+    /// Who issues them (recorded with each issue) [default: the --token's holder, else cli].
+    #[arg(long)]
+    pub actor: Option<String>,
     #[command(flatten)]
     pub casp: CaspArgs,
     #[command(flatten)]
@@ -189,9 +189,19 @@ fn file_safe(client: &ClientId) -> String {
         .collect()
 }
 
+/// The actor named with --actor; without one and without --token, `cli`.
+fn asserted(cli: &Cli, actor: Option<&str>) -> Result<Option<Actor>> {
+    match (actor, &cli.token) {
+        (Some(text), _) => Actor::parse(text).map(Some).context("--actor is not a valid actor name"),
+        (None, Some(_)) => Ok(None),
+        (None, None) => Ok(Some(Actor::parse("cli").context("cli")?)),
+    }
+}
+
 fn issue_command(actor: &Actor, issue: StatementIssue, now: Timestamp) -> Result<Command> {
-    let instruction =
-        InstructionId::parse(&format!("statement:{}", issue.client)).context("the client id does not fit an instruction id")?;
+    // One instruction for every issue: a client id of 128 characters would not fit one that
+    // names it (the entry names the client).
+    let instruction = InstructionId::parse("statement-issue").context("the instruction id")?;
     Ok(Command { meta: Meta { actor: actor.clone(), instruction, effective_at: now }, action: Action::RecordStatement(issue) })
 }
 
@@ -212,11 +222,11 @@ pub fn statement(cli: &Cli, args: &StatementArgs, out: &mut dyn Write) -> Result
     };
     let casp = args.casp.casp()?;
     let valuation = args.value.valuation()?;
-    let actor = Actor::parse(&args.actor).context("--actor is not a valid actor name")?;
+    let asserted = asserted(cli, args.actor.as_deref())?;
     let mut store = if args.issue { crate::open(cli)? } else { crate::open_read(cli)? };
     let as_of = args.as_of.unwrap_or(store.head().seq);
     let context = Context::of(store.register());
-    let view = statement::statement(&store, &context, &casp, &client, from, to, as_of, valuation)?;
+    let view = statement::statement(&store, &context, &casp, &client, from, to, as_of, valuation, clock::now())?;
     let json = statement::json(&view);
     let bytes = args.format.render(&view)?;
     match &args.out {
@@ -229,8 +239,13 @@ pub fn statement(cli: &Cli, args: &StatementArgs, out: &mut dyn Write) -> Result
     if args.issue {
         let now = clock::now();
         let issue = StatementIssue { client, from, to, as_of, sha256: sha256(&json) };
-        let actor =
-            crate::identity::actor_for(store.register(), cli.token.as_deref(), &Action::RecordStatement(issue.clone()), Some(&actor), now)?;
+        let actor = crate::identity::actor_for(
+            store.register(),
+            cli.token.as_deref(),
+            &Action::RecordStatement(issue.clone()),
+            asserted.as_ref(),
+            now,
+        )?;
         let outcome =
             store.submit(&[issue_command(&actor, issue, now)?], now).context("failed to record the issue; nothing was recorded")?.remove(0);
         match outcome.status {
@@ -248,11 +263,24 @@ pub fn statement(cli: &Cli, args: &StatementArgs, out: &mut dyn Write) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes a file whole or not at all: to a temporary name beside it, then renamed.
+/// Writes a file whole or not at all: to a new temporary file beside it (created exclusively,
+/// so never through a link planted at its name), then renamed over the file.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temporary = path.with_extension("partial");
-    std::fs::write(&temporary, bytes).with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temporary = path.with_file_name(format!(".{name}.{}.{number}.partial", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temporary)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .with_context(|| format!("cannot write {}", temporary.display()));
+    let renamed = written.and_then(|()| std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display())));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    renamed
 }
 
 pub fn run(cli: &Cli, command: &StatementsCommand, out: &mut dyn Write) -> Result<ExitCode> {
@@ -277,19 +305,21 @@ fn issue(cli: &Cli, args: &IssueArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let (from, to) = period(&args.period)?;
     let casp = args.casp.casp()?;
     let valuation = args.value.valuation()?;
-    let asserted = Actor::parse(&args.actor).context("--actor is not a valid actor name")?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let mut store = crate::open(cli)?;
+    let asserted = asserted(cli, args.actor.as_deref())?;
     let now = clock::now();
     if to > now {
         bail!("the period {} ends at {}, in the future: statements are issued for a period that has ended", args.period, clock::format(to));
     }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut store = crate::open(cli)?;
     let probe = StatementIssue { client: ClientId::parse("probe").context("probe")?, from, to, as_of: 0, sha256: [0; 32] };
-    let actor = crate::identity::actor_for(store.register(), cli.token.as_deref(), &Action::RecordStatement(probe), Some(&asserted), now)?;
+    let actor =
+        crate::identity::actor_for(store.register(), cli.token.as_deref(), &Action::RecordStatement(probe), asserted.as_ref(), now)?;
     let clients: Vec<ClientId> = store.register().clients().map(|c| c.id.clone()).collect();
     let as_of = store.head().seq;
     let context = Context::of(store.register());
     let (mut listed, mut pending, mut issued, mut skipped, mut remade) = (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
+    let mut problems = Vec::new();
     let started = Instant::now();
     let mut shown = Instant::now();
     for (done, client) in clients.iter().enumerate() {
@@ -298,56 +328,57 @@ fn issue(cli: &Cli, args: &IssueArgs, out: &mut dyn Write) -> Result<ExitCode> {
             shown = Instant::now();
         }
         let base = format!("statement-{}-{}", args.period, file_safe(client));
+        let path = |format: Format| args.out.join(format!("{base}.{}", format.extension()));
         let before =
             store.register().statements_of(client).iter().rev().find(|s| s.issue.from == from && s.issue.to == to).map(|s| s.issue.clone());
-        if let Some(before) = before {
-            // Issued before: its files as they were, made again from the entry they reflect
-            // when missing or not the issued bytes.
-            let json_path = args.out.join(format!("{base}.json"));
-            let intact = std::fs::read(&json_path).is_ok_and(|bytes| sha256(&bytes) == before.sha256);
-            let all_there = intact && FORMATS.iter().all(|f| args.out.join(format!("{base}.{}", f.extension())).exists());
-            if !all_there {
-                let view = statement::statement(&store, &context, &casp, client, from, to, before.as_of, valuation)?;
+        let (view, journal_seq) = match &before {
+            // Issued before: made again from the entry it reflects; each file that is missing
+            // or not those bytes is written again.
+            Some(before) => {
+                let view = statement::statement(&store, &context, &casp, client, from, to, before.as_of, valuation, now)?;
                 if sha256(&statement::json(&view)) != before.sha256 {
-                    bail!(
-                        "the statement of {client} issued from entry {} cannot be made again with the same bytes (another --casp-name, --currency or --max-price-age?)",
-                        before.as_of
-                    );
+                    let intact = std::fs::read(path(Format::Json)).is_ok_and(|bytes| sha256(&bytes) == before.sha256);
+                    problems.push(format!(
+                        "{client}: the statement issued from entry {} is not what it gives now ({}); its files are left as they are",
+                        before.as_of,
+                        if intact {
+                            "the register changed since: a wallet's custodian, a sub-custodian's authorisation or a chain link; or another --casp-name, --currency or --max-price-age"
+                        } else {
+                            "and its JSON file is missing or altered"
+                        }
+                    ));
+                    skipped += 1;
+                    continue;
                 }
-                for format in FORMATS {
-                    write_file(&args.out.join(format!("{base}.{}", format.extension())), &format.render(&view)?)?;
-                }
-                remade += 1;
+                skipped += 1;
+                (view, before.as_of)
             }
-            for format in FORMATS {
-                let file = format!("{base}.{}", format.extension());
-                let bytes = std::fs::read(args.out.join(&file)).with_context(|| format!("cannot read {file}"))?;
-                listed.push(Listed {
-                    client: client.as_str().to_owned(),
-                    format,
-                    file,
-                    sha256: ringfence_reports::sha256_hex(&bytes),
-                    journal_seq: before.as_of,
-                });
+            None => {
+                let view = statement::statement(&store, &context, &casp, client, from, to, as_of, valuation, now)?;
+                pending.push(issue_command(
+                    &actor,
+                    StatementIssue { client: client.clone(), from, to, as_of, sha256: sha256(&statement::json(&view)) },
+                    now,
+                )?);
+                (view, as_of)
             }
-            skipped += 1;
-            continue;
-        }
-        let view = statement::statement(&store, &context, &casp, client, from, to, as_of, valuation)?;
-        let json = statement::json(&view);
+        };
+        let mut rewritten = false;
         for format in FORMATS {
             let bytes = format.render(&view)?;
-            let file = format!("{base}.{}", format.extension());
-            write_file(&args.out.join(&file), &bytes)?;
+            if before.is_none() || std::fs::read(path(format)).ok().as_deref() != Some(bytes.as_slice()) {
+                write_file(&path(format), &bytes)?;
+                rewritten = before.is_some();
+            }
             listed.push(Listed {
                 client: client.as_str().to_owned(),
                 format,
-                file,
+                file: format!("{base}.{}", format.extension()),
                 sha256: ringfence_reports::sha256_hex(&bytes),
-                journal_seq: as_of,
+                journal_seq,
             });
         }
-        pending.push(issue_command(&actor, StatementIssue { client: client.clone(), from, to, as_of, sha256: sha256(&json) }, now)?);
+        remade += usize::from(rewritten);
         if pending.len() == BATCH_MAX {
             issued += record(&mut store, &mut pending, now)?;
         }
@@ -376,12 +407,25 @@ fn issue(cli: &Cli, args: &IssueArgs, out: &mut dyn Write) -> Result<ExitCode> {
         ringfence_reports::sha256_hex(manifest.as_bytes()),
         started.elapsed()
     )?;
-    Ok(ExitCode::SUCCESS)
+    for problem in &problems {
+        writeln!(out, "not in the manifest: {problem}")?;
+    }
+    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn overdue(cli: &Cli, args: &OverdueArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let at = args.at.as_deref().map(clock::parse_end).transpose().map_err(anyhow::Error::msg).context("--at")?;
     let store = crate::open_read(cli)?;
+    let last = store.entries(store.head().seq.saturating_sub(1), 1)?.first().map(|entry| entry.recorded_at);
+    if let (Some(at), Some(last)) = (at, last)
+        && at < last
+    {
+        bail!(
+            "--at {} is before the journal's last entry ({}): the report counts the statements recorded up to now, so it looks forward, not back",
+            clock::format(at),
+            clock::format(last)
+        );
+    }
     let view = OverdueView::of(store.register(), at.unwrap_or_else(clock::now), args.interval_days);
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&view)?)?;

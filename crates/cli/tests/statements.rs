@@ -166,6 +166,18 @@ fn every_figure_of_the_quarters_statements_is_the_registers() {
     assert!(stdout(&again).contains("0 issued now, 4 issued before (1 of them written again)"), "{}", both(&again));
     assert_eq!(std::fs::read(&pdf).unwrap(), before);
     assert_eq!(head(dir), head_before, "nothing was journaled");
+    // A file altered behind the program's back is written again with the issued bytes.
+    let csv = out.path().join("statement-2026-Q2-client-1.csv");
+    let issued_csv = std::fs::read(&csv).unwrap();
+    std::fs::write(&csv, "tampered").unwrap();
+    let again = run(dir, &["statements", "issue", "--period", "2026-Q2", "--out", out.path().to_str().unwrap()]);
+    assert!(stdout(&again).contains("(1 of them written again)"), "{}", both(&again));
+    assert_eq!(std::fs::read(&csv).unwrap(), issued_csv);
+    // With a token and no --actor, the token's holder issues (a statement of another period).
+    let token = stdout(&run(dir, &["token", "create", "--actor", "compliance:ann", "--role", "compliance"]));
+    let token = token.split_whitespace().find(|word| word.starts_with("rf_")).unwrap().to_owned();
+    let issued = run(dir, &["--token", &token, "statement", "--client", "client-1", "--period", "2026-05", "--issue"]);
+    assert!(issued.status.success() && both(&issued).contains("issued: journal entry"), "{}", both(&issued));
     // Made again from the entry it reflects: the same bytes, in every format.
     let seq = fiat["journal_seq"].as_u64().unwrap().to_string();
     for (format, extension) in [("json", "json"), ("csv", "csv"), ("pdf", "pdf")] {

@@ -120,14 +120,32 @@ fn wrap(line: &str) -> Vec<String> {
     out
 }
 
-/// Text in Windows-1252, the encoding the font is declared with; characters it lacks become
-/// `?`.
+/// Text in Windows-1252, the encoding the font is declared with; characters it lacks (Greek,
+/// Cyrillic, CJK…) become `?` (the JSON and CSV keep them; a PDF with an embedded Unicode
+/// font would too).
 fn encode(text: &str) -> Vec<u8> {
     text.chars()
         .map(|c| match c {
             '€' => 0x80,
+            '‚' => 0x82,
+            '„' => 0x84,
+            '…' => 0x85,
+            '‰' => 0x89,
+            'Š' => 0x8A,
+            'Œ' => 0x8C,
+            'Ž' => 0x8E,
+            '‘' => 0x91,
+            '’' => 0x92,
+            '“' => 0x93,
+            '”' => 0x94,
+            '•' => 0x95,
             '–' => 0x96,
             '—' => 0x97,
+            '™' => 0x99,
+            'š' => 0x9A,
+            'œ' => 0x9C,
+            'ž' => 0x9E,
+            'Ÿ' => 0x9F,
             c if (c as u32) < 0x80 || (0xA0..=0xFF).contains(&(c as u32)) => c as u32 as u8,
             _ => b'?',
         })

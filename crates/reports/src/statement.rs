@@ -242,7 +242,8 @@ fn reflected(store: &Store, as_of: u64) -> Result<(Timestamp, [u8; 32]), ReportE
     Ok((entry.recorded_at, hash))
 }
 
-/// The statement of `client` for `[from, to]` as the journal held it up to entry `as_of`.
+/// The statement of `client` for `[from, to]` as the journal held it up to entry `as_of`,
+/// made at `now` (the period must have ended by then; `now` is not in the statement).
 #[expect(clippy::too_many_arguments, reason = "each is a separate input of the statement")]
 pub fn statement(
     store: &Store,
@@ -253,6 +254,7 @@ pub fn statement(
     to: Timestamp,
     as_of: u64,
     valuation: Valuation,
+    now: Timestamp,
 ) -> Result<StatementView, ReportError> {
     let register = store.register();
     let Some(record) = register.client(client) else {
@@ -262,11 +264,11 @@ pub fn statement(
         return Err(ReportError::Invalid(format!("the period starts ({}) after it ends ({})", clock::format(from), clock::format(to))));
     }
     let (produced_at, hash) = reflected(store, as_of)?;
-    if to > produced_at {
+    if to > now {
         return Err(ReportError::Invalid(format!(
-            "the period ends at {}, after the journal entry {as_of} the statement reflects was recorded ({}): a statement covers a period that has ended",
+            "the period ends at {}, after now ({}): a statement covers a period that has ended",
             clock::format(to),
-            clock::format(produced_at)
+            clock::format(now)
         )));
     }
     Later::read(store, context, as_of, to)?;

@@ -97,12 +97,11 @@ pub(crate) async fn statement(
                 return Err(ApiError::not_found(format!("client {client} is not registered")));
             }
             let as_of = as_of.unwrap_or(store.head().seq);
-            let view = statement::statement(store, &Context::of(register), &casp, &client, from, to, as_of, valuation).map_err(
-                |error| match error {
+            let view = statement::statement(store, &Context::of(register), &casp, &client, from, to, as_of, valuation, clock::now())
+                .map_err(|error| match error {
                     ReportError::Invalid(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_statement", message),
                     ReportError::Store(error) => store_unavailable(error),
-                },
-            )?;
+                })?;
             match format {
                 Format::Json => Ok(statement::json(&view)),
                 Format::Csv => statement::csv(&view).map_err(|_| ApiError::internal()),
