@@ -232,16 +232,16 @@ fn row_command(
         (None, Some(asset)) => asset.clone(),
         (None, None) => return Err("no asset".into()),
     };
-    let currency = match columns.currency {
-        Some(index) => Currency::parse(field(index))?,
+    let currency = match columns.currency.map(field).filter(|cell| !cell.is_empty()) {
+        Some(text) => Currency::parse(text)?,
         None => currency.unwrap_or(DEFAULT_CURRENCY),
     };
-    let source = columns.source.map(field).or(source).unwrap_or_default().to_owned();
+    let source = columns.source.map(field).filter(|cell| !cell.is_empty()).or(source).unwrap_or_default().to_owned();
     let price = Price { asset, currency, units, scale, source };
     if let Some(problem) = price.problem() {
         return Err(problem);
     }
-    let instruction = InstructionId::parse(&format!("price:{}:{currency}", price.asset)).map_err(|e| e.to_string())?;
+    let instruction = InstructionId::parse(&ringfence_wire::input::price_instruction(&price)).map_err(|e| e.to_string())?;
     Ok(Command { meta: Meta { actor: actor.clone(), instruction, effective_at: at }, action: Action::RecordPrice(price) })
 }
 

@@ -68,13 +68,19 @@ pub fn parse_age(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("age {text:?} is too long"))
 }
 
+/// The year part of a period's text.
+fn year_text(text: &str) -> &str {
+    text.split_once('-').map_or(text, |(year, _)| year)
+}
+
 /// A calendar period: `2026-Q1`, `2026-03` or `2026`, as its first and last instants (the
 /// last microsecond of its last day).
 pub fn period(text: &str) -> Result<(Timestamp, Timestamp), String> {
     let wrong = || format!("period {text:?} is not a quarter (2026-Q1), a month (2026-03) or a year (2026)");
     let (year, rest) = text.split_once('-').map_or((text, None), |(y, r)| (y, Some(r)));
     let year: i32 = match year.parse() {
-        Ok(year) if year >= 1000 && text.len() >= 4 && text[..4].bytes().all(|b| b.is_ascii_digit()) => year,
+        Ok(year) if (1000..=9998).contains(&year) && year.to_string() == year_text(text) => year,
+        Ok(9999) => return Err(format!("period {text:?}: a period of 9999 ends past the instants ringfence records")),
         _ => return Err(wrong()),
     };
     let (first, months) = match rest {
@@ -113,7 +119,9 @@ mod tests {
         assert_eq!(shown("2026-Q4"), Ok(("2026-10-01T00:00:00Z".into(), "2026-12-31T23:59:59.999999Z".into())));
         assert_eq!(shown("2028-02"), Ok(("2028-02-01T00:00:00Z".into(), "2028-02-29T23:59:59.999999Z".into())));
         assert_eq!(shown("2026"), Ok(("2026-01-01T00:00:00Z".into(), "2026-12-31T23:59:59.999999Z".into())));
-        for bad in ["", "26-Q1", "2026-Q5", "2026-Q0", "2026-13", "2026-1", "2026-q1", "Q1-2026", "2026-03-01", "+026"] {
+        for bad in
+            ["", "26-Q1", "2026-Q5", "2026-Q0", "2026-13", "2026-1", "2026-q1", "Q1-2026", "2026-03-01", "+026", "01000-Q1", "9999-Q4"]
+        {
             assert!(period(bad).is_err(), "{bad:?}");
         }
     }

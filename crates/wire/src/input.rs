@@ -18,6 +18,13 @@ mod safeguard;
 
 pub use safeguard::safeguarding_policy_from_json;
 
+/// The default instruction of a price: `price:ASSET:CURRENCY`, or `price:CURRENCY` for an
+/// asset id too long to fit an instruction id.
+pub fn price_instruction(price: &ringfence_core::Price) -> String {
+    let named = format!("price:{}:{}", price.asset, price.currency);
+    if InstructionId::parse(&named).is_ok() { named } else { format!("price:{}", price.currency) }
+}
+
 /// The currency of a price that names none.
 pub const DEFAULT_CURRENCY: Currency = Currency::EUR;
 
@@ -868,7 +875,7 @@ fn parsed_of(line: Line, common: &Common, defaults: &Defaults) -> Result<Parsed,
             if let Some(problem) = price.problem() {
                 return Err(problem);
             }
-            let label = format!("price:{}:{currency}", price.asset);
+            let label = price_instruction(&price);
             Ok(Parsed::Ready(Command { meta: meta(&label)?, action: Action::RecordPrice(price) }))
         }
         Line::InstitutionReview { institution, evidence } => {

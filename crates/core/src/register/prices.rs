@@ -21,11 +21,12 @@ impl Register {
     /// `unknown_asset` or `invalid_price` otherwise.
     pub(super) fn check_price(&self, meta: &Meta, price: &Price) -> Check<()> {
         let at = meta.effective_at;
-        if let Some(same) = self
-            .prices
-            .get(&(price.asset.clone(), price.currency))
-            .and_then(|series| series.iter().find(|r| r.at == at && r.price.source == price.source))
-        {
+        // The series is ordered by instant: only the prices at this one are compared.
+        let same = self.prices.get(&(price.asset.clone(), price.currency)).and_then(|series| {
+            let start = series.partition_point(|r| r.at < at);
+            series[start..].iter().take_while(|r| r.at == at).find(|r| r.price.source == price.source)
+        });
+        if let Some(same) = same {
             return if same.price == *price {
                 Err(Outcome::already_exists(same.seq))
             } else {
