@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ringfence_core::register::share_bp_rounded;
 use ringfence_core::{
-    Account, Action, AssetId, ClientId, Command, Currency, Custodian, Movement, MovementKind, Net, Register, SafeguardAction, Segregation,
-    Side, Tier, Timestamp, WalletClass, WalletId,
+    Account, Action, AssetId, ClientId, Currency, Custodian, MovementKind, Net, Register, SafeguardAction, Segregation, Side, Tier,
+    Timestamp, WalletClass, WalletId,
 };
 use ringfence_store::{HISTORY_LIMIT_MAX, Store, Subject};
 use ringfence_wire::clock;
@@ -106,6 +106,8 @@ pub struct Context {
     /// statements of many clients from one entry read the entries after it once, then only
     /// what was recorded since (the issues of the statements already made, say).
     later: RefCell<Option<Later>>,
+    /// The entry statements reflect: its number, recorded time and hash (read once a run).
+    reflected: RefCell<Option<(u64, Timestamp, [u8; 32])>>,
 }
 
 impl Context {
@@ -147,7 +149,13 @@ impl Context {
         for events in fiat.values_mut() {
             events.sort_by_key(|event| event.seq);
         }
-        Context { chain_transactions, fiat, holdings: RefCell::new(HashMap::new()), later: RefCell::new(None) }
+        Context {
+            chain_transactions,
+            fiat,
+            holdings: RefCell::new(HashMap::new()),
+            later: RefCell::new(None),
+            reflected: RefCell::new(None),
+        }
     }
 }
 
@@ -170,14 +178,14 @@ impl Later {
         let mut later = cached.unwrap_or(Later { as_of, to, read_through: as_of, postings: Vec::new() });
         let head = store.head().seq;
         while later.read_through < head {
-            let entries = store.entries(later.read_through, HISTORY_LIMIT_MAX)?;
+            let entries = store.recorded_after(later.read_through, HISTORY_LIMIT_MAX)?;
             let Some(last) = entries.last() else { break };
             later.read_through = last.seq;
             for entry in &entries {
-                if let Some(movement) = movement_of(store.register(), &entry.command)
-                    && effective_at(store.register(), &entry.command) <= to
+                let at = entry.command.meta.effective_at;
+                if let Action::Movement(movement) = &entry.command.action
+                    && at <= to
                 {
-                    let at = effective_at(store.register(), &entry.command);
                     for posting in &movement.postings {
                         later.postings.push((posting.account.clone(), posting.asset.clone(), change_of(posting), at));
                     }
@@ -197,25 +205,6 @@ impl Later {
     }
 }
 
-/// The movement a journal entry applied: its own, or the pending instruction's it approved.
-fn movement_of<'a>(register: &'a Register, command: &'a Command) -> Option<&'a Movement> {
-    match &command.action {
-        Action::Movement(movement) => Some(movement),
-        Action::ApprovePending { id } => match register.pending(*id).map(|p| &p.command.action) {
-            Some(Action::Movement(movement)) => Some(movement),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn effective_at(register: &Register, command: &Command) -> Timestamp {
-    match &command.action {
-        Action::ApprovePending { id } => register.pending(*id).map_or(command.meta.effective_at, |p| p.command.meta.effective_at),
-        _ => command.meta.effective_at,
-    }
-}
-
 /// A posting's change to its account: holdings grow with debits, positions and own accounts
 /// with credits.
 fn change_of(posting: &ringfence_core::Posting) -> Signed {
@@ -223,8 +212,13 @@ fn change_of(posting: &ringfence_core::Posting) -> Signed {
     Signed { negative: !grows && !posting.amount.is_zero(), magnitude: posting.amount.units() }
 }
 
-/// The entry `as_of` was recorded at, and its hash.
-fn reflected(store: &Store, as_of: u64) -> Result<(Timestamp, [u8; 32]), ReportError> {
+/// The entry `as_of` was recorded at, and its hash (read once for the statements of a run).
+fn reflected(store: &Store, context: &Context, as_of: u64) -> Result<(Timestamp, [u8; 32]), ReportError> {
+    if let Some((seq, at, hash)) = *context.reflected.borrow()
+        && seq == as_of
+    {
+        return Ok((at, hash));
+    }
     let head = store.head();
     if as_of == 0 || as_of > head.seq {
         return Err(ReportError::Invalid(format!(
@@ -239,6 +233,7 @@ fn reflected(store: &Store, as_of: u64) -> Result<(Timestamp, [u8; 32]), ReportE
     } else {
         store.entries(as_of, 1)?.into_iter().next().map(|next| next.prev_hash).unwrap_or(head.hash)
     };
+    *context.reflected.borrow_mut() = Some((as_of, entry.recorded_at, hash));
     Ok((entry.recorded_at, hash))
 }
 
@@ -263,7 +258,7 @@ pub fn statement(
     if from > to {
         return Err(ReportError::Invalid(format!("the period starts ({}) after it ends ({})", clock::format(from), clock::format(to))));
     }
-    let (produced_at, hash) = reflected(store, as_of)?;
+    let (produced_at, hash) = reflected(store, context, as_of)?;
     if to > now {
         return Err(ReportError::Invalid(format!(
             "the period ends at {}, after now ({}): a statement covers a period that has ended",

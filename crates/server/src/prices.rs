@@ -26,6 +26,13 @@ fn currency(text: Option<&str>) -> Result<Option<Currency>, ApiError> {
     text.map(Currency::parse).transpose().map_err(invalid("currency"))
 }
 
+/// The `currency` (EUR when left out) and `max_price_age` (24h) of a query that values.
+pub(crate) fn valuation_of(currency_text: Option<&str>, max_age: Option<&str>) -> Result<(Currency, i64), ApiError> {
+    let currency = currency(currency_text)?.unwrap_or(Currency::EUR);
+    let max_age = max_age.map(clock::parse_age).transpose().map_err(invalid("max_price_age"))?;
+    Ok((currency, max_age.unwrap_or(MAX_AGE_DEFAULT_MICROS)))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -111,9 +118,7 @@ pub(crate) async fn valuation(
     let q = query(q)?;
     let subject = subject_of(&q.client, &q.wallet, q.own, &principal)?;
     let at = instant(&q.at, "at")?;
-    let currency = currency(q.currency.as_deref())?.unwrap_or(Currency::EUR);
-    let max_age = q.max_price_age.as_deref().map(clock::parse_age).transpose().map_err(invalid("max_price_age"))?;
-    let max_age = max_age.unwrap_or(MAX_AGE_DEFAULT_MICROS);
+    let (currency, max_age) = valuation_of(q.currency.as_deref(), q.max_price_age.as_deref())?;
     state
         .engine
         .read(move |store| {

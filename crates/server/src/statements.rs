@@ -7,8 +7,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ringfence_core::Currency;
-use ringfence_core::price::MAX_AGE_DEFAULT_MICROS;
 use ringfence_reports::ReportError;
 use ringfence_reports::statement::{self, Context, Valuation};
 use ringfence_store::Subject;
@@ -80,10 +78,8 @@ pub(crate) async fn statement(
         (None, Some(from), Some(to)) => (from, to),
         _ => return Err(invalid("give the period: period, or from and to")),
     };
-    let currency = q.currency.as_deref().map(Currency::parse).transpose().map_err(|e| invalid(format!("currency: {e}")))?;
-    let max_age = q.max_price_age.as_deref().map(clock::parse_age).transpose().map_err(|e| invalid(format!("max_price_age: {e}")))?;
-    let valuation =
-        Valuation { currency: currency.unwrap_or(Currency::EUR), max_price_age_micros: max_age.unwrap_or(MAX_AGE_DEFAULT_MICROS) };
+    let (currency, max_price_age_micros) = crate::prices::valuation_of(q.currency.as_deref(), q.max_price_age.as_deref())?;
+    let valuation = Valuation { currency, max_price_age_micros };
     let format = q.format.unwrap_or(Format::Json);
     let Some(casp) = state.casp.clone() else {
         return Err(ApiError::unavailable("statements are not configured on this server: start it with --casp-name (RINGFENCE_CASP_NAME)"));

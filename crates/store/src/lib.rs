@@ -1687,6 +1687,12 @@ impl Store {
         })?;
         Ok(out)
     }
+
+    /// As [`Store::entries`], each with the command that took effect in it (an approval that
+    /// applied a pending instruction stands for the instruction's command), as histories give.
+    pub fn recorded_after(&self, after: u64, limit: u32) -> Result<Vec<Recorded>, StoreError> {
+        Ok(self.entries(after, limit)?.into_iter().map(|entry| self.resolved(entry)).collect())
+    }
 }
 
 /// A store opened only to verify its journal: unlike [`Store::open`] it does not rebuild the
