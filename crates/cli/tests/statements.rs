@@ -16,6 +16,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{BIN, both, stdout};
+use ringfence_core::register::ISSUE_17_RULES_FROM;
+use ringfence_core::time::Timestamp;
+use ringfence_wire::clock;
 use serde_json::Value;
 use sha2::Digest as _;
 
@@ -28,6 +31,20 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 fn json(output: &Output) -> Value {
     assert!(output.status.success(), "{}", both(output));
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The instant a client's first statement falls due, `days` after it was registered (between
+/// `before` and `after`, read from the clock around building the store) or after the day the
+/// rules came in, whichever is later: the store is built at the real time the test runs.
+fn first_due(due_at: &str, before: Timestamp, after: Timestamp, days: i64) -> Timestamp {
+    let due = clock::parse(due_at).unwrap();
+    let counted = |at: Timestamp| Timestamp::from_micros(at.max(ISSUE_17_RULES_FROM).micros() + days * 86_400_000_000);
+    assert!((counted(before)..=counted(after)).contains(&due), "{due_at} is not {days} days after the client was registered");
+    due
+}
+
+fn plus(at: Timestamp, micros: i64) -> String {
+    clock::format(Timestamp::from_micros(at.micros() + micros))
 }
 
 /// The worked example's store.
@@ -56,7 +73,9 @@ fn cents(amount: u128, asset_scale: u32, units: u128, scale: u32) -> u128 {
 
 #[test]
 fn every_figure_of_the_quarters_statements_is_the_registers() {
+    let before = clock::now();
     let store = example();
+    let after = clock::now();
     let dir = store.path();
     let out = tempfile::tempdir().unwrap();
     let issued = run(dir, &["statements", "issue", "--period", "2026-Q2", "--out", out.path().to_str().unwrap()]);
@@ -147,16 +166,18 @@ fn every_figure_of_the_quarters_statements_is_the_registers() {
     let verified = run(dir, &["journal", "verify"]);
     assert!(verified.status.success(), "{}", both(&verified));
 
-    // The second quarter's statements went out; counted from when ringfence first tracked them
-    // (2026-12-08), the next are due 92 days later.
-    let overdue = run(dir, &["statements", "overdue", "--at", "2027-03-31", "--json"]);
+    // The second quarter's statements went out, before ringfence tracked these clients: the
+    // next are due 92 days after each was registered (or after the rules came in, 2026-12-08).
+    let overdue = run(dir, &["statements", "overdue", "--at", "9999-01-01", "--json"]);
     assert_eq!(overdue.status.code(), Some(1), "{}", both(&overdue));
     let report: Value = serde_json::from_slice(&overdue.stdout).unwrap();
     assert_eq!(report["clients"].as_array().map(Vec::len), Some(4), "{report}");
     assert_eq!(report["clients"][0]["last_period_end"], "2026-06-30T23:59:59.999999Z");
-    assert_eq!(report["clients"][0]["due_at"], "2027-03-10T00:00:00Z");
-    let in_time = run(dir, &["statements", "overdue", "--at", "2027-03-09"]);
+    let due = first_due(report["clients"][0]["due_at"].as_str().unwrap(), before, after, 92);
+    let in_time = run(dir, &["statements", "overdue", "--at", &plus(due, 0)]);
     assert!(in_time.status.success() && stdout(&in_time).contains(": 0 client(s)"), "{}", both(&in_time));
+    let late = run(dir, &["statements", "overdue", "--at", &plus(due, 1)]);
+    assert_eq!(late.status.code(), Some(1), "{}", both(&late));
     // Issuing again issues nothing (the journal holds the four issues); a deleted file is written again with the same bytes.
     let pdf = out.path().join("statement-2026-Q2-client-2.pdf");
     let before = std::fs::read(&pdf).unwrap();
@@ -193,7 +214,9 @@ fn ringfence_journal_hex(bytes: &[u8]) -> String {
 
 #[test]
 fn a_missing_price_is_not_valued_in_every_format_and_bad_input_issues_nothing() {
+    let before = clock::now();
     let store = example();
+    let after = clock::now();
     let dir = store.path();
     // In USD there is no price: not valued, never zero.
     let usd = json(&run(dir, &["statement", "--client", "client-2", "--period", "2026-Q2", "--currency", "USD"]));
@@ -226,13 +249,14 @@ fn a_missing_price_is_not_valued_in_every_format_and_bad_input_issues_nothing() 
     assert_eq!(stale["valuation"]["assets"][0]["not_valued"]["code"], "stale_price", "{stale}");
 
     // Nothing issued yet: every client holding assets is overdue.
-    let never = run(dir, &["statements", "overdue", "--at", "2027-04-01", "--interval-days", "30"]);
+    let never = run(dir, &["statements", "overdue", "--at", "9999-01-01", "--interval-days", "30"]);
     assert_eq!(never.status.code(), Some(1));
-    assert!(
-        stdout(&never).contains("fund-2: holds assets and was sent no statement; the first was due 2027-01-07T00:00:00Z"),
-        "{}",
-        both(&never)
-    );
+    let printed = stdout(&never);
+    let due_at = printed
+        .split_once("fund-2: holds assets and was sent no statement; the first was due ")
+        .and_then(|(_, rest)| rest.lines().next())
+        .unwrap_or_else(|| panic!("{}", both(&never)));
+    first_due(due_at, before, after, 30);
     let head_before = head(dir);
     let out = tempfile::tempdir().unwrap();
     for (args, words) in [
