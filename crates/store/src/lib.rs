@@ -297,6 +297,8 @@ pub enum StoreError {
     Thread(std::io::Error),
     #[error("{0}")]
     Signing(String),
+    #[error("the journal holds entries 1 to {head}; there is no entry {seq} to read the register as of")]
+    NoSuchEntry { seq: u64, head: u64 },
     #[error("the journal is empty: there is no register state to checkpoint yet")]
     NothingToCheckpoint,
     #[error("the posting index {0}")]
@@ -533,6 +535,22 @@ pub(crate) enum Scan {
     /// Every entry after this sequence number, whatever the recorded head (the incremental
     /// verification: rows past the recorded head are a finding, not something to skip).
     After(u64),
+    /// The entries after the known head up to this sequence number (a register as of an
+    /// earlier entry, [`Store::open_as_of`]).
+    Until(Head, u64),
+}
+
+impl Scan {
+    /// The entries to read, `(after, through]`; `None`: none (the recorded head is known).
+    fn bounds(self, recorded: Head) -> Option<(u64, u64)> {
+        match self {
+            Scan::Behind(known) if known == recorded => None,
+            Scan::Behind(known) => Some((known.seq, u64::MAX)),
+            Scan::After(seq) => Some((seq, u64::MAX)),
+            Scan::All => Some((0, u64::MAX)),
+            Scan::Until(known, through) => Some((known.seq, through)),
+        }
+    }
 }
 
 /// What the store reads from its database: the same queries on every backend.
@@ -938,6 +956,19 @@ impl Store {
         Ok(store)
     }
 
+    /// A read-only handle whose register is the state right after entry `until`: the newest
+    /// usable checkpoint at or before it, then the journal up to it and no further. Reports
+    /// made as of an earlier entry read it, so that wallets, custodians, authorisations,
+    /// chain links and prices are those the journal held then, not today's. Costs a replay
+    /// from that checkpoint (or from entry 1). An `until` the journal does not hold is
+    /// refused.
+    pub fn open_as_of(location: &Location, policy: CheckpointPolicy, until: u64) -> Result<Store, StoreError> {
+        let mut store = Self::assemble(reader_for(location, Intent::ReadOnly)?, location.clone(), policy);
+        store.read_only = true;
+        store.rebuild_until(until)?;
+        Ok(store)
+    }
+
     /// Whether this handle was opened with [`Store::open_read_only`].
     pub fn is_read_only(&self) -> bool {
         self.read_only
@@ -999,6 +1030,47 @@ impl Store {
         self.register.raise_log_floor(indexed);
         let from = self.head.seq;
         self.catch_up()?;
+        self.opened.replayed = self.head.seq - from;
+        self.register.audit()?;
+        Ok(())
+    }
+
+    /// As [`Store::rebuild`], stopping after entry `until`; postings the posting index holds
+    /// up to a run's end at or before it are not kept in memory.
+    fn rebuild_until(&mut self, until: u64) -> Result<(), StoreError> {
+        let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !self.policy.full_replay {
+            for info in reader.checkpoints()?.into_iter().filter(|info| info.seq <= until) {
+                match restore_checkpoint(reader.as_mut(), &info)? {
+                    Ok(register) => {
+                        self.register = register;
+                        self.head = Head { seq: info.seq, hash: info.head };
+                        self.covered = info.seq;
+                        self.opened.checkpoint = Some(info.seq);
+                        break;
+                    }
+                    Err(why) => self.opened.passed_over.push(format!("the register checkpoint at entry {} {why}", info.seq)),
+                }
+            }
+        }
+        let indexed = reader.posting_run_ends()?.into_iter().filter(|&end| end <= until).max().unwrap_or(0);
+        if self.register.log_floor() > indexed {
+            self.register = Register::new();
+            self.head = Head::EMPTY;
+            self.covered = 0;
+            self.opened.checkpoint = None;
+        }
+        self.install_lookup();
+        self.register.raise_log_floor(indexed);
+        let from = self.head.seq;
+        let (recorded, verifier, signatures) = self.replay(Scan::Until(self.head, until))?;
+        let head = verifier.head();
+        if head.seq != until {
+            return Err(StoreError::NoSuchEntry { seq: until, head: recorded.seq });
+        }
+        signatures.finish(head.seq)?;
+        self.covered = signatures.covered();
+        self.head = head;
         self.opened.replayed = self.head.seq - from;
         self.register.audit()?;
         Ok(())
@@ -1171,6 +1243,18 @@ impl Store {
     /// chain and the commit signatures and re-deciding every command: each must be accepted
     /// again at its own sequence.
     fn catch_up(&mut self) -> Result<(), StoreError> {
+        let (recorded, verifier, signatures) = self.replay(Scan::Behind(self.head))?;
+        let head = verifier.finish(recorded)?;
+        signatures.finish(head.seq)?;
+        self.covered = signatures.covered();
+        self.head = head;
+        Ok(())
+    }
+
+    /// Replays the entries `scan` reads into the register, from this handle's head, checking
+    /// the chain and the commit signatures as it goes: the recorded head, and the checks where
+    /// the replay ended.
+    fn replay(&mut self, scan: Scan) -> Result<(Head, Verifier, SignatureCheck), StoreError> {
         let mut replay = Replay {
             verifier: Verifier::resume(self.head),
             register: &mut self.register,
@@ -1185,12 +1269,8 @@ impl Store {
             lookup_failure: Arc::clone(&self.lookup_failure),
         };
         let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let recorded = reader.read(Scan::Behind(self.head), &mut replay)?;
-        let head = replay.verifier.finish(recorded)?;
-        replay.signatures.finish(head.seq)?;
-        self.covered = replay.signatures.covered();
-        self.head = head;
-        Ok(())
+        let recorded = reader.read(scan, &mut replay)?;
+        Ok((recorded, replay.verifier, replay.signatures))
     }
 
     /// Signs this handle's commits with `signer` from now on. Refused when the journal has

@@ -341,7 +341,8 @@ impl PostgresReader {
             }
             _ => {}
         }
-        let since = client.prepare("SELECT seq, body, hash, signature FROM journal WHERE seq > $1 ORDER BY seq").map_err(pg)?;
+        let since =
+            client.prepare("SELECT seq, body, hash, signature FROM journal WHERE seq > $1 AND seq <= $2 ORDER BY seq").map_err(pg)?;
         let at = client.prepare("SELECT seq, body, hash FROM journal WHERE seq = ANY($1)").map_err(pg)?;
         let after = client.prepare("SELECT seq, body, hash FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2").map_err(pg)?;
         Ok(PostgresReader { client, target: target.clone(), since, at, after, prepared: std::collections::HashMap::new() })
@@ -368,13 +369,10 @@ impl Reader for PostgresReader {
         // process commits.
         let mut tx = self.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().map_err(pg)?;
         let recorded = recorded_head(&mut tx)?;
-        let after = match scan {
-            Scan::Behind(known) if known == recorded => return Ok(recorded),
-            Scan::Behind(known) => known.seq,
-            Scan::After(seq) => seq,
-            Scan::All => 0,
-        };
-        let mut rows = tx.query_raw(&self.since, [after as i64]).map_err(pg)?;
+        let Some((after, through)) = scan.bounds(recorded) else { return Ok(recorded) };
+        // Sequence numbers fit an i64; a bound beyond them is after everything.
+        let through = i64::try_from(through).unwrap_or(i64::MAX);
+        let mut rows = tx.query_raw(&self.since, [after as i64, through]).map_err(pg)?;
         while let Some(row) = rows.next().map_err(pg)? {
             walk.entry(row.get::<_, i64>(0) as u64, row.get::<_, &[u8]>(1), row.get::<_, &[u8]>(2), row.get::<_, Option<&[u8]>>(3))?;
         }

@@ -237,14 +237,12 @@ impl SqliteReader {
 
     fn read_snapshot(&self, scan: Scan, walk: &mut dyn Walk) -> Result<Head, StoreError> {
         let recorded = self.recorded_head()?;
-        let after = match scan {
-            Scan::Behind(known) if known == recorded => return Ok(recorded),
-            Scan::Behind(known) => known.seq,
-            Scan::After(seq) => seq,
-            Scan::All => 0,
-        };
-        let mut statement = self.conn.prepare_cached("SELECT seq, body, hash, signature FROM journal WHERE seq > ?1 ORDER BY seq")?;
-        let mut rows = statement.query([after as i64])?;
+        let Some((after, through)) = scan.bounds(recorded) else { return Ok(recorded) };
+        // Sequence numbers fit an i64; a bound beyond them is after everything.
+        let through = i64::try_from(through).unwrap_or(i64::MAX);
+        let mut statement =
+            self.conn.prepare_cached("SELECT seq, body, hash, signature FROM journal WHERE seq > ?1 AND seq <= ?2 ORDER BY seq")?;
+        let mut rows = statement.query([after as i64, through])?;
         while let Some(row) = rows.next()? {
             let seq = row.get::<_, i64>(0)? as u64;
             // Anything but a blob or NULL is a malformed signature (it then fails verification).

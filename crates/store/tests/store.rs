@@ -551,6 +551,31 @@ fn posting_index_case(backend: Backend, steps: &[(Op, u16)], every: u64, split: 
         ringfence_store::IndexCheck::Matches { through, .. } => prop_assert!(*through <= indexed),
         other => prop_assert!(false, "posting index: {:?}", other),
     }
+    // As of an earlier entry (before or after the checkpoint, inside a run of the index or at
+    // its end): the register a replay up to it reaches, and the store's answers as of it.
+    let head = reopened.head().seq;
+    for until in [1, split.index(head as usize + 1) as u64, head / 2, head.saturating_sub(1), head] {
+        if until == 0 {
+            continue;
+        }
+        let mut then = Register::new();
+        for command in &commands {
+            if then.seq() == until {
+                break;
+            }
+            then.apply_at(command, RECORDED_AT).unwrap();
+        }
+        let as_of = Store::open_as_of(&location, CheckpointPolicy::default(), until).unwrap();
+        prop_assert_eq!(as_of.head().seq, until);
+        let mut replayed = then.clone();
+        replayed.raise_log_floor(as_of.register().log_floor());
+        prop_assert_eq!(as_of.register().differences(&replayed), Vec::<&str>::new(), "as of entry {}", until);
+        answers_like(&as_of, &then)?;
+    }
+    match Store::open_as_of(&location, CheckpointPolicy::default(), head + 1) {
+        Err(StoreError::NoSuchEntry { seq, head: held }) => prop_assert_eq!((seq, held), (head + 1, head)),
+        other => prop_assert!(false, "as of an entry beyond the head: {:?}", other.map(|store| store.head())),
+    }
     Ok(())
 }
 
