@@ -378,6 +378,19 @@ pub(crate) fn open_read(cli: &Cli) -> Result<Store> {
     Ok(store)
 }
 
+/// Opens a read-only handle whose register is as it was right after entry `seq` (on
+/// --read-database-url when given): for reports made as of an earlier entry.
+pub(crate) fn open_as_of(cli: &Cli, seq: u64) -> Result<Store> {
+    let location = match cli.read_location()? {
+        Some(location) => location,
+        None => cli.location()?,
+    };
+    let store = Store::open_as_of(&location, ringfence_store::CheckpointPolicy::process_default(), seq)
+        .with_context(|| format!("failed to read the register as of entry {seq} at {}", location.describe()))?;
+    warn_passed_over(&store);
+    Ok(store)
+}
+
 pub(crate) fn open(cli: &Cli) -> Result<Store> {
     let location = cli.location()?;
     let signer = key::signer(cli)?;

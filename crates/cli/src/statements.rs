@@ -225,8 +225,19 @@ pub fn statement(cli: &Cli, args: &StatementArgs, out: &mut dyn Write) -> Result
     let asserted = asserted(cli, args.actor.as_deref())?;
     let mut store = if args.issue { crate::open(cli)? } else { crate::open_read(cli)? };
     let as_of = args.as_of.unwrap_or(store.head().seq);
-    let context = Context::of(store.register());
-    let view = statement::statement(&store, &context, &casp, &client, from, to, as_of, valuation, clock::now())?;
+    // As of an earlier entry: made from the register as it was then (wallets, custodians,
+    // authorisations, chain links, prices), so that the same entry gives the same bytes.
+    let earlier = match as_of {
+        0 => bail!("--as-of: a statement reflects a journal entry, numbered from 1"),
+        seq if seq > store.head().seq => {
+            bail!("--as-of: the journal holds entries 1 to {}; a statement reflects one of them, not {seq}", store.head().seq)
+        }
+        seq if seq < store.head().seq => Some(crate::open_as_of(cli, seq)?),
+        _ => None,
+    };
+    let source = earlier.as_ref().unwrap_or(&store);
+    let context = Context::of(source.register());
+    let view = statement::statement(source, &context, &casp, &client, from, to, as_of, valuation, clock::now())?;
     let json = statement::json(&view);
     let bytes = args.format.render(&view)?;
     match &args.out {
@@ -321,6 +332,9 @@ fn issue(cli: &Cli, args: &IssueArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let as_of = store.head().seq;
     let context = Context::of(store.register());
     let (mut listed, mut pending, mut issued, mut skipped, mut remade) = (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
+    // Statements issued before are made again from the register as of the entry each
+    // reflects (most of a period's share one): the last such register read, with its context.
+    let mut earlier: Option<(Store, Context)> = None;
     let mut problems = Vec::new();
     let started = Instant::now();
     let mut shown = Instant::now();
@@ -337,14 +351,20 @@ fn issue(cli: &Cli, args: &IssueArgs, out: &mut dyn Write) -> Result<ExitCode> {
             // Issued before: made again from the entry it reflects; each file that is missing
             // or not those bytes is written again.
             Some(before) => {
-                let view = statement::statement(&store, &context, &casp, client, from, to, before.as_of, valuation, now)?;
+                if earlier.as_ref().is_none_or(|(held, _)| held.head().seq != before.as_of) {
+                    let held = crate::open_as_of(cli, before.as_of)?;
+                    let context = Context::of(held.register());
+                    earlier = Some((held, context));
+                }
+                let (held, held_context) = earlier.as_ref().context("the register as of an earlier entry")?;
+                let view = statement::statement(held, held_context, &casp, client, from, to, before.as_of, valuation, now)?;
                 if sha256(&statement::json(&view)) != before.sha256 {
                     let intact = std::fs::read(path(Format::Json)).is_ok_and(|bytes| sha256(&bytes) == before.sha256);
                     problems.push(format!(
                         "{client}: the statement issued from entry {} is not what it gives now ({}); its files are left as they are",
                         before.as_of,
                         if intact {
-                            "the register changed since: a wallet's custodian, a sub-custodian's authorisation or a chain link; or another --casp-name, --currency or --max-price-age"
+                            "it was issued with another --casp-name, --casp-lei, --currency or --max-price-age, or by another build of ringfence"
                         } else {
                             "and its JSON file is missing or altered"
                         }

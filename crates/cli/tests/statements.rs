@@ -199,13 +199,46 @@ fn every_figure_of_the_quarters_statements_is_the_registers() {
     let token = token.split_whitespace().find(|word| word.starts_with("rf_")).unwrap().to_owned();
     let issued = run(dir, &["--token", &token, "statement", "--client", "client-1", "--period", "2026-05", "--issue"]);
     assert!(issued.status.success() && both(&issued).contains("issued: journal entry"), "{}", both(&issued));
-    // Made again from the entry it reflects: the same bytes, in every format.
-    let seq = fiat["journal_seq"].as_u64().unwrap().to_string();
-    for (format, extension) in [("json", "json"), ("csv", "csv"), ("pdf", "pdf")] {
-        let made = run(dir, &["statement", "--client", "client-2", "--period", "2026-Q2", "--as-of", &seq, "--format", format]);
-        assert!(made.status.success(), "{}", both(&made));
-        assert_eq!(made.stdout, std::fs::read(out.path().join(format!("statement-2026-Q2-client-2.{extension}"))).unwrap(), "{format}");
+    // Later, the register changes what a statement shows of custody: the sub-custodian's
+    // authorisation is renewed under a new reference, and fund-2's wallet comes in house.
+    let changes = dir.join("changes.jsonl");
+    std::fs::write(
+        &changes,
+        concat!(
+            r#"{"type":"sub_custodian_authorisation","id":"nordbank","reference":"BaFin-CRR-10-4471/2027","valid_until":"2028-06-30T23:59:59Z","actor":"compliance:carol"}"#,
+            "\n",
+            r#"{"type":"wallet_change","id":"fund-2-nordbank","address":"eip155:1:0x0000000000000000000000000000000000002002","class":"client_individual","client":"fund-2","tier":"cold","key_set":"ks-fund-2","actor":"compliance:carol"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let changed = run(dir, &["import", changes.to_str().unwrap()]);
+    assert!(stdout(&changed).contains("2 accepted"), "{}", both(&changed));
+    let now = json(&run(dir, &["statement", "--client", "fund-2", "--period", "2026-Q2"]));
+    assert_eq!(now["assets"][0]["custody"]["sub_custodians"], serde_json::json!([]), "today fund-2's wallet is in house");
+    let now = json(&run(dir, &["statement", "--client", "client-2", "--period", "2026-Q2"]));
+    assert_eq!(now["assets"][0]["custody"]["sub_custodians"][0]["reference"], "BaFin-CRR-10-4471/2027");
+    // Made again from the entry each reflects: the same bytes, in every format, as issued.
+    for client in ["client-1", "client-2", "fund-1", "fund-2"] {
+        let issued = read(client);
+        let seq = issued["journal_seq"].as_u64().unwrap().to_string();
+        for (format, extension) in [("json", "json"), ("csv", "csv"), ("pdf", "pdf")] {
+            let made = run(dir, &["statement", "--client", client, "--period", "2026-Q2", "--as-of", &seq, "--format", format]);
+            assert!(made.status.success(), "{}", both(&made));
+            let file = out.path().join(format!("statement-2026-Q2-{client}.{extension}"));
+            assert!(made.stdout == std::fs::read(file).unwrap(), "{client} {format}: not the bytes issued");
+        }
     }
+    // And a file lost since is written again with the issued bytes, not today's.
+    let pdf = out.path().join("statement-2026-Q2-fund-2.pdf");
+    let issued_pdf = std::fs::read(&pdf).unwrap();
+    std::fs::remove_file(&pdf).unwrap();
+    let again = run(dir, &["statements", "issue", "--period", "2026-Q2", "--out", out.path().to_str().unwrap()]);
+    assert!(again.status.success() && stdout(&again).contains("(1 of them written again)"), "{}", both(&again));
+    assert_eq!(std::fs::read(&pdf).unwrap(), issued_pdf);
+    // An entry the journal does not hold is refused, naming it.
+    let beyond = run(dir, &["statement", "--client", "fund-2", "--period", "2026-Q2", "--as-of", "999999"]);
+    assert!(!beyond.status.success() && both(&beyond).contains("not 999999"), "{}", both(&beyond));
 }
 
 fn ringfence_journal_hex(bytes: &[u8]) -> String {

@@ -7,9 +7,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ringfence_core::ClientId;
+use ringfence_core::time::Timestamp;
 use ringfence_reports::ReportError;
-use ringfence_reports::statement::{self, Context, Valuation};
-use ringfence_store::Subject;
+use ringfence_reports::statement::{self, Casp, Context, Valuation};
+use ringfence_store::{CheckpointPolicy, Store, Subject};
 use ringfence_wire::clock;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -55,6 +57,31 @@ pub(crate) struct StatementQuery {
     max_price_age: Option<String>,
 }
 
+/// The statement's bytes in `format`, made from `store` as of entry `as_of`.
+#[expect(clippy::too_many_arguments, reason = "each is a separate input of the statement")]
+fn make(
+    store: &Store,
+    context: &Context,
+    casp: &Casp,
+    client: &ClientId,
+    from: Timestamp,
+    to: Timestamp,
+    as_of: u64,
+    valuation: Valuation,
+    format: Format,
+) -> Result<Vec<u8>, ApiError> {
+    let view =
+        statement::statement(store, context, casp, client, from, to, as_of, valuation, clock::now()).map_err(|error| match error {
+            ReportError::Invalid(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_statement", message),
+            ReportError::Store(error) => store_unavailable(error),
+        })?;
+    match format {
+        Format::Json => Ok(statement::json(&view)),
+        Format::Csv => statement::csv(&view).map_err(|_| ApiError::internal()),
+        Format::Pdf => Ok(ringfence_reports::pdf::render(&view)),
+    }
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_query", message)
 }
@@ -85,26 +112,53 @@ pub(crate) async fn statement(
         return Err(ApiError::unavailable("statements are not configured on this server: start it with --casp-name (RINGFENCE_CASP_NAME)"));
     };
     let as_of = q.as_of;
+    let own_only = principal.client.is_some();
+    let (live_casp, live_client) = (std::sync::Arc::clone(&casp), client.clone());
     let made = state
         .engine
-        .read(move |store| -> Result<Vec<u8>, ApiError> {
+        .read(move |store| -> Result<Result<Vec<u8>, u64>, ApiError> {
             let register = store.register();
-            if register.client(&client).is_none() {
-                return Err(ApiError::not_found(format!("client {client} is not registered")));
+            if register.client(&live_client).is_none() {
+                return Err(ApiError::not_found(format!("client {live_client} is not registered")));
             }
-            let as_of = as_of.unwrap_or(store.head().seq);
-            let view = statement::statement(store, &Context::of(register), &casp, &client, from, to, as_of, valuation, clock::now())
-                .map_err(|error| match error {
-                    ReportError::Invalid(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_statement", message),
-                    ReportError::Store(error) => store_unavailable(error),
-                })?;
-            match format {
-                Format::Json => Ok(statement::json(&view)),
-                Format::Csv => statement::csv(&view).map_err(|_| ApiError::internal()),
-                Format::Pdf => Ok(ringfence_reports::pdf::render(&view)),
+            let head = store.head().seq;
+            match as_of {
+                Some(seq) if seq > 0 && seq < head => {
+                    // As of an earlier entry: from the register as it was then. A client may
+                    // ask for the entries its issued statements reflect (each such request
+                    // costs a replay of the journal up to it).
+                    if own_only && !register.statements_of(&live_client).iter().any(|s| s.issue.as_of == seq) {
+                        return Err(ApiError::forbidden(format!(
+                            "a client reads its statement as of the journal head, or of an entry a statement issued to it reflects; no statement issued to {live_client} reflects entry {seq}"
+                        )));
+                    }
+                    Ok(Err(seq))
+                }
+                _ => make(store, &Context::of(register), &live_casp, &live_client, from, to, as_of.unwrap_or(head), valuation, format).map(Ok),
             }
         })
         .await??;
+    let made = match made {
+        Ok(bytes) => bytes,
+        Err(seq) => {
+            let (location, earlier) = (state.location.clone(), std::sync::Arc::clone(&state.earlier));
+            tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+                // One register as of an earlier entry at a time, kept for the next request
+                // (a period's statements mostly reflect the same entry).
+                let mut held = earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if held.as_ref().is_none_or(|(store, _)| store.head().seq != seq) {
+                    *held = None;
+                    let store = Store::open_as_of(&location, CheckpointPolicy::process_default(), seq).map_err(store_unavailable)?;
+                    let context = Context::of(store.register());
+                    *held = Some((store, context));
+                }
+                let (store, context) = held.as_ref().ok_or_else(ApiError::internal)?;
+                make(store, context, &casp, &client, from, to, seq, valuation, format)
+            })
+            .await
+            .map_err(|_| ApiError::internal())??
+        }
+    };
     let content_type = match format {
         Format::Json => "application/json",
         Format::Csv => "text/csv; charset=utf-8",

@@ -129,4 +129,18 @@ fn a_statement_over_the_api_is_the_clients_own_in_json_csv_or_pdf() {
     server.get("/v1/statements?client=nobody&period=2026-Q1", Some(&operator)).assert_error(404, "not_found");
     server.get(&format!("/v1/statements?client={C2}&period=2026-Q1"), Some(&c1)).assert_error(403, "forbidden");
     assert_eq!(server.journal_head(), head, "making a statement records nothing");
+
+    // A later price for the same instant changes today's statement, not one made as of the
+    // entry the first reflects (from the register replayed up to it).
+    let later = server.post("/v1/entities", Some(&operator), Some(&unique("p")), &price(ETH, "3100", "ecb", "2026-03-31T20:00:00Z"));
+    assert_eq!(later.status, 201, "{later:?}");
+    let today = server.get(&format!("/v1/statements?client={C1}&period=2026-Q1"), Some(&c1));
+    assert_eq!(today.body["valuation"]["total"]["money"], "EUR 7750.00", "{today:?}");
+    let then = server.get(&format!("/v1/statements?client={C1}&period=2026-Q1&as_of={seq}"), Some(&operator));
+    assert_eq!((then.status, &then.body), (200, &own.body), "{then:?}");
+    assert_eq!(then.header("x-content-sha256"), own.header("x-content-sha256"));
+    // A client may ask only for the entries its issued statements reflect (each costs a replay).
+    server.get(&format!("/v1/statements?client={C1}&period=2026-Q1&as_of={seq}"), Some(&c1)).assert_error(403, "forbidden");
+    server.get(&format!("/v1/statements?client={C1}&period=2026-Q1&as_of=999999"), Some(&operator)).assert_error(422, "invalid_statement");
+    server.get(&format!("/v1/statements?client={C1}&period=2026-Q1&as_of=0"), Some(&operator)).assert_error(422, "invalid_statement");
 }
