@@ -277,6 +277,21 @@ fn a_missing_price_is_not_valued_in_every_format_and_bad_input_issues_nothing() 
     assert!(made.status.success(), "{}", both(&made));
     let text = stdout(&Command::new("pdftotext").arg(&pdf_file).arg("-").output().unwrap());
     assert!(text.contains("not valued: no price at or before the valuation instant"), "{text}");
+    // A name in Greek or Cyrillic prints as written (the font is embedded); a character the
+    // font lacks prints as `?` in the PDF and stays in the JSON.
+    let name = "Θεματοφυλακή Αθηνών АО «Хранитель» 東京";
+    let named = dir.join("named.pdf");
+    let args = ["statement", "--client", "client-2", "--period", "2026-Q2", "--casp-name", name, "--format", "pdf", "--out"];
+    let made = run(dir, &[&args[..], &[named.to_str().unwrap()]].concat());
+    assert!(made.status.success(), "{}", both(&made));
+    let text = stdout(&Command::new("pdftotext").arg(&named).arg("-").output().unwrap());
+    assert!(text.contains("Statement of position: Θεματοφυλακή Αθηνών АО «Хранитель» ??"), "{text}");
+    let fonts = stdout(&Command::new("pdffonts").arg(&named).output().unwrap());
+    assert!(fonts.contains("+DejaVuSans") && fonts.contains("CID TrueType"), "{fonts}");
+    let again = run(dir, &[&args[..], &[named.to_str().unwrap()]].concat());
+    assert!(again.status.success() && both(&again) == both(&made), "the same bytes again: {}", both(&again));
+    let named = json(&run(dir, &["statement", "--client", "client-2", "--period", "2026-Q2", "--casp-name", name]));
+    assert_eq!(named["casp"]["name"], name);
     // A stale price: the first quarter's end price is 36 hours old on 2 April.
     let stale = json(&run(dir, &["statement", "--client", "client-2", "--from", "2026-04-01", "--to", "2026-04-02T04:00:00Z"]));
     assert_eq!(stale["valuation"]["assets"][0]["not_valued"]["code"], "stale_price", "{stale}");

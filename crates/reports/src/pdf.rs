@@ -1,8 +1,14 @@
-//! The statement as a PDF: A4 pages of text in Helvetica (one of the fonts every PDF reader
-//! has, so nothing is embedded) with the Windows-1252 encoding, so that `pdftotext` and
-//! screen readers get the text back. No dates or ids of its own: the same statement gives the
-//! same bytes.
+//! The statement as a PDF: A4 pages of text in DejaVu Sans, embedded as a subset of the
+//! glyphs the statement uses (a CID font with a ToUnicode map), so that any name in Latin,
+//! Greek or Cyrillic script prints as written and `pdftotext` and screen readers get the text
+//! back. A character the font lacks (CJK, say) prints as `?`; the JSON and CSV keep it. No
+//! dates or ids of its own: the same statement gives the same bytes.
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use pdf_writer::Filter;
+use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use ringfence_wire::views::statement::StatementView;
 
@@ -10,9 +16,35 @@ const PAGE_WIDTH: f32 = 595.0;
 const PAGE_HEIGHT: f32 = 842.0;
 const MARGIN: f32 = 50.0;
 const SIZE: f32 = 8.5;
+const FOOTER_SIZE: f32 = 7.0;
 const LEADING: f32 = 11.0;
-/// Characters on a line before it wraps (Helvetica at 8.5 pt over the printable width).
-const LINE_CHARS: usize = 110;
+/// How wide a line may be, in points, before it wraps.
+const LINE_WIDTH: f32 = PAGE_WIDTH - 2.0 * MARGIN;
+
+/// DejaVu Sans 2.37 (fonts/LICENSE-DejaVu.txt: Bitstream Vera licence, DejaVu changes in the
+/// public domain), as Debian's fonts-dejavu-core ships it.
+static FONT_FILE: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+
+/// The embedded font, parsed once.
+fn face() -> &'static ttf_parser::Face<'static> {
+    static FACE: OnceLock<ttf_parser::Face<'static>> = OnceLock::new();
+    FACE.get_or_init(|| ttf_parser::Face::parse(FONT_FILE, 0).expect("the embedded DejaVu Sans parses (a test checks it)"))
+}
+
+/// The glyph that shows `c`: `?`'s where the font has none.
+fn glyph(face: &ttf_parser::Face<'_>, c: char) -> (ttf_parser::GlyphId, char) {
+    match face.glyph_index(c) {
+        Some(id) if id.0 != 0 => (id, c),
+        _ => (face.glyph_index('?').unwrap_or_default(), '?'),
+    }
+}
+
+/// How wide `text` is at `size` points.
+fn width(text: &str, size: f32) -> f32 {
+    let face = face();
+    let units: u32 = text.chars().map(|c| u32::from(face.glyph_hor_advance(glyph(face, c).0).unwrap_or(0))).sum();
+    units as f32 * size / f32::from(face.units_per_em())
+}
 
 /// The statement's text, line by line, as the PDF shows it.
 pub fn lines(view: &StatementView) -> Vec<String> {
@@ -102,54 +134,115 @@ pub fn lines(view: &StatementView) -> Vec<String> {
     out.into_iter().flat_map(|line| wrap(&line)).collect()
 }
 
-/// A line cut at spaces to at most [`LINE_CHARS`] characters (a word longer is cut).
+/// A line cut at spaces so that each part fits [`LINE_WIDTH`] (a word longer than that is
+/// left whole), keeping its indentation, the parts after the first indented further.
 fn wrap(line: &str) -> Vec<String> {
+    let text = line.trim_start_matches(' ');
+    let indent = &line[..line.len() - text.len()];
     let mut out = Vec::new();
-    let mut current = String::new();
-    for word in line.split(' ') {
-        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > LINE_CHARS {
+    let mut current = indent.to_owned();
+    let mut empty = true;
+    for word in text.split(' ') {
+        if !empty && width(&format!("{current} {word}"), SIZE) > LINE_WIDTH {
             out.push(std::mem::take(&mut current));
-            current.push_str("    ");
+            current = format!("{indent}    ");
+            empty = true;
         }
-        if !current.is_empty() && !current.ends_with("    ") {
+        if !empty {
             current.push(' ');
         }
         current.push_str(word);
+        empty = false;
     }
     out.push(current);
     out
 }
 
-/// Text in Windows-1252, the encoding the font is declared with; characters it lacks (Greek,
-/// Cyrillic, CJK…) become `?` (the JSON and CSV keep them; a PDF with an embedded Unicode
-/// font would too).
-fn encode(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| match c {
-            '€' => 0x80,
-            '‚' => 0x82,
-            '„' => 0x84,
-            '…' => 0x85,
-            '‰' => 0x89,
-            'Š' => 0x8A,
-            'Œ' => 0x8C,
-            'Ž' => 0x8E,
-            '‘' => 0x91,
-            '’' => 0x92,
-            '“' => 0x93,
-            '”' => 0x94,
-            '•' => 0x95,
-            '–' => 0x96,
-            '—' => 0x97,
-            '™' => 0x99,
-            'š' => 0x9A,
-            'œ' => 0x9C,
-            'ž' => 0x9E,
-            'Ÿ' => 0x9F,
-            c if (c as u32) < 0x80 || (0xA0..=0xFF).contains(&(c as u32)) => c as u32 as u8,
-            _ => b'?',
-        })
-        .collect()
+/// The glyphs a document uses, each with the character it shows (for the ToUnicode map),
+/// ascending: the subset numbers them in this order, so the same glyphs give the same font.
+type GlyphSet = Vec<(u16, char)>;
+
+fn glyph_set<'a>(texts: impl IntoIterator<Item = &'a str>) -> GlyphSet {
+    let face = face();
+    let mut set = BTreeMap::new();
+    for c in texts.into_iter().flat_map(str::chars) {
+        let (id, shown) = glyph(face, c);
+        set.entry(id.0).or_insert(shown);
+    }
+    set.into_iter().collect()
+}
+
+/// The font of a glyph set as a document embeds it: the subset (compressed, and its length
+/// before), its name, the widths of its glyphs and its ToUnicode map, and each glyph's id in
+/// it.
+#[derive(Debug)]
+struct Embedded {
+    name: String,
+    file: Vec<u8>,
+    file_length: usize,
+    widths: Vec<f32>,
+    to_unicode: Vec<u8>,
+    ids: HashMap<u16, u16>,
+}
+
+/// How many glyph sets' fonts a process keeps.
+const EMBEDDED_KEPT: usize = 64;
+
+/// Statements mostly use the same few glyph sets: each is subset once a process.
+fn embedded(set: &GlyphSet) -> Arc<Embedded> {
+    static MADE: OnceLock<Mutex<HashMap<GlyphSet, Arc<Embedded>>>> = OnceLock::new();
+    let made = MADE.get_or_init(Default::default);
+    if let Some(found) = made.lock().unwrap_or_else(PoisonError::into_inner).get(set) {
+        return Arc::clone(found);
+    }
+    let embedded = Arc::new(embed(set));
+    let mut made = made.lock().unwrap_or_else(PoisonError::into_inner);
+    if made.len() >= EMBEDDED_KEPT {
+        made.clear();
+    }
+    made.insert(set.clone(), Arc::clone(&embedded));
+    embedded
+}
+
+const SYSTEM: SystemInfo<'static> = SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"Identity"), supplement: 0 };
+
+fn embed(set: &GlyphSet) -> Embedded {
+    let face = face();
+    let scale = 1000.0 / f32::from(face.units_per_em());
+    let remapper = subsetter::GlyphRemapper::new_from_glyphs(&set.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+    // A subset is named with a tag of six capitals (PDF 32000-1 9.6.4), here from its glyphs
+    // (FNV-1a), so the same glyphs give the same name.
+    let mut seed: u64 = 0xcbf2_9ce4_8422_2325;
+    for (id, shown) in set {
+        for byte in id.to_be_bytes().into_iter().chain(u32::from(*shown).to_be_bytes()) {
+            seed = (seed ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    let mut name = String::new();
+    for _ in 0..6 {
+        name.push(char::from(b'A' + (seed % 26) as u8));
+        seed /= 26;
+    }
+    name.push_str("+DejaVuSans");
+    let subset = subsetter::subset(FONT_FILE, 0, &remapper).expect("the embedded DejaVu Sans subsets (a test checks it)");
+    let mut cmap = UnicodeCmap::new(Name(b"Custom"), SYSTEM);
+    let mut ids = HashMap::new();
+    let mut widths = Vec::new();
+    for (id, shown) in set {
+        let new = remapper.get(*id).unwrap_or_default();
+        ids.insert(*id, new);
+        cmap.pair(new, *shown);
+        widths.push(f32::from(face.glyph_hor_advance(ttf_parser::GlyphId(*id)).unwrap_or(0)) * scale);
+    }
+    Embedded { name, file: deflate(&subset), file_length: subset.len(), widths, to_unicode: cmap.finish().to_vec(), ids }
+}
+
+impl Embedded {
+    /// `text` as the subset's two-byte glyph ids (Identity-H).
+    fn encode(&self, text: &str) -> Vec<u8> {
+        let face = face();
+        text.chars().flat_map(|c| self.ids.get(&glyph(face, c).0.0).copied().unwrap_or_default().to_be_bytes()).collect()
+    }
 }
 
 /// The statement as a PDF document.
@@ -162,13 +255,17 @@ pub fn render(view: &StatementView) -> Vec<u8> {
     let tree = Ref::new(2);
     let font = Ref::new(3);
     let info = Ref::new(4);
+    let (cid_font, descriptor, font_file, to_unicode) = (Ref::new(5), Ref::new(6), Ref::new(7), Ref::new(8));
     let font_name = Name(b"F1");
-    let page_ids: Vec<Ref> = (0..pages.len()).map(|i| Ref::new(5 + 2 * i as i32)).collect();
+    let page_ids: Vec<Ref> = (0..pages.len()).map(|i| Ref::new(9 + 2 * i as i32)).collect();
     pdf.catalog(catalog).pages(tree);
     pdf.pages(tree).kids(page_ids.iter().copied()).count(pages.len() as i32);
-    pdf.type1_font(font).base_font(Name(b"Helvetica")).encoding_predefined(Name(b"WinAnsiEncoding"));
     let title = format!("Statement of position of {} from {} to {}", view.client.id, view.from, view.to);
     pdf.document_info(info).title(TextStr(&title)).creator(TextStr("ringfence")).producer(TextStr("ringfence"));
+    let footers: Vec<String> = (0..pages.len())
+        .map(|index| format!("page {} of {}, statement of {} for {} to {}", index + 1, pages.len(), view.client.id, view.from, view.to))
+        .collect();
+    let font_of = embedded(&glyph_set(lines.iter().chain(&footers).map(String::as_str)));
     for (index, page_lines) in pages.iter().enumerate() {
         let page_id = page_ids[index];
         let content_id = Ref::new(page_id.get() + 1);
@@ -184,18 +281,100 @@ pub fn render(view: &StatementView) -> Vec<u8> {
         content.set_leading(LEADING);
         content.next_line(MARGIN, PAGE_HEIGHT - MARGIN);
         for line in page_lines.iter() {
-            content.show(Str(&encode(line)));
+            content.show(Str(&font_of.encode(line)));
             content.next_line_using_leading();
         }
-        let footer = format!("page {} of {}, statement of {} for {} to {}", index + 1, pages.len(), view.client.id, view.from, view.to);
         content.end_text();
         content.begin_text();
-        content.set_font(font_name, 7.0);
+        content.set_font(font_name, FOOTER_SIZE);
         content.next_line(MARGIN, MARGIN / 2.0);
-        content.show(Str(&encode(&footer)));
+        content.show(Str(&font_of.encode(&footers[index])));
         content.end_text();
-        let data = content.finish();
-        pdf.stream(content_id, &data);
+        let data = deflate(&content.finish());
+        pdf.stream(content_id, &data).filter(Filter::FlateDecode);
     }
+    write_font(&mut pdf, &font_of, [font, cid_font, descriptor, font_file, to_unicode]);
     pdf.finish()
+}
+
+/// `data` compressed for a FlateDecode stream (zlib, level 6: the same bytes every time).
+fn deflate(data: &[u8]) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
+}
+
+/// The font as the document uses it: a Type 0 font over a CID font of the subset, its widths
+/// and descriptor, and the map from its glyphs back to text.
+fn write_font(pdf: &mut Pdf, embedded: &Embedded, [font, cid_font, descriptor, font_file, to_unicode]: [Ref; 5]) {
+    let face = face();
+    let scale = 1000.0 / f32::from(face.units_per_em());
+    let name = Name(embedded.name.as_bytes());
+    pdf.type0_font(font).base_font(name).encoding_predefined(Name(b"Identity-H")).descendant_font(cid_font).to_unicode(to_unicode);
+    let mut cid = pdf.cid_font(cid_font);
+    cid.subtype(CidFontType::Type2).base_font(name).system_info(SYSTEM).font_descriptor(descriptor);
+    cid.cid_to_gid_map_predefined(Name(b"Identity"));
+    // The subset numbers the set's glyphs from 1 (0 is .notdef), in the set's order.
+    cid.widths().consecutive(1, embedded.widths.iter().copied());
+    cid.finish();
+    let bbox = face.global_bounding_box();
+    pdf.font_descriptor(descriptor)
+        .name(name)
+        .flags(FontFlags::SYMBOLIC)
+        .bbox(Rect::new(
+            f32::from(bbox.x_min) * scale,
+            f32::from(bbox.y_min) * scale,
+            f32::from(bbox.x_max) * scale,
+            f32::from(bbox.y_max) * scale,
+        ))
+        .italic_angle(0.0)
+        .ascent(f32::from(face.ascender()) * scale)
+        .descent(f32::from(face.descender()) * scale)
+        .cap_height(f32::from(face.capital_height().unwrap_or(face.ascender())) * scale)
+        .stem_v(80.0)
+        .font_file2(font_file);
+    pdf.stream(font_file, &embedded.file)
+        .filter(Filter::FlateDecode)
+        .pair(Name(b"Length1"), i32::try_from(embedded.file_length).unwrap_or(i32::MAX));
+    pdf.cmap(to_unicode, &embedded.to_unicode);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every character DejaVu Sans has in Latin (with Latin-1 and Extended-A/B), Greek and
+    /// Cyrillic subsets and maps back to itself; one it lacks shows `?`'s glyph.
+    #[test]
+    fn the_embedded_font_subsets_every_latin_greek_and_cyrillic_glyph_and_maps_each_back() {
+        let face = face();
+        let text: String =
+            (0x20u32..0x250).chain(0x370..0x400).chain(0x400..0x500).filter_map(char::from_u32).filter(|c| !c.is_control()).collect();
+        let set = glyph_set([text.as_str(), "東京"]);
+        let missing: Vec<char> = text.chars().filter(|c| glyph(face, *c).1 != *c).collect();
+        // Only the code points Unicode leaves unassigned in the Greek block.
+        assert_eq!(missing, ['\u{378}', '\u{379}', '\u{380}', '\u{381}', '\u{382}', '\u{383}', '\u{38b}', '\u{38d}', '\u{3a2}']);
+        let font = embed(&set);
+        assert!(font.file_length > 0 && !font.file.is_empty());
+        assert_eq!(font.widths.len(), set.len());
+        // Each character is encoded as its own glyph, the unknown ones as `?`'s.
+        let question = font.encode("?");
+        assert_eq!(font.encode("東"), question);
+        assert_ne!(font.encode("Ω"), question);
+        assert_eq!(font.encode("Θά").len(), 4, "two bytes a glyph");
+        // The same glyphs, whatever the order they came in, give the same font.
+        let again = embed(&glyph_set(["東京", text.as_str()]));
+        assert_eq!((again.name, again.file), (font.name, font.file));
+    }
+
+    #[test]
+    fn a_line_wraps_by_its_width_and_keeps_its_indentation() {
+        let long = format!("  {}", ["word"; 60].join(" "));
+        let parts = wrap(&long);
+        assert!(parts.len() > 1, "{parts:?}");
+        assert!(parts[0].starts_with("  word") && parts[1].starts_with("      word"), "{parts:?}");
+        assert!(parts.iter().all(|part| width(part, SIZE) <= LINE_WIDTH), "{parts:?}");
+        assert_eq!(wrap("short"), ["short"]);
+        // A word wider than a line is left whole.
+        let hash = "f".repeat(200);
+        assert_eq!(wrap(&hash), [hash]);
+    }
 }
