@@ -61,7 +61,7 @@ pub struct AppState {
     /// Who issues statements (`GET /v1/statements` needs it).
     casp: Option<Arc<ringfence_reports::statement::Casp>>,
     /// The last register read as of an earlier entry, for statements made as of it.
-    earlier: Arc<std::sync::Mutex<Option<(Store, ringfence_reports::statement::Context)>>>,
+    earlier: Arc<tokio::sync::Mutex<Option<(Store, ringfence_reports::statement::Context)>>>,
 }
 
 /// How reconciliation runs asked for through the API read their sources, and the one run at a
@@ -111,7 +111,7 @@ impl AppState {
             signer,
             read_only,
             casp: None,
-            earlier: Arc::new(std::sync::Mutex::new(None)),
+            earlier: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
 

@@ -141,11 +141,12 @@ pub(crate) async fn statement(
     let made = match made {
         Ok(bytes) => bytes,
         Err(seq) => {
-            let (location, earlier) = (state.location.clone(), std::sync::Arc::clone(&state.earlier));
+            // One register as of an earlier entry at a time, kept for the next request (a
+            // period's statements mostly reflect the same entry); requests wait for it here,
+            // not on a blocking thread.
+            let location = state.location.clone();
+            let mut held = std::sync::Arc::clone(&state.earlier).lock_owned().await;
             tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-                // One register as of an earlier entry at a time, kept for the next request
-                // (a period's statements mostly reflect the same entry).
-                let mut held = earlier.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if held.as_ref().is_none_or(|(store, _)| store.head().seq != seq) {
                     *held = None;
                     let store = Store::open_as_of(&location, CheckpointPolicy::process_default(), seq).map_err(store_unavailable)?;
