@@ -288,6 +288,8 @@ fn a_missing_price_is_not_valued_in_every_format_and_bad_input_issues_nothing() 
     assert!(text.contains("Statement of position: Θεματοφυλακή Αθηνών АО «Хранитель» ??"), "{text}");
     let fonts = stdout(&Command::new("pdffonts").arg(&named).output().unwrap());
     assert!(fonts.contains("+DejaVuSans") && fonts.contains("CID TrueType"), "{fonts}");
+    let latin = stdout(&Command::new("pdffonts").arg(&pdf_file).output().unwrap());
+    assert!(latin.contains("Helvetica") && !latin.contains("DejaVu"), "a text all in Windows-1252 embeds nothing: {latin}");
     let again = run(dir, &[&args[..], &[named.to_str().unwrap()]].concat());
     assert!(again.status.success() && both(&again) == both(&made), "the same bytes again: {}", both(&again));
     let named = json(&run(dir, &["statement", "--client", "client-2", "--period", "2026-Q2", "--casp-name", name]));

@@ -1,8 +1,10 @@
-//! The statement as a PDF: A4 pages of text in DejaVu Sans, embedded as a subset of the
-//! glyphs the statement uses (a CID font with a ToUnicode map), so that any name in Latin,
-//! Greek or Cyrillic script prints as written and `pdftotext` and screen readers get the text
-//! back. A character the font lacks (CJK, say) prints as `?`; the JSON and CSV keep it. No
-//! dates or ids of its own: the same statement gives the same bytes.
+//! The statement as a PDF: A4 pages of text, so that `pdftotext` and screen readers get the
+//! text back. A statement whose every character has a code in Windows-1252 (nearly all) is
+//! written in Helvetica, one of the fonts every PDF reader has, with nothing embedded; any
+//! other (a name in Greek or Cyrillic, say) in DejaVu Sans, embedded as a subset of the glyphs
+//! it uses (a CID font with a ToUnicode map). A character DejaVu Sans lacks (CJK, say) prints
+//! as `?`; the JSON and CSV keep it. No dates or ids of its own: the same statement gives the
+//! same bytes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -31,19 +33,38 @@ fn face() -> &'static ttf_parser::Face<'static> {
     FACE.get_or_init(|| ttf_parser::Face::parse(FONT_FILE, 0).expect("the embedded DejaVu Sans parses (a test checks it)"))
 }
 
-/// The glyph that shows `c`: `?`'s where the font has none.
-fn glyph(face: &ttf_parser::Face<'_>, c: char) -> (ttf_parser::GlyphId, char) {
-    match face.glyph_index(c) {
-        Some(id) if id.0 != 0 => (id, c),
-        _ => (face.glyph_index('?').unwrap_or_default(), '?'),
+/// The glyph that shows a character, its advance in font units, and the character it shows
+/// (`?` where the font has no glyph for the one asked).
+#[derive(Debug, Clone, Copy)]
+struct Shown {
+    id: u16,
+    advance: u16,
+    shown: char,
+}
+
+/// Characters below this are looked up once a process.
+const TABLED: u32 = 0x800;
+
+fn glyph(c: char) -> Shown {
+    static TABLE: OnceLock<Vec<Shown>> = OnceLock::new();
+    let look_up = |c: char| {
+        let face = face();
+        let (id, shown) = match face.glyph_index(c) {
+            Some(id) if id.0 != 0 => (id, c),
+            _ => (face.glyph_index('?').unwrap_or_default(), '?'),
+        };
+        Shown { id: id.0, advance: face.glyph_hor_advance(id).unwrap_or(0), shown }
+    };
+    match TABLE.get_or_init(|| (0..TABLED).map(|code| look_up(char::from_u32(code).unwrap_or('?'))).collect()).get(c as usize) {
+        Some(found) => *found,
+        None => look_up(c),
     }
 }
 
 /// How wide `text` is at `size` points.
 fn width(text: &str, size: f32) -> f32 {
-    let face = face();
-    let units: u32 = text.chars().map(|c| u32::from(face.glyph_hor_advance(glyph(face, c).0).unwrap_or(0))).sum();
-    units as f32 * size / f32::from(face.units_per_em())
+    let units: u32 = text.chars().map(|c| u32::from(glyph(c).advance)).sum();
+    units as f32 * size / f32::from(face().units_per_em())
 }
 
 /// The statement's text, line by line, as the PDF shows it.
@@ -139,19 +160,25 @@ pub fn lines(view: &StatementView) -> Vec<String> {
 fn wrap(line: &str) -> Vec<String> {
     let text = line.trim_start_matches(' ');
     let indent = &line[..line.len() - text.len()];
+    let space = width(" ", SIZE);
     let mut out = Vec::new();
     let mut current = indent.to_owned();
+    let mut used = width(indent, SIZE);
     let mut empty = true;
     for word in text.split(' ') {
-        if !empty && width(&format!("{current} {word}"), SIZE) > LINE_WIDTH {
+        let wide = width(word, SIZE);
+        if !empty && used + space + wide > LINE_WIDTH {
             out.push(std::mem::take(&mut current));
             current = format!("{indent}    ");
+            used = width(&current, SIZE);
             empty = true;
         }
         if !empty {
             current.push(' ');
+            used += space;
         }
         current.push_str(word);
+        used += wide;
         empty = false;
     }
     out.push(current);
@@ -163,11 +190,10 @@ fn wrap(line: &str) -> Vec<String> {
 type GlyphSet = Vec<(u16, char)>;
 
 fn glyph_set<'a>(texts: impl IntoIterator<Item = &'a str>) -> GlyphSet {
-    let face = face();
     let mut set = BTreeMap::new();
     for c in texts.into_iter().flat_map(str::chars) {
-        let (id, shown) = glyph(face, c);
-        set.entry(id.0).or_insert(shown);
+        let Shown { id, shown, .. } = glyph(c);
+        set.entry(id).or_insert(shown);
     }
     set.into_iter().collect()
 }
@@ -234,14 +260,13 @@ fn embed(set: &GlyphSet) -> Embedded {
         cmap.pair(new, *shown);
         widths.push(f32::from(face.glyph_hor_advance(ttf_parser::GlyphId(*id)).unwrap_or(0)) * scale);
     }
-    Embedded { name, file: deflate(&subset), file_length: subset.len(), widths, to_unicode: cmap.finish().to_vec(), ids }
+    Embedded { name, file: deflate(&subset, 9), file_length: subset.len(), widths, to_unicode: cmap.finish().to_vec(), ids }
 }
 
 impl Embedded {
     /// `text` as the subset's two-byte glyph ids (Identity-H).
     fn encode(&self, text: &str) -> Vec<u8> {
-        let face = face();
-        text.chars().flat_map(|c| self.ids.get(&glyph(face, c).0.0).copied().unwrap_or_default().to_be_bytes()).collect()
+        text.chars().flat_map(|c| self.ids.get(&glyph(c).id).copied().unwrap_or_default().to_be_bytes()).collect()
     }
 }
 
@@ -250,22 +275,28 @@ pub fn render(view: &StatementView) -> Vec<u8> {
     let lines = lines(view);
     let per_page = ((PAGE_HEIGHT - 2.0 * MARGIN) / LEADING) as usize;
     let pages: Vec<&[String]> = lines.chunks(per_page.max(1)).collect();
+    let footers: Vec<String> = (0..pages.len())
+        .map(|index| format!("page {} of {}, statement of {} for {} to {}", index + 1, pages.len(), view.client.id, view.from, view.to))
+        .collect();
+    let texts = || lines.iter().chain(&footers).map(String::as_str);
+    let text = if texts().flat_map(str::chars).all(|c| win_ansi(c).is_some()) {
+        Text::WinAnsi
+    } else {
+        Text::Embedded(embedded(&glyph_set(texts())))
+    };
     let mut pdf = Pdf::new();
     let catalog = Ref::new(1);
     let tree = Ref::new(2);
     let font = Ref::new(3);
     let info = Ref::new(4);
     let (cid_font, descriptor, font_file, to_unicode) = (Ref::new(5), Ref::new(6), Ref::new(7), Ref::new(8));
+    let first_page = if matches!(text, Text::WinAnsi) { 5 } else { 9 };
     let font_name = Name(b"F1");
-    let page_ids: Vec<Ref> = (0..pages.len()).map(|i| Ref::new(9 + 2 * i as i32)).collect();
+    let page_ids: Vec<Ref> = (0..pages.len()).map(|i| Ref::new(first_page + 2 * i as i32)).collect();
     pdf.catalog(catalog).pages(tree);
     pdf.pages(tree).kids(page_ids.iter().copied()).count(pages.len() as i32);
     let title = format!("Statement of position of {} from {} to {}", view.client.id, view.from, view.to);
     pdf.document_info(info).title(TextStr(&title)).creator(TextStr("ringfence")).producer(TextStr("ringfence"));
-    let footers: Vec<String> = (0..pages.len())
-        .map(|index| format!("page {} of {}, statement of {} for {} to {}", index + 1, pages.len(), view.client.id, view.from, view.to))
-        .collect();
-    let font_of = embedded(&glyph_set(lines.iter().chain(&footers).map(String::as_str)));
     for (index, page_lines) in pages.iter().enumerate() {
         let page_id = page_ids[index];
         let content_id = Ref::new(page_id.get() + 1);
@@ -281,25 +312,83 @@ pub fn render(view: &StatementView) -> Vec<u8> {
         content.set_leading(LEADING);
         content.next_line(MARGIN, PAGE_HEIGHT - MARGIN);
         for line in page_lines.iter() {
-            content.show(Str(&font_of.encode(line)));
+            content.show(Str(&text.encode(line)));
             content.next_line_using_leading();
         }
         content.end_text();
         content.begin_text();
         content.set_font(font_name, FOOTER_SIZE);
         content.next_line(MARGIN, MARGIN / 2.0);
-        content.show(Str(&font_of.encode(&footers[index])));
+        content.show(Str(&text.encode(&footers[index])));
         content.end_text();
-        let data = deflate(&content.finish());
-        pdf.stream(content_id, &data).filter(Filter::FlateDecode);
+        let data = content.finish();
+        match &text {
+            Text::WinAnsi => {
+                pdf.stream(content_id, &data);
+            }
+            Text::Embedded(_) => {
+                pdf.stream(content_id, &deflate(&data, 1)).filter(Filter::FlateDecode);
+            }
+        }
     }
-    write_font(&mut pdf, &font_of, [font, cid_font, descriptor, font_file, to_unicode]);
+    match &text {
+        Text::WinAnsi => {
+            pdf.type1_font(font).base_font(Name(b"Helvetica")).encoding_predefined(Name(b"WinAnsiEncoding"));
+        }
+        Text::Embedded(embedded) => write_font(&mut pdf, embedded, [font, cid_font, descriptor, font_file, to_unicode]),
+    }
     pdf.finish()
 }
 
-/// `data` compressed for a FlateDecode stream (zlib, level 6: the same bytes every time).
-fn deflate(data: &[u8]) -> Vec<u8> {
-    miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
+/// How a document's text is written: in Helvetica with the Windows-1252 encoding when every
+/// character of it has a code there (nothing embedded: as small and as quick to make as a PDF
+/// gets, and what nearly every statement needs), else in the embedded DejaVu Sans.
+enum Text {
+    WinAnsi,
+    Embedded(Arc<Embedded>),
+}
+
+impl Text {
+    fn encode(&self, text: &str) -> Vec<u8> {
+        match self {
+            Text::WinAnsi => text.chars().map(|c| win_ansi(c).unwrap_or(b'?')).collect(),
+            Text::Embedded(embedded) => embedded.encode(text),
+        }
+    }
+}
+
+/// `c`'s code in Windows-1252, if it has one.
+fn win_ansi(c: char) -> Option<u8> {
+    Some(match c {
+        '€' => 0x80,
+        '‚' => 0x82,
+        '„' => 0x84,
+        '…' => 0x85,
+        '‰' => 0x89,
+        'Š' => 0x8A,
+        'Œ' => 0x8C,
+        'Ž' => 0x8E,
+        '‘' => 0x91,
+        '’' => 0x92,
+        '“' => 0x93,
+        '”' => 0x94,
+        '•' => 0x95,
+        '–' => 0x96,
+        '—' => 0x97,
+        '™' => 0x99,
+        'š' => 0x9A,
+        'œ' => 0x9C,
+        'ž' => 0x9E,
+        'Ÿ' => 0x9F,
+        c if (0x20..0x7F).contains(&(c as u32)) || (0xA0..=0xFF).contains(&(c as u32)) => c as u32 as u8,
+        _ => return None,
+    })
+}
+
+/// `data` compressed for a FlateDecode stream (zlib at `level`: the same bytes every time):
+/// each page's text quickly, the font, made once a glyph set, as small as it goes.
+fn deflate(data: &[u8], level: u8) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec_zlib(data, level)
 }
 
 /// The font as the document uses it: a Type 0 font over a CID font of the subset, its widths
@@ -345,11 +434,10 @@ mod tests {
     /// Cyrillic subsets and maps back to itself; one it lacks shows `?`'s glyph.
     #[test]
     fn the_embedded_font_subsets_every_latin_greek_and_cyrillic_glyph_and_maps_each_back() {
-        let face = face();
         let text: String =
             (0x20u32..0x250).chain(0x370..0x400).chain(0x400..0x500).filter_map(char::from_u32).filter(|c| !c.is_control()).collect();
         let set = glyph_set([text.as_str(), "東京"]);
-        let missing: Vec<char> = text.chars().filter(|c| glyph(face, *c).1 != *c).collect();
+        let missing: Vec<char> = text.chars().filter(|c| glyph(*c).shown != *c).collect();
         // Only the code points Unicode leaves unassigned in the Greek block.
         assert_eq!(missing, ['\u{378}', '\u{379}', '\u{380}', '\u{381}', '\u{382}', '\u{383}', '\u{38b}', '\u{38d}', '\u{3a2}']);
         let font = embed(&set);
