@@ -15,6 +15,7 @@ pub mod ids;
 pub mod movement;
 pub mod oversight;
 pub mod price;
+pub mod prorata;
 pub mod register;
 pub mod safeguard;
 pub mod statement;
