@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ringfence_core::register::{Logged, Taken};
+use ringfence_core::register::{LogSlot, Logged, Taken};
 use ringfence_core::{
     Account, Action, Amount, AssetId, ClientId, Command, InvariantViolation, Movement, Outcome, OwnAccount, Register, Status, Timestamp,
     WalletId,
@@ -630,6 +630,15 @@ const GROUP_SHIFT: u32 = 6;
 /// The row group of an account of the posting log ([`ringfence_core::register::LogSlot`]).
 pub(crate) fn account_group(slot: i64) -> i64 {
     slot >> GROUP_SHIFT
+}
+
+/// A balance from what raised it and what lowered it.
+fn net_of((increases, decreases): (u128, u128)) -> Net {
+    if increases >= decreases {
+        Net { negative: false, amount: Amount::new(increases - decreases) }
+    } else {
+        Net { negative: true, amount: Amount::new(decreases - increases) }
+    }
 }
 
 /// An account's place in its row group (the low bits of its slot).
@@ -1544,16 +1553,43 @@ impl Store {
                 add(asset, logged);
             }
         }
-        Ok(totals
-            .into_iter()
-            .map(|(increases, decreases)| {
-                if increases >= decreases {
-                    Net { negative: false, amount: Amount::new(increases - decreases) }
-                } else {
-                    Net { negative: true, amount: Amount::new(decreases - increases) }
-                }
-            })
-            .collect())
+        Ok(totals.into_iter().map(net_of).collect())
+    }
+
+    /// Every account's balance in every asset at an instant of effective time, by (the
+    /// account's log slot, the asset's registration index), the zero ones left out: the posting
+    /// index read once, run by run, then the postings in memory. For reports over every
+    /// account at a cut-off (the insolvency pack); memory follows the accounts, not the
+    /// history.
+    pub fn all_balances_at(&self, at: Timestamp) -> Result<HashMap<(LogSlot, u32), Net>, StoreError> {
+        self.index_usable()?;
+        let register = &self.register;
+        let mut totals: HashMap<(LogSlot, u32), (u128, u128)> = HashMap::new();
+        let mut add = |slot: LogSlot, asset: u32, logged: &Logged| {
+            if logged.effective_at <= at {
+                let (increases, decreases) = totals.entry((slot, asset)).or_default();
+                let total = if logged.increases { increases } else { decreases };
+                *total = total.saturating_add(logged.amount);
+            }
+        };
+        let floor = register.log_floor();
+        if floor > 0 {
+            let ends = self.reader().posting_run_ends()?;
+            for end in ends.into_iter().filter(|&end| end <= floor) {
+                self.reader().posting_runs_ending(end, &mut |group, start, bytes| {
+                    for (place, asset, logged) in postings_in(start, bytes)? {
+                        add((group << GROUP_SHIFT) | i64::from(place), asset, &logged);
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        for (slot, asset, postings) in register.logged_all() {
+            for logged in postings {
+                add(slot, asset, logged);
+            }
+        }
+        Ok(totals.into_iter().map(|(key, sums)| (key, net_of(sums))).filter(|(_, net)| !net.amount.is_zero()).collect())
     }
 
     /// Entries after `after` that posted to `account` with effective time in `[from, to]`,

@@ -551,6 +551,22 @@ fn posting_index_case(backend: Backend, steps: &[(Op, u16)], every: u64, split: 
         ringfence_store::IndexCheck::Matches { through, .. } => prop_assert!(*through <= indexed),
         other => prop_assert!(false, "posting index: {:?}", other),
     }
+    // Every account's balance at an instant from one pass over the index: each account's own.
+    for at in instants() {
+        let all = reopened.all_balances_at(at).unwrap();
+        let mut nonzero = 0;
+        for subject in subjects(&reference) {
+            let account = subject.account();
+            let slot = reopened.register().log_slot(&account).unwrap();
+            for (number, asset) in reference.assets().enumerate() {
+                let expected = reference.balance_at(&account, &asset.id, at).unwrap_or_default();
+                let found = all.get(&(slot, number as u32)).copied().unwrap_or_default();
+                prop_assert_eq!(found, expected, "{:?} {} at {:?}", account, asset.id, at);
+                nonzero += usize::from(!expected.amount.is_zero());
+            }
+        }
+        prop_assert_eq!(all.len(), nonzero, "only the accounts with a balance");
+    }
     // As of an earlier entry (before or after the checkpoint, inside a run of the index or at
     // its end): the register a replay up to it reaches, and the store's answers as of it.
     let head = reopened.head().seq;
