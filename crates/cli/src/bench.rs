@@ -98,6 +98,12 @@ pub struct BenchArgs {
     /// with its peak memory (the embedded store, or PostgreSQL with --database-url).
     #[arg(long, conflicts_with_all = ["batch_sizes", "http", "recon", "chain", "sign", "serve", "scale"])]
     pub statements: bool,
+    /// Measure the insolvency pack: a store with a deposit of each of the 3 assets to each of
+    /// --clients (3 positions a client) and --movements of the mix, then `insolvency pack`
+    /// at now as its own process, timed with its peak memory (the embedded store, or
+    /// PostgreSQL with --database-url).
+    #[arg(long, conflicts_with_all = ["batch_sizes", "http", "recon", "chain", "sign", "serve", "scale", "statements"])]
+    pub insolvency: bool,
     /// With --scale: the sizes, in movements.
     #[arg(long, value_delimiter = ',', default_values_t = vec![1_000_000usize, 5_000_000, 20_000_000], requires = "scale")]
     pub scale_movements: Vec<usize>,
@@ -453,6 +459,9 @@ pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode>
     }
     if args.statements {
         return crate::bench_statements::run(cli, args, out);
+    }
+    if args.insolvency {
+        return crate::bench_insolvency::run(cli, args, out);
     }
     check_sizes(args)?;
     let scratch = scratch(cli, args, out)?;

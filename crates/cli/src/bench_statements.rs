@@ -18,29 +18,47 @@ use crate::bench::{self, BenchArgs};
 use crate::bench_scale::{child, mib};
 
 pub fn run(cli: &Cli, args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    on_scratch(cli, args, out, "statements", measure)
+}
+
+/// Runs `measure` on a scratch store named `name` (for --clients of at least 2), removed after.
+pub(crate) fn on_scratch(
+    cli: &Cli,
+    args: &BenchArgs,
+    out: &mut dyn Write,
+    name: &str,
+    measure: fn(&ringfence_store::Location, &BenchArgs, &mut dyn Write) -> Result<()>,
+) -> Result<ExitCode> {
     if args.clients < 2 {
         bail!("--clients {}: at least 2 clients (transfers need two)", args.clients);
     }
     let scratch = bench::scratch(cli, args, out)?;
-    let location = scratch.location("statements")?;
+    let location = scratch.location(name)?;
     let measured = measure(&location, args, out);
     scratch.remove(&location);
     measured?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn measure(location: &ringfence_store::Location, args: &BenchArgs, out: &mut dyn Write) -> Result<()> {
-    let now = clock::now();
+/// A new store at `location` with the bench's registrations and a deposit of each asset to
+/// each of `clients`, recorded at `now`, without checkpoints of its own.
+pub(crate) fn seeded(location: &ringfence_store::Location, clients: u32, now: ringfence_core::Timestamp) -> Result<Store> {
     let mut store = Store::create(location)?;
     store.set_checkpoint_policy(CheckpointPolicy { full_replay: false, every: 0 });
-    let mut setup = bench::setup(args.clients);
-    setup.extend(bench::seeds(args.clients));
+    let mut setup = bench::setup(clients);
+    setup.extend(bench::seeds(clients));
     for chunk in setup.chunks(BATCH_MAX) {
         let outcomes = store.submit(chunk, now)?;
         if let Some(refused) = outcomes.iter().find(|o| o.status != Status::Accepted) {
             bail!("the bench's registrations were refused: {}: {}", refused.status, refused.detail);
         }
     }
+    Ok(store)
+}
+
+fn measure(location: &ringfence_store::Location, args: &BenchArgs, out: &mut dyn Write) -> Result<()> {
+    let now = clock::now();
+    let mut store = seeded(location, args.clients, now)?;
     let mix = bench::Mix::new(args.clients);
     let started = Instant::now();
     let mut reported = Instant::now();

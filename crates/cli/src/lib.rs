@@ -4,12 +4,14 @@
 pub mod bench;
 mod bench_chain;
 mod bench_http;
+mod bench_insolvency;
 mod bench_recon;
 pub mod bench_scale;
 mod bench_serve;
 mod bench_statements;
 pub mod demo;
 pub mod identity;
+pub mod insolvency;
 pub mod key;
 pub mod oversight;
 pub mod policy;
@@ -111,6 +113,10 @@ pub enum CliCommand {
     /// Every client's statement for a period, issued into a directory with a manifest.
     #[command(subcommand)]
     Statements(statements::StatementsCommand),
+    /// What an administrator needs if the CASP fails: the insolvency pack at a cut-off
+    /// (docs/insolvency.md).
+    #[command(subcommand)]
+    Insolvency(insolvency::InsolvencyCommand),
     /// Movements of a client, a wallet or a firm own account over a period.
     History(HistoryArgs),
     /// The segregation summary per asset: client positions against client-class holdings,
@@ -541,6 +547,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Prices(command) => prices::run(&cli, command, out),
         CliCommand::Statement(args) => statements::statement(&cli, args, out),
         CliCommand::Statements(command) => statements::run(&cli, command, out),
+        CliCommand::Insolvency(command) => insolvency::run(&cli, command, out),
         CliCommand::History(args) => history(&cli, args, out),
         CliCommand::Summary(args) => {
             let store = open_read(&cli)?;

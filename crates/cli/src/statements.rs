@@ -278,7 +278,7 @@ pub fn statement(cli: &Cli, args: &StatementArgs, out: &mut dyn Write) -> Result
 /// so never through a link planted at its name), then renamed over the file. Not synced: a
 /// statement lost in a crash is written again by the next run, which checks every issued
 /// statement's files (a sync per file made 100,000 statements 70 % slower).
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

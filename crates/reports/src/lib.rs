@@ -1,8 +1,9 @@
 //! Reports read from the store for the people outside the firm: statements of position to
-//! clients (issue 17). A report is a typed view (`ringfence_wire::views`) built from the store
+//! clients (issue 17), the insolvency pack for an administrator (issue 18). A report is a typed view (`ringfence_wire::views`) built from the store
 //! up to one journal entry, then rendered: canonical JSON, CSV and PDF. The same journal up to
 //! the same entry gives the same bytes.
 
+pub mod insolvency;
 pub mod pdf;
 pub mod statement;
 

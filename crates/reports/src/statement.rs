@@ -91,7 +91,7 @@ struct FiatEvent {
 }
 
 /// What is encumbered per asset, per (client instruction, purpose).
-type Encumbered = BTreeMap<AssetId, BTreeMap<(String, String), u128>>;
+pub(crate) type Encumbered = BTreeMap<AssetId, BTreeMap<(String, String), u128>>;
 
 /// What the statements of many clients share, read from the register once: the chain
 /// transactions that confirmed each movement, and each client's fiat events.
@@ -382,7 +382,7 @@ pub fn statement(
 
 /// What is encumbered of each asset at `to`, per (client instruction, purpose), from the
 /// encumbrances and releases recorded up to `as_of`.
-fn encumbered_at(store: &Store, client: &ClientId, to: Timestamp, as_of: u64) -> Result<Encumbered, ReportError> {
+pub(crate) fn encumbered_at(store: &Store, client: &ClientId, to: Timestamp, as_of: u64) -> Result<Encumbered, ReportError> {
     let register = store.register();
     let mut out = Encumbered::new();
     for recorded in store.encumbrance_history(client, Timestamp::MIN, to)? {

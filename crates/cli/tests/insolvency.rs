@@ -1,0 +1,200 @@
+//! The insolvency pack (issue 18) on the worked example: examples/insolvency.jsonl (an omnibus
+//! ETH pool owed 100 ETH by three clients, an individually segregated client with 10 ETH in its
+//! own wallet, an omnibus USDC pool at a second sub-custodian) and the two sub-custodians'
+//! statements of 30 June (examples/insolvency-*.csv), which observe 90 ETH in the ETH pool. The
+//! pack gives each omnibus ETH client exactly 90 %, the segregated client and the USDC clients
+//! 100 %, and the rest as claims on the estate; the numbers add up per pool to the smallest
+//! unit; the same command gives the same bytes; bad input writes nothing.
+
+#![allow(clippy::unwrap_used, reason = "a fixture or a tool that fails should fail the test at once")]
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Output;
+
+use common::{both, run_with, stdout};
+use serde_json::Value;
+use sha2::Digest as _;
+
+const ETH: &str = "eip155:1/slip44:60";
+const USDC: &str = "eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48";
+const ONE_ETH: u128 = 1_000_000_000_000_000_000;
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    run_with(dir, args, &[])
+}
+
+fn examples() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples")
+}
+
+/// The worked example's store, reconciled against the sub-custodians' statements of 30 June.
+fn example() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["init"]).status.success());
+    let imported = run(dir.path(), &["import", &format!("{}/insolvency.jsonl", examples())]);
+    assert!(imported.status.success() && !stdout(&imported).contains("rejected"), "{}", both(&imported));
+    let reconciled = run(
+        dir.path(),
+        &[
+            "recon",
+            "run",
+            "--at",
+            "2026-06-30T23:59:59Z",
+            "--statement",
+            &format!("{}/insolvency-vaultco.csv", examples()),
+            "--statement",
+            &format!("{}/insolvency-nordbank.csv", examples()),
+        ],
+    );
+    // Not clean: the ETH pool holds 10 ETH less than the register says.
+    assert_eq!(reconciled.status.code(), Some(1), "{}", both(&reconciled));
+    dir
+}
+
+/// A pack's CSV file as rows of named cells.
+fn rows(dir: &Path, file: &str) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(dir.join(file)).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    reader.records().map(|r| header.iter().cloned().zip(r.unwrap().iter().map(str::to_owned)).collect()).collect()
+}
+
+fn units(text: &str) -> u128 {
+    text.parse().unwrap()
+}
+
+#[test]
+fn the_pack_shares_the_pools_shortfall_pro_rata_and_leaves_the_segregated_client_whole() {
+    let store = example();
+    let dir = store.path();
+    let out = tempfile::tempdir().unwrap();
+    let pack = out.path().join("pack");
+    let made = run(dir, &["insolvency", "pack", "--at", "2026-06-30T23:59:59Z", "--out", pack.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", both(&made));
+    assert!(stdout(&made).contains("6 client positions in 3 pools, 1 of them short"), "{}", both(&made));
+
+    let shortfall = rows(&pack, "shortfall.csv");
+    let row = |asset: &str, pool: &str, client: &str| {
+        shortfall
+            .iter()
+            .find(|r| r["asset"] == asset && r["pool"] == pool && r["client"] == client)
+            .unwrap_or_else(|| panic!("{asset} {pool} {client}"))
+    };
+    // The ETH pool: owed 100, holds 90 as observed; each client 90 % exactly.
+    let pool = row(ETH, "omnibus", "*");
+    assert_eq!((units(&pool["entitlement"]), units(&pool["holdings"])), (100 * ONE_ETH, 90 * ONE_ETH));
+    assert_eq!((units(&pool["residual_claim"]), pool["share_percent"].as_str()), (10 * ONE_ETH, "90.000000"));
+    let run_id = rows(&pack, "reconciliations.csv")[0]["run"].clone();
+    assert_eq!(pool["holdings_from"], format!("observed by run {run_id}"));
+    for (client, owed) in [("alice", 50), ("bob", 30), ("carol", 20)] {
+        let r = row(ETH, "omnibus", client);
+        assert_eq!(units(&r["entitlement"]), owed * ONE_ETH);
+        assert_eq!(units(&r["share"]), owed * ONE_ETH / 10 * 9, "{client}");
+        assert_eq!(units(&r["residual_claim"]), owed * ONE_ETH / 10, "{client}");
+        assert_eq!(r["share_percent"], "90.000000");
+    }
+    // The segregated client bears nothing of the pool's shortfall: its own wallet is whole.
+    let dora = row(ETH, "individual:dora", "dora");
+    assert_eq!((units(&dora["share"]), units(&dora["residual_claim"]), dora["share_percent"].as_str()), (10 * ONE_ETH, 0, "100.000000"));
+    // The USDC pool at the other sub-custodian is whole.
+    assert_eq!(row(USDC, "omnibus", "*")["share_percent"], "100.000000");
+    assert_eq!(units(&row(USDC, "omnibus", "alice")["share"]), 600_000_000);
+    // Per pool, to the smallest unit: shares sum to what is shared, claims to the shortfall.
+    for total in shortfall.iter().filter(|r| r["client"] == "*") {
+        let members: Vec<_> =
+            shortfall.iter().filter(|r| r["asset"] == total["asset"] && r["pool"] == total["pool"] && r["client"] != "*").collect();
+        assert_eq!(members.iter().map(|r| units(&r["share"])).sum::<u128>(), units(&total["share"]), "{total:?}");
+        assert_eq!(members.iter().map(|r| units(&r["residual_claim"])).sum::<u128>(), units(&total["residual_claim"]), "{total:?}");
+        assert_eq!(members.iter().map(|r| units(&r["entitlement"])).sum::<u128>(), units(&total["entitlement"]), "{total:?}");
+    }
+
+    let positions = rows(&pack, "client_positions.csv");
+    assert_eq!(positions.len(), 6);
+    let alice = positions.iter().find(|r| r["client"] == "alice" && r["asset"] == ETH).unwrap();
+    assert_eq!((alice["pool"].as_str(), alice["entitlement_decimal"].as_str(), alice["basis"].as_str()), ("omnibus", "50", "custody"));
+    let holdings = rows(&pack, "pool_holdings.csv");
+    let pool_eth = holdings.iter().find(|r| r["wallet"] == "pool-eth").unwrap();
+    assert_eq!((units(&pool_eth["holding"]), units(&pool_eth["observed"])), (100 * ONE_ETH, 90 * ONE_ETH));
+    assert!(pool_eth["custodian"].contains("VaultCo Custody B.V."), "{pool_eth:?}");
+    assert_eq!(pool_eth["means_of_access"], "ks-pool (multisig 3 of 5: cfo, coo, cco, vault-1, vault-2)");
+    assert!(pool_eth["reconciliation_source"].starts_with("statement VC-2026-06-30 of vaultco"), "{pool_eth:?}");
+    assert!(pool_eth["reconciliation_breaks"].contains("wallet_difference"), "{pool_eth:?}");
+    assert!(!rows(&pack, "exceptions.csv").is_empty(), "the run's breaks are open exceptions");
+    assert_eq!(rows(&pack, "reconciliations.csv").len(), 1);
+
+    // The manifest names every file with its SHA-256 and the entry the pack reflects.
+    let manifest: Value = serde_json::from_slice(&std::fs::read(pack.join("manifest.json")).unwrap()).unwrap();
+    let head = stdout(&run(dir, &["journal", "head"]));
+    let seq = manifest["journal_seq"].as_u64().unwrap();
+    assert!(head.contains(&format!("{seq}")) && head.contains(manifest["journal_head_hash"].as_str().unwrap()), "{head} {manifest}");
+    for file in manifest["files"].as_array().unwrap() {
+        let bytes = std::fs::read(pack.join(file["file"].as_str().unwrap())).unwrap();
+        assert_eq!(file["sha256"].as_str().unwrap(), hex(&sha2::Sha256::digest(&bytes)), "{file}");
+    }
+
+    // The same command gives the same bytes; after later entries, --as-of the manifest's entry too.
+    let again = out.path().join("again");
+    assert!(run(dir, &["insolvency", "pack", "--at", "2026-06-30T23:59:59Z", "--out", again.to_str().unwrap()]).status.success());
+    let later = dir.join("later.jsonl");
+    std::fs::write(
+        &later,
+        format!(r#"{{"type":"deposit","key":"ins-dep-late","client":"bob","wallet":"pool-eth","asset":"{ETH}","amount":"1000000000000000000","actor":"ops:alice","effective_at":"2026-06-15T09:00:00Z"}}"#) + "\n",
+    )
+    .unwrap();
+    assert!(run(dir, &["import", later.to_str().unwrap()]).status.success());
+    let reflected = out.path().join("reflected");
+    let remade = run(
+        dir,
+        &["insolvency", "pack", "--at", "2026-06-30T23:59:59Z", "--as-of", &seq.to_string(), "--out", reflected.to_str().unwrap()],
+    );
+    assert!(remade.status.success(), "{}", both(&remade));
+    for name in ["client_positions.csv", "pool_holdings.csv", "shortfall.csv", "exceptions.csv", "reconciliations.csv", "manifest.json"] {
+        let first = std::fs::read(pack.join(name)).unwrap();
+        assert!(first == std::fs::read(again.join(name)).unwrap(), "{name}: the same command, other bytes");
+        assert!(first == std::fs::read(reflected.join(name)).unwrap(), "{name}: as of the same entry, other bytes");
+    }
+    // Made now, the backdated deposit counts: bob is owed 31 ETH.
+    let now = out.path().join("now");
+    assert!(run(dir, &["insolvency", "pack", "--at", "2026-06-30T23:59:59Z", "--out", now.to_str().unwrap()]).status.success());
+    let bob = rows(&now, "shortfall.csv").into_iter().find(|r| r["client"] == "bob" && r["asset"] == ETH).unwrap();
+    assert_eq!(units(&bob["entitlement"]), 31 * ONE_ETH);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn bad_input_is_refused_with_its_reason_and_writes_nothing() {
+    let store = example();
+    let dir = store.path();
+    let out = tempfile::tempdir().unwrap();
+    let report = dir.join("tampered.json");
+    std::fs::write(
+        &report,
+        br#"{"findings":[{"check":"wallet","wallet":"pool-eth","asset":"eip155:1/slip44:60","observed":"100000000000000000000"}]}"#,
+    )
+    .unwrap();
+    let head = stdout(&run(dir, &["journal", "head"]));
+    for (args, words) in [
+        (vec!["--at", "2999-01-01"], "after now"),
+        (vec!["--at", "30 June"], "--at"),
+        (vec!["--at", "2026-06-30", "--as-of", "999999"], "not 999999"),
+        (vec!["--at", "2026-06-30", "--as-of", "0"], "numbered from 1"),
+        (vec!["--at", "2026-06-30T23:59:59Z", "--recon-report", report.to_str().unwrap()], "not that run's report"),
+    ] {
+        let target = out.path().join("pack");
+        let refused = run(dir, &[&["insolvency", "pack", "--out", target.to_str().unwrap()][..], &args].concat());
+        assert!(!refused.status.success() && both(&refused).contains(words), "{args:?}: {}", both(&refused));
+        assert!(!target.exists(), "{args:?}: nothing written");
+    }
+    assert_eq!(stdout(&run(dir, &["journal", "head"])), head, "nothing recorded");
+    // Before any reconciliation the holdings are the register's, and nothing is short.
+    let early = out.path().join("early");
+    let made = run(dir, &["insolvency", "pack", "--at", "2026-06-01", "--out", early.to_str().unwrap()]);
+    assert!(made.status.success() && stdout(&made).contains("0 of them short"), "{}", both(&made));
+    let manifest: Value = serde_json::from_slice(&std::fs::read(early.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["holdings"], "the register's: no reconciliation at or before the cut-off");
+}

@@ -1,0 +1,464 @@
+//! The insolvency pack (issue 18): what an administrator needs on the day, at a cut-off of
+//! effective time `at`, from the journal up to the entry the store is at. Each client's
+//! entitlement per asset and the pool that backs it (the omnibus pool of that asset, or the
+//! client's own wallets when it is individually segregated), what each pool's wallets hold and
+//! who holds the means of access, what the last reconciliation at or before the cut-off read,
+//! and how a pool's shortfall is shared: pro rata to the entitlements, rounded down in the
+//! smallest unit, the units left over to the largest remainders (`ringfence_core::prorata`),
+//! the rest of each entitlement a claim against the estate. With the open exceptions and the
+//! reconciliations of the 90 days before the cut-off, and a manifest of every file's SHA-256.
+//! The same store up to the same entry and the same cut-off give the same bytes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ringfence_core::oversight::ExceptionState;
+use ringfence_core::{
+    Account, Amount, ClientId, Custodian, KeyScheme, Net, RunRecord, RunSource, Segregation, Tier, Timestamp, WalletClass,
+};
+use ringfence_store::Store;
+use ringfence_wire::clock;
+
+use crate::ReportError;
+
+/// The pack's format, written in its manifest.
+pub const PACK_FORMAT: &str = "ringfence insolvency pack 1";
+
+/// How far back the pack lists reconciliation runs.
+const RECON_DAYS: i64 = 90;
+
+/// One file of the pack: its name and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackFile {
+    pub name: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// The pack: its files, the manifest last (its SHA-256 is the pack's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pack {
+    pub files: Vec<PackFile>,
+    /// Client positions listed, pools, and the pools short.
+    pub positions: usize,
+    pub pools: usize,
+    pub short: usize,
+}
+
+/// What the last reconciliation at or before the cut-off observed in each wallet, by (wallet,
+/// asset), from its full report, whose SHA-256 the journal holds: a pool's holdings are these
+/// where observed (the register's where not).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub run: u64,
+    pub by_wallet: HashMap<(String, String), u128>,
+}
+
+impl Observed {
+    /// The observations in `bytes`, the JSON report of `run`: refused unless its SHA-256 is
+    /// the one the journal recorded for the run.
+    pub fn from_report(run: &RunRecord, bytes: &[u8]) -> Result<Observed, ReportError> {
+        let digest = crate::sha256_hex(bytes);
+        let recorded = ringfence_journal::hex(&run.run.report_sha256);
+        if digest != recorded {
+            return Err(ReportError::Invalid(format!(
+                "the report given has SHA-256 {digest}, not the {recorded} run {} recorded: it is not that run's report",
+                run.id
+            )));
+        }
+        let report: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| ReportError::Invalid(format!("the report of run {} is not JSON: {e}", run.id)))?;
+        let mut by_wallet = HashMap::new();
+        for finding in report["findings"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            if finding["check"] != "wallet" {
+                continue;
+            }
+            let (Some(wallet), Some(asset), Some(observed)) =
+                (finding["wallet"].as_str(), finding["asset"].as_str(), finding["observed"].as_str())
+            else {
+                continue;
+            };
+            let units = observed
+                .parse::<u128>()
+                .map_err(|_| ReportError::Invalid(format!("the report of run {} observes {observed:?} in {wallet}", run.id)))?;
+            by_wallet.insert((wallet.to_owned(), asset.to_owned()), units);
+        }
+        Ok(Observed { run: run.id, by_wallet })
+    }
+}
+
+/// The reconciliation run with the latest cut-off at or before `at` (of two at one cut-off,
+/// the one recorded later).
+pub fn last_run(register: &ringfence_core::Register, at: Timestamp) -> Option<&RunRecord> {
+    register.recon_runs().iter().filter(|record| record.run.cut_off <= at).max_by_key(|record| (record.run.cut_off, record.id))
+}
+
+/// A signed balance in the smallest unit, as text (`-5` for a negative one).
+fn signed(net: Net) -> String {
+    if net.negative && !net.amount.is_zero() { format!("-{}", net.amount.units()) } else { net.amount.units().to_string() }
+}
+
+fn decimal(units: u128, scale: u8) -> String {
+    Amount::new(units).to_decimal(scale)
+}
+
+/// A CSV file written row by row as the pack is made (a million rows are not held twice).
+struct Table {
+    out: csv::Writer<Vec<u8>>,
+    rows: usize,
+}
+
+fn csv_error(e: impl std::fmt::Display) -> ReportError {
+    ReportError::Invalid(format!("the CSV could not be written: {e}"))
+}
+
+impl Table {
+    fn new(header: &[&str]) -> Result<Table, ReportError> {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(header).map_err(csv_error)?;
+        Ok(Table { out, rows: 0 })
+    }
+
+    fn row(&mut self, cells: Vec<String>) -> Result<(), ReportError> {
+        self.rows += 1;
+        self.out.write_record(&cells).map_err(csv_error)
+    }
+
+    fn finish(self) -> Result<Vec<u8>, ReportError> {
+        self.out.into_inner().map_err(csv_error)
+    }
+}
+
+fn csv_bytes(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>, ReportError> {
+    let mut table = Table::new(header)?;
+    for row in rows {
+        table.row(row)?;
+    }
+    table.finish()
+}
+
+/// The pool a client's position in an asset is backed by.
+fn client_pool(client: &ClientId, segregation: Segregation) -> String {
+    match segregation {
+        Segregation::Omnibus => "omnibus".into(),
+        Segregation::Individual => format!("individual:{client}"),
+    }
+}
+
+/// The pack at cut-off `at` (which must not be after `now`), from `store` as it is, with what
+/// the last reconciliation at or before `at` observed (`None`: its report was not at hand, the
+/// holdings are the register's).
+pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Observed>) -> Result<Pack, ReportError> {
+    if at > now {
+        return Err(ReportError::Invalid(format!(
+            "the cut-off {} is after now ({}): a pack shows what was, not what may be",
+            clock::format(at),
+            clock::format(now)
+        )));
+    }
+    let register = store.register();
+    let head = store.head();
+    let balances = store.all_balances_at(at)?;
+    let balance = |account: &Account, asset: u32| -> Net {
+        register.log_slot(account).and_then(|slot| balances.get(&(slot, asset)).copied()).unwrap_or_default()
+    };
+    let assets: Vec<_> = register.assets().cloned().collect();
+
+    // Entitlements, by (asset, pool), each client's in client id order.
+    let mut clients: Vec<_> = register.clients().collect();
+    clients.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut entitled: BTreeMap<(usize, String), Vec<(ClientId, u128)>> = BTreeMap::new();
+    let mut position_rows =
+        Table::new(&["client", "asset", "pool", "entitlement", "entitlement_decimal", "encumbered", "encumbered_under", "basis"])?;
+    for client in &clients {
+        let account = Account::Position(client.id.clone());
+        let encumbered = crate::statement::encumbered_at(store, &client.id, at, head.seq)?;
+        for (number, asset) in assets.iter().enumerate() {
+            let net = balance(&account, number as u32);
+            if net.amount.is_zero() {
+                continue;
+            }
+            let pool = client_pool(&client.id, client.segregation);
+            let entitlement = if net.negative { 0 } else { net.amount.units() };
+            let held: Vec<(&(String, String), &u128)> = encumbered.get(&asset.id).map(|m| m.iter().collect()).unwrap_or_default();
+            let encumbered_units: u128 = held.iter().map(|(_, amount)| **amount).sum();
+            let under: Vec<String> = held.iter().map(|((instruction, purpose), _)| format!("{instruction} ({purpose})")).collect();
+            position_rows.row(vec![
+                client.id.as_str().to_owned(),
+                asset.id.as_str().to_owned(),
+                pool.clone(),
+                signed(net),
+                if net.negative { format!("-{}", decimal(net.amount.units(), asset.scale)) } else { decimal(entitlement, asset.scale) },
+                encumbered_units.to_string(),
+                under.join("; "),
+                "custody".to_owned(),
+            ])?;
+            if entitlement > 0 {
+                entitled.entry((number, pool)).or_default().push((client.id.clone(), entitlement));
+            }
+        }
+    }
+
+    // Holdings, by (asset, pool), from the pool's wallets.
+    let runs: Vec<_> = register.recon_runs().iter().filter(|record| record.run.cut_off <= at).collect();
+    let last_run = last_run(register, at);
+    let observed = observed.filter(|o| last_run.is_some_and(|run| run.id == o.run));
+    // Per pool: what its wallets hold (observed where the run observed them), and how many
+    // wallets were counted at the register's figure.
+    let mut held: BTreeMap<(usize, String), (u128, usize)> = BTreeMap::new();
+    let mut holding_rows = Table::new(&[
+        "pool",
+        "asset",
+        "wallet",
+        "address",
+        "tier",
+        "custodian",
+        "means_of_access",
+        "holding",
+        "holding_decimal",
+        "observed",
+        "last_reconciliation",
+        "reconciliation_source",
+        "reconciliation_breaks",
+    ])?;
+    let mut wallets: Vec<_> = register.wallets().collect();
+    wallets.sort_by(|a, b| a.id.cmp(&b.id));
+    for wallet in &wallets {
+        let pool = match &wallet.class {
+            WalletClass::ClientOmnibus => "omnibus".to_owned(),
+            WalletClass::ClientIndividual(client) => format!("individual:{client}"),
+            WalletClass::Firm => "firm".to_owned(),
+        };
+        let account = Account::Holding(wallet.id.clone());
+        let (custodian, source) = match &wallet.custodian {
+            Custodian::InHouse => ("in house".to_owned(), chain_source(last_run, wallet.address.as_str())),
+            Custodian::SubCustodian(id) => {
+                let name = register.sub_custodians().find(|s| &s.id == id).map_or_else(|| id.to_string(), |s| s.name.clone());
+                (format!("sub-custodian {id} ({name})"), statement_source(last_run, id.as_str()))
+            }
+        };
+        let access = match register.key_sets().find(|k| k.id == wallet.key_set) {
+            Some(key_set) => {
+                let scheme = match key_set.scheme {
+                    KeyScheme::Multisig { threshold } => format!("multisig {threshold} of {}", key_set.signers.len()),
+                    KeyScheme::Mpc { threshold } => format!("mpc {threshold} of {}", key_set.signers.len()),
+                    KeyScheme::Hsm => "hsm".to_owned(),
+                };
+                format!("{} ({scheme}: {})", key_set.id, key_set.signers.join(", "))
+            }
+            None => wallet.key_set.to_string(),
+        };
+        for (number, asset) in assets.iter().enumerate() {
+            let net = balance(&account, number as u32);
+            if net.amount.is_zero() {
+                continue;
+            }
+            // A run's wallet breaks are about `wallet:<asset>:<wallet>`.
+            let breaks = last_run.map_or_else(String::new, |record| {
+                let subject = format!("wallet:{}:{}", asset.id, wallet.id);
+                record
+                    .run
+                    .breaks
+                    .iter()
+                    .filter(|b| b.subject == subject)
+                    .map(|b| format!("{}: {}", b.kind.code(), b.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            let seen = observed.and_then(|o| o.by_wallet.get(&(wallet.id.as_str().to_owned(), asset.id.as_str().to_owned())).copied());
+            if wallet.class != WalletClass::Firm {
+                let (sum, from_register) = held.entry((number, pool.clone())).or_default();
+                let counted = match seen {
+                    Some(units) => units,
+                    None => {
+                        *from_register += 1;
+                        if net.negative { 0 } else { net.amount.units() }
+                    }
+                };
+                *sum = sum.saturating_add(counted);
+            }
+            holding_rows.row(vec![
+                pool.clone(),
+                asset.id.as_str().to_owned(),
+                wallet.id.as_str().to_owned(),
+                wallet.address.as_str().to_owned(),
+                match wallet.tier {
+                    Tier::Hot => "hot".to_owned(),
+                    Tier::Cold => "cold".to_owned(),
+                },
+                custodian.clone(),
+                access.clone(),
+                signed(net),
+                if net.negative {
+                    format!("-{}", decimal(net.amount.units(), asset.scale))
+                } else {
+                    decimal(net.amount.units(), asset.scale)
+                },
+                seen.map_or_else(String::new, |units| units.to_string()),
+                last_run.map_or_else(
+                    || "none at or before the cut-off".to_owned(),
+                    |r| format!("run {} (cut-off {})", r.id, clock::format(r.run.cut_off)),
+                ),
+                source.clone(),
+                breaks,
+            ])?;
+        }
+    }
+
+    // Shortfalls: per client pool and asset with entitlements.
+    let mut shortfall_rows = Table::new(&[
+        "asset",
+        "pool",
+        "client",
+        "entitlement",
+        "holdings",
+        "share",
+        "residual_claim",
+        "share_percent",
+        "surplus",
+        "holdings_from",
+    ])?;
+    let mut short = 0usize;
+    let mut pools: Vec<(usize, String)> = entitled.keys().cloned().collect();
+    for key in held.keys() {
+        if !entitled.contains_key(key) {
+            pools.push(key.clone());
+        }
+    }
+    pools.sort();
+    for key in &pools {
+        let (number, pool) = key;
+        let asset = &assets[*number];
+        let owed: &[(ClientId, u128)] = entitled.get(key).map_or(&[], Vec::as_slice);
+        let amounts: Vec<u128> = owed.iter().map(|(_, amount)| *amount).collect();
+        let (holdings, from_register) = held.get(key).copied().unwrap_or((0, 0));
+        let counted = match (observed, from_register) {
+            (Some(o), 0) => format!("observed by run {}", o.run),
+            (Some(o), n) => format!("observed by run {}; {n} wallet(s) at the register's figure", o.run),
+            (None, _) => "the register's (no reconciliation report)".to_owned(),
+        };
+        let Some(shares) = ringfence_core::prorata::shares(holdings, &amounts) else {
+            return Err(ReportError::Invalid(format!("the entitlements of pool {pool} in {} do not fit in 128 bits", asset.id)));
+        };
+        let total: u128 = amounts.iter().sum();
+        let shortfall = total.saturating_sub(holdings);
+        short += usize::from(shortfall > 0);
+        shortfall_rows.row(vec![
+            asset.id.as_str().to_owned(),
+            pool.clone(),
+            "*".to_owned(),
+            total.to_string(),
+            holdings.to_string(),
+            holdings.min(total).to_string(),
+            shortfall.to_string(),
+            ringfence_core::prorata::percent(holdings.min(total), total),
+            holdings.saturating_sub(total).to_string(),
+            counted,
+        ])?;
+        for ((client, entitlement), share) in owed.iter().zip(&shares) {
+            shortfall_rows.row(vec![
+                asset.id.as_str().to_owned(),
+                pool.clone(),
+                client.as_str().to_owned(),
+                entitlement.to_string(),
+                String::new(),
+                share.to_string(),
+                (entitlement - share).to_string(),
+                ringfence_core::prorata::percent(*share, *entitlement),
+                String::new(),
+                String::new(),
+            ])?;
+        }
+    }
+
+    // The exceptions not resolved by the cut-off (those opened later too: a run after the
+    // cut-off may find what was wrong at it); reconciliations of the 90 days before it.
+    let exception_rows = register.exceptions().iter().filter(|e| e.resolved.as_ref().is_none_or(|(_, _, when)| *when > at)).map(|e| {
+        vec![
+            e.id.to_string(),
+            e.kind.code().to_owned(),
+            e.severity.code().to_owned(),
+            e.subject.clone(),
+            clock::format(e.opened_at),
+            clock::format(e.due_at),
+            if e.state == ExceptionState::Resolved { "resolved after the cut-off".to_owned() } else { e.state.code().to_owned() },
+            e.detail.clone(),
+        ]
+    });
+    let exceptions = csv_bytes(&["exception", "kind", "severity", "subject", "opened_at", "due_at", "state", "detail"], exception_rows)?;
+    let since = Timestamp::from_micros(at.micros().saturating_sub(RECON_DAYS * 86_400_000_000));
+    let recon_rows = runs.iter().filter(|record| record.run.cut_off > since).map(|record| {
+        let sources: Vec<String> = record.run.sources.iter().map(describe_source).collect();
+        vec![
+            record.id.to_string(),
+            clock::format(record.run.cut_off),
+            record.run.checked.to_string(),
+            record.run.matched.to_string(),
+            record.run.breaks.len().to_string(),
+            ringfence_journal::hex(&record.run.report_sha256),
+            sources.join("; "),
+        ]
+    });
+    let reconciliations = csv_bytes(&["run", "cut_off", "checked", "matched", "breaks", "report_sha256", "sources"], recon_rows)?;
+
+    let positions = position_rows.rows;
+    let mut files = vec![
+        PackFile { name: "client_positions.csv", bytes: position_rows.finish()? },
+        PackFile { name: "pool_holdings.csv", bytes: holding_rows.finish()? },
+        PackFile { name: "shortfall.csv", bytes: shortfall_rows.finish()? },
+        PackFile { name: "exceptions.csv", bytes: exceptions },
+        PackFile { name: "reconciliations.csv", bytes: reconciliations },
+    ];
+    let mut manifest = serde_json::json!({
+        "format": PACK_FORMAT,
+        "cut_off": clock::format(at),
+        "journal_seq": head.seq,
+        "journal_head_hash": ringfence_journal::hex(&head.hash),
+        "holdings": match (last_run, observed) {
+            (None, _) => "the register's: no reconciliation at or before the cut-off".to_owned(),
+            (Some(run), None) => format!("the register's: the report of run {} was not given", run.id),
+            (Some(run), Some(_)) => format!("observed by run {} (cut-off {}) where it observed a wallet, else the register's", run.id, clock::format(run.run.cut_off)),
+        },
+        "allocation": "a pool short of its entitlements gives each client entitlement × holdings / entitlements, rounded down in the smallest unit; the units left go one each to the largest remainders, equal remainders in client id order; the rest of each entitlement is a claim against the estate",
+    });
+    manifest["files"] = files
+        .iter()
+        .map(|file| serde_json::json!({"file": file.name, "bytes": file.bytes.len(), "sha256": crate::sha256_hex(&file.bytes)}))
+        .collect();
+    let mut manifest = serde_json::to_vec_pretty(&manifest).map_err(|e| ReportError::Invalid(format!("the manifest: {e}")))?;
+    manifest.push(b'\n');
+    files.push(PackFile { name: "manifest.json", bytes: manifest });
+    Ok(Pack { files, positions, pools: pools.len(), short })
+}
+
+/// Where the last run read an in-house wallet on `address`'s chain.
+fn chain_source(run: Option<&ringfence_core::RunRecord>, address: &str) -> String {
+    let Some(run) = run else { return String::new() };
+    let chain = address.rsplit_once(':').map_or(address, |(chain, _)| chain);
+    run.run
+        .sources
+        .iter()
+        .find(|source| match source {
+            RunSource::Chain { chain: read, .. } | RunSource::Unavailable { chain: read, .. } => read == chain,
+            RunSource::Statement { .. } => false,
+        })
+        .map_or_else(|| format!("{chain}: not read by that run"), describe_source)
+}
+
+/// Where the last run read a sub-custodian's wallet: its statement.
+fn statement_source(run: Option<&ringfence_core::RunRecord>, sub_custodian: &str) -> String {
+    let Some(run) = run else { return String::new() };
+    run.run
+        .sources
+        .iter()
+        .find(|source| matches!(source, RunSource::Statement { sub_custodian: id, .. } if id.as_str() == sub_custodian))
+        .map_or_else(|| format!("no statement of {sub_custodian} in that run"), describe_source)
+}
+
+fn describe_source(source: &RunSource) -> String {
+    match source {
+        RunSource::Chain { chain, block } => format!("{chain} block {} hash {}", block.number, ringfence_journal::hex(&block.hash)),
+        RunSource::Unavailable { chain, reason } => format!("{chain} unavailable: {reason}"),
+        RunSource::Statement { sub_custodian, reference, file, sha256, .. } => {
+            format!("statement {reference} of {sub_custodian} ({file}, SHA-256 {})", ringfence_journal::hex(sha256))
+        }
+    }
+}
