@@ -459,7 +459,7 @@ pub fn run(cli: &Cli, args: &DemoArgs, out: &mut dyn Write) -> Result<ExitCode> 
     let checked_at = clock::now();
     let check = ringfence_watch::system::check_safeguards(&mut store, checked_at).context("failed to check the safeguarding policies")?;
     writeln!(out)?;
-    report::summary(store.register(), false, out)?;
+    report::summary(&ringfence_wire::views::SummaryView::of(store.register()), false, out)?;
     writeln!(out)?;
     report::safeguarding_result(&store, check.as_ref(), checked_at, out)?;
     writeln!(out)?;

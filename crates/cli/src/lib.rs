@@ -277,6 +277,10 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
+    /// The summary at this instant of effective time (RFC 3339, or a date: the end of that
+    /// day), from every account's balance then, instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
     /// Print JSON (the same view as the API's) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -550,8 +554,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Insolvency(command) => insolvency::run(&cli, command, out),
         CliCommand::History(args) => history(&cli, args, out),
         CliCommand::Summary(args) => {
+            let at = args.at.as_deref().map(clock::parse_end).transpose().map_err(anyhow::Error::msg).context("--at")?;
             let store = open_read(&cli)?;
-            report::summary(store.register(), args.json, out)?;
+            let view = match at {
+                Some(at) => ringfence_wire::views::SummaryView::at(store.head().seq, Some(at), &store.summary_at(at)?),
+                None => ringfence_wire::views::SummaryView::of(store.register()),
+            };
+            report::summary(&view, args.json, out)?;
             Ok(ExitCode::SUCCESS)
         }
         CliCommand::Journal(JournalCommand::Verify { json, anchors, since_checkpoint }) => {

@@ -156,13 +156,13 @@ fn percent(part: u128, whole: u128) -> String {
     format!("{}.{}%", tenths / 10, tenths % 10)
 }
 
-pub fn summary(register: &Register, as_json: bool, out: &mut dyn Write) -> Result<()> {
-    let view = SummaryView::of(register);
+pub fn summary(view: &SummaryView, as_json: bool, out: &mut dyn Write) -> Result<()> {
     if as_json {
-        writeln!(out, "{}", serde_json::to_string(&view)?)?;
+        writeln!(out, "{}", serde_json::to_string(view)?)?;
         return Ok(());
     }
-    writeln!(out, "segregation summary ({} assets, journal at sequence {}):", view.assets.len(), view.journal_seq)?;
+    let at = view.at.as_deref().map(|at| format!(" at {at}")).unwrap_or_default();
+    writeln!(out, "segregation summary{at} ({} assets, journal at sequence {}):", view.assets.len(), view.journal_seq)?;
     if view.assets.is_empty() {
         writeln!(out, "  no assets registered yet; import registrations with `ringfence import FILE`")?;
     }

@@ -198,3 +198,32 @@ fn bad_input_is_refused_with_its_reason_and_writes_nothing() {
     let manifest: Value = serde_json::from_slice(&std::fs::read(early.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["holdings"], "the register's: no reconciliation at or before the cut-off");
 }
+
+#[test]
+fn the_summary_at_a_cut_off_counts_what_was_effective_then() {
+    let store = example();
+    let dir = store.path();
+    let at = |when: &str| -> Value {
+        let output = run(dir, &["summary", "--at", when, "--json"]);
+        assert!(output.status.success(), "{}", both(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    // After alice's deposit and before bob's: 50 ETH owed and held.
+    let early = at("2026-05-04T10:30:00Z");
+    assert_eq!(early["at"], "2026-05-04T10:30:00Z");
+    assert_eq!(
+        (early["assets"][0]["client_positions"].as_str(), early["assets"][0]["client_holdings"].as_str()),
+        (Some("50000000000000000000"), Some("50000000000000000000"))
+    );
+    assert_eq!(early["assets"][0]["segregated"], true);
+    assert_eq!(at("2026-05-01")["assets"][0]["client_positions"], "0");
+    // At the cut-off, every deposit: the summary now, with the instant named.
+    let mut then = at("2026-06-30T23:59:59Z");
+    let now: Value = serde_json::from_slice(&run(dir, &["summary", "--json"]).stdout).unwrap();
+    then.as_object_mut().unwrap().remove("at");
+    assert_eq!(then, now);
+    let text = stdout(&run(dir, &["summary", "--at", "2026-06-30"]));
+    assert!(text.starts_with("segregation summary at 2026-06-30T23:59:59.999999Z"), "{text}");
+    let refused = run(dir, &["summary", "--at", "yesterday"]);
+    assert!(!refused.status.success() && both(&refused).contains("--at"), "{}", both(&refused));
+}

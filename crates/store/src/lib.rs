@@ -1592,6 +1592,57 @@ impl Store {
         Ok(totals.into_iter().map(|(key, sums)| (key, net_of(sums))).filter(|(_, net)| !net.amount.is_zero()).collect())
     }
 
+    /// The segregation summary per asset at an instant of effective time, as
+    /// [`Register::summary`] gives it now: from every account's balance at `at`
+    /// ([`Store::all_balances_at`]). A balance below zero there (only backdated movements make
+    /// one) counts as nothing, as reconciliation counts it.
+    pub fn summary_at(&self, at: Timestamp) -> Result<Vec<ringfence_core::AssetSummary>, StoreError> {
+        let register = &self.register;
+        let balances = self.all_balances_at(at)?;
+        let held = |account: &Account, asset: u32| -> u128 {
+            register
+                .log_slot(account)
+                .and_then(|slot| balances.get(&(slot, asset)))
+                .filter(|net| !net.negative)
+                .map_or(0, |net| net.amount.units())
+        };
+        let mut rows = register.summary();
+        for (number, row) in rows.iter_mut().enumerate() {
+            let asset = number as u32;
+            let add = |total: &mut Amount, units: u128| *total = Amount::new(total.units().saturating_add(units));
+            for total in [
+                &mut row.client_positions,
+                &mut row.client_holdings,
+                &mut row.firm_holdings,
+                &mut row.own_accounts,
+                &mut row.client_hot,
+                &mut row.client_cold,
+                &mut row.firm_hot,
+                &mut row.firm_cold,
+            ] {
+                *total = Amount::ZERO;
+            }
+            for client in register.clients() {
+                add(&mut row.client_positions, held(&Account::Position(client.id.clone()), asset));
+            }
+            for wallet in register.wallets() {
+                let units = held(&Account::Holding(wallet.id.clone()), asset);
+                let hot = wallet.tier == ringfence_core::Tier::Hot;
+                if wallet.class == ringfence_core::WalletClass::Firm {
+                    add(&mut row.firm_holdings, units);
+                    add(if hot { &mut row.firm_hot } else { &mut row.firm_cold }, units);
+                } else {
+                    add(&mut row.client_holdings, units);
+                    add(if hot { &mut row.client_hot } else { &mut row.client_cold }, units);
+                }
+            }
+            for account in ringfence_core::OwnAccount::ALL {
+                add(&mut row.own_accounts, held(&Account::Own(*account), asset));
+            }
+        }
+        Ok(rows)
+    }
+
     /// Entries after `after` that posted to `account` with effective time in `[from, to]`,
     /// ascending, at most `limit`: from the posting index, then the postings in memory.
     fn movements_of(&self, account: &Account, from: Timestamp, to: Timestamp, after: u64, limit: usize) -> Result<Vec<u64>, StoreError> {

@@ -567,6 +567,8 @@ fn posting_index_case(backend: Backend, steps: &[(Op, u16)], every: u64, split: 
         }
         prop_assert_eq!(all.len(), nonzero, "only the accounts with a balance");
     }
+    // The summary at the end of time is the summary now.
+    prop_assert_eq!(reopened.summary_at(Timestamp::MAX).unwrap(), reopened.register().summary());
     // As of an earlier entry (before or after the checkpoint, inside a run of the index or at
     // its end): the register a replay up to it reaches, and the store's answers as of it.
     let head = reopened.head().seq;

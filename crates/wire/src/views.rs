@@ -71,6 +71,9 @@ impl AssetView {
 pub struct SummaryView {
     /// The journal sequence number the summary is at.
     pub journal_seq: u64,
+    /// The instant of effective time it is at (`summary --at`); absent: now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
     /// Every registered asset, in registration order.
     pub assets: Vec<SummaryRow>,
 }
@@ -130,7 +133,12 @@ impl SummaryRow {
 
 impl SummaryView {
     pub fn of(register: &Register) -> SummaryView {
-        SummaryView { journal_seq: register.seq(), assets: register.summary().iter().map(SummaryRow::of).collect() }
+        SummaryView::at(register.seq(), None, &register.summary())
+    }
+
+    /// The summary of `rows` at journal entry `seq`, at an instant of effective time if given.
+    pub fn at(seq: u64, at: Option<Timestamp>, rows: &[AssetSummary]) -> SummaryView {
+        SummaryView { journal_seq: seq, at: at.map(crate::clock::format), assets: rows.iter().map(SummaryRow::of).collect() }
     }
 }
 
