@@ -73,7 +73,7 @@ fn the_pack_shares_the_pools_shortfall_pro_rata_and_leaves_the_segregated_client
     let pack = out.path().join("pack");
     let made = run(dir, &["insolvency", "pack", "--at", "2026-06-30T23:59:59Z", "--out", pack.to_str().unwrap()]);
     assert!(made.status.success(), "{}", both(&made));
-    assert!(stdout(&made).contains("6 client positions in 3 pools, 1 of them short"), "{}", both(&made));
+    assert!(stdout(&made).contains("6 client positions in 3 pools, 1 of them short; 8 files"), "{}", both(&made));
 
     let shortfall = rows(&pack, "shortfall.csv");
     let row = |asset: &str, pool: &str, client: &str| {
@@ -122,6 +122,12 @@ fn the_pack_shares_the_pools_shortfall_pro_rata_and_leaves_the_segregated_client
     assert!(pool_eth["reconciliation_source"].starts_with("statement VC-2026-06-30 of vaultco"), "{pool_eth:?}");
     assert!(pool_eth["reconciliation_breaks"].contains("wallet_difference"), "{pool_eth:?}");
     assert!(!rows(&pack, "exceptions.csv").is_empty(), "the run's breaks are open exceptions");
+    // Client fiat funds owed at the cut-off, and where client funds are held.
+    let fiat = rows(&pack, "client_fiat.csv");
+    assert_eq!(fiat.len(), 1);
+    assert_eq!((fiat[0]["client"].as_str(), fiat[0]["owed"].as_str(), fiat[0]["owed_money"].as_str()), ("carol", "250000", "EUR 2500.00"));
+    let accounts = rows(&pack, "fiat_accounts.csv");
+    assert_eq!((accounts[0]["institution_name"].as_str(), accounts[0]["class"].as_str()), ("Nordbank AG", "client_funds"));
     assert_eq!(rows(&pack, "reconciliations.csv").len(), 1);
 
     // The manifest names every file with its SHA-256 and the entry the pack reflects.
@@ -150,7 +156,16 @@ fn the_pack_shares_the_pools_shortfall_pro_rata_and_leaves_the_segregated_client
         &["insolvency", "pack", "--at", "2026-06-30T23:59:59Z", "--as-of", &seq.to_string(), "--out", reflected.to_str().unwrap()],
     );
     assert!(remade.status.success(), "{}", both(&remade));
-    for name in ["client_positions.csv", "pool_holdings.csv", "shortfall.csv", "exceptions.csv", "reconciliations.csv", "manifest.json"] {
+    for name in [
+        "client_positions.csv",
+        "pool_holdings.csv",
+        "shortfall.csv",
+        "client_fiat.csv",
+        "fiat_accounts.csv",
+        "exceptions.csv",
+        "reconciliations.csv",
+        "manifest.json",
+    ] {
         let first = std::fs::read(pack.join(name)).unwrap();
         assert!(first == std::fs::read(again.join(name)).unwrap(), "{name}: the same command, other bytes");
         assert!(first == std::fs::read(reflected.join(name)).unwrap(), "{name}: as of the same entry, other bytes");

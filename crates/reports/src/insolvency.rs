@@ -369,6 +369,43 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
         }
     }
 
+    // Client fiat funds owed at the cut-off, and the institutions holding client funds.
+    let context = crate::statement::Context::of(register);
+    let mut fiat_rows = Table::new(&["client", "currency", "owed", "owed_money"])?;
+    for ((client, currency), (negative, amount)) in crate::statement::fiat_owed(store, &context, at, head.seq)? {
+        if amount == 0 {
+            continue;
+        }
+        let money = ringfence_wire::views::prices::MoneyView::of(currency, negative, amount);
+        fiat_rows.row(vec![client.as_str().to_owned(), currency.as_str().to_owned(), money.amount.clone(), money.money])?;
+    }
+    let mut accounts = Table::new(&[
+        "account",
+        "currency",
+        "class",
+        "reference",
+        "institution",
+        "institution_name",
+        "institution_kind",
+        "institution_reference",
+    ])?;
+    let mut fiat_accounts: Vec<_> = register.fiat_accounts().iter().collect();
+    fiat_accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
+    for record in fiat_accounts {
+        let account = &record.account;
+        let institution = register.institutions().find(|i| i.id == account.institution);
+        accounts.row(vec![
+            account.id.as_str().to_owned(),
+            account.currency.as_str().to_owned(),
+            account.class.code().to_owned(),
+            account.reference.clone(),
+            account.institution.as_str().to_owned(),
+            institution.map_or_else(String::new, |i| i.name.clone()),
+            institution.map_or_else(String::new, |i| i.kind.code().to_owned()),
+            institution.map_or_else(String::new, |i| i.reference.clone()),
+        ])?;
+    }
+
     // The exceptions not resolved by the cut-off (those opened later too: a run after the
     // cut-off may find what was wrong at it); reconciliations of the 90 days before it.
     let exception_rows = register.exceptions().iter().filter(|e| e.resolved.as_ref().is_none_or(|(_, _, when)| *when > at)).map(|e| {
@@ -404,6 +441,8 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
         PackFile { name: "client_positions.csv", bytes: position_rows.finish()? },
         PackFile { name: "pool_holdings.csv", bytes: holding_rows.finish()? },
         PackFile { name: "shortfall.csv", bytes: shortfall_rows.finish()? },
+        PackFile { name: "client_fiat.csv", bytes: fiat_rows.finish()? },
+        PackFile { name: "fiat_accounts.csv", bytes: accounts.finish()? },
         PackFile { name: "exceptions.csv", bytes: exceptions },
         PackFile { name: "reconciliations.csv", bytes: reconciliations },
     ];

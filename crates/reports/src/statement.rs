@@ -523,6 +523,29 @@ fn fiat(
         .collect())
 }
 
+/// Fiat owed per client and currency: (negative, amount) in minor units.
+pub(crate) type FiatOwed = BTreeMap<(ClientId, Currency), (bool, u128)>;
+
+/// What each client is owed in fiat at `at`, per currency, from the receipts and withdrawals
+/// the journal holds up to `as_of` effective by then.
+pub(crate) fn fiat_owed(store: &Store, context: &Context, at: Timestamp, as_of: u64) -> Result<FiatOwed, ReportError> {
+    let mut owed: BTreeMap<(ClientId, Currency), Signed> = BTreeMap::new();
+    for (client, events) in &context.fiat {
+        for FiatEvent { seq, currency, amount, receipt, .. } in events {
+            if *seq > as_of {
+                continue;
+            }
+            let entry = store.entries(seq - 1, 1)?.into_iter().next();
+            if entry.is_none_or(|e| e.command.meta.effective_at > at) {
+                continue;
+            }
+            let sum = owed.entry((client.clone(), *currency)).or_default();
+            *sum = sum.plus(Signed { negative: !receipt, magnitude: *amount }).ok_or_else(overflow)?;
+        }
+    }
+    Ok(owed.into_iter().map(|(key, sum)| (key, (sum.negative, sum.magnitude))).collect())
+}
+
 /// The statement as canonical JSON: the view serialized compactly, one line, ending in a
 /// newline. Its SHA-256 is the one the journal records when it is issued.
 pub fn json(view: &StatementView) -> Vec<u8> {
