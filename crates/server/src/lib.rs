@@ -14,6 +14,7 @@
 mod approvals;
 pub mod engine;
 pub mod error;
+mod insolvency;
 pub mod limits;
 pub mod metrics;
 mod oversight;
@@ -62,6 +63,8 @@ pub struct AppState {
     casp: Option<Arc<ringfence_reports::statement::Casp>>,
     /// The last register read as of an earlier entry, for statements made as of it.
     earlier: Arc<tokio::sync::Mutex<Option<(Store, ringfence_reports::statement::Context)>>>,
+    /// Held while an insolvency pack is made (one at a time).
+    packing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How reconciliation runs asked for through the API read their sources, and the one run at a
@@ -112,6 +115,7 @@ impl AppState {
             read_only,
             casp: None,
             earlier: Arc::new(tokio::sync::Mutex::new(None)),
+            packing: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 

@@ -37,7 +37,7 @@ pub(crate) const COMPLIANCE: &[Role] = &[Role::Compliance];
 pub(crate) const RECONCILERS: &[Role] = &[Role::Operator, Role::Compliance];
 /// Who approves or rejects the proposed resolution of an exception.
 pub(crate) const REVIEWERS: &[Role] = &[Role::Approver, Role::Compliance];
-const INSPECTORS: &[Role] = &[Role::Compliance, Role::Auditor];
+pub(crate) const INSPECTORS: &[Role] = &[Role::Compliance, Role::Auditor];
 /// Who may send something to `POST /v1/entities`; each type then needs its own roles
 /// ([`entity_roles`]): compliance records risk assessments and safeguarding checks only.
 const ENTITY_WRITERS: &[Role] = &[Role::Operator, Role::Compliance];
@@ -81,6 +81,7 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/prices", STAFF),
     ("GET", "/v1/valuation", STAFF_AND_CLIENTS),
     ("GET", "/v1/statements", STAFF_AND_CLIENTS),
+    ("GET", "/v1/insolvency/pack", INSPECTORS),
 ];
 
 pub(crate) fn router() -> Router<AppState> {
@@ -117,6 +118,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/prices", get(crate::prices::list))
         .route("/v1/valuation", get(crate::prices::valuation))
         .route("/v1/statements", get(crate::statements::statement))
+        .route("/v1/insolvency/pack", get(crate::insolvency::pack))
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /openapi.json")
@@ -132,7 +134,7 @@ pub(crate) fn router() -> Router<AppState> {
         crate::oversight::exceptions, crate::oversight::exception, crate::oversight::investigate, crate::oversight::resolve,
         crate::oversight::approve, crate::oversight::reject, crate::oversight::policy, crate::oversight::set_policy,
         crate::safeguarding::report, crate::safeguarding::policy, crate::safeguarding::set_policy, crate::prices::list,
-        crate::prices::valuation, crate::statements::statement),
+        crate::prices::valuation, crate::statements::statement, crate::insolvency::pack),
     components(schemas(CommandResult, BatchResult, BatchItem, ErrorBody, crate::error::ErrorDetail, crate::approvals::RejectBody,
         crate::approvals::PolicyBody, ringfence_wire::schema::PendingStateKindCode, ringfence_wire::schema::ExceptionStateCode,
         ringfence_wire::schema::SeverityCode, ringfence_wire::schema::OwnAccountCode, crate::oversight::RunBody, crate::oversight::ResolveBody,

@@ -98,6 +98,7 @@ fn sample(server: &Server, method: &str, route: &str, caller: Option<Role>) -> S
         ("GET", "/v1/prices") => read(&format!("/v1/prices?asset={ETH}&currency=EUR&limit=5")),
         ("GET", "/v1/valuation") => read(&format!("/v1/valuation?client={C1}&currency=EUR&max_price_age=24h")),
         ("GET", "/v1/statements") => read(&format!("/v1/statements?client={C1}&period=2026-Q1&format=csv")),
+        ("GET", "/v1/insolvency/pack") => read("/v1/insolvency/pack?at=2026-06-30&file=shortfall.csv"),
         _ => panic!("add a sample request for {method} {route} to `sample` in crates/server/tests/roles.rs"),
     }
 }
