@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use ringfence_core::oversight::ExceptionState;
 use ringfence_core::{
-    Account, Amount, ClientId, Custodian, KeyScheme, Net, RunRecord, RunSource, Segregation, Tier, Timestamp, WalletClass,
+    Account, Action, Amount, ClientId, Custodian, KeyScheme, MovementKind, Net, PendingState, RunRecord, RunSource, Segregation, Side,
+    Tier, Timestamp, WalletClass,
 };
 use ringfence_store::Store;
 use ringfence_wire::clock;
@@ -162,12 +163,37 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
     };
     let assets: Vec<_> = register.assets().cloned().collect();
 
+    // Withdrawals awaiting approval (four eyes) effective by the cut-off, per client and asset:
+    // what each would take from the position.
+    let mut pending: HashMap<(ClientId, ringfence_core::AssetId), u128> = HashMap::new();
+    for instruction in register.pendings().filter(|p| matches!(p.state, PendingState::Open) && p.command.meta.effective_at <= at) {
+        if let Action::Movement(movement) = &instruction.command.action
+            && movement.kind == MovementKind::Withdrawal
+        {
+            for posting in &movement.postings {
+                if let (Account::Position(client), Side::Debit) = (&posting.account, posting.side) {
+                    let sum = pending.entry((client.clone(), posting.asset.clone())).or_default();
+                    *sum = sum.saturating_add(posting.amount.units());
+                }
+            }
+        }
+    }
+
     // Entitlements, by (asset, pool), each client's in client id order.
     let mut clients: Vec<_> = register.clients().collect();
     clients.sort_by(|a, b| a.id.cmp(&b.id));
     let mut entitled: BTreeMap<(usize, String), Vec<(ClientId, u128)>> = BTreeMap::new();
-    let mut position_rows =
-        Table::new(&["client", "asset", "pool", "entitlement", "entitlement_decimal", "encumbered", "encumbered_under", "basis"])?;
+    let mut position_rows = Table::new(&[
+        "client",
+        "asset",
+        "pool",
+        "entitlement",
+        "entitlement_decimal",
+        "encumbered",
+        "encumbered_under",
+        "pending_withdrawals",
+        "basis",
+    ])?;
     for client in &clients {
         let account = Account::Position(client.id.clone());
         let encumbered = crate::statement::encumbered_at(store, &client.id, at, head.seq)?;
@@ -189,6 +215,7 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
                 if net.negative { format!("-{}", decimal(net.amount.units(), asset.scale)) } else { decimal(entitlement, asset.scale) },
                 encumbered_units.to_string(),
                 under.join("; "),
+                pending.get(&(client.id.clone(), asset.id.clone())).copied().unwrap_or(0).to_string(),
                 "custody".to_owned(),
             ])?;
             if entitlement > 0 {

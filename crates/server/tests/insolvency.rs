@@ -7,8 +7,9 @@
 
 mod common;
 
-use common::{C1, Server};
+use common::{C1, ETH, OMNIBUS_WALLET, Server, unique};
 use ringfence_core::Role;
+use serde_json::json;
 
 #[test]
 fn compliance_and_auditors_read_each_file_of_the_pack() {
@@ -32,6 +33,26 @@ fn compliance_and_auditors_read_each_file_of_the_pack() {
     let seq = manifest.body["journal_seq"].as_u64().unwrap();
     let again = server.get(&format!("/v1/insolvency/pack?at=2026-06-30&as_of={seq}"), Some(&compliance));
     assert_eq!(again.body, manifest.body);
+
+    // A withdrawal awaiting four-eyes approval, effective before the cut-off, is listed with the
+    // client's position it would take from.
+    let policy = json!({"approvals": 1, "withdrawal_thresholds": {ETH: "10"}});
+    let set = server.call(
+        "PUT",
+        "/v1/policy/approvals",
+        &[("Authorization", &format!("Bearer {compliance}")), ("Idempotency-Key", &unique("policy"))],
+        Some(policy.to_string().as_bytes()),
+    );
+    assert!((200..=202).contains(&set.status), "{set:?}");
+    let withdrawal = json!({"type": "withdrawal", "client": C1, "wallet": OMNIBUS_WALLET, "asset": ETH, "amount": "11", "effective_at": "2026-06-01T00:00:00Z"});
+    let proposed = server.post("/v1/movements", Some(server.tokens.of(Role::Operator)), Some(&unique("pending")), &withdrawal);
+    assert_eq!(proposed.status, 202, "{proposed:?}");
+    let positions = server.get("/v1/insolvency/pack?at=2026-06-30&file=client_positions.csv", Some(&auditor));
+    let text = positions.body.as_str().unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let column = header.iter().position(|c| *c == "pending_withdrawals").unwrap();
+    let row = text.lines().find(|line| line.starts_with(&format!("{C1},{ETH},"))).unwrap();
+    assert_eq!(row.split(',').nth(column), Some("11"), "{text}");
 
     let head = server.journal_head();
     for role in [Role::Operator, Role::Approver, Role::Client] {
