@@ -190,3 +190,33 @@ fn an_anchor_is_signed_by_the_writers_key_and_an_edited_one_is_caught() {
     assert_eq!(caught.status.code(), Some(1), "{}", text(&caught));
     assert!(text(&caught).contains("its signature does not match the anchor: the anchor file was edited"), "{}", text(&caught));
 }
+
+#[test]
+fn a_register_as_of_an_entry_inside_a_signed_commit_is_checked_against_that_commits_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Sqlite(dir.path().join("data"));
+    let key = signed_store(&backend, dir.path());
+    // Five more deposits in one signed commit: entries 33 to 37, the signature on 37.
+    let lines: String = (1..=5)
+        .map(|n| {
+            format!(
+                "{{\"type\":\"deposit\",\"key\":\"one-commit-{n}\",\"client\":\"client-1\",\"wallet\":\"omnibus-hot\",\"asset\":\"eip155:1/slip44:60\",\"amount\":\"{n}\"}}\n"
+            )
+        })
+        .collect();
+    let file = dir.path().join("one-commit.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    ok(&backend.run_signed(Some(&key), &["import", file.to_str().unwrap()]));
+    for as_of in ["30", "35", "37"] {
+        let pack = dir.path().join(format!("pack-{as_of}"));
+        let made = backend
+            .run_signed(None, &["insolvency", "pack", "--at", "2026-06-30T23:59:59Z", "--as-of", as_of, "--out", pack.to_str().unwrap()]);
+        assert!(ok(&made).contains(&format!("from journal entry {as_of} ")), "{}", text(&made));
+    }
+    // The commit's signature removed: the entries inside it are no longer covered.
+    backend.strip_signature(37);
+    let pack = dir.path().join("pack-unsigned");
+    let refused =
+        backend.run_signed(None, &["insolvency", "pack", "--at", "2026-06-30T23:59:59Z", "--as-of", "35", "--out", pack.to_str().unwrap()]);
+    assert!(!refused.status.success() && text(&refused).contains("entry 33 is not covered"), "{}", text(&refused));
+}

@@ -276,7 +276,8 @@ pub enum StoreError {
     #[error("a batch holds at most {max} commands, this one holds {count}; split it")]
     BatchTooLarge { count: usize, max: usize },
     #[error("the journal is damaged: {0}; run `ringfence journal verify` and restore from a backup")]
-    Corrupt(#[from] Break),
+    // Not `#[from]`: the break is in the message, and an error chain would print it twice.
+    Corrupt(Break),
     #[error(
         "journal entry {seq} was accepted when written but is {status} on replay ({detail}); the journal or this build is inconsistent"
     )]
@@ -311,6 +312,12 @@ pub enum StoreError {
         "{0} is a PostgreSQL hot standby (in recovery), which takes no writes: give the primary's URL to --database-url, and the standby's to --read-database-url for read-only commands and `serve`"
     )]
     HotStandby(String),
+}
+
+impl From<Break> for StoreError {
+    fn from(broken: Break) -> StoreError {
+        StoreError::Corrupt(broken)
+    }
 }
 
 /// Where the store lives.
@@ -509,6 +516,26 @@ fn postings_digest(postings: &mut [(i64, u32, Logged)]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
+impl<'a> Replay<'a> {
+    /// A replay that applies every entry from `head` on, the commit signatures checked from
+    /// entry `covered` on, and stops at the first entry that breaks.
+    fn strict(head: Head, covered: u64, register: &'a mut Register, lookup_failure: &LookupFailure) -> Replay<'a> {
+        Replay {
+            verifier: Verifier::resume(head),
+            register,
+            signatures: SignatureCheck::resume(covered),
+            lenient: false,
+            stalled: false,
+            broken: None,
+            compare: Vec::new(),
+            compared: Vec::new(),
+            index_ends: Vec::new(),
+            checker: None,
+            lookup_failure: Arc::clone(lookup_failure),
+        }
+    }
+}
+
 impl Walk for Replay<'_> {
     fn entry(&mut self, seq: u64, body: &[u8], hash: &[u8], signature: Option<&[u8]>) -> Result<(), StoreError> {
         if !self.lenient {
@@ -521,6 +548,35 @@ impl Walk for Replay<'_> {
                 Err(other) => return Err(other),
             }
         }
+        Ok(())
+    }
+}
+
+/// Replays entries up to `until` into the register; after it, only checks the chain and the
+/// commit signature of the commit that holds `until` (its signature is on its last entry, so a
+/// register as of an entry inside a commit is still checked against it), then reads on idle.
+struct UntilWalk<'a, 'b> {
+    replay: &'a mut Replay<'b>,
+    until: u64,
+    /// The head at `until`, once replayed.
+    reached: Option<Head>,
+}
+
+impl Walk for UntilWalk<'_, '_> {
+    fn entry(&mut self, seq: u64, body: &[u8], hash: &[u8], signature: Option<&[u8]>) -> Result<(), StoreError> {
+        if seq <= self.until {
+            self.replay.entry(seq, body, hash, signature)?;
+            if seq == self.until {
+                self.reached = Some(self.replay.verifier.head());
+            }
+            return Ok(());
+        }
+        if self.reached.is_none() || self.replay.signatures.covered() >= self.until {
+            return Ok(());
+        }
+        self.replay.verifier.check(seq, body, hash)?;
+        let signature = signature.map(|bytes| CommitSignature::from_stored(seq, bytes));
+        self.replay.signatures.entry(seq, &self.replay.verifier.head().hash, signature.as_ref(), self.replay.register.signing_keys())?;
         Ok(())
     }
 }
@@ -1072,13 +1128,18 @@ impl Store {
         self.install_lookup();
         self.register.raise_log_floor(indexed);
         let from = self.head.seq;
-        let (recorded, verifier, signatures) = self.replay(Scan::Until(self.head, until))?;
-        let head = verifier.head();
-        if head.seq != until {
+        let mut replay = Replay::strict(self.head, self.covered, &mut self.register, &self.lookup_failure);
+        // A checkpoint at `until` leaves nothing to replay.
+        let reached = (self.head.seq == until).then_some(self.head);
+        let mut walk = UntilWalk { replay: &mut replay, until, reached };
+        // A commit holds at most BATCH_MAX entries: the one holding `until` ends by then.
+        let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let recorded = reader.read(Scan::Until(self.head, until.saturating_add(BATCH_MAX as u64)), &mut walk)?;
+        let Some(head) = walk.reached.filter(|head| head.seq == until) else {
             return Err(StoreError::NoSuchEntry { seq: until, head: recorded.seq });
-        }
-        signatures.finish(head.seq)?;
-        self.covered = signatures.covered();
+        };
+        replay.signatures.finish(until)?;
+        self.covered = until;
         self.head = head;
         self.opened.replayed = self.head.seq - from;
         self.register.audit()?;
@@ -1264,19 +1325,7 @@ impl Store {
     /// the chain and the commit signatures as it goes: the recorded head, and the checks where
     /// the replay ended.
     fn replay(&mut self, scan: Scan) -> Result<(Head, Verifier, SignatureCheck), StoreError> {
-        let mut replay = Replay {
-            verifier: Verifier::resume(self.head),
-            register: &mut self.register,
-            signatures: SignatureCheck::resume(self.covered),
-            lenient: false,
-            stalled: false,
-            broken: None,
-            compare: Vec::new(),
-            compared: Vec::new(),
-            index_ends: Vec::new(),
-            checker: None,
-            lookup_failure: Arc::clone(&self.lookup_failure),
-        };
+        let mut replay = Replay::strict(self.head, self.covered, &mut self.register, &self.lookup_failure);
         let reader = self.reader.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         let recorded = reader.read(scan, &mut replay)?;
         Ok((recorded, replay.verifier, replay.signatures))
