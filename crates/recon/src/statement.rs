@@ -80,11 +80,7 @@ impl Statement {
             return Err(StatementError::UnknownFormat { path: path.display().to_string() });
         };
         let io = |source| StatementError::Io { path: path.display().to_string(), source };
-        let length = std::fs::metadata(path).map_err(io)?.len();
-        if length > STATEMENT_BYTES_MAX as u64 {
-            return Err(StatementError::TooLarge { bytes: length });
-        }
-        let bytes = std::fs::read(path).map_err(io)?;
+        let bytes = ringfence_wire::files::read_regular(path, STATEMENT_BYTES_MAX as u64).map_err(io)?;
         Statement::parse(format, &bytes, register)
     }
 

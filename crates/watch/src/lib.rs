@@ -385,7 +385,8 @@ pub fn run(store: &mut Store, settings: &Settings, request: &RunRequest) -> Resu
             return Err(failed(StatementError::UnknownFormat { path: path.display().to_string() }));
         };
         // The bytes parsed are the bytes kept: the file may change after it is read.
-        let bytes = std::fs::read(path).map_err(|source| failed(StatementError::Io { path: path.display().to_string(), source }))?;
+        let bytes = ringfence_wire::files::read_regular(path, ringfence_recon::statement::STATEMENT_BYTES_MAX as u64)
+            .map_err(|source| failed(StatementError::Io { path: path.display().to_string(), source }))?;
         let statement = Statement::parse(format, &bytes, store.register()).map_err(failed)?;
         statements.push((path.clone(), statement, bytes));
     }

@@ -3,6 +3,7 @@
 //! an import file and an API request body mean exactly the same thing.
 
 pub mod clock;
+pub mod files;
 pub mod input;
 pub mod schema;
 pub mod views;
