@@ -16,8 +16,50 @@ pub enum ReportError {
     Store(#[from] ringfence_store::StoreError),
 }
 
+/// A CSV cell as a spreadsheet will show and not run: text that starts with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return (a formula to Excel, LibreOffice and Sheets) gets a leading
+/// `'`; a number (`-5`, `-0.25`) is kept as it is. Names, references and details are typed by
+/// people and sub-custodians, and a pack or statement is opened by someone else.
+pub fn csv_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    let number = |rest: &str| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    match cell.as_bytes().first() {
+        Some(b'-') if number(&cell[1..]) => std::borrow::Cow::Borrowed(cell),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => std::borrow::Cow::Owned(format!("'{cell}")),
+        _ => std::borrow::Cow::Borrowed(cell),
+    }
+}
+
+/// Writes one CSV record, each cell through [`csv_cell`].
+pub fn write_row<W: std::io::Write, S: AsRef<str>>(out: &mut csv::Writer<W>, cells: impl IntoIterator<Item = S>) -> csv::Result<()> {
+    out.write_record(cells.into_iter().map(|cell| csv_cell(cell.as_ref()).into_owned()))
+}
+
 /// The SHA-256 of `bytes`, as 64 lowercase hex digits.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     ringfence_journal::hex(&sha2::Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_a_spreadsheet_would_run_is_quoted_and_a_number_is_kept() {
+        for (cell, shown) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-", "'-"),
+            ("-1000000000000000000", "-1000000000000000000"),
+            ("-0.25", "-0.25"),
+            ("VaultCo Custody B.V.", "VaultCo Custody B.V."),
+            ("", ""),
+        ] {
+            assert_eq!(csv_cell(cell), shown, "{cell:?}");
+        }
+    }
 }

@@ -152,33 +152,60 @@ pub fn lines(view: &StatementView) -> Vec<String> {
     let complete = if valuation.complete { "" } else { " (not complete: some assets are not valued)" };
     out.push(format!("  Total: {}{complete}", valuation.total.money));
     out.push(format!("  Values are {}.", valuation.rounding));
-    out.into_iter().flat_map(|line| wrap(&line)).collect()
+    out.into_iter().flat_map(|line| wrap(&plain(&line))).collect()
 }
 
-/// A line cut at spaces so that each part fits [`LINE_WIDTH`] (a word longer than that is
-/// left whole), keeping its indentation, the parts after the first indented further.
+/// `line` without what would move or hide text in the PDF: directional formatting characters
+/// (U+200E/F, U+061C, U+202A to U+202E, U+2066 to U+2069) dropped, other control characters
+/// (a line break in a name, say) shown as a space. The JSON and CSV keep them.
+fn plain(line: &str) -> String {
+    line.chars()
+        .filter(|c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A line cut at spaces so that each part fits [`LINE_WIDTH`], keeping its indentation, the
+/// parts after the first indented further; a word wider than a line (a long reference or
+/// address) is cut between characters.
 fn wrap(line: &str) -> Vec<String> {
     let text = line.trim_start_matches(' ');
     let indent = &line[..line.len() - text.len()];
     let space = width(" ", SIZE);
+    let continuation = format!("{indent}    ");
     let mut out = Vec::new();
     let mut current = indent.to_owned();
     let mut used = width(indent, SIZE);
     let mut empty = true;
+    let mut next_line = |current: &mut String, used: &mut f32, empty: &mut bool| {
+        out.push(std::mem::replace(current, continuation.clone()));
+        *used = width(&continuation, SIZE);
+        *empty = true;
+    };
     for word in text.split(' ') {
         let wide = width(word, SIZE);
         if !empty && used + space + wide > LINE_WIDTH {
-            out.push(std::mem::take(&mut current));
-            current = format!("{indent}    ");
-            used = width(&current, SIZE);
-            empty = true;
+            next_line(&mut current, &mut used, &mut empty);
         }
         if !empty {
             current.push(' ');
             used += space;
         }
-        current.push_str(word);
-        used += wide;
+        if used + wide <= LINE_WIDTH {
+            current.push_str(word);
+            used += wide;
+        } else {
+            let mut buffer = [0u8; 4];
+            for c in word.chars() {
+                let wide = width(c.encode_utf8(&mut buffer), SIZE);
+                if !empty && used + wide > LINE_WIDTH {
+                    next_line(&mut current, &mut used, &mut empty);
+                }
+                current.push(c);
+                used += wide;
+                empty = false;
+            }
+        }
         empty = false;
     }
     out.push(current);
@@ -430,6 +457,22 @@ fn write_font(pdf: &mut Pdf, embedded: &Embedded, [font, cid_font, descriptor, f
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_word_wider_than_a_line_is_cut_between_characters_and_nothing_passes_the_margin() {
+        let reference = "x".repeat(400);
+        let lines = wrap(&format!("  reference {reference} done"));
+        assert!(lines.len() > 2, "{lines:?}");
+        assert!(lines.iter().all(|line| width(line, SIZE) <= LINE_WIDTH), "{lines:?}");
+        assert_eq!(lines.concat().matches('x').count(), 400);
+        assert!(lines[0].starts_with("  reference") && lines[1].starts_with("      x"), "{lines:?}");
+        assert!(lines.last().unwrap().ends_with(" done"), "{lines:?}");
+    }
+
+    #[test]
+    fn directional_and_control_characters_do_not_reach_the_page() {
+        assert_eq!(plain("Acme\u{202e}gnp.exe\u{2066} Ltd\nline"), "Acmegnp.exe Ltd line");
+    }
+
     /// Every character DejaVu Sans has in Latin (with Latin-1 and Extended-A/B), Greek and
     /// Cyrillic subsets and maps back to itself; one it lacks shows `?`'s glyph.
     #[test]
@@ -461,8 +504,5 @@ mod tests {
         assert!(parts[0].starts_with("  word") && parts[1].starts_with("      word"), "{parts:?}");
         assert!(parts.iter().all(|part| width(part, SIZE) <= LINE_WIDTH), "{parts:?}");
         assert_eq!(wrap("short"), ["short"]);
-        // A word wider than a line is left whole.
-        let hash = "f".repeat(200);
-        assert_eq!(wrap(&hash), [hash]);
     }
 }

@@ -559,7 +559,7 @@ pub fn json(view: &StatementView) -> Vec<u8> {
 pub fn csv(view: &StatementView) -> Result<Vec<u8>, ReportError> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let io = |error: csv::Error| ReportError::Invalid(format!("cannot write the CSV: {error}"));
-    out.write_record(["section", "asset", "item", "reference", "at", "amount", "decimal", "detail"]).map_err(io)?;
+    crate::write_row(&mut out, ["section", "asset", "item", "reference", "at", "amount", "decimal", "detail"]).map_err(io)?;
     let header = [
         ("casp", view.casp.name.clone()),
         ("casp_lei", view.casp.lei.clone().unwrap_or_default()),
@@ -574,7 +574,7 @@ pub fn csv(view: &StatementView) -> Result<Vec<u8>, ReportError> {
         ("journal_head_hash", view.journal_head_hash.clone()),
     ];
     for (item, value) in header {
-        out.write_record(["statement", "", item, "", "", "", "", value.as_str()]).map_err(io)?;
+        crate::write_row(&mut out, ["statement", "", item, "", "", "", "", value.as_str()]).map_err(io)?;
     }
     for asset in &view.assets {
         let units = |item: &str, units: &UnitsView, detail: &str| {
@@ -589,36 +589,42 @@ pub fn csv(view: &StatementView) -> Result<Vec<u8>, ReportError> {
                 detail.into(),
             ]
         };
-        out.write_record(units("opening", &asset.opening, &view.from)).map_err(io)?;
+        crate::write_row(&mut out, units("opening", &asset.opening, &view.from)).map_err(io)?;
         for movement in &asset.movements {
-            out.write_record([
-                "movement",
-                &asset.asset,
-                &movement.kind,
-                &movement.reference,
-                &movement.effective_at,
-                &movement.change.amount,
-                &movement.change.decimal,
-                &movement.chain_transactions.join(" "),
-            ])
+            crate::write_row(
+                &mut out,
+                [
+                    "movement",
+                    &asset.asset,
+                    &movement.kind,
+                    &movement.reference,
+                    &movement.effective_at,
+                    &movement.change.amount,
+                    &movement.change.decimal,
+                    &movement.chain_transactions.join(" "),
+                ],
+            )
             .map_err(io)?;
         }
-        out.write_record(units("closing", &asset.closing, &view.to)).map_err(io)?;
+        crate::write_row(&mut out, units("closing", &asset.closing, &view.to)).map_err(io)?;
         for encumbered in &asset.encumbered {
-            out.write_record([
-                "encumbered",
-                &asset.asset,
-                &encumbered.purpose,
-                &encumbered.instruction,
-                "",
-                &encumbered.amount.amount,
-                &encumbered.amount.decimal,
-                "",
-            ])
+            crate::write_row(
+                &mut out,
+                [
+                    "encumbered",
+                    &asset.asset,
+                    &encumbered.purpose,
+                    &encumbered.instruction,
+                    "",
+                    &encumbered.amount.amount,
+                    &encumbered.amount.decimal,
+                    "",
+                ],
+            )
             .map_err(io)?;
         }
-        out.write_record(units("free", &asset.free, "")).map_err(io)?;
-        out.write_record(units("rewards", &asset.rewards, "")).map_err(io)?;
+        crate::write_row(&mut out, units("free", &asset.free, "")).map_err(io)?;
+        crate::write_row(&mut out, units("rewards", &asset.rewards, "")).map_err(io)?;
         let custody = &asset.custody;
         let shares = format!(
             "{}; hot {} %, cold {} %",
@@ -626,30 +632,26 @@ pub fn csv(view: &StatementView) -> Result<Vec<u8>, ReportError> {
             custody.hot_percent.as_deref().unwrap_or("-"),
             custody.cold_percent.as_deref().unwrap_or("-")
         );
-        out.write_record(["custody", &asset.asset, "held", "", "", "", "", &shares]).map_err(io)?;
+        crate::write_row(&mut out, ["custody", &asset.asset, "held", "", "", "", "", &shares]).map_err(io)?;
         for sub in &custody.sub_custodians {
             let detail = format!("{} ({}, {})", sub.name, sub.basis, sub.reference);
-            out.write_record(["custody", &asset.asset, "sub_custodian", "", "", "", "", &detail]).map_err(io)?;
+            crate::write_row(&mut out, ["custody", &asset.asset, "sub_custodian", "", "", "", "", &detail]).map_err(io)?;
         }
     }
     for fiat in &view.fiat {
-        out.write_record(["fiat", &fiat.currency, "opening", "", &view.from, &fiat.opening.amount, "", &fiat.opening.money]).map_err(io)?;
+        crate::write_row(&mut out, ["fiat", &fiat.currency, "opening", "", &view.from, &fiat.opening.amount, "", &fiat.opening.money])
+            .map_err(io)?;
         for (item, events) in [("receipt", &fiat.receipts), ("withdrawal", &fiat.withdrawals)] {
             for event in events {
-                out.write_record([
-                    "fiat",
-                    &fiat.currency,
-                    item,
-                    &event.reference,
-                    &event.effective_at,
-                    &event.amount.amount,
-                    "",
-                    &event.amount.money,
-                ])
+                crate::write_row(
+                    &mut out,
+                    ["fiat", &fiat.currency, item, &event.reference, &event.effective_at, &event.amount.amount, "", &event.amount.money],
+                )
                 .map_err(io)?;
             }
         }
-        out.write_record(["fiat", &fiat.currency, "closing", "", &view.to, &fiat.closing.amount, "", &fiat.closing.money]).map_err(io)?;
+        crate::write_row(&mut out, ["fiat", &fiat.currency, "closing", "", &view.to, &fiat.closing.amount, "", &fiat.closing.money])
+            .map_err(io)?;
     }
     let valuation = &view.valuation;
     for asset in &valuation.assets {
@@ -660,20 +662,23 @@ pub fn csv(view: &StatementView) -> Result<Vec<u8>, ReportError> {
             (_, _, Some(why)) => (String::new(), format!("not valued: {}", why.reason)),
             _ => (String::new(), "not valued".into()),
         };
-        out.write_record(["valuation", &asset.asset, &valuation.currency, "", &valuation.at, &amount, &asset.decimal, &detail])
+        crate::write_row(&mut out, ["valuation", &asset.asset, &valuation.currency, "", &valuation.at, &amount, &asset.decimal, &detail])
             .map_err(io)?;
     }
     let complete = if valuation.complete { "complete" } else { "not complete: some assets not valued" };
-    out.write_record([
-        "valuation",
-        "",
-        "total",
-        "",
-        &valuation.at,
-        &valuation.total.amount,
-        "",
-        &format!("{} ({complete}; {})", valuation.total.money, valuation.rounding),
-    ])
+    crate::write_row(
+        &mut out,
+        [
+            "valuation",
+            "",
+            "total",
+            "",
+            &valuation.at,
+            &valuation.total.amount,
+            "",
+            &format!("{} ({complete}; {})", valuation.total.money, valuation.rounding),
+        ],
+    )
     .map_err(io)?;
     out.into_inner().map_err(|error| ReportError::Invalid(format!("cannot write the CSV: {error}")))
 }
