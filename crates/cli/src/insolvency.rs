@@ -1,6 +1,7 @@
 //! `ringfence insolvency pack`: what an administrator needs on the day of the CASP's
 //! insolvency, at a cut-off (issue 18; docs/insolvency.md), made by `ringfence_reports`.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,11 +37,17 @@ pub struct PackArgs {
     /// again) [default: the head].
     #[arg(long)]
     pub as_of: Option<u64>,
-    /// The full JSON report of the last reconciliation run at or before the cut-off (its
-    /// SHA-256 must be the one the journal holds): pools' holdings are what it observed
-    /// [default: report-<sha256>.json in the evidence directory, if kept there].
+    /// The full JSON report of a reconciliation run of the 90 days to the cut-off (repeat for
+    /// several; each is matched to its run by the SHA-256 the journal holds): each wallet
+    /// counts what the latest run that observed it saw [default: report-<sha256>.json in the
+    /// evidence directory, where kept].
     #[arg(long)]
-    pub recon_report: Option<PathBuf>,
+    pub recon_report: Vec<PathBuf>,
+    /// Where the report of a run the pack needs is not at hand, pass over that run (its
+    /// wallets count at the register's figure unless an earlier run observed them) instead
+    /// of refusing; the manifest names the runs passed over.
+    #[arg(long)]
+    pub register_holdings: bool,
     /// Where reconciliation runs kept their reports [default: <data-dir>/evidence for the
     /// embedded store].
     #[arg(long)]
@@ -70,32 +77,57 @@ fn pack(cli: &Cli, args: &PackArgs, out: &mut dyn Write) -> Result<ExitCode> {
         _ => None,
     };
     let source = earlier.as_ref().unwrap_or(&store);
-    let observed = match insolvency::last_run(source.register(), at) {
-        None => None,
-        Some(run) => {
-            let kept = crate::oversight::evidence_dir(cli, args.evidence_dir.as_ref())
-                .map(|dir| dir.join(format!("report-{}.json", ringfence_journal::hex(&run.run.report_sha256))));
-            match (&args.recon_report, kept) {
-                (Some(path), _) => {
-                    let bytes = std::fs::read(path).with_context(|| format!("--recon-report: cannot read {}", path.display()))?;
-                    Some(insolvency::Observed::from_report(run, &bytes).context("--recon-report")?)
-                }
-                (None, Some(path)) if path.exists() => {
-                    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                    Some(insolvency::Observed::from_report(run, &bytes).with_context(|| format!("the kept report {}", path.display()))?)
-                }
-                _ => {
-                    eprintln!(
-                        "warning: the report of run {} (the last at or before the cut-off) is not at hand: pools' holdings are the register's; give it with --recon-report",
-                        run.id
-                    );
-                    None
-                }
-            }
+    // The reports given, by SHA-256; each must be the report of a run the pack may use.
+    let candidates = insolvency::candidate_runs(source.register(), at);
+    let mut given: HashMap<String, (PathBuf, Vec<u8>)> = HashMap::new();
+    for path in &args.recon_report {
+        let bytes = ringfence_wire::files::read_regular(path, insolvency::REPORT_BYTES_MAX)
+            .with_context(|| format!("--recon-report: cannot read {}", path.display()))?;
+        let digest = ringfence_reports::sha256_hex(&bytes);
+        if !candidates.iter().any(|run| ringfence_journal::hex(&run.run.report_sha256) == digest) {
+            bail!(
+                "--recon-report: {} (SHA-256 {digest}) is not the report of a reconciliation run with a cut-off in the 90 days to {}: it is not that run's report",
+                path.display(),
+                clock::format(at)
+            );
         }
+        given.insert(digest, (path.clone(), bytes));
+    }
+    let evidence = crate::oversight::evidence_dir(cli, args.evidence_dir.as_ref());
+    let mut passed_over = Vec::new();
+    let mut reports = |run: &ringfence_core::RunRecord| -> Result<Option<insolvency::Observed>, ringfence_reports::ReportError> {
+        let Some((path, bytes)) = given.get(&ringfence_journal::hex(&run.run.report_sha256)) else {
+            let kept = insolvency::kept_observations(evidence.as_deref(), run)?;
+            if kept.is_none() {
+                passed_over.push(run.id);
+            }
+            return Ok(kept);
+        };
+        insolvency::Observed::from_report(run, bytes)
+            .map(Some)
+            .map_err(|e| ringfence_reports::ReportError::Invalid(format!("--recon-report {}: {e}", path.display())))
     };
-    let made = insolvency::pack(source, at, now, observed.as_ref())?;
+    let missing = if args.register_holdings { insolvency::MissingReport::RegisterHoldings } else { insolvency::MissingReport::Refuse };
+    let made = insolvency::pack(source, at, now, &mut reports, missing).map_err(|e| match e {
+        ringfence_reports::ReportError::Invalid(why) if why.contains("is not at hand") => anyhow::anyhow!(
+            "{why}; give it with --recon-report FILE, or pass --register-holdings to count the register's holdings where no report is at hand"
+        ),
+        other => anyhow::Error::new(other),
+    })?;
+    for run in &passed_over {
+        eprintln!(
+            "warning: the report of run {run} is not at hand: passed over, its wallets count at the register's figure unless an earlier run observed them"
+        );
+    }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    // The manifest is written last: an earlier pack's goes first, so a pack cut short by an
+    // error has none and cannot pass for whole.
+    match std::fs::remove_file(args.out.join("manifest.json")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            bail!("cannot remove the earlier manifest {}: {e}", args.out.join("manifest.json").display())
+        }
+        _ => {}
+    }
     for file in &made.files {
         crate::statements::write_file(&args.out.join(file.name), &file.bytes)?;
     }

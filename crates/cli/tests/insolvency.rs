@@ -87,7 +87,7 @@ fn the_pack_shares_the_pools_shortfall_pro_rata_and_leaves_the_segregated_client
     assert_eq!((units(&pool["entitlement"]), units(&pool["holdings"])), (100 * ONE_ETH, 90 * ONE_ETH));
     assert_eq!((units(&pool["residual_claim"]), pool["share_percent"].as_str()), (10 * ONE_ETH, "90.000000"));
     let run_id = rows(&pack, "reconciliations.csv")[0]["run"].clone();
-    assert_eq!(pool["holdings_from"], format!("observed by run {run_id}"));
+    assert_eq!(pool["holdings_from"], format!("observed by run {run_id}, rolled forward to the cut-off"));
     for (client, owed) in [("alice", 50), ("bob", 30), ("carol", 20)] {
         let r = row(ETH, "omnibus", client);
         assert_eq!(units(&r["entitlement"]), owed * ONE_ETH);
@@ -116,7 +116,10 @@ fn the_pack_shares_the_pools_shortfall_pro_rata_and_leaves_the_segregated_client
     assert_eq!((alice["pool"].as_str(), alice["entitlement_decimal"].as_str(), alice["basis"].as_str()), ("omnibus", "50", "custody"));
     let holdings = rows(&pack, "pool_holdings.csv");
     let pool_eth = holdings.iter().find(|r| r["wallet"] == "pool-eth").unwrap();
-    assert_eq!((units(&pool_eth["holding"]), units(&pool_eth["observed"])), (100 * ONE_ETH, 90 * ONE_ETH));
+    assert_eq!(
+        (units(&pool_eth["holding"]), units(&pool_eth["observed"]), units(&pool_eth["rolled_forward"])),
+        (100 * ONE_ETH, 90 * ONE_ETH, 90 * ONE_ETH)
+    );
     assert!(pool_eth["custodian"].contains("VaultCo Custody B.V."), "{pool_eth:?}");
     assert_eq!(pool_eth["means_of_access"], "ks-pool (multisig 3 of 5: cfo, coo, cco, vault-1, vault-2)");
     assert!(pool_eth["reconciliation_source"].starts_with("statement VC-2026-06-30 of vaultco"), "{pool_eth:?}");
@@ -211,7 +214,7 @@ fn bad_input_is_refused_with_its_reason_and_writes_nothing() {
     let made = run(dir, &["insolvency", "pack", "--at", "2026-06-01", "--out", early.to_str().unwrap()]);
     assert!(made.status.success() && stdout(&made).contains("0 of them short"), "{}", both(&made));
     let manifest: Value = serde_json::from_slice(&std::fs::read(early.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["holdings"], "the register's: no reconciliation at or before the cut-off");
+    assert_eq!(manifest["holdings"], "the register's: no reconciliation in the 90 days to the cut-off");
 }
 
 #[test]
@@ -241,4 +244,117 @@ fn the_summary_at_a_cut_off_counts_what_was_effective_then() {
     assert!(text.starts_with("segregation summary at 2026-06-30T23:59:59.999999Z"), "{text}");
     let refused = run(dir, &["summary", "--at", "yesterday"]);
     assert!(!refused.status.success() && both(&refused).contains("--at"), "{}", both(&refused));
+}
+
+/// Writes `lines` (JSON Lines) to a file in `dir` and imports it.
+fn import(dir: &Path, name: &str, lines: &str) {
+    let file = dir.join(name);
+    std::fs::write(&file, lines).unwrap();
+    let imported = run(dir, &["import", file.to_str().unwrap()]);
+    assert!(imported.status.success() && !stdout(&imported).contains("rejected"), "{}", both(&imported));
+}
+
+#[test]
+fn each_wallet_counts_its_latest_observation_rolled_forward_and_a_missing_report_is_not_a_clean_pack() {
+    let store = example();
+    let dir = store.path();
+    let out = tempfile::tempdir().unwrap();
+    let first_run = rows(
+        &{
+            let pack = out.path().join("first");
+            assert!(run(dir, &["insolvency", "pack", "--at", "2026-06-30T23:59:59Z", "--out", pack.to_str().unwrap()]).status.success());
+            pack
+        },
+        "reconciliations.csv",
+    )[0]["run"]
+        .clone();
+    // Alice deposits 5 ETH into the pool on 10 July; on 15 July a run reads only Nordbank's
+    // statement: it does not observe the ETH pool, whose shortfall must still show.
+    import(
+        dir,
+        "july.jsonl",
+        &format!(
+            "{{\"type\":\"deposit\",\"key\":\"ins-dep-july\",\"client\":\"alice\",\"wallet\":\"pool-eth\",\"asset\":\"{ETH}\",\"amount\":\"5000000000000000000\",\"actor\":\"ops:alice\",\"effective_at\":\"2026-07-10T09:00:00Z\"}}\n"
+        ),
+    );
+    let nordbank = dir.join("nordbank-july.csv");
+    std::fs::write(&nordbank, format!("# sub_custodian=nordbank cut_off=2026-07-15T23:59:59Z reference=NB-2026-07-15\nwallet,asset,balance\npool-usdc,{USDC},1000000000\n")).unwrap();
+    let narrow = run(dir, &["recon", "run", "--at", "2026-07-15T23:59:59Z", "--statement", nordbank.to_str().unwrap()]);
+    assert!(narrow.status.code().is_some_and(|code| code <= 1), "{}", both(&narrow));
+    let pack = out.path().join("july");
+    let made = run(dir, &["insolvency", "pack", "--at", "2026-07-20", "--out", pack.to_str().unwrap()]);
+    assert!(made.status.success() && stdout(&made).contains("1 of them short"), "{}", both(&made));
+    let shortfall = rows(&pack, "shortfall.csv");
+    let eth = shortfall.iter().find(|r| r["asset"] == ETH && r["pool"] == "omnibus" && r["client"] == "*").unwrap();
+    // Owed 105; held the 90 observed on 30 June plus the 5 deposited since.
+    assert_eq!((units(&eth["entitlement"]), units(&eth["holdings"])), (105 * ONE_ETH, 95 * ONE_ETH));
+    assert_eq!(eth["holdings_from"], format!("observed by run {first_run}, rolled forward to the cut-off"));
+    let holdings = rows(&pack, "pool_holdings.csv");
+    let pool_eth = holdings.iter().find(|r| r["wallet"] == "pool-eth").unwrap();
+    assert_eq!((units(&pool_eth["observed"]), units(&pool_eth["rolled_forward"])), (90 * ONE_ETH, 95 * ONE_ETH));
+    assert!(pool_eth["last_reconciliation"].starts_with(&format!("run {first_run} (cut-off 2026-06-30")), "{pool_eth:?}");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(pack.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["observations_from_runs"].as_array().unwrap().len(), 2, "{manifest}");
+    assert_eq!(rows(&pack, "reconciliations.csv").len(), 2);
+
+    // The first run's kept report gone: refused, not a clean pack; nothing left that passes for
+    // whole.
+    let evidence = dir.join("evidence");
+    let sha = rows(&pack, "reconciliations.csv").iter().find(|r| r["run"] == first_run).unwrap()["report_sha256"].clone();
+    let kept = evidence.join(format!("report-{sha}.json"));
+    let saved = out.path().join("first-report.json");
+    std::fs::rename(&kept, &saved).unwrap();
+    let refused = run(dir, &["insolvency", "pack", "--at", "2026-07-20", "--out", pack.to_str().unwrap()]);
+    assert!(!refused.status.success(), "{}", both(&refused));
+    assert!(
+        both(&refused).contains(&format!("report of reconciliation run {first_run}")) && both(&refused).contains("--register-holdings"),
+        "{}",
+        both(&refused)
+    );
+    // Given back with --recon-report: the same bytes as before.
+    let given = out.path().join("given");
+    let remade = run(
+        dir,
+        &["insolvency", "pack", "--at", "2026-07-20", "--out", given.to_str().unwrap(), "--recon-report", saved.to_str().unwrap()],
+    );
+    assert!(remade.status.success(), "{}", both(&remade));
+    assert_eq!(std::fs::read(given.join("shortfall.csv")).unwrap(), std::fs::read(pack.join("shortfall.csv")).unwrap());
+    // Or passed over, said so: the register's figure for the ETH pool.
+    let register = out.path().join("register");
+    let passed = run(dir, &["insolvency", "pack", "--at", "2026-07-20", "--out", register.to_str().unwrap(), "--register-holdings"]);
+    assert!(
+        passed.status.success() && both(&passed).contains(&format!("the report of run {first_run} is not at hand")),
+        "{}",
+        both(&passed)
+    );
+    let manifest: Value = serde_json::from_slice(&std::fs::read(register.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["runs_passed_over"][0].as_u64().unwrap().to_string(), first_run);
+    let eth =
+        rows(&register, "shortfall.csv").into_iter().find(|r| r["asset"] == ETH && r["client"] == "*" && r["pool"] == "omnibus").unwrap();
+    assert!(eth["holdings_from"].starts_with("the register's"), "{eth:?}");
+    // A FIFO or a device is not read as a report.
+    let refused =
+        run(dir, &["insolvency", "pack", "--at", "2026-07-20", "--out", register.to_str().unwrap(), "--recon-report", "/dev/zero"]);
+    assert!(!refused.status.success() && both(&refused).contains("not a regular file"), "{}", both(&refused));
+}
+
+#[test]
+fn a_negative_position_is_owed_to_its_pool() {
+    let store = example();
+    let dir = store.path();
+    // A withdrawal backdated before alice's deposit leaves her 1 ETH short on 4 May at 09:30.
+    import(
+        dir,
+        "backdated.jsonl",
+        &format!(
+            "{{\"type\":\"withdrawal\",\"key\":\"ins-wd-early\",\"client\":\"alice\",\"wallet\":\"pool-eth\",\"asset\":\"{ETH}\",\"amount\":\"1000000000000000000\",\"actor\":\"ops:alice\",\"effective_at\":\"2026-05-04T09:00:00Z\"}}\n"
+        ),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let pack = out.path().join("pack");
+    assert!(run(dir, &["insolvency", "pack", "--at", "2026-05-04T09:30:00Z", "--out", pack.to_str().unwrap()]).status.success());
+    let alice = rows(&pack, "client_positions.csv").into_iter().find(|r| r["client"] == "alice").unwrap();
+    assert_eq!(alice["entitlement"], "-1000000000000000000");
+    let pool = rows(&pack, "shortfall.csv").into_iter().find(|r| r["asset"] == ETH && r["client"] == "*").unwrap();
+    assert_eq!(units(&pool["owed_by_clients"]), ONE_ETH, "{pool:?}");
 }

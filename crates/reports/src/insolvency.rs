@@ -24,6 +24,10 @@ use crate::ReportError;
 /// The pack's format, written in its manifest.
 pub const PACK_FORMAT: &str = "ringfence insolvency pack 1";
 
+/// The largest reconciliation report read (a run over a million wallets writes a few hundred
+/// MiB).
+pub const REPORT_BYTES_MAX: u64 = 2 << 30;
+
 /// How far back the pack lists reconciliation runs.
 const RECON_DAYS: i64 = 90;
 
@@ -44,9 +48,8 @@ pub struct Pack {
     pub short: usize,
 }
 
-/// What the last reconciliation at or before the cut-off observed in each wallet, by (wallet,
-/// asset), from its full report, whose SHA-256 the journal holds: a pool's holdings are these
-/// where observed (the register's where not).
+/// What one reconciliation run observed in each wallet at its cut-off, by (wallet, asset), from
+/// its full report, whose SHA-256 the journal holds.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Observed {
     pub run: u64,
@@ -86,10 +89,55 @@ impl Observed {
     }
 }
 
-/// The reconciliation run with the latest cut-off at or before `at` (of two at one cut-off,
-/// the one recorded later).
-pub fn last_run(register: &ringfence_core::Register, at: Timestamp) -> Option<&RunRecord> {
-    register.recon_runs().iter().filter(|record| record.run.cut_off <= at).max_by_key(|record| (record.run.cut_off, record.id))
+/// The observations of `run` from its report kept in `dir` (as `report-<sha256>.json`, where
+/// reconciliation runs keep them); `None` when it is not there.
+pub fn kept_observations(dir: Option<&std::path::Path>, run: &RunRecord) -> Result<Option<Observed>, ReportError> {
+    let Some(dir) = dir else { return Ok(None) };
+    let path = dir.join(format!("report-{}.json", ringfence_journal::hex(&run.run.report_sha256)));
+    match ringfence_wire::files::read_regular(&path, REPORT_BYTES_MAX) {
+        Ok(bytes) => Observed::from_report(run, &bytes)
+            .map(Some)
+            .map_err(|e| ReportError::Invalid(format!("the kept report {}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ReportError::Invalid(format!("cannot read the kept report {}: {e}", path.display()))),
+    }
+}
+
+/// What to do when the report of a run the pack needs is not at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingReport {
+    /// Refuse: without it a shortfall that run saw would not show.
+    Refuse,
+    /// Pass over that run: the wallets no other run observed count at the register's figure,
+    /// and the manifest names the runs passed over.
+    RegisterHoldings,
+}
+
+/// Gives the observations of a run from its report, `None` when the report is not at hand.
+pub type Reports<'a> = dyn FnMut(&RunRecord) -> Result<Option<Observed>, ReportError> + 'a;
+
+/// The reconciliation runs the pack may take observations from: a cut-off at or before `at`
+/// and within the 90 days before it, the latest first (of two at one cut-off, the one
+/// recorded later first).
+pub fn candidate_runs(register: &ringfence_core::Register, at: Timestamp) -> Vec<&RunRecord> {
+    let since = since(at);
+    let mut runs: Vec<&RunRecord> =
+        register.recon_runs().iter().filter(|record| record.run.cut_off <= at && record.run.cut_off > since).collect();
+    runs.sort_by_key(|record| std::cmp::Reverse((record.run.cut_off, record.id)));
+    runs
+}
+
+fn since(at: Timestamp) -> Timestamp {
+    Timestamp::from_micros(at.micros().saturating_sub(RECON_DAYS * 86_400_000_000))
+}
+
+/// What a wallet holds at the pack's cut-off from what a run observed at its own: `observed`
+/// plus the register's movements of the wallet in between (`now` − `then`), not below zero.
+fn roll_forward(observed: u128, now: Net, then: Net) -> u128 {
+    let part = |net: Net, negative: bool| if net.negative == negative { net.amount.units() } else { 0 };
+    let up = observed.saturating_add(part(now, false)).saturating_add(part(then, true));
+    let down = part(now, true).saturating_add(part(then, false));
+    up.saturating_sub(down)
 }
 
 /// A signed balance in the smallest unit, as text (`-5` for a negative one).
@@ -120,7 +168,7 @@ impl Table {
 
     fn row(&mut self, cells: Vec<String>) -> Result<(), ReportError> {
         self.rows += 1;
-        self.out.write_record(&cells).map_err(csv_error)
+        crate::write_row(&mut self.out, &cells).map_err(csv_error)
     }
 
     fn finish(self) -> Result<Vec<u8>, ReportError> {
@@ -144,10 +192,13 @@ fn client_pool(client: &ClientId, segregation: Segregation) -> String {
     }
 }
 
-/// The pack at cut-off `at` (which must not be after `now`), from `store` as it is, with what
-/// the last reconciliation at or before `at` observed (`None`: its report was not at hand, the
-/// holdings are the register's).
-pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Observed>) -> Result<Pack, ReportError> {
+/// The pack at cut-off `at` (which must not be after `now`), from `store` as it is. Each
+/// wallet of a client pool counts what the latest run of the 90 days to `at` that observed it
+/// saw, rolled forward to `at` by the register's movements of the wallet since that run's
+/// cut-off; the register's figure where no run observed it. `reports` gives a run's
+/// observations; runs are read latest first until every wallet holding something is observed,
+/// and a run whose report is not at hand is refused or passed over as `missing` says.
+pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<'_>, missing: MissingReport) -> Result<Pack, ReportError> {
     if at > now {
         return Err(ReportError::Invalid(format!(
             "the cut-off {} is after now ({}): a pack shows what was, not what may be",
@@ -183,6 +234,8 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
     let mut clients: Vec<_> = register.clients().collect();
     clients.sort_by(|a, b| a.id.cmp(&b.id));
     let mut entitled: BTreeMap<(usize, String), Vec<(ClientId, u128)>> = BTreeMap::new();
+    // Negative positions (only backdated movements make them): what those clients owe the pool.
+    let mut owed_to_pool: HashMap<(usize, String), u128> = HashMap::new();
     let mut position_rows = Table::new(&[
         "client",
         "asset",
@@ -220,17 +273,58 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
             ])?;
             if entitlement > 0 {
                 entitled.entry((number, pool)).or_default().push((client.id.clone(), entitlement));
+            } else {
+                let debt = owed_to_pool.entry((number, pool)).or_default();
+                *debt = debt.saturating_add(net.amount.units());
             }
         }
     }
 
-    // Holdings, by (asset, pool), from the pool's wallets.
-    let runs: Vec<_> = register.recon_runs().iter().filter(|record| record.run.cut_off <= at).collect();
-    let last_run = last_run(register, at);
-    let observed = observed.filter(|o| last_run.is_some_and(|run| run.id == o.run));
+    // What the wallets of client pools held: the latest observation of each, rolled forward.
+    let mut wallets: Vec<_> = register.wallets().collect();
+    wallets.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut unobserved: std::collections::BTreeSet<(String, String)> = std::collections::BTreeSet::new();
+    for wallet in wallets.iter().filter(|wallet| wallet.class != WalletClass::Firm) {
+        for (number, asset) in assets.iter().enumerate() {
+            if !balance(&Account::Holding(wallet.id.clone()), number as u32).amount.is_zero() {
+                unobserved.insert((wallet.id.as_str().to_owned(), asset.id.as_str().to_owned()));
+            }
+        }
+    }
+    let candidates = candidate_runs(register, at);
+    let mut read: Vec<(&RunRecord, Observed)> = Vec::new();
+    let mut passed_over: Vec<u64> = Vec::new();
+    for run in &candidates {
+        if unobserved.is_empty() {
+            break;
+        }
+        match reports(run)? {
+            Some(observed) => {
+                unobserved.retain(|key| !observed.by_wallet.contains_key(key));
+                read.push((run, observed));
+            }
+            None if missing == MissingReport::RegisterHoldings => passed_over.push(run.id),
+            None => {
+                return Err(ReportError::Invalid(format!(
+                    "the report of reconciliation run {} (cut-off {}) is not at hand, and it may be the latest to have observed a wallet of a client pool ({} not observed by a later run): without it a shortfall it saw would not show",
+                    run.id,
+                    clock::format(run.run.cut_off),
+                    unobserved.len()
+                )));
+            }
+        }
+    }
+    // The latest observation of a wallet in an asset: the run, what it saw, and that rolled
+    // forward to the cut-off.
+    let latest = |wallet: &ringfence_core::WalletId, asset: &ringfence_core::AssetId| -> Option<(&RunRecord, u128)> {
+        let key = (wallet.as_str().to_owned(), asset.as_str().to_owned());
+        read.iter().find_map(|(run, observed)| observed.by_wallet.get(&key).map(|units| (*run, *units)))
+    };
+    let runs: Vec<&RunRecord> = candidates.clone();
+    let last_run = candidates.first().copied();
     // Per pool: what its wallets hold (observed where the run observed them), and how many
     // wallets were counted at the register's figure.
-    let mut held: BTreeMap<(usize, String), (u128, usize)> = BTreeMap::new();
+    let mut held: BTreeMap<(usize, String), (u128, usize, std::collections::BTreeSet<u64>)> = BTreeMap::new();
     let mut holding_rows = Table::new(&[
         "pool",
         "asset",
@@ -242,12 +336,12 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
         "holding",
         "holding_decimal",
         "observed",
+        "rolled_forward",
         "last_reconciliation",
         "reconciliation_source",
         "reconciliation_breaks",
     ])?;
-    let mut wallets: Vec<_> = register.wallets().collect();
-    wallets.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut used: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
     for wallet in &wallets {
         let pool = match &wallet.class {
             WalletClass::ClientOmnibus => "omnibus".to_owned(),
@@ -255,12 +349,16 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
             WalletClass::Firm => "firm".to_owned(),
         };
         let account = Account::Holding(wallet.id.clone());
-        let (custodian, source) = match &wallet.custodian {
-            Custodian::InHouse => ("in house".to_owned(), chain_source(last_run, wallet.address.as_str())),
+        let custodian = match &wallet.custodian {
+            Custodian::InHouse => "in house".to_owned(),
             Custodian::SubCustodian(id) => {
                 let name = register.sub_custodians().find(|s| &s.id == id).map_or_else(|| id.to_string(), |s| s.name.clone());
-                (format!("sub-custodian {id} ({name})"), statement_source(last_run, id.as_str()))
+                format!("sub-custodian {id} ({name})")
             }
+        };
+        let source = |run: Option<&RunRecord>| match &wallet.custodian {
+            Custodian::InHouse => chain_source(run, wallet.address.as_str()),
+            Custodian::SubCustodian(id) => statement_source(run, id.as_str()),
         };
         let access = match register.key_sets().find(|k| k.id == wallet.key_set) {
             Some(key_set) => {
@@ -278,8 +376,18 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
             if net.amount.is_zero() {
                 continue;
             }
+            let seen = latest(&wallet.id, &asset.id);
+            let rolled = match seen {
+                Some((run, units)) => {
+                    used.insert(run.id);
+                    Some(roll_forward(units, net, store.balance_at(&account, &asset.id, run.run.cut_off)?))
+                }
+                None => None,
+            };
+            // The run that last observed the wallet, else the latest of the 90 days.
+            let run = seen.map(|(run, _)| run).or(last_run);
             // A run's wallet breaks are about `wallet:<asset>:<wallet>`.
-            let breaks = last_run.map_or_else(String::new, |record| {
+            let breaks = run.map_or_else(String::new, |record| {
                 let subject = format!("wallet:{}:{}", asset.id, wallet.id);
                 record
                     .run
@@ -290,12 +398,14 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
                     .collect::<Vec<_>>()
                     .join("; ")
             });
-            let seen = observed.and_then(|o| o.by_wallet.get(&(wallet.id.as_str().to_owned(), asset.id.as_str().to_owned())).copied());
             if wallet.class != WalletClass::Firm {
-                let (sum, from_register) = held.entry((number, pool.clone())).or_default();
-                let counted = match seen {
-                    Some(units) => units,
-                    None => {
+                let (sum, from_register, by_runs) = held.entry((number, pool.clone())).or_default();
+                let counted = match (rolled, seen) {
+                    (Some(units), Some((run, _))) => {
+                        by_runs.insert(run.id);
+                        units
+                    }
+                    _ => {
                         *from_register += 1;
                         if net.negative { 0 } else { net.amount.units() }
                     }
@@ -319,12 +429,14 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
                 } else {
                     decimal(net.amount.units(), asset.scale)
                 },
-                seen.map_or_else(String::new, |units| units.to_string()),
-                last_run.map_or_else(
-                    || "none at or before the cut-off".to_owned(),
-                    |r| format!("run {} (cut-off {})", r.id, clock::format(r.run.cut_off)),
-                ),
-                source.clone(),
+                seen.map_or_else(String::new, |(_, units)| units.to_string()),
+                rolled.map_or_else(String::new, |units| units.to_string()),
+                match (seen, last_run) {
+                    (Some((r, _)), _) => format!("run {} (cut-off {})", r.id, clock::format(r.run.cut_off)),
+                    (None, Some(r)) => format!("not observed; latest run {} (cut-off {})", r.id, clock::format(r.run.cut_off)),
+                    (None, None) => "none in the 90 days to the cut-off".to_owned(),
+                },
+                source(run),
                 breaks,
             ])?;
         }
@@ -341,6 +453,7 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
         "residual_claim",
         "share_percent",
         "surplus",
+        "owed_by_clients",
         "holdings_from",
     ])?;
     let mut short = 0usize;
@@ -356,11 +469,17 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
         let asset = &assets[*number];
         let owed: &[(ClientId, u128)] = entitled.get(key).map_or(&[], Vec::as_slice);
         let amounts: Vec<u128> = owed.iter().map(|(_, amount)| *amount).collect();
-        let (holdings, from_register) = held.get(key).copied().unwrap_or((0, 0));
-        let counted = match (observed, from_register) {
-            (Some(o), 0) => format!("observed by run {}", o.run),
-            (Some(o), n) => format!("observed by run {}; {n} wallet(s) at the register's figure", o.run),
-            (None, _) => "the register's (no reconciliation report)".to_owned(),
+        let (holdings, from_register, by_runs) = held.get(key).cloned().unwrap_or_default();
+        let observed_by = match by_runs.len() {
+            0 => String::new(),
+            1 => format!("observed by run {}", by_runs.iter().map(u64::to_string).collect::<String>()),
+            _ => format!("observed by runs {}", by_runs.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
+        };
+        let counted = match (held.contains_key(key), from_register, by_runs.is_empty()) {
+            (false, _, _) => "no wallet of the pool holds it in the register".to_owned(),
+            (true, 0, _) => format!("{observed_by}, rolled forward to the cut-off"),
+            (true, n, true) => format!("the register's ({n} wallet(s) not observed by a run of the 90 days to the cut-off)"),
+            (true, n, false) => format!("{observed_by}, rolled forward to the cut-off; {n} wallet(s) at the register's figure"),
         };
         let Some(shares) = ringfence_core::prorata::shares(holdings, &amounts) else {
             return Err(ReportError::Invalid(format!("the entitlements of pool {pool} in {} do not fit in 128 bits", asset.id)));
@@ -378,6 +497,7 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
             shortfall.to_string(),
             ringfence_core::prorata::percent(holdings.min(total), total),
             holdings.saturating_sub(total).to_string(),
+            owed_to_pool.get(key).copied().unwrap_or(0).to_string(),
             counted,
         ])?;
         for ((client, entitlement), share) in owed.iter().zip(&shares) {
@@ -390,6 +510,7 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
                 share.to_string(),
                 (entitlement - share).to_string(),
                 ringfence_core::prorata::percent(*share, *entitlement),
+                String::new(),
                 String::new(),
                 String::new(),
             ])?;
@@ -448,8 +569,7 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
         ]
     });
     let exceptions = csv_bytes(&["exception", "kind", "severity", "subject", "opened_at", "due_at", "state", "detail"], exception_rows)?;
-    let since = Timestamp::from_micros(at.micros().saturating_sub(RECON_DAYS * 86_400_000_000));
-    let recon_rows = runs.iter().filter(|record| record.run.cut_off > since).map(|record| {
+    let recon_rows = runs.iter().rev().map(|record| {
         let sources: Vec<String> = record.run.sources.iter().map(describe_source).collect();
         vec![
             record.id.to_string(),
@@ -478,11 +598,13 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, observed: Option<&Obse
         "cut_off": clock::format(at),
         "journal_seq": head.seq,
         "journal_head_hash": ringfence_journal::hex(&head.hash),
-        "holdings": match (last_run, observed) {
-            (None, _) => "the register's: no reconciliation at or before the cut-off".to_owned(),
-            (Some(run), None) => format!("the register's: the report of run {} was not given", run.id),
-            (Some(run), Some(_)) => format!("observed by run {} (cut-off {}) where it observed a wallet, else the register's", run.id, clock::format(run.run.cut_off)),
+        "holdings": if candidates.is_empty() {
+            "the register's: no reconciliation in the 90 days to the cut-off".to_owned()
+        } else {
+            "each wallet of a client pool: what the latest run of the 90 days to the cut-off that observed it saw, plus the register's movements of the wallet from that run's cut-off to the pack's; the register's figure where no run observed it".to_owned()
         },
+        "observations_from_runs": used.iter().collect::<Vec<_>>(),
+        "runs_passed_over": passed_over,
         "allocation": "a pool short of its entitlements gives each client entitlement × holdings / entitlements, rounded down in the smallest unit; the units left go one each to the largest remainders, equal remainders in client id order; the rest of each entitlement is a claim against the estate",
     });
     manifest["files"] = files

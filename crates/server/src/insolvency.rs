@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringfence_reports::ReportError;
-use ringfence_reports::insolvency::{self, Observed};
+use ringfence_reports::insolvency;
 use ringfence_store::{CheckpointPolicy, Store};
 use ringfence_wire::clock;
 use serde::Deserialize;
@@ -34,6 +34,10 @@ pub(crate) struct PackQuery {
     /// the head when left out.
     #[param(format = "uint64")]
     as_of: Option<u64>,
+    /// `true`: where the report of a run the pack needs is not in the server's evidence
+    /// directory, pass over that run (its wallets count at the register's figure unless an
+    /// earlier run observed them) instead of answering 422.
+    register_holdings: Option<bool>,
 }
 
 #[utoipa::path(get, path = "/v1/insolvency/pack", params(PackQuery),
@@ -71,19 +75,12 @@ pub(crate) async fn pack(
         ));
     };
     let (location, evidence) = (state.location.clone(), state.recon.settings.evidence_dir.clone());
+    let missing =
+        if q.register_holdings == Some(true) { insolvency::MissingReport::RegisterHoldings } else { insolvency::MissingReport::Refuse };
     let made = tokio::task::spawn_blocking(move || -> Result<insolvency::Pack, ApiError> {
         let store = Store::open_as_of(&location, CheckpointPolicy::process_default(), seq).map_err(store_unavailable)?;
-        let observed = match (insolvency::last_run(store.register(), at), evidence) {
-            (Some(run), Some(dir)) => {
-                let path = dir.join(format!("report-{}.json", ringfence_journal::hex(&run.run.report_sha256)));
-                match std::fs::read(&path) {
-                    Ok(bytes) => Some(Observed::from_report(run, &bytes).map_err(invalid)?),
-                    Err(_) => None,
-                }
-            }
-            _ => None,
-        };
-        insolvency::pack(&store, at, clock::now(), observed.as_ref()).map_err(invalid)
+        let mut reports = |run: &ringfence_core::RunRecord| insolvency::kept_observations(evidence.as_deref(), run);
+        insolvency::pack(&store, at, clock::now(), &mut reports, missing).map_err(invalid)
     })
     .await
     .map_err(|_| ApiError::internal())??;
@@ -104,6 +101,13 @@ pub(crate) async fn pack(
 
 fn invalid(error: ReportError) -> ApiError {
     match error {
+        ReportError::Invalid(message) if message.contains("is not at hand") => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "report_missing",
+            format!(
+                "{message}; keep it in the server's evidence directory, or ask with register_holdings=true to count the register's holdings where no report is at hand"
+            ),
+        ),
         ReportError::Invalid(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_pack", message),
         ReportError::Store(error) => store_unavailable(error),
     }
