@@ -23,7 +23,7 @@ use crate::routes::{INSPECTORS, instant, query, store_unavailable};
 #[into_params(parameter_in = Query)]
 pub(crate) struct PackQuery {
     /// The cut-off of effective time (a date: the end of that day); not after now.
-    #[param(example = "2026-06-30T23:59:59Z")]
+    #[param(example = "2026-06-30T23:59:59Z", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     at: String,
     /// The file: `manifest.json` (default), `client_positions.csv`, `pool_holdings.csv`,
     /// `shortfall.csv`, `client_fiat.csv`, `fiat_accounts.csv`, `exceptions.csv` or
@@ -32,7 +32,7 @@ pub(crate) struct PackQuery {
     file: Option<String>,
     /// The journal entry to make it from (a manifest's `journal_seq`: the same bytes as then);
     /// the head when left out.
-    #[param(format = "uint64")]
+    #[param(format = "uint64", minimum = 1)]
     as_of: Option<u64>,
     /// `true`: where the report of a run the pack needs is not in the server's evidence
     /// directory, pass over that run (its wallets count at the register's figure unless an
