@@ -76,6 +76,14 @@ crate::codes! {
         /// A reward earned by a client's encumbered assets (staking, lending): shaped as a
         /// deposit, under the client instruction its `instruction` names, to that client only.
         Reward = 8 => "reward",
+        /// Client assets lost from a client wallet (a hack, lost keys, a sub-custodian's
+        /// failure; MiCA Art 75(8)): shaped as a withdrawal, each client's position debited by
+        /// its part of the loss, the wallet's holding credited. Four-eyes gated.
+        Loss = 9 => "loss",
+        /// The firm makes clients good from its own assets: the firm's capital debited and the
+        /// clients' positions credited, the asset moved from a firm wallet into a client wallet,
+        /// all in one movement (the mirror of a fee).
+        Compensation = 10 => "compensation",
     }
 }
 
@@ -308,6 +316,35 @@ pub mod build {
                 posting(Side::Credit, Account::Own(OwnAccount::FeeIncome), asset, amount),
                 posting(Side::Debit, Account::Holding(firm_wallet.clone()), asset, amount),
                 posting(Side::Credit, Account::Holding(client_wallet.clone()), asset, amount),
+            ],
+        )
+    }
+
+    /// A loss borne by one client: its position debited, the client wallet the asset was lost
+    /// from credited.
+    pub fn loss(key: IdempotencyKey, client: &ClientId, wallet: &WalletId, asset: &AssetId, amount: Amount) -> Movement {
+        // A withdrawal's postings: what leaves is lost, not returned.
+        Movement { kind: MovementKind::Loss, ..withdrawal(key, client, wallet, asset, amount) }
+    }
+
+    /// A compensation: the firm's capital debited and the client's position credited, the
+    /// asset moved from a firm wallet into the client's wallet, all in one movement.
+    pub fn compensation(
+        key: IdempotencyKey,
+        client: &ClientId,
+        client_wallet: &WalletId,
+        firm_wallet: &WalletId,
+        asset: &AssetId,
+        amount: Amount,
+    ) -> Movement {
+        movement(
+            key,
+            MovementKind::Compensation,
+            vec![
+                posting(Side::Debit, Account::Own(OwnAccount::Capital), asset, amount),
+                posting(Side::Credit, Account::Position(client.clone()), asset, amount),
+                posting(Side::Debit, Account::Holding(client_wallet.clone()), asset, amount),
+                posting(Side::Credit, Account::Holding(firm_wallet.clone()), asset, amount),
             ],
         )
     }

@@ -1100,11 +1100,18 @@ impl Register {
                     position
                 }
             }
-            MovementKind::Withdrawal => {
+            MovementKind::Withdrawal | MovementKind::Loss => {
                 if debit {
                     position
                 } else {
                     client_holding
+                }
+            }
+            MovementKind::Compensation => {
+                if debit {
+                    posting.slot == Slot::Own(OwnAccount::Capital) || client_holding
+                } else {
+                    position || firm_holding
                 }
             }
             MovementKind::Transfer => position || client_holding,

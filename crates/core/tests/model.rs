@@ -238,8 +238,10 @@ fn allowed(kind: MovementKind, posting: &Posting) -> bool {
     let capital = posting.account == Account::Own(OwnAccount::Capital);
     let fee_income = posting.account == Account::Own(OwnAccount::FeeIncome);
     match (kind, posting.side) {
-        (MovementKind::Deposit, Side::Debit) | (MovementKind::Withdrawal, Side::Credit) => client_holding,
-        (MovementKind::Deposit, Side::Credit) | (MovementKind::Withdrawal, Side::Debit) => position,
+        (MovementKind::Deposit, Side::Debit) | (MovementKind::Withdrawal | MovementKind::Loss, Side::Credit) => client_holding,
+        (MovementKind::Deposit, Side::Credit) | (MovementKind::Withdrawal | MovementKind::Loss, Side::Debit) => position,
+        (MovementKind::Compensation, Side::Debit) => capital || client_holding,
+        (MovementKind::Compensation, Side::Credit) => position || firm_holding,
         (MovementKind::Transfer, _) => position || client_holding,
         (MovementKind::Fee, Side::Debit) => position || firm_holding,
         (MovementKind::Fee, Side::Credit) => fee_income || client_holding,
@@ -744,6 +746,8 @@ fn kind() -> impl Strategy<Value = MovementKind> {
         MovementKind::FirmFunding,
         MovementKind::FirmWithdrawal,
         MovementKind::Correction,
+        MovementKind::Loss,
+        MovementKind::Compensation,
     ])
 }
 fn raw_posting() -> impl Strategy<Value = RawPosting> {

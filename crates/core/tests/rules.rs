@@ -789,6 +789,57 @@ fn fee_with_client_debit_and_sweep_is_accepted_and_stays_segregated() {
 }
 
 #[test]
+fn a_loss_debits_positions_and_a_compensation_from_the_firm_makes_them_good_segregated_at_each_step() {
+    let mut estate = Estate::new();
+    estate.accept(deposit("d1", "alice", "omnibus-hot", ETH, 1_000));
+    estate.accept(movement(build::firm_funding(key("f1"), &wallet("firm-hot"), &asset(ETH), units(500))));
+    // More than the position: refused.
+    estate.reject(
+        movement(build::loss(key("l0"), &client("alice"), &wallet("omnibus-hot"), &asset(ETH), units(1_001))),
+        Status::PositionWouldGoNegative,
+    );
+    estate.accept(movement(build::loss(key("l1"), &client("alice"), &wallet("omnibus-hot"), &asset(ETH), units(300))));
+    assert_eq!((estate.balance(&position("alice"), ETH), estate.balance(&holding("omnibus-hot"), ETH)), (700, 700));
+    estate.assert_segregated();
+    // A loss may not touch the firm's wallets or accounts.
+    estate.reject(
+        raw(
+            "l2",
+            MovementKind::Loss,
+            vec![posting(Side::Debit, position("alice"), ETH, 1), posting(Side::Credit, holding("firm-hot"), ETH, 1)],
+        ),
+        Status::WrongWalletClass,
+    );
+    let compensate = |k: &str, amount: u128| {
+        movement(build::compensation(key(k), &client("alice"), &wallet("omnibus-hot"), &wallet("firm-hot"), &asset(ETH), units(amount)))
+    };
+    // More than the firm wallet holds: refused.
+    estate.reject(compensate("c0", 501), Status::HoldingWouldGoNegative);
+    estate.accept(compensate("c1", 300));
+    assert_eq!((estate.balance(&position("alice"), ETH), estate.balance(&holding("omnibus-hot"), ETH)), (1_000, 1_000));
+    assert_eq!((estate.balance(&holding("firm-hot"), ETH), estate.balance(&Account::Own(OwnAccount::Capital), ETH)), (200, 200));
+    estate.assert_segregated();
+    // The client credited without the asset moved: the firm's books alone would back it.
+    estate.reject(
+        raw(
+            "c2",
+            MovementKind::Compensation,
+            vec![posting(Side::Debit, Account::Own(OwnAccount::Capital), ETH, 10), posting(Side::Credit, position("alice"), ETH, 10)],
+        ),
+        Status::SegregationBreach,
+    );
+    // A compensation never debits a position nor credits fee income.
+    estate.reject(
+        raw(
+            "c3",
+            MovementKind::Compensation,
+            vec![posting(Side::Debit, position("alice"), ETH, 10), posting(Side::Credit, Account::Own(OwnAccount::FeeIncome), ETH, 10)],
+        ),
+        Status::PostingNotAllowed,
+    );
+}
+
+#[test]
 fn rebalance_within_a_class_is_accepted() {
     let mut estate = Estate::new();
     estate.accept(deposit("d1", "alice", "omnibus-hot", ETH, 1_000));

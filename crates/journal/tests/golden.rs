@@ -77,8 +77,12 @@ const HEAD_V3: &str = "cf4b4ab7a4db1060e676c7ecd89c8cc5e1fe695f62178f38348bb84f4
 /// a statement issued).
 const HEAD_V4: &str = "811182a038cb1848abe4f93cb35bbadac1b969d81d911c94bb6369ed93042994";
 
+/// The hash of the last entry of `journal-v5.hex` (v4's entries, then issue 18's loss and
+/// compensation).
+const HEAD_V5: &str = "8e2fd9175eaf48401fb8431569a03bd51b17c3bbe68011c2a501a719a7985040";
+
 /// The golden journals, oldest first. Each must verify, decode and replay on every build.
-const FIXTURES: &[&str] = &["journal-v1", "journal-v2", "journal-v3", "journal-v4"];
+const FIXTURES: &[&str] = &["journal-v1", "journal-v2", "journal-v3", "journal-v4", "journal-v5"];
 
 /// Set to 1 to (re)write the fixture files from the generator (never in CI).
 const BLESS: &str = "RINGFENCE_BLESS_GOLDEN";
@@ -951,6 +955,23 @@ fn generate_v4() -> Script {
     s
 }
 
+/// journal-v5: v4, then issue 18's loss and compensation: half an ETH of alice's lost from
+/// the omnibus hot wallet (four-eyes gated), then made good by the firm from its vault.
+fn generate_v5() -> Script {
+    let mut s = generate_v4();
+    let half = amount(ETH_UNIT / 2);
+    s.approved_by_two(
+        "ops",
+        ["approver-1", "approver-2"],
+        movement(build::loss(key("loss-alice"), &cid("alice"), &wid("omni-hot"), &eth(), half)),
+    );
+    s.accept(
+        "treasury",
+        movement(build::compensation(key("comp-alice"), &cid("alice"), &wid("omni-hot"), &wid("firm-vault"), &eth(), half)),
+    );
+    s
+}
+
 // ----- coverage --------------------------------------------------------------------------
 
 /// Declares [`Coverage`]: one flag per variant that the golden journals must contain.
@@ -992,7 +1013,7 @@ coverage! {
     multisig, mpc, hsm, class_client_individual, class_client_omnibus, class_firm,
     wallet_client_individual, wallet_client_omnibus, wallet_firm, hot, cold, in_house, at_sub_custodian,
     // MovementKind, the correction target, Side, Account, OwnAccount
-    deposit, withdrawal, transfer, fee, rebalance, firm_funding, firm_withdrawal, correction, reward,
+    deposit, withdrawal, transfer, fee, rebalance, firm_funding, firm_withdrawal, correction, reward, loss, compensation,
     corrects_none, corrects_some, debit, credit, position, holding, own, capital, fee_income,
     // Role and the token's optional fields
     operator, approver, compliance, auditor, client_role,
@@ -1181,6 +1202,8 @@ fn cover_movement(seen: &mut Coverage, movement: &Movement) {
         MovementKind::FirmWithdrawal => seen.firm_withdrawal = true,
         MovementKind::Correction => seen.correction = true,
         MovementKind::Reward => seen.reward = true,
+        MovementKind::Loss => seen.loss = true,
+        MovementKind::Compensation => seen.compensation = true,
     }
     match movement.corrects {
         None => seen.corrects_none = true,
@@ -1587,7 +1610,7 @@ fn hex_file(name: &str, bodies: &[Vec<u8>]) -> String {
     out
 }
 
-/// In bless mode, once per test run: writes the newest fixture (journal-v4) from its generator.
+/// In bless mode, once per test run: writes the newest fixture (journal-v5) from its generator.
 /// Older fixtures are committed and never rewritten (their generators must still write them:
 /// see `generator_still_writes_*`).
 fn bless_once() {
@@ -1597,8 +1620,8 @@ fn bless_once() {
             return;
         }
         assert!(std::env::var_os("CI").is_none(), "{BLESS} is refused in CI: a pinned fixture is never rewritten there");
-        let name = "journal-v4";
-        let script = generate_v4();
+        let name = "journal-v5";
+        let script = generate_v5();
         let (bodies, head) = seal(&script.entries);
         let entries: Vec<Entry> = bodies.iter().map(|body| decode(body).unwrap()).collect();
         let now = script.entries.last().unwrap().1;
@@ -1606,7 +1629,7 @@ fn bless_once() {
         std::fs::write(fixture_path(&format!("{name}.hex")), hex_file(name, &bodies)).unwrap();
         std::fs::write(fixture_path(&format!("{name}.commands.txt")), describe(name, &entries)).unwrap();
         std::fs::write(fixture_path(&format!("{name}.state.txt")), fingerprint(name, &script.register, &script.statuses, now)).unwrap();
-        eprintln!("{BLESS}: wrote {name}.* with {} entries; pin HEAD_V4 = \"{}\"", bodies.len(), hex(&head.hash));
+        eprintln!("{BLESS}: wrote {name}.* with {} entries; pin HEAD_V5 = \"{}\"", bodies.len(), hex(&head.hash));
     });
 }
 
@@ -1617,6 +1640,7 @@ fn pinned_head(name: &str) -> &'static str {
         "journal-v2" => HEAD_V2,
         "journal-v3" => HEAD_V3,
         "journal-v4" => HEAD_V4,
+        "journal-v5" => HEAD_V5,
         _ => panic!("{name} has no pinned head"),
     }
 }
@@ -1804,6 +1828,11 @@ fn generator_still_writes_journal_v4() {
     generator_still_writes("journal-v4", &generate_v4());
 }
 
+#[test]
+fn generator_still_writes_journal_v5() {
+    generator_still_writes("journal-v5", &generate_v5());
+}
+
 /// Every variant of `Action`, `SafeguardAction` and every enum the codec encodes is in some
 /// golden journal, so each tag's meaning is pinned.
 #[test]
@@ -1843,6 +1872,8 @@ const GATED: &[(&str, bool)] = &[
     ("firm_funding", false),
     ("firm_withdrawal", false),
     ("reward", false),
+    ("loss", true),
+    ("compensation", false),
     ("correction lowering a client position", true),
     ("correction not lowering a client position", false),
     ("chain_watch", false),

@@ -343,6 +343,28 @@ macro_rules! movement_body {
                 instruction: Name,
                 effective_at: Option<Instant>,
             },
+            /// Client assets lost from a client wallet, borne by one client (several: a
+            /// `movement` of kind `loss`); held for approval whenever a policy is in force.
+            Loss {
+                key: $key,
+                client: Name,
+                wallet: Name,
+                asset: AssetIdText,
+                amount: AmountText,
+                instruction: Option<Name>,
+                effective_at: Option<Instant>,
+            },
+            /// The firm makes a client good from its own capital and a firm wallet.
+            Compensation {
+                key: $key,
+                client: Name,
+                client_wallet: Name,
+                firm_wallet: Name,
+                asset: AssetIdText,
+                amount: AmountText,
+                instruction: Option<Name>,
+                effective_at: Option<Instant>,
+            },
             /// Reverses the movement `corrects` (not in a batch).
             Correction { key: $key, corrects: Name, instruction: Option<Name>, effective_at: Option<Instant> },
             /// Explicit postings, for shapes the shorthands do not cover.
@@ -638,8 +660,20 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
         .map_err(|error| ApiError::bad_request("invalid_idempotency_key", format!("Idempotency-Key: {error}")))
 }
 
-const MOVEMENT_TYPES: &[&str] =
-    &["deposit", "withdrawal", "transfer", "fee", "rebalance", "firm_funding", "firm_withdrawal", "correction", "movement", "reward"];
+const MOVEMENT_TYPES: &[&str] = &[
+    "deposit",
+    "withdrawal",
+    "transfer",
+    "fee",
+    "rebalance",
+    "firm_funding",
+    "firm_withdrawal",
+    "correction",
+    "movement",
+    "reward",
+    "loss",
+    "compensation",
+];
 /// What `POST /v1/entities` takes: registrations and the safeguarding records that are not
 /// movements (the safeguarding policy has its own route).
 const ENTITY_TYPES: &[&str] = &[

@@ -359,6 +359,35 @@ enum Line {
         #[serde(deserialize_with = "amount")]
         amount: Amount,
     },
+    /// Client assets lost from a client wallet, borne by one client (several: a `movement`
+    /// of kind `loss`).
+    Loss {
+        #[serde(deserialize_with = "idempotency_key")]
+        key: IdempotencyKey,
+        #[serde(deserialize_with = "client_id")]
+        client: ClientId,
+        #[serde(deserialize_with = "wallet_id")]
+        wallet: WalletId,
+        #[serde(deserialize_with = "asset_id")]
+        asset: AssetId,
+        #[serde(deserialize_with = "amount")]
+        amount: Amount,
+    },
+    /// The firm makes a client good from its own assets.
+    Compensation {
+        #[serde(deserialize_with = "idempotency_key")]
+        key: IdempotencyKey,
+        #[serde(deserialize_with = "client_id")]
+        client: ClientId,
+        #[serde(deserialize_with = "wallet_id")]
+        client_wallet: WalletId,
+        #[serde(deserialize_with = "wallet_id")]
+        firm_wallet: WalletId,
+        #[serde(deserialize_with = "asset_id")]
+        asset: AssetId,
+        #[serde(deserialize_with = "amount")]
+        amount: Amount,
+    },
     Rebalance {
         #[serde(deserialize_with = "idempotency_key")]
         key: IdempotencyKey,
@@ -805,6 +834,10 @@ fn parsed_of(line: Line, common: &Common, defaults: &Defaults) -> Result<Parsed,
         }
         Line::Rebalance { key, from_wallet, to_wallet, asset, amount } => {
             movement(build::rebalance(key, &from_wallet, &to_wallet, &asset, amount))
+        }
+        Line::Loss { key, client, wallet, asset, amount } => movement(build::loss(key, &client, &wallet, &asset, amount)),
+        Line::Compensation { key, client, client_wallet, firm_wallet, asset, amount } => {
+            movement(build::compensation(key, &client, &client_wallet, &firm_wallet, &asset, amount))
         }
         Line::FirmFunding { key, wallet, asset, amount } => movement(build::firm_funding(key, &wallet, &asset, amount)),
         Line::FirmWithdrawal { key, wallet, asset, amount } => movement(build::firm_withdrawal(key, &wallet, &asset, amount)),

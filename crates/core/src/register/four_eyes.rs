@@ -490,14 +490,19 @@ impl ApprovalPolicy {
                 | SafeguardAction::WithdrawFiat(_)
                 | SafeguardAction::Check => None,
             },
-            Action::Movement(movement) if movement.kind == MovementKind::Correction => movement
-                .postings
-                .iter()
-                .find_map(|p| match &p.account {
-                    Account::Position(client) if p.side == Side::Debit => Some((client, &p.asset)),
-                    _ => None,
-                })
-                .map(|(client, asset)| format!("a correction lowering client {client}'s position in {asset}")),
+            // A correction lowering a position, or a loss, takes from a client what the register
+            // said it had, whatever the amount.
+            Action::Movement(movement) if matches!(movement.kind, MovementKind::Correction | MovementKind::Loss) => {
+                let what = if movement.kind == MovementKind::Loss { "a loss taken from" } else { "a correction lowering" };
+                movement
+                    .postings
+                    .iter()
+                    .find_map(|p| match &p.account {
+                        Account::Position(client) if p.side == Side::Debit => Some((client, &p.asset)),
+                        _ => None,
+                    })
+                    .map(|(client, asset)| format!("{what} client {client}'s position in {asset}"))
+            }
             Action::Movement(_) => None,
             Action::RegisterAsset(_)
             | Action::RegisterClient(_)
