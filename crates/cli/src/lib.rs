@@ -13,6 +13,7 @@ pub mod demo;
 pub mod identity;
 pub mod insolvency;
 pub mod key;
+pub mod loss;
 pub mod oversight;
 pub mod policy;
 pub mod prices;
@@ -117,6 +118,10 @@ pub enum CliCommand {
     /// (docs/insolvency.md).
     #[command(subcommand)]
     Insolvency(insolvency::InsolvencyCommand),
+    /// A loss of client assets (MiCA Art 75(8)): share one among the clients of a wallet's
+    /// pool, pro rata, as `loss` movements to import (docs/insolvency.md).
+    #[command(subcommand)]
+    Loss(loss::LossCommand),
     /// Movements of a client, a wallet or a firm own account over a period.
     History(HistoryArgs),
     /// The segregation summary per asset: client positions against client-class holdings,
@@ -552,6 +557,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         CliCommand::Statement(args) => statements::statement(&cli, args, out),
         CliCommand::Statements(command) => statements::run(&cli, command, out),
         CliCommand::Insolvency(command) => insolvency::run(&cli, command, out),
+        CliCommand::Loss(command) => loss::run(&cli, command, out),
         CliCommand::History(args) => history(&cli, args, out),
         CliCommand::Summary(args) => {
             let at = args.at.as_deref().map(clock::parse_end).transpose().map_err(anyhow::Error::msg).context("--at")?;

@@ -151,3 +151,74 @@ fn under_four_eyes_control_a_loss_waits_for_approval() {
     let refused = import(dir, "loss.jsonl", &[loss]);
     assert!(!refused.status.success() && both(&refused).contains("loss"), "{}", both(&refused));
 }
+
+#[test]
+fn a_pool_loss_is_shared_pro_rata_among_forty_clients_to_the_smallest_unit() {
+    let store = example();
+    let dir = store.path();
+    // Forty omnibus clients, client n holding n × 0.1 ETH + n wei in the hot wallet.
+    let mut lines = Vec::new();
+    for n in 1..=40u128 {
+        lines.push(format!(
+            r#"{{"type":"client","id":"pool-{n:02}","category":"retail","segregation":"omnibus","effective_at":"2026-11-01T08:00:00Z"}}"#
+        ));
+        lines.push(format!(
+            r#"{{"type":"deposit","key":"pool-dep-{n:02}","client":"pool-{n:02}","wallet":"omnibus-hot","asset":"{ETH}","amount":"{}","effective_at":"2026-11-02T09:00:00Z"}}"#,
+            n * ONE_ETH / 10 + n
+        ));
+    }
+    assert!(import(dir, "pool.jsonl", &lines).status.success());
+    let before = eth_figures(dir);
+    let lost: u128 = 7 * ONE_ETH + 3;
+    let file = dir.join("loss-lines.jsonl");
+    let shared = run(
+        dir,
+        &[
+            "loss",
+            "share",
+            "--wallet",
+            "omnibus-hot",
+            "--asset",
+            ETH,
+            "--amount",
+            &lost.to_string(),
+            "--at",
+            "2026-11-10T02:00:00Z",
+            "--key",
+            "loss-pool",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(shared.status.success(), "{}", both(&shared));
+    // 42 clients (the example's two omnibus clients too), 15 to a movement: three movements.
+    assert!(both(&shared).contains("shared among 42 client(s)") && both(&shared).contains("(3 movement line(s)"), "{}", both(&shared));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut debited = 0u128;
+    for line in text.lines() {
+        let movement: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(movement["kind"], "loss");
+        for posting in movement["postings"].as_array().unwrap() {
+            if posting["side"] == "debit" {
+                debited += posting["amount"].as_str().unwrap().parse::<u128>().unwrap();
+            }
+        }
+    }
+    assert_eq!(debited, lost, "the parts sum to the loss exactly");
+    let imported = run(dir, &["import", file.to_str().unwrap()]);
+    assert!(imported.status.success() && stdout(&imported).contains("3 accepted"), "{}", both(&imported));
+    assert_eq!(eth_figures(dir), (before.0 - lost, before.1 - lost, before.2));
+    verified(dir);
+    // More than the wallet held, a firm wallet, a loss in the future: refused, nothing written.
+    for (args, words) in [
+        (vec!["--wallet", "omnibus-hot", "--amount", "999000000000000000000", "--at", "2026-11-10T02:00:00Z"], "larger than what it held"),
+        (vec!["--wallet", "firm-hot", "--amount", "1", "--at", "2026-11-10T02:00:00Z"], "firm wallet"),
+        (vec!["--wallet", "omnibus-hot", "--amount", "1", "--at", "2999-01-01"], "after now"),
+        (vec!["--wallet", "omnibus-hot", "--amount", "0", "--at", "2026-11-10T02:00:00Z"], "no loss"),
+    ] {
+        let target = dir.join("refused.jsonl");
+        let refused = run(dir, &[&["loss", "share", "--asset", ETH, "--key", "k", "--out", target.to_str().unwrap()][..], &args].concat());
+        assert!(!refused.status.success() && both(&refused).contains(words), "{args:?}: {}", both(&refused));
+        assert!(!target.exists());
+    }
+}
