@@ -52,6 +52,13 @@ pub struct PackArgs {
     /// embedded store].
     #[arg(long)]
     pub evidence_dir: Option<PathBuf>,
+    /// Record the pack in the journal: its cut-off, the entry it reflects and its manifest's
+    /// SHA-256, as evidence of what was handed over and when.
+    #[arg(long)]
+    pub record: bool,
+    /// Who records it (with --record) [default: the --token's holder, else cli].
+    #[arg(long, requires = "record")]
+    pub actor: Option<String>,
 }
 
 pub fn run(cli: &Cli, command: &InsolvencyCommand, out: &mut dyn Write) -> Result<ExitCode> {
@@ -144,14 +151,41 @@ fn pack(cli: &Cli, args: &PackArgs, out: &mut dyn Write) -> Result<ExitCode> {
         made.files.len(),
         args.out.display()
     )?;
-    if let Some(manifest) = made.files.last() {
-        writeln!(
-            out,
-            "manifest {} (SHA-256 {}) in {:.1?}",
-            args.out.join(manifest.name).display(),
-            ringfence_reports::sha256_hex(&manifest.bytes),
-            started.elapsed()
-        )?;
+    let Some(manifest) = made.files.last() else { bail!("the pack has no manifest") };
+    writeln!(
+        out,
+        "manifest {} (SHA-256 {}) in {:.1?}",
+        args.out.join(manifest.name).display(),
+        ringfence_reports::sha256_hex(&manifest.bytes),
+        started.elapsed()
+    )?;
+    if args.record {
+        use sha2::Digest as _;
+        let issue = ringfence_core::PackIssue { at, as_of: head.seq, sha256: sha2::Sha256::digest(&manifest.bytes).into() };
+        return record(cli, args, issue, out);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Journals the pack made: refused (nothing recorded, the files stay) as any command is.
+fn record(cli: &Cli, args: &PackArgs, issue: ringfence_core::PackIssue, out: &mut dyn Write) -> Result<ExitCode> {
+    use ringfence_core::{Action, Command, InstructionId, Meta, Status};
+    let asserted = crate::statements::asserted(cli, args.actor.as_deref())?;
+    let mut store = crate::open(cli)?;
+    let now = clock::now();
+    let action = Action::RecordPack(issue);
+    let actor = crate::identity::actor_for(store.register(), cli.token.as_deref(), &action, asserted.as_ref(), now)?;
+    let instruction = InstructionId::parse("insolvency-pack").context("the instruction id")?;
+    let command = Command { meta: Meta { actor, instruction, effective_at: now }, action };
+    let outcome = store.submit(&[command], now).context("failed to record the pack; nothing was recorded")?.remove(0);
+    match outcome.status {
+        Status::Accepted | Status::AlreadyExists => {
+            writeln!(out, "recorded: journal entry {} records the pack ({})", outcome.seq.unwrap_or_default(), outcome.status)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        status => {
+            eprintln!("not recorded: {status}: {}", outcome.detail);
+            Ok(ExitCode::from(1))
+        }
+    }
 }

@@ -190,7 +190,7 @@ fn file_safe(client: &ClientId) -> String {
 }
 
 /// The actor named with --actor; without one and without --token, `cli`.
-fn asserted(cli: &Cli, actor: Option<&str>) -> Result<Option<Actor>> {
+pub(crate) fn asserted(cli: &Cli, actor: Option<&str>) -> Result<Option<Actor>> {
     match (actor, &cli.token) {
         (Some(text), _) => Actor::parse(text).map(Some).context("--actor is not a valid actor name"),
         (None, Some(_)) => Ok(None),

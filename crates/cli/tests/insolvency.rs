@@ -173,6 +173,26 @@ fn the_pack_shares_the_pools_shortfall_pro_rata_and_leaves_the_segregated_client
         assert!(first == std::fs::read(again.join(name)).unwrap(), "{name}: the same command, other bytes");
         assert!(first == std::fs::read(reflected.join(name)).unwrap(), "{name}: as of the same entry, other bytes");
     }
+    // Recorded in the journal: its cut-off, the entry it reflects and its manifest's SHA-256;
+    // the same pack (as of the same entry) recorded again is already there.
+    let recorded_dir = out.path().join("recorded");
+    let args = [
+        "insolvency",
+        "pack",
+        "--at",
+        "2026-06-30T23:59:59Z",
+        "--as-of",
+        &seq.to_string(),
+        "--out",
+        recorded_dir.to_str().unwrap(),
+        "--record",
+        "--actor",
+        "compliance:carol",
+    ];
+    let recorded = run(dir, &args);
+    assert!(recorded.status.success() && stdout(&recorded).contains("records the pack (accepted)"), "{}", both(&recorded));
+    let again = run(dir, &args);
+    assert!(again.status.success() && stdout(&again).contains("records the pack (already_exists)"), "{}", both(&again));
     // Made now, the backdated deposit counts: bob is owed 31 ETH.
     let now = out.path().join("now");
     assert!(run(dir, &["insolvency", "pack", "--at", "2026-06-30T23:59:59Z", "--out", now.to_str().unwrap()]).status.success());

@@ -248,6 +248,12 @@ impl Encoder {
                 self.u64(issue.as_of);
                 self.raw(&issue.sha256);
             }
+            Action::RecordPack(issue) => {
+                self.u8(29);
+                self.i64(issue.at.micros());
+                self.u64(issue.as_of);
+                self.raw(&issue.sha256);
+            }
         }
     }
 
@@ -570,6 +576,11 @@ impl<'a> Decoder<'a> {
                 client: self.id(ClientId::parse)?,
                 from: Timestamp::from_micros(self.i64()?),
                 to: Timestamp::from_micros(self.i64()?),
+                as_of: self.u64()?,
+                sha256: self.hash()?,
+            }),
+            29 => Action::RecordPack(crate::statement::PackIssue {
+                at: Timestamp::from_micros(self.i64()?),
                 as_of: self.u64()?,
                 sha256: self.hash()?,
             }),

@@ -199,6 +199,9 @@ pub enum Action {
     RecordPrice(crate::price::Price),
     /// A statement of position issued to a client (issue 17).
     RecordStatement(crate::statement::StatementIssue),
+    /// An insolvency pack made (issue 18): its cut-off, the entry it reflects and its
+    /// manifest's SHA-256.
+    RecordPack(crate::statement::PackIssue),
 }
 
 impl Action {
@@ -233,6 +236,7 @@ impl Action {
             Action::RetireSigningKey { .. } => "signing_key_retirement",
             Action::RecordPrice(_) => "price",
             Action::RecordStatement(_) => "statement_issued",
+            Action::RecordPack(_) => "insolvency_pack",
         }
     }
 }

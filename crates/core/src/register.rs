@@ -407,6 +407,8 @@ pub struct Register {
     statements: statements::Statements,
     /// From when each client's next statement is counted (issue 17).
     statement_clock: statements::StatementClock,
+    /// Insolvency packs made (issue 18), in the order recorded.
+    packs: Vec<crate::statement::IssuedPack>,
 }
 
 /// A posting resolved against the register.
@@ -529,6 +531,7 @@ impl Register {
             Action::RetireSigningKey { public_key } => self.check_key_retirement(public_key).map(|index| self.commit_key_retirement(index)),
             Action::RecordPrice(price) => self.check_price(meta, price).map(|()| self.commit_price(meta, price)),
             Action::RecordStatement(issue) => self.check_statement(issue).map(|()| self.commit_statement(issue)),
+            Action::RecordPack(issue) => self.check_pack(issue).map(|()| self.commit_pack(issue)),
         };
         Ok(match decided {
             Ok(outcome) | Err(outcome) => outcome,

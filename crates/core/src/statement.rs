@@ -17,6 +17,24 @@ pub struct StatementIssue {
     pub sha256: [u8; 32],
 }
 
+/// An insolvency pack made (issue 18): its cut-off of effective time, the journal entry it
+/// reflects (`as_of`: the pack is the same bytes whenever it is made again from the journal up
+/// to that entry) and the SHA-256 of its manifest, which names every file's SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PackIssue {
+    pub at: Timestamp,
+    pub as_of: u64,
+    pub sha256: [u8; 32],
+}
+
+/// A pack as recorded: by which entry, when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IssuedPack {
+    pub issue: PackIssue,
+    pub seq: u64,
+    pub recorded_at: Timestamp,
+}
+
 /// A statement issue as recorded: by which entry, when.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IssuedStatement {

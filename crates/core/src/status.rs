@@ -143,6 +143,9 @@ statuses! {
     /// A statement issue that cannot be recorded: a period that ends before it starts or after
     /// the statement is issued, or an entry the journal does not hold.
     InvalidStatement => "invalid_statement",
+    /// An insolvency pack that cannot be recorded: a cut-off after it is recorded, or an entry
+    /// the journal does not hold.
+    InvalidPack => "invalid_pack",
     /// A signing key that cannot be registered or retired: a retired key registered again,
     /// the last active key retired, or a label that is empty or too long.
     InvalidSigningKey => "invalid_signing_key",

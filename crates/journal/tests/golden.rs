@@ -58,7 +58,7 @@ use ringfence_core::{
     Role, RunSource, SafeguardAction, SafeguardingPolicy, Segregation, Severity, Side, SigningKey, Status, SubCustodian, SubCustodianId,
     Tier, Timestamp, TokenId, Wallet, WalletClass, WalletId, build,
 };
-use ringfence_core::{Price, StatementIssue};
+use ringfence_core::{PackIssue, Price, StatementIssue};
 use ringfence_journal::{Entry, Head, Verifier, decode, hex};
 use sha2::{Digest as _, Sha256};
 
@@ -78,8 +78,8 @@ const HEAD_V3: &str = "cf4b4ab7a4db1060e676c7ecd89c8cc5e1fe695f62178f38348bb84f4
 const HEAD_V4: &str = "811182a038cb1848abe4f93cb35bbadac1b969d81d911c94bb6369ed93042994";
 
 /// The hash of the last entry of `journal-v5.hex` (v4's entries, then issue 18's loss and
-/// compensation).
-const HEAD_V5: &str = "8e2fd9175eaf48401fb8431569a03bd51b17c3bbe68011c2a501a719a7985040";
+/// compensation, an insolvency pack recorded).
+const HEAD_V5: &str = "fb93840f15fbe620b1f9f814f33b2a6ad3517767ff3420bb410ed423cd5ced83";
 
 /// The golden journals, oldest first. Each must verify, decode and replay on every build.
 const FIXTURES: &[&str] = &["journal-v1", "journal-v2", "journal-v3", "journal-v4", "journal-v5"];
@@ -956,7 +956,8 @@ fn generate_v4() -> Script {
 }
 
 /// journal-v5: v4, then issue 18's loss and compensation: half an ETH of alice's lost from
-/// the omnibus hot wallet (four-eyes gated), then made good by the firm from its vault.
+/// the omnibus hot wallet (four-eyes gated), then made good by the firm from its vault; and an
+/// insolvency pack recorded.
 fn generate_v5() -> Script {
     let mut s = generate_v4();
     let half = amount(ETH_UNIT / 2);
@@ -969,6 +970,8 @@ fn generate_v5() -> Script {
         "treasury",
         movement(build::compensation(key("comp-alice"), &cid("alice"), &wid("omni-hot"), &wid("firm-vault"), &eth(), half)),
     );
+    let as_of = s.entries.len() as u64;
+    s.accept("compliance", Action::RecordPack(PackIssue { at: at(s.hour - 1), as_of, sha256: [0x18; 32] }));
     s
 }
 
@@ -1002,7 +1005,7 @@ coverage! {
     register_wallet, movement, register_api_token, revoke_api_token, set_approval_policy, approve_pending, reject_pending,
     expire_pending, change_wallet, watch_chain, observe_chain, record_recon_run, set_exception_policy, investigate_exception,
     propose_resolution, approve_resolution, reject_resolution, escalate_exception, safeguard,
-    register_signing_key, retire_signing_key, record_price, record_statement,
+    register_signing_key, retire_signing_key, record_price, record_statement, record_pack,
     // SafeguardAction
     set_safeguarding_policy, record_instruction, revoke_instruction, encumber, release, record_risk_assessment,
     register_institution, register_fiat_account, receive_fiat, place_fiat, withdraw_fiat, check, review_institution,
@@ -1172,6 +1175,7 @@ fn cover(seen: &mut Coverage, command: &Command) {
         Action::RetireSigningKey { .. } => seen.retire_signing_key = true,
         Action::RecordPrice(_) => seen.record_price = true,
         Action::RecordStatement(_) => seen.record_statement = true,
+        Action::RecordPack(_) => seen.record_pack = true,
     }
 }
 
@@ -1902,6 +1906,7 @@ const GATED: &[(&str, bool)] = &[
     ("signing_key_retirement", true),
     ("price", false),
     ("statement_issued", false),
+    ("insolvency_pack", false),
 ];
 
 #[test]

@@ -86,6 +86,7 @@ impl Register {
             prices,
             statements,
             statement_clock,
+            packs,
         );
         if differ.is_empty() && self != other {
             differ.push("state");
@@ -156,6 +157,7 @@ impl Register {
         self.safeguards.check_indexes()?;
         self.check_prices()?;
         self.check_statements()?;
+        self.check_packs()?;
         self.oversight.check_indexes(
             wallets,
             assets,

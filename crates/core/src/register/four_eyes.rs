@@ -104,7 +104,8 @@ fn subject_of(action: &Action) -> Option<Subject> {
         | Action::RejectResolution { .. }
         | Action::EscalateException { .. }
         | Action::RecordPrice(_)
-        | Action::RecordStatement(_) => return None,
+        | Action::RecordStatement(_)
+        | Action::RecordPack(_) => return None,
     })
 }
 
@@ -177,7 +178,8 @@ impl Register {
             | Action::RegisterSigningKey(_)
             | Action::RetireSigningKey { .. }
             | Action::RecordPrice(_)
-            | Action::RecordStatement(_) => {}
+            | Action::RecordStatement(_)
+            | Action::RecordPack(_) => {}
         }
         if self.four_eyes.policy.is_none() && self.four_eyes.subjects.is_empty() {
             return Ok(None);
@@ -306,7 +308,8 @@ impl Register {
             | Action::RejectResolution { .. }
             | Action::EscalateException { .. }
             | Action::RecordPrice(_)
-            | Action::RecordStatement(_) => None,
+            | Action::RecordStatement(_)
+            | Action::RecordPack(_) => None,
         }
     }
 
@@ -521,7 +524,8 @@ impl ApprovalPolicy {
             | Action::RejectResolution { .. }
             | Action::EscalateException { .. }
             | Action::RecordPrice(_)
-            | Action::RecordStatement(_) => None,
+            | Action::RecordStatement(_)
+            | Action::RecordPack(_) => None,
         }
     }
 

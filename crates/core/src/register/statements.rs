@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Check, Register, reject};
 use crate::ids::ClientId;
-use crate::statement::{IssuedStatement, StatementIssue};
+use crate::statement::{IssuedPack, IssuedStatement, PackIssue, StatementIssue};
 use crate::status::{Outcome, Status};
 use crate::time::Timestamp;
 
@@ -118,6 +118,42 @@ impl Register {
             if issued.iter().any(|s| s.issue.client != *client || s.seq > self.seq || s.issue.as_of >= s.seq) {
                 return Err(format!("a statement of client {client} is misfiled or reflects an entry after its own"));
             }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_pack(&self, issue: &PackIssue) -> Check<()> {
+        if let Some(same) = self.packs.iter().find(|p| p.issue == *issue) {
+            return Err(Outcome::already_exists(same.seq));
+        }
+        if issue.at > *self.now {
+            return reject(Status::InvalidPack, format!("a pack at a cut-off of {}, after it is recorded ({})", issue.at, *self.now));
+        }
+        if issue.as_of == 0 || issue.as_of > self.seq {
+            return reject(
+                Status::InvalidPack,
+                format!("a pack reflecting entry {}, which the journal does not hold (it ends at {})", issue.as_of, self.seq),
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn commit_pack(&mut self, issue: &PackIssue) -> Outcome {
+        let seq = self.next_seq();
+        self.packs.push(IssuedPack { issue: issue.clone(), seq, recorded_at: *self.now });
+        Outcome::accepted(seq)
+    }
+
+    /// The insolvency packs recorded, in the order recorded.
+    pub fn issued_packs(&self) -> &[IssuedPack] {
+        &self.packs
+    }
+
+    /// Every pack reflects an entry before its own, and packs are in journal order.
+    pub(super) fn check_packs(&self) -> Result<(), String> {
+        let ordered = self.packs.windows(2).all(|pair| pair[0].seq < pair[1].seq);
+        if !ordered || self.packs.iter().any(|p| p.seq > self.seq || p.issue.as_of >= p.seq) {
+            return Err("an insolvency pack is out of order or reflects an entry after its own".into());
         }
         Ok(())
     }

@@ -500,7 +500,8 @@ fn detail(register: &Register, action: &Action) -> PendingDetailView {
         | Action::EscalateException { .. }
         | Action::Safeguard(_)
         | Action::RecordPrice(_)
-        | Action::RecordStatement(_) => PendingDetailView::None,
+        | Action::RecordStatement(_)
+        | Action::RecordPack(_) => PendingDetailView::None,
     }
 }
 
