@@ -131,6 +131,8 @@ fn the_pack_shares_the_pools_shortfall_pro_rata_and_leaves_the_segregated_client
     assert_eq!((fiat[0]["client"].as_str(), fiat[0]["owed"].as_str(), fiat[0]["owed_money"].as_str()), ("carol", "250000", "EUR 2500.00"));
     let accounts = rows(&pack, "fiat_accounts.csv");
     assert_eq!((accounts[0]["institution_name"].as_str(), accounts[0]["class"].as_str()), ("Nordbank AG", "client_funds"));
+    // Carol's EUR 2,500 placed there on 8 May.
+    assert_eq!((accounts[0]["balance"].as_str(), accounts[0]["balance_money"].as_str()), ("250000", "EUR 2500.00"));
     assert_eq!(rows(&pack, "reconciliations.csv").len(), 1);
 
     // The manifest names every file with its SHA-256 and the entry the pack reflects.

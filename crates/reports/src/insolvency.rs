@@ -536,12 +536,25 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<
         "institution_name",
         "institution_kind",
         "institution_reference",
+        "balance",
+        "balance_money",
     ])?;
+    // Each account's balance at the cut-off: placements in, withdrawals out, effective by then.
+    let mut account_balances: HashMap<&ringfence_core::FiatAccountId, (u128, u128)> = HashMap::new();
+    for (seq, account, placed, amount) in register.fiat_account_movements() {
+        if seq > head.seq || store.entries(seq - 1, 1)?.into_iter().next().is_none_or(|e| e.command.meta.effective_at > at) {
+            continue;
+        }
+        let (inflow, outflow) = account_balances.entry(account).or_default();
+        if placed { *inflow = inflow.saturating_add(amount) } else { *outflow = outflow.saturating_add(amount) }
+    }
     let mut fiat_accounts: Vec<_> = register.fiat_accounts().iter().collect();
     fiat_accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
     for record in fiat_accounts {
         let account = &record.account;
         let institution = register.institutions().find(|i| i.id == account.institution);
+        let (inflow, outflow) = account_balances.get(&account.id).copied().unwrap_or_default();
+        let balance = ringfence_wire::views::prices::MoneyView::of(account.currency, outflow > inflow, inflow.abs_diff(outflow));
         accounts.row(vec![
             account.id.as_str().to_owned(),
             account.currency.as_str().to_owned(),
@@ -551,6 +564,8 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<
             institution.map_or_else(String::new, |i| i.name.clone()),
             institution.map_or_else(String::new, |i| i.kind.code().to_owned()),
             institution.map_or_else(String::new, |i| i.reference.clone()),
+            balance.amount,
+            balance.money,
         ])?;
     }
 

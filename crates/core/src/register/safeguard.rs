@@ -387,6 +387,23 @@ impl Register {
         withdrawals
     }
 
+    /// What moved in and out of the fiat accounts: each placement (in) and withdrawal (out),
+    /// with the entry that recorded it, in entry order.
+    pub fn fiat_account_movements(&self) -> Vec<(u64, &crate::ids::FiatAccountId, bool, u128)> {
+        let mut moved: Vec<_> = self
+            .safeguards
+            .events
+            .values()
+            .filter_map(|(seq, action)| match action {
+                SafeguardAction::PlaceFiat(placement) => Some((*seq, &placement.account, true, placement.amount.units())),
+                SafeguardAction::WithdrawFiat(withdrawal) => Some((*seq, &withdrawal.account, false, withdrawal.amount.units())),
+                _ => None,
+            })
+            .collect();
+        moved.sort_by_key(|(seq, ..)| *seq);
+        moved
+    }
+
     /// Client fiat owed, per client and currency (non-zero only).
     pub fn fiat_positions(&self) -> impl Iterator<Item = (&ClientId, &Currency, u128)> {
         self.safeguards
