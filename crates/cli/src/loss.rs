@@ -112,7 +112,27 @@ fn share(cli: &Cli, args: &ShareArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let Some(shares) = ringfence_core::prorata::shares(amount, &positions) else { bail!("the positions do not fit in 128 bits") };
     let parts: Vec<(&ringfence_core::ClientId, u128)> =
         owed.iter().zip(&shares).filter(|(_, share)| **share > 0).map(|((client, _), share)| (client, *share)).collect();
+    // Every line must apply to the register as it is now (each is decided on its own): a
+    // client who withdrew since, or whose assets are encumbered, would leave the loss half
+    // recorded.
+    let now_held = register.balance(&Account::Holding(wallet_id.clone()), &asset_id).map_or(0, Amount::units);
+    if now_held < amount {
+        bail!("--amount: wallet {wallet_id} holds {now_held} of {asset_id} now; a loss of {amount} recorded now would take it below zero");
+    }
+    for (client, share) in &parts {
+        let position = register.balance(&Account::Position((*client).clone()), &asset_id).map_or(0, Amount::units);
+        let free = position.saturating_sub(register.encumbered(client, &asset_id));
+        if free < *share {
+            bail!(
+                "client {client}'s part of the loss is {share} of {asset_id}, but its free position now is {free} (position {position}, the rest encumbered): release the encumbrance or share the loss by hand with a movement line"
+            );
+        }
+    }
     let chunks: Vec<_> = parts.chunks(CLIENTS_PER_MOVEMENT).collect();
+    if chunks.len() > 1 {
+        IdempotencyKey::parse(&format!("{key}-{}", chunks.len()))
+            .map_err(|e| anyhow::anyhow!("--key: with -{} appended: {e}", chunks.len()))?;
+    }
     let mut lines = String::new();
     for (number, chunk) in chunks.iter().enumerate() {
         let key = if chunks.len() == 1 { key.as_str().to_owned() } else { format!("{key}-{}", number + 1) };

@@ -380,3 +380,29 @@ fn a_negative_position_is_owed_to_its_pool() {
     let pool = rows(&pack, "shortfall.csv").into_iter().find(|r| r["asset"] == ETH && r["client"] == "*").unwrap();
     assert_eq!(units(&pool["owed_by_clients"]), ONE_ETH, "{pool:?}");
 }
+
+#[test]
+fn a_withdrawal_recorded_after_a_run_but_dated_before_it_does_not_hide_the_shortfall_it_saw() {
+    let store = example();
+    let dir = store.path();
+    // After the run of 30 June (90 ETH observed against 100 owed), a withdrawal of bob's 10 ETH
+    // dated 29 June: entitlements fall to 90, and the observation must not be taken as
+    // covering it.
+    import(
+        dir,
+        "backdated.jsonl",
+        &format!(
+            "{{\"type\":\"withdrawal\",\"key\":\"ins-wd-backdated\",\"client\":\"bob\",\"wallet\":\"pool-eth\",\"asset\":\"{ETH}\",\"amount\":\"{}\",\"actor\":\"ops:alice\",\"effective_at\":\"2026-06-29T12:00:00Z\"}}\n",
+            10 * ONE_ETH
+        ),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let pack = out.path().join("pack");
+    let made = run(dir, &["insolvency", "pack", "--at", "2026-07-20", "--out", pack.to_str().unwrap()]);
+    assert!(made.status.success() && stdout(&made).contains("1 of them short"), "{}", both(&made));
+    let pool_eth = rows(&pack, "pool_holdings.csv").into_iter().find(|r| r["wallet"] == "pool-eth").unwrap();
+    assert_eq!(pool_eth["recorded_since_run"], format!("-{}", 10 * ONE_ETH), "{pool_eth:?}");
+    assert_eq!(units(&pool_eth["rolled_forward"]), 80 * ONE_ETH, "{pool_eth:?}");
+    let eth = rows(&pack, "shortfall.csv").into_iter().find(|r| r["asset"] == ETH && r["pool"] == "omnibus" && r["client"] == "*").unwrap();
+    assert_eq!((units(&eth["entitlement"]), units(&eth["holdings"])), (90 * ONE_ETH, 80 * ONE_ETH));
+}

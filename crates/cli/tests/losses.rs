@@ -96,14 +96,14 @@ fn a_loss_borne_by_clients_and_made_good_by_the_firm_keeps_every_invariant() {
     assert_eq!(eth_figures(dir), (positions - 5 * ONE_ETH, holdings - 5 * ONE_ETH, firm));
     verified(dir);
 
-    // Refused, nothing changed: the firm crediting a client without moving the asset (a
-    // segregation breach), and compensating into a firm wallet.
+    // Refused, nothing changed: the firm crediting a client without moving the asset, and
+    // compensating into a firm wallet.
     let head = stdout(&run(dir, &["journal", "head"]));
     let unbacked = format!(
         r#"{{"type":"movement","key":"comp-unbacked","kind":"compensation","postings":[{{"side":"debit","account":"own:capital","asset":"{ETH}","amount":"1"}},{{"side":"credit","account":"position:client-1","asset":"{ETH}","amount":"1"}}]}}"#
     );
     let refused = import(dir, "unbacked.jsonl", &[unbacked]);
-    assert!(!refused.status.success() && stdout(&refused).contains("segregation_breach"), "{}", both(&refused));
+    assert!(!refused.status.success() && stdout(&refused).contains("posting_not_allowed"), "{}", both(&refused));
     let wrong = format!(
         r#"{{"type":"compensation","key":"comp-wrong","client":"client-1","client_wallet":"firm-hot","firm_wallet":"firm-hot","asset":"{ETH}","amount":"1"}}"#
     );

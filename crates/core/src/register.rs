@@ -1164,6 +1164,33 @@ impl Register {
                 return refuse(Status::WrongWalletClass, posting);
             }
         }
+        if kind == MovementKind::Compensation {
+            // Each client credit is paid from the firm's capital and moved into a client
+            // wallet: capital debited = positions credited = client wallets debited, per asset.
+            let mut assets: Vec<u32> = resolved.iter().map(|p| p.asset).collect();
+            assets.sort_unstable();
+            assets.dedup();
+            for asset in assets {
+                let (mut capital, mut credited, mut into_client_wallets) = (Wide::default(), Wide::default(), Wide::default());
+                for posting in resolved.iter().filter(|p| p.asset == asset) {
+                    match (posting.slot, posting.side) {
+                        (Slot::Own(_), Side::Debit) => capital.add(posting.amount),
+                        (Slot::Position(_), Side::Credit) => credited.add(posting.amount),
+                        (Slot::Holding(_), Side::Debit) => into_client_wallets.add(posting.amount),
+                        _ => {}
+                    }
+                }
+                if capital != credited || into_client_wallets != credited || credited == Wide::default() {
+                    return reject(
+                        Status::PostingNotAllowed,
+                        format!(
+                            "a compensation pays each client credit from the firm's capital into a client wallet: {} debits capital {capital}, credits positions {credited} and moves {into_client_wallets} into client wallets",
+                            self.asset_id(asset)
+                        ),
+                    );
+                }
+            }
+        }
         Ok(())
     }
 

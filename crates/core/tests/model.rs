@@ -447,6 +447,22 @@ impl Model {
         if postings.iter().any(|p| matches!(p.account, Account::Holding(_)) && !allowed(movement.kind, p)) {
             return reject(Status::WrongWalletClass);
         }
+        if movement.kind == MovementKind::Compensation {
+            // Per asset: capital debited = positions credited = client wallets debited.
+            let mut legs: BTreeMap<&AssetId, (Wide, Wide, Wide)> = BTreeMap::new();
+            for p in postings {
+                let sums = legs.entry(&p.asset).or_default();
+                match (&p.account, p.side) {
+                    (Account::Own(_), Side::Debit) => sums.0 = wide_add(sums.0, p.amount.units()),
+                    (Account::Position(_), Side::Credit) => sums.1 = wide_add(sums.1, p.amount.units()),
+                    (Account::Holding(_), Side::Debit) => sums.2 = wide_add(sums.2, p.amount.units()),
+                    _ => {}
+                }
+            }
+            if legs.values().any(|(capital, credited, moved)| capital != credited || moved != credited || *credited == Wide::default()) {
+                return reject(Status::PostingNotAllowed);
+            }
+        }
         if per_segment.iter().any(|((owner, _), (debits, credits))| *owner == Owner::Firm && debits != credits) {
             return reject(Status::SegregationBreach);
         }

@@ -826,7 +826,16 @@ fn a_loss_debits_positions_and_a_compensation_from_the_firm_makes_them_good_segr
             MovementKind::Compensation,
             vec![posting(Side::Debit, Account::Own(OwnAccount::Capital), ETH, 10), posting(Side::Credit, position("alice"), ETH, 10)],
         ),
-        Status::SegregationBreach,
+        Status::PostingNotAllowed,
+    );
+    // Nor a deposit out of nowhere labelled a compensation (client legs only).
+    estate.reject(
+        raw(
+            "c4",
+            MovementKind::Compensation,
+            vec![posting(Side::Debit, holding("omnibus-hot"), ETH, 10), posting(Side::Credit, position("alice"), ETH, 10)],
+        ),
+        Status::PostingNotAllowed,
     );
     // A compensation never debits a position nor credits fee income.
     estate.reject(

@@ -53,7 +53,9 @@ pub struct Pack {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Observed {
     pub run: u64,
-    pub by_wallet: HashMap<(String, String), u128>,
+    /// What the run observed, and the register's figure it compared it with (as the register
+    /// was when the run was made).
+    pub by_wallet: HashMap<(String, String), (u128, Option<u128>)>,
 }
 
 impl Observed {
@@ -83,7 +85,8 @@ impl Observed {
             let units = observed
                 .parse::<u128>()
                 .map_err(|_| ReportError::Invalid(format!("the report of run {} observes {observed:?} in {wallet}", run.id)))?;
-            by_wallet.insert((wallet.to_owned(), asset.to_owned()), units);
+            let register = finding["register"].as_str().and_then(|text| text.parse::<u128>().ok());
+            by_wallet.insert((wallet.to_owned(), asset.to_owned()), (units, register));
         }
         Ok(Observed { run: run.id, by_wallet })
     }
@@ -316,9 +319,9 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<
     }
     // The latest observation of a wallet in an asset: the run, what it saw, and that rolled
     // forward to the cut-off.
-    let latest = |wallet: &ringfence_core::WalletId, asset: &ringfence_core::AssetId| -> Option<(&RunRecord, u128)> {
+    let latest = |wallet: &ringfence_core::WalletId, asset: &ringfence_core::AssetId| -> Option<(&RunRecord, (u128, Option<u128>))> {
         let key = (wallet.as_str().to_owned(), asset.as_str().to_owned());
-        read.iter().find_map(|(run, observed)| observed.by_wallet.get(&key).map(|units| (*run, *units)))
+        read.iter().find_map(|(run, observed)| observed.by_wallet.get(&key).map(|seen| (*run, *seen)))
     };
     let runs: Vec<&RunRecord> = candidates.clone();
     let last_run = candidates.first().copied();
@@ -336,6 +339,7 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<
         "holding",
         "holding_decimal",
         "observed",
+        "recorded_since_run",
         "rolled_forward",
         "last_reconciliation",
         "reconciliation_source",
@@ -376,14 +380,33 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<
             if net.amount.is_zero() {
                 continue;
             }
-            let seen = latest(&wallet.id, &asset.id);
-            let rolled = match seen {
-                Some((run, units)) => {
-                    used.insert(run.id);
-                    Some(roll_forward(units, net, store.balance_at(&account, &asset.id, run.run.cut_off)?))
-                }
-                None => None,
-            };
+            let observation = latest(&wallet.id, &asset.id);
+            let seen = observation.map(|(run, (units, _))| (run, units));
+            // From when the observation counts: the block the chain was read at (confirmations
+            // before the run's cut-off), or the statement's cut-off (the run's).
+            let (mut rolled, mut since_run) = (None, None);
+            if let Some((run, (units, register_then))) = observation {
+                used.insert(run.id);
+                let read_at = match &wallet.custodian {
+                    Custodian::InHouse => block_time(run, wallet.address.as_str()).unwrap_or(run.run.cut_off),
+                    Custodian::SubCustodian(_) => run.run.cut_off,
+                };
+                let forward = roll_forward(units, net, store.balance_at(&account, &asset.id, read_at)?);
+                // Movements recorded after the run but effective before its cut-off: the
+                // register at the cut-off today against what the run compared with. What they
+                // took out is not counted as held (the observation may not reflect it).
+                let today = store.balance_at(&account, &asset.id, run.run.cut_off)?;
+                let (taken, shown) = match register_then {
+                    Some(then) => {
+                        let today_units = if today.negative { 0 } else { today.amount.units() };
+                        let shown = if today_units >= then { (today_units - then).to_string() } else { format!("-{}", then - today_units) };
+                        (then.saturating_sub(today_units), Some(shown))
+                    }
+                    None => (0, None),
+                };
+                rolled = Some(forward.saturating_sub(taken));
+                since_run = shown;
+            }
             // The run that last observed the wallet, else the latest of the 90 days.
             let run = seen.map(|(run, _)| run).or(last_run);
             // A run's wallet breaks are about `wallet:<asset>:<wallet>`.
@@ -430,6 +453,7 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<
                     decimal(net.amount.units(), asset.scale)
                 },
                 seen.map_or_else(String::new, |(_, units)| units.to_string()),
+                since_run.unwrap_or_default(),
                 rolled.map_or_else(String::new, |units| units.to_string()),
                 match (seen, last_run) {
                     (Some((r, _)), _) => format!("run {} (cut-off {})", r.id, clock::format(r.run.cut_off)),
@@ -475,6 +499,11 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<
             1 => format!("observed by run {}", by_runs.iter().map(u64::to_string).collect::<String>()),
             _ => format!("observed by runs {}", by_runs.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
         };
+        let passed = if passed_over.is_empty() {
+            String::new()
+        } else {
+            format!("; run(s) {} passed over (report not at hand)", passed_over.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))
+        };
         let counted = match (held.contains_key(key), from_register, by_runs.is_empty()) {
             (false, _, _) => "no wallet of the pool holds it in the register".to_owned(),
             (true, 0, _) => format!("{observed_by}, rolled forward to the cut-off"),
@@ -498,7 +527,7 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<
             ringfence_core::prorata::percent(holdings.min(total), total),
             holdings.saturating_sub(total).to_string(),
             owed_to_pool.get(key).copied().unwrap_or(0).to_string(),
-            counted,
+            format!("{counted}{passed}"),
         ])?;
         for ((client, entitlement), share) in owed.iter().zip(&shares) {
             shortfall_rows.row(vec![
@@ -630,6 +659,19 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<
     manifest.push(b'\n');
     files.push(PackFile { name: "manifest.json", bytes: manifest });
     Ok(Pack { files, positions, pools: pools.len(), short })
+}
+
+/// When the run read `address`'s chain: the timestamp of the block it read at, not after the
+/// run's cut-off.
+fn block_time(run: &RunRecord, address: &str) -> Option<Timestamp> {
+    let chain = address.rsplit_once(':').map_or(address, |(chain, _)| chain);
+    run.run.sources.iter().find_map(|source| match source {
+        RunSource::Chain { chain: read, block } if read == chain => {
+            let micros = i64::try_from(block.timestamp).ok()?.checked_mul(1_000_000)?;
+            Some(Timestamp::from_micros(micros).min(run.run.cut_off))
+        }
+        _ => None,
+    })
 }
 
 /// Where the last run read an in-house wallet on `address`'s chain.

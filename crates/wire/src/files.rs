@@ -9,7 +9,17 @@ use std::path::Path;
 /// file or holds more than `max` bytes. The type is checked on the opened file, not the name:
 /// what is read is what was checked.
 pub fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Opening a FIFO for reading blocks until a writer comes: open without waiting, then
+    // refuse it by its type (a regular file reads the same either way).
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        const O_NONBLOCK: i32 = 0o4000;
+        options.custom_flags(O_NONBLOCK);
+    }
+    let file = options.open(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file (a directory, FIFO or device is not read)"));
@@ -40,6 +50,13 @@ mod tests {
         assert!(read_regular(dir.path(), 10).unwrap_err().to_string().contains("not a regular file"));
         #[cfg(unix)]
         assert!(read_regular(Path::new("/dev/zero"), 10).unwrap_err().to_string().contains("not a regular file"));
+        // A FIFO with no writer: refused at once, not waited on.
+        #[cfg(target_os = "linux")]
+        {
+            let fifo = dir.path().join("report.json");
+            assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+            assert!(read_regular(&fifo, 10).unwrap_err().to_string().contains("not a regular file"));
+        }
         assert_eq!(read_regular(&dir.path().join("missing"), 10).unwrap_err().kind(), std::io::ErrorKind::NotFound);
     }
 }
