@@ -29,9 +29,13 @@ pub fn csv_cell(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Writes one CSV record, each cell through [`csv_cell`].
-pub fn write_row<W: std::io::Write, S: AsRef<str>>(out: &mut csv::Writer<W>, cells: impl IntoIterator<Item = S>) -> csv::Result<()> {
-    out.write_record(cells.into_iter().map(|cell| csv_cell(cell.as_ref()).into_owned()))
+/// Writes one CSV record, each cell through [`csv_cell`] (borrowed as it is unless quoted: a
+/// pack writes millions of cells).
+pub fn write_row<W: std::io::Write, S: AsRef<str>>(out: &mut csv::Writer<W>, cells: impl AsRef<[S]>) -> csv::Result<()> {
+    out.write_record(cells.as_ref().iter().map(|cell| match csv_cell(cell.as_ref()) {
+        std::borrow::Cow::Borrowed(text) => std::borrow::Cow::Borrowed(text.as_bytes()),
+        std::borrow::Cow::Owned(text) => std::borrow::Cow::Owned(text.into_bytes()),
+    }))
 }
 
 /// The SHA-256 of `bytes`, as 64 lowercase hex digits.
