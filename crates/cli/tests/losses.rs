@@ -125,6 +125,28 @@ fn a_loss_borne_by_clients_and_made_good_by_the_firm_keeps_every_invariant() {
     let more = import(dir, "more.jsonl", &[compensation("client-2", 1).replace("hack-client-2", "more")]);
     assert!(!more.status.success() && stdout(&more).contains("holding_would_go_negative"), "{}", both(&more));
 
+    // In the insolvency pack: what the firm owes each client for the loss until the
+    // compensation takes effect.
+    let uncompensated = |at: &str| -> Vec<(String, String)> {
+        let pack = dir.join(format!("pack-{}", at.replace(':', "")));
+        let made = run(dir, &["insolvency", "pack", "--at", at, "--out", pack.to_str().unwrap()]);
+        assert!(made.status.success(), "{}", both(&made));
+        let mut reader = csv::Reader::from_path(pack.join("client_positions.csv")).unwrap();
+        let header = reader.headers().unwrap().clone();
+        let [client, asset, column] = ["client", "asset", "uncompensated_loss"].map(|name| header.iter().position(|h| h == name).unwrap());
+        reader
+            .records()
+            .map(Result::unwrap)
+            .filter(|r| &r[asset] == ETH && &r[column] != "0")
+            .map(|r| (r[client].to_owned(), r[column].to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        uncompensated("2026-11-11T00:00:00Z"),
+        [("client-1".to_owned(), (3 * ONE_ETH).to_string()), ("client-2".to_owned(), (2 * ONE_ETH).to_string())]
+    );
+    assert!(uncompensated("2026-11-30").is_empty());
+
     // In the client's history and statement.
     let history = stdout(&run(dir, &["history", "--client", "client-1"]));
     assert!(history.contains("loss            loss-2026-11-hack        -3 ETH"), "{history}");

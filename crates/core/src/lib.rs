@@ -49,6 +49,6 @@ pub use safeguard::{
     Beneficiary, ClientInstruction, Consent, Currency, FiatAccount, FiatAccountClass, FiatPlacement, FiatReceipt, FiatWithdrawal,
     Institution, InstitutionKind, OwnAccountUse, Purpose, RiskAssessment, SafeguardAction, SafeguardingPolicy,
 };
-pub use statement::{IssuedPack, IssuedStatement, PackIssue, StatementIssue};
+pub use statement::{IssuedPack, IssuedStatement, LossEvent, PackIssue, StatementIssue};
 pub use status::{Outcome, Status};
 pub use time::Timestamp;

@@ -409,6 +409,8 @@ pub struct Register {
     statement_clock: statements::StatementClock,
     /// Insolvency packs made (issue 18), in the order recorded.
     packs: Vec<crate::statement::IssuedPack>,
+    /// Losses and compensations per client position (issue 18), in journal order: few.
+    loss_events: Vec<crate::statement::LossEvent>,
 }
 
 /// A posting resolved against the register.
@@ -1467,6 +1469,7 @@ impl Register {
         self.remember_movement(plan.key, record)?;
         self.link_movement(seq, movement, &scratch.resolved);
         self.record_reward(meta, movement);
+        self.record_loss(seq, meta, movement, plan.correction_target.as_ref());
         self.check_touched(&scratch.deltas)
     }
 

@@ -27,6 +27,20 @@ pub struct PackIssue {
     pub sha256: [u8; 32],
 }
 
+/// A change of what the firm owes a client for a loss of its assets (MiCA Art 75(8); issue 18):
+/// a `loss` movement's debit of the client's position adds to it (`owed`), a `compensation`'s
+/// credit takes from it, and a correction of either reverses it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LossEvent {
+    pub seq: u64,
+    pub key: crate::ids::IdempotencyKey,
+    pub effective_at: Timestamp,
+    pub client: crate::ids::ClientId,
+    pub asset: crate::ids::AssetId,
+    pub amount: u128,
+    pub owed: bool,
+}
+
 /// A pack as recorded: by which entry, when.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IssuedPack {

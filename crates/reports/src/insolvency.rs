@@ -248,14 +248,23 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<
         "encumbered",
         "encumbered_under",
         "pending_withdrawals",
+        "uncompensated_loss",
         "basis",
     ])?;
+    // What the firm owes each client for losses of its assets not compensated by the cut-off
+    // (Art 75(8)): a claim on the firm, beside the client's share of its pool.
+    let mut lost: HashMap<(&ClientId, &ringfence_core::AssetId), (u128, u128)> = HashMap::new();
+    for event in register.loss_events().iter().filter(|e| e.seq <= head.seq && e.effective_at <= at) {
+        let (owed, paid) = lost.entry((&event.client, &event.asset)).or_default();
+        if event.owed { *owed = owed.saturating_add(event.amount) } else { *paid = paid.saturating_add(event.amount) }
+    }
     for client in &clients {
         let account = Account::Position(client.id.clone());
         let encumbered = crate::statement::encumbered_at(store, &client.id, at, head.seq)?;
         for (number, asset) in assets.iter().enumerate() {
             let net = balance(&account, number as u32);
-            if net.amount.is_zero() {
+            let uncompensated = lost.get(&(&client.id, &asset.id)).map_or(0, |(owed, paid)| owed.saturating_sub(*paid));
+            if net.amount.is_zero() && uncompensated == 0 {
                 continue;
             }
             let pool = client_pool(&client.id, client.segregation);
@@ -272,6 +281,7 @@ pub fn pack(store: &Store, at: Timestamp, now: Timestamp, reports: &mut Reports<
                 encumbered_units.to_string(),
                 under.join("; "),
                 pending.get(&(client.id.clone(), asset.id.clone())).copied().unwrap_or(0).to_string(),
+                uncompensated.to_string(),
                 "custody".to_owned(),
             ])?;
             if entitlement > 0 {

@@ -87,6 +87,7 @@ impl Register {
             statements,
             statement_clock,
             packs,
+            loss_events,
         );
         if differ.is_empty() && self != other {
             differ.push("state");

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Check, Register, reject};
 use crate::ids::ClientId;
-use crate::statement::{IssuedPack, IssuedStatement, PackIssue, StatementIssue};
+use crate::movement::{Account, Movement, MovementKind, Side};
+use crate::statement::{IssuedPack, IssuedStatement, LossEvent, PackIssue, StatementIssue};
 use crate::status::{Outcome, Status};
 use crate::time::Timestamp;
 
@@ -156,5 +157,48 @@ impl Register {
             return Err("an insolvency pack is out of order or reflects an entry after its own".into());
         }
         Ok(())
+    }
+
+    /// Records what a `loss` or `compensation` movement (or a correction of one) changes in
+    /// what the firm owes each client for its losses.
+    pub(super) fn record_loss(
+        &mut self,
+        seq: u64,
+        meta: &crate::movement::Meta,
+        movement: &Movement,
+        corrects: Option<&crate::ids::IdempotencyKey>,
+    ) {
+        let event = |client: &crate::ids::ClientId, asset: &crate::ids::AssetId, amount: u128, owed: bool| LossEvent {
+            seq,
+            key: movement.key.clone(),
+            effective_at: meta.effective_at,
+            client: client.clone(),
+            asset: asset.clone(),
+            amount,
+            owed,
+        };
+        let fresh: Vec<LossEvent> = match (movement.kind, corrects) {
+            (MovementKind::Loss | MovementKind::Compensation, _) => {
+                let (side, owed) = if movement.kind == MovementKind::Loss { (Side::Debit, true) } else { (Side::Credit, false) };
+                movement
+                    .postings
+                    .iter()
+                    .filter_map(|p| match &p.account {
+                        Account::Position(client) if p.side == side => Some(event(client, &p.asset, p.amount.units(), owed)),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            (MovementKind::Correction, Some(target)) => {
+                self.loss_events.iter().filter(|e| e.key == *target).map(|e| event(&e.client, &e.asset, e.amount, !e.owed)).collect()
+            }
+            _ => Vec::new(),
+        };
+        self.loss_events.extend(fresh);
+    }
+
+    /// Every change of what the firm owes clients for their losses, in journal order.
+    pub fn loss_events(&self) -> &[LossEvent] {
+        &self.loss_events
     }
 }
