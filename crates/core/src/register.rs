@@ -18,7 +18,7 @@ mod access;
 mod checkpoint;
 pub use checkpoint::STATE_LAYOUT;
 mod four_eyes;
-pub use four_eyes::CORRECTIONS_GATED_FROM;
+pub use four_eyes::{CORRECTIONS_GATED_FROM, TRANSFERS_BALANCED_FROM};
 mod movements;
 pub use movements::{MovedMovements, MovementLookup, MovementMap};
 mod oversight;
@@ -1164,6 +1164,33 @@ impl Register {
             let holding_class = self.holding_class(posting.slot);
             if holding_class.is_some() && !self.allowed(kind, posting, holding_class) {
                 return refuse(Status::WrongWalletClass, posting);
+            }
+        }
+        if kind == MovementKind::Transfer && self.now.0 >= TRANSFERS_BALANCED_FROM {
+            // A transfer moves between positions and between wallets: a position debit that a
+            // wallet credit balances is a withdrawal or a loss, with their rules (four-eyes).
+            let mut assets: Vec<u32> = resolved.iter().map(|p| p.asset).collect();
+            assets.sort_unstable();
+            assets.dedup();
+            for asset in assets {
+                let mut sums = [Wide::default(); 4];
+                for posting in resolved.iter().filter(|p| p.asset == asset) {
+                    let index = usize::from(matches!(posting.slot, Slot::Holding(_))) * 2 + usize::from(posting.side == Side::Credit);
+                    sums[index].add(posting.amount);
+                }
+                if sums[0] != sums[1] || sums[2] != sums[3] {
+                    return reject(
+                        Status::PostingNotAllowed,
+                        format!(
+                            "a transfer moves {} between positions and between wallets: it debits positions {} and credits them {}, debits wallets {} and credits them {}; a withdrawal or a loss is its own kind",
+                            self.asset_id(asset),
+                            sums[0],
+                            sums[1],
+                            sums[2],
+                            sums[3]
+                        ),
+                    );
+                }
             }
         }
         if kind == MovementKind::Compensation {

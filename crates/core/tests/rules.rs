@@ -849,6 +849,34 @@ fn a_loss_debits_positions_and_a_compensation_from_the_firm_makes_them_good_segr
 }
 
 #[test]
+fn a_transfer_that_debits_a_position_into_a_wallet_is_refused_from_the_rule_on_and_replays_before_it() {
+    let mut estate = Estate::new();
+    estate.accept(deposit("d1", "alice", "omnibus-hot", ETH, 1_000));
+    estate.accept(deposit("d2", "bob", "omnibus-hot", ETH, 1_000));
+    let shaped_as_a_loss = |k: &str| {
+        raw(
+            k,
+            MovementKind::Transfer,
+            vec![posting(Side::Debit, position("alice"), ETH, 10), posting(Side::Credit, holding("omnibus-hot"), ETH, 10)],
+        )
+    };
+    let after = ringfence_core::register::TRANSFERS_BALANCED_FROM;
+    // Recorded before the rule: decided as it was then.
+    estate.accept_at(shaped_as_a_loss("t0"), Timestamp::from_micros(after.micros() - 1));
+    estate.reject_at(shaped_as_a_loss("t1"), after, Status::PostingNotAllowed);
+    // A transfer between two clients' positions is still a transfer.
+    estate.accept_at(
+        raw(
+            "t2",
+            MovementKind::Transfer,
+            vec![posting(Side::Debit, position("alice"), ETH, 5), posting(Side::Credit, position("bob"), ETH, 5)],
+        ),
+        after,
+    );
+    assert_eq!((estate.balance(&position("alice"), ETH), estate.balance(&position("bob"), ETH)), (985, 1_005));
+}
+
+#[test]
 fn rebalance_within_a_class_is_accepted() {
     let mut estate = Estate::new();
     estate.accept(deposit("d1", "alice", "omnibus-hot", ETH, 1_000));

@@ -45,6 +45,12 @@ pub(super) struct FourEyes {
 /// without the rule, and a replay decides them the same way.
 pub const CORRECTIONS_GATED_FROM: Timestamp = Timestamp::from_micros(1_796_515_200_000_000);
 
+/// A transfer must move as much between positions as between wallets (debits equal credits on
+/// each) when recorded from this instant on (2026-12-08T04:00:00Z, when the rule came in), so
+/// that a transfer-shaped loss or withdrawal cannot pass four-eyes control; earlier entries
+/// replay as they were decided.
+pub const TRANSFERS_BALANCED_FROM: Timestamp = Timestamp::from_micros(1_796_702_400_000_000);
+
 // The three dispatches below name every action (no wildcard): a new action does not compile
 // until someone decides whether it needs four-eyes approval and what it binds.
 
