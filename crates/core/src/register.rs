@@ -1169,9 +1169,10 @@ impl Register {
         if kind == MovementKind::Transfer && self.now.0 >= TRANSFERS_BALANCED_FROM {
             // A transfer moves between positions and between wallets: a position debit that a
             // wallet credit balances is a withdrawal or a loss, with their rules (four-eyes).
-            let mut assets: Vec<u32> = resolved.iter().map(|p| p.asset).collect();
-            assets.sort_unstable();
-            assets.dedup();
+            // Each asset once, in the order of its first posting (postings are few: no
+            // allocation on the write path).
+            let assets =
+                resolved.iter().enumerate().filter(|(i, p)| resolved[..*i].iter().all(|q| q.asset != p.asset)).map(|(_, p)| p.asset);
             for asset in assets {
                 let mut sums = [Wide::default(); 4];
                 for posting in resolved.iter().filter(|p| p.asset == asset) {
@@ -1196,9 +1197,8 @@ impl Register {
         if kind == MovementKind::Compensation {
             // Each client credit is paid from the firm's capital and moved into a client
             // wallet: capital debited = positions credited = client wallets debited, per asset.
-            let mut assets: Vec<u32> = resolved.iter().map(|p| p.asset).collect();
-            assets.sort_unstable();
-            assets.dedup();
+            let assets =
+                resolved.iter().enumerate().filter(|(i, p)| resolved[..*i].iter().all(|q| q.asset != p.asset)).map(|(_, p)| p.asset);
             for asset in assets {
                 let (mut capital, mut credited, mut into_client_wallets) = (Wide::default(), Wide::default(), Wide::default());
                 for posting in resolved.iter().filter(|p| p.asset == asset) {
